@@ -1,0 +1,91 @@
+//! Fan-out to several consumers, and the panic guard around every component.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use ferrotel_pdata::Payload;
+use futures::FutureExt;
+
+use crate::component::{BoxFuture, ConsumeError, Consumer, ConsumerRef, Context};
+
+/// Hands each payload to every consumer. Payload clones are reference counts, so exporters
+/// share the data; one that modifies it copies on write. Consumers run concurrently, so a slow
+/// exporter (which normally only enqueues) does not hold back its siblings.
+pub struct Fanout {
+    consumers: Vec<ConsumerRef>,
+}
+
+impl Fanout {
+    /// A consumer for `consumers`; a single consumer is returned as is (no fan-out cost).
+    pub fn of(mut consumers: Vec<ConsumerRef>) -> ConsumerRef {
+        if consumers.len() == 1 {
+            return consumers.pop().expect("len is 1");
+        }
+        Arc::new(Fanout { consumers })
+    }
+}
+
+impl Consumer for Fanout {
+    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let futures = self
+                .consumers
+                .iter()
+                .map(|c| c.consume(payload.clone(), ctx.clone()));
+            let results = futures::future::join_all(futures).await;
+            // A retryable error wins: the sender retries, and the branches that accepted will
+            // see the data again (the Go Collector behaves the same).
+            let mut first_err: Option<ConsumeError> = None;
+            for r in results {
+                if let Err(e) = r {
+                    match &first_err {
+                        None => first_err = Some(e),
+                        Some(prev) if !prev.is_retryable() && e.is_retryable() => {
+                            first_err = Some(e)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        })
+    }
+}
+
+/// Wraps a component's `consume` so a panic inside it becomes a permanent error naming the
+/// component, instead of taking the process down.
+pub struct PanicGuard {
+    pub name: String,
+    pub inner: ConsumerRef,
+}
+
+impl PanicGuard {
+    pub fn wrap(name: String, inner: ConsumerRef) -> ConsumerRef {
+        Arc::new(PanicGuard { name, inner })
+    }
+}
+
+impl Consumer for PanicGuard {
+    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            match AssertUnwindSafe(self.inner.consume(payload, ctx))
+                .catch_unwind()
+                .await
+            {
+                Ok(r) => r,
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    tracing::error!(component = %self.name, panic = %msg, "component panicked; the request is refused");
+                    Err(ConsumeError::permanent(format!(
+                        "internal error: {} panicked: {msg}",
+                        self.name
+                    )))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,366 @@
+//! Builds the running collector from a validated config and drives its lifecycle.
+//!
+//! Build order follows the data backwards: extensions, exporters, then each pipeline from its
+//! fan-out back to its first processor (downstream pipelines first, so connectors can feed
+//! them), then receivers. Start runs extensions → exporters → connectors → processors →
+//! receivers; shutdown runs the reverse, so every stage drains into a stage that still runs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotel_pdata::Signal;
+
+use crate::component::*;
+use crate::config::{ComponentId, Config, ConfigError, ConfigErrors, Node, PipelineId};
+use crate::fanout::{Fanout, PanicGuard};
+use crate::graph::{self, Plan};
+use crate::registry::Registry;
+use crate::telemetry::Telemetry;
+use crate::telemetry::server::MetricsServer;
+
+/// A built collector, ready to start.
+pub struct Service {
+    extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
+    exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
+    connectors: Vec<(ComponentId, Arc<dyn Connector>)>,
+    /// Per pipeline in upstream-first order, processors first to last.
+    processors: Vec<(PipelineId, Vec<(ComponentId, Arc<dyn Processor>)>)>,
+    receivers: Vec<(ComponentId, Arc<dyn Receiver>)>,
+    telemetry: Telemetry,
+    metrics_addr: Option<std::net::SocketAddr>,
+    metrics_server: tokio::sync::Mutex<Option<MetricsServer>>,
+    pub shutdown_timeout: Duration,
+    pub warnings: Vec<ConfigError>,
+}
+
+fn node_of<'a>(section: &'a [(ComponentId, Node)], id: &ComponentId) -> &'a Node {
+    section
+        .iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, n)| n)
+        .expect("validated: component is defined")
+}
+
+fn build_err(kind: Kind, id: &ComponentId, e: ComponentError) -> ConfigErrors {
+    ConfigError::new(
+        format!("{}::{id}", kind.section()),
+        format!("cannot build: {e}"),
+    )
+    .into()
+}
+
+impl Service {
+    /// Validates `config` and builds every component. Errors list every problem found.
+    pub fn build(
+        config: &Config,
+        registry: &Registry,
+        telemetry: Telemetry,
+    ) -> Result<Service, ConfigErrors> {
+        let Plan { order, warnings } = graph::validate(config, registry)?;
+        let ctx =
+            |id: &ComponentId,
+             kind: Kind,
+             extensions: &Arc<Vec<(ComponentId, Arc<dyn Extension>)>>| CreateContext {
+                id: id.clone(),
+                kind,
+                pipeline: None,
+                telemetry: telemetry.clone(),
+                extensions: extensions.clone(),
+            };
+
+        // Extensions, in service::extensions order.
+        let mut extensions = Vec::new();
+        let no_exts = Arc::new(Vec::new());
+        for r in &config.service.extensions {
+            let f = &registry.extensions[r.id.type_name()];
+            let ext = f
+                .create(
+                    ctx(&r.id, Kind::Extension, &no_exts),
+                    node_of(&config.extensions, &r.id),
+                )
+                .map_err(|e| build_err(Kind::Extension, &r.id, e))?;
+            extensions.push((r.id.clone(), ext));
+        }
+        let extensions = Arc::new(extensions);
+
+        // Exporters: one per id, with every signal of the pipelines that use it.
+        let mut exporter_signals: BTreeMap<ComponentId, Vec<Signal>> = BTreeMap::new();
+        for (pid, p) in &config.service.pipelines {
+            for r in &p.exporters {
+                if config.exporters.iter().any(|(i, _)| *i == r.id) {
+                    let s = exporter_signals.entry(r.id.clone()).or_default();
+                    if !s.contains(&pid.signal) {
+                        s.push(pid.signal);
+                    }
+                }
+            }
+        }
+        let mut exporters: Vec<(ComponentId, Arc<dyn Exporter>)> = Vec::new();
+        for (id, signals) in &exporter_signals {
+            let f = &registry.exporters[id.type_name()];
+            let e = f
+                .create(
+                    ctx(id, Kind::Exporter, &extensions),
+                    node_of(&config.exporters, id),
+                    signals,
+                )
+                .map_err(|e| build_err(Kind::Exporter, id, e))?;
+            exporters.push((id.clone(), e));
+        }
+
+        // Pipelines, downstream first.
+        let pipelines: BTreeMap<&PipelineId, &crate::config::PipelineConfig> = config
+            .service
+            .pipelines
+            .iter()
+            .map(|(k, v)| (k, v))
+            .collect();
+        let mut entries: BTreeMap<PipelineId, ConsumerRef> = BTreeMap::new();
+        let mut connectors: Vec<(ComponentId, Arc<dyn Connector>)> = Vec::new();
+        let mut processors = Vec::new();
+        for pid in &order {
+            let p = pipelines[pid];
+            let mut outputs: Vec<ConsumerRef> = Vec::new();
+            for r in &p.exporters {
+                if let Some((_, e)) = exporters.iter().find(|(i, _)| *i == r.id) {
+                    outputs.push(PanicGuard::wrap(
+                        format!("exporter \"{}\"", r.id),
+                        e.clone() as ConsumerRef,
+                    ));
+                    continue;
+                }
+                // A connector: feed every pipeline that receives from it, grouped by signal.
+                let info = registry
+                    .info(Kind::Connector, r.id.type_name())
+                    .expect("validated");
+                let mut by_signal: BTreeMap<Signal, Vec<ConsumerRef>> = BTreeMap::new();
+                for (down_id, down) in &config.service.pipelines {
+                    if down.receivers.iter().any(|x| x.id == r.id)
+                        && info.connects.contains(&(pid.signal, down_id.signal))
+                    {
+                        by_signal
+                            .entry(down_id.signal)
+                            .or_default()
+                            .push(entries[down_id].clone());
+                    }
+                }
+                for (to, nexts) in by_signal {
+                    let f = &registry.connectors[r.id.type_name()];
+                    let c = f
+                        .create(
+                            ctx(&r.id, Kind::Connector, &extensions),
+                            node_of(&config.connectors, &r.id),
+                            pid.signal,
+                            to,
+                            Fanout::of(nexts),
+                        )
+                        .map_err(|e| build_err(Kind::Connector, &r.id, e))?;
+                    outputs.push(PanicGuard::wrap(
+                        format!("connector \"{}\"", r.id),
+                        c.clone() as ConsumerRef,
+                    ));
+                    connectors.push((r.id.clone(), c));
+                }
+            }
+            let mut next = Fanout::of(outputs);
+            let mut built = Vec::new();
+            for r in p.processors.iter().rev() {
+                let f = &registry.processors[r.id.type_name()];
+                let mut c = ctx(&r.id, Kind::Processor, &extensions);
+                c.pipeline = Some(pid.clone());
+                let proc = f
+                    .create(c, node_of(&config.processors, &r.id), pid.signal, next)
+                    .map_err(|e| build_err(Kind::Processor, &r.id, e))?;
+                next = PanicGuard::wrap(
+                    format!("processor \"{}\" in pipeline \"{pid}\"", r.id),
+                    proc.clone() as ConsumerRef,
+                );
+                built.push((r.id.clone(), proc));
+            }
+            built.reverse();
+            processors.push((pid.clone(), built));
+            entries.insert(pid.clone(), next);
+        }
+        // Shutdown drains upstream pipelines first.
+        processors.reverse();
+
+        // Receivers: one per id, each signal feeding every pipeline that lists it.
+        let mut receivers = Vec::new();
+        for (id, node) in &config.receivers {
+            let mut outputs: BTreeMap<Signal, Vec<ConsumerRef>> = BTreeMap::new();
+            for (pid, p) in &config.service.pipelines {
+                if p.receivers.iter().any(|r| r.id == *id) {
+                    outputs
+                        .entry(pid.signal)
+                        .or_default()
+                        .push(entries[pid].clone());
+                }
+            }
+            if outputs.is_empty() {
+                continue;
+            }
+            let outputs = outputs
+                .into_iter()
+                .map(|(s, c)| (s, Fanout::of(c)))
+                .collect();
+            let f = &registry.receivers[id.type_name()];
+            let r = f
+                .create(ctx(id, Kind::Receiver, &extensions), node, outputs)
+                .map_err(|e| build_err(Kind::Receiver, id, e))?;
+            receivers.push((id.clone(), r));
+        }
+
+        Ok(Service {
+            extensions: Arc::try_unwrap(extensions).unwrap_or_else(|a| (*a).clone()),
+            exporters,
+            connectors,
+            processors,
+            receivers,
+            telemetry,
+            metrics_addr: config.service.telemetry.metrics.address,
+            metrics_server: tokio::sync::Mutex::new(None),
+            shutdown_timeout: config.service.shutdown_timeout,
+            warnings,
+        })
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// The address of the own-metrics endpoint once started.
+    pub async fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_server
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| s.local_addr)
+    }
+
+    /// Starts everything, downstream first. On failure, stops what was started and returns the
+    /// error naming the component.
+    pub async fn start(&self) -> Result<(), ComponentError> {
+        if let Some(addr) = self.metrics_addr {
+            let server = MetricsServer::start(addr, self.telemetry.clone())
+                .await
+                .map_err(|e| ComponentError::new(e.to_string()))?;
+            *self.metrics_server.lock().await = Some(server);
+        }
+        let result = async {
+            for (id, e) in &self.extensions {
+                e.start()
+                    .await
+                    .map_err(|e| ComponentError::new(format!("extensions::{id}: {e}")))?;
+            }
+            for (id, e) in &self.exporters {
+                e.start()
+                    .await
+                    .map_err(|e| ComponentError::new(format!("exporters::{id}: {e}")))?;
+            }
+            for (id, c) in &self.connectors {
+                c.start()
+                    .await
+                    .map_err(|e| ComponentError::new(format!("connectors::{id}: {e}")))?;
+            }
+            for (pid, procs) in self.processors.iter().rev() {
+                for (id, p) in procs.iter().rev() {
+                    p.start().await.map_err(|e| {
+                        ComponentError::new(format!("processors::{id} (pipeline {pid}): {e}"))
+                    })?;
+                }
+            }
+            for (id, r) in &self.receivers {
+                r.start()
+                    .await
+                    .map_err(|e| ComponentError::new(format!("receivers::{id}: {e}")))?;
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                for (_, e) in &self.extensions {
+                    e.on_ready(true);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Drains and stops everything, upstream first, within `shutdown_timeout` in total.
+    /// Components that fail or time out are logged; the rest still shut down.
+    pub async fn shutdown(&self) {
+        for (_, e) in &self.extensions {
+            e.on_ready(false);
+        }
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        async fn stop(
+            what: String,
+            fut: BoxFuture<'_, Result<(), ComponentError>>,
+            deadline: tokio::time::Instant,
+        ) {
+            match tokio::time::timeout_at(deadline, fut).await {
+                Ok(Ok(())) => tracing::debug!(component = %what, "stopped"),
+                Ok(Err(e)) => tracing::error!(component = %what, error = %e, "shutdown failed"),
+                Err(_) => {
+                    tracing::error!(component = %what, "shutdown timed out (service::shutdown_timeout); data it held may be lost")
+                }
+            }
+        }
+        for (id, r) in &self.receivers {
+            stop(format!("receivers::{id}"), r.shutdown(), deadline).await;
+        }
+        for (pid, procs) in &self.processors {
+            for (id, p) in procs {
+                stop(
+                    format!("processors::{id} (pipeline {pid})"),
+                    p.shutdown(),
+                    deadline,
+                )
+                .await;
+            }
+        }
+        for (id, c) in &self.connectors {
+            stop(format!("connectors::{id}"), c.shutdown(), deadline).await;
+        }
+        for (id, e) in &self.exporters {
+            stop(format!("exporters::{id}"), e.shutdown(), deadline).await;
+        }
+        for (id, e) in self.extensions.iter().rev() {
+            stop(format!("extensions::{id}"), e.shutdown(), deadline).await;
+        }
+        if let Some(server) = self.metrics_server.lock().await.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM, then drains.
+    pub async fn run_until_signal(&self) {
+        wait_for_signal().await;
+        tracing::info!(timeout = ?self.shutdown_timeout, "shutdown signal received; draining");
+        self.shutdown().await;
+        tracing::info!("shutdown complete");
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

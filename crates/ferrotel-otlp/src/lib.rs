@@ -1,0 +1,40 @@
+//! The OTLP transport layer: gRPC and HTTP servers and clients, free of the collector runtime.
+//!
+//! [`server`] accepts OTLP export requests over gRPC ([`server::start_grpc`]) and HTTP
+//! ([`server::start_http`]), with TLS/mTLS, request decompression under a size limit, auth and
+//! CORS, and hands each request to an [`server::ExportHandler`] as a [`ferrotel_pdata::Payload`]
+//! that was validated but not decoded (protobuf) — the gRPC path never runs prost on the request.
+//! Errors map to gRPC status and HTTP status codes exactly as the OTLP specification says.
+//! [`client`] sends payloads ([`client::OtlpClient`]) over gRPC (a tonic channel with a raw-bytes
+//! codec, so encoded payloads go out without re-encoding), HTTP/protobuf or HTTP/JSON, and
+//! classifies failures as retryable or permanent the way the OTLP spec and the Go exporters do;
+//! retrying is left to the caller's queue.
+//!
+//! The collector's `otlp` receiver and `otlp_grpc`/`otlp_http` exporters are thin glue over this.
+
+mod body;
+pub mod client;
+mod compression;
+mod grpc_status;
+pub mod server;
+mod tls;
+
+use std::net::SocketAddr;
+
+/// Setting up a server or client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The listen address could not be bound (in use, no permission, ...).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS material could not be loaded or is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}

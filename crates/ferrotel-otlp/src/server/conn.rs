@@ -1,0 +1,186 @@
+//! Listening, TLS handshakes, connection lifetimes and graceful shutdown, shared by both servers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use crate::TransportError;
+
+/// A connection's byte stream, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+pub(crate) type BoxIo = Box<dyn Io>;
+
+/// Serves one accepted connection until it closes; must start a graceful close when the
+/// receiver turns `true` (or its sender is gone).
+pub(crate) type ServeFn =
+    Arc<dyn Fn(BoxIo, SocketAddr, watch::Receiver<bool>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A running server.
+///
+/// Dropping the handle without [`ServerHandle::shutdown`] stops the server at once (open
+/// connections are closed without waiting for in-flight requests).
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    grace: Arc<Mutex<Duration>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish and be answered (for at most
+    /// `grace`), then closes every connection.
+    pub async fn shutdown(mut self, grace: Duration) {
+        *self.grace.lock().unwrap_or_else(|e| e.into_inner()) = grace;
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            let _ = self.stop.send(true);
+        }
+    }
+}
+
+/// Binds `addr`; a conflict is an error naming the address.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, TransportError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| TransportError::Bind { addr, source })
+}
+
+/// Runs the accept loop on `listener`, handing each connection (after the TLS handshake, which
+/// must finish within `handshake_timeout`) to `serve`.
+pub(crate) fn spawn_server(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handshake_timeout: Duration,
+    serve: ServeFn,
+) -> Result<ServerHandle, TransportError> {
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| TransportError::Config(format!("listener address: {e}")))?;
+    let (stop_tx, mut stop) = watch::channel(false);
+    let grace = Arc::new(Mutex::new(Duration::ZERO));
+    let grace_in_task = grace.clone();
+    let task = tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                res = listener.accept() => match res {
+                    Ok((tcp, peer)) => {
+                        let _ = tcp.set_nodelay(true);
+                        let rx = stop.clone();
+                        let tls = tls.clone();
+                        let serve = serve.clone();
+                        conns.spawn(async move {
+                            let io: BoxIo = match tls {
+                                None => Box::new(tcp),
+                                Some(acceptor) => {
+                                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                                        Ok(Ok(s)) => Box::new(s),
+                                        Ok(Err(e)) => {
+                                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                            return;
+                                        }
+                                        Err(_) => {
+                                            tracing::debug!(%peer, "TLS handshake timed out");
+                                            return;
+                                        }
+                                    }
+                                }
+                            };
+                            serve(io, peer, rx).await;
+                        });
+                    }
+                    Err(e) => {
+                        // Typically EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        drop(listener);
+        let grace = *grace_in_task.lock().unwrap_or_else(|e| e.into_inner());
+        let _ =
+            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+        conns.shutdown().await;
+    });
+    Ok(ServerHandle {
+        local_addr,
+        stop: stop_tx,
+        grace,
+        task: Some(task),
+    })
+}
+
+/// Drives `conn` to completion, closing it gracefully when the server stops or when
+/// `close_when` completes; `close_when`'s value bounds how long the graceful close may take.
+pub(crate) fn drive<C, W>(
+    conn: C,
+    stop: watch::Receiver<bool>,
+    close_when: W,
+) -> impl Future<Output = ()> + Send
+where
+    C: GracefulConnection + Send,
+    W: Future<Output = Option<Duration>> + Send,
+{
+    async move {
+        tokio::pin!(conn);
+        tokio::pin!(close_when);
+        let bound = tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = stopped(stop) => None,
+            g = &mut close_when => g,
+        };
+        conn.as_mut().graceful_shutdown();
+        match bound {
+            Some(g) => {
+                let _ = tokio::time::timeout(g, conn).await;
+            }
+            None => {
+                let _ = conn.await;
+            }
+        }
+    }
+}
+
+/// Completes when the server stops (or its handle is gone).
+// An explicit `Send + 'static` future: borrowing the receiver inside `drive` trips rustc's
+// higher-ranked Send inference when the caller boxes the connection future.
+fn stopped(mut stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        loop {
+            if *stop.borrow_and_update() {
+                return;
+            }
+            if stop.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}

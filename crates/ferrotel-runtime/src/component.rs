@@ -259,6 +259,8 @@ pub struct FactoryInfo {
     pub connects: Vec<(Signal, Signal)>,
     /// One line for `ferrotel components`.
     pub description: &'static str,
+    /// Stability of components without signals (extensions).
+    pub stability: Stability,
 }
 
 impl FactoryInfo {
@@ -269,6 +271,7 @@ impl FactoryInfo {
             signals: Vec::new(),
             connects: Vec::new(),
             description,
+            stability: Stability::Alpha,
         }
     }
 
@@ -280,6 +283,12 @@ impl FactoryInfo {
     /// Every signal at one stability.
     pub fn all_signals(mut self, stability: Stability) -> Self {
         self.signals = Signal::ALL.iter().map(|s| (*s, stability)).collect();
+        self
+    }
+
+    /// The stability of a component without signals (extensions).
+    pub fn stability(mut self, stability: Stability) -> Self {
+        self.stability = stability;
         self
     }
 

@@ -143,3 +143,10 @@ mod tests {
         assert!("spans".parse::<PipelineId>().is_err());
     }
 }
+
+impl<'de> serde::Deserialize<'de> for ComponentId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

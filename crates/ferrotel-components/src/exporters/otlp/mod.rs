@@ -1,0 +1,186 @@
+//! `otlp_grpc` and `otlp_http` exporters (the Go Collector's current names; `otlp` and
+//! `otlphttp` are accepted as aliases): the `ferrotel-otlp` client behind the shared sending
+//! queue and retry of `exporter_helper`.
+
+pub mod config;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferrotel_otlp::client::{
+    ClientAuth, ClientSettings, ClientTls, Compression, OtlpClient, Protocol,
+};
+use ferrotel_pdata::{Payload, Signal};
+use ferrotel_runtime::exporter_helper::{QueuedExporter, SendFailure, Sender};
+use ferrotel_runtime::*;
+
+pub use config::{OtlpGrpcConfig, OtlpHttpConfig};
+
+fn compression(s: &str) -> Compression {
+    match s {
+        "gzip" => Compression::Gzip,
+        "zstd" => Compression::Zstd,
+        "snappy" => Compression::Snappy,
+        "deflate" | "zlib" => Compression::Deflate,
+        "lz4" => Compression::Lz4,
+        _ => Compression::None,
+    }
+}
+
+fn tls(t: &config::ClientTlsConfig) -> ClientTls {
+    ClientTls {
+        insecure: t.insecure,
+        insecure_skip_verify: t.insecure_skip_verify,
+        ca_file: t.ca_file.clone().map(PathBuf::from),
+        cert_file: t.cert_file.clone().map(PathBuf::from),
+        key_file: t.key_file.clone().map(PathBuf::from),
+        server_name_override: t.server_name_override.clone(),
+        min_version: t.min_version.clone(),
+    }
+}
+
+fn auth(
+    ctx: &CreateContext,
+    a: &Option<config::ClientAuthConfig>,
+) -> Result<Option<Arc<dyn ClientAuth>>, ComponentError> {
+    a.as_ref()
+        .map(|a| {
+            ctx.extension_capability::<Arc<dyn ClientAuth>>(
+                &a.authenticator,
+                "client authentication",
+            )
+        })
+        .transpose()
+}
+
+/// Factory of `otlp_grpc`.
+pub struct OtlpGrpcExporterFactory;
+
+impl ExporterFactory for OtlpGrpcExporterFactory {
+    type Config = OtlpGrpcConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("otlp_grpc", "Sends OTLP over gRPC")
+            .aliases(&["otlp"])
+            .signal(Signal::Traces, Stability::Stable)
+            .signal(Signal::Metrics, Stability::Stable)
+            .signal(Signal::Logs, Stability::Stable)
+            .signal(Signal::Profiles, Stability::Development)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        c: Self::Config,
+        _signals: &[Signal],
+    ) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let settings = ClientSettings {
+            protocol: Protocol::Grpc,
+            endpoint: c.endpoint.clone(),
+            signal_endpoints: HashMap::new(),
+            compression: compression(&c.compression),
+            headers: c.headers.clone().into_iter().collect(),
+            timeout: c.timeout,
+            tls: tls(&c.tls),
+            auth: auth(&ctx, &c.auth)?,
+        };
+        let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
+        let sender = Arc::new(OtlpSender {
+            client,
+            id: ctx.id.to_string(),
+        });
+        Ok(Arc::new(QueuedExporter::new(
+            &ctx,
+            sender,
+            &c.sending_queue,
+            c.retry_on_failure,
+            c.timeout,
+        )?))
+    }
+}
+
+/// Factory of `otlp_http`.
+pub struct OtlpHttpExporterFactory;
+
+impl ExporterFactory for OtlpHttpExporterFactory {
+    type Config = OtlpHttpConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("otlp_http", "Sends OTLP over HTTP (protobuf or JSON)")
+            .aliases(&["otlphttp"])
+            .signal(Signal::Traces, Stability::Stable)
+            .signal(Signal::Metrics, Stability::Stable)
+            .signal(Signal::Logs, Stability::Stable)
+            .signal(Signal::Profiles, Stability::Development)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        c: Self::Config,
+        _signals: &[Signal],
+    ) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let mut signal_endpoints = HashMap::new();
+        for (s, url) in [
+            (Signal::Traces, &c.traces_endpoint),
+            (Signal::Metrics, &c.metrics_endpoint),
+            (Signal::Logs, &c.logs_endpoint),
+            (Signal::Profiles, &c.profiles_endpoint),
+        ] {
+            if !url.is_empty() {
+                signal_endpoints.insert(s, url.clone());
+            }
+        }
+        let settings = ClientSettings {
+            protocol: match c.encoding {
+                config::Encoding::Proto => Protocol::HttpProtobuf,
+                config::Encoding::Json => Protocol::HttpJson,
+            },
+            endpoint: c.endpoint.clone(),
+            signal_endpoints,
+            compression: compression(&c.compression),
+            headers: c.headers.clone().into_iter().collect(),
+            timeout: c.timeout,
+            tls: tls(&c.tls),
+            auth: auth(&ctx, &c.auth)?,
+        };
+        let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
+        let sender = Arc::new(OtlpSender {
+            client,
+            id: ctx.id.to_string(),
+        });
+        Ok(Arc::new(QueuedExporter::new(
+            &ctx,
+            sender,
+            &c.sending_queue,
+            c.retry_on_failure,
+            c.timeout,
+        )?))
+    }
+}
+
+struct OtlpSender {
+    client: OtlpClient,
+    id: String,
+}
+
+impl Sender for OtlpSender {
+    fn send(&self, payload: Payload, _ctx: Context) -> BoxFuture<'_, Result<(), SendFailure>> {
+        Box::pin(async move {
+            match self.client.export(&payload).await {
+                Ok(partial) => {
+                    if partial.rejected > 0 || !partial.message.is_empty() {
+                        tracing::warn!(exporter = %self.id, rejected = partial.rejected, message = %partial.message, "partial success: the server rejected some items");
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(SendFailure {
+                    retryable: e.retryable,
+                    retry_after: e.retry_after,
+                    message: format!("{}: {}", e.status, e.message),
+                }),
+            }
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! `health_check` extension: an HTTP endpoint (default localhost:13133, path `/`) answering 200
+//! while every pipeline runs and 503 while the collector starts or drains, with the Go
+//! Collector's JSON body.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use ferrotel_runtime::config::{ConfigError, parse_endpoint};
+use ferrotel_runtime::*;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    pub endpoint: String,
+    pub path: String,
+    /// Accepted for compatibility (deprecated in the Go Collector).
+    pub check_collector_pipeline: Option<serde_json::Value>,
+    pub response_body: Option<ResponseBody>,
+}
+
+/// Custom bodies for the healthy and unhealthy answers.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseBody {
+    pub healthy: String,
+    pub unhealthy: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            endpoint: "localhost:13133".into(),
+            path: "/".into(),
+            check_collector_pipeline: None,
+            response_body: None,
+        }
+    }
+}
+
+impl ComponentConfig for HealthCheckConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        parse_endpoint(&self.endpoint).map_err(|e| ConfigError::field("endpoint", e))?;
+        if !self.path.starts_with('/') {
+            return Err(ConfigError::field(
+                "path",
+                format!("must start with '/', got {:?}", self.path),
+            ));
+        }
+        Ok(())
+    }
+
+    fn listen_addresses(&self) -> Vec<String> {
+        vec![self.endpoint.clone()]
+    }
+}
+
+/// Factory of the `health_check` extension.
+pub struct HealthCheckFactory;
+
+impl ExtensionFactory for HealthCheckFactory {
+    type Config = HealthCheckConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new(
+            "health_check",
+            "HTTP health endpoint: 200 when running, 503 when starting or draining",
+        )
+        .stability(Stability::Beta)
+    }
+
+    fn create(
+        &self,
+        _ctx: CreateContext,
+        config: Self::Config,
+    ) -> Result<Arc<dyn Extension>, ComponentError> {
+        Ok(Arc::new(HealthCheck {
+            config,
+            ready: Arc::new(AtomicBool::new(false)),
+            server: Mutex::new(None),
+        }))
+    }
+}
+
+struct HealthCheck {
+    config: HealthCheckConfig,
+    ready: Arc<AtomicBool>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Lifecycle for HealthCheck {
+    fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let addr = parse_endpoint(&self.config.endpoint).map_err(ComponentError::new)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| ComponentError::new(format!("cannot listen on {addr}: {e}")))?;
+            let ready = self.ready.clone();
+            let path = self.config.path.clone();
+            let bodies = self.config.response_body.clone();
+            let since = rfc3339(SystemTime::now());
+            let started = Instant::now();
+            let task = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let (ready, path, bodies, since) =
+                        (ready.clone(), path.clone(), bodies.clone(), since.clone());
+                    tokio::spawn(async move {
+                        let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                            let ok = ready.load(Ordering::Acquire);
+                            let resp = if req.uri().path() != path {
+                                http::Response::builder()
+                                    .status(404)
+                                    .body(Full::new(Bytes::from_static(b"404 page not found\n")))
+                            } else {
+                                let body = match (&bodies, ok) {
+                                    (Some(b), true) => b.healthy.clone(),
+                                    (Some(b), false) => b.unhealthy.clone(),
+                                    (None, true) => format!(
+                                        "{{\"status\":\"Server available\",\"upSince\":\"{since}\",\"uptime\":\"{:.3}s\"}}",
+                                        started.elapsed().as_secs_f64()
+                                    ),
+                                    (None, false) => "{\"status\":\"Server not available\",\"upSince\":\"0001-01-01T00:00:00Z\",\"uptime\":\"\"}".into(),
+                                };
+                                http::Response::builder()
+                                    .status(if ok { 200 } else { 503 })
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(body)))
+                            };
+                            async move { Ok::<_, Infallible>(resp.expect("valid response")) }
+                        });
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            self.ready.store(false, Ordering::Release);
+            if let Some(t) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                t.abort();
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Extension for HealthCheck {
+    fn on_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+}

@@ -1,0 +1,38 @@
+//! ferrotel's components, one folder each: `receivers/`, `processors/`, `exporters/`,
+//! `connectors/`, `extensions/`. [`registry`] is the explicit list of all of them.
+
+pub mod connectors {
+    pub mod forward;
+}
+pub mod exporters {
+    pub mod debug;
+    pub mod file;
+    pub mod otlp;
+}
+pub mod extensions {
+    pub mod health_check;
+}
+pub mod processors {
+    pub mod batch;
+}
+pub mod receivers {
+    pub mod otlp;
+}
+#[cfg(test)]
+pub(crate) mod testing;
+
+use ferrotel_runtime::Registry;
+
+/// Every component in ferrotel. Adding a component is a folder and a line here.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.receiver(receivers::otlp::OtlpReceiverFactory);
+    r.processor(processors::batch::BatchProcessorFactory);
+    r.exporter(exporters::debug::DebugExporterFactory)
+        .exporter(exporters::file::FileExporterFactory)
+        .exporter(exporters::otlp::OtlpGrpcExporterFactory)
+        .exporter(exporters::otlp::OtlpHttpExporterFactory);
+    r.connector(connectors::forward::ForwardConnectorFactory);
+    r.extension(extensions::health_check::HealthCheckFactory);
+    r
+}

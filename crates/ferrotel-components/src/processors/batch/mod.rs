@@ -1,0 +1,299 @@
+//! `batch` processor: groups items into batches by count or time.
+//!
+//! Batching works on encoded payloads with the data model's shallow merge and split (a
+//! protobuf concatenation and a walk of lengths), so a pipeline that does not otherwise touch
+//! the data never decodes it here.
+//!
+//! Unlike the Go batch processor, a failed send of a batch is never silent: the items are
+//! counted in `otelcol_processor_dropped_items` and logged with the reason. (Errors cannot go
+//! back to the senders: their requests were acknowledged when the data entered the batch, as in
+//! the Go Collector; put a sending queue after it for durability.)
+
+pub mod config;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferrotel_pdata::{Payload, Signal};
+use ferrotel_runtime::telemetry::obs::ProcessorObs;
+use ferrotel_runtime::*;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub use config::BatchConfig;
+
+/// Factory of the `batch` processor.
+pub struct BatchProcessorFactory;
+
+impl ProcessorFactory for BatchProcessorFactory {
+    type Config = BatchConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("batch", "Groups items into batches by size and time")
+            .all_signals(Stability::Beta)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        config: Self::Config,
+        signal: Signal,
+        next: ConsumerRef,
+    ) -> Result<Arc<dyn Processor>, ComponentError> {
+        let pipeline = ctx
+            .pipeline
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let obs = ProcessorObs::new(&ctx.telemetry, &ctx.id.to_string(), &pipeline, signal);
+        Ok(Arc::new(BatchProcessor {
+            inner: Arc::new(Inner {
+                id: ctx.id.to_string(),
+                config,
+                signal,
+                next,
+                obs,
+                state: Mutex::new(State {
+                    batches: HashMap::new(),
+                    stopped: false,
+                }),
+                wake: Notify::new(),
+            }),
+            timer: Mutex::new(None),
+        }))
+    }
+}
+
+/// Pending data for one metadata key.
+struct Pending {
+    parts: Vec<Payload>,
+    items: usize,
+    /// When this batch must be sent by.
+    deadline: Instant,
+    ctx: Context,
+}
+
+struct State {
+    /// Keyed by the values of `metadata_keys` (one entry, key empty, without them).
+    batches: HashMap<Vec<String>, Pending>,
+    stopped: bool,
+}
+
+struct Inner {
+    id: String,
+    config: BatchConfig,
+    signal: Signal,
+    next: ConsumerRef,
+    obs: ProcessorObs,
+    state: Mutex<State>,
+    /// Wakes the timer task when a new batch starts (its deadline may be the earliest).
+    wake: Notify,
+}
+
+impl Inner {
+    fn key_of(&self, ctx: &Context) -> Vec<String> {
+        if self.config.metadata_keys.is_empty() {
+            return Vec::new();
+        }
+        self.config
+            .metadata_keys
+            .iter()
+            .map(|k| {
+                ctx.client
+                    .as_ref()
+                    .map(|c| c.metadata_values(k).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Sends one batch: merge (shallow), split by send_batch_max_size, pass on.
+    async fn send(&self, pending: Pending) {
+        let Pending {
+            parts, items, ctx, ..
+        } = pending;
+        let merged = match Payload::merge(self.signal, parts) {
+            Ok(m) => m,
+            Err(e) => {
+                self.drop_items(items, &format!("cannot merge batch: {e}"));
+                return;
+            }
+        };
+        let chunks = match merged.split(self.config.send_batch_max_size) {
+            Ok(c) => c,
+            Err(e) => {
+                self.drop_items(items, &format!("cannot split batch: {e}"));
+                return;
+            }
+        };
+        for chunk in chunks {
+            let n = chunk.items();
+            match self.next.consume(chunk, ctx.clone()).await {
+                Ok(()) => self.obs.outgoing.add(n as u64),
+                Err(e) => self.drop_items(n, &e.message),
+            }
+        }
+    }
+
+    fn drop_items(&self, n: usize, reason: &str) {
+        self.obs.dropped.add(n as u64);
+        tracing::error!(processor = %self.id, signal = %self.signal, items = n, reason, "batch dropped: the next component refused it");
+    }
+
+    /// Takes every batch due by `now` (all of them when `all`).
+    fn take_due(&self, now: Instant, all: bool) -> (Vec<Pending>, Option<Instant>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let due: Vec<Vec<String>> = st
+            .batches
+            .iter()
+            .filter(|(_, p)| all || p.deadline <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let taken = due
+            .into_iter()
+            .filter_map(|k| st.batches.remove(&k))
+            .collect();
+        let next = st.batches.values().map(|p| p.deadline).min();
+        (taken, next)
+    }
+}
+
+/// The `batch` processor of one pipeline.
+pub struct BatchProcessor {
+    inner: Arc<Inner>,
+    timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Consumer for BatchProcessor {
+    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let n = payload.items();
+            inner.obs.incoming.add(n as u64);
+            if n == 0 {
+                return Ok(());
+            }
+            if inner.config.timeout.is_zero() {
+                // timeout 0: no waiting, only splitting by send_batch_max_size.
+                inner
+                    .send(Pending {
+                        parts: vec![payload],
+                        items: n,
+                        deadline: Instant::now(),
+                        ctx,
+                    })
+                    .await;
+                return Ok(());
+            }
+            let key = inner.key_of(&ctx);
+            let full = {
+                let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.stopped {
+                    return Err(ConsumeError::retryable(
+                        "batch processor is shutting down",
+                        None,
+                    ));
+                }
+                let cardinality = st.batches.len();
+                let is_new = !st.batches.contains_key(&key);
+                if is_new
+                    && !inner.config.metadata_keys.is_empty()
+                    && cardinality >= inner.config.metadata_cardinality_limit
+                {
+                    return Err(ConsumeError::retryable(
+                        format!(
+                            "batch: too many distinct metadata combinations (metadata_cardinality_limit {})",
+                            inner.config.metadata_cardinality_limit
+                        ),
+                        None,
+                    ));
+                }
+                let pending = st.batches.entry(key.clone()).or_insert_with(|| Pending {
+                    parts: Vec::new(),
+                    items: 0,
+                    deadline: Instant::now() + inner.config.timeout,
+                    ctx: ctx.clone(),
+                });
+                pending.parts.push(payload);
+                pending.items += n;
+                if is_new {
+                    inner.wake.notify_one();
+                }
+                if pending.items >= inner.config.send_batch_size {
+                    st.batches.remove(&key)
+                } else {
+                    None
+                }
+            };
+            if let Some(p) = full {
+                inner.send(p).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Lifecycle for BatchProcessor {
+    fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let mut timer = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            if timer.is_some() || self.inner.config.timeout.is_zero() {
+                return Ok(());
+            }
+            let inner = self.inner.clone();
+            *timer = Some(tokio::spawn(async move {
+                loop {
+                    let notified = inner.wake.notified();
+                    let (due, next) = inner.take_due(Instant::now(), false);
+                    for p in due {
+                        inner.send(p).await;
+                    }
+                    if inner
+                        .state
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .stopped
+                    {
+                        return;
+                    }
+                    match next {
+                        Some(deadline) => {
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(deadline) => {}
+                                _ = notified => {}
+                            }
+                        }
+                        None => notified.await,
+                    }
+                }
+            }));
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            self.inner
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stopped = true;
+            self.inner.wake.notify_one();
+            let timer = self.timer.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = timer {
+                let _ = t.await;
+            }
+            // Flush what is left; the next stages are still running.
+            let (rest, _) = self.inner.take_due(Instant::now(), true);
+            for p in rest {
+                self.inner.send(p).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Processor for BatchProcessor {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+use std::time::Duration;
+
+use ferrotel_pdata::Signal;
+use ferrotel_runtime::*;
+
+use super::*;
+use crate::testing::{Recorder, ctx, traces};
+
+fn batch(cfg: BatchConfig, next: std::sync::Arc<Recorder>) -> std::sync::Arc<dyn Processor> {
+    BatchProcessorFactory
+        .create(ctx("batch", Kind::Processor), cfg, Signal::Traces, next)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sends_when_size_is_reached_and_preserves_order() {
+    let rec = Recorder::new();
+    let p = batch(
+        BatchConfig {
+            send_batch_size: 4,
+            timeout: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        rec.clone(),
+    );
+    p.start().await.unwrap();
+    p.consume(traces("a", &["1", "2"]), Context::default())
+        .await
+        .unwrap();
+    assert_eq!(rec.items(), 0, "below send_batch_size nothing is sent");
+    p.consume(traces("b", &["3", "4", "5"]), Context::default())
+        .await
+        .unwrap();
+    assert_eq!(rec.got.lock().unwrap().len(), 1, "one merged batch");
+    assert_eq!(rec.span_names(), ["1", "2", "3", "4", "5"]);
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn sends_after_timeout() {
+    let rec = Recorder::new();
+    let p = batch(
+        BatchConfig {
+            send_batch_size: 100,
+            timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
+        rec.clone(),
+    );
+    p.start().await.unwrap();
+    p.consume(traces("a", &["1"]), Context::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(rec.items(), 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(rec.items(), 1);
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn splits_by_max_size() {
+    let rec = Recorder::new();
+    let p = batch(
+        BatchConfig {
+            send_batch_size: 3,
+            send_batch_max_size: 3,
+            timeout: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        rec.clone(),
+    );
+    p.start().await.unwrap();
+    p.consume(
+        traces("a", &["1", "2", "3", "4", "5", "6", "7"]),
+        Context::default(),
+    )
+    .await
+    .unwrap();
+    let sizes: Vec<usize> = rec.got.lock().unwrap().iter().map(|p| p.items()).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    assert_eq!(rec.span_names(), ["1", "2", "3", "4", "5", "6", "7"]);
+    p.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_flushes_pending_data() {
+    let rec = Recorder::new();
+    let p = batch(
+        BatchConfig {
+            send_batch_size: 100,
+            timeout: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        rec.clone(),
+    );
+    p.start().await.unwrap();
+    p.consume(traces("a", &["1", "2"]), Context::default())
+        .await
+        .unwrap();
+    p.shutdown().await.unwrap();
+    assert_eq!(rec.items(), 2);
+    assert!(
+        p.consume(traces("a", &["x"]), Context::default())
+            .await
+            .unwrap_err()
+            .is_retryable()
+    );
+}
+
+#[tokio::test]
+async fn separate_batches_per_metadata_value() {
+    let rec = Recorder::new();
+    let cfg = BatchConfig {
+        send_batch_size: 2,
+        timeout: Duration::from_secs(3600),
+        metadata_keys: vec!["tenant".into()],
+        ..Default::default()
+    };
+    let p = batch(cfg, rec.clone());
+    p.start().await.unwrap();
+    let tenant = |t: &str| Context {
+        client: Some(std::sync::Arc::new(ClientInfo {
+            metadata: vec![("tenant".into(), t.into())],
+            ..Default::default()
+        })),
+    };
+    p.consume(traces("a", &["a1"]), tenant("a")).await.unwrap();
+    p.consume(traces("b", &["b1"]), tenant("b")).await.unwrap();
+    assert_eq!(rec.items(), 0, "one item per tenant: below the size");
+    p.consume(traces("a", &["a2"]), tenant("a")).await.unwrap();
+    assert_eq!(rec.span_names(), ["a1", "a2"]);
+    p.shutdown().await.unwrap();
+    assert_eq!(rec.items(), 3);
+}
+
+#[tokio::test]
+async fn refused_batches_are_counted_not_silent() {
+    let rec = Recorder::new();
+    *rec.fail.lock().unwrap() = Some(ConsumeError::permanent("backend says no"));
+    let c = ctx("batch", Kind::Processor);
+    let telemetry = c.telemetry.clone();
+    let p = BatchProcessorFactory
+        .create(
+            c,
+            BatchConfig {
+                send_batch_size: 1,
+                timeout: Duration::from_secs(3600),
+                ..Default::default()
+            },
+            Signal::Traces,
+            rec.clone(),
+        )
+        .unwrap();
+    p.start().await.unwrap();
+    p.consume(traces("a", &["1", "2"]), Context::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        telemetry.sum("otelcol_processor_dropped_items", &[("processor", "batch")]),
+        2
+    );
+    p.shutdown().await.unwrap();
+}

@@ -1,0 +1,243 @@
+//! `receivers::otlp` configuration, key for key as the Go Collector's otlpreceiver.
+
+use std::time::Duration;
+
+use ferrotel_runtime::ComponentConfig;
+use ferrotel_runtime::config::{
+    ComponentId, ConfigError, duration, null_as_default, parse_endpoint,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    pub protocols: Protocols,
+}
+
+/// At least one protocol must be present; `grpc:` with no value enables it with defaults.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Protocols {
+    #[serde(deserialize_with = "null_as_default")]
+    pub grpc: Option<GrpcConfig>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub http: Option<HttpConfig>,
+}
+
+/// `tls` for servers (configtls.ServerConfig).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub client_ca_file: Option<String>,
+    /// Accepted for compatibility; ferrotel verifies against `client_ca_file`.
+    pub ca_file: Option<String>,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub reload_interval: Duration,
+}
+
+/// `auth` (configauth): the id of an authenticator extension.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub authenticator: ComponentId,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeepaliveServerParameters {
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_connection_idle: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_connection_age: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_connection_age_grace: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub time: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeepaliveEnforcement {
+    #[serde(deserialize_with = "opt_duration")]
+    pub min_time: Option<Duration>,
+    pub permit_without_stream: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Keepalive {
+    pub server_parameters: KeepaliveServerParameters,
+    pub enforcement_policy: KeepaliveEnforcement,
+}
+
+fn opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    pub endpoint: String,
+    pub transport: String,
+    pub max_recv_msg_size_mib: u64,
+    pub max_concurrent_streams: u32,
+    pub read_buffer_size: u64,
+    pub write_buffer_size: u64,
+    pub include_metadata: bool,
+    pub keepalive: Keepalive,
+    pub tls: Option<ServerTls>,
+    pub auth: Option<AuthConfig>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "localhost:4317".into(),
+            transport: "tcp".into(),
+            max_recv_msg_size_mib: 4,
+            max_concurrent_streams: 0,
+            read_buffer_size: 512 * 1024,
+            write_buffer_size: 0,
+            include_metadata: false,
+            keepalive: Keepalive::default(),
+            tls: None,
+            auth: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    /// Seconds browsers may cache the preflight answer.
+    pub max_age: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub endpoint: String,
+    pub traces_url_path: String,
+    pub metrics_url_path: String,
+    pub logs_url_path: String,
+    pub profiles_url_path: String,
+    /// Bytes, checked after decompression.
+    pub max_request_body_size: u64,
+    pub include_metadata: bool,
+    pub cors: Option<CorsConfig>,
+    pub tls: Option<ServerTls>,
+    pub auth: Option<AuthConfig>,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_header_timeout: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_timeout: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub write_timeout: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub idle_timeout: Duration,
+    pub compression_algorithms: Vec<String>,
+    pub response_headers: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: "localhost:4318".into(),
+            traces_url_path: "/v1/traces".into(),
+            metrics_url_path: "/v1/metrics".into(),
+            logs_url_path: "/v1/logs".into(),
+            profiles_url_path: "/v1development/profiles".into(),
+            max_request_body_size: 20 * 1024 * 1024,
+            include_metadata: false,
+            cors: None,
+            tls: None,
+            auth: None,
+            read_header_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            compression_algorithms: Vec::new(),
+            response_headers: Default::default(),
+        }
+    }
+}
+
+fn check_tls(tls: &Option<ServerTls>, at: &str) -> Result<(), ConfigError> {
+    if let Some(t) = tls
+        && (t.cert_file.is_none() || t.key_file.is_none())
+    {
+        return Err(ConfigError::field(
+            at,
+            "cert_file and key_file are both required for a TLS server",
+        ));
+    }
+    Ok(())
+}
+
+impl ComponentConfig for OtlpReceiverConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.protocols;
+        if p.grpc.is_none() && p.http.is_none() {
+            return Err(ConfigError::field(
+                "protocols",
+                "must specify at least one protocol (grpc or http)",
+            ));
+        }
+        if let Some(g) = &p.grpc {
+            parse_endpoint(&g.endpoint)
+                .map_err(|e| ConfigError::field("protocols::grpc::endpoint", e))?;
+            if g.transport != "tcp" {
+                return Err(ConfigError::field(
+                    "protocols::grpc::transport",
+                    format!(
+                        "unsupported transport {:?} (ferrotel supports tcp)",
+                        g.transport
+                    ),
+                ));
+            }
+            if g.max_recv_msg_size_mib == 0 {
+                return Err(ConfigError::field(
+                    "protocols::grpc::max_recv_msg_size_mib",
+                    "must be at least 1",
+                ));
+            }
+            check_tls(&g.tls, "protocols::grpc::tls")?;
+        }
+        if let Some(h) = &p.http {
+            parse_endpoint(&h.endpoint)
+                .map_err(|e| ConfigError::field("protocols::http::endpoint", e))?;
+            for (key, path) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+                ("logs_url_path", &h.logs_url_path),
+                ("profiles_url_path", &h.profiles_url_path),
+            ] {
+                if !path.starts_with('/') {
+                    return Err(ConfigError::field(
+                        &format!("protocols::http::{key}"),
+                        format!("must start with '/', got {path:?}"),
+                    ));
+                }
+            }
+            check_tls(&h.tls, "protocols::http::tls")?;
+        }
+        Ok(())
+    }
+
+    fn listen_addresses(&self) -> Vec<String> {
+        let p = &self.protocols;
+        p.grpc
+            .iter()
+            .map(|g| g.endpoint.clone())
+            .chain(p.http.iter().map(|h| h.endpoint.clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,107 @@
+//! Test helpers: a consumer that records what it gets, and payload builders.
+
+use std::sync::{Arc, Mutex};
+
+use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_pdata::{Payload, Request};
+use ferrotel_runtime::*;
+
+/// Records every payload it consumes; can be told to fail.
+#[derive(Default)]
+pub struct Recorder {
+    pub got: Mutex<Vec<Payload>>,
+    pub fail: Mutex<Option<ConsumeError>>,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Recorder::default())
+    }
+
+    pub fn items(&self) -> usize {
+        self.got.lock().unwrap().iter().map(Payload::items).sum()
+    }
+
+    pub fn span_names(&self) -> Vec<String> {
+        let got = self.got.lock().unwrap();
+        let mut names = Vec::new();
+        for p in got.iter() {
+            if let Request::Traces(r) = p.to_request().unwrap() {
+                for rs in r.resource_spans {
+                    for ss in rs.scope_spans {
+                        names.extend(ss.spans.into_iter().map(|s| s.name));
+                    }
+                }
+            }
+        }
+        names
+    }
+}
+
+impl Consumer for Recorder {
+    fn consume(&self, payload: Payload, _ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            if let Some(e) = self.fail.lock().unwrap().clone() {
+                return Err(e);
+            }
+            self.got.lock().unwrap().push(payload);
+            Ok(())
+        })
+    }
+}
+
+/// A traces request with one resource (`service.name` = `service`) and spans named by `names`.
+pub fn traces(service: &str, names: &[&str]) -> Payload {
+    let spans = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Span {
+            trace_id: vec![1u8; 16].into(),
+            span_id: vec![(i % 250) as u8 + 1; 8].into(),
+            name: (*n).to_string(),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 2_000,
+            ..Default::default()
+        })
+        .collect();
+    let resource = Resource {
+        attributes: vec![KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(service.into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    // Through the wire form, as a receiver would produce it.
+    Payload::from_proto(
+        ferrotel_pdata::Signal::Traces,
+        Request::Traces(req).encode_proto(),
+    )
+    .unwrap()
+}
+
+/// A create context for tests.
+pub fn ctx(id: &str, kind: Kind) -> CreateContext {
+    CreateContext {
+        id: id.parse().unwrap(),
+        kind,
+        pipeline: Some("traces".parse().unwrap()),
+        telemetry: Telemetry::new(),
+        extensions: Arc::new(Vec::new()),
+    }
+}

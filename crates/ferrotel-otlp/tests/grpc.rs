@@ -221,9 +221,13 @@ async fn max_connection_age_closes_gracefully() {
     })
     .await;
     let cl = client(server.local_addr(), Compression::None);
-    // Calls keep succeeding across the server-initiated reconnects.
+    // Calls keep succeeding across the server-initiated reconnects. A call racing the GOAWAY
+    // may be refused; that must be retryable, and the retry must go through.
     for _ in 0..5 {
-        cl.export(&payload(Signal::Traces, 1)).await.unwrap();
+        if let Err(e) = cl.export(&payload(Signal::Traces, 1)).await {
+            assert!(e.retryable, "{e:?}");
+            cl.export(&payload(Signal::Traces, 1)).await.unwrap();
+        }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     assert_eq!(rec.count(), 5);

@@ -61,7 +61,9 @@ async fn healthy(addr: SocketAddr, rec: &Recorder, auth: bool) {
         ..Default::default()
     })
     .unwrap();
-    cl.export(&payload(Signal::Traces, 2)).await.expect("good client");
+    cl.export(&payload(Signal::Traces, 2))
+        .await
+        .expect("good client");
     assert_eq!(rec.count(), before + 1);
 }
 
@@ -115,7 +117,10 @@ async fn bad_inputs_map_to_spec_statuses() {
     // 4. No content type → 415.
     let r = raw(
         a,
-        &format!("POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: {}", good.len()),
+        &format!(
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: {}",
+            good.len()
+        ),
         &good,
     )
     .await;
@@ -146,7 +151,14 @@ async fn bad_inputs_map_to_spec_statuses() {
     healthy(a, &rec, false).await;
 
     // 8. Corrupt gzip → 400.
-    let r = post(a, "/v1/traces", PB, "Content-Encoding: gzip", b"definitely not gzip").await;
+    let r = post(
+        a,
+        "/v1/traces",
+        PB,
+        "Content-Encoding: gzip",
+        b"definitely not gzip",
+    )
+    .await;
     assert_eq!(r.status, 400, "{r:?}");
     assert!(pb_status(&r).message.contains("decompress"));
     healthy(a, &rec, false).await;
@@ -274,7 +286,11 @@ async fn gzip_bomb_is_refused_fast_without_expanding() {
     let t = Instant::now();
     let r = post(a, "/v1/traces", PB, "Content-Encoding: gzip", &bomb).await;
     assert_eq!(r.status, 413, "{r:?}");
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     let grown_mib = (peak_rss_kib().saturating_sub(rss_before)) / 1024;
     assert!(grown_mib < 200, "peak RSS grew by {grown_mib} MiB");
     assert_eq!(rec.count(), 0);
@@ -314,7 +330,9 @@ async fn slow_loris_headers_and_body_are_cut_off() {
     // Headers that never finish: the connection is closed.
     let t = Instant::now();
     let mut s = tokio::net::TcpStream::connect(a).await.unwrap();
-    s.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    s.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
         .await
@@ -353,7 +371,12 @@ async fn cors_preflight_and_simple_requests() {
             "OPTIONS /v1/traces HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: {headers}"
         )
     };
-    let r = raw(a, &pre("https://app.example.com", "content-type, x-custom"), b"").await;
+    let r = raw(
+        a,
+        &pre("https://app.example.com", "content-type, x-custom"),
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 204);
     assert_eq!(
         r.header("access-control-allow-origin"),

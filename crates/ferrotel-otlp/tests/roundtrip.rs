@@ -177,7 +177,11 @@ async fn per_signal_urls_and_many_concurrent_calls() {
     for i in 0..50 {
         let cl = cl.clone();
         tasks.push(tokio::spawn(async move {
-            let signal = if i % 2 == 0 { Signal::Logs } else { Signal::Traces };
+            let signal = if i % 2 == 0 {
+                Signal::Logs
+            } else {
+                Signal::Traces
+            };
             cl.export(&payload(signal, 1)).await
         }));
     }

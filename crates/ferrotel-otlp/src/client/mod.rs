@@ -157,8 +157,8 @@ impl SendError {
 }
 
 enum Inner {
-    Grpc(grpc::GrpcClient),
-    Http(http::HttpClient),
+    Grpc(Box<grpc::GrpcClient>),
+    Http(Box<http::HttpClient>),
 }
 
 /// An OTLP exporter's connection(s) to one destination. Cheap to call concurrently: connections
@@ -172,9 +172,9 @@ impl OtlpClient {
     /// Tokio runtime.
     pub fn new(settings: ClientSettings) -> Result<Self, TransportError> {
         let inner = match settings.protocol {
-            Protocol::Grpc => Inner::Grpc(grpc::GrpcClient::new(&settings)?),
+            Protocol::Grpc => Inner::Grpc(Box::new(grpc::GrpcClient::new(&settings)?)),
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                Inner::Http(http::HttpClient::new(&settings)?)
+                Inner::Http(Box::new(http::HttpClient::new(&settings)?))
             }
         };
         Ok(OtlpClient { inner })

@@ -140,6 +140,7 @@ pub(crate) fn spawn_server(
 
 /// Drives `conn` to completion, closing it gracefully when the server stops or when
 /// `close_when` completes; `close_when`'s value bounds how long the graceful close may take.
+#[allow(clippy::manual_async_fn)] // the explicit Send bound is the point (see `stopped`)
 pub(crate) fn drive<C, W>(
     conn: C,
     stop: watch::Receiver<bool>,
@@ -172,6 +173,7 @@ where
 /// Completes when the server stops (or its handle is gone).
 // An explicit `Send + 'static` future: borrowing the receiver inside `drive` trips rustc's
 // higher-ranked Send inference when the caller boxes the connection future.
+#[allow(clippy::manual_async_fn)]
 fn stopped(mut stop: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
     async move {
         loop {

@@ -201,7 +201,10 @@ pub fn local() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-pub async fn http_server(h: Arc<Recorder>, f: impl FnOnce(&mut HttpServerSettings)) -> ServerHandle {
+pub async fn http_server(
+    h: Arc<Recorder>,
+    f: impl FnOnce(&mut HttpServerSettings),
+) -> ServerHandle {
     let mut s = HttpServerSettings {
         endpoint: local(),
         ..Default::default()
@@ -210,7 +213,10 @@ pub async fn http_server(h: Arc<Recorder>, f: impl FnOnce(&mut HttpServerSetting
     start_http(s, h).await.expect("start http")
 }
 
-pub async fn grpc_server(h: Arc<Recorder>, f: impl FnOnce(&mut GrpcServerSettings)) -> ServerHandle {
+pub async fn grpc_server(
+    h: Arc<Recorder>,
+    f: impl FnOnce(&mut GrpcServerSettings),
+) -> ServerHandle {
     let mut s = GrpcServerSettings {
         endpoint: local(),
         ..Default::default()
@@ -271,7 +277,14 @@ pub fn parse_response(buf: &[u8]) -> RawResponse {
         .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(buf)));
     let head = String::from_utf8_lossy(&buf[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))

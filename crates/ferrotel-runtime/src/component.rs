@@ -179,6 +179,14 @@ impl ComponentError {
 /// Takes payloads: the next stage of a pipeline.
 pub trait Consumer: Send + Sync + 'static {
     fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>>;
+
+    /// Asked by receivers before they read a request body: may data of `signal` come in now?
+    /// A `memory_limiter` answers no above its limit, so refusing costs no allocation. Stages
+    /// that only pass data on (fan-out, guards) forward the question; the default is yes.
+    fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
+        let _ = signal;
+        Ok(())
+    }
 }
 
 /// A shared handle on the next stage.

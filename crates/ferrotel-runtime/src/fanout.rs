@@ -50,6 +50,10 @@ impl Consumer for Fanout {
             first_err.map_or(Ok(()), Err)
         })
     }
+
+    fn admit(&self, signal: ferrotel_pdata::Signal) -> Result<(), ConsumeError> {
+        self.consumers.iter().try_for_each(|c| c.admit(signal))
+    }
 }
 
 /// Wraps a component's `consume` so a panic inside it becomes a permanent error naming the

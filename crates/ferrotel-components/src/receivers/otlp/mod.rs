@@ -141,7 +141,25 @@ struct PipelineHandler {
     obs: ReceiverObs,
 }
 
+fn to_export_error(e: ConsumeError) -> ExportError {
+    match e.kind {
+        ConsumeErrorKind::Retryable { retry_after } => {
+            ExportError::unavailable(e.message, retry_after)
+        }
+        ConsumeErrorKind::Permanent => {
+            ExportError::new(server::ErrorKind::InvalidArgument, e.message)
+        }
+    }
+}
+
 impl ExportHandler for PipelineHandler {
+    fn admit(&self, signal: Signal) -> Result<(), ExportError> {
+        match self.outputs.iter().find(|(s, _)| *s == signal) {
+            Some((_, next)) => next.admit(signal).map_err(to_export_error),
+            None => Ok(()),
+        }
+    }
+
     fn export(
         &self,
         req: ExportRequest,

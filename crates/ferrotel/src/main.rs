@@ -1,0 +1,191 @@
+//! `ferrotel`: the collector binary.
+//!
+//! `ferrotel [--config SRC]...` runs the pipelines of an OpenTelemetry Collector config (or the
+//! embedded default); `validate`, `components` and `otlp` are the tools around it.
+
+mod otlp_tools;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ferrotel_runtime::config::{self, Config, ConfigErrors};
+use ferrotel_runtime::{Kind, Service, Telemetry};
+
+/// The embedded default config, run when no --config is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default.yaml");
+
+#[derive(Parser)]
+#[command(name = "ferrotel", version, about = "An OpenTelemetry collector: OTLP in, processing, OTLP/files/... out", long_about = None)]
+struct Cli {
+    /// Config source: a file path, file:PATH, env:VAR or 'yaml:key::path: value'. Repeatable;
+    /// later sources merge over earlier ones. Without it, the embedded default runs.
+    #[arg(long = "config", short = 'c', global = true)]
+    config: Vec<String>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Checks a config and lists every problem (exit 1 if any).
+    Validate,
+    /// Lists every receiver, processor, exporter, connector and extension.
+    Components,
+    /// Prints the embedded default config.
+    DefaultConfig,
+    /// OTLP payload file tools: convert, inspect, validate.
+    Otlp {
+        #[command(subcommand)]
+        tool: otlp_tools::OtlpTool,
+    },
+}
+
+fn load(specs: &[String]) -> Result<Config, ConfigErrors> {
+    let root = if specs.is_empty() {
+        config::node::parse_yaml(DEFAULT_CONFIG, "<embedded default>")
+            .map_err(|e| config::ConfigError::new("", e.to_string()))?
+    } else {
+        config::load_sources(specs, &config::process_env)?
+    };
+    let mut root = root;
+    if specs.is_empty() {
+        config::expand::expand_node(&mut root, &config::process_env, &mut Vec::new())
+            .map_err(|e| config::ConfigError::new("", e))?;
+    }
+    Config::from_node(root)
+}
+
+fn print_errors(errors: &ConfigErrors) {
+    for e in &errors.0 {
+        eprintln!("error: {e}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Otlp { tool }) => otlp_tools::run(tool),
+        Some(Command::Components) => {
+            print_components();
+            ExitCode::SUCCESS
+        }
+        Some(Command::DefaultConfig) => {
+            print!("{DEFAULT_CONFIG}");
+            ExitCode::SUCCESS
+        }
+        Some(Command::Validate) => validate(&cli.config),
+        None => run(&cli.config),
+    }
+}
+
+fn validate(specs: &[String]) -> ExitCode {
+    let registry = ferrotel_components::registry();
+    let result = load(specs).and_then(|c| ferrotel_runtime::graph::validate(&c, &registry));
+    match result {
+        Ok(plan) => {
+            for w in &plan.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("config is valid");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            print_errors(&errors);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_components() {
+    let registry = ferrotel_components::registry();
+    for kind in [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Connector,
+        Kind::Extension,
+    ] {
+        println!("{}:", kind.section());
+        for info in registry.list(kind) {
+            let aliases = if info.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" (alias: {})", info.aliases.join(", "))
+            };
+            let signals = if kind == Kind::Connector {
+                info.connects
+                    .iter()
+                    .map(|(a, b)| format!("{a}->{b}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else if kind == Kind::Extension {
+                info.stability.as_str().to_string()
+            } else {
+                info.signals
+                    .iter()
+                    .map(|(s, st)| format!("{s}: {}", st.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "  {:<14} {signals}{aliases}\n  {:<14} {}",
+                info.type_name, "", info.description
+            );
+        }
+    }
+}
+
+fn run(specs: &[String]) -> ExitCode {
+    let config = match load(specs) {
+        Ok(c) => c,
+        Err(e) => {
+            print_errors(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    ferrotel_runtime::telemetry::logs::init(
+        &config.service.telemetry.logs.level,
+        &config.service.telemetry.logs.encoding,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let registry = ferrotel_components::registry();
+        let service = match Service::build(&config, &registry, Telemetry::new()) {
+            Ok(s) => s,
+            Err(e) => {
+                print_errors(&e);
+                return ExitCode::FAILURE;
+            }
+        };
+        for w in &service.warnings {
+            tracing::warn!("{w}");
+        }
+        let started = std::time::Instant::now();
+        if let Err(e) = service.start().await {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+        let metrics = service.metrics_address().await.map(|a| format!("; own metrics on http://{a}/metrics")).unwrap_or_default();
+        if specs.is_empty() {
+            eprintln!(
+                "ferrotel {} ready in {} ms: OTLP on 127.0.0.1:4317 (gRPC) and http://127.0.0.1:4318 (HTTP); data goes to stderr and ./ferrotel-data/{{traces,metrics,logs,profiles}}.jsonl{metrics}",
+                env!("CARGO_PKG_VERSION"),
+                started.elapsed().as_millis()
+            );
+        } else {
+            eprintln!("ferrotel {} ready in {} ms{metrics}", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
+        }
+        service.run_until_signal().await;
+        ExitCode::SUCCESS
+    })
+}

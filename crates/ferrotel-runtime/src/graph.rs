@@ -22,6 +22,35 @@ pub struct Plan {
     pub warnings: Vec<ConfigError>,
 }
 
+/// One line per pipeline, `traces: [otlp] -> [batch] -> [debug, forward(connector)]`, in
+/// build order (downstream pipelines first): what `ferrotel validate` prints.
+pub fn describe(config: &Config, plan: &Plan) -> Vec<String> {
+    plan.order
+        .iter()
+        .filter_map(|pid| config.service.pipelines.iter().find(|(id, _)| id == pid))
+        .map(|(pid, p)| {
+            let list = |refs: &[ComponentRef]| {
+                refs.iter()
+                    .map(|r| {
+                        if defined(config, Kind::Connector, &r.id) {
+                            format!("{}(connector)", r.id)
+                        } else {
+                            r.id.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "{pid}: [{}] -> [{}] -> [{}]",
+                list(&p.receivers),
+                list(&p.processors),
+                list(&p.exporters)
+            )
+        })
+        .collect()
+}
+
 fn section(config: &Config, kind: Kind) -> &[(ComponentId, crate::config::Node)] {
     match kind {
         Kind::Receiver => &config.receivers,

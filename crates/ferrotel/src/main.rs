@@ -81,11 +81,15 @@ fn main() -> ExitCode {
 
 fn validate(specs: &[String]) -> ExitCode {
     let registry = ferrotel_components::registry();
-    let result = load(specs).and_then(|c| ferrotel_runtime::graph::validate(&c, &registry));
+    let result =
+        load(specs).and_then(|c| ferrotel_runtime::graph::validate(&c, &registry).map(|p| (c, p)));
     match result {
-        Ok(plan) => {
+        Ok((config, plan)) => {
             for w in &plan.warnings {
                 eprintln!("warning: {w}");
+            }
+            for line in ferrotel_runtime::graph::describe(&config, &plan) {
+                println!("{line}");
             }
             println!("config is valid");
             ExitCode::SUCCESS

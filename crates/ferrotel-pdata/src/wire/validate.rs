@@ -127,7 +127,9 @@ fn check_field(r: &mut Reader<'_>, fd: &Field, wt: u8, ctx: u32, any_left: u32) 
         Kind::Str => {
             expect_wt(wt, LEN)?;
             let b = r.bytes().map_err(wire)?;
-            if let Err(e) = std::str::from_utf8(b) {
+            if !is_ascii(b)
+                && let Err(e) = std::str::from_utf8(b)
+            {
                 return Err(fail(format!(
                     "invalid UTF-8 at byte {} of string",
                     e.valid_up_to()
@@ -197,6 +199,21 @@ fn check_field(r: &mut Reader<'_>, fd: &Field, wt: u8, ctx: u32, any_left: u32) 
         },
     }
     Ok(0)
+}
+
+/// Word-at-a-time ASCII check: OTLP strings (keys, names, most values) are short and ASCII,
+/// where this beats the general UTF-8 validator's setup cost.
+#[inline]
+fn is_ascii(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    let mut acc = 0u64;
+    for c in &mut chunks {
+        acc |= u64::from_le_bytes(c.try_into().unwrap_or_default());
+    }
+    for &x in chunks.remainder() {
+        acc |= u64::from(x);
+    }
+    acc & 0x8080_8080_8080_8080 == 0
 }
 
 #[inline]

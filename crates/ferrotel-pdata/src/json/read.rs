@@ -1,0 +1,645 @@
+//! A streaming JSON scanner tailored to OTLP/JSON.
+//!
+//! The decoders in `decode.rs` drive it directly, building the prost structs as they go: no
+//! `serde_json::Value` tree, no allocation for keys (unless they contain escapes), and error
+//! paths are built only when something fails (each level adds its key or index while the error
+//! propagates out), so the success path carries no path bookkeeping at all.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use bytes::Bytes;
+
+use crate::DecodeError;
+
+/// Deepest nesting [`Reader::skip`] follows inside values of unknown fields. Recursion is
+/// bounded so hostile input can never overflow the stack.
+const MAX_SKIP_DEPTH: usize = 128;
+
+/// One step of an error path, innermost first while the error propagates.
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A decode error on its way out; converted to [`DecodeError`] at the top.
+pub(crate) struct Error {
+    path: Vec<Seg>,
+    message: String,
+}
+
+/// Boxed so that `Result`s stay one word wide on the hot path.
+pub(crate) type Res<T> = Result<T, Box<Error>>;
+
+impl Error {
+    fn boxed(message: String) -> Box<Error> {
+        Box::new(Error {
+            path: Vec::new(),
+            message,
+        })
+    }
+
+    /// The public error, with the path spelled as in OTLP/JSON: `a[0].b.c[3].d`.
+    pub(crate) fn into_decode_error(self) -> DecodeError {
+        let mut path = String::new();
+        for seg in self.path.iter().rev() {
+            match seg {
+                Seg::Key(k) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                }
+                Seg::Index(i) => {
+                    path.push('[');
+                    path.push_str(&i.to_string());
+                    path.push(']');
+                }
+            }
+        }
+        DecodeError::new(path, self.message)
+    }
+}
+
+/// Base64 as protobuf JSON accepts it: standard or URL-safe alphabet, padded or not.
+const B64_STD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+const B64_URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Integer types the reader produces, with their protobuf names for error messages.
+pub(crate) trait Int: Sized + TryFrom<i128> {
+    const NAME: &'static str;
+}
+impl Int for i32 {
+    const NAME: &'static str = "int32";
+}
+impl Int for u32 {
+    const NAME: &'static str = "uint32";
+}
+impl Int for i64 {
+    const NAME: &'static str = "int64";
+}
+impl Int for u64 {
+    const NAME: &'static str = "uint64";
+}
+
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        // A UTF-8 byte order mark is not JSON, but some tools write one; skipping it costs
+        // nothing and spares users a confusing error.
+        let pos = if buf.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        Reader { buf, pos }
+    }
+
+    // ---- errors -------------------------------------------------------------------------
+
+    /// A semantic error at the current path (the caller's key is added as it propagates).
+    pub(crate) fn err(&self, message: impl Into<String>) -> Box<Error> {
+        Error::boxed(message.into())
+    }
+
+    /// A JSON syntax error at byte `at`, with line and column for humans.
+    fn syntax_at(&self, at: usize, what: &str) -> Box<Error> {
+        let at = at.min(self.buf.len());
+        let before = &self.buf[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // Columns count characters, not bytes, so count UTF-8 lead bytes only.
+        let column = before[line_start..]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count()
+            + 1;
+        Error::boxed(format!(
+            "invalid JSON at line {line} column {column} (byte {at}): {what}"
+        ))
+    }
+
+    fn syntax(&self, what: &str) -> Box<Error> {
+        self.syntax_at(self.pos, what)
+    }
+
+    /// Syntax error for an unexpected byte (or the end of input) at the current position.
+    fn unexpected(&self, expected: &str) -> Box<Error> {
+        match self.buf.get(self.pos) {
+            None => self.syntax(&format!("unexpected end of input, expected {expected}")),
+            Some(&b) if b.is_ascii_graphic() => self.syntax(&format!(
+                "unexpected character '{}', expected {expected}",
+                b as char
+            )),
+            Some(&b) => self.syntax(&format!("unexpected byte 0x{b:02x}, expected {expected}")),
+        }
+    }
+
+    /// `expected {what}, got {the value at the cursor}`; a syntax error if the value is not
+    /// even valid JSON.
+    pub(crate) fn type_err(&mut self, what: &str) -> Box<Error> {
+        let got = match self.peek() {
+            Some(b'{') => "an object".to_string(),
+            Some(b'[') => "an array".to_string(),
+            Some(b't') => "true".to_string(),
+            Some(b'f') => "false".to_string(),
+            Some(b'n') => "null".to_string(),
+            Some(b'"') => match self.string() {
+                Ok(s) => quote(&s),
+                Err(e) => return e,
+            },
+            Some(b'-' | b'0'..=b'9') => match self.number_token() {
+                Ok(n) => n.to_string(),
+                Err(e) => return e,
+            },
+            _ => return self.unexpected("a value"),
+        };
+        self.err(format!("expected {what}, got {got}"))
+    }
+
+    // ---- low-level scanning ------------------------------------------------------------
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&b) = self.buf.get(self.pos) {
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The next non-whitespace byte, without consuming it.
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.buf.get(self.pos).copied()
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> Res<()> {
+        if self.buf[self.pos..].starts_with(lit) {
+            self.pos += lit.len();
+            Ok(())
+        } else {
+            Err(self.unexpected("a value"))
+        }
+    }
+
+    /// After the top-level value only whitespace may follow.
+    pub(crate) fn end(&mut self) -> Res<()> {
+        if self.peek().is_some() {
+            return Err(self.syntax("trailing characters after the top-level value"));
+        }
+        Ok(())
+    }
+
+    /// Scans a JSON number and returns its text. Validates the JSON grammar
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number_token(&mut self) -> Res<&'a str> {
+        let start = self.pos;
+        match number_len(&self.buf[start..]) {
+            Some(len) => {
+                self.pos += len;
+                // The grammar admits ASCII only, so this cannot fail.
+                Ok(std::str::from_utf8(&self.buf[start..self.pos]).unwrap_or("0"))
+            }
+            None => Err(self.syntax_at(start, "invalid number")),
+        }
+    }
+
+    /// Reads a JSON string (cursor at the opening quote after whitespace). Borrows from the
+    /// input unless the string contains escapes.
+    pub(crate) fn string(&mut self) -> Res<Cow<'a, str>> {
+        if self.peek() != Some(b'"') {
+            return Err(self.type_err("a string"));
+        }
+        let start = self.pos + 1;
+        let mut i = start;
+        // Fast path: no escapes.
+        loop {
+            match self.buf.get(i) {
+                None => return Err(self.syntax_at(i, "unterminated string")),
+                Some(b'"') => {
+                    let s = std::str::from_utf8(&self.buf[start..i])
+                        .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?;
+                    self.pos = i + 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(&b) if b < 0x20 => {
+                    return Err(self.syntax_at(i, "control character in string"));
+                }
+                Some(_) => i += 1,
+            }
+        }
+        // Slow path: unescape into an owned buffer.
+        let mut out: Vec<u8> = self.buf[start..i].to_vec();
+        loop {
+            match self.buf.get(i) {
+                None => return Err(self.syntax_at(i, "unterminated string")),
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return match String::from_utf8(out) {
+                        Ok(s) => Ok(Cow::Owned(s)),
+                        Err(_) => {
+                            // Re-validate the raw bytes to point at the offending byte.
+                            let raw = &self.buf[start..i];
+                            let at = std::str::from_utf8(raw)
+                                .err()
+                                .map_or(0, |e| e.valid_up_to());
+                            Err(self.syntax_at(start + at, "invalid UTF-8"))
+                        }
+                    };
+                }
+                Some(b'\\') => {
+                    let esc = self.buf.get(i + 1).copied();
+                    i += 2;
+                    match esc {
+                        Some(b'"') => out.push(b'"'),
+                        Some(b'\\') => out.push(b'\\'),
+                        Some(b'/') => out.push(b'/'),
+                        Some(b'b') => out.push(0x08),
+                        Some(b'f') => out.push(0x0C),
+                        Some(b'n') => out.push(b'\n'),
+                        Some(b'r') => out.push(b'\r'),
+                        Some(b't') => out.push(b'\t'),
+                        Some(b'u') => {
+                            let hi = self.hex4(i)?;
+                            i += 4;
+                            let c = if (0xD800..0xDC00).contains(&hi) {
+                                // A high surrogate must be followed by an escaped low one.
+                                if self.buf.get(i) != Some(&b'\\')
+                                    || self.buf.get(i + 1) != Some(&b'u')
+                                {
+                                    return Err(self.syntax_at(i, "unpaired surrogate in string"));
+                                }
+                                let lo = self.hex4(i + 2)?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.syntax_at(i, "unpaired surrogate in string"));
+                                }
+                                i += 6;
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return Err(self.syntax_at(i - 6, "unpaired surrogate in string"));
+                            } else {
+                                hi
+                            };
+                            let c = char::from_u32(c).unwrap_or('\u{FFFD}');
+                            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        }
+                        _ => return Err(self.syntax_at(i - 1, "invalid escape in string")),
+                    }
+                }
+                Some(&b) if b < 0x20 => {
+                    return Err(self.syntax_at(i, "control character in string"));
+                }
+                Some(&b) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> Res<u32> {
+        let mut v = 0u32;
+        for k in 0..4 {
+            let d = self
+                .buf
+                .get(at + k)
+                .and_then(|&b| (b as char).to_digit(16))
+                .ok_or_else(|| self.syntax_at(at + k, "invalid \\u escape in string"))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    // ---- structure -----------------------------------------------------------------------
+
+    /// Reads an object, calling `f` with each key; `f` must consume the value. Members whose
+    /// value is `null` are skipped without calling `f`: protobuf JSON treats null as absent.
+    pub(crate) fn object(&mut self, mut f: impl FnMut(&mut Self, &str) -> Res<()>) -> Res<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.type_err("an object"));
+        }
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.unexpected("a string key"));
+            }
+            let key = self.string()?;
+            if self.peek() != Some(b':') {
+                return Err(self.unexpected("':'"));
+            }
+            self.pos += 1;
+            if self.peek() == Some(b'n') {
+                self.literal(b"null").map_err(|e| push_key(e, &key))?;
+            } else {
+                f(self, &key).map_err(|e| push_key(e, &key))?;
+            }
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected("',' or '}'")),
+            }
+        }
+    }
+
+    /// Reads an array, calling `f` with each index; `f` must consume the element.
+    pub(crate) fn array(&mut self, mut f: impl FnMut(&mut Self, usize) -> Res<()>) -> Res<()> {
+        if self.peek() != Some(b'[') {
+            return Err(self.type_err("an array"));
+        }
+        self.pos += 1;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut i = 0;
+        loop {
+            f(self, i).map_err(|mut e| {
+                e.path.push(Seg::Index(i));
+                e
+            })?;
+            i += 1;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.unexpected("',' or ']'")),
+            }
+        }
+    }
+
+    /// Reads an array whose elements `f` decodes.
+    pub(crate) fn vec<T>(&mut self, mut f: impl FnMut(&mut Self) -> Res<T>) -> Res<Vec<T>> {
+        let mut v = Vec::new();
+        self.array(|r, _| {
+            v.push(f(r)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// Skips any JSON value (the value of an unknown field), validating its syntax.
+    pub(crate) fn skip(&mut self) -> Res<()> {
+        self.skip_at(0)
+    }
+
+    fn skip_at(&mut self, depth: usize) -> Res<()> {
+        if depth > MAX_SKIP_DEPTH {
+            return Err(self.err(format!(
+                "nesting deeper than {MAX_SKIP_DEPTH} levels in an unknown field"
+            )));
+        }
+        match self.peek() {
+            Some(b'{') => self.object(|r, _| r.skip_at(depth + 1)),
+            Some(b'[') => self.array(|r, _| r.skip_at(depth + 1)),
+            Some(b'"') => self.string().map(drop),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number_token().map(drop),
+            _ => Err(self.unexpected("a value")),
+        }
+    }
+
+    // ---- scalars -------------------------------------------------------------------------
+
+    pub(crate) fn owned_string(&mut self) -> Res<String> {
+        self.string().map(Cow::into_owned)
+    }
+
+    pub(crate) fn bool(&mut self) -> Res<bool> {
+        match self.peek() {
+            Some(b't') => self.literal(b"true").map(|_| true),
+            Some(b'f') => self.literal(b"false").map(|_| false),
+            _ => Err(self.type_err("true or false")),
+        }
+    }
+
+    /// An integer of type `T`, as a JSON number or a string holding one (protobuf JSON
+    /// accepts both for every integer type; 64-bit ones are usually strings).
+    pub(crate) fn int<T: Int>(&mut self) -> Res<T> {
+        let v = match self.peek() {
+            Some(b'"') => {
+                let s = self.string()?;
+                match parse_int(&s) {
+                    Some(v) => v,
+                    None => return Err(self.err(format!("expected an integer, got {}", quote(&s)))),
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let n = self.number_token()?;
+                match parse_int(n) {
+                    Some(v) => v,
+                    None => return Err(self.err(format!("expected an integer, got {n}"))),
+                }
+            }
+            _ => return Err(self.type_err("an integer")),
+        };
+        T::try_from(v).map_err(|_| self.err(format!("value out of range for {}: {v}", T::NAME)))
+    }
+
+    /// An enum value. The OTLP specification requires integers and forbids enum names
+    /// ("the enum name strings MUST NOT be used"), so names are rejected with a clear message
+    /// rather than accepted as plain protobuf JSON would.
+    pub(crate) fn enumeration(&mut self) -> Res<i32> {
+        if self.peek() == Some(b'"') {
+            let s = self.string()?;
+            return Err(self.err(format!(
+                "expected an integer enum value, got {} (OTLP/JSON does not allow enum names)",
+                quote(&s)
+            )));
+        }
+        self.int::<i32>()
+    }
+
+    /// A double: a JSON number, or a string holding a number or `NaN`, `Infinity`,
+    /// `-Infinity` (protobuf JSON's spelling of the non-finite values).
+    pub(crate) fn f64(&mut self) -> Res<f64> {
+        match self.peek() {
+            Some(b'"') => {
+                let s = self.string()?;
+                match &*s {
+                    "NaN" => Ok(f64::NAN),
+                    "Infinity" => Ok(f64::INFINITY),
+                    "-Infinity" => Ok(f64::NEG_INFINITY),
+                    t if number_len(t.as_bytes()) == Some(t.len()) => Ok(t.parse().unwrap_or(0.0)),
+                    _ => Err(self.err(format!("expected a number, got {}", quote(&s)))),
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let n = self.number_token()?;
+                // The token passed the JSON grammar, which Rust's parser accepts in full.
+                Ok(n.parse().unwrap_or(0.0))
+            }
+            _ => Err(self.type_err("a number")),
+        }
+    }
+
+    /// A trace, span or profile id: hex (not base64, unlike plain protobuf JSON), any case,
+    /// exactly `bytes` long, or empty for an absent id.
+    pub(crate) fn hex_id(&mut self, bytes: usize) -> Res<Bytes> {
+        let s = self.string()?;
+        if s.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let chars = s.chars().count();
+        if chars != bytes * 2 {
+            return Err(self.err(format!(
+                "expected {} hex characters, got {chars}",
+                bytes * 2
+            )));
+        }
+        if let Some((at, c)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit()) {
+            return Err(self.err(format!(
+                "invalid hex character {} at position {at}",
+                quote(c.encode_utf8(&mut [0; 4]))
+            )));
+        }
+        // All ASCII hex digits now, so the byte pairs decode without failure.
+        let b = s.as_bytes();
+        let out: Vec<u8> = (0..bytes)
+            .map(|i| hex_digit(b[2 * i]).unwrap_or(0) << 4 | hex_digit(b[2 * i + 1]).unwrap_or(0))
+            .collect();
+        Ok(Bytes::from(out))
+    }
+
+    /// A bytes field in protobuf JSON's base64 (standard or URL-safe, padding optional).
+    pub(crate) fn base64(&mut self) -> Res<Bytes> {
+        let s = self.string()?;
+        let decoded = if s.contains(['-', '_']) {
+            B64_URL.decode(s.as_bytes())
+        } else {
+            B64_STD.decode(s.as_bytes())
+        };
+        decoded
+            .map(Bytes::from)
+            .map_err(|e| self.err(format!("invalid base64: {e}")))
+    }
+}
+
+fn push_key(mut e: Box<Error>, key: &str) -> Box<Error> {
+    e.path.push(Seg::Key(key.to_owned()));
+    e
+}
+
+/// A string as it appears in error messages: quoted, escaped, and cut short if long.
+fn quote(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() > MAX {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut:?}...")
+    } else {
+        format!("{s:?}")
+    }
+}
+
+#[inline]
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Length of the JSON number at the start of `b`, if it is one (and not followed directly
+/// by more number characters, which would make it malformed).
+fn number_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    if b.first() == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let digits = i;
+        while matches!(b.get(i), Some(b'0'..=b'9')) {
+            i += 1;
+        }
+        if i == digits {
+            return None;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let digits = i;
+        while matches!(b.get(i), Some(b'0'..=b'9')) {
+            i += 1;
+        }
+        if i == digits {
+            return None;
+        }
+    }
+    if matches!(
+        b.get(i),
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+    ) {
+        return None;
+    }
+    Some(i)
+}
+
+/// Parses an integer written as a JSON number: plain digits exactly, or with a fraction or
+/// exponent when the value is integral and exactly representable (`1e3`, `5.0`).
+fn parse_int(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if number_len(b) != Some(b.len()) {
+        return None;
+    }
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.iter().all(u8::is_ascii_digit) {
+        // At most 39 digits fit i128; anything longer is out of range for every type we
+        // produce, so saturate and let the caller's range check report it.
+        return Some(
+            s.parse::<i128>()
+                .unwrap_or(if b[0] == b'-' { i128::MIN } else { i128::MAX }),
+        );
+    }
+    let f: f64 = s.parse().ok()?;
+    // Only integral values within f64's exact integer range convert without loss.
+    if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+        Some(f as i128)
+    } else {
+        None
+    }
+}

@@ -19,13 +19,16 @@ use crate::registry::Registry;
 use crate::telemetry::Telemetry;
 use crate::telemetry::server::MetricsServer;
 
+/// The processors of one pipeline, first to last.
+type PipelineProcessors = (PipelineId, Vec<(ComponentId, Arc<dyn Processor>)>);
+
 /// A built collector, ready to start.
 pub struct Service {
     extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
     exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
     connectors: Vec<(ComponentId, Arc<dyn Connector>)>,
     /// Per pipeline in upstream-first order, processors first to last.
-    processors: Vec<(PipelineId, Vec<(ComponentId, Arc<dyn Processor>)>)>,
+    processors: Vec<PipelineProcessors>,
     receivers: Vec<(ComponentId, Arc<dyn Receiver>)>,
     telemetry: Telemetry,
     metrics_addr: Option<std::net::SocketAddr>,

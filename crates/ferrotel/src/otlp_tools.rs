@@ -129,12 +129,11 @@ fn detect_format(buf: &[u8]) -> Format {
     }
 }
 
+/// One request of a file, labelled (`line 3`), decoded or not.
+type Decoded = (String, Result<Request, DecodeError>);
+
 /// Decodes a file into requests: one per JSON line for JSONL, else one.
-fn decode_all(
-    buf: &[u8],
-    format: Format,
-    signal: Option<Signal>,
-) -> Result<Vec<(String, Result<Request, DecodeError>)>, String> {
+fn decode_all(buf: &[u8], format: Format, signal: Option<Signal>) -> Result<Vec<Decoded>, String> {
     match format {
         Format::Json => {
             let lines: Vec<&[u8]> = buf

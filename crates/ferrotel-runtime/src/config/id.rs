@@ -123,6 +123,13 @@ impl fmt::Display for PipelineId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ComponentId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,12 +148,5 @@ mod tests {
         let p: PipelineId = "traces/x".parse().unwrap();
         assert_eq!(p.signal, Signal::Traces);
         assert!("spans".parse::<PipelineId>().is_err());
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ComponentId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -114,7 +114,7 @@ impl DebugSender {
         w.1 += 1;
         let n = w.1;
         n <= self.config.sampling_initial
-            || (n - self.config.sampling_initial) % self.config.sampling_thereafter == 0
+            || (n - self.config.sampling_initial).is_multiple_of(self.config.sampling_thereafter)
     }
 }
 

@@ -164,7 +164,7 @@ impl Default for OtlpHttpConfig {
 }
 
 fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ConfigError::field(
             field,
             format!("invalid URL {url:?}: must start with http:// or https://"),

@@ -18,6 +18,8 @@ use tokio::sync::Notify;
 
 use crate::component::*;
 use crate::config::{ComponentId, ConfigError, duration};
+use crate::queue::{DiskQueue, DiskQueueOptions, QueueStorage};
+use crate::telemetry::Counter;
 use crate::telemetry::obs::ExporterObs;
 
 /// Why a send attempt failed.
@@ -170,14 +172,39 @@ impl RetrySettings {
     }
 }
 
+/// One queued request. `seq` is its record in the persistent queue, if any.
+struct Entry {
+    payload: Payload,
+    ctx: Context,
+    size: u64,
+    seq: Option<u64>,
+}
+
 struct QueueState {
-    items: VecDeque<(Payload, Context, u64)>,
+    items: VecDeque<Entry>,
+    /// In the sizer's unit: what waits in memory, plus — for a persistent queue — what is
+    /// being sent but not yet acknowledged (it still occupies the disk).
     size: u64,
     closed: bool,
 }
 
-/// The in-memory sending queue.
-struct MemoryQueue {
+/// The persistent half of a queue: where it lives, and the log once started.
+struct Persistent {
+    options: DiskQueueOptions,
+    disk: Mutex<Option<Arc<DiskQueue>>>,
+    /// `ferrotel_exporter_queue_corruptions`: segments quarantined and records skipped at
+    /// recovery.
+    corrupt: Counter,
+}
+
+/// The sending queue: in memory, or in memory and on disk (`sending_queue::storage`).
+///
+/// A persistent queue writes each request to its [`DiskQueue`] before `consume` returns, keeps
+/// a copy in memory for the consumers (so `queue_size` also bounds memory), and acknowledges
+/// the record once the request was sent or given up on. Its capacity is released at that
+/// acknowledgement rather than when a consumer takes the request, so `queue_size` bounds the
+/// disk too.
+struct Queue {
     state: Mutex<QueueState>,
     capacity: u64,
     sizer: Sizer,
@@ -185,9 +212,10 @@ struct MemoryQueue {
     not_empty: Notify,
     /// Wakes blocked producers when room frees up.
     not_full: Notify,
+    persistent: Option<Persistent>,
 }
 
-impl MemoryQueue {
+impl Queue {
     fn size_of(&self, p: &Payload) -> u64 {
         match self.sizer {
             Sizer::Requests => 1,
@@ -198,6 +226,25 @@ impl MemoryQueue {
                 .unwrap_or_else(|| p.to_proto().len() as u64),
         }
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn disk(&self) -> Option<Arc<DiskQueue>> {
+        self.persistent
+            .as_ref()
+            .and_then(|p| p.disk.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Gives back capacity taken by an item that left the queue.
+    fn release(&self, size: u64, obs: &ExporterObs) {
+        let mut st = self.lock();
+        st.size = st.size.saturating_sub(size);
+        obs.queue_size.set(st.size);
+        drop(st);
+        self.not_full.notify_one();
+    }
 }
 
 /// An exporter built from a [`Sender`] and the standard settings.
@@ -207,7 +254,7 @@ pub struct QueuedExporter {
     retry: RetrySettings,
     timeout: Duration,
     obs: ExporterObs,
-    queue: Option<Arc<MemoryQueue>>,
+    queue: Option<Arc<Queue>>,
     block_on_overflow: bool,
     num_consumers: usize,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -216,6 +263,8 @@ pub struct QueuedExporter {
 }
 
 impl QueuedExporter {
+    /// Builds the exporter. With `queue.storage`, the storage extension is looked up now (a
+    /// missing one fails the build) and the queue's files are opened at `start`.
     pub fn new(
         ctx: &CreateContext,
         sender: Arc<dyn Sender>,
@@ -223,15 +272,29 @@ impl QueuedExporter {
         retry: RetrySettings,
         timeout: Duration,
     ) -> Result<Self, ComponentError> {
-        if queue.enabled && queue.storage.is_some() {
-            return Err(ComponentError::new(
-                "sending_queue::storage (persistent queue) is not supported yet in this build",
-            ));
-        }
         let obs = ExporterObs::new(&ctx.telemetry, &ctx.id.to_string());
+        let persistent = match (&queue.storage, queue.enabled) {
+            (Some(storage), true) => {
+                let s = ctx.extension_capability::<Arc<dyn QueueStorage>>(
+                    storage,
+                    "storage for a persistent sending queue",
+                )?;
+                let id = ctx.id.to_string();
+                Some(Persistent {
+                    options: s.queue_options(&ctx.id)?,
+                    disk: Mutex::new(None),
+                    corrupt: ctx.telemetry.counter(
+                        "ferrotel_exporter_queue_corruptions",
+                        "Persistent queue segments quarantined and records skipped as corrupt at recovery.",
+                        &[("exporter", id.as_str())],
+                    ),
+                })
+            }
+            _ => None,
+        };
         let q = queue.enabled.then(|| {
             obs.queue_capacity.set(queue.queue_size);
-            Arc::new(MemoryQueue {
+            Arc::new(Queue {
                 state: Mutex::new(QueueState {
                     items: VecDeque::new(),
                     size: 0,
@@ -241,6 +304,7 @@ impl QueuedExporter {
                 sizer: queue.sizer,
                 not_empty: Notify::new(),
                 not_full: Notify::new(),
+                persistent,
             })
         });
         Ok(QueuedExporter {
@@ -267,6 +331,60 @@ impl QueuedExporter {
             stopping: self.stopping.subscribe(),
         }
     }
+
+    /// Opens the persistent queue and puts what it recovered at the head of the queue, so
+    /// requests from before a restart are sent first.
+    async fn open_persistent(&self, queue: &Queue) -> Result<(), ComponentError> {
+        let Some(p) = &queue.persistent else {
+            return Ok(());
+        };
+        if p.disk.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return Ok(());
+        }
+        let (options, corrupt) = (p.options.clone(), p.corrupt.clone());
+        let dir = options.directory.clone();
+        let (disk, recovered, _report) =
+            tokio::task::spawn_blocking(move || DiskQueue::open(options, corrupt))
+                .await
+                .map_err(|e| ComponentError::new(format!("persistent queue: {e}")))?
+                .map_err(|e| {
+                    ComponentError::new(format!("persistent queue in {}: {e}", dir.display()))
+                })?;
+        let mut st = queue.lock();
+        let n = recovered.len();
+        let mut items = 0;
+        for (i, r) in recovered.into_iter().enumerate() {
+            let size = queue.size_of(&r.payload);
+            items += r.payload.items();
+            st.size += size;
+            st.items.insert(
+                i,
+                Entry {
+                    payload: r.payload,
+                    ctx: Context::default(),
+                    size,
+                    seq: Some(r.seq),
+                },
+            );
+        }
+        self.obs.queue_size.set(st.size);
+        drop(st);
+        if n > 0 {
+            tracing::info!(exporter = %self.id, requests = n, items, directory = %dir.display(), "persistent queue: replaying requests from before the restart");
+        }
+        *p.disk.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(disk));
+        Ok(())
+    }
+}
+
+/// How sending one request ended.
+enum Outcome {
+    Sent,
+    /// Given up on: counted in `send_failed` and logged.
+    Dropped(SendFailure),
+    /// Interrupted by shutdown while a persistent queue holds it: it stays on disk and is sent
+    /// after the restart.
+    Kept,
 }
 
 #[derive(Clone)]
@@ -280,8 +398,9 @@ struct Worker {
 }
 
 impl Worker {
-    /// Sends with retries; returns the final error if it gave up. Counts sent/failed items.
-    async fn send_with_retry(&mut self, payload: Payload, ctx: Context) -> Result<(), SendFailure> {
+    /// Sends with retries. Counts sent/failed items. With `keep`, a retry cut short by
+    /// shutdown is not a drop: the caller keeps the request.
+    async fn send_with_retry(&mut self, payload: Payload, ctx: Context, keep: bool) -> Outcome {
         let signal = payload.signal();
         let items = payload.items();
         let started = tokio::time::Instant::now();
@@ -293,7 +412,7 @@ impl Worker {
             let failure = match attempt {
                 Ok(Ok(())) => {
                     self.obs.sent(signal, items);
-                    return Ok(());
+                    return Outcome::Sent;
                 }
                 Ok(Err(f)) => f,
                 Err(_) => {
@@ -303,7 +422,7 @@ impl Worker {
             let give_up = |reason: &str, f: SendFailure, obs: &ExporterObs, id: &ComponentId| {
                 obs.send_failed(signal, items);
                 tracing::error!(exporter = %id, items, signal = %signal, error = %f.message, "dropping data: {reason}");
-                Err(f)
+                Outcome::Dropped(f)
             };
             if !failure.retryable {
                 return give_up("permanent error", failure, &self.obs, &self.id);
@@ -312,6 +431,10 @@ impl Worker {
                 return give_up("retry_on_failure is disabled", failure, &self.obs, &self.id);
             }
             if *self.stopping.borrow() {
+                if keep {
+                    tracing::info!(exporter = %self.id, items, signal = %signal, "shutting down: request stays in the persistent queue");
+                    return Outcome::Kept;
+                }
                 return give_up("shutting down", failure, &self.obs, &self.id);
             }
             let jitter = if self.retry.randomization_factor > 0.0 {
@@ -337,6 +460,9 @@ impl Worker {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stopping.changed() => {}
             }
+            if keep && *self.stopping.borrow() {
+                return Outcome::Kept;
+            }
             interval = interval
                 .mul_f64(self.retry.multiplier)
                 .min(self.retry.max_interval);
@@ -350,34 +476,55 @@ impl Consumer for QueuedExporter {
             let Some(queue) = &self.queue else {
                 // No queue: the caller waits for the result, errors travel back upstream.
                 let mut w = self.worker_ctx();
-                return w.send_with_retry(payload, ctx).await.map_err(|f| {
-                    if f.retryable {
-                        ConsumeError::retryable(f.message, f.retry_after)
-                    } else {
-                        ConsumeError::permanent(f.message)
+                return match w.send_with_retry(payload, ctx, false).await {
+                    Outcome::Sent => Ok(()),
+                    Outcome::Dropped(f) if f.retryable => {
+                        Err(ConsumeError::retryable(f.message, f.retry_after))
                     }
-                });
+                    Outcome::Dropped(f) => Err(ConsumeError::permanent(f.message)),
+                    Outcome::Kept => Err(ConsumeError::retryable(
+                        format!("exporter \"{}\" is shutting down", self.id),
+                        None,
+                    )),
+                };
             };
             let size = queue.size_of(&payload);
             loop {
                 let notified = queue.not_full.notified();
-                {
-                    let mut st = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+                // Decided under the lock, acted on after it: the guard must not live across an
+                // await.
+                let reserved = {
+                    let mut st = queue.lock();
                     if st.closed {
                         return Err(ConsumeError::retryable(
                             format!("exporter \"{}\" is shutting down", self.id),
                             None,
                         ));
                     }
-                    // A single request larger than the whole queue is still accepted into an empty queue.
-                    if st.size + size <= queue.capacity || st.items.is_empty() {
+                    // A single request larger than the whole queue is still accepted into an
+                    // empty queue.
+                    let fits = st.size + size <= queue.capacity || st.size == 0;
+                    if fits {
                         st.size += size;
-                        st.items.push_back((payload, ctx, size));
                         self.obs.queue_size.set(st.size);
-                        drop(st);
-                        queue.not_empty.notify_one();
-                        return Ok(());
+                        if queue.persistent.is_none() {
+                            // Pushed under the same lock that saw the queue open, so a
+                            // draining shutdown cannot miss it.
+                            st.items.push_back(Entry {
+                                payload,
+                                ctx,
+                                size,
+                                seq: None,
+                            });
+                            drop(st);
+                            queue.not_empty.notify_one();
+                            return Ok(());
+                        }
                     }
+                    fits
+                };
+                if reserved {
+                    return self.persist(queue, payload, ctx, size).await;
                 }
                 if !self.block_on_overflow {
                     self.obs.enqueue_failed(payload.signal(), payload.items());
@@ -393,16 +540,61 @@ impl Consumer for QueuedExporter {
     }
 }
 
+impl QueuedExporter {
+    /// Writes a request whose capacity is reserved to the disk queue; accepted only once it is
+    /// durably written.
+    async fn persist(
+        &self,
+        queue: &Queue,
+        payload: Payload,
+        ctx: Context,
+        size: u64,
+    ) -> Result<(), ConsumeError> {
+        let Some(disk) = queue.disk() else {
+            queue.release(size, &self.obs);
+            return Err(ConsumeError::retryable(
+                format!("exporter \"{}\" is not started", self.id),
+                None,
+            ));
+        };
+        match disk.append(&payload).await {
+            Ok(seq) => {
+                queue.lock().items.push_back(Entry {
+                    payload,
+                    ctx,
+                    size,
+                    seq: Some(seq),
+                });
+                queue.not_empty.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                queue.release(size, &self.obs);
+                self.obs.enqueue_failed(payload.signal(), payload.items());
+                Err(ConsumeError::retryable(
+                    format!(
+                        "exporter \"{}\": cannot write to the persistent queue: {e}",
+                        self.id
+                    ),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
 impl Lifecycle for QueuedExporter {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             let Some(queue) = &self.queue else {
                 return Ok(());
             };
+            self.open_persistent(queue).await?;
             let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
             if !workers.is_empty() {
                 return Ok(());
             }
+            let persistent = queue.persistent.is_some();
             for _ in 0..self.num_consumers {
                 let queue = queue.clone();
                 let mut w = self.worker_ctx();
@@ -410,23 +602,42 @@ impl Lifecycle for QueuedExporter {
                     loop {
                         let notified = queue.not_empty.notified();
                         let next = {
-                            let mut st = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+                            let mut st = queue.lock();
+                            // A persistent queue keeps what waits on disk at shutdown; a
+                            // memory queue is drained first.
+                            if st.closed && persistent {
+                                return;
+                            }
                             match st.items.pop_front() {
-                                Some((p, c, size)) => {
-                                    st.size -= size;
-                                    w.obs.queue_size.set(st.size);
-                                    Some((p, c))
+                                Some(e) => {
+                                    if e.seq.is_none() {
+                                        st.size -= e.size;
+                                        w.obs.queue_size.set(st.size);
+                                    }
+                                    Some(e)
                                 }
                                 None if st.closed => return,
                                 None => None,
                             }
                         };
-                        match next {
-                            Some((p, c)) => {
-                                queue.not_full.notify_one();
-                                let _ = w.send_with_retry(p, c).await;
+                        let Some(e) = next else {
+                            notified.await;
+                            continue;
+                        };
+                        if e.seq.is_none() {
+                            queue.not_full.notify_one();
+                        }
+                        let outcome = w.send_with_retry(e.payload, e.ctx, persistent).await;
+                        if let Some(seq) = e.seq {
+                            if matches!(outcome, Outcome::Kept) {
+                                continue;
                             }
-                            None => notified.await,
+                            if let Some(disk) = queue.disk()
+                                && let Err(err) = disk.ack(seq)
+                            {
+                                tracing::error!(exporter = %w.id, error = %err, "persistent queue: cannot record delivery; the request may be sent again after a restart");
+                            }
+                            queue.release(e.size, &w.obs);
                         }
                     }
                 }));
@@ -438,13 +649,20 @@ impl Lifecycle for QueuedExporter {
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             if let Some(queue) = &self.queue {
-                queue.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+                queue.lock().closed = true;
+                if queue.persistent.is_some() {
+                    // Nothing needs draining: stop retrying now, the disk keeps the rest.
+                    let _ = self.stopping.send(true);
+                }
                 queue.not_empty.notify_waiters();
                 queue.not_full.notify_waiters();
                 let workers: Vec<_> =
                     std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
                 for w in workers {
                     let _ = w.await;
+                }
+                if let Some(disk) = queue.disk() {
+                    let _ = tokio::task::spawn_blocking(move || disk.close()).await;
                 }
             }
             let _ = self.stopping.send(true);
@@ -457,11 +675,17 @@ impl Exporter for QueuedExporter {}
 
 impl Drop for QueuedExporter {
     fn drop(&mut self) {
-        if let Some(q) = &self.queue {
-            let st = q.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(q) = &self.queue
+            && q.persistent.is_none()
+        {
+            let st = q.lock();
             if !st.items.is_empty() {
                 tracing::error!(exporter = %self.id, requests = st.items.len(), "exporter dropped with data still queued");
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "queue/exporter_tests.rs"]
+mod tests;

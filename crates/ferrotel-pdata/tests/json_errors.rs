@@ -47,6 +47,10 @@ fn error_table() {
             format!("{SPAN}.traceId: expected 32 hex characters, got 24")),
         (t, with_span(r#""traceId":16"#),
             format!("{SPAN}.traceId: expected a string, got 16")),
+        (t, with_span(r#""spanId":"EEE19B7EC3C1B17é""#),
+            format!("{SPAN}.spanId: invalid hex character \"é\" at position 15")),
+        (t, "{\"resourceSpans\":[{\"schemaUrl\":\"abcdefghij\tk\"}]}".into(),
+            "resourceSpans[0].schemaUrl: invalid JSON at line 1 column 43 (byte 42): control character in string".into()),
         // wrong JSON types
         (t, r#"{"resourceSpans":{}}"#.into(),
             "resourceSpans: expected an array, got an object".into()),
@@ -145,6 +149,16 @@ fn error_path_and_message_are_separate_fields() {
     let e = json::decode(Signal::Traces, with_span(r#""traceId":"abc""#).as_bytes()).unwrap_err();
     assert_eq!(e.path, format!("{SPAN}.traceId"));
     assert_eq!(e.message, "expected 32 hex characters, got 3");
+    // Invalid UTF-8 inside a string (which the &str table above cannot hold).
+    let e = json::decode(
+        Signal::Traces,
+        b"{\"resourceSpans\":[{\"schemaUrl\":\"abcdefghij\xff\"}]}",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "resourceSpans[0].schemaUrl: invalid JSON at line 1 column 43 (byte 42): invalid UTF-8"
+    );
 }
 
 #[test]

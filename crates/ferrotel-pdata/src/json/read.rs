@@ -231,13 +231,32 @@ impl<'a> Reader<'a> {
         }
         let start = self.pos + 1;
         let mut i = start;
-        // Fast path: no escapes.
+        // Fast path: no escapes. Scans eight bytes at a time for a quote, a backslash or a
+        // control character, and ORs all bytes together to learn whether the string is pure
+        // ASCII (then it needs no UTF-8 validation).
+        let mut seen: u64 = 0;
         loop {
+            while let Some(chunk) = self.buf.get(i..i + 8) {
+                let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                seen |= v;
+                if has_special(v) {
+                    break;
+                }
+                i += 8;
+            }
             match self.buf.get(i) {
                 None => return Err(self.syntax_at(i, "unterminated string")),
                 Some(b'"') => {
-                    let s = std::str::from_utf8(&self.buf[start..i])
-                        .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?;
+                    let raw = &self.buf[start..i];
+                    let s = if seen & 0x8080_8080_8080_8080 == 0 {
+                        // `seen` covers every byte of `raw` (and perhaps a few after it): all
+                        // are below 0x80, so `raw` is ASCII and therefore valid UTF-8.
+                        debug_assert!(raw.is_ascii());
+                        unsafe { std::str::from_utf8_unchecked(raw) }
+                    } else {
+                        std::str::from_utf8(raw)
+                            .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?
+                    };
                     self.pos = i + 1;
                     return Ok(Cow::Borrowed(s));
                 }
@@ -245,7 +264,10 @@ impl<'a> Reader<'a> {
                 Some(&b) if b < 0x20 => {
                     return Err(self.syntax_at(i, "control character in string"));
                 }
-                Some(_) => i += 1,
+                Some(&b) => {
+                    seen |= u64::from(b);
+                    i += 1;
+                }
             }
         }
         // Slow path: unescape into an owned buffer.
@@ -510,25 +532,39 @@ impl<'a> Reader<'a> {
         if s.is_empty() {
             return Ok(Bytes::new());
         }
-        let chars = s.chars().count();
-        if chars != bytes * 2 {
-            return Err(self.err(format!(
-                "expected {} hex characters, got {chars}",
-                bytes * 2
-            )));
+        if s.len() != bytes * 2 {
+            let chars = s.chars().count();
+            if chars != bytes * 2 {
+                return Err(self.err(format!(
+                    "expected {} hex characters, got {chars}",
+                    bytes * 2
+                )));
+            }
+            // Right number of characters but some are not ASCII: report the first of them.
+            return Err(self.bad_hex(&s));
         }
-        if let Some((at, c)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit()) {
-            return Err(self.err(format!(
-                "invalid hex character {} at position {at}",
-                quote(c.encode_utf8(&mut [0; 4]))
-            )));
-        }
-        // All ASCII hex digits now, so the byte pairs decode without failure.
         let b = s.as_bytes();
-        let out: Vec<u8> = (0..bytes)
-            .map(|i| hex_digit(b[2 * i]).unwrap_or(0) << 4 | hex_digit(b[2 * i + 1]).unwrap_or(0))
-            .collect();
+        let mut out = Vec::with_capacity(bytes);
+        for pair in b.chunks_exact(2) {
+            match (hex_digit(pair[0]), hex_digit(pair[1])) {
+                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                _ => return Err(self.bad_hex(&s)),
+            }
+        }
         Ok(Bytes::from(out))
+    }
+
+    /// Names the first non-hex character of `s`, by character position.
+    fn bad_hex(&self, s: &str) -> Box<Error> {
+        let (at, c) = s
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_hexdigit())
+            .unwrap_or((0, '?'));
+        self.err(format!(
+            "invalid hex character {} at position {at}",
+            quote(c.encode_utf8(&mut [0; 4]))
+        ))
     }
 
     /// A bytes field in protobuf JSON's base64 (standard or URL-safe, padding optional).
@@ -559,6 +595,17 @@ fn quote(s: &str) -> String {
     } else {
         format!("{s:?}")
     }
+}
+
+/// Whether any byte of `v` is `"`, `\\` or below 0x20 (exact, by the classic SWAR tests:
+/// a zero byte of `x` shows as a set high bit in `(x - 0x01..) & !x & 0x80..`).
+#[inline]
+fn has_special(v: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let ctrl = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+    (zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl) != 0
 }
 
 #[inline]

@@ -196,3 +196,75 @@ fn cli_validate_and_components() {
         "{err}"
     );
 }
+
+/// GET a loopback URL; (status, body).
+async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    let status = buf[9..12].parse().unwrap();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Own metrics count what was accepted and sent; health_check says 200 while running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_metrics_and_health_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, metrics, health) = (free_port(), free_port(), free_port());
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+exporters:
+  file: {{path: ./out.jsonl}}
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [file]}}
+"#
+    );
+    let mut collector = Collector::start(dir.path(), &yaml);
+    let (status, body) = http_get(health, "/").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"Server available\""), "{body}");
+    let client = OtlpClient::new(ClientSettings {
+        protocol: Protocol::Grpc,
+        endpoint: format!("http://127.0.0.1:{grpc}"),
+        ..Default::default()
+    })
+    .unwrap();
+    for i in 0..3 {
+        client.export(&spans("m", i * 5, 5)).await.unwrap();
+    }
+    let (_, text) = http_get(metrics, "/metrics").await;
+    for line in [
+        "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 15",
+        "otelcol_exporter_sent_spans_total{exporter=\"file\"} 15",
+        "# TYPE otelcol_process_memory_rss_bytes gauge",
+        "# TYPE otelcol_process_cpu_seconds_total counter",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    collector.signal("TERM");
+    assert_eq!(
+        tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(20)))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+}

@@ -10,6 +10,9 @@ pub mod exporters {
     pub mod otlp;
 }
 pub mod extensions {
+    pub mod basicauth;
+    pub mod bearertokenauth;
+    pub mod file_storage;
     pub mod health_check;
 }
 pub mod processors {
@@ -34,5 +37,8 @@ pub fn registry() -> Registry {
         .exporter(exporters::otlp::OtlpHttpExporterFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
+    r.extension(extensions::bearertokenauth::BearerTokenAuthFactory)
+        .extension(extensions::basicauth::BasicAuthFactory)
+        .extension(extensions::file_storage::FileStorageFactory);
     r
 }

@@ -59,7 +59,7 @@ fn record(shape: &Shape, rng: &mut StdRng, k: usize) -> LogRecord {
     attributes.extend(extra_attributes(shape, rng));
     attributes.push(s("code.function.name", "handle_request"));
     attributes.push(i("thread.id", rng.random_range(1..64)));
-    let correlated = k % 2 == 0;
+    let correlated = k.is_multiple_of(2);
     LogRecord {
         time_unix_nano: ts(1_000 * k as u64),
         observed_time_unix_nano: ts(1_000 * k as u64 + 500),

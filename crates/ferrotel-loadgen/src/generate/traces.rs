@@ -99,7 +99,7 @@ fn span(shape: &Shape, rng: &mut StdRng, root: usize, k: usize, earlier: &[Span]
             ],
             dropped_attributes_count: 0,
         });
-    } else if k % 5 == 0 {
+    } else if k.is_multiple_of(5) {
         events.push(Event {
             time_unix_nano: ts(start + duration / 3),
             name: "cache miss".into(),

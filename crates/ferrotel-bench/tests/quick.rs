@@ -1,0 +1,101 @@
+//! Runs the benchmark in its tiny `--quick` mode for one scenario against the debug-built
+//! `ferrotel` binary and checks the row: items flowed, none lost, none duplicated.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/ferrotel`, built with `cargo build -p ferrotel` if it is missing.
+fn ferrotel_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERROTEL_BIN") {
+        return PathBuf::from(p);
+    }
+    // The test runs as target/<profile>/deps/quick-<hash>.
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_path_buf();
+    let bin = profile_dir.join("ferrotel");
+    if bin.exists() && std::env::var_os("FERROTEL_BENCH_TEST_FORCE_BUILD").is_none() {
+        return bin;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "ferrotel"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let mut child = cmd.spawn().expect("run cargo build -p ferrotel");
+    let until = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("`cargo build -p ferrotel` took over 10 minutes; build it first");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "cargo build -p ferrotel failed");
+    assert!(bin.exists(), "{} missing after the build", bin.display());
+    bin
+}
+
+#[test]
+fn quick_run_of_one_scenario_loses_nothing() {
+    let collector = ferrotel_binary();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
+        .args([
+            "--quick",
+            "--duration",
+            "1s",
+            "--scenario",
+            "traces-grpc-max",
+            "--json",
+        ])
+        .arg("--collector")
+        .arg(&collector)
+        .output()
+        .expect("run ferrotel-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ferrotel-bench failed:\n{stderr}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let rows = rows.as_array().expect("array of rows");
+    assert_eq!(rows.len(), 1, "{stderr}");
+    let row = &rows[0];
+    assert_eq!(row["scenario"], "traces-grpc-max");
+    assert!(row["skipped"].is_null(), "{row}");
+    assert!(row["items"].as_u64().unwrap() > 0, "{row}");
+    assert_eq!(row["loss"], 0, "{row}");
+    assert_eq!(row["duplicates"], 0, "{row}");
+    assert!(row["cpu_pct"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(row["rss_peak_mib"].as_f64().unwrap() > 1.0, "{row}");
+    assert!(
+        stderr.contains("traces-grpc-max"),
+        "the table goes to stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn list_names_every_scenario() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
+        .arg("--list")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "traces-grpc-max",
+        "traces-http-protobuf-max",
+        "traces-http-json-max",
+        "traces-10k",
+        "metrics-10k",
+        "logs-10k",
+        "traces-persistent-queue-10k",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

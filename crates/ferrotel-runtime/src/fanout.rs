@@ -93,3 +93,71 @@ impl Consumer for PanicGuard {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use ferrotel_pdata::Signal;
+
+    use super::*;
+
+    struct Panics;
+    impl Consumer for Panics {
+        fn consume(&self, _p: Payload, _c: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            Box::pin(async { panic!("boom") })
+        }
+    }
+
+    #[derive(Default)]
+    struct Count(Mutex<usize>);
+    impl Consumer for Count {
+        fn consume(&self, p: Payload, _c: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            *self.0.lock().unwrap() += p.items() + 1;
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    struct Refuses;
+    impl Consumer for Refuses {
+        fn consume(&self, _p: Payload, _c: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            Box::pin(async { Err(ConsumeError::retryable("full", None)) })
+        }
+        fn admit(&self, _s: Signal) -> Result<(), ConsumeError> {
+            Err(ConsumeError::retryable("over the memory limit", None))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_permanent_error_naming_the_component() {
+        let guarded = PanicGuard::wrap("processor \"x\"".into(), Arc::new(Panics));
+        let e = guarded
+            .consume(Payload::empty(Signal::Traces), Context::default())
+            .await
+            .unwrap_err();
+        assert!(!e.is_retryable());
+        assert_eq!(e.message, "internal error: processor \"x\" panicked: boom");
+    }
+
+    #[tokio::test]
+    async fn fanout_delivers_to_all_and_reports_retryable_first() {
+        let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        let f = Fanout::of(vec![a.clone(), Arc::new(Refuses), b.clone()]);
+        let e = f
+            .consume(Payload::empty(Signal::Logs), Context::default())
+            .await
+            .unwrap_err();
+        assert!(e.is_retryable());
+        assert_eq!(
+            (*a.0.lock().unwrap(), *b.0.lock().unwrap()),
+            (1, 1),
+            "siblings still got the data"
+        );
+        assert!(f.admit(Signal::Logs).is_err(), "admit asks every branch");
+        assert!(
+            Fanout::of(vec![a.clone(), b.clone()])
+                .admit(Signal::Logs)
+                .is_ok()
+        );
+    }
+}

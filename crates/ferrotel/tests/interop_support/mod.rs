@@ -535,3 +535,76 @@ pub fn run_client(cmd: &mut Command, install_hint: &str) -> Value {
 
 pub const PIP_HINT: &str = "run `python3 -m pip install -r tests/interop/requirements.txt`";
 pub const NPM_HINT: &str = "run `npm ci --prefix tests/interop`";
+
+/// An OTLP traces request (protobuf) with one span per name, under service `service`.
+pub fn spans_request(service: &str, names: &[String]) -> Vec<u8> {
+    use ferrotel_pdata::proto::resource::v1::Resource;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    let spans = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Span {
+            trace_id: vec![7u8; 16].into(),
+            span_id: ((i as u64) + 1).to_be_bytes().to_vec().into(),
+            name: n.clone(),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 2_000,
+            ..Default::default()
+        })
+        .collect();
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(service.into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Request::Traces(req).encode_proto().to_vec()
+}
+
+/// POSTs an OTLP/HTTP protobuf body; returns the HTTP status (an `Err` if the connection
+/// failed before a status arrived: the data must be treated as not acknowledged).
+pub fn post_otlp(port: u16, path: &str, body: &[u8]) -> std::io::Result<u16> {
+    let mut s = TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(2),
+    )?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    s.write_all(body)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let text = String::from_utf8_lossy(&out);
+    text.lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))
+}
+
+/// Every span name in a `format: proto` traces file, in file order.
+pub fn span_names(path: &Path) -> Vec<String> {
+    traces(path)
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| s.name.clone())
+        .collect()
+}

@@ -208,7 +208,9 @@ async fn client_timeout_is_retryable() {
     .unwrap();
     let e = send(&cl, &payload(Signal::Traces, 1)).await;
     assert!(e.retryable, "{e:?}");
-    assert_eq!(e.status, "gRPC DeadlineExceeded");
+    // The client's own deadline: reported as DeadlineExceeded, or as Cancelled when the
+    // deadline fires while the stream is being torn down (seen on a loaded 2-core machine).
+    assert!(["gRPC DeadlineExceeded", "gRPC Cancelled"].contains(&e.status.as_str()), "{e:?}");
     server.shutdown(Duration::ZERO).await;
 }
 

@@ -210,7 +210,10 @@ async fn client_timeout_is_retryable() {
     assert!(e.retryable, "{e:?}");
     // The client's own deadline: reported as DeadlineExceeded, or as Cancelled when the
     // deadline fires while the stream is being torn down (seen on a loaded 2-core machine).
-    assert!(["gRPC DeadlineExceeded", "gRPC Cancelled"].contains(&e.status.as_str()), "{e:?}");
+    assert!(
+        ["gRPC DeadlineExceeded", "gRPC Cancelled"].contains(&e.status.as_str()),
+        "{e:?}"
+    );
     server.shutdown(Duration::ZERO).await;
 }
 

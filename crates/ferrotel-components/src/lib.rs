@@ -16,7 +16,11 @@ pub mod extensions {
     pub mod health_check;
 }
 pub mod processors {
+    pub mod attributes;
     pub mod batch;
+    pub mod memory_limiter;
+    pub mod probabilistic_sampler;
+    pub mod resource;
 }
 pub mod receivers {
     pub mod otlp;
@@ -31,6 +35,10 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.receiver(receivers::otlp::OtlpReceiverFactory);
     r.processor(processors::batch::BatchProcessorFactory);
+    r.processor(processors::attributes::AttributesProcessorFactory);
+    r.processor(processors::resource::ResourceProcessorFactory);
+    r.processor(processors::memory_limiter::MemoryLimiterFactory);
+    r.processor(processors::probabilistic_sampler::ProbabilisticSamplerFactory);
     r.exporter(exporters::debug::DebugExporterFactory)
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)

@@ -105,3 +105,35 @@ pub fn ctx(id: &str, kind: Kind) -> CreateContext {
         extensions: Arc::new(Vec::new()),
     }
 }
+
+/// A string attribute.
+pub fn kv_str(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+/// An attribute of any value.
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// A component config decoded from YAML as the collector decodes it (no validation).
+pub fn config<T: serde::de::DeserializeOwned>(yaml: &str) -> T {
+    let node = ferrotel_runtime::config::node::parse_yaml(yaml, "test.yaml").unwrap();
+    ferrotel_runtime::config::decode(&node).unwrap()
+}
+
+/// The error `ferrotel validate` reports for a component config written in YAML.
+pub fn config_error<T: ComponentConfig>(yaml: &str) -> String {
+    let node = ferrotel_runtime::config::node::parse_yaml(yaml, "test.yaml").unwrap();
+    match ferrotel_runtime::config::decode::<T>(&node) {
+        Err(e) => e.to_string(),
+        Ok(c) => c
+            .validate()
+            .expect_err("config should be invalid")
+            .to_string(),
+    }
+}

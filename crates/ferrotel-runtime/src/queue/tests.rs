@@ -244,3 +244,64 @@ async fn concurrent_appends_group_commit() {
     seqs.dedup();
     assert_eq!(seqs, (0..800).collect::<Vec<_>>());
 }
+
+/// The cost of durability: append latency and throughput with and without fsync, for 1 to 64
+/// concurrent producers (group commit shares one fsync among those waiting).
+///
+/// `cargo test -p ferrotel-runtime --release --lib queue::tests::measure_append_cost -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_append_cost() {
+    let payload = {
+        let names: Vec<String> = (0..20).map(|i| format!("span-{i}")).collect();
+        // ~1 KiB request: a typical small export.
+        log(&names.join(" ").repeat(8))
+    };
+    eprintln!(
+        "record size {} bytes; directory {}",
+        payload.to_proto().len(),
+        std::env::temp_dir().display()
+    );
+    for fsync in [true, false] {
+        for producers in [1usize, 8, 64] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut o = opts(dir.path());
+            o.fsync = fsync;
+            let (q, _, _, _) = open(o);
+            let q = Arc::new(q);
+            let per = if fsync {
+                4000 / producers
+            } else {
+                20000 / producers
+            };
+            let started = std::time::Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..producers {
+                let (q, p) = (q.clone(), payload.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::with_capacity(per);
+                    for _ in 0..per {
+                        let t = std::time::Instant::now();
+                        q.append(&p).await.unwrap();
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                }));
+            }
+            let mut lat = Vec::new();
+            for t in tasks {
+                lat.extend(t.await.unwrap());
+            }
+            let elapsed = started.elapsed();
+            lat.sort();
+            let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
+            eprintln!(
+                "fsync={fsync:<5} producers={producers:<3} appends={:<6} {:>8.0}/s  p50={:?} p99={:?}",
+                lat.len(),
+                lat.len() as f64 / elapsed.as_secs_f64(),
+                pct(0.5),
+                pct(0.99)
+            );
+        }
+    }
+}

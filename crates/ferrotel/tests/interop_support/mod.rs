@@ -430,7 +430,7 @@ pub fn check_logs(expected: &Value, got: &[ExportLogsServiceRequest]) {
         let body = w["body"].as_str().unwrap();
         let r = recs
             .iter()
-            .find(|r| json_of(&r.body) == Value::from(body))
+            .find(|r| json_of(&r.body) == *body)
             .unwrap_or_else(|| panic!("log {body:?} missing"));
         assert_eq!(r.time_unix_nano, u64_of(&w["time"]), "{body} time");
         assert_eq!(

@@ -203,7 +203,11 @@ struct Persistent {
 /// a copy in memory for the consumers (so `queue_size` also bounds memory), and acknowledges
 /// the record once the request was sent or given up on. Its capacity is released at that
 /// acknowledgement rather than when a consumer takes the request, so `queue_size` bounds the
-/// disk too.
+/// disk too. Only the request is persisted, not its [`Context`] (client address, metadata,
+/// auth subject): requests replayed after a restart are sent with an empty one.
+///
+/// At shutdown a persistent queue is not drained: retries stop, requests not yet delivered
+/// stay on disk and are sent first after the next start.
 struct Queue {
     state: Mutex<QueueState>,
     capacity: u64,

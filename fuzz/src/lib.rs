@@ -1,0 +1,61 @@
+//! The checks behind every fuzz target, one function per codec, shared by the per-signal
+//! targets in `fuzz_targets/`.
+
+use bytes::Bytes;
+use ferrotel_pdata::{Request, Signal, json, wire};
+
+/// The shallow protobuf operations on `signal` requests, against prost: never panic; whatever
+/// `validate` accepts prost decodes with the same item count; split/merge preserve items.
+pub fn proto(signal: Signal, data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+    // Must never panic, whatever the input.
+    let validated = wire::validate(signal, data);
+    let counted = wire::count(signal, data);
+    let Ok(n) = validated else { return };
+    // Whatever validate accepts, prost decodes, with the same item count.
+    let req =
+        Request::decode_proto(signal, bytes.clone()).expect("validate accepted what prost rejects");
+    assert_eq!(req.item_count(), n);
+    assert_eq!(counted, Ok(n));
+    // Splitting preserves the items, and each part is itself valid.
+    let parts = wire::split(signal, &bytes, 3).expect("split of a valid request");
+    let mut total = 0;
+    for p in &parts {
+        let c = wire::validate(signal, p).expect("split output validates");
+        assert!(c <= 3 || parts.len() == 1);
+        total += c;
+    }
+    assert_eq!(total, n);
+    let _ = wire::for_each_resource(signal, data, |r| {
+        for (k, v) in r.attributes() {
+            std::hint::black_box((k, v));
+        }
+    });
+    if signal == Signal::Traces {
+        let mut ids = 0;
+        wire::for_each_trace_id(data, |_| ids += 1).expect("trace ids of a valid request");
+        assert_eq!(ids, n);
+        let groups = wire::split_by_trace_id(&bytes).expect("regroup of a valid request");
+        let regrouped: usize = groups
+            .iter()
+            .map(|(_, g)| wire::count(signal, g).unwrap())
+            .sum();
+        assert_eq!(regrouped, n);
+    }
+    if signal != Signal::Profiles {
+        let merged = wire::merge(signal, &[bytes.clone(), bytes]).expect("merge");
+        assert_eq!(wire::validate(signal, &merged), Ok(2 * n));
+    }
+}
+
+/// OTLP/JSON decoding of `signal`: never panics, and whatever decodes re-encodes to JSON that
+/// decodes to the same request (compared on the protobuf encoding, so NaNs compare by bits).
+pub fn json(signal: Signal, data: &[u8]) {
+    if let Ok(request) = json::decode(signal, data) {
+        let encoded = json::encode(&request);
+        let again = json::decode(signal, &encoded)
+            .unwrap_or_else(|e| panic!("re-encoded JSON does not decode: {e}"));
+        assert_eq!(again.encode_proto(), request.encode_proto());
+        assert_eq!(json::encode(&again), encoded);
+    }
+}

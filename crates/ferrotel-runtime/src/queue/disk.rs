@@ -21,6 +21,20 @@
 //! wakes and commits them with a single write and a single fsync (group commit): concurrent
 //! producers share the cost of one fsync instead of paying one each.
 //!
+//! Measured cost (`queue::tests::measure_append_cost`, 1.2 KiB records, ext4 on a virtio disk,
+//! 2-core VM shared with other builds, load average ~4):
+//!
+//! | fsync | producers | appends/s | p50 | p99 |
+//! | --- | --- | --- | --- | --- |
+//! | on | 1 | 660–840 | 0.25–0.32 ms | 8 ms |
+//! | on | 8 | 2,300–10,400 | 0.5 ms | 8–16 ms |
+//! | on | 64 | 20,000–28,700 | 1.1–1.3 ms | 9–12 ms |
+//! | off | 1 | 35,000–46,000 | 16–18 µs | 70–90 µs |
+//! | off | 64 | 150,000–176,000 | 0.3 ms | 0.6–3.4 ms |
+//!
+//! So one producer pays one fsync per request, while concurrent receivers' requests share
+//! them: throughput scales with concurrency at the cost of a millisecond or so of latency.
+//!
 //! Acknowledgements may come out of order (several queue consumers); the watermark is the
 //! smallest sequence number not yet acknowledged. It is written (without fsync: losing it only
 //! causes re-delivery) each time it moves, and segments wholly below it are deleted.

@@ -12,7 +12,9 @@ use ferrotel_otlp::client::{
     ClientAuth, ClientSettings, ClientTls, Compression, OtlpClient, Protocol,
 };
 use ferrotel_pdata::{Payload, Signal};
-use ferrotel_runtime::exporter_helper::{QueuedExporter, SendFailure, Sender};
+use ferrotel_runtime::exporter_helper::{
+    QueueSettings, QueuedExporter, RetrySettings, SendFailure, Sender,
+};
 use ferrotel_runtime::*;
 
 pub use config::{OtlpGrpcConfig, OtlpHttpConfig};
@@ -85,18 +87,7 @@ impl ExporterFactory for OtlpGrpcExporterFactory {
             tls: tls(&c.tls),
             auth: auth(&ctx, &c.auth)?,
         };
-        let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
-        let sender = Arc::new(OtlpSender {
-            client,
-            id: ctx.id.to_string(),
-        });
-        Ok(Arc::new(QueuedExporter::new(
-            &ctx,
-            sender,
-            &c.sending_queue,
-            c.retry_on_failure,
-            c.timeout,
-        )?))
+        build(&ctx, settings, &c.sending_queue, c.retry_on_failure)
     }
 }
 
@@ -145,24 +136,40 @@ impl ExporterFactory for OtlpHttpExporterFactory {
             tls: tls(&c.tls),
             auth: auth(&ctx, &c.auth)?,
         };
-        let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
-        let sender = Arc::new(OtlpSender {
-            client,
-            id: ctx.id.to_string(),
-        });
-        Ok(Arc::new(QueuedExporter::new(
-            &ctx,
-            sender,
-            &c.sending_queue,
-            c.retry_on_failure,
-            c.timeout,
-        )?))
+        build(&ctx, settings, &c.sending_queue, c.retry_on_failure)
     }
+}
+
+/// The client behind the shared queue and retry.
+fn build(
+    ctx: &CreateContext,
+    settings: ClientSettings,
+    queue: &QueueSettings,
+    retry: RetrySettings,
+) -> Result<Arc<dyn Exporter>, ComponentError> {
+    let timeout = settings.timeout;
+    let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
+    let id = ctx.id.to_string();
+    let rejected = ctx.telemetry.counter(
+        "ferrotel_exporter_partial_success_rejected_items",
+        "Items the destination rejected in a partial-success answer.",
+        &[("exporter", &id)],
+    );
+    let sender = Arc::new(OtlpSender {
+        client,
+        id,
+        rejected,
+    });
+    Ok(Arc::new(QueuedExporter::new(
+        ctx, sender, queue, retry, timeout,
+    )?))
 }
 
 struct OtlpSender {
     client: OtlpClient,
     id: String,
+    /// Partial-success rejections are not retried (the spec says so) but are counted.
+    rejected: ferrotel_runtime::telemetry::Counter,
 }
 
 impl Sender for OtlpSender {
@@ -170,6 +177,9 @@ impl Sender for OtlpSender {
         Box::pin(async move {
             match self.client.export(&payload).await {
                 Ok(partial) => {
+                    if partial.rejected > 0 {
+                        self.rejected.add(partial.rejected as u64);
+                    }
                     if partial.rejected > 0 || !partial.message.is_empty() {
                         tracing::warn!(exporter = %self.id, rejected = partial.rejected, message = %partial.message, "partial success: the server rejected some items");
                     }

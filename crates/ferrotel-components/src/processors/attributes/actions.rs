@@ -6,6 +6,7 @@
 //! context keys) is compiled once by [`AttrActions::new`]; applying the actions to an attribute
 //! list then allocates only what the edit itself needs (a new key or a copied value).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
@@ -288,21 +289,21 @@ impl Bound<'_> {
                     if find(attrs, key).is_none()
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        attrs.push(kv(key, v));
+                        attrs.push(kv(key, v.into_owned()));
                     }
                 }
                 Op::Update(src) => {
                     if let Some(idx) = find(attrs, key)
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        attrs[idx].value = Some(v);
+                        assign(&mut attrs[idx].value, &v);
                     }
                 }
                 Op::Upsert(src) => {
                     if let Some(v) = self.source(i, src, attrs) {
                         match find(attrs, key) {
-                            Some(idx) => attrs[idx].value = Some(v),
-                            None => attrs.push(kv(key, v)),
+                            Some(idx) => assign(&mut attrs[idx].value, &v),
+                            None => attrs.push(kv(key, v.into_owned())),
                         }
                     }
                 }
@@ -337,16 +338,40 @@ impl Bound<'_> {
         }
     }
 
-    /// The value an insert/update/upsert writes, copied (None: the source is absent).
-    fn source(&self, i: usize, src: &Source, attrs: &[KeyValue]) -> Option<AnyValue> {
+    /// The value an insert/update/upsert writes (None: the source is absent). Configured and
+    /// context values are borrowed, so an update copies into the existing buffer; a value from
+    /// another attribute is copied first, as it lives in the list being edited.
+    fn source<'s>(
+        &'s self,
+        i: usize,
+        src: &'s Source,
+        attrs: &[KeyValue],
+    ) -> Option<Cow<'s, AnyValue>> {
         match src {
-            Source::Value(v) => Some(v.clone()),
-            Source::Attribute(from) => {
-                find(attrs, from).map(|idx| attrs[idx].value.clone().unwrap_or_default())
-            }
-            Source::Context(_) => self.context.get(i).cloned().flatten(),
+            Source::Value(v) => Some(Cow::Borrowed(v)),
+            Source::Attribute(from) => find(attrs, from)
+                .map(|idx| Cow::Owned(attrs[idx].value.clone().unwrap_or_default())),
+            Source::Context(_) => self.context.get(i)?.as_ref().map(Cow::Borrowed),
         }
     }
+}
+
+/// Overwrites a value, reusing the existing string buffer when both are strings (an update
+/// of a string attribute then allocates nothing).
+fn assign(dst: &mut Option<AnyValue>, src: &AnyValue) {
+    use any_value::Value as V;
+    if let (
+        Some(AnyValue {
+            value: Some(V::StringValue(d)),
+        }),
+        Some(V::StringValue(s)),
+    ) = (dst.as_mut(), &src.value)
+    {
+        d.clear();
+        d.push_str(s);
+        return;
+    }
+    *dst = Some(src.clone());
 }
 
 #[inline]

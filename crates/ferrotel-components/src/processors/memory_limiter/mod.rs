@@ -144,7 +144,6 @@ pub struct MemoryLimiter {
     shared: Arc<Shared>,
     check_interval: Duration,
     retry_after: Duration,
-    signal: Signal,
     next: ConsumerRef,
     obs: ProcessorObs,
     refused_items: Counter,
@@ -204,7 +203,6 @@ impl MemoryLimiter {
             check_interval: config.check_interval,
             // Retry-After is in whole seconds; the state is re-evaluated every check_interval.
             retry_after: config.check_interval.max(Duration::from_secs(1)),
-            signal,
             next,
             obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
             refused_items,
@@ -256,7 +254,6 @@ impl Consumer for MemoryLimiter {
     /// Refuses before the receiver reads the body: under memory pressure, a refused request
     /// costs no allocation.
     fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
-        debug_assert_eq!(signal, self.signal);
         if self.is_refusing() {
             self.refused_requests.add(1);
             return Err(self.refusal());

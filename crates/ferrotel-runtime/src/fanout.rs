@@ -92,6 +92,10 @@ impl Consumer for PanicGuard {
             }
         })
     }
+
+    fn admit(&self, signal: ferrotel_pdata::Signal) -> Result<(), ConsumeError> {
+        self.inner.admit(signal)
+    }
 }
 
 #[cfg(test)]

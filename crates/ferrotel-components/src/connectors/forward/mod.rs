@@ -47,6 +47,10 @@ impl Consumer for Forward {
     fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
         self.next.consume(payload, ctx)
     }
+
+    fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
+        self.next.admit(signal)
+    }
 }
 
 impl Lifecycle for Forward {}

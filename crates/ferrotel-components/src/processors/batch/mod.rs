@@ -231,6 +231,11 @@ impl Consumer for BatchProcessor {
             Ok(())
         })
     }
+
+    /// A memory limiter after the batch still gets to refuse before bodies are read.
+    fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
+        self.inner.next.admit(signal)
+    }
 }
 
 impl Lifecycle for BatchProcessor {

@@ -268,3 +268,54 @@ service:
         Some(0)
     );
 }
+
+/// A memory_limiter over its limit refuses before the body is read: HTTP 503 + Retry-After,
+/// gRPC Unavailable (retryable), nothing reaches the exporter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limiter_refuses_before_reading_the_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http) = (free_port(), free_port());
+    // 2 MiB with a 1 MiB spike allowance: any real process is over the soft limit.
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+processors:
+  memory_limiter: {{check_interval: 100ms, limit_mib: 2, spike_limit_mib: 1}}
+exporters:
+  file: {{path: ./out.jsonl}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [memory_limiter], exporters: [file]}}
+"#
+    );
+    let _collector = Collector::start(dir.path(), &yaml);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Announce a large body and send none of it: the answer must come anyway.
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", http))
+        .await
+        .unwrap();
+    s.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 10000000\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered without reading the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("retry-after:"), "{head}");
+    let client = OtlpClient::new(ClientSettings {
+        protocol: Protocol::Grpc,
+        endpoint: format!("http://127.0.0.1:{grpc}"),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = client.export(&spans("x", 0, 1)).await.unwrap_err();
+    assert!(e.retryable && e.status == "gRPC Unavailable", "{e:?}");
+    assert!(span_names_in(&dir.path().join("out.jsonl")).is_empty());
+}

@@ -109,6 +109,8 @@ fn load_args(s: &Scenario, o: &RunOptions, port: u16, duration: Duration) -> Loa
         o.batch_size.unwrap_or(s.batch_size).to_string(),
         "--max-retries".into(),
         "20".into(),
+        "--compression".into(),
+        s.compression.into(),
     ];
     LoadArgs::parse_from_strs(&args).expect("bench builds valid loadgen arguments")
 }

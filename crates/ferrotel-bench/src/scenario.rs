@@ -30,6 +30,8 @@ pub struct Scenario {
     pub persistent_queue: bool,
     /// Component types the collector must have, or the scenario is skipped.
     pub requires: Vec<&'static str>,
+    /// Compression on both hops (loadgen → collector and collector → sink): none, gzip, zstd.
+    pub compression: &'static str,
 }
 
 impl Scenario {
@@ -48,6 +50,7 @@ impl Scenario {
             processors: Vec::new(),
             persistent_queue: false,
             requires: vec!["otlp", "batch"],
+            compression: "none",
         }
     }
 
@@ -86,6 +89,12 @@ pub fn all() -> Vec<Scenario> {
         "  filter:\n    error_mode: ignore\n    traces:\n      span:\n        - 'attributes[\"bench.never\"] == \"drop-me\"'\n",
     )];
     filter.requires.push("filter");
+    let mut grpc_gzip = Scenario::new("traces-grpc-gzip-max", Signal::Traces, None);
+    grpc_gzip.compression = "gzip";
+    let mut http_zstd = Scenario::new("traces-http-protobuf-zstd-max", Signal::Traces, None);
+    http_zstd.protocol = ProtocolArg::HttpProtobuf;
+    http_zstd.exporter = Exporter::HttpProtobuf;
+    http_zstd.compression = "zstd";
     let mut persistent = Scenario::new("traces-persistent-queue-10k", Signal::Traces, Some(1e4));
     persistent.persistent_queue = true;
     persistent.requires.push("file_storage");
@@ -93,6 +102,8 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("traces-grpc-max", Signal::Traces, None),
         http,
         json,
+        grpc_gzip,
+        http_zstd,
         Scenario::new("traces-10k", Signal::Traces, Some(1e4)),
         Scenario::new("metrics-10k", Signal::Metrics, Some(1e4)),
         Scenario::new("logs-10k", Signal::Logs, Some(1e4)),
@@ -130,8 +141,8 @@ pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
     let exporter = match s.exporter {
         Exporter::Grpc => {
             y.push_str(&format!(
-                "exporters:\n  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true\n    compression: none\n{queue}",
-                p.sink_grpc
+                "exporters:\n  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true\n    compression: {}\n{queue}",
+                p.sink_grpc, s.compression
             ));
             "otlp"
         }
@@ -142,8 +153,8 @@ pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
                 "proto"
             };
             y.push_str(&format!(
-                "exporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:{}\n    compression: none\n    encoding: {encoding}\n{queue}",
-                p.sink_http
+                "exporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:{}\n    compression: {}\n    encoding: {encoding}\n{queue}",
+                p.sink_http, s.compression
             ));
             "otlphttp"
         }

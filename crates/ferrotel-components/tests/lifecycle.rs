@@ -36,9 +36,8 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Extension, "bearertokenauth") => "token: test-token".into(),
         (Kind::Extension, "basicauth") => "client_auth: {username: u, password: p}".into(),
         (Kind::Processor, "memory_limiter") => "check_interval: 1s\nlimit_mib: 4000".into(),
-        (Kind::Processor, "attributes" | "resource") => {
-            "actions: [{key: k, action: delete}]".into()
-        }
+        (Kind::Processor, "attributes") => "actions: [{key: k, action: delete}]".into(),
+        (Kind::Processor, "resource") => "attributes: [{key: k, action: delete}]".into(),
         _ => return None,
     })
 }

@@ -112,20 +112,24 @@ impl Inner {
         let Pending {
             parts, items, ctx, ..
         } = pending;
-        let merged = match Payload::merge(self.signal, parts) {
-            Ok(m) => m,
+        // Profiles requests carry their own dictionaries, which a byte-level merge cannot
+        // combine: when merging is refused, the parts go on one by one instead of being lost.
+        // (Cloning the parts costs reference counts, not data.)
+        let merged = match Payload::merge(self.signal, parts.clone()) {
+            Ok(m) => vec![m],
             Err(e) => {
-                self.drop_items(items, &format!("cannot merge batch: {e}"));
-                return;
+                tracing::debug!(processor = %self.id, items, reason = %e, "sending the batch's parts unmerged");
+                parts
             }
         };
-        let chunks = match merged.split(self.config.send_batch_max_size) {
-            Ok(c) => c,
-            Err(e) => {
-                self.drop_items(items, &format!("cannot split batch: {e}"));
-                return;
+        let mut chunks = Vec::new();
+        for part in merged {
+            let n = part.items();
+            match part.split(self.config.send_batch_max_size) {
+                Ok(c) => chunks.extend(c),
+                Err(e) => self.drop_items(n, &format!("cannot split batch: {e}")),
             }
-        };
+        }
         for chunk in chunks {
             let n = chunk.items();
             match self.next.consume(chunk, ctx.clone()).await {

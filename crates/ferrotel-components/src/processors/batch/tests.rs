@@ -162,3 +162,48 @@ async fn refused_batches_are_counted_not_silent() {
     );
     p.shutdown().await.unwrap();
 }
+
+/// Profiles requests with dictionaries cannot be merged at the byte level: the batch sends
+/// them one by one, losing nothing.
+#[tokio::test]
+async fn unmergeable_profiles_are_sent_unmerged() {
+    use ferrotel_pdata::proto::collector::profiles::v1development::ExportProfilesServiceRequest;
+    use ferrotel_pdata::proto::profiles::v1development::{
+        Profile, ProfilesDictionary, ResourceProfiles, ScopeProfiles,
+    };
+    use ferrotel_pdata::{Payload, Request};
+    let req = |name: &str| {
+        Payload::from_request(Request::Profiles(ExportProfilesServiceRequest {
+            resource_profiles: vec![ResourceProfiles {
+                scope_profiles: vec![ScopeProfiles {
+                    profiles: vec![Profile::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            dictionary: Some(ProfilesDictionary {
+                string_table: vec![String::new(), name.into()],
+                ..Default::default()
+            }),
+        }))
+    };
+    let rec = Recorder::new();
+    let p = BatchProcessorFactory
+        .create(
+            ctx("batch", Kind::Processor),
+            BatchConfig {
+                send_batch_size: 2,
+                timeout: Duration::from_secs(3600),
+                ..Default::default()
+            },
+            Signal::Profiles,
+            rec.clone(),
+        )
+        .unwrap();
+    p.start().await.unwrap();
+    p.consume(req("a"), Context::default()).await.unwrap();
+    p.consume(req("b"), Context::default()).await.unwrap();
+    assert_eq!(rec.got.lock().unwrap().len(), 2, "sent as two requests");
+    assert_eq!(rec.items(), 2);
+    p.shutdown().await.unwrap();
+}

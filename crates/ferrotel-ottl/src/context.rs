@@ -1,0 +1,811 @@
+//! The data a statement runs against ([`TCtx`]) and compiled path accessors.
+
+use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use ferrotel_pdata::proto::logs::v1::LogRecord;
+use ferrotel_pdata::proto::metrics::v1::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
+    metric::Data, number_data_point,
+};
+use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_pdata::proto::trace::v1::{Span, Status, span::Event};
+
+use crate::value::{Value, kv};
+
+/// OTTL contexts, from the outermost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Ctx {
+    Resource,
+    Scope,
+    Span,
+    SpanEvent,
+    Metric,
+    DataPoint,
+    Log,
+}
+
+impl Ctx {
+    pub fn parse(s: &str) -> Option<Ctx> {
+        Some(match s {
+            "resource" => Ctx::Resource,
+            "scope" | "instrumentation_scope" => Ctx::Scope,
+            "span" => Ctx::Span,
+            "spanevent" => Ctx::SpanEvent,
+            "metric" => Ctx::Metric,
+            "datapoint" => Ctx::DataPoint,
+            "log" | "log_record" => Ctx::Log,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ctx::Resource => "resource",
+            Ctx::Scope => "scope",
+            Ctx::Span => "span",
+            Ctx::SpanEvent => "spanevent",
+            Ctx::Metric => "metric",
+            Ctx::DataPoint => "datapoint",
+            Ctx::Log => "log",
+        }
+    }
+
+    /// Whether paths of `other` can be read from a statement of this context.
+    pub fn can_see(self, other: Ctx) -> bool {
+        other == self
+            || match self {
+                Ctx::Resource => false,
+                Ctx::Scope => other == Ctx::Resource,
+                Ctx::Span | Ctx::Metric | Ctx::Log => matches!(other, Ctx::Resource | Ctx::Scope),
+                Ctx::SpanEvent => matches!(other, Ctx::Resource | Ctx::Scope | Ctx::Span),
+                Ctx::DataPoint => matches!(other, Ctx::Resource | Ctx::Scope | Ctx::Metric),
+            }
+    }
+}
+
+/// A mutable data point of any metric type.
+pub enum Point<'a> {
+    Number(&'a mut NumberDataPoint),
+    Histogram(&'a mut HistogramDataPoint),
+    ExpHistogram(&'a mut ExponentialHistogramDataPoint),
+    Summary(&'a mut SummaryDataPoint),
+}
+
+/// What one statement evaluation sees: the item and its parents.
+pub struct TCtx<'a> {
+    pub resource: &'a mut Option<Resource>,
+    pub scope: Option<&'a mut Option<InstrumentationScope>>,
+    pub span: Option<&'a mut Span>,
+    pub event: Option<&'a mut Event>,
+    pub log: Option<&'a mut LogRecord>,
+    pub metric: Option<&'a mut Metric>,
+    /// The metric's type (`METRIC_DATA_TYPE_*`), kept while its data points are borrowed.
+    pub metric_type: i64,
+    pub point: Option<Point<'a>>,
+    pub cache: Vec<KeyValue>,
+}
+
+impl<'a> TCtx<'a> {
+    /// A context of only a resource.
+    pub fn new(resource: &'a mut Option<Resource>) -> Self {
+        TCtx {
+            resource,
+            scope: None,
+            span: None,
+            event: None,
+            log: None,
+            metric: None,
+            metric_type: 0,
+            point: None,
+            cache: Vec::new(),
+        }
+    }
+}
+
+/// The `METRIC_DATA_TYPE_*` of a metric's data.
+pub fn metric_type(d: Option<&Data>) -> i64 {
+    match d {
+        None => 0,
+        Some(Data::Gauge(_)) => 1,
+        Some(Data::Sum(_)) => 2,
+        Some(Data::Histogram(_)) => 3,
+        Some(Data::ExponentialHistogram(_)) => 4,
+        Some(Data::Summary(_)) => 5,
+    }
+}
+
+/// A field of some context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Attributes,
+    DroppedAttributesCount,
+    Name,
+    Version,
+    TraceId,
+    TraceIdString,
+    SpanId,
+    SpanIdString,
+    ParentSpanId,
+    TraceState,
+    Kind,
+    StartTimeUnixNano,
+    EndTimeUnixNano,
+    StartTime,
+    EndTime,
+    TimeUnixNano,
+    ObservedTimeUnixNano,
+    Time,
+    ObservedTime,
+    StatusCode,
+    StatusMessage,
+    Flags,
+    SeverityNumber,
+    SeverityText,
+    Body,
+    EventName,
+    Description,
+    Unit,
+    Type,
+    AggregationTemporality,
+    IsMonotonic,
+    ValueDouble,
+    ValueInt,
+    Count,
+    Sum,
+    Cache,
+}
+
+fn field_of(ctx: Ctx, parts: &[String]) -> Option<Field> {
+    use Field::*;
+    let p: Vec<&str> = parts.iter().map(String::as_str).collect();
+    Some(match (ctx, p.as_slice()) {
+        (_, ["attributes"]) => Attributes,
+        (_, ["dropped_attributes_count"]) => DroppedAttributesCount,
+        (Ctx::Scope | Ctx::Span | Ctx::SpanEvent | Ctx::Metric, ["name"]) => Name,
+        (Ctx::Scope, ["version"]) => Version,
+        (Ctx::Span | Ctx::Log, ["trace_id"]) => TraceId,
+        (Ctx::Span | Ctx::Log, ["trace_id", "string"]) => TraceIdString,
+        (Ctx::Span | Ctx::Log, ["span_id"]) => SpanId,
+        (Ctx::Span | Ctx::Log, ["span_id", "string"]) => SpanIdString,
+        (Ctx::Span, ["parent_span_id"]) => ParentSpanId,
+        (Ctx::Span, ["trace_state"]) => TraceState,
+        (Ctx::Span, ["kind"]) => Kind,
+        (Ctx::Span | Ctx::DataPoint, ["start_time_unix_nano"]) => StartTimeUnixNano,
+        (Ctx::Span, ["end_time_unix_nano"]) => EndTimeUnixNano,
+        (Ctx::Span | Ctx::DataPoint, ["start_time"]) => StartTime,
+        (Ctx::Span, ["end_time"]) => EndTime,
+        (Ctx::SpanEvent | Ctx::Log | Ctx::DataPoint, ["time_unix_nano"]) => TimeUnixNano,
+        (Ctx::Log, ["observed_time_unix_nano"]) => ObservedTimeUnixNano,
+        (Ctx::SpanEvent | Ctx::Log | Ctx::DataPoint, ["time"]) => Time,
+        (Ctx::Log, ["observed_time"]) => ObservedTime,
+        (Ctx::Span, ["status", "code"]) => StatusCode,
+        (Ctx::Span, ["status", "message"]) => StatusMessage,
+        (Ctx::Span | Ctx::Log | Ctx::DataPoint, ["flags"]) => Flags,
+        (Ctx::Log, ["severity_number"]) => SeverityNumber,
+        (Ctx::Log, ["severity_text"]) => SeverityText,
+        (Ctx::Log, ["body"]) => Body,
+        (Ctx::Log, ["event_name"]) => EventName,
+        (Ctx::Metric, ["description"]) => Description,
+        (Ctx::Metric, ["unit"]) => Unit,
+        (Ctx::Metric, ["type"]) => Type,
+        (Ctx::Metric, ["aggregation_temporality"]) => AggregationTemporality,
+        (Ctx::Metric, ["is_monotonic"]) => IsMonotonic,
+        (Ctx::DataPoint, ["value_double"]) => ValueDouble,
+        (Ctx::DataPoint, ["value_int"]) => ValueInt,
+        (Ctx::DataPoint, ["count"]) => Count,
+        (Ctx::DataPoint, ["sum"]) => Sum,
+        _ => return None,
+    })
+}
+
+/// A compiled path: a context, a field and the keys that index into it.
+#[derive(Debug, Clone)]
+pub struct PathAcc {
+    pub ctx: Ctx,
+    pub field: Field,
+    pub keys: Vec<crate::compile::Getter>,
+}
+
+/// Resolves path parts in statement context `stmt`. Errors are messages without position.
+pub fn resolve(stmt: Ctx, parts: &[String]) -> Result<(Ctx, Field), String> {
+    let full = parts.join(".");
+    if parts[0] == "cache" && parts.len() == 1 {
+        return Ok((stmt, Field::Cache));
+    }
+    let (ctx, rest) = match Ctx::parse(&parts[0]) {
+        Some(c) if parts.len() > 1 => (c, &parts[1..]),
+        _ => (stmt, parts),
+    };
+    if !stmt.can_see(ctx) {
+        return Err(format!(
+            "path \"{full}\" is not available in the {} context",
+            stmt.as_str()
+        ));
+    }
+    if rest.len() == 1 && rest[0] == "cache" {
+        return Ok((ctx, Field::Cache));
+    }
+    field_of(ctx, rest)
+        .map(|f| (ctx, f))
+        .ok_or_else(|| format!("unknown path \"{full}\" in the {} context", ctx.as_str()))
+}
+
+fn nil_if_empty(s: &str) -> Value {
+    Value::Str(s.to_string())
+}
+
+fn ns(v: u64) -> Value {
+    Value::Int(v as i64)
+}
+
+type R<T> = Result<T, String>;
+
+fn want_int(v: &Value, what: &str) -> R<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Time(t) => Ok(*t),
+        other => Err(format!("{what} must be an int, got {}", other.type_name())),
+    }
+}
+
+fn want_time(v: &Value, what: &str) -> R<u64> {
+    match v {
+        Value::Time(t) => Ok(*t as u64),
+        other => Err(format!("{what} must be a time, got {}", other.type_name())),
+    }
+}
+
+fn want_str(v: Value, what: &str) -> R<String> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(format!(
+            "{what} must be a string, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn want_bytes(v: Value, what: &str, len: usize) -> R<bytes::Bytes> {
+    match v {
+        Value::Bytes(b) if b.len() == len => Ok(b.into()),
+        other => Err(format!(
+            "{what} must be {len} bytes, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn missing(ctx: Ctx) -> String {
+    format!("no {} in this context", ctx.as_str())
+}
+
+impl PathAcc {
+    fn attrs<'b>(&self, t: &'b TCtx<'_>) -> R<&'b [KeyValue]> {
+        Ok(match self.ctx {
+            _ if self.field == Field::Cache => &t.cache,
+            Ctx::Resource => t.resource.as_ref().map_or(&[][..], |r| &r.attributes),
+            Ctx::Scope => t
+                .scope
+                .as_ref()
+                .and_then(|s| s.as_ref())
+                .map_or(&[][..], |s| &s.attributes),
+            Ctx::Span => &t.span.as_ref().ok_or_else(|| missing(self.ctx))?.attributes,
+            Ctx::SpanEvent => {
+                &t.event
+                    .as_ref()
+                    .ok_or_else(|| missing(self.ctx))?
+                    .attributes
+            }
+            Ctx::Log => &t.log.as_ref().ok_or_else(|| missing(self.ctx))?.attributes,
+            Ctx::Metric => &t.metric.as_ref().ok_or_else(|| missing(self.ctx))?.metadata,
+            Ctx::DataPoint => match t.point.as_ref().ok_or_else(|| missing(self.ctx))? {
+                Point::Number(p) => &p.attributes,
+                Point::Histogram(p) => &p.attributes,
+                Point::ExpHistogram(p) => &p.attributes,
+                Point::Summary(p) => &p.attributes,
+            },
+        })
+    }
+
+    fn attrs_mut<'b>(&self, t: &'b mut TCtx<'_>) -> R<&'b mut Vec<KeyValue>> {
+        let ctx = self.ctx;
+        Ok(match ctx {
+            _ if self.field == Field::Cache => &mut t.cache,
+            Ctx::Resource => &mut t.resource.get_or_insert_with(Default::default).attributes,
+            Ctx::Scope => {
+                &mut t
+                    .scope
+                    .as_mut()
+                    .ok_or_else(|| missing(ctx))?
+                    .get_or_insert_with(Default::default)
+                    .attributes
+            }
+            Ctx::Span => &mut t.span.as_mut().ok_or_else(|| missing(ctx))?.attributes,
+            Ctx::SpanEvent => &mut t.event.as_mut().ok_or_else(|| missing(ctx))?.attributes,
+            Ctx::Log => &mut t.log.as_mut().ok_or_else(|| missing(ctx))?.attributes,
+            Ctx::Metric => &mut t.metric.as_mut().ok_or_else(|| missing(ctx))?.metadata,
+            Ctx::DataPoint => match t.point.as_mut().ok_or_else(|| missing(ctx))? {
+                Point::Number(p) => &mut p.attributes,
+                Point::Histogram(p) => &mut p.attributes,
+                Point::ExpHistogram(p) => &mut p.attributes,
+                Point::Summary(p) => &mut p.attributes,
+            },
+        })
+    }
+
+    /// The value of the field itself (before keys).
+    fn get_field(&self, t: &TCtx<'_>) -> R<Value> {
+        use Field::*;
+        let m = || missing(self.ctx);
+        match self.field {
+            Attributes | Cache => return Ok(Value::Map(self.attrs(t)?.to_vec())),
+            Body => {
+                return Ok(Value::from_any(t.log.as_ref().ok_or_else(m)?.body.as_ref()));
+            }
+            _ => {}
+        }
+        Ok(match self.ctx {
+            Ctx::Resource => match self.field {
+                DroppedAttributesCount => Value::Int(
+                    t.resource
+                        .as_ref()
+                        .map_or(0, |r| r.dropped_attributes_count) as i64,
+                ),
+                _ => unreachable!(),
+            },
+            Ctx::Scope => {
+                let s = t.scope.as_ref().and_then(|s| s.as_ref());
+                match self.field {
+                    Name => Value::Str(s.map(|s| s.name.clone()).unwrap_or_default()),
+                    Version => Value::Str(s.map(|s| s.version.clone()).unwrap_or_default()),
+                    _ => Value::Int(s.map_or(0, |s| s.dropped_attributes_count) as i64),
+                }
+            }
+            Ctx::Span => {
+                let s = t.span.as_ref().ok_or_else(m)?;
+                match self.field {
+                    Name => nil_if_empty(&s.name),
+                    TraceId => Value::Bytes(s.trace_id.to_vec()),
+                    TraceIdString => Value::Str(crate::value::hex(&s.trace_id)),
+                    SpanId => Value::Bytes(s.span_id.to_vec()),
+                    SpanIdString => Value::Str(crate::value::hex(&s.span_id)),
+                    ParentSpanId => Value::Bytes(s.parent_span_id.to_vec()),
+                    TraceState => Value::Str(s.trace_state.clone()),
+                    Kind => Value::Int(s.kind as i64),
+                    StartTimeUnixNano => ns(s.start_time_unix_nano),
+                    EndTimeUnixNano => ns(s.end_time_unix_nano),
+                    StartTime => Value::Time(s.start_time_unix_nano as i64),
+                    EndTime => Value::Time(s.end_time_unix_nano as i64),
+                    StatusCode => Value::Int(s.status.as_ref().map_or(0, |s| s.code) as i64),
+                    StatusMessage => Value::Str(
+                        s.status
+                            .as_ref()
+                            .map(|s| s.message.clone())
+                            .unwrap_or_default(),
+                    ),
+                    Flags => Value::Int(s.flags as i64),
+                    _ => Value::Int(s.dropped_attributes_count as i64),
+                }
+            }
+            Ctx::SpanEvent => {
+                let e = t.event.as_ref().ok_or_else(m)?;
+                match self.field {
+                    Name => Value::Str(e.name.clone()),
+                    TimeUnixNano => ns(e.time_unix_nano),
+                    Time => Value::Time(e.time_unix_nano as i64),
+                    _ => Value::Int(e.dropped_attributes_count as i64),
+                }
+            }
+            Ctx::Log => {
+                let l = t.log.as_ref().ok_or_else(m)?;
+                match self.field {
+                    TraceId => Value::Bytes(l.trace_id.to_vec()),
+                    TraceIdString => Value::Str(crate::value::hex(&l.trace_id)),
+                    SpanId => Value::Bytes(l.span_id.to_vec()),
+                    SpanIdString => Value::Str(crate::value::hex(&l.span_id)),
+                    TimeUnixNano => ns(l.time_unix_nano),
+                    ObservedTimeUnixNano => ns(l.observed_time_unix_nano),
+                    Time => Value::Time(l.time_unix_nano as i64),
+                    ObservedTime => Value::Time(l.observed_time_unix_nano as i64),
+                    Flags => Value::Int(l.flags as i64),
+                    SeverityNumber => Value::Int(l.severity_number as i64),
+                    SeverityText => Value::Str(l.severity_text.clone()),
+                    EventName => Value::Str(l.event_name.clone()),
+                    _ => Value::Int(l.dropped_attributes_count as i64),
+                }
+            }
+            Ctx::Metric => {
+                let mm = t.metric.as_ref().ok_or_else(m)?;
+                match self.field {
+                    Name => Value::Str(mm.name.clone()),
+                    Description => Value::Str(mm.description.clone()),
+                    Unit => Value::Str(mm.unit.clone()),
+                    Type => Value::Int(t.metric_type),
+                    AggregationTemporality => Value::Int(match &mm.data {
+                        Some(Data::Sum(s)) => s.aggregation_temporality as i64,
+                        Some(Data::Histogram(h)) => h.aggregation_temporality as i64,
+                        Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality as i64,
+                        _ => 0,
+                    }),
+                    IsMonotonic => {
+                        Value::Bool(matches!(&mm.data, Some(Data::Sum(s)) if s.is_monotonic))
+                    }
+                    _ => Value::Int(0),
+                }
+            }
+            Ctx::DataPoint => {
+                let p = t.point.as_ref().ok_or_else(m)?;
+                let (start, time, flags) = match p {
+                    Point::Number(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+                    Point::Histogram(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+                    Point::ExpHistogram(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+                    Point::Summary(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+                };
+                match self.field {
+                    StartTimeUnixNano => ns(start),
+                    TimeUnixNano => ns(time),
+                    StartTime => Value::Time(start as i64),
+                    Time => Value::Time(time as i64),
+                    Flags => Value::Int(flags as i64),
+                    ValueDouble => match p {
+                        Point::Number(p) => match p.value {
+                            Some(number_data_point::Value::AsDouble(d)) => Value::Double(d),
+                            _ => Value::Double(0.0),
+                        },
+                        _ => Value::Nil,
+                    },
+                    ValueInt => match p {
+                        Point::Number(p) => match p.value {
+                            Some(number_data_point::Value::AsInt(i)) => Value::Int(i),
+                            _ => Value::Int(0),
+                        },
+                        _ => Value::Nil,
+                    },
+                    Count => match p {
+                        Point::Histogram(p) => Value::Int(p.count as i64),
+                        Point::ExpHistogram(p) => Value::Int(p.count as i64),
+                        Point::Summary(p) => Value::Int(p.count as i64),
+                        Point::Number(_) => Value::Nil,
+                    },
+                    Sum => match p {
+                        Point::Histogram(p) => p.sum.map_or(Value::Nil, Value::Double),
+                        Point::ExpHistogram(p) => p.sum.map_or(Value::Nil, Value::Double),
+                        Point::Summary(p) => Value::Double(p.sum),
+                        Point::Number(_) => Value::Nil,
+                    },
+                    _ => Value::Int(0),
+                }
+            }
+        })
+    }
+
+    /// Reads the path: missing keys are nil.
+    pub fn get(&self, t: &TCtx<'_>) -> R<Value> {
+        if self.keys.is_empty() {
+            return self.get_field(t);
+        }
+        let keys = self.eval_keys(t)?;
+        if matches!(self.field, Field::Attributes | Field::Cache) {
+            let attrs = self.attrs(t)?;
+            let Key::Str(first) = &keys[0] else {
+                return Err("map cannot be indexed by an int".into());
+            };
+            let Some(v) = attrs.iter().find(|kv| &kv.key == first) else {
+                return Ok(Value::Nil);
+            };
+            return index_any(v.value.as_ref(), &keys[1..]);
+        }
+        let base = self.get_field(t)?.into_any();
+        index_any(Some(&base), &keys)
+    }
+
+    fn eval_keys(&self, t: &TCtx<'_>) -> R<Vec<Key>> {
+        self.keys
+            .iter()
+            .map(|g| match g.eval(t)? {
+                Value::Str(s) => Ok(Key::Str(s)),
+                Value::Int(i) => Ok(Key::Int(i)),
+                other => Err(format!(
+                    "index must be a string or an int, got {}",
+                    other.type_name()
+                )),
+            })
+            .collect()
+    }
+
+    /// Writes the path. Setting a field to nil is a no-op, as in OTTL's `set`.
+    pub fn set(&self, t: &mut TCtx<'_>, v: Value) -> R<()> {
+        use Field::*;
+        if matches!(v, Value::Nil) {
+            return Ok(());
+        }
+        if !self.keys.is_empty() {
+            let keys = self.eval_keys(t)?;
+            if matches!(self.field, Attributes | Cache) {
+                let attrs = self.attrs_mut(t)?;
+                let Key::Str(first) = &keys[0] else {
+                    return Err("map cannot be indexed by an int".into());
+                };
+                let slot = match attrs.iter().position(|kv| &kv.key == first) {
+                    Some(i) => &mut attrs[i],
+                    None => {
+                        attrs.push(kv(first.clone(), Value::Nil));
+                        attrs.last_mut().expect("pushed")
+                    }
+                };
+                let any = slot.value.get_or_insert_with(Default::default);
+                return set_any(any, &keys[1..], v);
+            }
+            if self.field == Body {
+                let log = t.log.as_mut().ok_or_else(|| missing(Ctx::Log))?;
+                let any = log.body.get_or_insert_with(Default::default);
+                return set_any(any, &keys, v);
+            }
+            return Err(format!("{:?} cannot be indexed", self.field));
+        }
+        let ctx = self.ctx;
+        let m = || missing(ctx);
+        match self.field {
+            Attributes | Cache => {
+                let Value::Map(map) = v else {
+                    return Err(format!("attributes must be a map, got {}", v.type_name()));
+                };
+                *self.attrs_mut(t)? = map;
+                return Ok(());
+            }
+            Body => {
+                t.log.as_mut().ok_or_else(m)?.body = Some(v.into_any());
+                return Ok(());
+            }
+            _ => {}
+        }
+        match ctx {
+            Ctx::Resource => {
+                t.resource
+                    .get_or_insert_with(Default::default)
+                    .dropped_attributes_count = want_int(&v, "dropped_attributes_count")? as u32;
+            }
+            Ctx::Scope => {
+                let s = t
+                    .scope
+                    .as_mut()
+                    .ok_or_else(m)?
+                    .get_or_insert_with(Default::default);
+                match self.field {
+                    Name => s.name = want_str(v, "name")?,
+                    Version => s.version = want_str(v, "version")?,
+                    _ => {
+                        s.dropped_attributes_count =
+                            want_int(&v, "dropped_attributes_count")? as u32
+                    }
+                }
+            }
+            Ctx::Span => {
+                let s = t.span.as_mut().ok_or_else(m)?;
+                match self.field {
+                    Name => s.name = want_str(v, "name")?,
+                    TraceId => s.trace_id = want_bytes(v, "trace_id", 16)?,
+                    SpanId => s.span_id = want_bytes(v, "span_id", 8)?,
+                    ParentSpanId => s.parent_span_id = want_bytes(v, "parent_span_id", 8)?,
+                    TraceState => s.trace_state = want_str(v, "trace_state")?,
+                    Kind => s.kind = want_int(&v, "kind")? as i32,
+                    StartTimeUnixNano => {
+                        s.start_time_unix_nano = want_int(&v, "start_time_unix_nano")? as u64
+                    }
+                    EndTimeUnixNano => {
+                        s.end_time_unix_nano = want_int(&v, "end_time_unix_nano")? as u64
+                    }
+                    StartTime => s.start_time_unix_nano = want_time(&v, "start_time")?,
+                    EndTime => s.end_time_unix_nano = want_time(&v, "end_time")?,
+                    StatusCode => {
+                        s.status.get_or_insert_with(Status::default).code =
+                            want_int(&v, "status.code")? as i32
+                    }
+                    StatusMessage => {
+                        s.status.get_or_insert_with(Status::default).message =
+                            want_str(v, "status.message")?
+                    }
+                    Flags => s.flags = want_int(&v, "flags")? as u32,
+                    DroppedAttributesCount => {
+                        s.dropped_attributes_count =
+                            want_int(&v, "dropped_attributes_count")? as u32
+                    }
+                    _ => return Err(format!("{:?} is read-only", self.field)),
+                }
+            }
+            Ctx::SpanEvent => {
+                let e = t.event.as_mut().ok_or_else(m)?;
+                match self.field {
+                    Name => e.name = want_str(v, "name")?,
+                    TimeUnixNano => e.time_unix_nano = want_int(&v, "time_unix_nano")? as u64,
+                    Time => e.time_unix_nano = want_time(&v, "time")?,
+                    _ => {
+                        e.dropped_attributes_count =
+                            want_int(&v, "dropped_attributes_count")? as u32
+                    }
+                }
+            }
+            Ctx::Log => {
+                let l = t.log.as_mut().ok_or_else(m)?;
+                match self.field {
+                    TraceId => l.trace_id = want_bytes(v, "trace_id", 16)?,
+                    SpanId => l.span_id = want_bytes(v, "span_id", 8)?,
+                    TimeUnixNano => l.time_unix_nano = want_int(&v, "time_unix_nano")? as u64,
+                    ObservedTimeUnixNano => {
+                        l.observed_time_unix_nano = want_int(&v, "observed_time_unix_nano")? as u64
+                    }
+                    Time => l.time_unix_nano = want_time(&v, "time")?,
+                    ObservedTime => l.observed_time_unix_nano = want_time(&v, "observed_time")?,
+                    Flags => l.flags = want_int(&v, "flags")? as u32,
+                    SeverityNumber => l.severity_number = want_int(&v, "severity_number")? as i32,
+                    SeverityText => l.severity_text = want_str(v, "severity_text")?,
+                    EventName => l.event_name = want_str(v, "event_name")?,
+                    DroppedAttributesCount => {
+                        l.dropped_attributes_count =
+                            want_int(&v, "dropped_attributes_count")? as u32
+                    }
+                    _ => return Err(format!("{:?} is read-only", self.field)),
+                }
+            }
+            Ctx::Metric => {
+                let mm = t.metric.as_mut().ok_or_else(m)?;
+                match self.field {
+                    Name => mm.name = want_str(v, "name")?,
+                    Description => mm.description = want_str(v, "description")?,
+                    Unit => mm.unit = want_str(v, "unit")?,
+                    AggregationTemporality => {
+                        let a = want_int(&v, "aggregation_temporality")? as i32;
+                        match &mut mm.data {
+                            Some(Data::Sum(s)) => s.aggregation_temporality = a,
+                            Some(Data::Histogram(h)) => h.aggregation_temporality = a,
+                            Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality = a,
+                            _ => {}
+                        }
+                    }
+                    IsMonotonic => {
+                        let Value::Bool(b) = v else {
+                            return Err("is_monotonic must be a bool".into());
+                        };
+                        if let Some(Data::Sum(s)) = &mut mm.data {
+                            s.is_monotonic = b;
+                        }
+                    }
+                    _ => return Err(format!("{:?} is read-only", self.field)),
+                }
+            }
+            Ctx::DataPoint => {
+                let p = t.point.as_mut().ok_or_else(m)?;
+                match (self.field, p) {
+                    (ValueDouble, Point::Number(p)) => match v {
+                        Value::Double(d) => p.value = Some(number_data_point::Value::AsDouble(d)),
+                        o => {
+                            return Err(format!(
+                                "value_double must be a double, got {}",
+                                o.type_name()
+                            ));
+                        }
+                    },
+                    (ValueInt, Point::Number(p)) => {
+                        p.value = Some(number_data_point::Value::AsInt(want_int(&v, "value_int")?))
+                    }
+                    (f @ (StartTimeUnixNano | TimeUnixNano | StartTime | Time | Flags), p) => {
+                        let n = if matches!(f, StartTime | Time) {
+                            want_time(&v, "time")?
+                        } else {
+                            want_int(&v, "time_unix_nano")? as u64
+                        };
+                        let (start, time, flags) = match p {
+                            Point::Number(p) => (
+                                &mut p.start_time_unix_nano,
+                                &mut p.time_unix_nano,
+                                &mut p.flags,
+                            ),
+                            Point::Histogram(p) => (
+                                &mut p.start_time_unix_nano,
+                                &mut p.time_unix_nano,
+                                &mut p.flags,
+                            ),
+                            Point::ExpHistogram(p) => (
+                                &mut p.start_time_unix_nano,
+                                &mut p.time_unix_nano,
+                                &mut p.flags,
+                            ),
+                            Point::Summary(p) => (
+                                &mut p.start_time_unix_nano,
+                                &mut p.time_unix_nano,
+                                &mut p.flags,
+                            ),
+                        };
+                        match f {
+                            StartTimeUnixNano | StartTime => *start = n,
+                            Flags => *flags = n as u32,
+                            _ => *time = n,
+                        }
+                    }
+                    (f, _) => return Err(format!("{f:?} cannot be set on this data point")),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A map key or list index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    Str(String),
+    Int(i64),
+}
+
+/// Reads `keys` into a value; missing map keys are nil, bad indexes are errors.
+pub fn index_any(v: Option<&AnyValue>, keys: &[Key]) -> R<Value> {
+    use any_value::Value as V;
+    let mut cur = v;
+    for k in keys {
+        let Some(c) = cur.and_then(|c| c.value.as_ref()) else {
+            return Ok(Value::Nil);
+        };
+        cur = match (c, k) {
+            (V::KvlistValue(m), Key::Str(s)) => match m.values.iter().find(|kv| &kv.key == s) {
+                Some(kv) => kv.value.as_ref(),
+                None => return Ok(Value::Nil),
+            },
+            (V::ArrayValue(a), Key::Int(i)) => {
+                if *i < 0 || *i as usize >= a.values.len() {
+                    return Err(format!("index {i} out of bounds"));
+                }
+                Some(&a.values[*i as usize])
+            }
+            (V::KvlistValue(_), Key::Int(_)) => {
+                return Err("map cannot be indexed by an int".into());
+            }
+            (V::ArrayValue(_), Key::Str(_)) => {
+                return Err("slice cannot be indexed by a string".into());
+            }
+            (other, _) => {
+                let name = Value::from_any(Some(&AnyValue {
+                    value: Some(other.clone()),
+                }))
+                .type_name();
+                return Err(format!("type {name} does not support indexing"));
+            }
+        };
+    }
+    Ok(Value::from_any(cur))
+}
+
+/// Sets through `keys`, creating missing map entries.
+pub fn set_any(any: &mut AnyValue, keys: &[Key], v: Value) -> R<()> {
+    use any_value::Value as V;
+    let Some((k, rest)) = keys.split_first() else {
+        *any = v.into_any();
+        return Ok(());
+    };
+    if any.value.is_none() {
+        any.value = Some(V::KvlistValue(Default::default()));
+    }
+    match (any.value.as_mut().expect("set"), k) {
+        (V::KvlistValue(m), Key::Str(s)) => {
+            let i = match m.values.iter().position(|kv| &kv.key == s) {
+                Some(i) => i,
+                None => {
+                    m.values.push(kv(s.clone(), Value::Nil));
+                    m.values.len() - 1
+                }
+            };
+            set_any(
+                m.values[i].value.get_or_insert_with(Default::default),
+                rest,
+                v,
+            )
+        }
+        (V::ArrayValue(a), Key::Int(i)) => {
+            if *i < 0 || *i as usize >= a.values.len() {
+                return Err(format!("index {i} out of bounds"));
+            }
+            set_any(&mut a.values[*i as usize], rest, v)
+        }
+        (V::KvlistValue(_), Key::Int(_)) => Err("map cannot be indexed by an int".into()),
+        (V::ArrayValue(_), Key::Str(_)) => Err("slice cannot be indexed by a string".into()),
+        _ => Err("type does not support indexing".into()),
+    }
+}

@@ -18,9 +18,11 @@ pub mod extensions {
 pub mod processors {
     pub mod attributes;
     pub mod batch;
+    pub mod filter;
     pub mod memory_limiter;
     pub mod probabilistic_sampler;
     pub mod resource;
+    pub mod transform;
 }
 pub mod receivers {
     pub mod otlp;
@@ -39,6 +41,8 @@ pub fn registry() -> Registry {
     r.processor(processors::resource::ResourceProcessorFactory);
     r.processor(processors::memory_limiter::MemoryLimiterFactory);
     r.processor(processors::probabilistic_sampler::ProbabilisticSamplerFactory);
+    r.processor(processors::filter::FilterProcessorFactory);
+    r.processor(processors::transform::TransformProcessorFactory);
     r.exporter(exporters::debug::DebugExporterFactory)
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)

@@ -1,0 +1,161 @@
+//! `filter` processor: drops spans, span events, metrics, data points and log records for
+//! which any configured OTTL condition is true — the Go Collector's `filterprocessor`.
+//!
+//! Conditions are compiled once when the processor is built. A metric whose data points are
+//! all dropped is dropped; resources and scopes left without items are removed. Dropped items
+//! are counted in the processor's `dropped` counter; a payload left empty is not passed on.
+
+pub mod config;
+
+use std::sync::Arc;
+
+use ferrotel_ottl::{Condition, Ctx};
+use ferrotel_pdata::{Payload, Request, Signal};
+use ferrotel_runtime::telemetry::obs::ProcessorObs;
+use ferrotel_runtime::*;
+
+pub use config::{ErrorMode, FilterConfig};
+
+/// Factory of the `filter` processor.
+pub struct FilterProcessorFactory;
+
+impl ProcessorFactory for FilterProcessorFactory {
+    type Config = FilterConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("filter", "Drops telemetry matching OTTL conditions")
+            .signal(Signal::Traces, Stability::Alpha)
+            .signal(Signal::Metrics, Stability::Alpha)
+            .signal(Signal::Logs, Stability::Alpha)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        config: Self::Config,
+        signal: Signal,
+        next: ConsumerRef,
+    ) -> Result<Arc<dyn Processor>, ComponentError> {
+        Ok(Arc::new(FilterProcessor::build(
+            &ctx, config, signal, next,
+        )?))
+    }
+}
+
+/// The `filter` processor of one pipeline.
+pub struct FilterProcessor {
+    groups: Vec<(Ctx, Vec<Condition>)>,
+    error_mode: ErrorMode,
+    next: ConsumerRef,
+    obs: ProcessorObs,
+    id: String,
+}
+
+fn signal_of(ctx: Ctx) -> Signal {
+    match ctx {
+        Ctx::Span | Ctx::SpanEvent => Signal::Traces,
+        Ctx::Metric | Ctx::DataPoint => Signal::Metrics,
+        _ => Signal::Logs,
+    }
+}
+
+impl FilterProcessor {
+    /// Compiles the conditions of `signal`.
+    pub fn build(
+        ctx: &CreateContext,
+        config: FilterConfig,
+        signal: Signal,
+        next: ConsumerRef,
+    ) -> Result<Self, ComponentError> {
+        let mut groups = Vec::new();
+        for (path, c, conds) in config.sections() {
+            if signal_of(c) != signal || conds.is_empty() {
+                continue;
+            }
+            let compiled = ferrotel_ottl::parse_conditions(conds, c)
+                .map_err(|e| ComponentError::new(format!("{path}: {e}")))?;
+            groups.push((c, compiled));
+        }
+        let pipeline = ctx
+            .pipeline
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let id = ctx.id.to_string();
+        Ok(FilterProcessor {
+            groups,
+            error_mode: config.error_mode,
+            next,
+            obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
+            id,
+        })
+    }
+
+    /// Drops the matching items of a request. With `error_mode: propagate` the first
+    /// evaluation error is returned.
+    pub fn apply(&self, request: &mut Request) -> Result<(), String> {
+        let mode = self.error_mode;
+        for (ctx, conds) in &self.groups {
+            ferrotel_ottl::walk(request, *ctx, true, &mut |t| {
+                for c in conds {
+                    match c.eval(t) {
+                        Ok(true) => return Ok(false),
+                        Ok(false) => {}
+                        Err(e) => match mode {
+                            ErrorMode::Propagate => {
+                                return Err(format!("failed to eval condition: {}, {e}", c.text()));
+                            }
+                            ErrorMode::Ignore => tracing::warn!(
+                                processor = %self.id,
+                                condition = c.text(),
+                                error = %e,
+                                "failed to eval condition"
+                            ),
+                            ErrorMode::Silent => {}
+                        },
+                    }
+                }
+                Ok(true)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Consumer for FilterProcessor {
+    fn consume(
+        &self,
+        mut payload: Payload,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let n = payload.items() as u64;
+            self.obs.incoming.add(n);
+            if !self.groups.is_empty() && n > 0 {
+                payload
+                    .modify(|req| self.apply(req))
+                    .map_err(|e| ConsumeError::permanent(format!("filter: {e}")))?
+                    .map_err(|e| ConsumeError::permanent(format!("filter: {e}")))?;
+            }
+            let left = payload.items() as u64;
+            self.obs.dropped.add(n.saturating_sub(left));
+            if left == 0 && n > 0 {
+                return Ok(());
+            }
+            self.next.consume(payload, ctx).await?;
+            self.obs.outgoing.add(left);
+            Ok(())
+        })
+    }
+
+    /// Passes the question on: a `memory_limiter` may come after this processor.
+    fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
+        self.next.admit(signal)
+    }
+}
+
+impl Lifecycle for FilterProcessor {}
+impl Processor for FilterProcessor {}
+
+#[cfg(test)]
+mod tests;

@@ -790,6 +790,7 @@ impl Compiler {
                     })
                 })
             }
+            _ if metric_editor(name) && self.ctx == Ctx::Metric => self.metric_fn(call)?,
             _ if metric_editor(name) => {
                 return err(
                     call.col,
@@ -808,6 +809,160 @@ impl Compiler {
             _ => return err(call.col, format!("unknown function \"{name}\"")),
         };
         Ok(f)
+    }
+
+    /// The metric-context editors: type conversions and derived metrics.
+    fn metric_fn(&self, call: &Call) -> CResult<EditFn> {
+        use ferrotel_pdata::proto::metrics::v1::{
+            Gauge, Metric, NumberDataPoint, Sum, metric::Data, number_data_point,
+        };
+        let name = call.name.as_str();
+        let lit_bool = |e: &Expr, what: &str| match e.kind {
+            ExprKind::Bool(b) => Ok(b),
+            _ => err(e.col, format!("{what} must be a bool literal")),
+        };
+        let no_metric = || "no metric in this context".to_string();
+        Ok(match name {
+            "convert_sum_to_gauge" => {
+                Args::bind(call, &[], 0)?;
+                Arc::new(move |t| {
+                    let m = t.metric.as_mut().ok_or_else(no_metric)?;
+                    if let Some(Data::Sum(s)) = &mut m.data {
+                        let points = std::mem::take(&mut s.data_points);
+                        m.data = Some(Data::Gauge(Gauge {
+                            data_points: points,
+                        }));
+                    }
+                    Ok(())
+                })
+            }
+            "convert_gauge_to_sum" => {
+                let a = Args::bind(call, &["aggregation_temporality", "is_monotonic"], 2)?;
+                let temp = lit_str(a.get(0), "aggregation_temporality")?;
+                let temporality = match temp.as_str() {
+                    "cumulative" => 2,
+                    "delta" => 1,
+                    _ => {
+                        return err(
+                            a.get(0).col,
+                            format!("unknown aggregation temporality: {temp}"),
+                        );
+                    }
+                };
+                let monotonic = lit_bool(a.get(1), "is_monotonic")?;
+                Arc::new(move |t| {
+                    let m = t.metric.as_mut().ok_or_else(no_metric)?;
+                    if let Some(Data::Gauge(g)) = &mut m.data {
+                        let points = std::mem::take(&mut g.data_points);
+                        m.data = Some(Data::Sum(Sum {
+                            data_points: points,
+                            aggregation_temporality: temporality,
+                            is_monotonic: monotonic,
+                        }));
+                    }
+                    Ok(())
+                })
+            }
+            _ => {
+                let sum = name == "extract_sum_metric";
+                let a = Args::bind(call, &["monotonic", "suffix"], 1)?;
+                let monotonic = lit_bool(a.get(0), "monotonic")?;
+                let suffix = match a.opt(1) {
+                    Some(e) => lit_str(e, "suffix")?,
+                    None => if sum { "_sum" } else { "_count" }.to_string(),
+                };
+                Arc::new(move |t| {
+                    let m = t.metric.as_ref().ok_or_else(no_metric)?;
+                    let point = |attrs: &[KeyValue], start, time, flags, v| NumberDataPoint {
+                        attributes: attrs.to_vec(),
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                        flags,
+                        value: Some(v),
+                        ..Default::default()
+                    };
+                    let (temporality, points): (i32, Vec<NumberDataPoint>) = match &m.data {
+                        Some(Data::Histogram(h)) => (
+                            h.aggregation_temporality,
+                            h.data_points
+                                .iter()
+                                .filter_map(|p| {
+                                    let v = if sum {
+                                        number_data_point::Value::AsDouble(p.sum?)
+                                    } else {
+                                        number_data_point::Value::AsInt(p.count as i64)
+                                    };
+                                    Some(point(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                        v,
+                                    ))
+                                })
+                                .collect(),
+                        ),
+                        Some(Data::ExponentialHistogram(h)) => (
+                            h.aggregation_temporality,
+                            h.data_points
+                                .iter()
+                                .filter_map(|p| {
+                                    let v = if sum {
+                                        number_data_point::Value::AsDouble(p.sum?)
+                                    } else {
+                                        number_data_point::Value::AsInt(p.count as i64)
+                                    };
+                                    Some(point(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                        v,
+                                    ))
+                                })
+                                .collect(),
+                        ),
+                        Some(Data::Summary(s)) => (
+                            2,
+                            s.data_points
+                                .iter()
+                                .map(|p| {
+                                    let v = if sum {
+                                        number_data_point::Value::AsDouble(p.sum)
+                                    } else {
+                                        number_data_point::Value::AsInt(p.count as i64)
+                                    };
+                                    point(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                        v,
+                                    )
+                                })
+                                .collect(),
+                        ),
+                        _ => return Ok(()),
+                    };
+                    if points.is_empty() {
+                        return Ok(());
+                    }
+                    let new = Metric {
+                        name: format!("{}{suffix}", m.name),
+                        description: m.description.clone(),
+                        unit: if sum { m.unit.clone() } else { "1".into() },
+                        data: Some(Data::Sum(Sum {
+                            data_points: points,
+                            aggregation_temporality: temporality,
+                            is_monotonic: monotonic,
+                        })),
+                        ..Default::default()
+                    };
+                    t.new_metrics.push(new);
+                    Ok(())
+                })
+            }
+        })
     }
 
     /// A converter call.
@@ -1129,7 +1284,7 @@ fn converter_name(n: &str) -> bool {
     CONVERTERS.contains(&n)
 }
 
-/// Metric-only editors (not in this OTTL build's statement contexts).
+/// Metric-only editors (the metric context only).
 fn metric_editor(n: &str) -> bool {
     matches!(
         n,

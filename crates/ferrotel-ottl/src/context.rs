@@ -82,6 +82,9 @@ pub struct TCtx<'a> {
     pub metric_type: i64,
     pub point: Option<Point<'a>>,
     pub cache: Vec<KeyValue>,
+    /// Metrics a metric-context editor created (`extract_sum_metric`); the walk appends them
+    /// to the scope.
+    pub new_metrics: Vec<Metric>,
 }
 
 impl<'a> TCtx<'a> {
@@ -97,6 +100,7 @@ impl<'a> TCtx<'a> {
             metric_type: 0,
             point: None,
             cache: Vec::new(),
+            new_metrics: Vec::new(),
         }
     }
 }

@@ -937,3 +937,28 @@ fn array_values_round_trip() {
     assert_eq!(v, list(vec![s("a")]));
     let _: KeyValue = kv("k", v);
 }
+
+#[test]
+fn metric_editors_compile_only_in_the_metric_context() {
+    let m = |s: &str| parse_statements(&[s], Ctx::Metric);
+    m("convert_sum_to_gauge()").unwrap();
+    m(r#"convert_gauge_to_sum("cumulative", false) where name == "a""#).unwrap();
+    m("extract_sum_metric(true)").unwrap();
+    m(r#"extract_count_metric(true, "_total")"#).unwrap();
+    assert_eq!(
+        m(r#"convert_gauge_to_sum("weekly", true)"#).unwrap_err(),
+        "statement 1, col 22: unknown aggregation temporality: weekly"
+    );
+    assert_eq!(
+        m(r#"extract_sum_metric("yes")"#).unwrap_err(),
+        "statement 1, col 20: monotonic must be a bool literal"
+    );
+    assert_eq!(
+        m("extract_count_metric()").unwrap_err(),
+        r#"statement 1, col 1: missing argument "monotonic" of "extract_count_metric""#
+    );
+    assert_eq!(
+        parse_statements(&["convert_sum_to_gauge()"], Ctx::Span).unwrap_err(),
+        r#"statement 1, col 1: function "convert_sum_to_gauge" is not supported in the span context"#
+    );
+}

@@ -113,13 +113,16 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
                     if ctx == Ctx::Scope {
                         return run.call(&mut base(resource, Some(scope)));
                     }
+                    let mut created = Vec::new();
                     sm.metrics.retain_mut(|metric| {
                         let mt = metric_type(metric.data.as_ref());
                         if ctx == Ctx::Metric {
                             let mut t = base(resource, Some(scope));
                             t.metric = Some(metric);
                             t.metric_type = mt;
-                            return run.call(&mut t);
+                            let keep = run.call(&mut t);
+                            created.append(&mut t.new_metrics);
+                            return keep;
                         }
                         let mut data = metric.data.take();
                         macro_rules! points {
@@ -146,6 +149,7 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
                         metric.data = data;
                         !(prune && metric_point_count(metric) == 0)
                     });
+                    sm.metrics.append(&mut created);
                     !(prune && sm.metrics.is_empty())
                 });
                 !(prune && rm.scope_metrics.is_empty())

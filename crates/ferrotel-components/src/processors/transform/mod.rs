@@ -3,7 +3,8 @@
 //!
 //! Statements are compiled once when the processor is built; per item only the compiled
 //! getters and editors run. Groups run in config order, each over every item of its context.
-//! The metric-only editors (`convert_sum_to_gauge`, ...) are not implemented.
+//! The metric context adds `convert_sum_to_gauge`, `convert_gauge_to_sum`, `extract_sum_metric`
+//! and `extract_count_metric` (derived metrics are appended to the scope).
 
 pub mod config;
 

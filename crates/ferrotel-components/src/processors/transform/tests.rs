@@ -398,6 +398,103 @@ log_statements:
     assert_eq!(get(&recs[0].attributes, "after"), str_v("ran"));
 }
 
+#[tokio::test]
+async fn metric_conversions_and_extractions() {
+    use ferrotel_pdata::proto::metrics::v1::{Gauge, Histogram, HistogramDataPoint};
+    let yaml = r#"
+metric_statements:
+  - context: metric
+    statements:
+      - convert_sum_to_gauge() where name == "s"
+      - convert_gauge_to_sum("delta", true) where name == "g"
+      - extract_sum_metric(true) where name == "h"
+      - extract_count_metric(false, "_n") where name == "h"
+"#;
+    let (p, rec) = processor(yaml, Signal::Metrics);
+    let num = NumberDataPoint {
+        value: Some(ferrotel_pdata::proto::metrics::v1::number_data_point::Value::AsInt(1)),
+        ..Default::default()
+    };
+    let hist = |sum: Option<f64>, count: u64| HistogramDataPoint {
+        attributes: vec![kv_str("k", "v")],
+        sum,
+        count,
+        time_unix_nano: 7,
+        ..Default::default()
+    };
+    let metrics = vec![
+        Metric {
+            name: "s".into(),
+            data: Some(metric::Data::Sum(Sum {
+                data_points: vec![num.clone()],
+                ..Default::default()
+            })),
+            ..Default::default()
+        },
+        Metric {
+            name: "g".into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![num.clone()],
+            })),
+            ..Default::default()
+        },
+        Metric {
+            name: "h".into(),
+            unit: "ms".into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![hist(Some(2.5), 3), hist(None, 4)],
+                aggregation_temporality: 1,
+            })),
+            ..Default::default()
+        },
+    ];
+    let input = Request::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let out = run(&p, &rec, input).await;
+    let Request::Metrics(m) = &out else { panic!() };
+    let ms = &m.resource_metrics[0].scope_metrics[0].metrics;
+    let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["s", "g", "h", "h_sum", "h_n"]);
+    assert!(matches!(&ms[0].data, Some(metric::Data::Gauge(g)) if g.data_points.len() == 1));
+    let Some(metric::Data::Sum(g)) = &ms[1].data else {
+        panic!("gauge became a sum")
+    };
+    assert_eq!((g.aggregation_temporality, g.is_monotonic), (1, true));
+    let Some(metric::Data::Sum(s)) = &ms[3].data else {
+        panic!()
+    };
+    assert_eq!(s.data_points.len(), 1, "points without a sum are skipped");
+    assert_eq!(
+        s.data_points[0].value,
+        Some(ferrotel_pdata::proto::metrics::v1::number_data_point::Value::AsDouble(2.5))
+    );
+    assert_eq!(s.data_points[0].attributes, vec![kv_str("k", "v")]);
+    assert_eq!(
+        (
+            s.aggregation_temporality,
+            s.is_monotonic,
+            ms[3].unit.as_str()
+        ),
+        (1, true, "ms")
+    );
+    let Some(metric::Data::Sum(c)) = &ms[4].data else {
+        panic!()
+    };
+    assert_eq!(c.data_points.len(), 2);
+    assert_eq!(
+        c.data_points[1].value,
+        Some(ferrotel_pdata::proto::metrics::v1::number_data_point::Value::AsInt(4))
+    );
+    assert!(!c.is_monotonic);
+}
+
 #[test]
 fn config_errors() {
     let e = config_error::<TransformConfig>(
@@ -420,10 +517,10 @@ fn config_errors() {
     let e = config_error::<TransformConfig>(r#"metric_statements: ['set(log.body, "b")']"#);
     assert!(e.contains(r#"context "log" is not valid here"#), "{e}");
     let e = config_error::<TransformConfig>(
-        "metric_statements: [{context: metric, statements: ['convert_sum_to_gauge() where name == \"a\"']}]",
+        "metric_statements: [{context: datapoint, statements: ['convert_sum_to_gauge() where metric.name == \"a\"']}]",
     );
     assert!(
-        e.contains(r#"function "convert_sum_to_gauge" is not supported in the metric context"#),
+        e.contains(r#"function "convert_sum_to_gauge" is not supported in the datapoint context"#),
         "{e}"
     );
     TransformConfig::default().validate().unwrap();

@@ -1303,6 +1303,10 @@ fn edit_map(
     f: &str,
     edit: impl FnOnce(&mut Vec<KeyValue>) -> R<()>,
 ) -> R<()> {
+    if target.keys.is_empty() && matches!(target.field, Field::Attributes | Field::Cache) {
+        // An item's own attribute list: edited in place, no copy.
+        return edit(target.attrs_mut(t)?);
+    }
     match target.get(t)? {
         Value::Nil => Ok(()),
         Value::Map(mut m) => {

@@ -310,7 +310,8 @@ impl PathAcc {
         })
     }
 
-    fn attrs_mut<'b>(&self, t: &'b mut TCtx<'_>) -> R<&'b mut Vec<KeyValue>> {
+    /// The attribute list the path names (created for a resource or scope without one).
+    pub fn attrs_mut<'b>(&self, t: &'b mut TCtx<'_>) -> R<&'b mut Vec<KeyValue>> {
         let ctx = self.ctx;
         Ok(match ctx {
             _ if self.field == Field::Cache => &mut t.cache,

@@ -962,3 +962,28 @@ fn metric_editors_compile_only_in_the_metric_context() {
         r#"statement 1, col 1: function "convert_sum_to_gauge" is not supported in the span context"#
     );
 }
+
+#[test]
+fn cache_and_dynamic_keys() {
+    let span = run(&[
+        r#"set(cache["parts"], Split(attributes["s"], " "))"#,
+        r#"set(attributes["first"], cache["parts"][0])"#,
+        r#"set(attributes["key"], "i")"#,
+        r#"set(attributes["via_key"], attributes[attributes["key"]])"#,
+        r#"delete_key(cache, "parts")"#,
+    ])
+    .unwrap();
+    assert_eq!(attr(&span, "first"), s("hello"));
+    assert_eq!(attr(&span, "via_key"), Value::Int(5));
+    // The cache is per evaluation context, never written to the item.
+    assert!(!keys(&span).contains(&"parts"));
+    // Editing a resource without attributes creates them.
+    let st = parse_statements(
+        &[r#"merge_maps(attributes, {"a": "b"}, "upsert")"#],
+        Ctx::Resource,
+    )
+    .unwrap();
+    let mut res = None;
+    st[0].execute(&mut TCtx::new(&mut res)).unwrap();
+    assert_eq!(res.unwrap().attributes, vec![kv("a", s("b"))]);
+}

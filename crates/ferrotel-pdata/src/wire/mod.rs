@@ -13,6 +13,7 @@
 //! The fast operations check only the structure they walk; when they fail, the error is
 //! recomputed by [`validate`] so it always carries an OTLP/JSON path.
 
+mod fast;
 mod reader;
 mod schema;
 mod split;

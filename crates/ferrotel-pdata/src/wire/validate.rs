@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::fast;
 use super::reader::{
     FIXED32, FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, WireErr, wire_type_name,
 };
@@ -55,14 +56,26 @@ pub(crate) fn request_schema(signal: Signal) -> &'static Msg {
 }
 
 /// Validates `buf` as an export request of `signal` and counts its items.
+///
+/// The error-free fast path (`fast.rs`) decides almost every request; only when it refuses does
+/// the table-driven walk below run again, to build the path-precise error.
 pub(crate) fn validate(signal: Signal, buf: &[u8]) -> Result<usize, DecodeError> {
-    walk(
-        buf,
-        request_schema(signal),
-        RECURSION_LIMIT,
-        MAX_ANY_VALUE_DEPTH,
-    )
-    .map_err(|f| f.into_error())
+    let msg = request_schema(signal);
+    match fast::validate(buf, msg, RECURSION_LIMIT, MAX_ANY_VALUE_DEPTH) {
+        Some(n) => {
+            // Debug builds (tests, fuzzing) check the fast path's contract on every acceptance.
+            debug_assert_eq!(Ok(n), validate_slow(msg, buf).map_err(|e| e.to_string()));
+            Ok(n)
+        }
+        None => validate_slow(msg, buf),
+    }
+}
+
+/// The table-driven walk with error paths.
+#[cold]
+#[inline(never)]
+pub(super) fn validate_slow(msg: &'static Msg, buf: &[u8]) -> Result<usize, DecodeError> {
+    walk(buf, msg, RECURSION_LIMIT, MAX_ANY_VALUE_DEPTH).map_err(|f| f.into_error())
 }
 
 /// Walks one message. `ctx` is prost's recursion budget for this message's fields; `any_left`

@@ -188,3 +188,49 @@ impl Extension for HealthCheck {
         self.ready.store(ready, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn status(port: u16, path: &str) -> u16 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await.unwrap();
+        buf[9..12].parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn unavailable_until_ready_and_again_while_draining() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = HealthCheckConfig {
+            endpoint: format!("127.0.0.1:{port}"),
+            ..Default::default()
+        };
+        let ctx = CreateContext {
+            id: "health_check".parse().unwrap(),
+            kind: Kind::Extension,
+            pipeline: None,
+            telemetry: Telemetry::new(),
+            extensions: Arc::new(Vec::new()),
+        };
+        let ext = HealthCheckFactory.create(ctx, config).unwrap();
+        ext.start().await.unwrap();
+        assert_eq!(status(port, "/").await, 503, "starting");
+        ext.on_ready(true);
+        assert_eq!(status(port, "/").await, 200, "running");
+        assert_eq!(status(port, "/other").await, 404);
+        ext.on_ready(false);
+        assert_eq!(status(port, "/").await, 503, "draining");
+        ext.shutdown().await.unwrap();
+    }
+}

@@ -10,7 +10,7 @@
 pub mod compile;
 pub mod context;
 pub mod parser;
-mod sha256;
+pub mod sha256;
 pub mod time;
 pub mod value;
 pub mod walk;

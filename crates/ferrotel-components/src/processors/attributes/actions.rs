@@ -14,8 +14,6 @@ use ferrotel_runtime::Context;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::sha256;
-
 /// One configured action, as written in YAML (`actions:` of `attributes`, `attributes:` of
 /// `resource`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -442,7 +440,7 @@ fn hash_value(v: &mut AnyValue) {
     let bytes: &[u8] = match &v.value {
         Some(V::StringValue(s)) => {
             // Hash in place: reuse the string's buffer for the digest.
-            let digest = sha256::digest(s.as_bytes());
+            let digest = ferrotel_ottl::sha256::digest(s.as_bytes());
             if let Some(V::StringValue(s)) = &mut v.value {
                 write_hex(&digest, s);
             }
@@ -464,7 +462,7 @@ fn hash_value(v: &mut AnyValue) {
     };
     let mut out = String::new();
     if !bytes.is_empty() {
-        sha256::hex_digest_into(bytes, &mut out);
+        ferrotel_ottl::sha256::hex_digest_into(bytes, &mut out);
     }
     v.value = Some(V::StringValue(out));
 }

@@ -10,7 +10,6 @@
 pub mod actions;
 pub mod config;
 pub mod matcher;
-mod sha256;
 
 use std::sync::Arc;
 

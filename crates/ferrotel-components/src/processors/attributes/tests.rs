@@ -142,7 +142,7 @@ actions:
 
 fn sha256_hex(data: &[u8]) -> String {
     let mut out = String::new();
-    sha256::hex_digest_into(data, &mut out);
+    ferrotel_ottl::sha256::hex_digest_into(data, &mut out);
     out
 }
 

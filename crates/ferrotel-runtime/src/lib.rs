@@ -16,6 +16,7 @@ pub mod config;
 pub mod exporter_helper;
 pub mod fanout;
 pub mod graph;
+pub mod processor_helper;
 pub mod queue;
 pub mod registry;
 pub mod service;

@@ -162,23 +162,19 @@ impl AttributesProcessor {
 }
 
 impl Consumer for AttributesProcessor {
-    fn consume(
-        &self,
-        mut payload: Payload,
-        ctx: Context,
-    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
-        Box::pin(async move {
-            let n = payload.items() as u64;
-            self.obs.incoming.add(n);
-            if n > 0 {
-                payload
-                    .modify(|req| self.apply(req, &ctx))
-                    .map_err(|e| ConsumeError::permanent(format!("attributes: {e}")))?;
-            }
-            self.next.consume(payload, ctx).await?;
-            self.obs.outgoing.add(n);
-            Ok(())
-        })
+    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(ferrotel_runtime::processor_helper::edit_then_forward(
+            "attributes",
+            &self.obs,
+            self.next.as_ref(),
+            payload,
+            ctx,
+            true,
+            |req, ctx| {
+                self.apply(req, ctx);
+                Ok(())
+            },
+        ))
     }
 
     /// Passes the question on: a `memory_limiter` may come after this processor.

@@ -124,25 +124,16 @@ impl TransformProcessor {
 }
 
 impl Consumer for TransformProcessor {
-    fn consume(
-        &self,
-        mut payload: Payload,
-        ctx: Context,
-    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
-        Box::pin(async move {
-            let n = payload.items() as u64;
-            self.obs.incoming.add(n);
-            if !self.groups.is_empty() && n > 0 {
-                payload
-                    .modify(|req| self.apply(req))
-                    .map_err(|e| ConsumeError::permanent(format!("transform: {e}")))?
-                    .map_err(|e| ConsumeError::permanent(format!("transform: {e}")))?;
-            }
-            let out = payload.items() as u64;
-            self.next.consume(payload, ctx).await?;
-            self.obs.outgoing.add(out);
-            Ok(())
-        })
+    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(ferrotel_runtime::processor_helper::edit_then_forward(
+            "transform",
+            &self.obs,
+            self.next.as_ref(),
+            payload,
+            ctx,
+            !self.groups.is_empty(),
+            |req, _| self.apply(req),
+        ))
     }
 
     /// Passes the question on: a `memory_limiter` may come after this processor.

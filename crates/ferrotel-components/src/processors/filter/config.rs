@@ -1,11 +1,18 @@
-//! `processors::filter` configuration: OTTL conditions per context, as the Go Collector's
-//! `filterprocessor` writes them. The legacy `include`/`exclude` match form is not supported
-//! (it is rejected as an unknown field).
+//! `processors::filter` configuration, as the Go Collector's `filterprocessor` writes it: OTTL
+//! conditions per context (`traces.span`, `metrics.datapoint`, ...), or the legacy match form
+//! (`spans.include|exclude`, `metrics.include|exclude`, `logs.include|exclude`) with
+//! `match_type: strict|regexp`. The two forms cannot be mixed for one signal, as in Go; the
+//! metric `match_type: expr` of the Go Collector is refused (use OTTL conditions instead).
 
 use ferrotel_ottl::Ctx;
+use ferrotel_pdata::Signal;
 use ferrotel_runtime::ComponentConfig;
 use ferrotel_runtime::config::ConfigError;
 use serde::Deserialize;
+
+use crate::processors::attributes::matcher::{
+    AttributeMatch, MatchProperties, Matcher, SeverityNumberMatch,
+};
 
 /// What happens when a condition or statement fails to evaluate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -27,26 +34,155 @@ pub struct TracesConditions {
     pub spanevent: Vec<String>,
 }
 
+/// `metrics`: OTTL conditions, or the legacy `include`/`exclude`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConditions {
     pub metric: Vec<String>,
     pub datapoint: Vec<String>,
+    /// Only metrics matching this are kept (checked before `exclude`).
+    pub include: Option<MetricMatchProperties>,
+    /// Metrics matching this are dropped.
+    pub exclude: Option<MetricMatchProperties>,
+    /// Options of the Go regexp filter set: accepted for compatibility, not needed here.
+    pub regexp: Option<serde_json::Value>,
 }
 
+/// `logs`: OTTL conditions, or the legacy `include`/`exclude`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogsConditions {
     pub log_record: Vec<String>,
+    /// Only log records matching this are kept (checked before `exclude`).
+    pub include: Option<LogMatchProperties>,
+    /// Log records matching this are dropped.
+    pub exclude: Option<LogMatchProperties>,
+}
+
+/// `spans`: the legacy span filter, with the keys of the attributes processor's
+/// `include`/`exclude` (`services`, `span_names`, `span_kinds`, `attributes`, `resources`,
+/// `libraries`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpansMatch {
+    /// Only spans matching this are kept (checked before `exclude`).
+    pub include: Option<MatchProperties>,
+    /// Spans matching this are dropped.
+    pub exclude: Option<MatchProperties>,
+}
+
+/// One legacy `metrics.include` or `metrics.exclude`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricMatchProperties {
+    /// `strict` or `regexp` (`expr` is refused).
+    pub match_type: String,
+    pub regexp: Option<serde_json::Value>,
+    /// Metric names (any may match).
+    pub metric_names: Vec<String>,
+    /// Expressions of the Go `expr` match type: refused.
+    pub expressions: Vec<String>,
+    /// Resource attributes (all must match); matched per resource, as in Go: an `exclude`
+    /// with only these drops whole resources.
+    pub resource_attributes: Vec<AttributeMatch>,
+}
+
+/// One legacy `logs.include` or `logs.exclude`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogMatchProperties {
+    /// `strict` or `regexp`; may be left out when only `severity_number` is set.
+    pub match_type: String,
+    pub resource_attributes: Vec<AttributeMatch>,
+    pub record_attributes: Vec<AttributeMatch>,
+    pub severity_texts: Vec<String>,
+    pub severity_number: Option<SeverityNumberMatch>,
+    /// Matched against the body rendered as a string.
+    pub bodies: Vec<String>,
+}
+
+impl LogMatchProperties {
+    /// Go ignores an `include`/`exclude` that sets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.resource_attributes.is_empty()
+            && self.record_attributes.is_empty()
+            && self.severity_texts.is_empty()
+            && self.bodies.is_empty()
+            && self.severity_number.is_none()
+    }
+
+    /// The same match in the attributes processor's terms.
+    pub fn match_properties(&self) -> MatchProperties {
+        let only_severity = self.resource_attributes.is_empty()
+            && self.record_attributes.is_empty()
+            && self.severity_texts.is_empty()
+            && self.bodies.is_empty();
+        MatchProperties {
+            // A match type is only needed (and checked, as in Go) for lists of names/values.
+            match_type: if self.match_type.is_empty() && only_severity {
+                "strict".into()
+            } else {
+                self.match_type.clone()
+            },
+            resources: self.resource_attributes.clone(),
+            attributes: self.record_attributes.clone(),
+            log_severity_texts: self.severity_texts.clone(),
+            log_severity_number: self.severity_number.clone(),
+            log_bodies: self.bodies.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl MetricMatchProperties {
+    fn check_type(&self) -> Result<(), String> {
+        if self.match_type == "expr" || !self.expressions.is_empty() {
+            return Err(
+                "match_type \"expr\" is not supported: use OTTL conditions under \"metrics::metric\" or \"metrics::datapoint\" instead"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The resource part, if `resource_attributes` is set.
+    pub fn resource_match(&self) -> Result<Option<MatchProperties>, String> {
+        self.check_type()?;
+        Ok(
+            (!self.resource_attributes.is_empty()).then(|| MatchProperties {
+                match_type: self.match_type.clone(),
+                resources: self.resource_attributes.clone(),
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// The metric name part, if `metric_names` is set.
+    pub fn name_match(&self) -> Result<Option<MatchProperties>, String> {
+        self.check_type()?;
+        Ok((!self.metric_names.is_empty()).then(|| MatchProperties {
+            match_type: self.match_type.clone(),
+            metric_names: self.metric_names.clone(),
+            ..Default::default()
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterConfig {
     pub error_mode: ErrorMode,
+    /// The legacy span filter.
+    pub spans: SpansMatch,
     pub traces: TracesConditions,
     pub metrics: MetricsConditions,
     pub logs: LogsConditions,
+}
+
+/// Compiles one legacy `include`/`exclude` for `signal`, checking it as Go does.
+pub(crate) fn compile_match(p: &MatchProperties, signal: Signal) -> Result<Matcher, String> {
+    p.validate_for(signal)?;
+    Matcher::new(p)
 }
 
 impl FilterConfig {
@@ -64,10 +200,81 @@ impl FilterConfig {
             ("logs::log_record", Ctx::Log, &self.logs.log_record),
         ]
     }
+
+    /// Refuses a signal configured with both OTTL conditions and the legacy form (the Go
+    /// Collector's messages), and checks every legacy match.
+    fn validate_legacy(&self) -> Result<(), ConfigError> {
+        let traces_ottl = !self.traces.span.is_empty() || !self.traces.spanevent.is_empty();
+        let metrics_ottl = !self.metrics.metric.is_empty() || !self.metrics.datapoint.is_empty();
+        let logs_ottl = !self.logs.log_record.is_empty();
+        if traces_ottl && (self.spans.include.is_some() || self.spans.exclude.is_some()) {
+            return Err(ConfigError::field(
+                if self.spans.include.is_some() {
+                    "spans::include"
+                } else {
+                    "spans::exclude"
+                },
+                "cannot use \"traces.span\", \"traces.spanevent\" and the span settings \"spans.include\", \"spans.exclude\" at the same time",
+            ));
+        }
+        if metrics_ottl && (self.metrics.include.is_some() || self.metrics.exclude.is_some()) {
+            return Err(ConfigError::field(
+                if self.metrics.include.is_some() {
+                    "metrics::include"
+                } else {
+                    "metrics::exclude"
+                },
+                "cannot use \"metrics.metric\", \"metrics.datapoint\" and the settings \"metrics.include\", \"metrics.exclude\" at the same time",
+            ));
+        }
+        if logs_ottl && (self.logs.include.is_some() || self.logs.exclude.is_some()) {
+            return Err(ConfigError::field(
+                if self.logs.include.is_some() {
+                    "logs::include"
+                } else {
+                    "logs::exclude"
+                },
+                "cannot use \"logs.log_record\" and the settings \"logs.include\", \"logs.exclude\" at the same time",
+            ));
+        }
+        for (path, p) in [
+            ("spans::include", &self.spans.include),
+            ("spans::exclude", &self.spans.exclude),
+        ] {
+            if let Some(p) = p {
+                compile_match(p, Signal::Traces).map_err(|e| ConfigError::field(path, e))?;
+            }
+        }
+        for (path, p) in [
+            ("metrics::include", &self.metrics.include),
+            ("metrics::exclude", &self.metrics.exclude),
+        ] {
+            if let Some(p) = p {
+                for m in [p.resource_match(), p.name_match()] {
+                    let m = m.map_err(|e| ConfigError::field(path, e))?;
+                    if let Some(m) = m {
+                        compile_match(&m, Signal::Metrics)
+                            .map_err(|e| ConfigError::field(path, e))?;
+                    }
+                }
+            }
+        }
+        for (path, p) in [
+            ("logs::include", &self.logs.include),
+            ("logs::exclude", &self.logs.exclude),
+        ] {
+            if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
+                compile_match(&p.match_properties(), Signal::Logs)
+                    .map_err(|e| ConfigError::field(path, e))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ComponentConfig for FilterConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_legacy()?;
         for (path, ctx, conds) in self.sections() {
             ferrotel_ottl::parse_conditions(conds, ctx).map_err(|e| ConfigError::field(path, e))?;
         }

@@ -1,11 +1,13 @@
 //! `filter` processor: drops spans, span events, metrics, data points and log records for
-//! which any configured OTTL condition is true — the Go Collector's `filterprocessor`.
+//! which any configured OTTL condition is true — the Go Collector's `filterprocessor`. The
+//! legacy `include`/`exclude` form (`spans`, `metrics`, `logs`) is in [`legacy`].
 //!
 //! Conditions are compiled once when the processor is built. A metric whose data points are
 //! all dropped is dropped; resources and scopes left without items are removed. Dropped items
 //! are counted in the processor's `dropped` counter; a payload left empty is not passed on.
 
 pub mod config;
+pub mod legacy;
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::*;
 
 pub use config::{ErrorMode, FilterConfig};
+use legacy::Legacy;
 
 /// Factory of the `filter` processor.
 pub struct FilterProcessorFactory;
@@ -45,6 +48,8 @@ impl ProcessorFactory for FilterProcessorFactory {
 /// The `filter` processor of one pipeline.
 pub struct FilterProcessor {
     groups: Vec<(Ctx, Vec<Condition>)>,
+    /// The legacy `include`/`exclude` of this signal (never together with `groups`).
+    legacy: Option<Legacy>,
     error_mode: ErrorMode,
     next: ConsumerRef,
     obs: ProcessorObs,
@@ -76,6 +81,7 @@ impl FilterProcessor {
                 .map_err(|e| ComponentError::new(format!("{path}: {e}")))?;
             groups.push((c, compiled));
         }
+        let legacy = Legacy::build(&config, signal).map_err(ComponentError::new)?;
         let pipeline = ctx
             .pipeline
             .as_ref()
@@ -84,6 +90,7 @@ impl FilterProcessor {
         let id = ctx.id.to_string();
         Ok(FilterProcessor {
             groups,
+            legacy,
             error_mode: config.error_mode,
             next,
             obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
@@ -94,6 +101,9 @@ impl FilterProcessor {
     /// Drops the matching items of a request. With `error_mode: propagate` the first
     /// evaluation error is returned.
     pub fn apply(&self, request: &mut Request) -> Result<(), String> {
+        if let Some(legacy) = &self.legacy {
+            legacy.apply(request);
+        }
         let mode = self.error_mode;
         for (ctx, conds) in &self.groups {
             ferrotel_ottl::walk(request, *ctx, true, &mut |t| {
@@ -131,7 +141,7 @@ impl Consumer for FilterProcessor {
         Box::pin(async move {
             let n = payload.items() as u64;
             self.obs.incoming.add(n);
-            if !self.groups.is_empty() && n > 0 {
+            if (!self.groups.is_empty() || self.legacy.is_some()) && n > 0 {
                 payload
                     .modify(|req| self.apply(req))
                     .map_err(|e| ConsumeError::permanent(format!("filter: {e}")))?

@@ -436,3 +436,539 @@ fn config_errors() {
     // Defaults are valid: no conditions, nothing dropped.
     FilterConfig::default().validate().unwrap();
 }
+
+// ---- The legacy include/exclude form (the Go README's examples) ----
+
+use ferrotel_pdata::proto::common::v1::InstrumentationScope;
+
+/// (service, (scope name, version), spans) per resource.
+type ServiceSpans<'a> = (&'a str, Option<(&'a str, &'a str)>, Vec<Span>);
+
+fn scoped_traces(resources: Vec<ServiceSpans<'_>>) -> Request {
+    Request::Traces(ExportTraceServiceRequest {
+        resource_spans: resources
+            .into_iter()
+            .map(|(service, scope, spans)| ResourceSpans {
+                resource: resource(vec![
+                    kv_str("service.name", service),
+                    kv_str("container.host", "localhost"),
+                ]),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope.map(|(name, version)| InstrumentationScope {
+                        name: name.into(),
+                        version: version.into(),
+                        ..Default::default()
+                    }),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    })
+}
+
+fn kind(mut s: Span, kind: i32) -> Span {
+    s.kind = kind;
+    s
+}
+
+#[tokio::test]
+async fn legacy_spans_readme() {
+    // The README's example (with `regexp` where it writes `regex`, which Go refuses).
+    let yaml = r#"
+spans:
+  include:
+    match_type: strict
+    services:
+      - app_3
+  exclude:
+    match_type: regexp
+    services:
+      - app_1
+      - app_2
+    span_names:
+      - hello_world
+      - hello/world
+    attributes:
+      - key: container.name
+        value: (app_container_1|app_container_2)
+    libraries:
+      - name: opentelemetry
+        version: 0.0-beta
+    resources:
+      - key: container.host
+        value: (localhost|127.0.0.1)
+"#;
+    let (p, rec, telemetry) = processor(yaml, Signal::Traces);
+    let input = scoped_traces(vec![
+        ("app_1", None, vec![span("a1", vec![], vec![])]),
+        (
+            "app_3",
+            Some(("opentelemetry", "0.0-beta")),
+            vec![
+                span("kept", vec![], vec![]),
+                span("hello_world", vec![], vec![]),
+            ],
+        ),
+    ]);
+    consume(&p, input).await.unwrap();
+    // app_1 is not included; app_3's spans do not match every exclude list (service).
+    assert_eq!(rec.span_names(), vec!["kept", "hello_world"]);
+    assert_eq!(
+        telemetry.sum(
+            "otelcol_processor_dropped_items",
+            &[("processor", "filter")]
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn legacy_spans_exclude_all_lists_must_match() {
+    let yaml = r#"
+spans:
+  include:
+    match_type: strict
+    span_kinds: [SPAN_KIND_SERVER, SPAN_KIND_CLIENT]
+  exclude:
+    match_type: regexp
+    span_names: ['^GET /health']
+    attributes:
+      - key: http.route
+      - key: env
+        value: dev|test
+    libraries:
+      - name: io\.opentelemetry\..*
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Traces);
+    let dev = || vec![kv_str("http.route", "/health"), kv_str("env", "dev-eu")];
+    let input = scoped_traces(vec![
+        (
+            "shop",
+            Some(("io.opentelemetry.http", "")),
+            vec![
+                kind(span("GET /health", dev(), vec![]), 2),
+                kind(span("GET /healthz", vec![kv_str("env", "dev")], vec![]), 2),
+                kind(
+                    span(
+                        "GET /health ready",
+                        vec![kv_str("http.route", "/h"), kv_str("env", "prod")],
+                        vec![],
+                    ),
+                    2,
+                ),
+                kind(span("GET /cart", dev(), vec![]), 3),
+                kind(span("internal", vec![], vec![]), 1),
+                span("unspecified", vec![], vec![]),
+            ],
+        ),
+        (
+            "other",
+            Some(("custom", "1.0")),
+            vec![kind(span("GET /health", dev(), vec![]), 2)],
+        ),
+    ]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(
+        rec.span_names(),
+        vec![
+            "GET /healthz",
+            "GET /health ready",
+            "GET /cart",
+            "GET /health"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn legacy_spans_everything_dropped_removes_resources() {
+    let yaml = "spans: {exclude: {match_type: strict, services: [noisy]}}";
+    let (p, rec, _) = processor(yaml, Signal::Traces);
+    let input = scoped_traces(vec![
+        ("noisy", None, vec![span("a", vec![], vec![])]),
+        ("quiet", None, vec![span("b", vec![], vec![])]),
+    ]);
+    consume(&p, input).await.unwrap();
+    let got = received(&rec);
+    let Request::Traces(t) = &got[0] else {
+        panic!()
+    };
+    assert_eq!(t.resource_spans.len(), 1);
+    assert_eq!(rec.span_names(), vec!["b"]);
+
+    let (p, rec, _) = processor(yaml, Signal::Traces);
+    consume(
+        &p,
+        scoped_traces(vec![("noisy", None, vec![span("a", vec![], vec![])])]),
+    )
+    .await
+    .unwrap();
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+fn container(name: &str) -> Vec<KeyValue> {
+    vec![kv_str("container.name", name)]
+}
+
+fn g(name: &str) -> Metric {
+    gauge(name, vec![point(1.0, vec![])])
+}
+
+#[tokio::test]
+async fn legacy_metrics_readme() {
+    let yaml = r#"
+metrics:
+  include:
+    match_type: regexp
+    metric_names:
+      - prefix/.*
+      - prefix_.*
+    resource_attributes:
+      - key: container.name
+        value: app_container_1
+  exclude:
+    match_type: strict
+    metric_names:
+      - hello_world
+      - prefix/skip
+"#;
+    let (p, rec, telemetry) = processor(yaml, Signal::Metrics);
+    let input = metrics(vec![
+        (
+            container("app_container_1"),
+            vec![
+                g("prefix/a"),
+                g("prefix_b"),
+                g("prefix/skip"),
+                g("other"),
+                g("hello_world"),
+            ],
+        ),
+        (container("app_container_2"), vec![g("prefix/a")]),
+    ]);
+    consume(&p, input).await.unwrap();
+    let got = received(&rec);
+    assert_eq!(metric_names(&got[0]), vec!["prefix/a", "prefix_b"]);
+    let Request::Metrics(m) = &got[0] else {
+        panic!()
+    };
+    assert_eq!(m.resource_metrics.len(), 1);
+    assert_eq!(
+        telemetry.sum(
+            "otelcol_processor_dropped_items",
+            &[("processor", "filter")]
+        ),
+        4
+    );
+}
+
+#[tokio::test]
+async fn legacy_metrics_exclude_with_resource_attributes_drops_the_resource() {
+    // As in Go: the resource part and the name part are separate filters, so this drops every
+    // metric of app_container_1 and the named metrics of every resource.
+    let yaml = r#"
+metrics:
+  exclude:
+    match_type: strict
+    metric_names: [hello_world, hello/world]
+    resource_attributes:
+      - key: container.name
+        value: app_container_1
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Metrics);
+    let input = metrics(vec![
+        (container("app_container_1"), vec![g("a"), g("hello_world")]),
+        (container("app_container_2"), vec![g("b"), g("hello/world")]),
+    ]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(metric_names(&received(&rec)[0]), vec!["b"]);
+}
+
+#[tokio::test]
+async fn legacy_metrics_resource_only() {
+    // "In case no metric names are provided, the filtering is only done at resource level."
+    let yaml = r#"
+metrics:
+  include:
+    match_type: regexp
+    resource_attributes:
+      - key: container.name
+        value: (app_container_1|app_container_2)
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Metrics);
+    let input = metrics(vec![
+        (container("app_container_1"), vec![g("a")]),
+        (container("app_container_3"), vec![g("b")]),
+        (vec![], vec![g("c")]),
+        (container("app_container_2"), vec![g("d")]),
+    ]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(metric_names(&received(&rec)[0]), vec!["a", "d"]);
+}
+
+fn resource_logs(resources: Vec<(Vec<KeyValue>, Vec<LogRecord>)>) -> Request {
+    Request::Logs(ExportLogsServiceRequest {
+        resource_logs: resources
+            .into_iter()
+            .map(|(r, records)| ResourceLogs {
+                resource: resource(r),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    })
+}
+
+fn with_text(mut l: LogRecord, text: &str) -> LogRecord {
+    l.severity_text = text.into();
+    l
+}
+
+fn with_attrs(mut l: LogRecord, attrs: Vec<KeyValue>) -> LogRecord {
+    l.attributes = attrs;
+    l
+}
+
+async fn run_logs(yaml: &str, input: Request) -> Vec<String> {
+    let (p, rec, _) = processor(yaml, Signal::Logs);
+    consume(&p, input).await.unwrap();
+    received(&rec).first().map(bodies).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn legacy_logs_readme() {
+    let hosts = || {
+        resource_logs(vec![
+            (
+                vec![kv_str("host.name", "just_this_one_hostname")],
+                vec![log("a", 9)],
+            ),
+            (vec![kv_str("host.name", "prefix-b")], vec![log("b", 9)]),
+            (vec![kv_str("host.name", "other")], vec![log("c", 9)]),
+        ])
+    };
+    // filter/2
+    let strict = r#"
+logs:
+  include:
+    match_type: strict
+    resource_attributes:
+      - key: host.name
+        value: just_this_one_hostname
+"#;
+    assert_eq!(run_logs(strict, hosts()).await, vec!["a"]);
+    // filter/regexp
+    let regexp = r#"
+logs:
+  include:
+    match_type: regexp
+    resource_attributes:
+      - key: host.name
+        value: prefix.*
+"#;
+    assert_eq!(run_logs(regexp, hosts()).await, vec!["b"]);
+
+    // filter/regexp_record
+    let record = r#"
+logs:
+  include:
+    match_type: regexp
+    record_attributes:
+      - key: record_attr
+        value: prefix_.*
+"#;
+    let input = logs(vec![
+        with_attrs(log("a", 9), vec![kv_str("record_attr", "prefix_1")]),
+        with_attrs(log("b", 9), vec![kv_str("record_attr", "other")]),
+        with_attrs(log("c", 9), vec![kv("record_attr", Value::IntValue(1))]),
+        log("d", 9),
+    ]);
+    assert_eq!(run_logs(record, input).await, vec!["a"]);
+
+    // filter/severity_text
+    let text = r#"
+logs:
+  include:
+    match_type: regexp
+    severity_texts:
+    - INFO[2-4]?
+    - WARN[2-4]?
+    - ERROR[2-4]?
+"#;
+    let input = logs(vec![
+        with_text(log("a", 9), "INFO"),
+        with_text(log("b", 5), "DEBUG"),
+        with_text(log("c", 18), "ERROR2"),
+        log("d", 0),
+    ]);
+    assert_eq!(run_logs(text, input).await, vec!["a", "c"]);
+
+    // filter/severity_number: below INFO dropped, undefined kept (no match_type needed).
+    let number = r#"
+logs:
+  include:
+    severity_number:
+      min: "INFO"
+      match_undefined: true
+"#;
+    let input = || {
+        logs(vec![
+            log("trace", 1),
+            log("debug4", 8),
+            log("info", 9),
+            log("error", 17),
+            log("undefined", 0),
+        ])
+    };
+    assert_eq!(
+        run_logs(number, input()).await,
+        vec!["info", "error", "undefined"]
+    );
+    let exclude = "logs: {exclude: {severity_number: {min: error}}}";
+    assert_eq!(
+        run_logs(exclude, input()).await,
+        vec!["trace", "debug4", "info", "undefined"]
+    );
+
+    // filter/bodies
+    let bodies_yaml = r#"
+logs:
+  include:
+    match_type: regexp
+    bodies:
+    - ^IMPORTANT RECORD
+"#;
+    let input = logs(vec![
+        log("IMPORTANT RECORD 1", 9),
+        log("not an IMPORTANT RECORD", 9),
+    ]);
+    assert_eq!(
+        run_logs(bodies_yaml, input).await,
+        vec!["IMPORTANT RECORD 1"]
+    );
+}
+
+#[tokio::test]
+async fn legacy_logs_include_then_exclude() {
+    let yaml = r#"
+logs:
+  include:
+    match_type: strict
+    bodies: [a, b, c]
+  exclude:
+    match_type: strict
+    record_attributes:
+      - key: drop
+        value: true
+"#;
+    let input = logs(vec![
+        log("a", 9),
+        with_attrs(log("b", 9), vec![kv("drop", Value::BoolValue(true))]),
+        with_attrs(log("c", 9), vec![kv("drop", Value::BoolValue(false))]),
+        log("d", 9),
+    ]);
+    assert_eq!(run_logs(yaml, input).await, vec!["a", "c"]);
+    // An include or exclude that sets nothing is ignored, as in Go.
+    let empty = "logs: {include: {match_type: strict}, exclude: {}}";
+    let (p, _, _) = processor(empty, Signal::Logs);
+    assert!(p.legacy.is_none());
+}
+
+#[test]
+fn legacy_config_errors() {
+    let cases = [
+        (
+            "traces: {span: ['name == \"a\"']}\nspans: {exclude: {match_type: strict, services: [a]}}",
+            "spans::exclude: cannot use \"traces.span\", \"traces.spanevent\" and the span settings \"spans.include\", \"spans.exclude\" at the same time",
+        ),
+        (
+            "metrics: {datapoint: ['true'], include: {match_type: strict, metric_names: [a]}}",
+            "metrics::include: cannot use \"metrics.metric\", \"metrics.datapoint\" and the settings \"metrics.include\", \"metrics.exclude\" at the same time",
+        ),
+        (
+            "logs: {log_record: ['true'], exclude: {match_type: strict, bodies: [a]}}",
+            "logs::exclude: cannot use \"logs.log_record\" and the settings \"logs.include\", \"logs.exclude\" at the same time",
+        ),
+        (
+            "spans: {include: {match_type: regex, services: [a]}}",
+            "spans::include: unrecognized match_type: 'regex', valid types are: [regexp strict]",
+        ),
+        (
+            "spans: {include: {match_type: strict}}",
+            "spans::include: at least one of \"attributes\", \"libraries\",  or \"resources\" field must be specified",
+        ),
+        (
+            "spans: {exclude: {match_type: strict, log_bodies: [a]}}",
+            "spans::exclude: log_bodies should not be specified for trace spans",
+        ),
+        (
+            "spans: {exclude: {match_type: strict, span_kinds: [server]}}",
+            "spans::exclude: span_kinds string must match one of the standard span kinds when match_type=strict: [SPAN_KIND_CLIENT SPAN_KIND_CONSUMER SPAN_KIND_INTERNAL SPAN_KIND_PRODUCER SPAN_KIND_SERVER]",
+        ),
+        (
+            "spans: {exclude: {match_type: regexp, span_names: ['(']}}",
+            "spans::exclude: error parsing regexp",
+        ),
+        (
+            "metrics: {exclude: {match_type: expr, expressions: ['MetricName == \"a\"']}}",
+            "metrics::exclude: match_type \"expr\" is not supported: use OTTL conditions under \"metrics::metric\" or \"metrics::datapoint\" instead",
+        ),
+        (
+            "metrics: {include: {metric_names: [a]}}",
+            "metrics::include: unrecognized match_type: '', valid types are: [regexp strict]",
+        ),
+        (
+            "metrics: {include: {match_type: regexp, resource_attributes: [{key: a, value: 1}]}}",
+            "metrics::include: match_type=regexp for \"a\" key is only supported for strings",
+        ),
+        (
+            "logs: {include: {match_type: strict, record_attributes: [{value: a}]}}",
+            "logs::include: error creating processor. Can't have empty key in the list of attributes",
+        ),
+        (
+            "logs: {include: {bodies: [a]}}",
+            "logs::include: unrecognized match_type: ''",
+        ),
+        (
+            "logs: {include: {severity_number: {min: LOUD}}}",
+            "unknown severity \"LOUD\"",
+        ),
+        // Go's log match has no libraries (nor span keys).
+        (
+            "logs: {include: {match_type: strict, libraries: [{name: a}]}}",
+            "libraries",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let e = config_error::<FilterConfig>(yaml);
+        assert!(e.contains(want), "{yaml}\n got: {e}\nwant: {want}");
+    }
+    // Both forms for different signals are fine.
+    let ok: FilterConfig = config(
+        "traces: {span: ['name == \"a\"']}\nlogs: {exclude: {match_type: strict, bodies: [a]}}\nmetrics: {regexp: {cacheenabled: true}}",
+    );
+    ok.validate().unwrap();
+    // The example of docs/configuration.md.
+    let doc: FilterConfig = config(
+        r#"
+spans:
+  exclude:
+    match_type: regexp
+    span_names: ['^GET /health']
+    attributes:
+      - {key: http.route}
+metrics:
+  include:
+    match_type: regexp
+    metric_names: ['^http\.server\..*', '^process\..*']
+logs:
+  include:
+    severity_number: {min: INFO, match_undefined: true}
+"#,
+    );
+    doc.validate().unwrap();
+}

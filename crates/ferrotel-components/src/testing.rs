@@ -137,3 +137,23 @@ pub fn config_error<T: ComponentConfig>(yaml: &str) -> String {
             .to_string(),
     }
 }
+
+/// The request with every absent resource made an empty one: OTLP and pdata do not tell them
+/// apart, prost does (`None` and `Some(default)`); for comparing edits done different ways.
+pub fn with_resources(mut req: Request) -> Request {
+    match &mut req {
+        Request::Traces(r) => r.resource_spans.iter_mut().for_each(|x| {
+            x.resource.get_or_insert_with(Default::default);
+        }),
+        Request::Metrics(r) => r.resource_metrics.iter_mut().for_each(|x| {
+            x.resource.get_or_insert_with(Default::default);
+        }),
+        Request::Logs(r) => r.resource_logs.iter_mut().for_each(|x| {
+            x.resource.get_or_insert_with(Default::default);
+        }),
+        Request::Profiles(r) => r.resource_profiles.iter_mut().for_each(|x| {
+            x.resource.get_or_insert_with(Default::default);
+        }),
+    }
+    req
+}

@@ -228,6 +228,29 @@ impl Payload {
         Ok(out)
     }
 
+    /// Edits attribute lists on the encoded bytes with [`wire::edit_attributes`] when the
+    /// payload was never decoded. Returns false, leaving the payload untouched, when it is
+    /// decoded or the wire edit does not apply; the caller then edits with [`Payload::modify`].
+    /// Shared bytes are never written: the edit builds new ones.
+    pub fn edit_attributes_encoded(
+        &mut self,
+        target: wire::AttrTarget,
+        edit: impl FnMut(&mut wire::WireAttrs<'_>),
+    ) -> bool {
+        let Repr::Encoded(bytes) = &self.repr else {
+            return false;
+        };
+        match wire::edit_attributes(self.signal, bytes, target, edit) {
+            Ok(Some(new)) => {
+                // Attribute edits never add or remove items, so the count stands.
+                self.repr = Repr::Encoded(new);
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
     /// Takes the decoded request out of the payload (copying only if it is shared).
     pub fn into_request(self) -> Result<Request, DecodeError> {
         match self.repr {

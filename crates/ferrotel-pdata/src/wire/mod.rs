@@ -7,12 +7,15 @@
 //! - [`validate`]: full structural check and item count in one allocation-free pass, driven by
 //!   static schema tables; whatever it accepts, prost decodes.
 //! - [`count`], [`split`], [`merge`]: walk only down to the items and copy item bytes verbatim.
+//! - [`edit_attributes`]: insert/update/delete attributes of items or resources, copying
+//!   everything else verbatim.
 //! - [`for_each_resource`], [`for_each_trace_id`], [`split_by_trace_id`]: routing and
 //!   trace-aware load balancing without a decode.
 //!
 //! The fast operations check only the structure they walk; when they fail, the error is
 //! recomputed by [`validate`] so it always carries an OTLP/JSON path.
 
+mod edit;
 mod fast;
 mod reader;
 mod schema;
@@ -24,6 +27,7 @@ use bytes::Bytes;
 
 use crate::{DecodeError, Signal};
 
+pub use edit::{AttrTarget, Unsupported, WireAttrs, edit_attributes};
 pub use view::{AnyValueView, Attributes, ResourceView};
 
 /// Deepest AnyValue nesting (arrays and kvlists) that [`validate`] accepts.

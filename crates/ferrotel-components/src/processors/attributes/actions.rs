@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
+use ferrotel_pdata::wire::WireAttrs;
 use ferrotel_runtime::Context;
 use regex::Regex;
 use serde::Deserialize;
@@ -277,59 +278,158 @@ impl AttrActions {
     }
 }
 
+/// An attribute list the actions edit: a decoded `Vec<KeyValue>`, or the list of an encoded
+/// item edited on the wire ([`WireAttrs`]), which leaves the rest of the request undecoded.
+pub trait AttrList {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The key of entry `i`.
+    fn key(&self, i: usize) -> &str;
+    /// The first entry named `key`.
+    fn find(&self, key: &str) -> Option<usize>;
+    /// The value of entry `i` if it is a string.
+    fn str_value(&self, i: usize) -> Option<&str>;
+    /// A copy of the value of entry `i` (an empty value if it has none).
+    fn value(&self, i: usize) -> AnyValue;
+    fn set(&mut self, i: usize, value: &AnyValue);
+    fn push(&mut self, key: &str, value: Cow<'_, AnyValue>);
+    fn remove(&mut self, i: usize);
+    fn retain(&mut self, keep: impl FnMut(&str) -> bool);
+    /// Edits the value of entry `i` in place.
+    fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue));
+}
+
+impl AttrList for Vec<KeyValue> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn key(&self, i: usize) -> &str {
+        &self[i].key
+    }
+    #[inline]
+    fn find(&self, key: &str) -> Option<usize> {
+        self.iter().position(|a| a.key == key)
+    }
+    fn str_value(&self, i: usize) -> Option<&str> {
+        match self[i].value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn value(&self, i: usize) -> AnyValue {
+        self[i].value.clone().unwrap_or_default()
+    }
+    /// Reuses the existing string buffer when both are strings, so an update of a string
+    /// attribute allocates nothing.
+    fn set(&mut self, i: usize, value: &AnyValue) {
+        assign(&mut self[i].value, value);
+    }
+    fn push(&mut self, key: &str, value: Cow<'_, AnyValue>) {
+        Vec::push(self, kv(key, value.into_owned()));
+    }
+    fn remove(&mut self, i: usize) {
+        Vec::remove(self, i);
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        Vec::retain(self, |a| keep(&a.key));
+    }
+    fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue)) {
+        edit(self[i].value.get_or_insert_with(Default::default));
+    }
+}
+
+impl AttrList for WireAttrs<'_> {
+    fn len(&self) -> usize {
+        WireAttrs::len(self)
+    }
+    fn key(&self, i: usize) -> &str {
+        WireAttrs::key(self, i)
+    }
+    #[inline]
+    fn find(&self, key: &str) -> Option<usize> {
+        WireAttrs::find(self, key)
+    }
+    fn str_value(&self, i: usize) -> Option<&str> {
+        self.value(i).as_str()
+    }
+    fn value(&self, i: usize) -> AnyValue {
+        self.value_owned(i)
+    }
+    fn set(&mut self, i: usize, value: &AnyValue) {
+        WireAttrs::set(self, i, value);
+    }
+    fn push(&mut self, key: &str, value: Cow<'_, AnyValue>) {
+        WireAttrs::push(self, key, &value);
+    }
+    fn remove(&mut self, i: usize) {
+        WireAttrs::remove(self, i);
+    }
+    fn retain(&mut self, keep: impl FnMut(&str) -> bool) {
+        WireAttrs::retain(self, keep);
+    }
+    fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue)) {
+        let mut v = self.value_owned(i);
+        edit(&mut v);
+        WireAttrs::set(self, i, &v);
+    }
+}
+
 impl Bound<'_> {
     /// Applies every action, in order, to one attribute list.
-    pub fn apply(&self, attrs: &mut Vec<KeyValue>) {
+    pub fn apply<L: AttrList>(&self, attrs: &mut L) {
         for (i, action) in self.actions.actions.iter().enumerate() {
             let key = action.key.as_str();
             match &action.op {
                 Op::Insert(src) => {
-                    if find(attrs, key).is_none()
+                    if attrs.find(key).is_none()
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        attrs.push(kv(key, v.into_owned()));
+                        attrs.push(key, v);
                     }
                 }
                 Op::Update(src) => {
-                    if let Some(idx) = find(attrs, key)
+                    if let Some(idx) = attrs.find(key)
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        assign(&mut attrs[idx].value, &v);
+                        attrs.set(idx, &v);
                     }
                 }
                 Op::Upsert(src) => {
                     if let Some(v) = self.source(i, src, attrs) {
-                        match find(attrs, key) {
-                            Some(idx) => assign(&mut attrs[idx].value, &v),
-                            None => attrs.push(kv(key, v.into_owned())),
+                        match attrs.find(key) {
+                            Some(idx) => attrs.set(idx, &v),
+                            None => attrs.push(key, v),
                         }
                     }
                 }
                 Op::Delete(re) => {
                     if !key.is_empty()
-                        && let Some(idx) = find(attrs, key)
+                        && let Some(idx) = attrs.find(key)
                     {
                         attrs.remove(idx);
                     }
                     if let Some(re) = re {
-                        attrs.retain(|a| !re.is_match(&a.key));
+                        attrs.retain(|k| !re.is_match(k));
                     }
                 }
                 Op::Hash(re) => {
-                    for a in attrs.iter_mut() {
+                    for idx in 0..attrs.len() {
                         // The Go Collector hashes `key`, then every key matching `pattern`: a
                         // key that is both is hashed twice there, and so here.
-                        let times = usize::from(!key.is_empty() && a.key == key)
-                            + usize::from(re.as_ref().is_some_and(|re| re.is_match(&a.key)));
-                        for _ in 0..times {
-                            hash_value(a.value.get_or_insert_with(Default::default));
+                        let k = attrs.key(idx);
+                        let times = usize::from(!key.is_empty() && k == key)
+                            + usize::from(re.as_ref().is_some_and(|re| re.is_match(k)));
+                        if times > 0 {
+                            attrs.update(idx, |v| (0..times).for_each(|_| hash_value(v)));
                         }
                     }
                 }
                 Op::Extract(re, names) => extract(attrs, key, re, names),
                 Op::Convert(to) => {
-                    if let Some(idx) = find(attrs, key) {
-                        convert(attrs[idx].value.get_or_insert_with(Default::default), *to);
+                    if let Some(idx) = attrs.find(key) {
+                        attrs.update(idx, |v| convert(v, *to));
                     }
                 }
             }
@@ -337,18 +437,17 @@ impl Bound<'_> {
     }
 
     /// The value an insert/update/upsert writes (None: the source is absent). Configured and
-    /// context values are borrowed, so an update copies into the existing buffer; a value from
-    /// another attribute is copied first, as it lives in the list being edited.
-    fn source<'s>(
+    /// context values are borrowed; a value from another attribute is copied, as it lives in
+    /// the list being edited.
+    fn source<'s, L: AttrList>(
         &'s self,
         i: usize,
         src: &'s Source,
-        attrs: &[KeyValue],
+        attrs: &L,
     ) -> Option<Cow<'s, AnyValue>> {
         match src {
             Source::Value(v) => Some(Cow::Borrowed(v)),
-            Source::Attribute(from) => find(attrs, from)
-                .map(|idx| Cow::Owned(attrs[idx].value.clone().unwrap_or_default())),
+            Source::Attribute(from) => attrs.find(from).map(|idx| Cow::Owned(attrs.value(idx))),
             Source::Context(_) => self.context.get(i)?.as_ref().map(Cow::Borrowed),
         }
     }
@@ -370,11 +469,6 @@ fn assign(dst: &mut Option<AnyValue>, src: &AnyValue) {
         return;
     }
     *dst = Some(src.clone());
-}
-
-#[inline]
-fn find(attrs: &[KeyValue], key: &str) -> Option<usize> {
-    attrs.iter().position(|a| a.key == key)
 }
 
 fn kv(key: &str, value: AnyValue) -> KeyValue {
@@ -479,11 +573,9 @@ fn write_hex(digest: &[u8; 32], out: &mut String) {
 
 /// `extract`: named groups of the first match on the string value of `key` become (or
 /// overwrite) string attributes; non-strings and non-matches are left alone.
-fn extract(attrs: &mut Vec<KeyValue>, key: &str, re: &Regex, names: &[String]) {
-    let Some(idx) = find(attrs, key) else { return };
-    let Some(any_value::Value::StringValue(s)) =
-        attrs[idx].value.as_ref().and_then(|v| v.value.as_ref())
-    else {
+fn extract<L: AttrList>(attrs: &mut L, key: &str, re: &Regex, names: &[String]) {
+    let Some(idx) = attrs.find(key) else { return };
+    let Some(s) = attrs.str_value(idx) else {
         return;
     };
     let Some(caps) = re.captures(s) else { return };
@@ -493,9 +585,10 @@ fn extract(attrs: &mut Vec<KeyValue>, key: &str, re: &Regex, names: &[String]) {
         .collect();
     for (g, value) in found {
         let name = &names[g];
-        match find(attrs, name) {
-            Some(i) => attrs[i].value = Some(string_value(value)),
-            None => attrs.push(kv(name, string_value(value))),
+        let value = string_value(value);
+        match attrs.find(name) {
+            Some(i) => attrs.set(i, &value),
+            None => attrs.push(name, Cow::Owned(value)),
         }
     }
 }

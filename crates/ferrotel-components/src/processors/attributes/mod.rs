@@ -3,9 +3,14 @@
 //! by `include`/`exclude` — the Go Collector's `attributesprocessor`.
 //!
 //! Actions and filters are compiled when the processor is built (regexes, configured values,
-//! context keys); per item the work is a scan of its attribute list and the edit itself. The
-//! payload is edited in place with [`Payload::modify`], which copies only when another fan-out
-//! branch shares the data.
+//! context keys); per item the work is a scan of its attribute list and the edit itself.
+//!
+//! A payload still in its received protobuf form is edited on the wire
+//! ([`ferrotel_pdata::wire::edit_attributes`]): only the attribute lists are parsed and the rest
+//! of the request is copied, which costs a fraction of a decode and re-encode. With
+//! `include`/`exclude` (which read span names, kinds, resources…) or an already decoded payload,
+//! the decoded request is edited with [`Payload::modify`], which copies only when another
+//! fan-out branch shares the data.
 
 pub mod actions;
 pub mod config;
@@ -14,6 +19,7 @@ pub mod matcher;
 use std::sync::Arc;
 
 use ferrotel_pdata::proto::metrics::v1::metric::Data;
+use ferrotel_pdata::wire::AttrTarget;
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::*;
@@ -161,15 +167,32 @@ impl AttributesProcessor {
     }
 }
 
+impl AttributesProcessor {
+    /// Applies the actions on the encoded bytes, when the payload is still encoded and no
+    /// `include`/`exclude` needs the item's other fields; false if the caller must decode.
+    pub fn apply_encoded(&self, payload: &mut Payload, ctx: &Context) -> bool {
+        if !self.filter.is_empty() {
+            return false;
+        }
+        let bound = self.actions.bind(ctx);
+        payload.edit_attributes_encoded(AttrTarget::Items, |attrs| bound.apply(attrs))
+    }
+}
+
 impl Consumer for AttributesProcessor {
-    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn consume(
+        &self,
+        mut payload: Payload,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        let done_on_wire = self.apply_encoded(&mut payload, &ctx);
         Box::pin(ferrotel_runtime::processor_helper::edit_then_forward(
             "attributes",
             &self.obs,
             self.next.as_ref(),
             payload,
             ctx,
-            true,
+            !done_on_wire,
             |req, ctx| {
                 self.apply(req, ctx);
                 Ok(())

@@ -33,6 +33,25 @@ fn processor(yaml: &str, signal: Signal) -> AttributesProcessor {
     .unwrap()
 }
 
+/// Applies the processor both ways — to the decoded request, and on the wire to its protobuf
+/// encoding as a receiver hands it over — checks that they agree, and leaves the result in `req`.
+fn apply_both(p: &AttributesProcessor, req: &mut Request, ctx: &Context) {
+    let mut decoded = req.clone();
+    p.apply(&mut decoded, ctx);
+    let mut payload =
+        ferrotel_pdata::Payload::from_proto(req.signal(), req.encode_proto()).unwrap();
+    if p.apply_encoded(&mut payload, ctx) {
+        assert!(payload.is_encoded());
+        let on_wire = payload.into_request().unwrap();
+        assert_eq!(
+            crate::testing::with_resources(on_wire),
+            crate::testing::with_resources(decoded.clone()),
+            "wire edit differs from decoded edit"
+        );
+    }
+    *req = decoded;
+}
+
 fn span(name: &str, attrs: Vec<KeyValue>) -> Span {
     Span {
         trace_id: vec![1; 16].into(),
@@ -126,7 +145,7 @@ actions:
             ],
         )],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let attrs = &span_attrs(&req)[0];
     assert_eq!(get(attrs, "db.table"), None);
     assert_eq!(get(attrs, "redacted_span"), Some(&Value::BoolValue(true)));
@@ -167,7 +186,7 @@ actions:
             vec![kv_str("present", "original"), kv_str("other", "x")],
         )],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let attrs = &span_attrs(&req)[0];
     assert_eq!(get(attrs, "present"), Some(&s("original")), "insert keeps");
     assert_eq!(get(attrs, "absent_insert"), Some(&s("inserted")));
@@ -219,7 +238,7 @@ actions:
             span("c", vec![kv_str("http.url", "not a url")]),
         ],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let all = span_attrs(&req);
     assert_eq!(get(&all[0], "http_protocol"), Some(&s("https")));
     assert_eq!(get(&all[0], "http_domain"), Some(&s("example.com")));
@@ -257,7 +276,7 @@ actions:
             ],
         )],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let attrs = &span_attrs(&req)[0];
     let keys: Vec<&str> = attrs.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(
@@ -312,7 +331,7 @@ actions:
             ],
         )],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let attrs = &span_attrs(&req)[0];
     assert_eq!(get(attrs, "a"), Some(&Value::IntValue(42)));
     assert_eq!(get(attrs, "b"), Some(&Value::IntValue(3)), "truncates");
@@ -351,7 +370,7 @@ actions:
         })),
     };
     let mut req = traces("svc", vec![span("op", vec![])]);
-    p.apply(&mut req, &ctx);
+    apply_both(&p, &mut req, &ctx);
     let attrs = &span_attrs(&req)[0];
     assert_eq!(
         get(attrs, "tenant"),
@@ -364,7 +383,7 @@ actions:
     assert_eq!(get(attrs, "missing"), None);
     // No client info: nothing to insert.
     let mut req = traces("svc", vec![span("op", vec![])]);
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     assert!(span_attrs(&req)[0].is_empty());
 }
 
@@ -402,13 +421,13 @@ actions:
             ),
         ],
     );
-    p.apply(&mut auth, &Context::default());
+    apply_both(&p, &mut auth, &Context::default());
     let all = span_attrs(&auth);
     assert_eq!(get(&all[0], "credit_card"), None);
     assert!(get(&all[1], "credit_card").is_some(), "excluded");
     assert_eq!(get(&all[2], "credit_card"), None);
     let mut other = traces("billing", vec![span("a", vec![card()])]);
-    p.apply(&mut other, &Context::default());
+    apply_both(&p, &mut other, &Context::default());
     assert!(
         get(&span_attrs(&other)[0], "credit_card").is_some(),
         "not included"
@@ -440,7 +459,7 @@ actions:
         "authentication",
         vec![span("login-user", attrs()), span("get-profile", attrs())],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let all = span_attrs(&req);
     assert_eq!(all[0], attrs(), "excluded by span name");
     assert_eq!(all[1], vec![kv_str("password", "obfuscated")]);
@@ -467,7 +486,7 @@ actions:
         ..span("b", vec![])
     };
     let mut req = traces("svc", vec![server, client]);
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let all = span_attrs(&req);
     assert_eq!(all[0].len(), 1);
     assert!(all[1].is_empty());
@@ -490,7 +509,7 @@ actions:
             span("c", vec![kv("http.route", Value::IntValue(1))]),
         ],
     );
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let all = span_attrs(&req);
     assert!(get(&all[0], "hit").is_some());
     assert!(get(&all[1], "hit").is_none());
@@ -531,7 +550,7 @@ actions:
             ..Default::default()
         }],
     });
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let Request::Logs(l) = &req else { panic!() };
     let flagged: Vec<bool> = l.resource_logs[0].scope_logs[0]
         .log_records
@@ -569,7 +588,7 @@ actions:
             ..Default::default()
         }],
     });
-    p.apply(&mut req, &Context::default());
+    apply_both(&p, &mut req, &Context::default());
     let Request::Metrics(m) = &req else { panic!() };
     let counts: Vec<usize> = m.resource_metrics[0].scope_metrics[0]
         .metrics

@@ -1,7 +1,8 @@
 //! `resource` processor: the `attributes` processor's actions (insert, update, upsert, delete,
 //! hash, extract, convert) applied to resource attributes, for every signal — the Go
 //! Collector's `resourceprocessor`. The action engine is shared with
-//! [`attributes`](crate::processors::attributes).
+//! [`attributes`](crate::processors::attributes); like there, an encoded payload is edited on
+//! the wire (only resource attributes are parsed).
 
 pub mod config;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use ferrotel_pdata::proto::common::v1::KeyValue;
 use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_pdata::wire::AttrTarget;
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::*;
@@ -101,15 +103,30 @@ impl ResourceProcessor {
     }
 }
 
+impl ResourceProcessor {
+    /// Applies the actions on the encoded bytes when the payload is still encoded (only the
+    /// resource attributes are parsed, everything else is copied); false if the caller must
+    /// decode (a decoded payload, profiles).
+    pub fn apply_encoded(&self, payload: &mut Payload, ctx: &Context) -> bool {
+        let bound = self.actions.bind(ctx);
+        payload.edit_attributes_encoded(AttrTarget::Resources, |attrs| bound.apply(attrs))
+    }
+}
+
 impl Consumer for ResourceProcessor {
-    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn consume(
+        &self,
+        mut payload: Payload,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        let done_on_wire = self.apply_encoded(&mut payload, &ctx);
         Box::pin(ferrotel_runtime::processor_helper::edit_then_forward(
             "resource",
             &self.obs,
             self.next.as_ref(),
             payload,
             ctx,
-            true,
+            !done_on_wire,
             |req, ctx| {
                 self.apply(req, ctx);
                 Ok(())

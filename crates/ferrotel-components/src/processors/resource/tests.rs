@@ -38,6 +38,25 @@ fn processor(yaml: &str, signal: Signal) -> ResourceProcessor {
     .unwrap()
 }
 
+/// Applies the processor both ways — to the decoded request, and on the wire to its protobuf
+/// encoding as a receiver hands it over — checks that they agree, and leaves the result in `req`.
+fn apply_both(p: &ResourceProcessor, req: &mut Request, ctx: &Context) {
+    let mut decoded = req.clone();
+    p.apply(&mut decoded, ctx);
+    let mut payload =
+        ferrotel_pdata::Payload::from_proto(req.signal(), req.encode_proto()).unwrap();
+    if p.apply_encoded(&mut payload, ctx) {
+        assert!(payload.is_encoded());
+        let on_wire = payload.into_request().unwrap();
+        assert_eq!(
+            crate::testing::with_resources(on_wire),
+            crate::testing::with_resources(decoded.clone()),
+            "wire edit differs from decoded edit"
+        );
+    }
+    *req = decoded;
+}
+
 fn resource() -> Option<Resource> {
     Some(Resource {
         attributes: vec![
@@ -90,7 +109,7 @@ fn readme_example_on_every_signal() {
     ];
     for mut req in requests {
         let signal = req.signal();
-        processor(README, signal).apply(&mut req, &Context::default());
+        apply_both(&processor(README, signal), &mut req, &Context::default());
         let attrs = match &req {
             Request::Traces(r) => &r.resource_spans[0].resource,
             Request::Metrics(r) => &r.resource_metrics[0].resource,
@@ -106,11 +125,11 @@ fn inserts_into_a_missing_resource() {
     let mut req = Request::Logs(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs::default()],
     });
-    processor(
+    let p = processor(
         "attributes:\n  - {key: env, value: prod, action: insert}\n  - {key: n, value: 3, action: upsert}\n",
         Signal::Logs,
-    )
-    .apply(&mut req, &Context::default());
+    );
+    apply_both(&p, &mut req, &Context::default());
     let Request::Logs(l) = &req else { panic!() };
     let attrs = &l.resource_logs[0].resource.as_ref().unwrap().attributes;
     assert_eq!(attrs[0], kv_str("env", "prod"));

@@ -1,0 +1,655 @@
+//! Attribute edits on encoded requests: rewrite the attribute lists of every item (span, log
+//! record, metric data point) or of every resource without decoding the rest of the request.
+//!
+//! Decoding a request with prost allocates every string of every item; an `attributes` or
+//! `resource` processor that inserts one key paid ~10× its own work for that decode and the
+//! re-encode after it. Here the request is walked down to the attribute lists only: each list
+//! is parsed into borrowed entries (key and encoded value), the caller's edit runs on them, and
+//! the output is assembled from slices of the input, re-encoded entries and recomputed length
+//! prefixes. Items whose attributes did not change are copied as they are, and a request where
+//! nothing changed is returned without a copy.
+//!
+//! The output is written in one pass from a list of copy operations built during the walk:
+//! length prefixes of the enclosing messages (scope, resource) are only known once their items
+//! were edited, so they are patched into the operation list before anything is written.
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::reader::{LEN, RECURSION_LIMIT, Reader, WireErr, len_key, put_varint, varint_len};
+use super::view::AnyValueView;
+use crate::Signal;
+use crate::proto::common::v1::{AnyValue, KeyValue, any_value};
+
+/// Which attribute lists [`edit_attributes`] hands to the edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrTarget {
+    /// The attributes of each span, log record or metric data point.
+    Items,
+    /// The attributes of each resource.
+    Resources,
+}
+
+/// Why an edit was not done on the wire; the caller decodes and edits the decoded request,
+/// which also reports malformed input with a proper path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsupported {
+    /// The bytes are not a well-formed request of the signal.
+    Malformed,
+    /// A singular message field (a resource, a metric's data) occurs more than once: prost
+    /// merges the occurrences, so editing each on its own would not be the same edit.
+    RepeatedSingular,
+    /// The signal has no attribute lists of that kind here (profiles).
+    Signal,
+}
+
+impl From<WireErr> for Unsupported {
+    fn from(_: WireErr) -> Self {
+        Unsupported::Malformed
+    }
+}
+
+/// Rewrites every attribute list selected by `target` with `edit`.
+///
+/// Returns `Ok(None)` when no edit changed anything (the input stands as it is) and the new
+/// encoding otherwise; item counts never change. Unknown fields are kept.
+pub fn edit_attributes(
+    signal: Signal,
+    input: &[u8],
+    target: AttrTarget,
+    edit: impl FnMut(&mut WireAttrs<'_>),
+) -> Result<Option<Bytes>, Unsupported> {
+    let level = match (signal, target) {
+        (Signal::Traces, AttrTarget::Items) => &TRACES_ITEMS,
+        (Signal::Logs, AttrTarget::Items) => &LOGS_ITEMS,
+        (Signal::Metrics, AttrTarget::Items) => &METRICS_ITEMS,
+        (Signal::Traces | Signal::Logs | Signal::Metrics, AttrTarget::Resources) => &RESOURCE_LEVEL,
+        (Signal::Profiles, _) => return Err(Unsupported::Signal),
+    };
+    let mut rw = Rewriter {
+        input,
+        ops: Vec::with_capacity(64),
+        // New entries of a typical edit fit without regrowing.
+        arena: Vec::with_capacity(input.len() / 4),
+        entries: Vec::new(),
+        pieces: Vec::new(),
+        edit,
+    };
+    let (size, changed) = rw.message(0, input.len(), level, RECURSION_LIMIT)?;
+    if !changed {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(size);
+    for op in &rw.ops {
+        match *op {
+            Op::Copy(s, e) => out.extend_from_slice(&input[s..e]),
+            Op::Arena(s, e) => out.extend_from_slice(&rw.arena[s..e]),
+            Op::Header { key, len } => {
+                put_varint(&mut out, key);
+                put_varint(&mut out, len as u64);
+            }
+        }
+    }
+    debug_assert_eq!(out.len(), size);
+    Ok(Some(out.into()))
+}
+
+/// The part of the message schema the walk follows: which length-delimited fields lead to the
+/// attribute lists, and at the bottom which field holds them.
+struct Level {
+    children: &'static [(u32, &'static Level)],
+    /// The children are singular fields (or one oneof): more than one occurrence in total means
+    /// prost would merge them, which the walk does not reproduce.
+    at_most_one: bool,
+    /// When no child occurs, edit an empty one (written only if the edit adds something), as
+    /// pdata always has a resource where prost has `None`.
+    create_missing: bool,
+    /// Field number of the `repeated KeyValue attributes` list edited here (0: none).
+    attributes: u32,
+}
+
+const fn walk(children: &'static [(u32, &'static Level)]) -> Level {
+    Level {
+        children,
+        at_most_one: false,
+        create_missing: false,
+        attributes: 0,
+    }
+}
+
+const fn attrs(field: u32) -> Level {
+    Level {
+        children: &[],
+        at_most_one: false,
+        create_missing: false,
+        attributes: field,
+    }
+}
+
+// Export*ServiceRequest.resource_* = 1 → Resource* .scope_* = 2 → Scope* .items = 2.
+static SPAN: Level = attrs(9);
+static SCOPE_SPANS: Level = walk(&[(2, &SPAN)]);
+static RESOURCE_SPANS: Level = walk(&[(2, &SCOPE_SPANS)]);
+static TRACES_ITEMS: Level = walk(&[(1, &RESOURCE_SPANS)]);
+
+static LOG_RECORD: Level = attrs(6);
+static SCOPE_LOGS: Level = walk(&[(2, &LOG_RECORD)]);
+static RESOURCE_LOGS: Level = walk(&[(2, &SCOPE_LOGS)]);
+static LOGS_ITEMS: Level = walk(&[(1, &RESOURCE_LOGS)]);
+
+static NUMBER_POINT: Level = attrs(7);
+static HISTOGRAM_POINT: Level = attrs(9);
+static EXP_HISTOGRAM_POINT: Level = attrs(1);
+static SUMMARY_POINT: Level = attrs(7);
+static GAUGE_OR_SUM: Level = walk(&[(1, &NUMBER_POINT)]);
+static HISTOGRAM: Level = walk(&[(1, &HISTOGRAM_POINT)]);
+static EXP_HISTOGRAM: Level = walk(&[(1, &EXP_HISTOGRAM_POINT)]);
+static SUMMARY: Level = walk(&[(1, &SUMMARY_POINT)]);
+// Metric.data oneof: gauge 5, sum 7, histogram 9, exponential_histogram 10, summary 11.
+static METRIC: Level = Level {
+    children: &[
+        (5, &GAUGE_OR_SUM),
+        (7, &GAUGE_OR_SUM),
+        (9, &HISTOGRAM),
+        (10, &EXP_HISTOGRAM),
+        (11, &SUMMARY),
+    ],
+    at_most_one: true,
+    create_missing: false,
+    attributes: 0,
+};
+static SCOPE_METRICS: Level = walk(&[(2, &METRIC)]);
+static RESOURCE_METRICS: Level = walk(&[(2, &SCOPE_METRICS)]);
+static METRICS_ITEMS: Level = walk(&[(1, &RESOURCE_METRICS)]);
+
+// Resource*.resource = 1 → Resource.attributes = 1 (the same for every signal).
+static RESOURCE: Level = attrs(1);
+static RESOURCE_HOLDER: Level = Level {
+    children: &[(1, &RESOURCE)],
+    at_most_one: true,
+    create_missing: true,
+    attributes: 0,
+};
+static RESOURCE_LEVEL: Level = walk(&[(1, &RESOURCE_HOLDER)]);
+
+/// One step of the output: input bytes, arena bytes, or a length-delimited field's key and
+/// length (patched once the field's new body size is known).
+#[derive(Clone, Copy)]
+enum Op {
+    Copy(usize, usize),
+    Arena(usize, usize),
+    Header { key: u64, len: usize },
+}
+
+/// One attribute of the list being edited. Ranges are absolute offsets into the input or, for
+/// re-encoded entries, the arena.
+#[derive(Clone, Copy)]
+struct Entry {
+    in_arena: bool,
+    /// The whole `attributes` field: key, length and KeyValue body.
+    field: (usize, usize),
+    key: (usize, usize),
+    /// The encoded AnyValue, if the KeyValue has one.
+    value: Option<(usize, usize)>,
+}
+
+struct Rewriter<'a, F> {
+    input: &'a [u8],
+    ops: Vec<Op>,
+    arena: Vec<u8>,
+    /// Scratch for the item being edited, reused across items.
+    entries: Vec<Entry>,
+    /// Scratch: the item's other fields, as input ranges, and where the attributes go.
+    pieces: Vec<(usize, usize)>,
+    edit: F,
+}
+
+impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
+    /// Appends an input copy, merging it into the previous one when adjacent.
+    fn copy(&mut self, start: usize, end: usize) {
+        if start == end {
+            return;
+        }
+        if let Some(Op::Copy(_, e)) = self.ops.last_mut()
+            && *e == start
+        {
+            *e = end;
+            return;
+        }
+        self.ops.push(Op::Copy(start, end));
+    }
+
+    /// Walks the message body `input[start..end]`; returns its new size and whether anything
+    /// in it changed (if not, it is one copy of the input).
+    fn message(
+        &mut self,
+        start: usize,
+        end: usize,
+        level: &'static Level,
+        ctx: u32,
+    ) -> Result<(usize, bool), Unsupported> {
+        if level.attributes != 0 {
+            return self.item(start, end, level.attributes, ctx);
+        }
+        let ops_start = self.ops.len();
+        let mut r = Reader::new(&self.input[start..end]);
+        let mut size = 0;
+        let mut changed = false;
+        let mut descended = 0;
+        while !r.is_empty() {
+            let field_start = end - r.left();
+            let (field, wt) = r.key()?;
+            let child = level
+                .children
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, l)| *l);
+            match child {
+                Some(child) if wt == LEN => {
+                    descended += 1;
+                    if level.at_most_one && descended > 1 {
+                        return Err(Unsupported::RepeatedSingular);
+                    }
+                    let body = r.bytes()?;
+                    let body_end = end - r.left();
+                    let body_start = body_end - body.len();
+                    let header = self.ops.len();
+                    let key = len_key(field);
+                    self.ops.push(Op::Header { key, len: 0 });
+                    let (len, ch) = self.message(body_start, body_end, child, ctx - 1)?;
+                    self.ops[header] = Op::Header { key, len };
+                    size += varint_len(key) + varint_len(len as u64) + len;
+                    changed |= ch;
+                }
+                Some(_) => return Err(Unsupported::Malformed),
+                None => {
+                    r.skip(field, wt, ctx)?;
+                    let field_end = end - r.left();
+                    self.copy(field_start, field_end);
+                    size += field_end - field_start;
+                }
+            }
+        }
+        if level.create_missing && descended == 0 {
+            let (field, child) = level.children[0];
+            let key = len_key(field);
+            let header = self.ops.len();
+            self.ops.push(Op::Header { key, len: 0 });
+            let (len, ch) = self.message(end, end, child, ctx - 1)?;
+            if ch {
+                self.ops[header] = Op::Header { key, len };
+                size += varint_len(key) + varint_len(len as u64) + len;
+                changed = true;
+            } else {
+                self.ops.truncate(header);
+            }
+        }
+        if !changed {
+            self.ops.truncate(ops_start);
+            self.copy(start, end);
+            size = end - start;
+        }
+        Ok((size, changed))
+    }
+
+    /// Parses one item's attribute list, runs the edit, and writes the item.
+    fn item(
+        &mut self,
+        start: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<(usize, bool), Unsupported> {
+        self.entries.clear();
+        self.pieces.clear();
+        // Index in `pieces` before which the attributes are written: where the first one was,
+        // or at the end when the item has none.
+        let mut attrs_at = None;
+        let input = self.input;
+        // The attributes field's key when it fits one byte (every item type: fields < 16).
+        let attr_key = (attr_field << 3) as u8 | LEN;
+        let mut pos = start;
+        while pos < end {
+            let field_start = pos;
+            // Fast path: a one-byte `attributes` key and a one-byte length.
+            if input[pos] == attr_key && attr_field < 16 && pos + 1 < end && input[pos + 1] < 0x80 {
+                let kv_start = pos + 2;
+                let field_end = kv_start + usize::from(input[pos + 1]);
+                if field_end > end {
+                    return Err(Unsupported::Malformed);
+                }
+                self.entries.push(parse_entry(
+                    &input[kv_start..field_end],
+                    kv_start,
+                    field_start,
+                    field_end,
+                    ctx,
+                )?);
+                attrs_at.get_or_insert(self.pieces.len());
+                pos = field_end;
+                continue;
+            }
+            let mut r = Reader::new(&input[pos..end]);
+            let (field, wt) = r.key()?;
+            if field == attr_field {
+                if wt != LEN {
+                    return Err(Unsupported::Malformed);
+                }
+                let kv = r.bytes()?;
+                let field_end = end - r.left();
+                let kv_start = field_end - kv.len();
+                self.entries
+                    .push(parse_entry(kv, kv_start, field_start, field_end, ctx)?);
+                attrs_at.get_or_insert(self.pieces.len());
+                pos = field_end;
+            } else {
+                r.skip(field, wt, ctx)?;
+                let field_end = end - r.left();
+                // Adjacent fields merge into one piece (an attribute between them would have
+                // made them non-adjacent).
+                match self.pieces.last_mut() {
+                    Some((_, e)) if *e == field_start => *e = field_end,
+                    _ => self.pieces.push((field_start, field_end)),
+                }
+                pos = field_end;
+            }
+        }
+        let arena_mark = self.arena.len();
+        let mut attrs = WireAttrs {
+            input: self.input,
+            entries: &mut self.entries,
+            arena: &mut self.arena,
+            field: attr_field,
+            changed: false,
+        };
+        (self.edit)(&mut attrs);
+        if !attrs.changed {
+            self.arena.truncate(arena_mark);
+            self.copy(start, end);
+            return Ok((end - start, false));
+        }
+        let attrs_at = attrs_at.unwrap_or(self.pieces.len());
+        let mut size = 0;
+        for i in 0..=self.pieces.len() {
+            if i == attrs_at {
+                for j in 0..self.entries.len() {
+                    let e = self.entries[j];
+                    let (s, t) = e.field;
+                    size += t - s;
+                    if e.in_arena {
+                        self.ops.push(Op::Arena(s, t));
+                    } else {
+                        self.copy(s, t);
+                    }
+                }
+            }
+            if let Some(&(s, t)) = self.pieces.get(i) {
+                size += t - s;
+                self.copy(s, t);
+            }
+        }
+        Ok((size, true))
+    }
+}
+
+/// Reads a KeyValue (last key and last value win, as in prost).
+#[inline(always)]
+fn parse_entry(
+    kv: &[u8],
+    kv_start: usize,
+    field_start: usize,
+    field_end: usize,
+    ctx: u32,
+) -> Result<Entry, WireErr> {
+    // Fast path: what every encoder writes — key then value, each with a one-byte length.
+    if let [0x0a, klen, rest @ ..] = kv {
+        let klen = usize::from(*klen);
+        if klen < 0x80
+            && let [0x12, vlen, value @ ..] = &rest[klen.min(rest.len())..]
+            && usize::from(*vlen) < 0x80
+            && value.len() == usize::from(*vlen)
+        {
+            let key = (kv_start + 2, kv_start + 2 + klen);
+            let value_start = key.1 + 2;
+            return Ok(Entry {
+                in_arena: false,
+                field: (field_start, field_end),
+                key,
+                value: Some((value_start, value_start + value.len())),
+            });
+        }
+    }
+    parse_entry_slow(kv, kv_start, field_start, field_end, ctx)
+}
+
+#[inline(never)]
+fn parse_entry_slow(
+    kv: &[u8],
+    kv_start: usize,
+    field_start: usize,
+    field_end: usize,
+    ctx: u32,
+) -> Result<Entry, WireErr> {
+    let mut r = Reader::new(kv);
+    let kv_end = kv_start + kv.len();
+    let mut key = (kv_start, kv_start);
+    let mut value = None;
+    while !r.is_empty() {
+        let (field, wt) = r.key()?;
+        match (field, wt) {
+            (1 | 2, LEN) => {
+                let b = r.bytes()?;
+                let e = kv_end - r.left();
+                if field == 1 {
+                    key = (e - b.len(), e);
+                } else {
+                    value = Some((e - b.len(), e));
+                }
+            }
+            (1 | 2, other) => return Err(WireErr::InvalidWireType(other)),
+            _ => r.skip(field, wt, ctx - 1)?,
+        }
+    }
+    Ok(Entry {
+        in_arena: false,
+        field: (field_start, field_end),
+        key,
+        value,
+    })
+}
+
+/// The attribute list of one item (or resource) during [`edit_attributes`].
+///
+/// Entries keep their encoded form until an edit replaces them; reading a key or a scalar
+/// value allocates nothing.
+pub struct WireAttrs<'s> {
+    input: &'s [u8],
+    entries: &'s mut Vec<Entry>,
+    arena: &'s mut Vec<u8>,
+    field: u32,
+    changed: bool,
+}
+
+impl WireAttrs<'_> {
+    fn bytes(&self, in_arena: bool, (s, e): (usize, usize)) -> &[u8] {
+        if in_arena {
+            &self.arena[s..e]
+        } else {
+            &self.input[s..e]
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The key of entry `i` as bytes (UTF-8 in validated input).
+    pub fn key_bytes(&self, i: usize) -> &[u8] {
+        let e = &self.entries[i];
+        self.bytes(e.in_arena, e.key)
+    }
+
+    /// The key of entry `i` ("" if it is not UTF-8, which validated input never has).
+    pub fn key(&self, i: usize) -> &str {
+        std::str::from_utf8(self.key_bytes(i)).unwrap_or_default()
+    }
+
+    /// The first entry with this key.
+    pub fn find(&self, key: &str) -> Option<usize> {
+        let key = key.as_bytes();
+        self.entries.iter().position(|e| {
+            e.key.1 - e.key.0 == key.len()
+                && if e.in_arena {
+                    &self.arena[e.key.0..e.key.1] == key
+                } else {
+                    &self.input[e.key.0..e.key.1] == key
+                }
+        })
+    }
+
+    /// The value of entry `i`, borrowed.
+    pub fn value(&self, i: usize) -> AnyValueView<'_> {
+        let e = &self.entries[i];
+        match e.value {
+            Some(range) => AnyValueView::parse(self.bytes(e.in_arena, range)),
+            None => AnyValueView::Empty,
+        }
+    }
+
+    /// The value of entry `i`, decoded (arrays and maps included).
+    pub fn value_owned(&self, i: usize) -> AnyValue {
+        let e = &self.entries[i];
+        e.value
+            .and_then(|range| AnyValue::decode(self.bytes(e.in_arena, range)).ok())
+            .unwrap_or_default()
+    }
+
+    /// Encodes `key = value` as an attributes field into the arena.
+    fn encode(&mut self, key: &[u8], value: &AnyValue) -> Entry {
+        // Scalars are written directly (prost's generic encoder costs several times more);
+        // the layout is the same as prost's.
+        let mut scalar = [0u8; 11];
+        let scalar: Option<&[u8]> = match &value.value {
+            Some(any_value::Value::IntValue(v)) => {
+                scalar[0] = 0x18;
+                let n = put_varint_into(&mut scalar[1..], *v as u64);
+                Some(&scalar[..1 + n])
+            }
+            Some(any_value::Value::BoolValue(b)) => {
+                scalar[0] = 0x10;
+                scalar[1] = u8::from(*b);
+                Some(&scalar[..2])
+            }
+            Some(any_value::Value::DoubleValue(d)) => {
+                scalar[0] = 0x21;
+                scalar[1..9].copy_from_slice(&d.to_le_bytes());
+                Some(&scalar[..9])
+            }
+            _ => None,
+        };
+        let (string, vlen) = match (&value.value, scalar) {
+            (_, Some(sc)) => (None, sc.len()),
+            (Some(any_value::Value::StringValue(st)), None) => (
+                Some(st.as_str()),
+                1 + varint_len(st.len() as u64) + st.len(),
+            ),
+            _ => (None, value.encoded_len()),
+        };
+        let body =
+            1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(vlen as u64) + vlen;
+        let start = self.arena.len();
+        put_varint(self.arena, len_key(self.field));
+        put_varint(self.arena, body as u64);
+        self.arena.push(0x0a);
+        put_varint(self.arena, key.len() as u64);
+        let key_start = self.arena.len();
+        self.arena.extend_from_slice(key);
+        let key_end = self.arena.len();
+        self.arena.push(0x12);
+        put_varint(self.arena, vlen as u64);
+        let value_start = self.arena.len();
+        match (scalar, string) {
+            (Some(sc), _) => self.arena.extend_from_slice(sc),
+            (None, Some(st)) => {
+                self.arena.push(0x0a);
+                put_varint(self.arena, st.len() as u64);
+                self.arena.extend_from_slice(st.as_bytes());
+            }
+            // Cannot fail: the arena grows as needed.
+            (None, None) => drop(value.encode(self.arena)),
+        }
+        let end = self.arena.len();
+        Entry {
+            in_arena: true,
+            field: (start, end),
+            key: (key_start, key_end),
+            value: Some((value_start, end)),
+        }
+    }
+
+    /// Replaces the value of entry `i`.
+    pub fn set(&mut self, i: usize, value: &AnyValue) {
+        let e = self.entries[i];
+        let input = self.input;
+        self.entries[i] = if e.in_arena {
+            // The key lives in the arena, which may move as it grows: copy it out first.
+            let key = self.arena[e.key.0..e.key.1].to_vec();
+            self.encode(&key, value)
+        } else {
+            self.encode(&input[e.key.0..e.key.1], value)
+        };
+        self.changed = true;
+    }
+
+    /// Appends `key = value`.
+    pub fn push(&mut self, key: &str, value: &AnyValue) {
+        let e = self.encode(key.as_bytes(), value);
+        self.entries.push(e);
+        self.changed = true;
+    }
+
+    /// Removes entry `i`, keeping the order of the others.
+    pub fn remove(&mut self, i: usize) {
+        self.entries.remove(i);
+        self.changed = true;
+    }
+
+    /// Keeps the entries whose key `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut i = 0;
+        while i < self.entries.len() {
+            if keep(self.key(i)) {
+                i += 1;
+            } else {
+                self.remove(i);
+            }
+        }
+    }
+
+    /// The list as decoded key-values (for tests and for callers that need it all).
+    pub fn to_key_values(&self) -> Vec<KeyValue> {
+        (0..self.len())
+            .map(|i| KeyValue {
+                key: self.key(i).to_string(),
+                value: self.entries[i].value.map(|_| self.value_owned(i)),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
+/// Writes `v` as a varint into `out` (at least 10 bytes), returning its length.
+fn put_varint_into(out: &mut [u8], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}

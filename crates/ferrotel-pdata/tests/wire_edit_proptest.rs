@@ -1,0 +1,280 @@
+//! `wire::edit_attributes` against the same edit applied to the prost-decoded request: for
+//! arbitrary requests and edit scripts, decoding the wire-edited bytes gives exactly the
+//! decoded-then-edited request. Arbitrary bytes never panic the editor.
+
+#[path = "common/wire_arbitrary.rs"]
+mod wire_arbitrary;
+
+use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+use ferrotel_pdata::proto::metrics::v1::metric::Data;
+use ferrotel_pdata::wire::{AttrTarget, WireAttrs};
+use ferrotel_pdata::{Request, Signal, wire};
+use proptest::prelude::*;
+use wire_arbitrary::arb_request;
+
+/// One step of an edit script, with the semantics both implementations follow.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Append `key = value`.
+    Push(String, i64),
+    /// Set the first entry named `key` (if any) to a string.
+    SetKey(String, String),
+    /// Set entry `i % len` (if any) to an int.
+    SetIndex(usize, i64),
+    /// Remove the first entry named `key`.
+    RemoveKey(String),
+    /// Keep only keys whose length is not `n`.
+    RetainLenNot(usize),
+    /// Read every value (must not change anything).
+    Read,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let key = prop_oneof![Just("k0".to_string()), Just("k1".to_string()), ".{0,3}"];
+    prop_oneof![
+        (key.clone(), any::<i64>()).prop_map(|(k, v)| Step::Push(k, v)),
+        (key.clone(), ".{0,8}").prop_map(|(k, v)| Step::SetKey(k, v)),
+        (any::<usize>(), any::<i64>()).prop_map(|(i, v)| Step::SetIndex(i, v)),
+        key.prop_map(Step::RemoveKey),
+        (0usize..4).prop_map(Step::RetainLenNot),
+        Just(Step::Read),
+    ]
+}
+
+fn int(v: i64) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::IntValue(v)),
+    }
+}
+
+fn string(v: &str) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(v.into())),
+    }
+}
+
+fn on_wire(steps: &[Step], a: &mut WireAttrs<'_>) {
+    for s in steps {
+        match s {
+            Step::Push(k, v) => a.push(k, &int(*v)),
+            Step::SetKey(k, v) => {
+                if let Some(i) = a.find(k) {
+                    a.set(i, &string(v));
+                }
+            }
+            Step::SetIndex(i, v) => {
+                if !a.is_empty() {
+                    a.set(i % a.len(), &int(*v));
+                }
+            }
+            Step::RemoveKey(k) => {
+                if let Some(i) = a.find(k) {
+                    a.remove(i);
+                }
+            }
+            Step::RetainLenNot(n) => a.retain(|k| k.len() != *n),
+            Step::Read => {
+                for i in 0..a.len() {
+                    let _ = (a.value(i), a.value_owned(i), a.key(i));
+                }
+            }
+        }
+    }
+}
+
+fn on_decoded(steps: &[Step], a: &mut Vec<KeyValue>) {
+    let find = |a: &Vec<KeyValue>, k: &str| a.iter().position(|kv| kv.key == k);
+    for s in steps {
+        match s {
+            Step::Push(k, v) => a.push(KeyValue {
+                key: k.clone(),
+                value: Some(int(*v)),
+                ..Default::default()
+            }),
+            Step::SetKey(k, v) => {
+                if let Some(i) = find(a, k) {
+                    a[i].value = Some(string(v));
+                }
+            }
+            Step::SetIndex(i, v) => {
+                if !a.is_empty() {
+                    let n = a.len();
+                    a[i % n].value = Some(int(*v));
+                }
+            }
+            Step::RemoveKey(k) => {
+                if let Some(i) = find(a, k) {
+                    a.remove(i);
+                }
+            }
+            Step::RetainLenNot(n) => a.retain(|kv| kv.key.len() != *n),
+            Step::Read => {}
+        }
+    }
+}
+
+/// Every attribute list the target selects, in encoding order.
+fn lists(req: &mut Request, target: AttrTarget) -> Vec<&mut Vec<KeyValue>> {
+    let mut out: Vec<&mut Vec<KeyValue>> = Vec::new();
+    match (req, target) {
+        (Request::Traces(r), AttrTarget::Items) => {
+            for rs in &mut r.resource_spans {
+                for ss in &mut rs.scope_spans {
+                    out.extend(ss.spans.iter_mut().map(|s| &mut s.attributes));
+                }
+            }
+        }
+        (Request::Logs(r), AttrTarget::Items) => {
+            for rl in &mut r.resource_logs {
+                for sl in &mut rl.scope_logs {
+                    out.extend(sl.log_records.iter_mut().map(|l| &mut l.attributes));
+                }
+            }
+        }
+        (Request::Metrics(r), AttrTarget::Items) => {
+            for rm in &mut r.resource_metrics {
+                for sm in &mut rm.scope_metrics {
+                    for m in &mut sm.metrics {
+                        match &mut m.data {
+                            Some(Data::Gauge(g)) => {
+                                out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes))
+                            }
+                            Some(Data::Sum(g)) => {
+                                out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes))
+                            }
+                            Some(Data::Histogram(g)) => {
+                                out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes))
+                            }
+                            Some(Data::ExponentialHistogram(g)) => {
+                                out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes))
+                            }
+                            Some(Data::Summary(g)) => {
+                                out.extend(g.data_points.iter_mut().map(|p| &mut p.attributes))
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+        }
+        (Request::Traces(r), AttrTarget::Resources) => {
+            out.extend(
+                r.resource_spans
+                    .iter_mut()
+                    .map(|rs| &mut rs.resource.get_or_insert_with(Default::default).attributes),
+            );
+        }
+        (Request::Logs(r), AttrTarget::Resources) => {
+            out.extend(
+                r.resource_logs
+                    .iter_mut()
+                    .map(|rs| &mut rs.resource.get_or_insert_with(Default::default).attributes),
+            );
+        }
+        (Request::Metrics(r), AttrTarget::Resources) => {
+            out.extend(
+                r.resource_metrics
+                    .iter_mut()
+                    .map(|rs| &mut rs.resource.get_or_insert_with(Default::default).attributes),
+            );
+        }
+        (Request::Profiles(_), _) => {}
+    }
+    out
+}
+
+fn arb_signal_request() -> BoxedStrategy<Request> {
+    prop_oneof![
+        arb_request(Signal::Traces),
+        arb_request(Signal::Metrics),
+        arb_request(Signal::Logs),
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn wire_edit_equals_decoded_edit(
+        req in arb_signal_request(),
+        steps in proptest::collection::vec(step(), 0..6),
+        resources in any::<bool>(),
+    ) {
+        let target = if resources { AttrTarget::Resources } else { AttrTarget::Items };
+        let signal = req.signal();
+        let bytes = req.encode_proto();
+        let edited = wire::edit_attributes(signal, &bytes, target, |a| on_wire(&steps, a))
+            .expect("prost-encoded requests are always editable");
+        let mut expected = req.clone();
+        for list in lists(&mut expected, target) {
+            on_decoded(&steps, list);
+        }
+        // The reference creates a resource for every list; the wire edit writes one only if
+        // it gets attributes. pdata (and OTLP) do not tell an absent resource from an empty one.
+        let normalize = |mut r: Request| {
+            if resources {
+                let _ = lists(&mut r, AttrTarget::Resources);
+            }
+            r
+        };
+        match edited {
+            None => prop_assert_eq!(normalize(expected), normalize(req.clone()), "edit reported no change"),
+            Some(out) => {
+                let got = Request::decode_proto(signal, out.clone()).unwrap();
+                prop_assert_eq!(normalize(got), normalize(expected));
+                // Still a valid request with the same items.
+                prop_assert_eq!(wire::validate(signal, &out), Ok(req.item_count()));
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..256),
+        steps in proptest::collection::vec(step(), 0..4),
+    ) {
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+            for target in [AttrTarget::Items, AttrTarget::Resources] {
+                let _ = wire::edit_attributes(signal, &bytes, target, |a| on_wire(&steps, a));
+            }
+        }
+    }
+}
+
+#[test]
+fn untouched_request_is_not_copied() {
+    let req = Request::Traces(Default::default());
+    let bytes = req.encode_proto();
+    let out = wire::edit_attributes(Signal::Traces, &bytes, AttrTarget::Items, |_| {});
+    assert_eq!(out, Ok(None));
+}
+
+#[test]
+fn repeated_singular_resource_is_refused() {
+    // ResourceSpans { resource {attr a=1}, resource {attr b=2} }: prost merges the two
+    // resources, so a per-occurrence edit would differ; the wire edit refuses.
+    use ferrotel_pdata::proto::resource::v1::Resource;
+    use prost::Message;
+    let res = |k: &str| Resource {
+        attributes: vec![KeyValue {
+            key: k.into(),
+            value: Some(int(1)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut rs = Vec::new();
+    for r in [res("a"), res("b")] {
+        let body = r.encode_to_vec();
+        rs.push(0x0a);
+        rs.push(body.len() as u8);
+        rs.extend_from_slice(&body);
+    }
+    let mut req = vec![0x0a, rs.len() as u8];
+    req.extend_from_slice(&rs);
+    let out = wire::edit_attributes(Signal::Traces, &req, AttrTarget::Resources, |a| {
+        a.push("x", &int(2))
+    });
+    assert_eq!(out, Err(wire::Unsupported::RepeatedSingular));
+}

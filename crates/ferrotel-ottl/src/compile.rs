@@ -7,6 +7,7 @@ use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue};
 use regex::Regex;
 
 use crate::context::{Ctx, Field, Key, PathAcc, TCtx, resolve};
+use crate::funcs;
 use crate::parser::{Arg, BinOp, Call, Expr, ExprKind, SyntaxError};
 use crate::time;
 use crate::value::{Value, from_json, kv, to_json};
@@ -387,6 +388,16 @@ impl Compiler {
             ExprKind::Bytes(b) => Getter::Lit(Value::Bytes(b.clone())),
             ExprKind::Enum(name) => match enum_value(name) {
                 Some(i) => Getter::Lit(Value::Int(i)),
+                None if converter_name(name)
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+                {
+                    return err(
+                        e.col,
+                        format!("converter \"{name}\" must be called with ()"),
+                    );
+                }
                 None => return err(e.col, format!("unknown enum \"{name}\"")),
             },
             ExprKind::Path(_) => Getter::Path(Box::new(self.path(e)?)),
@@ -673,10 +684,21 @@ impl Compiler {
                 })
             }
             "replace_pattern" => {
-                let a = Args::bind(call, &["target", "regex", "replacement"], 3)?;
+                let a = Args::bind(
+                    call,
+                    &[
+                        "target",
+                        "regex",
+                        "replacement",
+                        "function",
+                        "replacementFormat",
+                    ],
+                    3,
+                )?;
                 let target = self.target(a.get(0), name)?;
                 let re = regex(a.get(1), "regex")?;
                 let rep = self.getter(a.get(2))?;
+                let func = self.replace_fn(&a)?;
                 Arc::new(move |t| {
                     let Value::Str(s) = target.get(t)? else {
                         return Ok(());
@@ -685,16 +707,31 @@ impl Compiler {
                         return Ok(());
                     };
                     if re.is_match(&s) {
-                        target.set(t, Value::Str(replace_with(&re, &s, &r)))?;
+                        let new = match &func {
+                            None => replace_with(&re, &s, &r),
+                            Some(f) => f.per_match(t, &re, &s, &r)?,
+                        };
+                        target.set(t, Value::Str(new))?;
                     }
                     Ok(())
                 })
             }
             "replace_match" => {
-                let a = Args::bind(call, &["target", "pattern", "replacement"], 3)?;
+                let a = Args::bind(
+                    call,
+                    &[
+                        "target",
+                        "pattern",
+                        "replacement",
+                        "function",
+                        "replacementFormat",
+                    ],
+                    3,
+                )?;
                 let target = self.target(a.get(0), name)?;
                 let g = glob(a.get(1))?;
                 let rep = self.getter(a.get(2))?;
+                let func = self.replace_fn(&a)?;
                 Arc::new(move |t| {
                     let Value::Str(s) = target.get(t)? else {
                         return Ok(());
@@ -702,19 +739,38 @@ impl Compiler {
                     if g.is_match(&s)
                         && let Some(r) = want_str(rep.eval(t)?, "replace_match")?
                     {
+                        let r = match &func {
+                            None => r,
+                            Some(f) => f.whole(t, &r)?,
+                        };
                         target.set(t, Value::Str(r))?;
                     }
                     Ok(())
                 })
             }
             "replace_all_matches" => {
-                let a = Args::bind(call, &["target", "pattern", "replacement"], 3)?;
+                let a = Args::bind(
+                    call,
+                    &[
+                        "target",
+                        "pattern",
+                        "replacement",
+                        "function",
+                        "replacementFormat",
+                    ],
+                    3,
+                )?;
                 let target = self.target(a.get(0), name)?;
                 let g = glob(a.get(1))?;
                 let rep = self.getter(a.get(2))?;
+                let func = self.replace_fn(&a)?;
                 Arc::new(move |t| {
                     let Some(r) = want_str(rep.eval(t)?, "replace_all_matches")? else {
                         return Ok(());
+                    };
+                    let r = match &func {
+                        None => r,
+                        Some(f) => f.whole(t, &r)?,
                     };
                     edit_map(&target, t, "replace_all_matches", |m| {
                         for kv in m.iter_mut() {
@@ -729,7 +785,18 @@ impl Compiler {
                 })
             }
             "replace_all_patterns" => {
-                let a = Args::bind(call, &["target", "mode", "regex", "replacement"], 4)?;
+                let a = Args::bind(
+                    call,
+                    &[
+                        "target",
+                        "mode",
+                        "regex",
+                        "replacement",
+                        "function",
+                        "replacementFormat",
+                    ],
+                    4,
+                )?;
                 let target = self.target(a.get(0), name)?;
                 let mode = lit_str(a.get(1), "mode")?;
                 if mode != "key" && mode != "value" {
@@ -741,20 +808,72 @@ impl Compiler {
                 let by_key = mode == "key";
                 let re = regex(a.get(2), "regex")?;
                 let rep = self.getter(a.get(3))?;
+                let func = self.replace_fn_at(&a, 4)?;
+                if func.is_none() {
+                    return Ok(Arc::new(move |t| {
+                        let Some(r) = want_str(rep.eval(t)?, "replace_all_patterns")? else {
+                            return Ok(());
+                        };
+                        edit_map(&target, t, "replace_all_patterns", |m| {
+                            for kv in m.iter_mut() {
+                                if by_key {
+                                    if re.is_match(&kv.key) {
+                                        kv.key = replace_with(&re, &kv.key, &r);
+                                    }
+                                } else if let Value::Str(s) = Value::from_any(kv.value.as_ref())
+                                    && re.is_match(&s)
+                                {
+                                    kv.value =
+                                        Some(Value::Str(replace_with(&re, &s, &r)).into_any());
+                                }
+                            }
+                            Ok(())
+                        })
+                    }));
+                }
                 Arc::new(move |t| {
                     let Some(r) = want_str(rep.eval(t)?, "replace_all_patterns")? else {
                         return Ok(());
                     };
+                    // The function and format getters need the context, so replacements are
+                    // computed before the map is borrowed for editing.
+                    let f = func.as_ref().expect("a function");
+                    let replace = |t: &TCtx<'_>, s: &str| f.per_match(t, &re, s, &r);
+                    let Some(map) = (match target.get(t)? {
+                        Value::Nil => None,
+                        Value::Map(m) => Some(m),
+                        o => {
+                            return Err(format!(
+                                "replace_all_patterns: expected a map but got {}",
+                                o.type_name()
+                            ));
+                        }
+                    }) else {
+                        return Ok(());
+                    };
+                    let mut changes: Vec<(usize, String)> = Vec::new();
+                    for (i, kv) in map.iter().enumerate() {
+                        if by_key {
+                            if re.is_match(&kv.key) {
+                                changes.push((i, replace(t, &kv.key)?));
+                            }
+                        } else if let Value::Str(s) = Value::from_any(kv.value.as_ref())
+                            && re.is_match(&s)
+                        {
+                            changes.push((i, replace(t, &s)?));
+                        }
+                    }
+                    if changes.is_empty() {
+                        return Ok(());
+                    }
                     edit_map(&target, t, "replace_all_patterns", |m| {
-                        for kv in m.iter_mut() {
-                            if by_key {
-                                if re.is_match(&kv.key) {
-                                    kv.key = replace_with(&re, &kv.key, &r);
+                        for (i, new) in changes {
+                            if let Some(kv) = m.get_mut(i) {
+                                if by_key {
+                                    kv.key = new;
+                                } else {
+                                    kv.value = Some(Value::Str(new).into_any());
                                 }
-                            } else if let Value::Str(s) = Value::from_any(kv.value.as_ref())
-                                && re.is_match(&s)
-                            {
-                                kv.value = Some(Value::Str(replace_with(&re, &s, &r)).into_any());
                             }
                         }
                         Ok(())
@@ -1182,16 +1301,64 @@ impl Compiler {
                 })
             }
             "Time" => {
-                let a = Args::bind(call, &["time", "format"], 2)?;
+                let a = Args::bind(call, &["time", "format", "location", "locale"], 2)?;
                 let target = self.getter(a.get(0))?;
                 let format = lit_str(a.get(1), "format")?;
                 if format.is_empty() {
                     return err(a.get(1).col, "format cannot be nil");
                 }
                 time::check_format(&format).map_err(|m| SyntaxError::new(a.get(1).col, m))?;
-                Arc::new(move |t| match target.eval(t)? {
-                    Value::Str(s) => time::parse(&s, &format).map(Value::Time),
-                    o => Err(format!("Time: expected a string but got {}", o.type_name())),
+                let names = match a.opt(3) {
+                    Some(e) => time::locale(&lit_str(e, "locale")?)
+                        .map_err(|m| SyntaxError::new(e.col, m))?,
+                    None => &time::EN,
+                };
+                // A literal location is loaded once; another expression per item, as in Go.
+                enum Loc {
+                    None,
+                    Fixed(jiff::tz::TimeZone),
+                    Dynamic(Getter),
+                }
+                let loc = match a.opt(2) {
+                    None => Loc::None,
+                    Some(e) => match &e.kind {
+                        ExprKind::Str(name) => Loc::Fixed(
+                            time::location(name).map_err(|m| SyntaxError::new(e.col, m))?,
+                        ),
+                        _ => Loc::Dynamic(self.getter(e)?),
+                    },
+                };
+                Arc::new(move |t| {
+                    let s = match target.eval(t)? {
+                        Value::Str(s) => s,
+                        o => {
+                            return Err(format!(
+                                "Time: expected a string but got {}",
+                                o.type_name()
+                            ));
+                        }
+                    };
+                    if s.is_empty() {
+                        return Err("time cannot be nil".into());
+                    }
+                    let dynamic;
+                    let tz = match &loc {
+                        Loc::None => None,
+                        Loc::Fixed(tz) => Some(tz),
+                        Loc::Dynamic(g) => match g.eval(t)? {
+                            Value::Str(name) => {
+                                dynamic = time::location(&name)?;
+                                Some(&dynamic)
+                            }
+                            o => {
+                                return Err(format!(
+                                    "Time: location: expected a string but got {}",
+                                    o.type_name()
+                                ));
+                            }
+                        },
+                    };
+                    time::parse_in(&s, &format, tz, names).map(Value::Time)
                 })
             }
             "Duration" => {
@@ -1240,6 +1407,229 @@ impl Compiler {
                     Ok(Value::Time(n - n.rem_euclid(d)))
                 })
             }
+            "SHA1" | "SHA512" | "MD5" | "FNV" | "Murmur3Hash" | "Murmur3Hash128"
+            | "ToLowerCase" | "ToUpperCase" | "ToSnakeCase" | "ToCamelCase" | "Base64Decode" => {
+                let g = one(self)?;
+                let f = funcs::string_fn(name).expect("a string function");
+                let fname = call.name.clone();
+                Arc::new(move |t| match want_str(g.eval(t)?, &fname)? {
+                    None => Ok(Value::Nil),
+                    Some(s) => f(&s).map_err(|e| format!("{fname}: {e}")),
+                })
+            }
+            "Decode" => {
+                let a = Args::bind(call, &["value", "encoding"], 2)?;
+                let g = self.getter(a.get(0))?;
+                let encoding = lit_str(a.get(1), "encoding")?;
+                // Unknown encodings fail at startup, as in Go.
+                funcs::decode(b"", &encoding).map_err(|m| SyntaxError::new(a.get(1).col, m))?;
+                Arc::new(move |t| match g.eval(t)? {
+                    Value::Nil => Ok(Value::Nil),
+                    Value::Str(s) => funcs::decode(s.as_bytes(), &encoding),
+                    Value::Bytes(b) => funcs::decode(&b, &encoding),
+                    o => Err(format!(
+                        "Decode: unsupported type provided to Decode function: {}",
+                        o.type_name()
+                    )),
+                })
+            }
+            "Hex" => {
+                let g = one(self)?;
+                Arc::new(move |t| {
+                    let b = funcs::byte_slice_like(&g.eval(t)?).map_err(|e| format!("Hex: {e}"))?;
+                    Ok(Value::Str(crate::value::hex(&b)))
+                })
+            }
+            "Bool" => {
+                let g = one(self)?;
+                Arc::new(move |t| Ok(funcs::to_bool(&g.eval(t)?)))
+            }
+            "Log" => {
+                let g = one(self)?;
+                Arc::new(move |t| funcs::ln(&g.eval(t)?).map_err(|e| format!("Log: {e}")))
+            }
+            "HasPrefix" | "HasSuffix" | "TrimPrefix" | "TrimSuffix" => {
+                let which = call.name.clone();
+                let part = if name.ends_with("Prefix") {
+                    "prefix"
+                } else {
+                    "suffix"
+                };
+                let a = Args::bind(call, &["value", part], 2)?;
+                let g = self.getter(a.get(0))?;
+                let affix = self.getter(a.get(1))?;
+                Arc::new(move |t| {
+                    let s = match g.eval(t)? {
+                        Value::Str(s) => s,
+                        o => {
+                            return Err(format!(
+                                "{which}: expected a string but got {}",
+                                o.type_name()
+                            ));
+                        }
+                    };
+                    let x = match affix.eval(t)? {
+                        Value::Str(x) => x,
+                        o => {
+                            return Err(format!(
+                                "{which}: expected a string but got {}",
+                                o.type_name()
+                            ));
+                        }
+                    };
+                    Ok(match which.as_str() {
+                        "HasPrefix" => Value::Bool(s.starts_with(&x)),
+                        "HasSuffix" => Value::Bool(s.ends_with(&x)),
+                        "TrimPrefix" => {
+                            Value::Str(s.strip_prefix(x.as_str()).unwrap_or(&s).to_string())
+                        }
+                        _ => Value::Str(s.strip_suffix(x.as_str()).unwrap_or(&s).to_string()),
+                    })
+                })
+            }
+            "ExtractPatterns" => {
+                let a = Args::bind(call, &["target", "pattern"], 2)?;
+                let target = self.getter(a.get(0))?;
+                let re = regex(a.get(1), "pattern")?;
+                if re.capture_names().flatten().next().is_none() {
+                    return err(
+                        a.get(1).col,
+                        "at least 1 named capture group must be supplied in the given regex",
+                    );
+                }
+                Arc::new(move |t| match target.eval(t)? {
+                    Value::Str(s) => Ok(funcs::extract_patterns(&re, &s)),
+                    o => Err(format!(
+                        "ExtractPatterns: expected a string but got {}",
+                        o.type_name()
+                    )),
+                })
+            }
+            "URL" => {
+                let a = Args::bind(call, &["url_string"], 1)?;
+                let g = self.getter(a.get(0))?;
+                Arc::new(move |t| match want_str(g.eval(t)?, "URL")? {
+                    None => Ok(Value::Nil),
+                    Some(s) if s.is_empty() => Ok(Value::Nil),
+                    Some(s) => funcs::parse_url(&s).map_err(|e| format!("URL: {e}")),
+                })
+            }
+            "Keys" | "Values" => {
+                let g = one(self)?;
+                let keys = name == "Keys";
+                let fname = call.name.clone();
+                Arc::new(move |t| match g.eval(t)? {
+                    Value::Nil => Ok(Value::Nil),
+                    Value::Map(m) => Ok(Value::List(
+                        m.into_iter()
+                            .map(|kv| {
+                                if keys {
+                                    Value::Str(kv.key).into_any()
+                                } else {
+                                    kv.value.unwrap_or_default()
+                                }
+                            })
+                            .collect(),
+                    )),
+                    o => Err(format!("{fname}: expected a map but got {}", o.type_name())),
+                })
+            }
+            "Format" => {
+                let a = Args::bind(call, &["format", "vals"], 2)?;
+                let format = self.getter(a.get(0))?;
+                let vals = self.getter(a.get(1))?;
+                Arc::new(move |t| {
+                    let f = match format.eval(t)? {
+                        Value::Str(f) => f,
+                        o => {
+                            return Err(format!(
+                                "Format: expected a string but got {}",
+                                o.type_name()
+                            ));
+                        }
+                    };
+                    let args = match &vals {
+                        // A list literal keeps its items' own types (times, durations).
+                        Getter::List(items) => {
+                            items.iter().map(|g| g.eval(t)).collect::<R<Vec<_>>>()?
+                        }
+                        g => g.eval_list(t)?,
+                    };
+                    Ok(Value::Str(funcs::sprintf(&f, &args)))
+                })
+            }
+            "Year" | "Month" | "Day" | "Hour" | "Minute" | "Second" | "Nanosecond" | "Weekday"
+            | "UnixSeconds" | "UnixMilli" | "UnixMicro" => {
+                let g = one(self)?;
+                let fname = call.name.clone();
+                Arc::new(move |t| {
+                    let Value::Time(n) = g.eval(t)? else {
+                        return Err(format!("{fname}: expected a time"));
+                    };
+                    let field = |f: fn(&jiff::civil::DateTime) -> i64| {
+                        time::civil(n).map(|dt| Value::Int(f(&dt)))
+                    };
+                    match fname.as_str() {
+                        "Year" => field(|d| d.year() as i64),
+                        "Month" => field(|d| d.month() as i64),
+                        "Day" => field(|d| d.day() as i64),
+                        "Hour" => field(|d| d.hour() as i64),
+                        "Minute" => field(|d| d.minute() as i64),
+                        "Second" => field(|d| d.second() as i64),
+                        "Nanosecond" => field(|d| d.subsec_nanosecond() as i64),
+                        "Weekday" => field(|d| d.weekday().to_sunday_zero_offset() as i64),
+                        "UnixSeconds" => Ok(Value::Int(n.div_euclid(1_000_000_000))),
+                        "UnixMilli" => Ok(Value::Int(n.div_euclid(1_000_000))),
+                        _ => Ok(Value::Int(n.div_euclid(1_000))),
+                    }
+                })
+            }
+            "Hours" | "Minutes" | "Seconds" | "Milliseconds" | "Microseconds" | "Nanoseconds" => {
+                let g = one(self)?;
+                let fname = call.name.clone();
+                Arc::new(move |t| {
+                    let Value::Duration(d) = g.eval(t)? else {
+                        return Err(format!("{fname}: expected a duration"));
+                    };
+                    // As Go: whole units for the sub-second ones, fractions for the others.
+                    Ok(match fname.as_str() {
+                        "Hours" => Value::Double(
+                            (d / 3_600_000_000_000) as f64
+                                + (d % 3_600_000_000_000) as f64 / 3.6e12,
+                        ),
+                        "Minutes" => Value::Double(
+                            (d / 60_000_000_000) as f64 + (d % 60_000_000_000) as f64 / 6e10,
+                        ),
+                        "Seconds" => Value::Double(
+                            (d / 1_000_000_000) as f64 + (d % 1_000_000_000) as f64 / 1e9,
+                        ),
+                        "Milliseconds" => Value::Int(d / 1_000_000),
+                        "Microseconds" => Value::Int(d / 1_000),
+                        _ => Value::Int(d),
+                    })
+                })
+            }
+            "Unix" => {
+                let a = Args::bind(call, &["seconds", "nanoseconds"], 1)?;
+                let secs = self.getter(a.get(0))?;
+                let ns = a.opt(1).map(|e| self.getter(e)).transpose()?;
+                Arc::new(move |t| {
+                    let Value::Int(s) = secs.eval(t)? else {
+                        return Err("Unix: seconds must be an int".into());
+                    };
+                    let n = match &ns {
+                        None => 0,
+                        Some(g) => match g.eval(t)? {
+                            Value::Int(n) => n,
+                            _ => return Err("Unix: nanoseconds must be an int".into()),
+                        },
+                    };
+                    s.checked_mul(1_000_000_000)
+                        .and_then(|x| x.checked_add(n))
+                        .map(Value::Time)
+                        .ok_or_else(|| "Unix: time out of range".to_string())
+                })
+            }
             _ if !name.starts_with(|c: char| c.is_ascii_uppercase()) => {
                 return err(
                     call.col,
@@ -1249,6 +1639,99 @@ impl Compiler {
             _ => return err(call.col, format!("unknown function \"{name}\"")),
         };
         Ok(f)
+    }
+}
+
+/// The optional `function` and `replacementFormat` of the `replace_*` editors: a converter of
+/// one string (`SHA256`, `ToLowerCase`, ...) applied to the replacement, and a format with one
+/// `%s` around its result (the format is used only with a function, as in Go).
+struct ReplaceFn {
+    name: String,
+    f: funcs::StrFn,
+    format: Option<Getter>,
+}
+
+impl ReplaceFn {
+    /// `function(replacement)`, formatted.
+    fn whole(&self, t: &TCtx<'_>, replacement: &str) -> R<String> {
+        let v = (self.f)(replacement).map_err(|e| format!("{}: {e}", self.name))?;
+        let Value::Str(s) = v else {
+            return Err("replacement value is not a string".into());
+        };
+        match &self.format {
+            None => Ok(s),
+            Some(g) => match g.eval(t)? {
+                Value::Str(f) => apply_replace_format(&f, &s),
+                o => Err(format!(
+                    "replacementFormat: expected a string but got {}",
+                    o.type_name()
+                )),
+            },
+        }
+    }
+
+    /// Go's `applyOptReplaceFunction`: for each match, the replacement expanded with the
+    /// match's groups goes through the function and format, and every occurrence of the
+    /// matched text is replaced by the result.
+    fn per_match(&self, t: &TCtx<'_>, re: &Regex, s: &str, replacement: &str) -> R<String> {
+        let mut updated = s.to_string();
+        for caps in re.captures_iter(s) {
+            let full = caps.get(0).map_or("", |m| m.as_str());
+            let mut expanded = String::new();
+            caps.expand(replacement, &mut expanded);
+            let new = self.whole(t, &expanded)?;
+            updated = updated.replace(full, &new);
+        }
+        Ok(updated)
+    }
+}
+
+/// Go's check of `replacementFormat` (one `%s`, no other verb), then `fmt.Sprintf`.
+fn apply_replace_format(format: &str, s: &str) -> R<String> {
+    let mut verbs = format
+        .match_indices('%')
+        .map(|(i, _)| format[i + 1..].chars().next());
+    let valid = format.contains("%s") && verbs.all(|v| v == Some('s'));
+    if !valid {
+        return Err(
+            "replacementFormat must be format string containing a single %s and no other format specifiers"
+                .into(),
+        );
+    }
+    Ok(funcs::sprintf(format, &[Value::Str(s.to_string())]))
+}
+
+impl Compiler {
+    fn replace_fn(&self, a: &Args<'_>) -> CResult<Option<ReplaceFn>> {
+        self.replace_fn_at(a, 3)
+    }
+
+    /// The `function` argument at `i` and `replacementFormat` at `i + 1`.
+    fn replace_fn_at(&self, a: &Args<'_>, i: usize) -> CResult<Option<ReplaceFn>> {
+        let format = a.opt(i + 1).map(|e| self.getter(e)).transpose()?;
+        // Without a function the format is ignored, as in Go.
+        let Some(e) = a.opt(i) else {
+            return Ok(None);
+        };
+        let ExprKind::Enum(name) = &e.kind else {
+            return err(
+                e.col,
+                "function must be the name of a converter, e.g. SHA256",
+            );
+        };
+        let Some(f) = funcs::string_fn(name) else {
+            return err(
+                e.col,
+                format!(
+                    "function \"{name}\" is not a converter of one string (SHA1, SHA256, SHA512, MD5, FNV, Murmur3Hash, Murmur3Hash128, ToLowerCase, ToUpperCase, ToSnakeCase, ToCamelCase, Base64Decode)"
+                ),
+            );
+        };
+        Ok(Some(ReplaceFn {
+            name: name.clone(),
+            f,
+            format,
+        }))
     }
 }
 
@@ -1278,6 +1761,48 @@ pub const CONVERTERS: &[&str] = &[
     "UnixNano",
     "Now",
     "TruncateTime",
+    "SHA1",
+    "SHA512",
+    "MD5",
+    "FNV",
+    "Murmur3Hash",
+    "Murmur3Hash128",
+    "ToLowerCase",
+    "ToUpperCase",
+    "ToSnakeCase",
+    "ToCamelCase",
+    "Base64Decode",
+    "Decode",
+    "Hex",
+    "Bool",
+    "Log",
+    "HasPrefix",
+    "HasSuffix",
+    "TrimPrefix",
+    "TrimSuffix",
+    "ExtractPatterns",
+    "URL",
+    "Keys",
+    "Values",
+    "Format",
+    "Year",
+    "Month",
+    "Day",
+    "Hour",
+    "Minute",
+    "Second",
+    "Nanosecond",
+    "Weekday",
+    "UnixSeconds",
+    "UnixMilli",
+    "UnixMicro",
+    "Hours",
+    "Minutes",
+    "Seconds",
+    "Milliseconds",
+    "Microseconds",
+    "Nanoseconds",
+    "Unix",
 ];
 
 fn converter_name(n: &str) -> bool {
@@ -1351,7 +1876,7 @@ fn flatten(m: Vec<KeyValue>, prefix: &str, level: usize, depth: usize, out: &mut
     }
 }
 
-fn convert_case(s: &str, case: &str) -> String {
+pub(crate) fn convert_case(s: &str, case: &str) -> String {
     match case {
         "lower" => s.to_lowercase(),
         "upper" => s.to_uppercase(),

@@ -9,6 +9,7 @@
 
 pub mod compile;
 pub mod context;
+pub mod funcs;
 pub mod parser;
 pub mod sha256;
 pub mod time;

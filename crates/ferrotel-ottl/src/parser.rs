@@ -611,19 +611,9 @@ impl Parser {
                         }
                         ExprKind::Call(self.call(name, col)?)
                     }
-                    _ if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
-                        if name
-                            .chars()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-                        {
-                            ExprKind::Enum(name)
-                        } else {
-                            return Err(SyntaxError::new(
-                                col,
-                                format!("converter \"{name}\" must be called with ()"),
-                            ));
-                        }
-                    }
+                    // An enum, or a converter named as the `function` argument of the
+                    // `replace_*` editors (`SHA256`, `ToLowerCase`): resolved when compiled.
+                    _ if name.starts_with(|c: char| c.is_ascii_uppercase()) => ExprKind::Enum(name),
                     _ => ExprKind::Path(self.path(name)?),
                 }
             }

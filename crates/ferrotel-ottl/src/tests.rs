@@ -987,3 +987,664 @@ fn cache_and_dynamic_keys() {
     st[0].execute(&mut TCtx::new(&mut res)).unwrap();
     assert_eq!(res.unwrap().attributes, vec![kv("a", s("b"))]);
 }
+
+// ---- converters added after the first release: hashes, encodings, strings, URL, Format,
+// maps, time and duration parts; the `function` argument of the replace_* editors ----
+
+fn map_sorted(v: Value) -> Vec<(String, Value)> {
+    let Value::Map(m) = v else {
+        panic!("expected a map, got {v:?}")
+    };
+    let mut out: Vec<(String, Value)> = m
+        .into_iter()
+        .map(|kv| (kv.key, Value::from_any(kv.value.as_ref())))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn pairs(items: &[(&str, Value)]) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn hash_converters() {
+    let cases = [
+        ("SHA1", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        ("MD5", "900150983cd24fb0d6963f7d28e17f72"),
+        (
+            "SHA512",
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+        ),
+    ];
+    for (f, want) in cases {
+        assert_eq!(eval(&format!(r#"{f}("abc")"#)).unwrap(), s(want), "{f}");
+        // Missing is nil (as SHA256 here); other types are errors, as in Go.
+        assert_eq!(
+            eval(&format!(r#"{f}(attributes["missing"])"#)).unwrap(),
+            Value::Nil
+        );
+        assert_eq!(
+            eval(&format!(r#"{f}(attributes["i"])"#)).unwrap_err(),
+            format!("{f}: expected a string but got int")
+        );
+    }
+    // The Go Collector's own test values.
+    assert_eq!(
+        eval(r#"FNV("hello world")"#).unwrap(),
+        Value::Int(8618312879776256743)
+    );
+    assert_eq!(
+        eval(r#"FNV("")"#).unwrap(),
+        Value::Int(-3750763034362895579)
+    );
+    assert_eq!(
+        eval(r#"Murmur3Hash("Hello World")"#).unwrap(),
+        s("ce837619")
+    );
+    assert_eq!(eval(r#"Murmur3Hash("")"#).unwrap(), s("00000000"));
+    assert_eq!(
+        eval(r#"Murmur3Hash128("Hello World")"#).unwrap(),
+        s("dbc2a0c1ab26631a27b4c09fcf1fe683")
+    );
+    assert_eq!(
+        eval(r#"Murmur3Hash128("")"#).unwrap(),
+        s("00000000000000000000000000000000")
+    );
+    assert_eq!(
+        eval(r#"FNV(attributes["b"])"#).unwrap_err(),
+        "FNV: expected a string but got bool"
+    );
+}
+
+#[test]
+fn hex_and_decode() {
+    // The README's examples: doubles, ints and bools as big-endian bytes, strings as UTF-8.
+    assert_eq!(eval("Hex(1.1)").unwrap(), s("3ff199999999999a"));
+    assert_eq!(eval(r#"Hex("1")"#).unwrap(), s("31"));
+    assert_eq!(eval("Hex(true)").unwrap(), s("01"));
+    assert_eq!(eval("Hex(false)").unwrap(), s("00"));
+    assert_eq!(eval("Hex(12)").unwrap(), s("000000000000000c"));
+    assert_eq!(eval("Hex(span_id)").unwrap(), s("0202020202020202"));
+    assert_eq!(eval("Hex(0x02)").unwrap(), s("02"));
+    assert_eq!(eval(r#"Hex(attributes["missing"])"#).unwrap(), s(""));
+    assert_eq!(
+        eval(r#"Hex(attributes["m"])"#).unwrap_err(),
+        "Hex: unsupported type: map"
+    );
+
+    assert_eq!(
+        eval(r#"Base64Decode("aGVsbG8gd29ybGQ=")"#).unwrap(),
+        s("hello world")
+    );
+    assert_eq!(
+        eval(r#"Base64Decode(attributes["missing"])"#).unwrap(),
+        Value::Nil
+    );
+    assert!(
+        eval(r#"Base64Decode("not base64!")"#)
+            .unwrap_err()
+            .starts_with("Base64Decode: failed to decode base64")
+    );
+    assert_eq!(
+        eval(r#"Decode("aGVsbG8gd29ybGQ=", "base64")"#).unwrap(),
+        s("hello world")
+    );
+    assert_eq!(
+        eval(r#"Decode("aGVsbG8gd29ybGQ", "base64-raw")"#).unwrap(),
+        s("hello world")
+    );
+    assert_eq!(
+        eval(r#"Decode("_-8", "base64-raw-url")"#).unwrap(),
+        s("\u{FFFD}\u{FFFD}")
+    );
+    assert_eq!(eval(r#"Decode("café", "utf-8")"#).unwrap(), s("café"));
+    assert_eq!(
+        eval(r#"Decode(attributes["i"], "base64")"#).unwrap_err(),
+        "Decode: unsupported type provided to Decode function: int"
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], Decode(name, "ebcdic"))"#),
+        r#"statement 1, col 35: no charmap defined for encoding 'ebcdic'"#
+    );
+}
+
+#[test]
+fn bool_and_log() {
+    for (arg, want) in [
+        (r#""true""#, Value::Bool(true)),
+        (r#""T""#, Value::Bool(true)),
+        (r#""0""#, Value::Bool(false)),
+        (r#""False""#, Value::Bool(false)),
+        (r#""yes""#, Value::Nil),
+        ("0", Value::Bool(false)),
+        ("attributes[\"d\"]", Value::Bool(true)),
+        ("attributes[\"b\"]", Value::Bool(true)),
+        ("attributes[\"m\"]", Value::Nil),
+        ("attributes[\"missing\"]", Value::Nil),
+    ] {
+        assert_eq!(eval(&format!("Bool({arg})")).unwrap(), want, "{arg}");
+    }
+
+    assert_eq!(eval("Log(1)").unwrap(), Value::Double(0.0));
+    assert_eq!(
+        eval(r#"Log(attributes["d"])"#).unwrap(),
+        Value::Double(2.5f64.ln())
+    );
+    assert_eq!(eval(r#"Log("100")"#).unwrap(), Value::Double(100f64.ln()));
+    assert_eq!(
+        eval("Log(0)").unwrap_err(),
+        "Log: value must be greater than zero, got 0"
+    );
+    assert_eq!(
+        eval("Log(false)").unwrap_err(),
+        "Log: value must be greater than zero, got 0"
+    );
+    assert_eq!(
+        eval(r#"Log(attributes["missing"])"#).unwrap_err(),
+        "Log: expected a number but got nil"
+    );
+    assert_eq!(
+        eval(r#"Log(attributes["l"])"#).unwrap_err(),
+        "Log: unsupported type: slice"
+    );
+}
+
+#[test]
+fn string_converters() {
+    assert_eq!(
+        eval(r#"ToLowerCase(attributes["camel"])"#).unwrap(),
+        s("helloworld")
+    );
+    assert_eq!(
+        eval(r#"ToUpperCase(attributes["camel"])"#).unwrap(),
+        s("HELLOWORLD")
+    );
+    assert_eq!(
+        eval(r#"ToSnakeCase(attributes["camel"])"#).unwrap(),
+        s("hello_world")
+    );
+    assert_eq!(
+        eval(r#"ToCamelCase("my_metric_name")"#).unwrap(),
+        s("MyMetricName")
+    );
+    assert_eq!(
+        eval(r#"ToLowerCase(attributes["missing"])"#).unwrap(),
+        Value::Nil
+    );
+    assert_eq!(
+        eval(r#"ToUpperCase(attributes["i"])"#).unwrap_err(),
+        "ToUpperCase: expected a string but got int"
+    );
+
+    assert!(cond(r#"HasPrefix(name, "oper")"#).unwrap());
+    assert!(!cond(r#"HasPrefix(name, "A")"#).unwrap());
+    assert!(cond(r#"HasSuffix(name, "A")"#).unwrap());
+    assert!(cond(r#"HasSuffix("ingest_service", "_service")"#).unwrap());
+    assert_eq!(eval(r#"TrimPrefix(name, "operation")"#).unwrap(), s("A"));
+    assert_eq!(
+        eval(r#"TrimPrefix(name, "nope")"#).unwrap(),
+        s("operationA")
+    );
+    assert_eq!(
+        eval(r#"TrimSuffix("ingest_service", "_service")"#).unwrap(),
+        s("ingest")
+    );
+    // Go: not a string or missing is an error.
+    assert_eq!(
+        eval(r#"HasPrefix(attributes["i"], "5")"#).unwrap_err(),
+        "HasPrefix: expected a string but got int"
+    );
+    assert_eq!(
+        eval(r#"TrimSuffix(attributes["missing"], "x")"#).unwrap_err(),
+        "TrimSuffix: expected a string but got nil"
+    );
+    assert_eq!(
+        eval(r#"HasSuffix(name, attributes["i"])"#).unwrap_err(),
+        "HasSuffix: expected a string but got int"
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], HasPrefix(name))"#),
+        r#"statement 1, col 22: missing argument "prefix" of "HasPrefix""#
+    );
+}
+
+#[test]
+fn extract_patterns() {
+    let got = eval(
+        r#"ExtractPatterns(attributes["s"], "^(?P<first>\\w+) (?P<second>\\w+)(?P<bang>!)?$")"#,
+    )
+    .unwrap();
+    assert_eq!(
+        map_sorted(got),
+        pairs(&[
+            ("first", s("hello")),
+            ("second", s("world")),
+            ("bang", s(""))
+        ])
+    );
+    // The README's example.
+    let span = run(&[
+        r#"set(attributes["cause"], "deploy GIT_SHA=abc123 by ci")"#,
+        r#"set(attributes["out"], ExtractPatterns(attributes["cause"], "GIT_SHA=(?P<git.sha>\\w+)"))"#,
+    ])
+    .unwrap();
+    assert_eq!(
+        map_sorted(attr(&span, "out")),
+        pairs(&[("git.sha", s("abc123"))])
+    );
+    // No match: an empty map.
+    assert_eq!(
+        eval(r#"ExtractPatterns(name, "^(?P<x>\\d+)$")"#).unwrap(),
+        Value::Map(vec![])
+    );
+    assert_eq!(
+        eval(r#"ExtractPatterns(attributes["missing"], "(?P<x>.*)")"#).unwrap_err(),
+        "ExtractPatterns: expected a string but got nil"
+    );
+    assert_eq!(
+        eval(r#"ExtractPatterns(attributes["i"], "(?P<x>.*)")"#).unwrap_err(),
+        "ExtractPatterns: expected a string but got int"
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], ExtractPatterns(name, "(.*)"))"#),
+        "statement 1, col 44: at least 1 named capture group must be supplied in the given regex"
+    );
+}
+
+#[test]
+fn url() {
+    // The README's examples.
+    assert_eq!(
+        map_sorted(eval(r#"URL("http://www.example.com")"#).unwrap()),
+        pairs(&[
+            ("url.original", s("http://www.example.com")),
+            ("url.scheme", s("http")),
+            ("url.domain", s("www.example.com")),
+            ("url.path", s("")),
+        ])
+    );
+    let full =
+        "http://myusername:mypassword@www.example.com:80/foo.gif?key1=val1&key2=val2#fragment";
+    assert_eq!(
+        map_sorted(eval(&format!(r#"URL("{full}")"#)).unwrap()),
+        pairs(&[
+            ("url.path", s("/foo.gif")),
+            ("url.fragment", s("fragment")),
+            ("url.extension", s("gif")),
+            ("url.password", s("mypassword")),
+            ("url.original", s(full)),
+            ("url.scheme", s("http")),
+            ("url.port", Value::Int(80)),
+            ("url.user_info", s("myusername:mypassword")),
+            ("url.domain", s("www.example.com")),
+            ("url.query", s("key1=val1&key2=val2")),
+            ("url.username", s("myusername")),
+        ])
+    );
+    // IPv6 hosts, escaped paths, relative references.
+    assert_eq!(
+        map_sorted(eval(r#"URL("HTTPS://[::1]:8443/a%20b/")"#).unwrap()),
+        pairs(&[
+            ("url.original", s("HTTPS://[::1]:8443/a%20b/")),
+            ("url.scheme", s("https")),
+            ("url.domain", s("::1")),
+            ("url.port", Value::Int(8443)),
+            ("url.path", s("/a b/")),
+        ])
+    );
+    assert_eq!(
+        map_sorted(eval(r#"URL("/api/v1/users.json?limit=5")"#).unwrap()),
+        pairs(&[
+            ("url.original", s("/api/v1/users.json?limit=5")),
+            ("url.scheme", s("")),
+            ("url.domain", s("")),
+            ("url.path", s("/api/v1/users.json")),
+            ("url.query", s("limit=5")),
+            ("url.extension", s("json")),
+        ])
+    );
+    assert_eq!(
+        eval(r#"URL("http://host:port/")"#).unwrap_err(),
+        r#"URL: parse "http://host:port/": invalid port ":port" after host"#
+    );
+    assert_eq!(
+        eval(r#"URL("http://host/%zz")"#).unwrap_err(),
+        r#"URL: parse "http://host/%zz": invalid URL escape "%zz""#
+    );
+    assert_eq!(
+        eval(r#"URL(":foo")"#).unwrap_err(),
+        r#"URL: parse ":foo": missing protocol scheme"#
+    );
+    assert_eq!(eval(r#"URL(attributes["missing"])"#).unwrap(), Value::Nil);
+    assert_eq!(
+        eval(r#"URL(attributes["i"])"#).unwrap_err(),
+        "URL: expected a string but got int"
+    );
+}
+
+#[test]
+fn keys_and_values() {
+    assert_eq!(
+        eval(r#"Keys(attributes["m"])"#).unwrap(),
+        list(vec![s("x"), s("n")])
+    );
+    assert_eq!(
+        eval(r#"Values(attributes["m"])"#).unwrap(),
+        list(vec![s("y"), Value::Map(vec![kv("z", Value::Int(1))])])
+    );
+    assert_eq!(
+        eval(r#"Keys({"k1": "v1", "k2": "v2"})"#).unwrap(),
+        list(vec![s("k1"), s("k2")])
+    );
+    assert_eq!(eval(r#"Len(Keys(attributes))"#).unwrap(), Value::Int(9));
+    assert_eq!(eval(r#"Keys(attributes["missing"])"#).unwrap(), Value::Nil);
+    assert_eq!(
+        eval("Keys(name)").unwrap_err(),
+        "Keys: expected a map but got string"
+    );
+    assert_eq!(
+        eval(r#"Values(attributes["l"])"#).unwrap_err(),
+        "Values: expected a map but got slice"
+    );
+}
+
+#[test]
+fn format() {
+    let cases = [
+        (r#"Format("%02d", [attributes["i"]])"#, "05"),
+        (r#"Format("%s/%s", [name, "x"])"#, "operationA/x"),
+        (
+            r#"Format("%.2f|%6.1f|%-4d|%+d", [attributes["d"], 3.14159, 7, 7])"#,
+            "2.50|   3.1|7   |+7",
+        ),
+        (
+            r#"Format("%v %v %v", [attributes["b"], attributes["d"], nil])"#,
+            "true 2.5 <nil>",
+        ),
+        (
+            r#"Format("%x %X %o %b %#x", [255, 255, 8, 5, 255])"#,
+            "ff FF 10 101 0xff",
+        ),
+        (r#"Format("%x", ["hi"])"#, "6869"),
+        (
+            r#"Format("%q %5s|%-5s|", ["a\"b", "ab", "ab"])"#,
+            r#""a\"b"    ab|ab   |"#,
+        ),
+        (
+            r#"Format("%e %g %g", [1234.5678, 0.00001, 100000.0])"#,
+            "1.234568e+03 1e-05 100000",
+        ),
+        (r#"Format("100%%", [])"#, "100%"),
+        // Go's inline errors.
+        (r#"Format("%d", ["x"])"#, "%!d(string=x)"),
+        (r#"Format("%s %s", ["a"])"#, "a %!s(MISSING)"),
+        (r#"Format("a", [1])"#, "a%!(EXTRA int64=1)"),
+        (r#"Format("%t", [1])"#, "%!t(int64=1)"),
+        // Times and durations keep their types inside a list literal.
+        (
+            r#"Format("%04d-%02d-%02d", [Year(Time(attributes["when"], "%Y-%m-%d %H:%M:%S")), Month(Time(attributes["when"], "%Y-%m-%d %H:%M:%S")), Day(Time(attributes["when"], "%Y-%m-%d %H:%M:%S"))])"#,
+            "2023-05-26",
+        ),
+        (
+            r#"Format("%v|%s", [Duration("90m"), Duration("1.5s")])"#,
+            "1h30m0s|1.5s",
+        ),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(eval(expr).unwrap(), s(want), "{expr}");
+    }
+    assert_eq!(
+        eval(r#"Format(attributes["missing"], [1])"#).unwrap_err(),
+        "Format: expected a string but got nil"
+    );
+    assert_eq!(
+        eval(r#"Format("%d", attributes["i"])"#).unwrap_err(),
+        "expected a list, got int"
+    );
+}
+
+#[test]
+fn time_and_duration_parts() {
+    let t = r#"Time("2023-05-26 12:34:56.125", "%Y-%m-%d %H:%M:%S.%L")"#;
+    for (f, want) in [
+        ("Year", 2023),
+        ("Month", 5),
+        ("Day", 26),
+        ("Hour", 12),
+        ("Minute", 34),
+        ("Second", 56),
+        ("Nanosecond", 125_000_000),
+        // 2023-05-26 was a Friday (0 is Sunday).
+        ("Weekday", 5),
+        ("UnixSeconds", 1_685_104_496),
+        ("UnixMilli", 1_685_104_496_125),
+        ("UnixMicro", 1_685_104_496_125_000),
+    ] {
+        assert_eq!(eval(&format!("{f}({t})")).unwrap(), Value::Int(want), "{f}");
+        assert_eq!(
+            eval(&format!("{f}(name)")).unwrap_err(),
+            format!("{f}: expected a time")
+        );
+    }
+    assert_eq!(eval("Year(Unix(0))").unwrap(), Value::Int(1970));
+    assert_eq!(eval("Weekday(Unix(0))").unwrap(), Value::Int(4));
+    assert_eq!(
+        eval("UnixNano(Unix(1672527600, 5))").unwrap(),
+        Value::Int(1_672_527_600_000_000_005)
+    );
+    assert_eq!(eval("UnixMilli(Unix(-1))").unwrap(), Value::Int(-1000));
+    assert_eq!(
+        eval(r#"Unix("1")"#).unwrap_err(),
+        "Unix: seconds must be an int"
+    );
+
+    for (f, want) in [
+        ("Hours", Value::Double(1.5)),
+        ("Minutes", Value::Double(90.0)),
+        ("Seconds", Value::Double(5400.0)),
+        ("Milliseconds", Value::Int(5_400_000)),
+        ("Microseconds", Value::Int(5_400_000_000)),
+        ("Nanoseconds", Value::Int(5_400_000_000_000)),
+    ] {
+        assert_eq!(
+            eval(&format!(r#"{f}(Duration("1h30m"))"#)).unwrap(),
+            want,
+            "{f}"
+        );
+        assert_eq!(
+            eval(&format!(r#"{f}("1h")"#)).unwrap_err(),
+            format!("{f}: expected a duration")
+        );
+    }
+    assert_eq!(
+        eval(r#"Seconds(Duration("1.5ms"))"#).unwrap(),
+        Value::Double(0.0015)
+    );
+    assert_eq!(
+        eval(r#"Milliseconds(Duration("-1.9ms"))"#).unwrap(),
+        Value::Int(-1)
+    );
+}
+
+#[test]
+fn time_location_locale_and_directives() {
+    // 2023-05-26T12:34:56Z
+    let utc = 1_685_104_496_000_000_000i64;
+    let h = 3_600_000_000_000i64;
+    let nano = |e: &str| eval(&format!("UnixNano({e})"));
+    // A local time of the location (EDT, UTC-4), from the bundled time zone database.
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56", "%Y-%m-%d %H:%M:%S", "America/New_York")"#).unwrap(),
+        Value::Int(utc + 4 * h)
+    );
+    // Winter: EST, UTC-5.
+    assert_eq!(
+        nano(r#"Time("2023-01-26 12:00:00", "%Y-%m-%d %H:%M:%S", "America/New_York")"#).unwrap(),
+        nano(r#"Time("2023-01-26 17:00:00", "%Y-%m-%d %H:%M:%S")"#).unwrap()
+    );
+    // An offset in the text wins over the location; "" is UTC.
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56 +0000", "%Y-%m-%d %H:%M:%S %z", "Asia/Tokyo")"#).unwrap(),
+        Value::Int(utc)
+    );
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56", "%Y-%m-%d %H:%M:%S", "")"#).unwrap(),
+        Value::Int(utc)
+    );
+    // %Z: the zone's own abbreviation takes its offset; UTC is UTC; others are offset 0.
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56 EDT", "%Y-%m-%d %H:%M:%S %Z", "America/New_York")"#)
+            .unwrap(),
+        Value::Int(utc + 4 * h)
+    );
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56 HST", "%Y-%m-%d %H:%M:%S %Z")"#).unwrap(),
+        Value::Int(utc)
+    );
+    // A location from the data.
+    let span = run(&[
+        r#"set(attributes["tz"], "Europe/Berlin")"#,
+        r#"set(attributes["out"], UnixNano(Time(attributes["when"], "%Y-%m-%d %H:%M:%S", attributes["tz"])))"#,
+    ])
+    .unwrap();
+    assert_eq!(attr(&span, "out"), Value::Int(utc - 2 * h));
+    let e = run(&[
+        r#"set(attributes["tz"], "Mars/Olympus")"#,
+        r#"set(attributes["out"], Time(attributes["when"], "%Y-%m-%d %H:%M:%S", attributes["tz"]))"#,
+    ])
+    .unwrap_err();
+    assert_eq!(e, "unknown time zone Mars/Olympus");
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], Time("1", "%Y", "Nowhere/City"))"#),
+        "statement 1, col 38: unknown time zone Nowhere/City"
+    );
+
+    // Locales: the README's examples.
+    assert_eq!(
+        nano(r#"Time("mercoledì set 4 2024", "%A %h %e %Y", "", "it")"#).unwrap(),
+        nano(r#"Time("2024-09-04", "%Y-%m-%d")"#).unwrap()
+    );
+    assert_eq!(
+        nano(r#"Time("Febrero 25 lunes, 2002, 02:03:04 p.m.", "%B %d %A, %Y, %r", "America/New_York", "es-ES")"#)
+            .unwrap(),
+        nano(r#"Time("2002-02-25 19:03:04", "%Y-%m-%d %H:%M:%S")"#).unwrap()
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], Time("1", "%Y", "", "tlh"))"#),
+        r#"statement 1, col 42: unsupported locale "tlh": supported are en, de, es, fr, it, nl, pt"#
+    );
+
+    // More directives: composites, 12-hour clock, padded and unpadded fields, offsets.
+    for (text, format) in [
+        ("2023-05-26T12:34:56", "%FT%T"),
+        ("05/26/23 12:34:56", "%D %X"),
+        ("Fri May 26 12:34:56 2023", "%c"),
+        ("2023-05-26 12:34:56 PM", "%Y-%m-%d %I:%M:%S %p"),
+        ("2023-5-26 12:34:56", "%Y-%q-%g %H:%M:%S"),
+        ("2023- 5-26 12:34:56", "%Y-%o-%e %H:%M:%S"),
+        ("2023-05-26 14:34:56 +02", "%Y-%m-%d %H:%M:%S %i"),
+        ("2023-05-26 14:34:56 +02:00", "%Y-%m-%d %H:%M:%S %j"),
+        ("2023-05-26 14:34:56 +02:00:00", "%Y-%m-%d %H:%M:%S %k"),
+        ("2023-05-26 14:34:56 +020000", "%Y-%m-%d %H:%M:%S %w"),
+        ("Friday, 26-May-23 12:34:56 UTC", "%A, %d-%b-%y %H:%M:%S %Z"),
+    ] {
+        assert_eq!(
+            nano(&format!(r#"Time("{text}", "{format}")"#)).unwrap(),
+            Value::Int(utc),
+            "{text} / {format}"
+        );
+    }
+    assert_eq!(
+        nano(r#"Time("2023-05-26 12:34:56 AM", "%Y-%m-%d %I:%M:%S %p")"#).unwrap(),
+        Value::Int(utc - 12 * h)
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], Time("1", "%Q"))"#),
+        "statement 1, col 32: unsupported time format directive %Q"
+    );
+    assert_eq!(eval(r#"Time("", "%Y")"#).unwrap_err(), "time cannot be nil");
+}
+
+#[test]
+fn replace_functions_with_a_function_argument() {
+    let sha = |x: &str| {
+        let mut out = String::new();
+        crate::sha256::hex_digest_into(x.as_bytes(), &mut out);
+        out
+    };
+    // The README's forms.
+    let span = run(&[r#"replace_match(attributes["s"], "hello *", "x", SHA256)"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s(&sha("x")));
+    let span =
+        run(&[r#"replace_match(attributes["s"], "hello *", "x", SHA256, "/user/%s")"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s(&format!("/user/{}", sha("x"))));
+    let span = run(&[
+        r#"set(name, "kube_pod_info")"#,
+        r#"replace_pattern(name, "^kube_([0-9A-Za-z]+_)", "$1.", SHA256, "k8s.%s")"#,
+    ])
+    .unwrap();
+    assert_eq!(span.name, format!("k8s.{}info", sha("pod_.")));
+    // Per match: every occurrence of the matched text is replaced by its own result.
+    let span =
+        run(&[r#"replace_pattern(attributes["s"], "l+", "$0", ToUpperCase, "<%s>")"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s("he<LL>o wor<L>d"));
+    let span =
+        run(&[r#"replace_pattern(attributes["s"], "o(\\w)", "$1", ToUpperCase, "<%s>")"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s("hello w<R>ld"));
+    let span = run(&[r#"replace_all_matches(attributes, "hello*", "x", ToUpperCase)"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s("X"));
+    let span = run(&[
+        r#"replace_all_patterns(attributes, "value", "world", "planet", ToUpperCase, "[%s]")"#,
+    ])
+    .unwrap();
+    assert_eq!(attr(&span, "s"), s("hello [PLANET]"));
+    let span =
+        run(&[r#"replace_all_patterns(attributes, "key", "^came(l)$", "$1", MD5)"#]).unwrap();
+    assert!(keys(&span).contains(&"2db95e8e1a9267b7a1188556b2013b33"));
+    // A format without a function is ignored, as in Go.
+    let span =
+        run(&[r#"replace_match(attributes["s"], "hello *", "x", replacementFormat = "%s!")"#])
+            .unwrap();
+    assert_eq!(attr(&span, "s"), s("x"));
+    // Named arguments.
+    let span =
+        run(&[r#"replace_match(attributes["s"], "hello *", "x", function = SHA1)"#]).unwrap();
+    assert_eq!(
+        attr(&span, "s"),
+        s("11f6ad8ec52a2984abaafd7c3b516503785c2072")
+    );
+    // Missing targets and non-strings are left alone.
+    let span = run(&[r#"replace_match(attributes["missing"], "*", "x", SHA256)"#]).unwrap();
+    assert!(!keys(&span).contains(&"missing"));
+
+    // Errors: a function that does not return a string, a bad format (when evaluated, as in
+    // Go), a converter that is not a string function, a value that is not a function name.
+    assert_eq!(
+        run(&[r#"replace_match(attributes["s"], "*", "x", FNV)"#]).unwrap_err(),
+        "replacement value is not a string"
+    );
+    assert_eq!(
+        run(&[r#"replace_match(attributes["s"], "*", "x", SHA256, "%d")"#]).unwrap_err(),
+        "replacementFormat must be format string containing a single %s and no other format specifiers"
+    );
+    assert!(
+        compile_err(r#"replace_match(attributes["s"], "*", "x", Concat)"#).starts_with(
+            r#"statement 1, col 42: function "Concat" is not a converter of one string"#
+        )
+    );
+    assert_eq!(
+        compile_err(r#"replace_pattern(attributes["s"], "a", "x", "SHA256")"#),
+        "statement 1, col 44: function must be the name of a converter, e.g. SHA256"
+    );
+    // A bare converter name elsewhere is still an error.
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], SHA256)"#),
+        r#"statement 1, col 22: converter "SHA256" must be called with ()"#
+    );
+}

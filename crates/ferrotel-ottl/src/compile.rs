@@ -1371,6 +1371,22 @@ impl Compiler {
                     )),
                 })
             }
+            "FormatTime" => {
+                let a = Args::bind(call, &["time", "format"], 2)?;
+                let target = self.getter(a.get(0))?;
+                let format = lit_str(a.get(1), "format")?;
+                if format.is_empty() {
+                    return err(a.get(1).col, "format cannot be nil");
+                }
+                time::check_format(&format).map_err(|m| SyntaxError::new(a.get(1).col, m))?;
+                Arc::new(move |t| match target.eval(t)? {
+                    Value::Time(n) => time::format_time(n, &format).map(Value::Str),
+                    o => Err(format!(
+                        "FormatTime: expected a time but got {}",
+                        o.type_name()
+                    )),
+                })
+            }
             "UnixNano" => {
                 let g = one(self)?;
                 Arc::new(move |t| match g.eval(t)? {
@@ -1510,7 +1526,7 @@ impl Compiler {
                 let g = self.getter(a.get(0))?;
                 Arc::new(move |t| match want_str(g.eval(t)?, "URL")? {
                     None => Ok(Value::Nil),
-                    Some(s) if s.is_empty() => Ok(Value::Nil),
+                    Some(s) if s.is_empty() => Err("URL: url cannot be empty".into()),
                     Some(s) => funcs::parse_url(&s).map_err(|e| format!("URL: {e}")),
                 })
             }
@@ -1803,6 +1819,7 @@ pub const CONVERTERS: &[&str] = &[
     "Microseconds",
     "Nanoseconds",
     "Unix",
+    "FormatTime",
 ];
 
 fn converter_name(n: &str) -> bool {

@@ -190,8 +190,10 @@ pub fn parse_url(s: &str) -> R<Value> {
         return Err(fail("first path segment in URL cannot contain colon"));
     }
     let path = unescape(path_raw).map_err(|e| fail(&e))?;
+    // Go writes the URL back (`URL.String()`), with its scheme in lower case.
+    let original = format!("{scheme}{}", &s[part(1).map_or(0, str::len)..]);
     let mut out = vec![
-        kv("url.original", Value::Str(s.to_string())),
+        kv("url.original", Value::Str(original)),
         kv("url.scheme", Value::Str(scheme)),
     ];
     let (mut domain, mut port, mut user) = (String::new(), None, None);

@@ -1291,7 +1291,7 @@ fn url() {
     assert_eq!(
         map_sorted(eval(r#"URL("HTTPS://[::1]:8443/a%20b/")"#).unwrap()),
         pairs(&[
-            ("url.original", s("HTTPS://[::1]:8443/a%20b/")),
+            ("url.original", s("https://[::1]:8443/a%20b/")),
             ("url.scheme", s("https")),
             ("url.domain", s("::1")),
             ("url.port", Value::Int(8443)),
@@ -1322,6 +1322,7 @@ fn url() {
         r#"URL: parse ":foo": missing protocol scheme"#
     );
     assert_eq!(eval(r#"URL(attributes["missing"])"#).unwrap(), Value::Nil);
+    assert_eq!(eval(r#"URL("")"#).unwrap_err(), "URL: url cannot be empty");
     assert_eq!(
         eval(r#"URL(attributes["i"])"#).unwrap_err(),
         "URL: expected a string but got int"
@@ -1646,5 +1647,47 @@ fn replace_functions_with_a_function_argument() {
     assert_eq!(
         compile_err(r#"set(attributes["x"], SHA256)"#),
         r#"statement 1, col 22: converter "SHA256" must be called with ()"#
+    );
+}
+
+#[test]
+fn format_time() {
+    // The README's example.
+    assert_eq!(
+        eval(r#"FormatTime(Time("02/04/2023", "%m/%d/%Y"), "%A %h %e %Y")"#).unwrap(),
+        s("Saturday Feb  4 2023")
+    );
+    let t = r#"Time("2023-05-26 14:04:05.123456789", "%Y-%m-%d %H:%M:%S.%f")"#;
+    for (format, want) in [
+        ("%Y-%m-%d %H:%M:%S", "2023-05-26 14:04:05"),
+        ("%y %o %q %g %e", "23  5 5 26 26"),
+        ("%I %l %p %P", "02 2 PM pm"),
+        ("%L|%f|%s", "123|123456|123456789"),
+        (
+            "%z %Z %i %j %k %w",
+            "+0000 UTC +00 +00:00 +00:00:00 +000000",
+        ),
+        ("%D|%F|%T|%R", "05/26/23|2023-05-26|14:04:05|14:04"),
+        ("%r", "02:04:05 pm"),
+        ("%c", "Fri May 26 14:04:05 2023"),
+        ("%b %B %a %A 100%%", "May May Fri Friday 100%"),
+    ] {
+        assert_eq!(
+            eval(&format!(r#"FormatTime({t}, "{format}")"#)).unwrap(),
+            s(want),
+            "{format}"
+        );
+    }
+    assert_eq!(
+        eval(r#"FormatTime(name, "%Y")"#).unwrap_err(),
+        "FormatTime: expected a time but got string"
+    );
+    assert_eq!(
+        eval(r#"FormatTime(attributes["missing"], "%Y")"#).unwrap_err(),
+        "FormatTime: expected a time but got nil"
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], FormatTime(Now(), "%Q"))"#),
+        "statement 1, col 40: unsupported time format directive %Q"
     );
 }

@@ -702,6 +702,86 @@ pub fn civil(nanos: i64) -> Result<jiff::civil::DateTime, String> {
     Ok(ts.to_zoned(jiff::tz::TimeZone::UTC).datetime())
 }
 
+/// `FormatTime`: `nanos` (UTC) written with the strftime-style `format` of `Time`, as the Go
+/// Collector's ctime substitutions write it (`%e` space-padded, `%q` unpadded month, `%P`
+/// lower-case am/pm, `%r` `03:04:05 pm`, `%c` `Mon Jan 02 15:04:05 2006`).
+pub fn format_time(nanos: i64, format: &str) -> Result<String, String> {
+    use std::fmt::Write;
+    let dt = civil(nanos)?;
+    let cap = |w: &str| {
+        let mut c = w.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+    };
+    let month = EN.months[dt.month() as usize - 1];
+    let weekday = EN.weekdays[dt.weekday().to_sunday_zero_offset() as usize];
+    let h12 = match dt.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let pm = dt.hour() >= 12;
+    // `%r` writes a lower-case period when formatting; the other composites as when parsing.
+    let mut pre = String::with_capacity(format.len());
+    let mut it = format.chars();
+    while let Some(c) = it.next() {
+        match (c, c == '%') {
+            (_, true) => match it.next() {
+                Some('r') => pre.push_str("%I:%M:%S %P"),
+                Some(o) => {
+                    pre.push('%');
+                    pre.push(o);
+                }
+                None => pre.push('%'),
+            },
+            (c, false) => pre.push(c),
+        }
+    }
+    let format = expand(&pre);
+    let mut out = String::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let _ = match chars.next() {
+            Some('Y') => write!(out, "{:04}", dt.year()),
+            Some('y') => write!(out, "{:02}", dt.year().rem_euclid(100)),
+            Some('m') => write!(out, "{:02}", dt.month()),
+            Some('o') => write!(out, "{:>2}", dt.month()),
+            Some('q') => write!(out, "{}", dt.month()),
+            Some('b') => write!(out, "{}", cap(&month[..3])),
+            Some('B') => write!(out, "{}", cap(month)),
+            Some('d') => write!(out, "{:02}", dt.day()),
+            Some('e') => write!(out, "{:>2}", dt.day()),
+            Some('g') => write!(out, "{}", dt.day()),
+            Some('a') => write!(out, "{}", cap(&weekday[..3])),
+            Some('A') => write!(out, "{}", cap(weekday)),
+            Some('H') => write!(out, "{:02}", dt.hour()),
+            Some('I') => write!(out, "{h12:02}"),
+            Some('l') => write!(out, "{h12}"),
+            Some('p') => out.write_str(if pm { "PM" } else { "AM" }),
+            Some('P') => out.write_str(if pm { "pm" } else { "am" }),
+            Some('M') => write!(out, "{:02}", dt.minute()),
+            Some('S') => write!(out, "{:02}", dt.second()),
+            Some('L') => write!(out, "{:03}", dt.subsec_nanosecond() / 1_000_000),
+            Some('f') => write!(out, "{:06}", dt.subsec_nanosecond() / 1_000),
+            Some('s') => write!(out, "{:09}", dt.subsec_nanosecond()),
+            Some('z') => out.write_str("+0000"),
+            Some('Z') => out.write_str("UTC"),
+            Some('i') => out.write_str("+00"),
+            Some('j') => out.write_str("+00:00"),
+            Some('k') => out.write_str("+00:00:00"),
+            Some('w') => out.write_str("+000000"),
+            Some('%') => out.write_str("%"),
+            Some(o) => return Err(format!("unsupported time format directive %{o}")),
+            None => return Err("format ends with %".into()),
+        };
+    }
+    Ok(out)
+}
+
 /// Go's `time.Time.String()` for a UTC time: `2023-05-26 12:34:56.25 +0000 UTC`.
 pub fn format_go_time(nanos: i64) -> String {
     let Ok(dt) = civil(nanos) else {

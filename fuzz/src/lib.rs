@@ -43,8 +43,47 @@ pub fn proto(signal: Signal, data: &[u8]) {
         assert_eq!(regrouped, n);
     }
     if signal != Signal::Profiles {
+        attribute_edits(signal, data, n);
         let merged = wire::merge(signal, &[bytes.clone(), bytes]).expect("merge");
         assert_eq!(wire::validate(signal, &merged), Ok(2 * n));
+    }
+}
+
+/// `wire::edit_attributes` on a valid request: refuses only what it documents, and what it
+/// writes is valid with the same items. (Equality with the decoded edit is a property test.)
+fn attribute_edits(signal: Signal, data: &[u8], n: usize) {
+    use ferrotel_pdata::proto::common::v1::{AnyValue, any_value};
+    use ferrotel_pdata::wire::{AttrTarget, Unsupported};
+    let int = AnyValue {
+        value: Some(any_value::Value::IntValue(7)),
+    };
+    let text = AnyValue {
+        value: Some(any_value::Value::StringValue("fuzz".into())),
+    };
+    for target in [AttrTarget::Items, AttrTarget::Resources] {
+        let untouched = wire::edit_attributes(signal, data, target, |_| {});
+        assert!(matches!(
+            untouched,
+            Ok(None) | Err(Unsupported::RepeatedSingular)
+        ));
+        let edited = wire::edit_attributes(signal, data, target, |a| {
+            a.push("fuzz.k", &int);
+            if !a.is_empty() {
+                a.set(0, &text);
+            }
+            if let Some(i) = a.find("a") {
+                a.remove(i);
+            }
+            a.retain(|k| k.len() != 1);
+            for i in 0..a.len() {
+                std::hint::black_box((a.value(i), a.value_owned(i)));
+            }
+        });
+        match edited {
+            Ok(Some(out)) => assert_eq!(wire::validate(signal, &out), Ok(n)),
+            Ok(None) => {}
+            Err(e) => assert_eq!(e, Unsupported::RepeatedSingular),
+        }
     }
 }
 

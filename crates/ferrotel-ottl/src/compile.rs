@@ -853,14 +853,20 @@ impl Compiler {
                     };
                     let mut changes: Vec<(usize, String)> = Vec::new();
                     for (i, kv) in map.iter().enumerate() {
-                        if by_key {
-                            if re.is_match(&kv.key) {
-                                changes.push((i, replace(t, &kv.key)?));
+                        let subject = if by_key {
+                            Some(kv.key.clone())
+                        } else {
+                            match Value::from_any(kv.value.as_ref()) {
+                                Value::Str(s) => Some(s),
+                                _ => None,
                             }
-                        } else if let Value::Str(s) = Value::from_any(kv.value.as_ref())
-                            && re.is_match(&s)
+                        };
+                        // As in Go, an entry whose function fails is left as it is.
+                        if let Some(x) = subject
+                            && re.is_match(&x)
+                            && let Ok(new) = replace(t, &x)
                         {
-                            changes.push((i, replace(t, &s)?));
+                            changes.push((i, new));
                         }
                     }
                     if changes.is_empty() {

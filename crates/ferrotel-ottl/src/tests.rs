@@ -1624,6 +1624,9 @@ fn replace_functions_with_a_function_argument() {
     let span = run(&[r#"replace_match(attributes["missing"], "*", "x", SHA256)"#]).unwrap();
     assert!(!keys(&span).contains(&"missing"));
 
+    // replace_all_patterns leaves an entry whose function fails as it is, as in Go.
+    let span = run(&[r#"replace_all_patterns(attributes, "value", "world", "x", FNV)"#]).unwrap();
+    assert_eq!(attr(&span, "s"), s("hello world"));
     // Errors: a function that does not return a string, a bad format (when evaluated, as in
     // Go), a converter that is not a string function, a value that is not a function name.
     assert_eq!(

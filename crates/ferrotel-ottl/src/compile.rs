@@ -131,7 +131,7 @@ pub fn compare(op: BinOp, a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
-        (Value::Time(x), Value::Time(y)) | (Value::Duration(x), Value::Duration(y)) => {
+        (Value::Time(x, _), Value::Time(y, _)) | (Value::Duration(x), Value::Duration(y)) => {
             Some(x.cmp(y))
         }
         (Value::Bool(x), Value::Bool(y)) => {
@@ -202,9 +202,13 @@ fn math(op: BinOp, a: Value, b: Value) -> R<Value> {
                 }
             }))
         }
-        (Value::Time(x), Value::Time(y)) if op == BinOp::Sub => Ok(Value::Duration(x - y)),
-        (Value::Time(x), Value::Duration(y)) if op == BinOp::Add => Ok(Value::Time(x + y)),
-        (Value::Time(x), Value::Duration(y)) if op == BinOp::Sub => Ok(Value::Time(x - y)),
+        (Value::Time(x, _), Value::Time(y, _)) if op == BinOp::Sub => Ok(Value::Duration(x - y)),
+        (Value::Time(x, tz), Value::Duration(y)) if op == BinOp::Add => {
+            Ok(Value::Time(x + y, tz.clone()))
+        }
+        (Value::Time(x, tz), Value::Duration(y)) if op == BinOp::Sub => {
+            Ok(Value::Time(x - y, tz.clone()))
+        }
         (Value::Duration(x), Value::Duration(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
             Ok(Value::Duration(if op == BinOp::Add {
                 x + y
@@ -1364,7 +1368,7 @@ impl Compiler {
                             }
                         },
                     };
-                    time::parse_in(&s, &format, tz, names).map(Value::Time)
+                    time::parse_in(&s, &format, tz, names).map(|(n, tz)| Value::Time(n, tz))
                 })
             }
             "Duration" => {
@@ -1386,7 +1390,9 @@ impl Compiler {
                 }
                 time::check_format(&format).map_err(|m| SyntaxError::new(a.get(1).col, m))?;
                 Arc::new(move |t| match target.eval(t)? {
-                    Value::Time(n) => time::format_time(n, &format).map(Value::Str),
+                    Value::Time(n, tz) => {
+                        time::format_time(n, tz.as_ref(), &format).map(Value::Str)
+                    }
                     o => Err(format!(
                         "FormatTime: expected a time but got {}",
                         o.type_name()
@@ -1396,7 +1402,7 @@ impl Compiler {
             "UnixNano" => {
                 let g = one(self)?;
                 Arc::new(move |t| match g.eval(t)? {
-                    Value::Time(n) => Ok(Value::Int(n)),
+                    Value::Time(n, _) => Ok(Value::Int(n)),
                     o => Err(format!(
                         "UnixNano: expected a time but got {}",
                         o.type_name()
@@ -1409,7 +1415,7 @@ impl Compiler {
                     let d = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap_or_default();
-                    Ok(Value::Time(d.as_nanos() as i64))
+                    Ok(Value::Time(d.as_nanos() as i64, None))
                 })
             }
             "TruncateTime" => {
@@ -1417,16 +1423,16 @@ impl Compiler {
                 let target = self.getter(a.get(0))?;
                 let dur = self.getter(a.get(1))?;
                 Arc::new(move |t| {
-                    let Value::Time(n) = target.eval(t)? else {
+                    let Value::Time(n, tz) = target.eval(t)? else {
                         return Err("TruncateTime: expected a time".into());
                     };
                     let Value::Duration(d) = dur.eval(t)? else {
                         return Err("TruncateTime: expected a duration".into());
                     };
                     if d <= 0 {
-                        return Ok(Value::Time(n));
+                        return Ok(Value::Time(n, tz));
                     }
-                    Ok(Value::Time(n - n.rem_euclid(d)))
+                    Ok(Value::Time(n - n.rem_euclid(d), tz))
                 })
             }
             "SHA1" | "SHA512" | "MD5" | "FNV" | "Murmur3Hash" | "Murmur3Hash128"
@@ -1585,11 +1591,12 @@ impl Compiler {
                 let g = one(self)?;
                 let fname = call.name.clone();
                 Arc::new(move |t| {
-                    let Value::Time(n) = g.eval(t)? else {
+                    let Value::Time(n, tz) = g.eval(t)? else {
                         return Err(format!("{fname}: expected a time"));
                     };
+                    // Calendar fields in the time's zone, as Go's time.Time methods.
                     let field = |f: fn(&jiff::civil::DateTime) -> i64| {
-                        time::civil(n).map(|dt| Value::Int(f(&dt)))
+                        time::civil(n, tz.as_ref()).map(|dt| Value::Int(f(&dt)))
                     };
                     match fname.as_str() {
                         "Year" => field(|d| d.year() as i64),
@@ -1648,7 +1655,7 @@ impl Compiler {
                     };
                     s.checked_mul(1_000_000_000)
                         .and_then(|x| x.checked_add(n))
-                        .map(Value::Time)
+                        .map(|n| Value::Time(n, None))
                         .ok_or_else(|| "Unix: time out of range".to_string())
                 })
             }

@@ -246,14 +246,14 @@ type R<T> = Result<T, String>;
 fn want_int(v: &Value, what: &str) -> R<i64> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Time(t) => Ok(*t),
+        Value::Time(t, _) => Ok(*t),
         other => Err(format!("{what} must be an int, got {}", other.type_name())),
     }
 }
 
 fn want_time(v: &Value, what: &str) -> R<u64> {
     match v {
-        Value::Time(t) => Ok(*t as u64),
+        Value::Time(t, _) => Ok(*t as u64),
         other => Err(format!("{what} must be a time, got {}", other.type_name())),
     }
 }
@@ -378,8 +378,8 @@ impl PathAcc {
                     Kind => Value::Int(s.kind as i64),
                     StartTimeUnixNano => ns(s.start_time_unix_nano),
                     EndTimeUnixNano => ns(s.end_time_unix_nano),
-                    StartTime => Value::Time(s.start_time_unix_nano as i64),
-                    EndTime => Value::Time(s.end_time_unix_nano as i64),
+                    StartTime => Value::Time(s.start_time_unix_nano as i64, None),
+                    EndTime => Value::Time(s.end_time_unix_nano as i64, None),
                     StatusCode => Value::Int(s.status.as_ref().map_or(0, |s| s.code) as i64),
                     StatusMessage => Value::Str(
                         s.status
@@ -396,7 +396,7 @@ impl PathAcc {
                 match self.field {
                     Name => Value::Str(e.name.clone()),
                     TimeUnixNano => ns(e.time_unix_nano),
-                    Time => Value::Time(e.time_unix_nano as i64),
+                    Time => Value::Time(e.time_unix_nano as i64, None),
                     _ => Value::Int(e.dropped_attributes_count as i64),
                 }
             }
@@ -409,8 +409,8 @@ impl PathAcc {
                     SpanIdString => Value::Str(crate::value::hex(&l.span_id)),
                     TimeUnixNano => ns(l.time_unix_nano),
                     ObservedTimeUnixNano => ns(l.observed_time_unix_nano),
-                    Time => Value::Time(l.time_unix_nano as i64),
-                    ObservedTime => Value::Time(l.observed_time_unix_nano as i64),
+                    Time => Value::Time(l.time_unix_nano as i64, None),
+                    ObservedTime => Value::Time(l.observed_time_unix_nano as i64, None),
                     Flags => Value::Int(l.flags as i64),
                     SeverityNumber => Value::Int(l.severity_number as i64),
                     SeverityText => Value::Str(l.severity_text.clone()),
@@ -448,8 +448,8 @@ impl PathAcc {
                 match self.field {
                     StartTimeUnixNano => ns(start),
                     TimeUnixNano => ns(time),
-                    StartTime => Value::Time(start as i64),
-                    Time => Value::Time(time as i64),
+                    StartTime => Value::Time(start as i64, None),
+                    Time => Value::Time(time as i64, None),
                     Flags => Value::Int(flags as i64),
                     ValueDouble => match p {
                         Point::Number(p) => match p.value {

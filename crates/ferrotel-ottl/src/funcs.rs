@@ -370,7 +370,7 @@ fn go_type(v: &Value) -> &'static str {
         Value::Bytes(_) => "[]uint8",
         Value::Map(_) => "map[string]interface {}",
         Value::List(_) => "[]interface {}",
-        Value::Time(_) => "time.Time",
+        Value::Time(..) => "time.Time",
         Value::Duration(_) => "time.Duration",
     }
 }
@@ -388,7 +388,7 @@ fn go_v(v: &Value) -> String {
                 .join(" ")
         ),
         Value::Duration(d) => crate::time::format_duration(*d),
-        Value::Time(n) => crate::time::format_go_time(*n),
+        Value::Time(n, tz) => crate::time::format_go_time(*n, tz.as_ref()),
         o => o.to_display(),
     }
 }
@@ -553,7 +553,7 @@ impl Spec {
             ('d', Value::Duration(n)) => {
                 self.pad(self.sign(*n < 0, n.unsigned_abs().to_string()), true)
             }
-            ('s', Value::Map(_) | Value::List(_) | Value::Duration(_) | Value::Time(_)) => {
+            ('s', Value::Map(_) | Value::List(_) | Value::Duration(_) | Value::Time(..)) => {
                 self.pad(go_v(arg), false)
             }
             _ => bad(),

@@ -1694,3 +1694,54 @@ fn format_time() {
         "statement 1, col 40: unsupported time format directive %Q"
     );
 }
+
+#[test]
+fn times_keep_their_zone() {
+    // As Go's time.Time keeps its location: calendar fields and formatting are in the
+    // location (or parsed offset) the time was made with; the instant is the same.
+    let ny = r#"Time("2023-05-26 23:34:56", "%Y-%m-%d %H:%M:%S", "America/New_York")"#;
+    assert_eq!(eval(&format!("Hour({ny})")).unwrap(), Value::Int(23));
+    assert_eq!(eval(&format!("Day({ny})")).unwrap(), Value::Int(26));
+    assert_eq!(eval(&format!("Weekday({ny})")).unwrap(), Value::Int(5));
+    assert_eq!(
+        eval(&format!(r#"FormatTime({ny}, "%Y-%m-%d %H:%M %Z %z %j")"#)).unwrap(),
+        s("2023-05-26 23:34 EDT -0400 -04:00")
+    );
+    // Arithmetic keeps the zone.
+    assert_eq!(
+        eval(&format!(r#"Day({ny} + Duration("1h"))"#)).unwrap(),
+        Value::Int(27)
+    );
+    assert_eq!(
+        eval(&format!(r#"Format("%v", [{ny}])"#)).unwrap(),
+        s("2023-05-26 23:34:56 -0400 EDT")
+    );
+    // The instant is UTC's next day.
+    assert_eq!(
+        eval(&format!("Day(Unix(UnixSeconds({ny})))")).unwrap(),
+        Value::Int(27)
+    );
+    // A parsed offset is a fixed zone; UTC offsets and times without a zone are UTC.
+    let fixed = r#"Time("2023-05-26T14:34:56+0530", "%Y-%m-%dT%H:%M:%S%z")"#;
+    assert_eq!(eval(&format!("Hour({fixed})")).unwrap(), Value::Int(14));
+    assert_eq!(
+        eval(&format!(r#"FormatTime({fixed}, "%H:%M %Z %k")"#)).unwrap(),
+        s("14:34 +0530 +05:30:00")
+    );
+    let utc = r#"Time("2023-05-26T14:34:56Z", "%Y-%m-%dT%H:%M:%S%z")"#;
+    assert_eq!(
+        eval(&format!(r#"FormatTime({utc}, "%H %Z %z")"#)).unwrap(),
+        s("14 UTC +0000")
+    );
+    // An offset that is the location's own keeps the location.
+    assert_eq!(
+        eval(r#"FormatTime(Time("2023-01-10 08:00 +0100", "%Y-%m-%d %H:%M %z", "Europe/Paris"), "%H %Z")"#)
+            .unwrap(),
+        s("08 CET")
+    );
+    // Span times are UTC.
+    assert_eq!(
+        eval(r#"FormatTime(start_time, "%Y-%m-%d %H:%M:%S.%s %Z")"#).unwrap(),
+        s("1970-01-01 00:00:00.000001000 UTC")
+    );
+}

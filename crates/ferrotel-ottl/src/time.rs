@@ -479,13 +479,14 @@ fn match_name<'n>(
 
 /// Parses `s` with a strptime-style `format` into Unix nanoseconds: at the offset the text
 /// gives (`%z`, or `%Z` naming UTC or the zone of `tz`), else as a local time of `tz`, else
-/// UTC.
+/// UTC. Also returns the zone the time's calendar fields are read in, as Go's `time.Time`
+/// keeps its location: `tz`, or a fixed offset that is not `tz`'s (none for UTC).
 pub fn parse_in(
     s: &str,
     format: &str,
     tz: Option<&jiff::tz::TimeZone>,
     names: &Locale,
-) -> Result<i64, String> {
+) -> Result<(i64, Option<jiff::tz::TimeZone>), String> {
     let fail = |m: String| format!("Time: cannot parse {s:?} as {format:?}: {m}");
     let expanded = expand(format);
     let b = s.as_bytes();
@@ -652,8 +653,24 @@ pub fn parse_in(
         return Err(fail("value out of range".into()));
     }
     let utc = |off: i64| days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
-    let secs = match (off, tz) {
-        (Some(off), _) => utc(off),
+    let (secs, zone) = match (off, tz) {
+        (Some(off), _) => {
+            let secs = utc(off);
+            let zone = match tz {
+                // The location's own offset at that instant keeps the location.
+                Some(tz)
+                    if jiff::Timestamp::from_second(secs)
+                        .is_ok_and(|ts| i64::from(tz.to_offset(ts).seconds()) == off) =>
+                {
+                    Some(tz.clone())
+                }
+                _ if off == 0 => None,
+                _ => Some(jiff::tz::TimeZone::fixed(
+                    jiff::tz::Offset::from_seconds(off as i32).map_err(|e| fail(e.to_string()))?,
+                )),
+            };
+            (secs, zone)
+        }
         (None, Some(tz)) => {
             let dt = jiff::civil::DateTime::new(
                 y as i16,
@@ -673,18 +690,21 @@ pub fn parse_in(
                 .abbreviation()
                 .to_string();
             match &abbrev {
-                Some(a) if *a != zone_abbrev => utc(0),
-                _ => zoned.timestamp().as_second() + (sec - sec.min(59)),
+                Some(a) if *a != zone_abbrev => (utc(0), None),
+                _ => (
+                    zoned.timestamp().as_second() + (sec - sec.min(59)),
+                    Some(tz.clone()),
+                ),
             }
         }
-        (None, None) => utc(0),
+        (None, None) => (utc(0), None),
     };
-    Ok(secs * 1_000_000_000 + nanos)
+    Ok((secs * 1_000_000_000 + nanos, zone))
 }
 
 /// Parses `s` with a strptime-style `format` into Unix nanoseconds (UTC unless `%z`).
 pub fn parse(s: &str, format: &str) -> Result<i64, String> {
-    parse_in(s, format, None, &EN)
+    parse_in(s, format, None, &EN).map(|(n, _)| n)
 }
 
 /// The IANA time zone `name` (`""` and `UTC` are UTC), from the database built into the
@@ -696,18 +716,54 @@ pub fn location(name: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::TimeZone::get(name).map_err(|_| format!("unknown time zone {name}"))
 }
 
-/// The UTC calendar fields of a Unix-nanosecond time.
-pub fn civil(nanos: i64) -> Result<jiff::civil::DateTime, String> {
+/// The calendar fields of a Unix-nanosecond time in `tz` (UTC if none).
+pub fn civil(nanos: i64, tz: Option<&jiff::tz::TimeZone>) -> Result<jiff::civil::DateTime, String> {
     let ts = jiff::Timestamp::from_nanosecond(nanos as i128).map_err(|e| e.to_string())?;
-    Ok(ts.to_zoned(jiff::tz::TimeZone::UTC).datetime())
+    Ok(tz.unwrap_or(&jiff::tz::TimeZone::UTC).to_datetime(ts))
 }
 
-/// `FormatTime`: `nanos` (UTC) written with the strftime-style `format` of `Time`, as the Go
+/// The UTC offset (seconds) and zone name of a time, as Go's `time.Time.Zone()`: the zone's
+/// abbreviation, `-0700` for a fixed offset, `UTC` for none.
+fn zone_of(nanos: i64, tz: Option<&jiff::tz::TimeZone>) -> (i32, String) {
+    let Some(tz) = tz else {
+        return (0, "UTC".into());
+    };
+    let Ok(ts) = jiff::Timestamp::from_nanosecond(nanos as i128) else {
+        return (0, "UTC".into());
+    };
+    let info = tz.to_offset_info(ts);
+    let off = info.offset().seconds();
+    let name = if tz.iana_name().is_some() {
+        info.abbreviation().to_string()
+    } else {
+        offset_str(off, false, false)
+    };
+    (off, name)
+}
+
+/// `+hhmm` (or `+hh:mm` with `colon`, and `:ss`/`ss` with `secs`).
+fn offset_str(off: i32, colon: bool, secs: bool) -> String {
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.unsigned_abs();
+    let sep = if colon { ":" } else { "" };
+    let mut out = format!("{sign}{:02}{sep}{:02}", a / 3600, (a / 60) % 60);
+    if secs {
+        out.push_str(&format!("{sep}{:02}", a % 60));
+    }
+    out
+}
+
+/// `FormatTime`: `nanos` (in `tz`, UTC if none) written with the strftime-style `format` of `Time`, as the Go
 /// Collector's ctime substitutions write it (`%e` space-padded, `%q` unpadded month, `%P`
 /// lower-case am/pm, `%r` `03:04:05 pm`, `%c` `Mon Jan 02 15:04:05 2006`).
-pub fn format_time(nanos: i64, format: &str) -> Result<String, String> {
+pub fn format_time(
+    nanos: i64,
+    tz: Option<&jiff::tz::TimeZone>,
+    format: &str,
+) -> Result<String, String> {
     use std::fmt::Write;
-    let dt = civil(nanos)?;
+    let dt = civil(nanos, tz)?;
+    let (off, zone) = zone_of(nanos, tz);
     let cap = |w: &str| {
         let mut c = w.chars();
         c.next()
@@ -768,12 +824,12 @@ pub fn format_time(nanos: i64, format: &str) -> Result<String, String> {
             Some('L') => write!(out, "{:03}", dt.subsec_nanosecond() / 1_000_000),
             Some('f') => write!(out, "{:06}", dt.subsec_nanosecond() / 1_000),
             Some('s') => write!(out, "{:09}", dt.subsec_nanosecond()),
-            Some('z') => out.write_str("+0000"),
-            Some('Z') => out.write_str("UTC"),
-            Some('i') => out.write_str("+00"),
-            Some('j') => out.write_str("+00:00"),
-            Some('k') => out.write_str("+00:00:00"),
-            Some('w') => out.write_str("+000000"),
+            Some('z') => out.write_str(&offset_str(off, false, false)),
+            Some('Z') => out.write_str(&zone),
+            Some('i') => out.write_str(&offset_str(off, false, false)[..3]),
+            Some('j') => out.write_str(&offset_str(off, true, false)),
+            Some('k') => out.write_str(&offset_str(off, true, true)),
+            Some('w') => out.write_str(&offset_str(off, false, true)),
             Some('%') => out.write_str("%"),
             Some(o) => return Err(format!("unsupported time format directive %{o}")),
             None => return Err("format ends with %".into()),
@@ -782,9 +838,10 @@ pub fn format_time(nanos: i64, format: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Go's `time.Time.String()` for a UTC time: `2023-05-26 12:34:56.25 +0000 UTC`.
-pub fn format_go_time(nanos: i64) -> String {
-    let Ok(dt) = civil(nanos) else {
+/// Go's `time.Time.String()`: `2023-05-26 12:34:56.25 +0000 UTC`.
+pub fn format_go_time(nanos: i64, tz: Option<&jiff::tz::TimeZone>) -> String {
+    let (off, zone) = zone_of(nanos, tz);
+    let Ok(dt) = civil(nanos, tz) else {
         return nanos.to_string();
     };
     let frac = dt.subsec_nanosecond();
@@ -794,13 +851,14 @@ pub fn format_go_time(nanos: i64) -> String {
         format!(".{frac:09}").trim_end_matches('0').to_string()
     };
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{frac} +0000 UTC",
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{frac} {} {zone}",
         dt.year(),
         dt.month(),
         dt.day(),
         dt.hour(),
         dt.minute(),
-        dt.second()
+        dt.second(),
+        offset_str(off, false, false)
     )
 }
 

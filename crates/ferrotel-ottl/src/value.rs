@@ -13,8 +13,9 @@ pub enum Value {
     Bytes(Vec<u8>),
     Map(Vec<KeyValue>),
     List(Vec<AnyValue>),
-    /// Nanoseconds since the Unix epoch.
-    Time(i64),
+    /// Nanoseconds since the Unix epoch, and the time zone its calendar fields are read in
+    /// (`Hour`, `FormatTime`): the location or offset `Time` parsed it with; none is UTC.
+    Time(i64, Option<jiff::tz::TimeZone>),
     /// Nanoseconds.
     Duration(i64),
 }
@@ -30,7 +31,7 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Map(_) => "map",
             Value::List(_) => "slice",
-            Value::Time(_) => "time",
+            Value::Time(..) => "time",
             Value::Duration(_) => "duration",
         }
     }
@@ -57,7 +58,7 @@ impl Value {
         let value = match self {
             Value::Nil => None,
             Value::Bool(b) => Some(V::BoolValue(b)),
-            Value::Int(i) | Value::Time(i) | Value::Duration(i) => Some(V::IntValue(i)),
+            Value::Int(i) | Value::Time(i, _) | Value::Duration(i) => Some(V::IntValue(i)),
             Value::Double(d) => Some(V::DoubleValue(d)),
             Value::Str(s) => Some(V::StringValue(s)),
             Value::Bytes(b) => Some(V::BytesValue(b.into())),
@@ -72,7 +73,7 @@ impl Value {
         match self {
             Value::Nil => String::new(),
             Value::Bool(b) => b.to_string(),
-            Value::Int(i) | Value::Time(i) | Value::Duration(i) => i.to_string(),
+            Value::Int(i) | Value::Time(i, _) | Value::Duration(i) => i.to_string(),
             Value::Double(d) => fmt_double(*d),
             Value::Str(s) => s.clone(),
             Value::Bytes(b) => hex(b),
@@ -106,7 +107,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Nil => J::Null,
         Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) | Value::Time(i) | Value::Duration(i) => J::from(*i),
+        Value::Int(i) | Value::Time(i, _) | Value::Duration(i) => J::from(*i),
         Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
         Value::Str(s) => J::String(s.clone()),
         Value::Bytes(b) => J::String(hex(b)),

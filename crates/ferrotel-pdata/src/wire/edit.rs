@@ -501,13 +501,15 @@ impl WireAttrs<'_> {
     /// The first entry with this key.
     pub fn find(&self, key: &str) -> Option<usize> {
         let key = key.as_bytes();
+        let Some(&last) = key.last() else {
+            return self.entries.iter().position(|e| e.key.0 == e.key.1);
+        };
         self.entries.iter().position(|e| {
-            e.key.1 - e.key.0 == key.len()
-                && if e.in_arena {
-                    &self.arena[e.key.0..e.key.1] == key
-                } else {
-                    &self.input[e.key.0..e.key.1] == key
-                }
+            let (s, t) = e.key;
+            let buf: &[u8] = if e.in_arena { self.arena } else { self.input };
+            // Attribute keys of one item often share a prefix (`http.request.*`) and a
+            // length: the last byte tells most of them apart without a memcmp call.
+            t - s == key.len() && buf[t - 1] == last && &buf[s..t] == key
         })
     }
 

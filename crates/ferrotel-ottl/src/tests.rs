@@ -1498,6 +1498,8 @@ fn time_location_locale_and_directives() {
         nano(r#"Time("2023-05-26 12:34:56", "%Y-%m-%d %H:%M:%S", "")"#).unwrap(),
         Value::Int(utc)
     );
+    // "Local" is the host's zone (UTC when it has none); it always loads.
+    assert!(nano(r#"Time("2023-05-26 12:34:56", "%Y-%m-%d %H:%M:%S", "Local")"#).is_ok());
     // %Z: the zone's own abbreviation takes its offset; UTC is UTC; others are offset 0.
     assert_eq!(
         nano(r#"Time("2023-05-26 12:34:56 EDT", "%Y-%m-%d %H:%M:%S %Z", "America/New_York")"#)

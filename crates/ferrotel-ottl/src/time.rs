@@ -707,11 +707,15 @@ pub fn parse(s: &str, format: &str) -> Result<i64, String> {
     parse_in(s, format, None, &EN).map(|(n, _)| n)
 }
 
-/// The IANA time zone `name` (`""` and `UTC` are UTC), from the database built into the
-/// binary, so it does not depend on the host's zoneinfo.
+/// The IANA time zone `name` (`""` and `UTC` are UTC, `Local` the host's zone or UTC, as Go's
+/// `time.LoadLocation`), from the database built into the binary, so it does not depend on
+/// the host's zoneinfo.
 pub fn location(name: &str) -> Result<jiff::tz::TimeZone, String> {
     if name.is_empty() || name == "UTC" {
         return Ok(jiff::tz::TimeZone::UTC);
+    }
+    if name == "Local" {
+        return Ok(jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC));
     }
     jiff::tz::TimeZone::get(name).map_err(|_| format!("unknown time zone {name}"))
 }

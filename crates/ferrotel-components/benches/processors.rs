@@ -5,7 +5,9 @@
 //!   path a pipeline takes), on an already decoded request (`*_decoded`: the path after a
 //!   processor that decoded, decode not timed), and decode + edit + encode (`*_decode_encode`:
 //!   what the wire path saves);
-//! - `batch` on its own: 1000-span requests into 8192-span batches (merge and hand-off).
+//! - `batch` on its own: 1000-span requests into 8192-span batches (merge and hand-off);
+//! - every processor through `consume_*`: received bytes in, the protobuf encoding an exporter
+//!   sends out (decode and re-encode included where the processor needs them).
 //!
 //! Criterion reports time per 1000-span request; divide by 1000 for ns/span.
 //!
@@ -16,7 +18,11 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ferrotel_components::processors::attributes::{AttributesConfig, AttributesProcessor};
 use ferrotel_components::processors::batch::{BatchConfig, BatchProcessorFactory};
+use ferrotel_components::processors::filter::FilterProcessorFactory;
+use ferrotel_components::processors::memory_limiter::MemoryLimiterFactory;
+use ferrotel_components::processors::probabilistic_sampler::ProbabilisticSamplerFactory;
 use ferrotel_components::processors::resource::{ResourceConfig, ResourceProcessor};
+use ferrotel_components::processors::transform::TransformProcessorFactory;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::resource::v1::Resource;
@@ -172,7 +178,98 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+
+    // Every processor through `consume`, from the received bytes to what the next stage gets,
+    // which here encodes it as an exporter would (free for a payload still encoded): the
+    // per-span cost a pipeline pays for the processor, decode and re-encode included.
+    let consume_cases: Vec<(&str, Arc<dyn Processor>)> = vec![
+        (
+            "attributes_3_actions",
+            Arc::new(
+                AttributesProcessor::build(
+                    &ctx("attributes"),
+                    yaml("actions:\n  - {key: span.attr.3, value: redacted, action: update}\n  - {key: env, value: prod, action: insert}\n  - {key: span.attr.7, action: delete}\n"),
+                    Signal::Traces,
+                    Arc::new(EncodingSink),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            "resource_2_actions",
+            Arc::new(
+                ResourceProcessor::build(
+                    &ctx("resource"),
+                    yaml("attributes:\n  - {key: deployment.environment, value: prod, action: upsert}\n  - {key: res.attr.2, action: delete}\n"),
+                    Signal::Traces,
+                    Arc::new(EncodingSink),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            "memory_limiter",
+            create(
+                MemoryLimiterFactory,
+                "memory_limiter",
+                "check_interval: 1s\nlimit_mib: 4000\n",
+            ),
+        ),
+        (
+            "filter_ottl_span_condition",
+            create(
+                FilterProcessorFactory,
+                "filter",
+                "error_mode: ignore\ntraces:\n  span:\n    - 'attributes[\"span.attr.3\"] == \"drop-me\"'\n",
+            ),
+        ),
+        (
+            "transform_set_attribute",
+            create(
+                TransformProcessorFactory,
+                "transform",
+                "trace_statements:\n  - 'set(span.attributes[\"env\"], \"prod\")'\n",
+            ),
+        ),
+        (
+            "probabilistic_sampler_50pct",
+            create(
+                ProbabilisticSamplerFactory,
+                "probabilistic_sampler",
+                "sampling_percentage: 50\n",
+            ),
+        ),
+    ];
+    for (name, p) in &consume_cases {
+        rt.block_on(p.start()).unwrap();
+        g.bench_function(format!("consume_{name}"), |b| {
+            b.iter(|| {
+                rt.block_on(p.consume(received.clone(), Context::default()))
+                    .unwrap()
+            })
+        });
+    }
     g.finish();
+}
+
+/// The next stage as an exporter sees it: the request's protobuf encoding is produced.
+struct EncodingSink;
+impl Consumer for EncodingSink {
+    fn consume(&self, p: Payload, _c: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        std::hint::black_box(p.to_proto());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn create<F: ProcessorFactory>(factory: F, id: &str, config: &str) -> Arc<dyn Processor> {
+    factory
+        .create(
+            ctx(id),
+            yaml(config),
+            Signal::Traces,
+            Arc::new(EncodingSink),
+        )
+        .unwrap()
 }
 
 criterion_group!(benches, bench);

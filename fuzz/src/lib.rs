@@ -85,6 +85,28 @@ fn attribute_edits(signal: Signal, data: &[u8], n: usize) {
             Err(e) => assert_eq!(e, Unsupported::RepeatedSingular),
         }
     }
+    if signal == Signal::Metrics {
+        return;
+    }
+    // Keep every other item, rewriting a string field of the kept ones.
+    let mut i = 0usize;
+    let edited = wire::edit_items(signal, data, |item, out| {
+        std::hint::black_box((item.attribute("a"), item.bytes_field(1)));
+        i += 1;
+        if i % 2 == 0 {
+            return wire::ItemDecision::Drop;
+        }
+        out.set_string_field(3, "fuzz");
+        wire::ItemDecision::Keep
+    })
+    .expect("a valid request is always item-editable");
+    match edited {
+        Some((out, kept)) => {
+            assert_eq!(kept, n.div_ceil(2));
+            assert_eq!(wire::validate(signal, &out), Ok(kept));
+        }
+        None => assert_eq!(n, 0),
+    }
 }
 
 /// OTLP/JSON decoding of `signal`: never panics, and whatever decodes re-encodes to JSON that

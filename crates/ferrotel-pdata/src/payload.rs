@@ -251,6 +251,27 @@ impl Payload {
         }
     }
 
+    /// Keeps or drops items on the encoded bytes with [`wire::edit_items`] when the payload was
+    /// never decoded; returns false, leaving the payload untouched, when the caller must decode
+    /// and use [`Payload::modify`] instead. The item count follows the decisions.
+    pub fn edit_items_encoded(
+        &mut self,
+        decide: impl FnMut(&wire::ItemView<'_>, &mut wire::ItemOut<'_>) -> wire::ItemDecision,
+    ) -> bool {
+        let Repr::Encoded(bytes) = &self.repr else {
+            return false;
+        };
+        match wire::edit_items(self.signal, bytes, decide) {
+            Ok(Some((new, kept))) => {
+                self.repr = Repr::Encoded(new);
+                self.items = kept;
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
     /// Takes the decoded request out of the payload (copying only if it is shared).
     pub fn into_request(self) -> Result<Request, DecodeError> {
         match self.repr {

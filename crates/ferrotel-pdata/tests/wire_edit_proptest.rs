@@ -278,3 +278,95 @@ fn repeated_singular_resource_is_refused() {
     });
     assert_eq!(out, Err(wire::Unsupported::RepeatedSingular));
 }
+
+/// The decision both implementations take for a span or log record: from the first id byte
+/// (drop when divisible by 3) and the second (replace a string field when odd).
+fn decision(id: &[u8]) -> (bool, bool) {
+    let a = id.first().copied().unwrap_or(0);
+    let b = id.get(1).copied().unwrap_or(0);
+    (a % 3 != 0, b % 2 == 1)
+}
+
+fn arb_traces_or_logs() -> BoxedStrategy<Request> {
+    prop_oneof![arb_request(Signal::Traces), arb_request(Signal::Logs)].boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(384))]
+
+    #[test]
+    fn wire_item_edit_equals_decoded_retain(req in arb_traces_or_logs()) {
+        let signal = req.signal();
+        let bytes = req.encode_proto();
+        // Spans: decide on trace_id (1), replace trace_state (3); log records: decide on
+        // span_id (10), replace event_name (12).
+        let (id_field, text_field) = if signal == Signal::Traces { (1, 3) } else { (10, 12) };
+        let edited = wire::edit_items(signal, &bytes, |item, out| {
+            let (keep, replace) = decision(item.bytes_field(id_field).unwrap_or_default());
+            if keep && replace {
+                out.set_string_field(text_field, "edited");
+            }
+            if keep { wire::ItemDecision::Keep } else { wire::ItemDecision::Drop }
+        })
+        .expect("prost-encoded requests are always editable");
+        let mut expected = req.clone();
+        let mut kept = 0;
+        match &mut expected {
+            Request::Traces(r) => {
+                r.resource_spans.retain_mut(|rs| {
+                    rs.scope_spans.retain_mut(|ss| {
+                        ss.spans.retain_mut(|s| {
+                            let (keep, replace) = decision(&s.trace_id);
+                            if keep && replace {
+                                s.trace_state = "edited".into();
+                            }
+                            kept += usize::from(keep);
+                            keep
+                        });
+                        !ss.spans.is_empty()
+                    });
+                    !rs.scope_spans.is_empty()
+                });
+            }
+            Request::Logs(r) => {
+                r.resource_logs.retain_mut(|rl| {
+                    rl.scope_logs.retain_mut(|sl| {
+                        sl.log_records.retain_mut(|l| {
+                            let (keep, replace) = decision(&l.span_id);
+                            if keep && replace {
+                                l.event_name = "edited".into();
+                            }
+                            kept += usize::from(keep);
+                            keep
+                        });
+                        !sl.log_records.is_empty()
+                    });
+                    !rl.scope_logs.is_empty()
+                });
+            }
+            _ => unreachable!(),
+        }
+        match edited {
+            None => prop_assert_eq!(&expected, &req, "edit reported no change"),
+            Some((out, n)) => {
+                let got = Request::decode_proto(signal, out.clone()).unwrap();
+                prop_assert_eq!(&got, &expected);
+                prop_assert_eq!(n, kept);
+                prop_assert_eq!(wire::validate(signal, &out), Ok(kept));
+            }
+        }
+    }
+
+    #[test]
+    fn item_edit_of_arbitrary_bytes_never_panics(
+        bytes in proptest::collection::vec(any::<u8>(), 0..256),
+    ) {
+        for signal in [Signal::Traces, Signal::Logs] {
+            let _ = wire::edit_items(signal, &bytes, |item, out| {
+                let _ = (item.attribute("a"), item.bytes_field(3));
+                out.set_string_field(3, "x");
+                wire::ItemDecision::Keep
+            });
+        }
+    }
+}

@@ -66,35 +66,120 @@ pub fn edit_attributes(
         (Signal::Traces | Signal::Logs | Signal::Metrics, AttrTarget::Resources) => &RESOURCE_LEVEL,
         (Signal::Profiles, _) => return Err(Unsupported::Signal),
     };
-    let mut rw = Rewriter {
-        input,
-        ops: Vec::with_capacity(64),
-        // New entries of a typical edit fit without regrowing.
-        arena: Vec::with_capacity(input.len() / 4),
+    let leaf = AttrLeaf {
         entries: Vec::new(),
         pieces: Vec::new(),
         edit,
     };
-    let (size, changed) = rw.message(0, input.len(), level, RECURSION_LIMIT)?;
-    if !changed {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(size);
-    for op in &rw.ops {
-        match *op {
-            Op::Copy(s, e) => out.extend_from_slice(&input[s..e]),
-            Op::Arena(s, e) => out.extend_from_slice(&rw.arena[s..e]),
-            Op::Header { key, len } => {
-                put_varint(&mut out, key);
-                put_varint(&mut out, len as u64);
-            }
-        }
-    }
-    debug_assert_eq!(out.len(), size);
-    Ok(Some(out.into()))
+    Ok(Rewriter::new(input, leaf, false)
+        .run(level)?
+        .map(|(bytes, _)| bytes))
 }
 
-/// The part of the message schema the walk follows: which length-delimited fields lead to the
+/// What [`edit_items`] does with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemDecision {
+    Keep,
+    Drop,
+}
+
+/// Keeps or drops each span (traces) or log record (logs) of an encoded request, and may
+/// replace one string field of a kept item (e.g. a span's `trace_state`). Scopes and resources
+/// left without items are removed, as pdata's `RemoveIf` leaves them.
+///
+/// Returns `Ok(None)` when every item was kept unchanged (the input stands), otherwise the new
+/// encoding and the number of items kept.
+pub fn edit_items(
+    signal: Signal,
+    input: &[u8],
+    decide: impl FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision,
+) -> Result<Option<(Bytes, usize)>, Unsupported> {
+    let level = match signal {
+        Signal::Traces => &TRACES_ITEMS,
+        Signal::Logs => &LOGS_ITEMS,
+        Signal::Metrics | Signal::Profiles => return Err(Unsupported::Signal),
+    };
+    let leaf = ItemLeaf {
+        pieces: Vec::new(),
+        decide,
+    };
+    Rewriter::new(input, leaf, true).run(level)
+}
+
+/// One span or log record during [`edit_items`], read lazily from its encoding.
+pub struct ItemView<'a> {
+    raw: &'a [u8],
+    attributes_field: u32,
+}
+
+impl<'a> ItemView<'a> {
+    /// The encoded item.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The last occurrence of length-delimited field `field` (as prost keeps it), if any.
+    pub fn bytes_field(&self, field: u32) -> Option<&'a [u8]> {
+        let mut r = Reader::new(self.raw);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == field && wt == LEN {
+                last = Some(r.bytes().ok()?);
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// The first attribute named `key`.
+    pub fn attribute(&self, key: &str) -> Option<AnyValueView<'a>> {
+        let mut r = Reader::new(self.raw);
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == self.attributes_field && wt == LEN {
+                let kv = r.bytes().ok()?;
+                let mut kr = Reader::new(kv);
+                let (mut k, mut v): (&[u8], Option<&[u8]>) = (&[], None);
+                while !kr.is_empty() {
+                    match kr.key().ok()? {
+                        (1, LEN) => k = kr.bytes().ok()?,
+                        (2, LEN) => v = Some(kr.bytes().ok()?),
+                        (f, wt) => kr.skip(f, wt, RECURSION_LIMIT).ok()?,
+                    }
+                }
+                if k == key.as_bytes() {
+                    return Some(v.map_or(AnyValueView::Empty, AnyValueView::parse));
+                }
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        None
+    }
+}
+
+/// Changes to a kept item during [`edit_items`].
+pub struct ItemOut<'s> {
+    arena: &'s mut Vec<u8>,
+    /// The replaced field's number and its new encoding (key, length, value) in the arena.
+    replace: Option<(u32, usize, usize)>,
+}
+
+impl ItemOut<'_> {
+    /// Replaces every occurrence of string field `field` with `value` (written even if empty,
+    /// which decodes the same as absent).
+    pub fn set_string_field(&mut self, field: u32, value: &str) {
+        let start = self.arena.len();
+        put_varint(self.arena, len_key(field));
+        put_varint(self.arena, value.len() as u64);
+        self.arena.extend_from_slice(value.as_bytes());
+        self.replace = Some((field, start, self.arena.len()));
+    }
+}
+
+/// The part of the message schema the walk follows/// The part of the message schema the walk follows: which length-delimited fields lead to the
 /// attribute lists, and at the bottom which field holds them.
 struct Level {
     children: &'static [(u32, &'static Level)],
@@ -193,19 +278,25 @@ struct Entry {
     value: Option<(usize, usize)>,
 }
 
-struct Rewriter<'a, F> {
+/// What a message's walk produced: its new size, whether it differs from the input, and how
+/// many items it still holds.
+#[derive(Clone, Copy)]
+struct Walked {
+    size: usize,
+    changed: bool,
+    items: usize,
+}
+
+/// The output being built: input and arena slices and patched headers.
+struct Out<'a> {
     input: &'a [u8],
     ops: Vec<Op>,
     arena: Vec<u8>,
-    /// Scratch for the item being edited, reused across items.
-    entries: Vec<Entry>,
-    /// Scratch: the item's other fields, as input ranges, and where the attributes go.
-    pieces: Vec<(usize, usize)>,
-    edit: F,
 }
 
-impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
+impl Out<'_> {
     /// Appends an input copy, merging it into the previous one when adjacent.
+    #[inline]
     fn copy(&mut self, start: usize, end: usize) {
         if start == end {
             return;
@@ -219,22 +310,91 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
         self.ops.push(Op::Copy(start, end));
     }
 
-    /// Walks the message body `input[start..end]`; returns its new size and whether anything
-    /// in it changed (if not, it is one copy of the input).
+    /// Copies an item unchanged.
+    fn unchanged(&mut self, start: usize, end: usize) -> Walked {
+        self.copy(start, end);
+        Walked {
+            size: end - start,
+            changed: false,
+            items: 1,
+        }
+    }
+}
+
+/// What happens at an item: an attribute edit or a keep/drop decision.
+trait Leaf {
+    fn item(
+        &mut self,
+        out: &mut Out<'_>,
+        start: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<Walked, Unsupported>;
+}
+
+struct Rewriter<'a, L> {
+    out: Out<'a>,
+    leaf: L,
+    /// Remove non-item messages left without items (scopes, resources).
+    drop_empty: bool,
+}
+
+impl<'a, L: Leaf> Rewriter<'a, L> {
+    fn new(input: &'a [u8], leaf: L, drop_empty: bool) -> Self {
+        Rewriter {
+            out: Out {
+                input,
+                ops: Vec::with_capacity(64),
+                // New entries of a typical edit fit without regrowing.
+                arena: Vec::with_capacity(input.len() / 8),
+            },
+            leaf,
+            drop_empty,
+        }
+    }
+
+    /// Walks the request from `level`; writes the output when anything changed.
+    fn run(mut self, level: &'static Level) -> Result<Option<(Bytes, usize)>, Unsupported> {
+        let input = self.out.input;
+        let walked = self.message(0, input.len(), level, RECURSION_LIMIT)?;
+        if !walked.changed {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(walked.size);
+        for op in &self.out.ops {
+            match *op {
+                Op::Copy(s, e) => out.extend_from_slice(&input[s..e]),
+                Op::Arena(s, e) => out.extend_from_slice(&self.out.arena[s..e]),
+                Op::Header { key, len } => {
+                    put_varint(&mut out, key);
+                    put_varint(&mut out, len as u64);
+                }
+            }
+        }
+        debug_assert_eq!(out.len(), walked.size);
+        Ok(Some((out.into(), walked.items)))
+    }
+
+    /// Walks the message body `input[start..end]`: its new size, whether anything in it
+    /// changed (if not, it is one copy of the input) and the items left in it.
     fn message(
         &mut self,
         start: usize,
         end: usize,
         level: &'static Level,
         ctx: u32,
-    ) -> Result<(usize, bool), Unsupported> {
+    ) -> Result<Walked, Unsupported> {
         if level.attributes != 0 {
-            return self.item(start, end, level.attributes, ctx);
+            return self
+                .leaf
+                .item(&mut self.out, start, end, level.attributes, ctx);
         }
-        let ops_start = self.ops.len();
-        let mut r = Reader::new(&self.input[start..end]);
+        let ops_start = self.out.ops.len();
+        let mut r = Reader::new(&self.out.input[start..end]);
         let mut size = 0;
         let mut changed = false;
+        let mut items = 0;
         let mut descended = 0;
         while !r.is_empty() {
             let field_start = end - r.left();
@@ -253,19 +413,26 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
                     let body = r.bytes()?;
                     let body_end = end - r.left();
                     let body_start = body_end - body.len();
-                    let header = self.ops.len();
+                    let header = self.out.ops.len();
                     let key = len_key(field);
-                    self.ops.push(Op::Header { key, len: 0 });
-                    let (len, ch) = self.message(body_start, body_end, child, ctx - 1)?;
-                    self.ops[header] = Op::Header { key, len };
-                    size += varint_len(key) + varint_len(len as u64) + len;
-                    changed |= ch;
+                    self.out.ops.push(Op::Header { key, len: 0 });
+                    let w = self.message(body_start, body_end, child, ctx - 1)?;
+                    if self.drop_empty && w.items == 0 {
+                        // Emptied (or empty) scope or resource: gone, as pdata removes it.
+                        self.out.ops.truncate(header);
+                        changed = true;
+                        continue;
+                    }
+                    self.out.ops[header] = Op::Header { key, len: w.size };
+                    size += varint_len(key) + varint_len(w.size as u64) + w.size;
+                    changed |= w.changed;
+                    items += w.items;
                 }
                 Some(_) => return Err(Unsupported::Malformed),
                 None => {
                     r.skip(field, wt, ctx)?;
                     let field_end = end - r.left();
-                    self.copy(field_start, field_end);
+                    self.out.copy(field_start, field_end);
                     size += field_end - field_start;
                 }
             }
@@ -273,39 +440,55 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
         if level.create_missing && descended == 0 {
             let (field, child) = level.children[0];
             let key = len_key(field);
-            let header = self.ops.len();
-            self.ops.push(Op::Header { key, len: 0 });
-            let (len, ch) = self.message(end, end, child, ctx - 1)?;
-            if ch {
-                self.ops[header] = Op::Header { key, len };
-                size += varint_len(key) + varint_len(len as u64) + len;
+            let header = self.out.ops.len();
+            self.out.ops.push(Op::Header { key, len: 0 });
+            let w = self.message(end, end, child, ctx - 1)?;
+            if w.changed {
+                self.out.ops[header] = Op::Header { key, len: w.size };
+                size += varint_len(key) + varint_len(w.size as u64) + w.size;
                 changed = true;
             } else {
-                self.ops.truncate(header);
+                self.out.ops.truncate(header);
             }
         }
         if !changed {
-            self.ops.truncate(ops_start);
-            self.copy(start, end);
+            self.out.ops.truncate(ops_start);
+            self.out.copy(start, end);
             size = end - start;
         }
-        Ok((size, changed))
+        Ok(Walked {
+            size,
+            changed,
+            items,
+        })
     }
+}
 
+/// The attribute edit at each item.
+struct AttrLeaf<F> {
+    /// Scratch for the item being edited, reused across items.
+    entries: Vec<Entry>,
+    /// Scratch: the item's other fields, as input ranges.
+    pieces: Vec<(usize, usize)>,
+    edit: F,
+}
+
+impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
     /// Parses one item's attribute list, runs the edit, and writes the item.
     fn item(
         &mut self,
+        out: &mut Out<'_>,
         start: usize,
         end: usize,
         attr_field: u32,
         ctx: u32,
-    ) -> Result<(usize, bool), Unsupported> {
+    ) -> Result<Walked, Unsupported> {
         self.entries.clear();
         self.pieces.clear();
         // Index in `pieces` before which the attributes are written: where the first one was,
         // or at the end when the item has none.
         let mut attrs_at = None;
-        let input = self.input;
+        let input = out.input;
         // The attributes field's key when it fits one byte (every item type: fields < 16).
         let attr_key = (attr_field << 3) as u8 | LEN;
         let mut pos = start;
@@ -354,19 +537,18 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
                 pos = field_end;
             }
         }
-        let arena_mark = self.arena.len();
+        let arena_mark = out.arena.len();
         let mut attrs = WireAttrs {
-            input: self.input,
+            input,
             entries: &mut self.entries,
-            arena: &mut self.arena,
+            arena: &mut out.arena,
             field: attr_field,
             changed: false,
         };
         (self.edit)(&mut attrs);
         if !attrs.changed {
-            self.arena.truncate(arena_mark);
-            self.copy(start, end);
-            return Ok((end - start, false));
+            out.arena.truncate(arena_mark);
+            return Ok(out.unchanged(start, end));
         }
         let attrs_at = attrs_at.unwrap_or(self.pieces.len());
         let mut size = 0;
@@ -377,18 +559,87 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Rewriter<'_, F> {
                     let (s, t) = e.field;
                     size += t - s;
                     if e.in_arena {
-                        self.ops.push(Op::Arena(s, t));
+                        out.ops.push(Op::Arena(s, t));
                     } else {
-                        self.copy(s, t);
+                        out.copy(s, t);
                     }
                 }
             }
             if let Some(&(s, t)) = self.pieces.get(i) {
                 size += t - s;
-                self.copy(s, t);
+                out.copy(s, t);
             }
         }
-        Ok((size, true))
+        Ok(Walked {
+            size,
+            changed: true,
+            items: 1,
+        })
+    }
+}
+
+/// The keep/drop decision at each item.
+struct ItemLeaf<G> {
+    /// Scratch: the kept item's other fields, as input ranges.
+    pieces: Vec<(usize, usize)>,
+    decide: G,
+}
+
+impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLeaf<G> {
+    fn item(
+        &mut self,
+        out: &mut Out<'_>,
+        start: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<Walked, Unsupported> {
+        let view = ItemView {
+            raw: &out.input[start..end],
+            attributes_field: attr_field,
+        };
+        let mut item_out = ItemOut {
+            arena: &mut out.arena,
+            replace: None,
+        };
+        let decision = (self.decide)(&view, &mut item_out);
+        let replace = item_out.replace;
+        if decision == ItemDecision::Drop {
+            return Ok(Walked {
+                size: 0,
+                changed: true,
+                items: 0,
+            });
+        }
+        let Some((field, new_start, new_end)) = replace else {
+            return Ok(out.unchanged(start, end));
+        };
+        // Every field but the replaced one, then its new encoding.
+        self.pieces.clear();
+        let mut r = Reader::new(&out.input[start..end]);
+        while !r.is_empty() {
+            let field_start = end - r.left();
+            let (f, wt) = r.key()?;
+            r.skip(f, wt, ctx)?;
+            if f != field {
+                let field_end = end - r.left();
+                match self.pieces.last_mut() {
+                    Some((_, e)) if *e == field_start => *e = field_end,
+                    _ => self.pieces.push((field_start, field_end)),
+                }
+            }
+        }
+        let mut size = new_end - new_start;
+        for &(s, t) in &self.pieces {
+            size += t - s;
+            out.copy(s, t);
+        }
+        out.ops.push(Op::Arena(new_start, new_end));
+        Ok(Walked {
+            size,
+            changed: true,
+            items: 1,
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 //!   static schema tables; whatever it accepts, prost decodes.
 //! - [`count`], [`split`], [`merge`]: walk only down to the items and copy item bytes verbatim.
 //! - [`edit_attributes`]: insert/update/delete attributes of items or resources, copying
-//!   everything else verbatim.
+//!   everything else verbatim; [`edit_items`]: keep or drop spans and log records (sampling).
 //! - [`for_each_resource`], [`for_each_trace_id`], [`split_by_trace_id`]: routing and
 //!   trace-aware load balancing without a decode.
 //!
@@ -27,7 +27,10 @@ use bytes::Bytes;
 
 use crate::{DecodeError, Signal};
 
-pub use edit::{AttrTarget, Unsupported, WireAttrs, edit_attributes};
+pub use edit::{
+    AttrTarget, ItemDecision, ItemOut, ItemView, Unsupported, WireAttrs, edit_attributes,
+    edit_items,
+};
 pub use view::{AnyValueView, Attributes, ResourceView};
 
 /// Deepest AnyValue nesting (arrays and kvlists) that [`validate`] accepts.

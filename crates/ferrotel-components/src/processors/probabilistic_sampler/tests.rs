@@ -437,3 +437,102 @@ fn defaults_and_config_errors() {
     );
     assert!(err("sampling_pct: 10\n").contains("unknown field `sampling_pct`"));
 }
+
+/// Spans with varied trace ids, tracestates (empty, arriving thresholds and randomness,
+/// malformed, other vendors) and `sampling.priority` values, over several resources and
+/// scopes (some left empty by sampling).
+fn varied_traces() -> Request {
+    let states = [
+        "",
+        "ot=th:8",
+        "ot=th:c",
+        "ot=rv:00112233445566",
+        "ot=th:zz",
+        "vendor=a,ot=th:4",
+        "other=1",
+    ];
+    let priorities: [Option<Value>; 5] = [
+        None,
+        Some(Value::IntValue(0)),
+        Some(Value::IntValue(1)),
+        Some(Value::StringValue("0".into())),
+        Some(Value::DoubleValue(2.5)),
+    ];
+    let mut n = 0u64;
+    let resource_spans = (0..6)
+        .map(|r| ResourceSpans {
+            scope_spans: (0..3)
+                .map(|_| ScopeSpans {
+                    spans: (0..12)
+                        .map(|_| {
+                            n += 1;
+                            let mut s = span(&trace_id(n * 7919), states[n as usize % 7]);
+                            s.name = format!("span-{n}");
+                            if let Some(p) = &priorities[n as usize % 5]
+                                && n.is_multiple_of(3)
+                            {
+                                s.attributes.push(kv("sampling.priority", p.clone()));
+                            }
+                            s.attributes.push(kv_str("k", "v"));
+                            s
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            schema_url: format!("r{r}"),
+            ..Default::default()
+        })
+        .collect();
+    Request::Traces(ExportTraceServiceRequest { resource_spans })
+}
+
+/// The wire path (payload still encoded) and the decoded path decide, rewrite tracestates,
+/// drop empty groups and count exactly alike, in every mode.
+#[tokio::test]
+async fn wire_and_decoded_paths_agree() {
+    for cfg in [
+        "sampling_percentage: 25\nhash_seed: 22\n",
+        "sampling_percentage: 60\nhash_seed: 7\nfail_closed: false\n",
+        "sampling_percentage: 50\nmode: proportional\n",
+        "sampling_percentage: 30\nmode: equalizing\nfail_closed: false\n",
+        "sampling_percentage: 0\n",
+        "sampling_percentage: 100\nmode: proportional\n",
+    ] {
+        let req = varied_traces();
+        let mut outputs = Vec::new();
+        for encoded in [false, true] {
+            let rec = Recorder::new();
+            let c = ctx("probabilistic_sampler", Kind::Processor);
+            let telemetry = c.telemetry.clone();
+            let p = ProbabilisticSamplerFactory
+                .create(c, config(cfg), Signal::Traces, rec.clone())
+                .unwrap();
+            let payload = if encoded {
+                Payload::from_proto(Signal::Traces, req.encode_proto()).unwrap()
+            } else {
+                Payload::from_request(req.clone())
+            };
+            p.consume(payload, Context::default()).await.unwrap();
+            let got = rec.got.lock().unwrap().clone();
+            if encoded {
+                assert!(
+                    got.iter().all(Payload::is_encoded),
+                    "{cfg}: decoded on the way"
+                );
+            }
+            let requests: Vec<Request> = got.iter().map(|p| p.to_request().unwrap()).collect();
+            let counts: Vec<usize> = got.iter().map(Payload::items).collect();
+            let sampled = |v: &str| {
+                telemetry.sum(
+                    "otelcol_processor_probabilistic_sampler_count_traces_sampled",
+                    &[("sampled", v)],
+                )
+            };
+            outputs.push((requests, counts, sampled("true"), sampled("false")));
+        }
+        assert_eq!(outputs[0], outputs[1], "{cfg}");
+        let (_, _, kept, dropped) = &outputs[0];
+        assert_eq!(kept + dropped, 6 * 3 * 12, "{cfg}");
+    }
+}

@@ -238,3 +238,39 @@ async fn max_connection_age_closes_gracefully() {
     assert_eq!(rec.count(), 5);
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A peer that takes the connection and the request, then closes the socket without an answer
+/// (a server killed mid-request, a proxy resetting): a transport failure, not a verdict on the
+/// data, so the export must be retryable. It was once reported as a permanent
+/// `Unknown: transport error`, and the exporter dropped the request.
+#[tokio::test]
+async fn connection_closed_mid_request_is_retryable() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        // The preface, SETTINGS and the request's HEADERS and DATA arrive in the first reads.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < 200 {
+            match tokio::time::timeout(Duration::from_secs(2), sock.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got += n,
+                _ => break,
+            }
+        }
+        drop(sock);
+        got
+    });
+    let e = send(
+        &client(addr, Compression::None),
+        &payload(Signal::Traces, 10),
+    )
+    .await;
+    assert!(
+        peer.await.unwrap() >= 200,
+        "the request never reached the peer"
+    );
+    assert!(e.retryable, "{e:?}");
+    assert_eq!(e.status, "gRPC Unavailable", "{e:?}");
+}

@@ -107,6 +107,8 @@ fn kill9_under_load_loses_no_acknowledged_request() {
         &[("exporter", "otlp_grpc/sink")],
     );
     f.kill9();
+    let front1_log = f.log();
+    let sink1_log = s.log();
     stop.store(true, Ordering::Relaxed);
     for t in senders {
         t.join().unwrap();
@@ -150,9 +152,11 @@ fn kill9_under_load_loses_no_acknowledged_request() {
     );
     assert!(
         missing.is_empty(),
-        "{} acknowledged requests lost, e.g. {:?}\nfront log:\n{}",
+        "{} acknowledged requests lost, e.g. {:?}\nfront log before the kill:\n{}\nsink log before it stopped:\n{}\nfront log after the restart:\n{}",
         missing.len(),
         &missing[..missing.len().min(5)],
+        front1_log,
+        sink1_log,
         f.log()
     );
     // Only requests without an answer may arrive without having been acknowledged.

@@ -128,8 +128,24 @@ impl GrpcClient {
 
 /// Retryable per the OTLP spec: Cancelled, DeadlineExceeded, Aborted, OutOfRange, Unavailable,
 /// DataLoss; ResourceExhausted only when the server sent RetryInfo.
+///
+/// A status that carries a source error was made here from a transport failure (connection
+/// reset or closed, GOAWAY, stream reset), not sent by the server: tonic labels most of those
+/// `Unknown: transport error` or `Internal: h2 protocol error`. grpc-go reports them as
+/// `Unavailable`, and so do we: the server may never have seen the request, so dropping it
+/// would lose data (a retry may duplicate it instead, which at-least-once delivery allows).
 fn classify(status: &tonic::Status) -> SendError {
     let retry_after = retry_delay_from_status(status.details());
+    if std::error::Error::source(status).is_some()
+        && matches!(status.code(), Code::Unknown | Code::Internal)
+    {
+        return SendError {
+            retryable: true,
+            retry_after: None,
+            message: format!("{}: {}", status.message(), source_chain(status)),
+            status: "gRPC Unavailable".to_owned(),
+        };
+    }
     let retryable = match status.code() {
         Code::Cancelled
         | Code::DeadlineExceeded
@@ -146,6 +162,17 @@ fn classify(status: &tonic::Status) -> SendError {
         message: status.message().to_owned(),
         status: format!("gRPC {:?}", status.code()),
     }
+}
+
+/// `a: b: c` from an error's sources, for a message that says what broke.
+fn source_chain(status: &tonic::Status) -> String {
+    let mut parts = Vec::new();
+    let mut next = std::error::Error::source(status);
+    while let Some(e) = next {
+        parts.push(e.to_string());
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// A codec whose messages are already-encoded protobuf bytes.
@@ -225,5 +252,16 @@ mod tests {
             classify(&tonic::Status::unavailable("")).status,
             "gRPC Unavailable"
         );
+        // Sent by a server, Unknown and Internal are permanent...
+        assert!(!classify(&tonic::Status::unknown("x")).retryable);
+        assert!(!classify(&tonic::Status::internal("x")).retryable);
+        // ...made here from a broken connection, they are not.
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let s = tonic::Status::from_error(Box::new(reset));
+        assert_eq!(s.code(), Code::Unknown);
+        let e = classify(&s);
+        assert!(e.retryable, "{e:?}");
+        assert_eq!(e.status, "gRPC Unavailable");
+        assert!(e.message.contains("reset by peer"), "{}", e.message);
     }
 }

@@ -53,20 +53,26 @@ pub fn proto(signal: Signal, data: &[u8]) {
 /// writes is valid with the same items. (Equality with the decoded edit is a property test.)
 fn attribute_edits(signal: Signal, data: &[u8], n: usize) {
     use ferrotel_pdata::proto::common::v1::{AnyValue, any_value};
-    use ferrotel_pdata::wire::{AttrTarget, Unsupported};
+    use ferrotel_pdata::wire::{AttrTarget, KeyFilter, KeySet, Unsupported};
     let int = AnyValue {
         value: Some(any_value::Value::IntValue(7)),
     };
     let text = AnyValue {
         value: Some(any_value::Value::StringValue("fuzz".into())),
     };
-    for target in [AttrTarget::Items, AttrTarget::Resources] {
-        let untouched = wire::edit_attributes(signal, data, target, |_| {});
+    let some_keys = KeyFilter::Keys(KeySet::new(["a", "fuzz.k", "http.method"]));
+    for (target, filter) in [
+        (AttrTarget::Items, &KeyFilter::All),
+        (AttrTarget::Resources, &KeyFilter::All),
+        (AttrTarget::Items, &some_keys),
+        (AttrTarget::Resources, &some_keys),
+    ] {
+        let untouched = wire::edit_attributes_of(signal, data, target, filter, |_| {});
         assert!(matches!(
             untouched,
             Ok(None) | Err(Unsupported::RepeatedSingular)
         ));
-        let edited = wire::edit_attributes(signal, data, target, |a| {
+        let edited = wire::edit_attributes_of(signal, data, target, filter, |a| {
             a.push("fuzz.k", &int);
             if !a.is_empty() {
                 a.set(0, &text);

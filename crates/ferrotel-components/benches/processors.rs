@@ -196,6 +196,32 @@ fn bench(c: &mut Criterion) {
             ),
         ),
         (
+            // The most common edit: one key set on every span.
+            "attributes_1_upsert",
+            Arc::new(
+                AttributesProcessor::build(
+                    &ctx("attributes"),
+                    yaml("actions:\n  - {key: env, value: prod, action: upsert}\n"),
+                    Signal::Traces,
+                    Arc::new(EncodingSink),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            // A pattern makes every key a candidate: each attribute is parsed and matched.
+            "attributes_pattern_delete",
+            Arc::new(
+                AttributesProcessor::build(
+                    &ctx("attributes"),
+                    yaml("actions:\n  - {pattern: '^span\\.attr\\.[37]$', action: delete}\n"),
+                    Signal::Traces,
+                    Arc::new(EncodingSink),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
             "resource_2_actions",
             Arc::new(
                 ResourceProcessor::build(

@@ -231,16 +231,18 @@ impl Payload {
     /// Edits attribute lists on the encoded bytes with [`wire::edit_attributes`] when the
     /// payload was never decoded. Returns false, leaving the payload untouched, when it is
     /// decoded or the wire edit does not apply; the caller then edits with [`Payload::modify`].
-    /// Shared bytes are never written: the edit builds new ones.
+    /// Shared bytes are never written: the edit builds new ones. `filter` says which
+    /// attributes the edit can touch (the others are not parsed).
     pub fn edit_attributes_encoded(
         &mut self,
         target: wire::AttrTarget,
+        filter: &wire::KeyFilter,
         edit: impl FnMut(&mut wire::WireAttrs<'_>),
     ) -> bool {
         let Repr::Encoded(bytes) = &self.repr else {
             return false;
         };
-        match wire::edit_attributes(self.signal, bytes, target, edit) {
+        match wire::edit_attributes_of(self.signal, bytes, target, filter, edit) {
             Ok(Some(new)) => {
                 // Attribute edits never add or remove items, so the count stands.
                 self.repr = Repr::Encoded(new);

@@ -7,7 +7,7 @@ mod wire_arbitrary;
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::metrics::v1::metric::Data;
-use ferrotel_pdata::wire::{AttrTarget, WireAttrs};
+use ferrotel_pdata::wire::{AttrTarget, EncodedAttr, KeyFilter, KeySet, WireAttrs};
 use ferrotel_pdata::{Request, Signal, wire};
 use proptest::prelude::*;
 use wire_arbitrary::arb_request;
@@ -56,10 +56,16 @@ fn string(v: &str) -> AnyValue {
 fn on_wire(steps: &[Step], a: &mut WireAttrs<'_>) {
     for s in steps {
         match s {
+            // Half the writes go through the pre-encoded form.
+            Step::Push(k, v) if v % 2 == 0 => a.push_encoded(&EncodedAttr::new(k, &int(*v))),
             Step::Push(k, v) => a.push(k, &int(*v)),
             Step::SetKey(k, v) => {
                 if let Some(i) = a.find(k) {
-                    a.set(i, &string(v));
+                    if v.len() % 2 == 0 {
+                        a.set_encoded(i, &EncodedAttr::new(k, &string(v)));
+                    } else {
+                        a.set(i, &string(v));
+                    }
                 }
             }
             Step::SetIndex(i, v) => {
@@ -192,6 +198,76 @@ fn arb_signal_request() -> BoxedStrategy<Request> {
     .boxed()
 }
 
+/// Edits `req` on the wire (through `filter`) and decoded, and compares.
+fn check_edit(
+    req: &Request,
+    steps: &[Step],
+    resources: bool,
+    filter: &KeyFilter,
+) -> Result<(), TestCaseError> {
+    let target = if resources {
+        AttrTarget::Resources
+    } else {
+        AttrTarget::Items
+    };
+    let signal = req.signal();
+    let bytes = req.encode_proto();
+    let edited = wire::edit_attributes_of(signal, &bytes, target, filter, |a| on_wire(steps, a))
+        .expect("prost-encoded requests are always editable");
+    let mut expected = req.clone();
+    for list in lists(&mut expected, target) {
+        on_decoded(steps, list);
+    }
+    // The reference creates a resource for every list; the wire edit writes one only if
+    // it gets attributes. pdata (and OTLP) do not tell an absent resource from an empty one.
+    let normalize = |mut r: Request| {
+        if resources {
+            let _ = lists(&mut r, AttrTarget::Resources);
+        }
+        r
+    };
+    match edited {
+        None => prop_assert_eq!(
+            normalize(expected),
+            normalize(req.clone()),
+            "edit reported no change"
+        ),
+        Some(out) => {
+            let got = Request::decode_proto(signal, out.clone()).unwrap();
+            prop_assert_eq!(normalize(got), normalize(expected));
+            // Still a valid request with the same items.
+            prop_assert_eq!(wire::validate(signal, &out), Ok(req.item_count()));
+        }
+    }
+    Ok(())
+}
+
+/// A request and an edit script whose steps name keys only (no index or length rules), with
+/// keys drawn from those the request has, so edits hit.
+fn request_and_key_steps() -> impl Strategy<Value = (Request, Vec<Step>, bool)> {
+    arb_signal_request().prop_flat_map(|req| {
+        let mut copy = req.clone();
+        let mut keys: Vec<String> = ["k0".to_string(), String::new()].into();
+        for target in [AttrTarget::Items, AttrTarget::Resources] {
+            for list in lists(&mut copy, target) {
+                keys.extend(list.iter().map(|kv| kv.key.clone()));
+            }
+        }
+        let key = proptest::sample::select(keys);
+        let step = prop_oneof![
+            (key.clone(), any::<i64>()).prop_map(|(k, v)| Step::Push(k, v)),
+            (key.clone(), ".{0,8}").prop_map(|(k, v)| Step::SetKey(k, v)),
+            key.prop_map(Step::RemoveKey),
+            Just(Step::Read),
+        ];
+        (
+            Just(req),
+            proptest::collection::vec(step, 0..6),
+            any::<bool>(),
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(384))]
 
@@ -201,32 +277,21 @@ proptest! {
         steps in proptest::collection::vec(step(), 0..6),
         resources in any::<bool>(),
     ) {
-        let target = if resources { AttrTarget::Resources } else { AttrTarget::Items };
-        let signal = req.signal();
-        let bytes = req.encode_proto();
-        let edited = wire::edit_attributes(signal, &bytes, target, |a| on_wire(&steps, a))
-            .expect("prost-encoded requests are always editable");
-        let mut expected = req.clone();
-        for list in lists(&mut expected, target) {
-            on_decoded(&steps, list);
-        }
-        // The reference creates a resource for every list; the wire edit writes one only if
-        // it gets attributes. pdata (and OTLP) do not tell an absent resource from an empty one.
-        let normalize = |mut r: Request| {
-            if resources {
-                let _ = lists(&mut r, AttrTarget::Resources);
-            }
-            r
-        };
-        match edited {
-            None => prop_assert_eq!(normalize(expected), normalize(req.clone()), "edit reported no change"),
-            Some(out) => {
-                let got = Request::decode_proto(signal, out.clone()).unwrap();
-                prop_assert_eq!(normalize(got), normalize(expected));
-                // Still a valid request with the same items.
-                prop_assert_eq!(wire::validate(signal, &out), Ok(req.item_count()));
-            }
-        }
+        check_edit(&req, &steps, resources, &KeyFilter::All)?;
+    }
+
+    /// With a key filter the edit sees only the keys it names; the others pass through
+    /// unparsed, in place, and the result is the same as editing the whole decoded list.
+    #[test]
+    fn filtered_wire_edit_equals_decoded_edit(
+        (req, steps, resources) in request_and_key_steps(),
+    ) {
+        let keys = steps.iter().filter_map(|s| match s {
+            Step::Push(k, _) | Step::SetKey(k, _) | Step::RemoveKey(k) => Some(k.as_bytes()),
+            _ => None,
+        });
+        let filter = KeyFilter::Keys(KeySet::new(keys));
+        check_edit(&req, &steps, resources, &filter)?;
     }
 
     #[test]
@@ -367,6 +432,21 @@ proptest! {
                 out.set_string_field(3, "x");
                 wire::ItemDecision::Keep
             });
+        }
+    }
+}
+
+proptest! {
+    /// `KeySet::contains` (length bitmap, word compares) is plain set membership.
+    #[test]
+    fn key_set_is_membership(
+        keys in proptest::collection::vec("[ab.]{0,20}", 0..6),
+        probe in "[ab.]{0,20}",
+    ) {
+        let set = KeySet::new(&keys);
+        prop_assert_eq!(set.contains(probe.as_bytes()), keys.contains(&probe));
+        for k in &keys {
+            prop_assert!(set.contains(k.as_bytes()));
         }
     }
 }

@@ -7,7 +7,9 @@
 //! is parsed into borrowed entries (key and encoded value), the caller's edit runs on them, and
 //! the output is assembled from slices of the input, re-encoded entries and recomputed length
 //! prefixes. Items whose attributes did not change are copied as they are, and a request where
-//! nothing changed is returned without a copy.
+//! nothing changed is returned without a copy. With a [`KeyFilter`] naming the keys an edit can
+//! touch, the other attributes are not even parsed: they are copied like the item's other
+//! fields, in place.
 //!
 //! The output is written in one pass from a list of copy operations built during the walk:
 //! length prefixes of the enclosing messages (scope, resource) are only known once their items
@@ -59,6 +61,103 @@ pub fn edit_attributes(
     target: AttrTarget,
     edit: impl FnMut(&mut WireAttrs<'_>),
 ) -> Result<Option<Bytes>, Unsupported> {
+    edit_attributes_of(signal, input, target, &KeyFilter::All, edit)
+}
+
+/// Which attributes an edit can read or change, so the walk parses only those.
+///
+/// An `attributes` processor that upserts `env` and deletes `password` never looks at the
+/// other keys of a span; with [`KeyFilter::Keys`] those attributes are not parsed into entries
+/// at all but copied through like the item's other fields. That makes the per-span cost of a
+/// key-based edit almost independent of how many attributes a span has.
+#[derive(Debug, Clone, Default)]
+pub enum KeyFilter {
+    /// Every attribute (edits that match keys by pattern, or iterate over all of them).
+    #[default]
+    All,
+    /// Only attributes with one of these keys.
+    Keys(KeySet),
+}
+
+/// A small set of keys, checked by length first (one bit test rejects most keys).
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    /// Bit `n` set: some key has length `n` (`n` ≥ 127 share bit 127).
+    lengths: [u64; 2],
+    keys: Vec<Box<[u8]>>,
+}
+
+impl KeySet {
+    pub fn new<K: AsRef<[u8]>>(keys: impl IntoIterator<Item = K>) -> Self {
+        let mut set = KeySet::default();
+        for k in keys {
+            let k = k.as_ref();
+            if set.keys.iter().any(|x| &x[..] == k) {
+                continue;
+            }
+            let n = k.len().min(127);
+            set.lengths[n / 64] |= 1 << (n % 64);
+            set.keys.push(k.into());
+        }
+        set
+    }
+
+    #[inline(always)]
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let n = key.len().min(127);
+        if self.lengths[n / 64] & (1 << (n % 64)) == 0 {
+            return false;
+        }
+        self.keys.iter().any(|k| same_bytes(k, key))
+    }
+}
+
+impl KeyFilter {
+    #[inline(always)]
+    fn admits(&self, key: &[u8]) -> bool {
+        match self {
+            KeyFilter::All => true,
+            KeyFilter::Keys(set) => set.contains(key),
+        }
+    }
+}
+
+/// `a == b`, inline for the short keys of attributes: keys of one item often share a length
+/// and a prefix (`span.attr.3`, `span.attr.7`), so the last bytes are compared first, and up
+/// to 16 bytes take two overlapping word compares instead of a `memcmp` call.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+        if word(a, n - 8) != word(b, n - 8) {
+            return false;
+        }
+        return if n <= 16 {
+            word(a, 0) == word(b, 0)
+        } else {
+            a == b
+        };
+    }
+    if n >= 4 {
+        let word = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap());
+        return word(a, n - 4) == word(b, n - 4) && word(a, 0) == word(b, 0);
+    }
+    a == b
+}
+
+/// [`edit_attributes`], handing the edit only the attributes `filter` admits; the others stay
+/// where they are in the output, byte for byte.
+pub fn edit_attributes_of(
+    signal: Signal,
+    input: &[u8],
+    target: AttrTarget,
+    filter: &KeyFilter,
+    edit: impl FnMut(&mut WireAttrs<'_>),
+) -> Result<Option<Bytes>, Unsupported> {
     let level = match (signal, target) {
         (Signal::Traces, AttrTarget::Items) => &TRACES_ITEMS,
         (Signal::Logs, AttrTarget::Items) => &LOGS_ITEMS,
@@ -69,6 +168,7 @@ pub fn edit_attributes(
     let leaf = AttrLeaf {
         entries: Vec::new(),
         pieces: Vec::new(),
+        filter,
         edit,
     };
     Ok(Rewriter::new(input, leaf, false)
@@ -270,6 +370,9 @@ enum Op {
 /// re-encoded entries, the arena.
 #[derive(Clone, Copy)]
 struct Entry {
+    /// Written before the item's piece with this index (the other fields and unparsed
+    /// attributes around it keep their places); `u32::MAX` for an added entry, written last.
+    anchor: u32,
     in_arena: bool,
     /// The whole `attributes` field: key, length and KeyValue body.
     field: (usize, usize),
@@ -308,6 +411,18 @@ impl Out<'_> {
             return;
         }
         self.ops.push(Op::Copy(start, end));
+    }
+
+    /// Writes an attribute entry; its encoded size.
+    #[inline(always)]
+    fn entry(&mut self, e: &Entry) -> usize {
+        let (s, t) = e.field;
+        if e.in_arena {
+            self.ops.push(Op::Arena(s, t));
+        } else {
+            self.copy(s, t);
+        }
+        t - s
     }
 
     /// Copies an item unchanged.
@@ -465,15 +580,28 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
 }
 
 /// The attribute edit at each item.
-struct AttrLeaf<F> {
+struct AttrLeaf<'f, F> {
     /// Scratch for the item being edited, reused across items.
     entries: Vec<Entry>,
-    /// Scratch: the item's other fields, as input ranges.
+    /// Scratch: the item's other fields and the attributes the filter passed over, as input
+    /// ranges (adjacent ones merged).
     pieces: Vec<(usize, usize)>,
+    filter: &'f KeyFilter,
     edit: F,
 }
 
-impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
+impl<F> AttrLeaf<'_, F> {
+    /// Input `[s, t)` passes through unchanged.
+    #[inline(always)]
+    fn piece(&mut self, s: usize, t: usize) {
+        match self.pieces.last_mut() {
+            Some((_, e)) if *e == s => *e = t,
+            _ => self.pieces.push((s, t)),
+        }
+    }
+}
+
+impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
     /// Parses one item's attribute list, runs the edit, and writes the item.
     fn item(
         &mut self,
@@ -485,9 +613,6 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
     ) -> Result<Walked, Unsupported> {
         self.entries.clear();
         self.pieces.clear();
-        // Index in `pieces` before which the attributes are written: where the first one was,
-        // or at the end when the item has none.
-        let mut attrs_at = None;
         let input = out.input;
         // The attributes field's key when it fits one byte (every item type: fields < 16).
         let attr_key = (attr_field << 3) as u8 | LEN;
@@ -501,14 +626,25 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
                 if field_end > end {
                     return Err(Unsupported::Malformed);
                 }
-                self.entries.push(parse_entry(
-                    &input[kv_start..field_end],
-                    kv_start,
-                    field_start,
-                    field_end,
-                    ctx,
-                )?);
-                attrs_at.get_or_insert(self.pieces.len());
+                let kv = &input[kv_start..field_end];
+                // Passed over unparsed when the key is not one the edit can touch.
+                if let KeyFilter::Keys(set) = self.filter
+                    && let Some(key) = usual_key(kv)
+                    && !set.contains(key)
+                {
+                    self.piece(field_start, field_end);
+                    pos = field_end;
+                    continue;
+                }
+                let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
+                self.push_entry(input, entry);
+                pos = field_end;
+                continue;
+            }
+            if input[pos] >> 3 != attr_field as u8
+                && let Some(field_end) = skip_small_field(input, pos, end)
+            {
+                self.piece(field_start, field_end);
                 pos = field_end;
                 continue;
             }
@@ -521,19 +657,13 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
                 let kv = r.bytes()?;
                 let field_end = end - r.left();
                 let kv_start = field_end - kv.len();
-                self.entries
-                    .push(parse_entry(kv, kv_start, field_start, field_end, ctx)?);
-                attrs_at.get_or_insert(self.pieces.len());
+                let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
+                self.push_entry(input, entry);
                 pos = field_end;
             } else {
                 r.skip(field, wt, ctx)?;
                 let field_end = end - r.left();
-                // Adjacent fields merge into one piece (an attribute between them would have
-                // made them non-adjacent).
-                match self.pieces.last_mut() {
-                    Some((_, e)) if *e == field_start => *e = field_end,
-                    _ => self.pieces.push((field_start, field_end)),
-                }
+                self.piece(field_start, field_end);
                 pos = field_end;
             }
         }
@@ -550,31 +680,44 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<F> {
             out.arena.truncate(arena_mark);
             return Ok(out.unchanged(start, end));
         }
-        let attrs_at = attrs_at.unwrap_or(self.pieces.len());
+        // Pieces and entries in their original order; entries keep their order among
+        // themselves (edits remove, replace in place or append), added ones come last.
         let mut size = 0;
+        let mut next = 0;
         for i in 0..=self.pieces.len() {
-            if i == attrs_at {
-                for j in 0..self.entries.len() {
-                    let e = self.entries[j];
-                    let (s, t) = e.field;
-                    size += t - s;
-                    if e.in_arena {
-                        out.ops.push(Op::Arena(s, t));
-                    } else {
-                        out.copy(s, t);
-                    }
-                }
+            while let Some(e) = self.entries.get(next)
+                && e.anchor as usize <= i
+            {
+                size += out.entry(e);
+                next += 1;
             }
             if let Some(&(s, t)) = self.pieces.get(i) {
                 size += t - s;
                 out.copy(s, t);
             }
         }
+        for e in &self.entries[next..] {
+            size += out.entry(e);
+        }
         Ok(Walked {
             size,
             changed: true,
             items: 1,
         })
+    }
+}
+
+impl<F> AttrLeaf<'_, F> {
+    /// Records a parsed attribute at its place, unless the filter passes over its key (a
+    /// KeyValue not in the usual key-first form is only known after parsing).
+    #[inline(always)]
+    fn push_entry(&mut self, input: &[u8], mut entry: Entry) {
+        if !self.filter.admits(&input[entry.key.0..entry.key.1]) {
+            self.piece(entry.field.0, entry.field.1);
+            return;
+        }
+        entry.anchor = self.pieces.len() as u32;
+        self.entries.push(entry);
     }
 }
 
@@ -643,6 +786,57 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
     }
 }
 
+/// The key of a KeyValue shorter than 128 bytes in the form every encoder writes (key, then
+/// value, nothing else); `None` for any other form, which is parsed in full. Lengths inside
+/// such a KeyValue are single bytes.
+#[inline(always)]
+fn usual_key(kv: &[u8]) -> Option<&[u8]> {
+    debug_assert!(kv.len() < 0x80);
+    if kv.len() < 2 || kv[0] != 0x0a {
+        return None;
+    }
+    let value_at = 2 + usize::from(kv[1]);
+    let key = kv.get(2..value_at)?;
+    if value_at == kv.len()
+        || (value_at + 2 <= kv.len()
+            && kv[value_at] == 0x12
+            && usize::from(kv[value_at + 1]) == kv.len() - value_at - 2)
+    {
+        Some(key)
+    } else {
+        None
+    }
+}
+
+/// The end of the field at `pos` when its key is one byte and it is a fixed-size scalar, a
+/// varint or a length-delimited field with a one-byte length (nearly every field of an item);
+/// `None` sends it to the general reader.
+#[inline(always)]
+fn skip_small_field(input: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let key = input[pos];
+    if !(8..0x80).contains(&key) {
+        return None;
+    }
+    let field_end = match key & 7 {
+        0 => {
+            // A varint of up to 10 bytes.
+            let body = input.get(pos + 1..end.min(pos + 11))?;
+            pos + 2 + body.iter().position(|b| b & 0x80 == 0)?
+        }
+        1 => pos + 9,
+        2 => {
+            let len = *input.get(pos + 1)?;
+            if len >= 0x80 {
+                return None;
+            }
+            pos + 2 + usize::from(len)
+        }
+        5 => pos + 5,
+        _ => return None,
+    };
+    (field_end <= end).then_some(field_end)
+}
+
 /// Reads a KeyValue (last key and last value win, as in prost).
 #[inline(always)]
 fn parse_entry(
@@ -663,6 +857,7 @@ fn parse_entry(
             let key = (kv_start + 2, kv_start + 2 + klen);
             let value_start = key.1 + 2;
             return Ok(Entry {
+                anchor: 0,
                 in_arena: false,
                 field: (field_start, field_end),
                 key,
@@ -702,11 +897,46 @@ fn parse_entry_slow(
         }
     }
     Ok(Entry {
+        anchor: 0,
         in_arena: false,
         field: (field_start, field_end),
         key,
         value,
     })
+}
+
+/// One attribute encoded once (a KeyValue message body), for edits that write the same
+/// attribute into many lists: a configured `env = prod` costs a copy per item, not an encode.
+#[derive(Debug, Clone)]
+pub struct EncodedAttr {
+    body: Vec<u8>,
+    /// The key's bytes within `body`.
+    key: (usize, usize),
+    /// Where the value (an AnyValue message) starts within `body`; it runs to the end.
+    value: (usize, usize),
+}
+
+impl EncodedAttr {
+    pub fn new(key: &str, value: &AnyValue) -> Self {
+        let vlen = value.encoded_len();
+        let mut body = Vec::with_capacity(key.len() + vlen + 12);
+        body.push(0x0a);
+        put_varint(&mut body, key.len() as u64);
+        let key_start = body.len();
+        body.extend_from_slice(key.as_bytes());
+        let key_end = body.len();
+        body.push(0x12);
+        put_varint(&mut body, vlen as u64);
+        let value_start = body.len();
+        // Cannot fail: a Vec grows as needed.
+        let _ = value.encode(&mut body);
+        let end = body.len();
+        EncodedAttr {
+            body,
+            key: (key_start, key_end),
+            value: (value_start, end),
+        }
+    }
 }
 
 /// The attribute list of one item (or resource) during [`edit_attributes`].
@@ -760,7 +990,7 @@ impl WireAttrs<'_> {
             let buf: &[u8] = if e.in_arena { self.arena } else { self.input };
             // Attribute keys of one item often share a prefix (`http.request.*`) and a
             // length: the last byte tells most of them apart without a memcmp call.
-            t - s == key.len() && buf[t - 1] == last && &buf[s..t] == key
+            t - s == key.len() && buf[t - 1] == last && same_bytes(&buf[s..t], key)
         })
     }
 
@@ -837,6 +1067,7 @@ impl WireAttrs<'_> {
         }
         let end = self.arena.len();
         Entry {
+            anchor: u32::MAX,
             in_arena: true,
             field: (start, end),
             key: (key_start, key_end),
@@ -844,17 +1075,52 @@ impl WireAttrs<'_> {
         }
     }
 
-    /// Replaces the value of entry `i`.
+    /// Writes a pre-encoded attribute into the arena: its field header and body.
+    fn write_encoded(&mut self, attr: &EncodedAttr) -> Entry {
+        let arena = &mut *self.arena;
+        let start = arena.len();
+        put_varint(arena, len_key(self.field));
+        put_varint(arena, attr.body.len() as u64);
+        let body = arena.len();
+        arena.extend_from_slice(&attr.body);
+        Entry {
+            anchor: u32::MAX,
+            in_arena: true,
+            field: (start, arena.len()),
+            key: (body + attr.key.0, body + attr.key.1),
+            value: Some((body + attr.value.0, arena.len())),
+        }
+    }
+
+    /// Appends a pre-encoded attribute.
+    pub fn push_encoded(&mut self, attr: &EncodedAttr) {
+        let e = self.write_encoded(attr);
+        self.entries.push(e);
+        self.changed = true;
+    }
+
+    /// Replaces entry `i` with a pre-encoded attribute, in its place. To set a value, give an
+    /// attribute with the entry's key.
+    pub fn set_encoded(&mut self, i: usize, attr: &EncodedAttr) {
+        let mut new = self.write_encoded(attr);
+        new.anchor = self.entries[i].anchor;
+        self.entries[i] = new;
+        self.changed = true;
+    }
+
+    /// Replaces the value of entry `i` (it keeps its place).
     pub fn set(&mut self, i: usize, value: &AnyValue) {
         let e = self.entries[i];
         let input = self.input;
-        self.entries[i] = if e.in_arena {
+        let mut new = if e.in_arena {
             // The key lives in the arena, which may move as it grows: copy it out first.
             let key = self.arena[e.key.0..e.key.1].to_vec();
             self.encode(&key, value)
         } else {
             self.encode(&input[e.key.0..e.key.1], value)
         };
+        new.anchor = e.anchor;
+        self.entries[i] = new;
         self.changed = true;
     }
 

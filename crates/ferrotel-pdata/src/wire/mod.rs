@@ -28,8 +28,8 @@ use bytes::Bytes;
 use crate::{DecodeError, Signal};
 
 pub use edit::{
-    AttrTarget, ItemDecision, ItemOut, ItemView, Unsupported, WireAttrs, edit_attributes,
-    edit_items,
+    AttrTarget, EncodedAttr, ItemDecision, ItemOut, ItemView, KeyFilter, KeySet, Unsupported,
+    WireAttrs, edit_attributes, edit_attributes_of, edit_items,
 };
 pub use view::{AnyValueView, Attributes, ResourceView};
 

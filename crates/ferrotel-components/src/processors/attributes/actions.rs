@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
-use ferrotel_pdata::wire::WireAttrs;
+use ferrotel_pdata::wire::{EncodedAttr, KeyFilter, KeySet, WireAttrs};
 use ferrotel_runtime::Context;
 use regex::Regex;
 use serde::Deserialize;
@@ -52,9 +52,38 @@ enum ContextKey {
     Auth(String),
 }
 
+/// A configured value, with the action's attribute encoded once for edits on the wire.
+#[derive(Debug, Clone)]
+pub struct ConstValue {
+    value: AnyValue,
+    encoded: EncodedAttr,
+}
+
+impl ConstValue {
+    fn new(key: &str, value: AnyValue) -> Self {
+        let encoded = EncodedAttr::new(key, &value);
+        ConstValue { value, encoded }
+    }
+}
+
+/// A value an action writes: configured (pre-encoded) or found at run time.
+pub enum Val<'s> {
+    Const(&'s ConstValue),
+    Dyn(Cow<'s, AnyValue>),
+}
+
+impl Val<'_> {
+    fn any(&self) -> &AnyValue {
+        match self {
+            Val::Const(c) => &c.value,
+            Val::Dyn(v) => v,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Source {
-    Value(AnyValue),
+    Value(ConstValue),
     Attribute(String),
     Context(ContextKey),
 }
@@ -82,6 +111,29 @@ struct Action {
 pub struct AttrActions {
     actions: Vec<Action>,
     uses_context: bool,
+    filter: KeyFilter,
+}
+
+/// Every key the actions name: their `key`, `from_attribute` sources and `extract` group
+/// names; all keys when one of them matches keys by `pattern`.
+fn key_filter(actions: &[Action]) -> KeyFilter {
+    let mut keys: Vec<&str> = Vec::new();
+    for a in actions {
+        keys.push(&a.key);
+        match &a.op {
+            Op::Insert(Source::Attribute(from))
+            | Op::Update(Source::Attribute(from))
+            | Op::Upsert(Source::Attribute(from)) => keys.push(from),
+            Op::Insert(_) | Op::Update(_) | Op::Upsert(_) | Op::Convert(_) => {}
+            Op::Delete(re) | Op::Hash(re) => {
+                if re.is_some() {
+                    return KeyFilter::All;
+                }
+            }
+            Op::Extract(_, names) => keys.extend(names.iter().skip(1).map(String::as_str)),
+        }
+    }
+    KeyFilter::Keys(KeySet::new(keys))
 }
 
 /// Client-info values resolved once per request (one slot per action that reads the context).
@@ -151,7 +203,7 @@ impl AttrActions {
                     }
                     no_converted_type()?;
                     let source = if let Some(v) = &a.value {
-                        Source::Value(json_to_any(v))
+                        Source::Value(ConstValue::new(&a.key, json_to_any(v)))
                     } else if !a.from_attribute.is_empty() {
                         Source::Attribute(a.from_attribute.clone())
                     } else {
@@ -245,10 +297,18 @@ impl AttrActions {
                 op,
             });
         }
+        let filter = key_filter(&actions);
         Ok(AttrActions {
             actions,
             uses_context,
+            filter,
         })
+    }
+
+    /// The attributes these actions can read or change, for edits on the wire
+    /// ([`KeyFilter::Keys`] unless a `pattern` makes every key a candidate).
+    pub fn key_filter(&self) -> &KeyFilter {
+        &self.filter
     }
 
     pub fn is_empty(&self) -> bool {
@@ -295,6 +355,18 @@ pub trait AttrList {
     fn value(&self, i: usize) -> AnyValue;
     fn set(&mut self, i: usize, value: &AnyValue);
     fn push(&mut self, key: &str, value: Cow<'_, AnyValue>);
+    /// `set` with a value that may come pre-encoded (then for the action's own key, which
+    /// entry `i` has).
+    fn set_val(&mut self, i: usize, value: Val<'_>) {
+        self.set(i, value.any());
+    }
+    /// `push` with a value that may come pre-encoded.
+    fn push_val(&mut self, key: &str, value: Val<'_>) {
+        match value {
+            Val::Const(c) => self.push(key, Cow::Borrowed(&c.value)),
+            Val::Dyn(v) => self.push(key, v),
+        }
+    }
     fn remove(&mut self, i: usize);
     fn retain(&mut self, keep: impl FnMut(&str) -> bool);
     /// Edits the value of entry `i` in place.
@@ -363,6 +435,18 @@ impl AttrList for WireAttrs<'_> {
     fn push(&mut self, key: &str, value: Cow<'_, AnyValue>) {
         WireAttrs::push(self, key, &value);
     }
+    fn set_val(&mut self, i: usize, value: Val<'_>) {
+        match value {
+            Val::Const(c) => self.set_encoded(i, &c.encoded),
+            Val::Dyn(v) => WireAttrs::set(self, i, &v),
+        }
+    }
+    fn push_val(&mut self, key: &str, value: Val<'_>) {
+        match value {
+            Val::Const(c) => self.push_encoded(&c.encoded),
+            Val::Dyn(v) => WireAttrs::push(self, key, &v),
+        }
+    }
     fn remove(&mut self, i: usize) {
         WireAttrs::remove(self, i);
     }
@@ -386,21 +470,21 @@ impl Bound<'_> {
                     if attrs.find(key).is_none()
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        attrs.push(key, v);
+                        attrs.push_val(key, v);
                     }
                 }
                 Op::Update(src) => {
                     if let Some(idx) = attrs.find(key)
                         && let Some(v) = self.source(i, src, attrs)
                     {
-                        attrs.set(idx, &v);
+                        attrs.set_val(idx, v);
                     }
                 }
                 Op::Upsert(src) => {
                     if let Some(v) = self.source(i, src, attrs) {
                         match attrs.find(key) {
-                            Some(idx) => attrs.set(idx, &v),
-                            None => attrs.push(key, v),
+                            Some(idx) => attrs.set_val(idx, v),
+                            None => attrs.push_val(key, v),
                         }
                     }
                 }
@@ -439,16 +523,17 @@ impl Bound<'_> {
     /// The value an insert/update/upsert writes (None: the source is absent). Configured and
     /// context values are borrowed; a value from another attribute is copied, as it lives in
     /// the list being edited.
-    fn source<'s, L: AttrList>(
-        &'s self,
-        i: usize,
-        src: &'s Source,
-        attrs: &L,
-    ) -> Option<Cow<'s, AnyValue>> {
+    fn source<'s, L: AttrList>(&'s self, i: usize, src: &'s Source, attrs: &L) -> Option<Val<'s>> {
         match src {
-            Source::Value(v) => Some(Cow::Borrowed(v)),
-            Source::Attribute(from) => attrs.find(from).map(|idx| Cow::Owned(attrs.value(idx))),
-            Source::Context(_) => self.context.get(i)?.as_ref().map(Cow::Borrowed),
+            Source::Value(v) => Some(Val::Const(v)),
+            Source::Attribute(from) => attrs
+                .find(from)
+                .map(|idx| Val::Dyn(Cow::Owned(attrs.value(idx)))),
+            Source::Context(_) => self
+                .context
+                .get(i)?
+                .as_ref()
+                .map(|v| Val::Dyn(Cow::Borrowed(v))),
         }
     }
 }

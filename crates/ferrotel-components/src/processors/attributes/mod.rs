@@ -175,7 +175,9 @@ impl AttributesProcessor {
             return false;
         }
         let bound = self.actions.bind(ctx);
-        payload.edit_attributes_encoded(AttrTarget::Items, |attrs| bound.apply(attrs))
+        payload.edit_attributes_encoded(AttrTarget::Items, self.actions.key_filter(), |attrs| {
+            bound.apply(attrs)
+        })
     }
 }
 

@@ -109,7 +109,9 @@ impl ResourceProcessor {
     /// decode (a decoded payload, profiles).
     pub fn apply_encoded(&self, payload: &mut Payload, ctx: &Context) -> bool {
         let bound = self.actions.bind(ctx);
-        payload.edit_attributes_encoded(AttrTarget::Resources, |attrs| bound.apply(attrs))
+        payload.edit_attributes_encoded(AttrTarget::Resources, self.actions.key_filter(), |attrs| {
+            bound.apply(attrs)
+        })
     }
 }
 

@@ -28,8 +28,10 @@ struct Cli {
     /// The collector binary (default: `ferrotel` next to this executable).
     #[arg(long)]
     collector: Option<PathBuf>,
-    /// Also run every scenario against this collector command (`--config FILE` is appended)
-    /// and print ferrotel/other ratios.
+    /// Also run every scenario against this collector command and print ferrotel/other
+    /// ratios. `--config FILE` (the generated OpenTelemetry Collector YAML) is appended, unless
+    /// the command uses placeholders: `{receiver_grpc}`, `{receiver_http}`, `{sink_grpc}`,
+    /// `{sink_http}` (ports on 127.0.0.1) and `{config}`, for collectors configured by flags.
     #[arg(long)]
     compare: Option<String>,
     /// Run only these scenarios (repeatable); see --list.

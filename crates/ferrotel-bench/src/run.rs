@@ -155,8 +155,31 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
+/// The collector's command line: with placeholders (`{receiver_grpc}`, `{receiver_http}`,
+/// `{sink_grpc}`, `{sink_http}`: ports on 127.0.0.1; `{config}`: the generated config file)
+/// they are filled in, for collectors configured by flags; without, `--config FILE` is
+/// appended, for collectors that read the OpenTelemetry Collector's YAML.
+pub fn command_line(cmd: &[String], ports: &Ports, config: &Path) -> Vec<String> {
+    let fill = |arg: &str| {
+        arg.replace("{receiver_grpc}", &ports.receiver_grpc.to_string())
+            .replace("{receiver_http}", &ports.receiver_http.to_string())
+            .replace("{sink_grpc}", &ports.sink_grpc.to_string())
+            .replace("{sink_http}", &ports.sink_http.to_string())
+            .replace("{config}", &config.to_string_lossy())
+    };
+    let filled: Vec<String> = cmd.iter().map(|a| fill(a)).collect();
+    if filled != cmd {
+        return filled;
+    }
+    let mut v = cmd.to_vec();
+    v.push("--config".into());
+    v.push(config.to_string_lossy().into_owned());
+    v
+}
+
 fn start_collector(
     cmd: &[String],
+    ports: &Ports,
     dir: &Path,
     config: &str,
     port: u16,
@@ -165,10 +188,9 @@ fn start_collector(
     std::fs::write(&cfg, config)?;
     let log = dir.join("collector.log");
     let out = std::fs::File::create(&log)?;
+    let cmd = command_line(cmd, ports, &cfg);
     let child = Command::new(&cmd[0])
         .args(&cmd[1..])
-        .arg("--config")
-        .arg(&cfg)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
@@ -212,7 +234,7 @@ fn rss_sampler(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// Runs `s` against the collector command `cmd` (`--config FILE` is appended).
+/// Runs `s` against the collector command `cmd` (see [`command_line`]).
 pub fn run(
     s: &Scenario,
     cmd: &[String],
@@ -239,7 +261,7 @@ pub fn run(
         ProtocolArg::Grpc => ports.receiver_grpc,
         _ => ports.receiver_http,
     };
-    let mut collector = start_collector(cmd, dir.path(), &config, port)?;
+    let mut collector = start_collector(cmd, &ports, dir.path(), &config, port)?;
     let pid = collector.pid();
     let mut acked_total = 0;
     let send = |d: Duration| -> anyhow::Result<Report> {
@@ -336,4 +358,33 @@ pub fn run(
         warnings,
         skipped: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_fills_placeholders_or_appends_config() {
+        let ports = Ports {
+            receiver_grpc: 1,
+            receiver_http: 2,
+            sink_grpc: 3,
+            sink_http: 4,
+        };
+        let cfg = Path::new("/tmp/c.yaml");
+        let plain = vec!["otelcol".to_string()];
+        assert_eq!(
+            command_line(&plain, &ports, cfg),
+            ["otelcol", "--config", "/tmp/c.yaml"]
+        );
+        let flags: Vec<String> = "rotel start --otlp-grpc-endpoint 127.0.0.1:{receiver_grpc} --otlp-exporter-endpoint http://127.0.0.1:{sink_grpc} --x {receiver_http},{sink_http},{config}"
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            command_line(&flags, &ports, cfg).join(" "),
+            "rotel start --otlp-grpc-endpoint 127.0.0.1:1 --otlp-exporter-endpoint http://127.0.0.1:3 --x 2,4,/tmp/c.yaml"
+        );
+    }
 }

@@ -89,6 +89,16 @@ pub fn all() -> Vec<Scenario> {
         "  filter:\n    error_mode: ignore\n    traces:\n      span:\n        - 'attributes[\"bench.never\"] == \"drop-me\"'\n",
     )];
     filter.requires.push("filter");
+    // The pipeline most production configs run: memory_limiter → attributes → batch, at
+    // saturation (CPU per span of the whole chain) and at the fixed 10 k/s.
+    let pipeline = |name, rate| {
+        let mut s = Scenario::new(name, Signal::Traces, rate);
+        s.processors = vec![memory_limiter.processors[0], attributes.processors[0]];
+        s.requires.extend(["memory_limiter", "attributes"]);
+        s
+    };
+    let pipeline_max = pipeline("traces-pipeline-max", None);
+    let pipeline_10k = pipeline("traces-pipeline-10k", Some(1e4));
     let mut grpc_gzip = Scenario::new("traces-grpc-gzip-max", Signal::Traces, None);
     grpc_gzip.compression = "gzip";
     let mut http_zstd = Scenario::new("traces-http-protobuf-zstd-max", Signal::Traces, None);
@@ -110,6 +120,8 @@ pub fn all() -> Vec<Scenario> {
         memory_limiter,
         attributes,
         filter,
+        pipeline_10k,
+        pipeline_max,
         persistent,
     ]
 }
@@ -199,8 +211,14 @@ mod tests {
         };
         for s in &all {
             let y = collector_config(s, &p, "/tmp/x");
-            for (k, _) in &s.processors {
-                assert!(y.contains(&format!("processors: [{k}, batch]")), "{y}");
+            let keys: Vec<&str> = s.processors.iter().map(|(k, _)| *k).collect();
+            let chain = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
+            assert!(y.contains(&format!("processors: [{chain}batch]")), "{y}");
+            for k in keys {
+                assert!(
+                    y.contains(&format!("\n  {k}:\n")),
+                    "{k} not configured: {y}"
+                );
             }
             assert!(y.contains(&format!("    {}:\n", s.signal)));
         }

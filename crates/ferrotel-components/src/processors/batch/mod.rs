@@ -5,7 +5,9 @@
 //! the data never decodes it here.
 //!
 //! Unlike the Go batch processor, a failed send of a batch is never silent: the items are
-//! counted in `otelcol_processor_dropped_items` and logged with the reason. (Errors cannot go
+//! counted in `otelcol_processor_dropped_items` and, by reason, in
+//! `otelcol_processor_batch_dropped_items{reason=refused_permanent|refused_retryable|split_failed}`,
+//! and logged with the downstream's message. (Errors cannot go
 //! back to the senders: their requests were acknowledged when the data entered the batch, as in
 //! the Go Collector; put a sending queue after it for durability.)
 
@@ -15,7 +17,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ferrotel_pdata::{Payload, Signal};
+use ferrotel_runtime::telemetry::Counter;
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
+
+/// `otelcol_processor_batch_dropped_items` by reason.
+struct DroppedBy {
+    refused_permanent: Counter,
+    refused_retryable: Counter,
+    split_failed: Counter,
+}
 use ferrotel_runtime::*;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -45,7 +55,25 @@ impl ProcessorFactory for BatchProcessorFactory {
             .as_ref()
             .map(|p| p.to_string())
             .unwrap_or_default();
-        let obs = ProcessorObs::new(&ctx.telemetry, &ctx.id.to_string(), &pipeline, signal);
+        let id = ctx.id.to_string();
+        let obs = ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal);
+        let dropped = |reason| {
+            ctx.telemetry.counter(
+                "otelcol_processor_batch_dropped_items",
+                "Items the batch processor dropped, by reason: the next component refused them (permanently, or retryably: the batch cannot retry) or the batch could not be split.",
+                &[
+                    ("processor", id.as_str()),
+                    ("pipeline", pipeline.as_str()),
+                    ("otel_signal", signal.as_str()),
+                    ("reason", reason),
+                ],
+            )
+        };
+        let dropped_by = DroppedBy {
+            refused_permanent: dropped("refused_permanent"),
+            refused_retryable: dropped("refused_retryable"),
+            split_failed: dropped("split_failed"),
+        };
         Ok(Arc::new(BatchProcessor {
             inner: Arc::new(Inner {
                 id: ctx.id.to_string(),
@@ -53,6 +81,7 @@ impl ProcessorFactory for BatchProcessorFactory {
                 signal,
                 next,
                 obs,
+                dropped_by,
                 state: Mutex::new(State {
                     batches: HashMap::new(),
                     stopped: false,
@@ -85,6 +114,7 @@ struct Inner {
     signal: Signal,
     next: ConsumerRef,
     obs: ProcessorObs,
+    dropped_by: DroppedBy,
     state: Mutex<State>,
     /// Wakes the timer task when a new batch starts (its deadline may be the earliest).
     wake: Notify,
@@ -127,20 +157,32 @@ impl Inner {
             let n = part.items();
             match part.split(self.config.send_batch_max_size) {
                 Ok(c) => chunks.extend(c),
-                Err(e) => self.drop_items(n, &format!("cannot split batch: {e}")),
+                Err(e) => self.drop_items(
+                    n,
+                    &self.dropped_by.split_failed,
+                    &format!("cannot split batch: {e}"),
+                ),
             }
         }
         for chunk in chunks {
             let n = chunk.items();
             match self.next.consume(chunk, ctx.clone()).await {
                 Ok(()) => self.obs.outgoing.add(n as u64),
-                Err(e) => self.drop_items(n, &e.message),
+                Err(e) => {
+                    let by = if e.is_retryable() {
+                        &self.dropped_by.refused_retryable
+                    } else {
+                        &self.dropped_by.refused_permanent
+                    };
+                    self.drop_items(n, by, &e.message)
+                }
             }
         }
     }
 
-    fn drop_items(&self, n: usize, reason: &str) {
+    fn drop_items(&self, n: usize, by_reason: &Counter, reason: &str) {
         self.obs.dropped.add(n as u64);
+        by_reason.add(n as u64);
         tracing::error!(processor = %self.id, signal = %self.signal, items = n, reason, "batch dropped: the next component refused it");
     }
 

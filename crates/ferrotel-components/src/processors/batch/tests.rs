@@ -160,6 +160,21 @@ async fn refused_batches_are_counted_not_silent() {
         telemetry.sum("otelcol_processor_dropped_items", &[("processor", "batch")]),
         2
     );
+    let by = |reason| {
+        telemetry.sum(
+            "otelcol_processor_batch_dropped_items",
+            &[("processor", "batch"), ("reason", reason)],
+        )
+    };
+    assert_eq!(by("refused_permanent"), 2);
+    // A retryable refusal cannot be retried by the batch either: dropped, counted apart.
+    *rec.fail.lock().unwrap() = Some(ConsumeError::retryable("busy", None));
+    p.consume(traces("a", &["3"]), Context::default())
+        .await
+        .unwrap();
+    assert_eq!(by("refused_retryable"), 1);
+    assert_eq!(by("refused_permanent"), 2);
+    assert_eq!(by("split_failed"), 0);
     p.shutdown().await.unwrap();
 }
 

@@ -590,17 +590,6 @@ struct AttrLeaf<'f, F> {
     edit: F,
 }
 
-impl<F> AttrLeaf<'_, F> {
-    /// Input `[s, t)` passes through unchanged.
-    #[inline(always)]
-    fn piece(&mut self, s: usize, t: usize) {
-        match self.pieces.last_mut() {
-            Some((_, e)) if *e == s => *e = t,
-            _ => self.pieces.push((s, t)),
-        }
-    }
-}
-
 impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
     /// Parses one item's attribute list, runs the edit, and writes the item.
     fn item(
@@ -616,11 +605,15 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         let input = out.input;
         // The attributes field's key when it fits one byte (every item type: fields < 16).
         let attr_key = (attr_field << 3) as u8 | LEN;
+        let one_byte_key = attr_field < 16;
+        // Start of the current run of bytes passed through as they are (other fields and
+        // attributes the filter passed over); it becomes a piece when an entry interrupts it.
+        let mut run = start;
         let mut pos = start;
         while pos < end {
             let field_start = pos;
             // Fast path: a one-byte `attributes` key and a one-byte length.
-            if input[pos] == attr_key && attr_field < 16 && pos + 1 < end && input[pos + 1] < 0x80 {
+            if input[pos] == attr_key && one_byte_key && pos + 1 < end && input[pos + 1] < 0x80 {
                 let kv_start = pos + 2;
                 let field_end = kv_start + usize::from(input[pos + 1]);
                 if field_end > end {
@@ -632,19 +625,17 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
                     && let Some(key) = usual_key(kv)
                     && !set.contains(key)
                 {
-                    self.piece(field_start, field_end);
                     pos = field_end;
                     continue;
                 }
                 let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
-                self.push_entry(input, entry);
+                self.push_entry(input, entry, &mut run);
                 pos = field_end;
                 continue;
             }
             if input[pos] >> 3 != attr_field as u8
                 && let Some(field_end) = skip_small_field(input, pos, end)
             {
-                self.piece(field_start, field_end);
                 pos = field_end;
                 continue;
             }
@@ -658,14 +649,15 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
                 let field_end = end - r.left();
                 let kv_start = field_end - kv.len();
                 let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
-                self.push_entry(input, entry);
+                self.push_entry(input, entry, &mut run);
                 pos = field_end;
             } else {
                 r.skip(field, wt, ctx)?;
-                let field_end = end - r.left();
-                self.piece(field_start, field_end);
-                pos = field_end;
+                pos = end - r.left();
             }
+        }
+        if run < end {
+            self.pieces.push((run, end));
         }
         let arena_mark = out.arena.len();
         let mut attrs = WireAttrs {
@@ -711,11 +703,15 @@ impl<F> AttrLeaf<'_, F> {
     /// Records a parsed attribute at its place, unless the filter passes over its key (a
     /// KeyValue not in the usual key-first form is only known after parsing).
     #[inline(always)]
-    fn push_entry(&mut self, input: &[u8], mut entry: Entry) {
+    fn push_entry(&mut self, input: &[u8], mut entry: Entry, run: &mut usize) {
         if !self.filter.admits(&input[entry.key.0..entry.key.1]) {
-            self.piece(entry.field.0, entry.field.1);
             return;
         }
+        let (s, t) = entry.field;
+        if *run < s {
+            self.pieces.push((*run, s));
+        }
+        *run = t;
         entry.anchor = self.pieces.len() as u32;
         self.entries.push(entry);
     }

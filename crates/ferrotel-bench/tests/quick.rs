@@ -99,3 +99,42 @@ fn list_names_every_scenario() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+/// `--compare` with a command configured through placeholders (here ferrotel itself, given the
+/// generated config as `{config}`): both collectors run the scenario, both rows lose nothing,
+/// and the ratio line is printed.
+#[test]
+fn compare_runs_the_other_collector_with_placeholders() {
+    let collector = ferrotel_binary();
+    let other = format!("{} --config {{config}}", collector.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
+        .args([
+            "--quick",
+            "--duration",
+            "1s",
+            "--scenario",
+            "traces-10k",
+            "--json",
+        ])
+        .arg("--collector")
+        .arg(&collector)
+        .arg("--compare")
+        .arg(&other)
+        .output()
+        .expect("run ferrotel-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ferrotel-bench failed:\n{stderr}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let rows = rows.as_array().expect("array of rows");
+    let collectors: Vec<&str> = rows
+        .iter()
+        .map(|r| r["collector"].as_str().unwrap())
+        .collect();
+    assert_eq!(collectors, ["ferrotel", "other"], "{stderr}");
+    for row in rows {
+        assert!(row["items"].as_u64().unwrap() > 0, "{row}");
+        assert_eq!(row["loss"], 0, "{row}");
+        assert_eq!(row["duplicates"], 0, "{row}");
+    }
+    assert!(stderr.contains("ferrotel/other:"), "{stderr}");
+}

@@ -167,6 +167,20 @@ pub fn infer_context(src: &str, allowed: &[Ctx]) -> Result<Ctx, SyntaxError> {
     if let Some(c) = &ast.condition {
         collect_contexts(c, &mut set);
     }
+    innermost(set, allowed)
+}
+
+/// The context of a condition written with context-prefixed paths (`span.name == "x"`), as
+/// [`infer_context`] for statements.
+pub fn infer_condition_context(src: &str, allowed: &[Ctx]) -> Result<Ctx, SyntaxError> {
+    let ast = parser::parse_condition(src)?;
+    let mut set = BTreeSet::new();
+    collect_contexts(&ast, &mut set);
+    innermost(set, allowed)
+}
+
+/// The innermost of the contexts a statement or condition names, all of which must be allowed.
+fn innermost(set: BTreeSet<Ctx>, allowed: &[Ctx]) -> Result<Ctx, SyntaxError> {
     if let Some(bad) = set.iter().find(|c| !allowed.contains(c)) {
         return Err(SyntaxError::new(
             1,

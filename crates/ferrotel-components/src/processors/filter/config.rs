@@ -1,5 +1,7 @@
 //! `processors::filter` configuration, as the Go Collector's `filterprocessor` writes it: OTTL
-//! conditions per context (`traces.span`, `metrics.datapoint`, ...), or the legacy match form
+//! conditions per context (`traces.span`, `metrics.datapoint`, ...), OTTL conditions with the
+//! context inferred from their paths (`trace_conditions`, `metric_conditions`,
+//! `log_conditions`, collector-contrib v0.146+), or the legacy match form
 //! (`spans.include|exclude`, `metrics.include|exclude`, `logs.include|exclude`) with
 //! `match_type: strict|regexp`. The two forms cannot be mixed for one signal, as in Go; the
 //! metric `match_type: expr` of the Go Collector is refused (use OTTL conditions instead).
@@ -168,10 +170,121 @@ impl MetricMatchProperties {
     }
 }
 
+/// One entry of `trace_conditions`/`metric_conditions`/`log_conditions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConditionsEntry {
+    /// A condition whose context is inferred (`span.name == "ping"`).
+    Flat(String),
+    /// Conditions of one context with their own options.
+    Group(ConditionGroup),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConditionGroup {
+    /// `resource`, `scope`, `span`, `spanevent`, `metric`, `datapoint` or `log`; inferred from
+    /// the conditions' paths when empty.
+    pub context: String,
+    pub conditions: Vec<String>,
+    /// Overrides the processor's `error_mode` for these conditions.
+    pub error_mode: Option<ErrorMode>,
+}
+
+/// Conditions of one context, compiled, with the error mode they run under.
+#[derive(Debug)]
+pub struct CompiledGroup {
+    pub ctx: Ctx,
+    pub conditions: Vec<ferrotel_ottl::Condition>,
+    pub error_mode: ErrorMode,
+}
+
+/// The contexts a `*_conditions` list may use, from the outermost.
+fn allowed(section: &str) -> &'static [Ctx] {
+    match section {
+        "trace_conditions" => &[Ctx::Resource, Ctx::Scope, Ctx::Span, Ctx::SpanEvent],
+        "metric_conditions" => &[Ctx::Resource, Ctx::Scope, Ctx::Metric, Ctx::DataPoint],
+        _ => &[Ctx::Resource, Ctx::Scope, Ctx::Log],
+    }
+}
+
+/// Compiles one `*_conditions` list. Consecutive flat conditions of one context share a group.
+pub fn compile_conditions(
+    section: &str,
+    entries: &[ConditionsEntry],
+    default_mode: ErrorMode,
+) -> Result<Vec<CompiledGroup>, String> {
+    let allowed = allowed(section);
+    let mut out: Vec<CompiledGroup> = Vec::new();
+    let mut last_flat = false;
+    for (i, entry) in entries.iter().enumerate() {
+        let at = |e: String| format!("{section}[{i}]: {e}");
+        match entry {
+            ConditionsEntry::Flat(c) => {
+                let ctx = ferrotel_ottl::infer_condition_context(c, allowed)
+                    .map_err(|e| at(format!("condition 1, col {}: {}", e.col, e.message)))?;
+                let compiled = ferrotel_ottl::parse_conditions(std::slice::from_ref(c), ctx)
+                    .map_err(at)?
+                    .pop()
+                    .expect("one condition");
+                match out.last_mut() {
+                    Some(g) if last_flat && g.ctx == ctx => g.conditions.push(compiled),
+                    _ => out.push(CompiledGroup {
+                        ctx,
+                        conditions: vec![compiled],
+                        error_mode: default_mode,
+                    }),
+                }
+                last_flat = true;
+            }
+            ConditionsEntry::Group(g) => {
+                last_flat = false;
+                let ctx = if g.context.is_empty() {
+                    let mut best = None;
+                    for c in &g.conditions {
+                        let ctx = ferrotel_ottl::infer_condition_context(c, allowed)
+                            .map_err(|e| at(format!("{c}: {}", e.message)))?;
+                        best = best.max(Some(ctx));
+                    }
+                    best.ok_or_else(|| at("no conditions to infer a context from".into()))?
+                } else {
+                    Ctx::parse(&g.context)
+                        .filter(|c| {
+                            allowed.contains(c)
+                                && g.context != "instrumentation_scope"
+                                && g.context != "log_record"
+                        })
+                        .ok_or_else(|| {
+                            at(format!(
+                                "unknown context \"{}\" (here: {})",
+                                g.context,
+                                allowed
+                                    .iter()
+                                    .map(|c| c.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })?
+                };
+                out.push(CompiledGroup {
+                    ctx,
+                    conditions: ferrotel_ottl::parse_conditions(&g.conditions, ctx).map_err(at)?,
+                    error_mode: g.error_mode.unwrap_or(default_mode),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterConfig {
     pub error_mode: ErrorMode,
+    /// Conditions with inferred contexts, per signal.
+    pub trace_conditions: Vec<ConditionsEntry>,
+    pub metric_conditions: Vec<ConditionsEntry>,
+    pub log_conditions: Vec<ConditionsEntry>,
     /// The legacy span filter.
     pub spans: SpansMatch,
     pub traces: TracesConditions,
@@ -201,12 +314,59 @@ impl FilterConfig {
         ]
     }
 
+    /// The `*_conditions` lists with their signals.
+    pub fn inferred_sections(&self) -> [(&'static str, Signal, &[ConditionsEntry]); 3] {
+        [
+            ("trace_conditions", Signal::Traces, &self.trace_conditions),
+            (
+                "metric_conditions",
+                Signal::Metrics,
+                &self.metric_conditions,
+            ),
+            ("log_conditions", Signal::Logs, &self.log_conditions),
+        ]
+    }
+
+    /// Every OTTL condition group of `signal`, compiled, outermost context first (resource,
+    /// scope, then items, then span events or data points): what a higher level drops is not
+    /// looked at again below.
+    pub fn compile(&self, signal: Signal) -> Result<Vec<CompiledGroup>, ConfigError> {
+        let mut groups = Vec::new();
+        for (path, ctx, conds) in self.sections() {
+            if signal_of(ctx) != signal || conds.is_empty() {
+                continue;
+            }
+            let conditions = ferrotel_ottl::parse_conditions(conds, ctx)
+                .map_err(|e| ConfigError::field(path, e))?;
+            groups.push(CompiledGroup {
+                ctx,
+                conditions,
+                error_mode: self.error_mode,
+            });
+        }
+        for (path, s, entries) in self.inferred_sections() {
+            if s == signal {
+                groups.extend(
+                    compile_conditions(path, entries, self.error_mode)
+                        .map_err(|e| ConfigError::field(path, e))?,
+                );
+            }
+        }
+        // Stable: groups of one context keep their configured order.
+        groups.sort_by_key(|g| g.ctx);
+        Ok(groups)
+    }
+
     /// Refuses a signal configured with both OTTL conditions and the legacy form (the Go
     /// Collector's messages), and checks every legacy match.
     fn validate_legacy(&self) -> Result<(), ConfigError> {
-        let traces_ottl = !self.traces.span.is_empty() || !self.traces.spanevent.is_empty();
-        let metrics_ottl = !self.metrics.metric.is_empty() || !self.metrics.datapoint.is_empty();
-        let logs_ottl = !self.logs.log_record.is_empty();
+        let traces_ottl = !self.traces.span.is_empty()
+            || !self.traces.spanevent.is_empty()
+            || !self.trace_conditions.is_empty();
+        let metrics_ottl = !self.metrics.metric.is_empty()
+            || !self.metrics.datapoint.is_empty()
+            || !self.metric_conditions.is_empty();
+        let logs_ottl = !self.logs.log_record.is_empty() || !self.log_conditions.is_empty();
         if traces_ottl && (self.spans.include.is_some() || self.spans.exclude.is_some()) {
             return Err(ConfigError::field(
                 if self.spans.include.is_some() {
@@ -275,9 +435,18 @@ impl FilterConfig {
 impl ComponentConfig for FilterConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_legacy()?;
-        for (path, ctx, conds) in self.sections() {
-            ferrotel_ottl::parse_conditions(conds, ctx).map_err(|e| ConfigError::field(path, e))?;
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+            self.compile(signal)?;
         }
         Ok(())
+    }
+}
+
+/// The signal whose items a context's conditions drop.
+pub(crate) fn signal_of(ctx: Ctx) -> Signal {
+    match ctx {
+        Ctx::Span | Ctx::SpanEvent => Signal::Traces,
+        Ctx::Metric | Ctx::DataPoint => Signal::Metrics,
+        _ => Signal::Logs,
     }
 }

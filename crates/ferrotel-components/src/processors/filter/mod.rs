@@ -11,11 +11,11 @@ pub mod legacy;
 
 use std::sync::Arc;
 
-use ferrotel_ottl::{Condition, Ctx};
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::*;
 
+use config::CompiledGroup;
 pub use config::{ErrorMode, FilterConfig};
 use legacy::Legacy;
 
@@ -47,21 +47,13 @@ impl ProcessorFactory for FilterProcessorFactory {
 
 /// The `filter` processor of one pipeline.
 pub struct FilterProcessor {
-    groups: Vec<(Ctx, Vec<Condition>)>,
+    /// Outermost context first.
+    groups: Vec<CompiledGroup>,
     /// The legacy `include`/`exclude` of this signal (never together with `groups`).
     legacy: Option<Legacy>,
-    error_mode: ErrorMode,
     next: ConsumerRef,
     obs: ProcessorObs,
     id: String,
-}
-
-fn signal_of(ctx: Ctx) -> Signal {
-    match ctx {
-        Ctx::Span | Ctx::SpanEvent => Signal::Traces,
-        Ctx::Metric | Ctx::DataPoint => Signal::Metrics,
-        _ => Signal::Logs,
-    }
 }
 
 impl FilterProcessor {
@@ -72,15 +64,9 @@ impl FilterProcessor {
         signal: Signal,
         next: ConsumerRef,
     ) -> Result<Self, ComponentError> {
-        let mut groups = Vec::new();
-        for (path, c, conds) in config.sections() {
-            if signal_of(c) != signal || conds.is_empty() {
-                continue;
-            }
-            let compiled = ferrotel_ottl::parse_conditions(conds, c)
-                .map_err(|e| ComponentError::new(format!("{path}: {e}")))?;
-            groups.push((c, compiled));
-        }
+        let groups = config
+            .compile(signal)
+            .map_err(|e| ComponentError::new(e.to_string()))?;
         let legacy = Legacy::build(&config, signal).map_err(ComponentError::new)?;
         let pipeline = ctx
             .pipeline
@@ -91,7 +77,6 @@ impl FilterProcessor {
         Ok(FilterProcessor {
             groups,
             legacy,
-            error_mode: config.error_mode,
             next,
             obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
             id,
@@ -104,10 +89,12 @@ impl FilterProcessor {
         if let Some(legacy) = &self.legacy {
             legacy.apply(request);
         }
-        let mode = self.error_mode;
-        for (ctx, conds) in &self.groups {
-            ferrotel_ottl::walk(request, *ctx, true, &mut |t| {
-                for c in conds {
+        for g in &self.groups {
+            let mode = g.error_mode;
+            // Resources and scopes are dropped with everything in them; items leave their
+            // scope (and resource) behind only when it is left empty.
+            ferrotel_ottl::walk(request, g.ctx, true, &mut |t| {
+                for c in &g.conditions {
                     match c.eval(t) {
                         Ok(true) => return Ok(false),
                         Ok(false) => {}

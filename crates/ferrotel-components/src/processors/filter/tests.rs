@@ -972,3 +972,185 @@ logs:
     );
     doc.validate().unwrap();
 }
+
+// ---- `*_conditions`: contexts inferred from the paths (collector-contrib v0.146+) ----
+
+/// The blog post's example of context inference: the same intent as `README`'s traces part,
+/// written as one flat list; what is left is the same.
+#[tokio::test]
+async fn trace_conditions_infer_contexts_like_the_context_blocks() {
+    let flat = r#"
+error_mode: ignore
+trace_conditions:
+  - 'resource.attributes["host.name"] == "localhost"'
+  - 'span.attributes["container.name"] == "app_container_1"'
+  - 'span.name == "app_3"'
+  - 'spanevent.attributes["grpc"] == true'
+  - 'IsMatch(spanevent.name, ".*grpc.*")'
+"#;
+    let input = || {
+        traces(vec![
+            (
+                vec![kv_str("host.name", "server-1")],
+                vec![
+                    span(
+                        "app_1",
+                        vec![kv_str("container.name", "app_container_1")],
+                        vec![],
+                    ),
+                    span(
+                        "app_2",
+                        vec![],
+                        vec![
+                            event("call", vec![kv("grpc", Value::BoolValue(true))]),
+                            event("my-grpc-request", vec![]),
+                            event("cache.miss", vec![]),
+                        ],
+                    ),
+                    span("app_3", vec![], vec![]),
+                ],
+            ),
+            (
+                vec![kv_str("host.name", "localhost")],
+                vec![
+                    span("local-1", vec![], vec![]),
+                    span("local-2", vec![], vec![]),
+                ],
+            ),
+        ])
+    };
+    let (p, rec, telemetry) = processor(flat, Signal::Traces);
+    consume(&p, input()).await.unwrap();
+    let got = received(&rec);
+    assert_eq!(
+        span_summary(&got[0]),
+        vec![("app_2".to_string(), vec!["cache.miss".to_string()])]
+    );
+    let Request::Traces(t) = &got[0] else {
+        panic!()
+    };
+    // The resource condition dropped the localhost resource with both its spans.
+    assert_eq!(t.resource_spans.len(), 1);
+    assert_eq!(
+        telemetry.sum(
+            "otelcol_processor_dropped_items",
+            &[("processor", "filter")]
+        ),
+        4
+    );
+    // The same request through the context blocks of the older form.
+    let (p, rec, _) = processor(README, Signal::Traces);
+    consume(&p, input()).await.unwrap();
+    assert_eq!(span_summary(&received(&rec)[0]), span_summary(&got[0]));
+}
+
+/// Higher levels are evaluated first, whatever the order in the list: a span condition that
+/// would fail to evaluate never sees the spans of a resource already dropped.
+#[tokio::test]
+async fn higher_levels_are_evaluated_first() {
+    let yaml = r#"
+trace_conditions:
+  - 'span.attributes["flag"]'
+  - 'resource.attributes["drop"] == true'
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Traces);
+    let input = traces(vec![
+        (
+            vec![kv("drop", Value::BoolValue(true))],
+            // A string used as a condition: an error under the default `propagate`.
+            vec![span("bad", vec![kv_str("flag", "yes")], vec![])],
+        ),
+        (
+            vec![],
+            vec![
+                span("kept", vec![kv("flag", Value::BoolValue(false))], vec![]),
+                span("gone", vec![kv("flag", Value::BoolValue(true))], vec![]),
+            ],
+        ),
+    ]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(rec.span_names(), vec!["kept"]);
+}
+
+#[tokio::test]
+async fn condition_groups_take_a_context_and_an_error_mode() {
+    let yaml = r#"
+log_conditions:
+  - context: log
+    error_mode: ignore
+    conditions:
+      - 'attributes["flag"]'
+  - conditions:
+      - 'log.severity_number < SEVERITY_NUMBER_WARN'
+  - 'scope.name == "noisy"'
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Logs);
+    let mut flagged = log("flagged-but-error", 13);
+    flagged.attributes = vec![kv_str("flag", "yes")];
+    let mut noisy = logs(vec![log("from-noisy", 17)]);
+    let Request::Logs(l) = &mut noisy else {
+        panic!()
+    };
+    l.resource_logs[0].scope_logs[0].scope = Some(InstrumentationScope {
+        name: "noisy".into(),
+        ..Default::default()
+    });
+    consume(&p, logs(vec![flagged, log("debug", 5), log("error", 17)]))
+        .await
+        .unwrap();
+    consume(&p, noisy).await.unwrap();
+    // The group's `ignore` let the first record through its failing condition; the inferred
+    // group dropped the debug record; the scope condition dropped the whole second request.
+    let got = received(&rec);
+    assert_eq!(got.len(), 1);
+    assert_eq!(bodies(&got[0]), vec!["flagged-but-error", "error"]);
+}
+
+#[tokio::test]
+async fn metric_conditions_drop_points_then_empty_metrics() {
+    let yaml = r#"
+metric_conditions:
+  - 'metric.name == "drop.me"'
+  - 'datapoint.value_double > 10.0'
+"#;
+    let (p, rec, _) = processor(yaml, Signal::Metrics);
+    let input = metrics(vec![(
+        vec![],
+        vec![
+            gauge("drop.me", vec![point(1.0, vec![])]),
+            gauge("all.high", vec![point(11.0, vec![]), point(12.0, vec![])]),
+            gauge("mixed", vec![point(1.0, vec![]), point(20.0, vec![])]),
+        ],
+    )]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(metric_names(&received(&rec)[0]), vec!["mixed"]);
+}
+
+#[test]
+fn inferred_condition_errors_name_the_entry() {
+    let e =
+        config_error::<FilterConfig>("trace_conditions: ['span.name == \"a\"', 'name == \"b\"']");
+    assert!(
+        e.contains("trace_conditions[1]: condition 1, col 1: cannot infer the context"),
+        "{e}"
+    );
+    let e = config_error::<FilterConfig>("log_conditions: ['span.name == \"a\"']");
+    assert!(
+        e.contains(r#"log_conditions[0]: condition 1, col 1: context "span" is not valid here"#),
+        "{e}"
+    );
+    let e = config_error::<FilterConfig>(
+        "metric_conditions: [{context: spanevent, conditions: ['true']}]",
+    );
+    assert!(
+        e.contains(r#"metric_conditions[0]: unknown context "spanevent" (here: resource, scope, metric, datapoint)"#),
+        "{e}"
+    );
+    let e = config_error::<FilterConfig>("trace_conditions: [{conditions: ['span.name == ']}]");
+    assert!(e.contains("trace_conditions[0]"), "{e}");
+    // The new lists and the legacy match form do not mix for one signal.
+    let e = config_error::<FilterConfig>(
+        "trace_conditions: ['span.name == \"a\"']\nspans: {exclude: {match_type: strict, span_names: [x]}}",
+    );
+    assert!(e.contains("spans::exclude"), "{e}");
+}

@@ -348,7 +348,7 @@ impl FilterConfig {
             if s == signal {
                 groups.extend(
                     compile_conditions(path, entries, self.error_mode)
-                        .map_err(|e| ConfigError::field(path, e))?,
+                        .map_err(|e| entry_error(path, e))?,
                 );
             }
         }
@@ -439,6 +439,21 @@ impl ComponentConfig for FilterConfig {
             self.compile(signal)?;
         }
         Ok(())
+    }
+}
+
+/// A `*_conditions` or `*_statements` error (`trace_conditions[1]: message`) with the entry as
+/// its path, so it reads `processors::filter::trace_conditions[1]: message` rather than naming
+/// the list twice.
+pub(crate) fn entry_error(section: &str, e: String) -> ConfigError {
+    match e
+        .strip_prefix(section)
+        .and_then(|rest| rest.split_once("]: "))
+    {
+        Some((index, message)) if index.starts_with('[') => {
+            ConfigError::field(&format!("{section}{index}]"), message)
+        }
+        _ => ConfigError::field(section, e),
     }
 }
 

@@ -131,7 +131,8 @@ impl TransformConfig {
 impl ComponentConfig for TransformConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, entries) in self.sections() {
-            compile(name, entries, self.error_mode).map_err(|e| ConfigError::field(name, e))?;
+            compile(name, entries, self.error_mode)
+                .map_err(|e| crate::processors::filter::config::entry_error(name, e))?;
         }
         Ok(())
     }

@@ -69,7 +69,9 @@ impl GrpcClient {
             .map_err(|e| TransportError::Config(format!("endpoint {:?}: {e}", s.endpoint)))?
             .connect_timeout(s.timeout)
             .tcp_nodelay(true)
-            .http2_adaptive_window(true)
+            // Responses are a few bytes: no adaptive window (its PINGs cost more than they
+            // save); what we send is governed by the server's window.
+            .http2_adaptive_window(false)
             .user_agent(concat!("ferrotel-otlp/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| TransportError::Config(e.to_string()))?;
         let channel = endpoint.connect_with_connector_lazy(connector);

@@ -208,6 +208,25 @@ fn allowed(section: &str) -> &'static [Ctx] {
     }
 }
 
+/// The `context:` of a condition or statement group: one of `allowed`, by its OTTL name.
+pub(crate) fn group_context(context: &str, allowed: &[Ctx]) -> Result<Ctx, String> {
+    Ctx::parse(context)
+        // Aliases the path parser knows but a group's `context` does not take.
+        .filter(|c| {
+            allowed.contains(c) && context != "instrumentation_scope" && context != "log_record"
+        })
+        .ok_or_else(|| {
+            format!(
+                "unknown context \"{context}\" (here: {})",
+                allowed
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
 /// Compiles one `*_conditions` list. Consecutive flat conditions of one context share a group.
 pub fn compile_conditions(
     section: &str,
@@ -248,23 +267,7 @@ pub fn compile_conditions(
                     }
                     best.ok_or_else(|| at("no conditions to infer a context from".into()))?
                 } else {
-                    Ctx::parse(&g.context)
-                        .filter(|c| {
-                            allowed.contains(c)
-                                && g.context != "instrumentation_scope"
-                                && g.context != "log_record"
-                        })
-                        .ok_or_else(|| {
-                            at(format!(
-                                "unknown context \"{}\" (here: {})",
-                                g.context,
-                                allowed
-                                    .iter()
-                                    .map(|c| c.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                        })?
+                    group_context(&g.context, allowed).map_err(at)?
                 };
                 out.push(CompiledGroup {
                     ctx,

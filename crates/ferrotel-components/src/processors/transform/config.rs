@@ -98,13 +98,8 @@ pub fn compile(
                     }
                     best.ok_or_else(|| at("no statements to infer a context from".into()))?
                 } else {
-                    let c = Ctx::parse(&g.context)
-                        .filter(|c| allowed.contains(c) && g.context != "instrumentation_scope")
-                        .ok_or_else(|| at(format!("unknown context \"{}\"", g.context)))?;
-                    if g.context == "log_record" {
-                        return Err(at(format!("unknown context \"{}\"", g.context)));
-                    }
-                    c
+                    crate::processors::filter::config::group_context(&g.context, allowed)
+                        .map_err(at)?
                 };
                 out.push(Compiled {
                     ctx,

@@ -45,26 +45,27 @@ fn ferrotel_binary() -> PathBuf {
     bin
 }
 
+/// Runs `ferrotel-bench --quick --duration 1s --json --collector <ferrotel>` with `args`; the
+/// JSON rows (stdout) and the table (stderr). Fails the test when the bench fails.
+fn run_bench(collector: &std::path::Path, args: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
+        .args(["--quick", "--duration", "1s", "--json"])
+        .args(args)
+        .arg("--collector")
+        .arg(collector)
+        .output()
+        .expect("run ferrotel-bench");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "ferrotel-bench failed:\n{stderr}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let rows = rows.as_array().expect("array of rows").clone();
+    (rows, stderr)
+}
+
 #[test]
 fn quick_run_of_one_scenario_loses_nothing() {
     let collector = ferrotel_binary();
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
-        .args([
-            "--quick",
-            "--duration",
-            "1s",
-            "--scenario",
-            "traces-grpc-max",
-            "--json",
-        ])
-        .arg("--collector")
-        .arg(&collector)
-        .output()
-        .expect("run ferrotel-bench");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "ferrotel-bench failed:\n{stderr}");
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
-    let rows = rows.as_array().expect("array of rows");
+    let (rows, stderr) = run_bench(&collector, &["--scenario", "traces-grpc-max"]);
     assert_eq!(rows.len(), 1, "{stderr}");
     let row = &rows[0];
     assert_eq!(row["scenario"], "traces-grpc-max");
@@ -107,31 +108,16 @@ fn list_names_every_scenario() {
 fn compare_runs_the_other_collector_with_placeholders() {
     let collector = ferrotel_binary();
     let other = format!("{} --config {{config}}", collector.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
-        .args([
-            "--quick",
-            "--duration",
-            "1s",
-            "--scenario",
-            "traces-10k",
-            "--json",
-        ])
-        .arg("--collector")
-        .arg(&collector)
-        .arg("--compare")
-        .arg(&other)
-        .output()
-        .expect("run ferrotel-bench");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "ferrotel-bench failed:\n{stderr}");
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
-    let rows = rows.as_array().expect("array of rows");
+    let (rows, stderr) = run_bench(
+        &collector,
+        &["--scenario", "traces-10k", "--compare", &other],
+    );
     let collectors: Vec<&str> = rows
         .iter()
         .map(|r| r["collector"].as_str().unwrap())
         .collect();
     assert_eq!(collectors, ["ferrotel", "other"], "{stderr}");
-    for row in rows {
+    for row in &rows {
         assert!(row["items"].as_u64().unwrap() > 0, "{row}");
         assert_eq!(row["loss"], 0, "{row}");
         assert_eq!(row["duplicates"], 0, "{row}");

@@ -138,6 +138,30 @@ pub fn config_error<T: ComponentConfig>(yaml: &str) -> String {
     }
 }
 
+/// Applies an edit both ways — `decoded` to the decoded request, `on_wire` to its protobuf
+/// encoding as a receiver hands it over — checks that they agree (when the wire path applied),
+/// and leaves the decoded result in `req`. For processors with a wire path (`attributes`,
+/// `resource`).
+pub fn apply_both(
+    req: &mut Request,
+    decoded: impl FnOnce(&mut Request),
+    on_wire: impl FnOnce(&mut Payload) -> bool,
+) {
+    let mut expected = req.clone();
+    decoded(&mut expected);
+    let mut payload = Payload::from_proto(req.signal(), req.encode_proto()).unwrap();
+    if on_wire(&mut payload) {
+        assert!(payload.is_encoded());
+        let got = payload.into_request().unwrap();
+        assert_eq!(
+            with_resources(got),
+            with_resources(expected.clone()),
+            "wire edit differs from decoded edit"
+        );
+    }
+    *req = expected;
+}
+
 /// The request with every absent resource made an empty one: OTLP and pdata do not tell them
 /// apart, prost does (`None` and `Some(default)`); for comparing edits done different ways.
 pub fn with_resources(mut req: Request) -> Request {

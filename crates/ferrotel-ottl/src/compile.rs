@@ -368,6 +368,16 @@ fn to_str_lenient(v: &Value) -> R<Option<String>> {
     })
 }
 
+/// Parameters of `replace_match` and `replace_all_matches` (the first three
+/// required).
+const REPLACE_PARAMS: &[&str] = &[
+    "target",
+    "pattern",
+    "replacement",
+    "function",
+    "replacementFormat",
+];
+
 fn want_str(v: Value, f: &str) -> R<Option<String>> {
     match v {
         Value::Nil => Ok(None),
@@ -721,17 +731,7 @@ impl Compiler {
                 })
             }
             "replace_match" => {
-                let a = Args::bind(
-                    call,
-                    &[
-                        "target",
-                        "pattern",
-                        "replacement",
-                        "function",
-                        "replacementFormat",
-                    ],
-                    3,
-                )?;
+                let a = Args::bind(call, REPLACE_PARAMS, 3)?;
                 let target = self.target(a.get(0), name)?;
                 let g = glob(a.get(1))?;
                 let rep = self.getter(a.get(2))?;
@@ -753,17 +753,7 @@ impl Compiler {
                 })
             }
             "replace_all_matches" => {
-                let a = Args::bind(
-                    call,
-                    &[
-                        "target",
-                        "pattern",
-                        "replacement",
-                        "function",
-                        "replacementFormat",
-                    ],
-                    3,
-                )?;
+                let a = Args::bind(call, REPLACE_PARAMS, 3)?;
                 let target = self.target(a.get(0), name)?;
                 let g = glob(a.get(1))?;
                 let rep = self.getter(a.get(2))?;

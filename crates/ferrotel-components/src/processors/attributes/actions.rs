@@ -9,8 +9,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use ferrotel_pdata::Payload;
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
-use ferrotel_pdata::wire::{EncodedAttr, KeyFilter, KeySet, WireAttrs};
+use ferrotel_pdata::wire::{AttrTarget, EncodedAttr, KeyFilter, KeySet, WireAttrs};
 use ferrotel_runtime::Context;
 use regex::Regex;
 use serde::Deserialize;
@@ -305,10 +306,12 @@ impl AttrActions {
         })
     }
 
-    /// The attributes these actions can read or change, for edits on the wire
-    /// ([`KeyFilter::Keys`] unless a `pattern` makes every key a candidate).
-    pub fn key_filter(&self) -> &KeyFilter {
-        &self.filter
+    /// Applies the actions to the attribute lists `target` selects, on the encoded bytes
+    /// (only the keys the actions name are parsed); false, leaving the payload as it was, when
+    /// the caller must decode (a decoded payload, profiles, input the wire edit refuses).
+    pub fn apply_encoded(&self, payload: &mut Payload, target: AttrTarget, ctx: &Context) -> bool {
+        let bound = self.bind(ctx);
+        payload.edit_attributes_encoded(target, &self.filter, |attrs| bound.apply(attrs))
     }
 
     pub fn is_empty(&self) -> bool {

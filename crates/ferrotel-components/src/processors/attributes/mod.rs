@@ -174,10 +174,7 @@ impl AttributesProcessor {
         if !self.filter.is_empty() {
             return false;
         }
-        let bound = self.actions.bind(ctx);
-        payload.edit_attributes_encoded(AttrTarget::Items, self.actions.key_filter(), |attrs| {
-            bound.apply(attrs)
-        })
+        self.actions.apply_encoded(payload, AttrTarget::Items, ctx)
     }
 }
 

@@ -108,10 +108,8 @@ impl ResourceProcessor {
     /// resource attributes are parsed, everything else is copied); false if the caller must
     /// decode (a decoded payload, profiles).
     pub fn apply_encoded(&self, payload: &mut Payload, ctx: &Context) -> bool {
-        let bound = self.actions.bind(ctx);
-        payload.edit_attributes_encoded(AttrTarget::Resources, self.actions.key_filter(), |attrs| {
-            bound.apply(attrs)
-        })
+        self.actions
+            .apply_encoded(payload, AttrTarget::Resources, ctx)
     }
 }
 

@@ -199,12 +199,15 @@ pub struct CompiledGroup {
     pub error_mode: ErrorMode,
 }
 
-/// The contexts a `*_conditions` list may use, from the outermost.
-fn allowed(section: &str) -> &'static [Ctx] {
-    match section {
-        "trace_conditions" => &[Ctx::Resource, Ctx::Scope, Ctx::Span, Ctx::SpanEvent],
-        "metric_conditions" => &[Ctx::Resource, Ctx::Scope, Ctx::Metric, Ctx::DataPoint],
-        _ => &[Ctx::Resource, Ctx::Scope, Ctx::Log],
+/// The contexts a `trace_*`, `metric_*` or `log_*` list (`filter`'s conditions, `transform`'s
+/// statements) may use, from the outermost.
+pub(crate) fn allowed(section: &str) -> &'static [Ctx] {
+    if section.starts_with("trace_") {
+        &[Ctx::Resource, Ctx::Scope, Ctx::Span, Ctx::SpanEvent]
+    } else if section.starts_with("metric_") {
+        &[Ctx::Resource, Ctx::Scope, Ctx::Metric, Ctx::DataPoint]
+    } else {
+        &[Ctx::Resource, Ctx::Scope, Ctx::Log]
     }
 }
 

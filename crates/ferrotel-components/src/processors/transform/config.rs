@@ -50,22 +50,13 @@ pub struct Compiled {
     pub error_mode: ErrorMode,
 }
 
-/// The contexts statements of a signal section may use.
-pub fn allowed(section: &str) -> &'static [Ctx] {
-    match section {
-        "trace_statements" => &[Ctx::Resource, Ctx::Scope, Ctx::Span, Ctx::SpanEvent],
-        "metric_statements" => &[Ctx::Resource, Ctx::Scope, Ctx::Metric, Ctx::DataPoint],
-        _ => &[Ctx::Resource, Ctx::Scope, Ctx::Log],
-    }
-}
-
 /// Compiles one section. Consecutive flat statements of the same context share a group.
 pub fn compile(
     section: &str,
     entries: &[StatementsEntry],
     default_mode: ErrorMode,
 ) -> Result<Vec<Compiled>, String> {
-    let allowed = allowed(section);
+    let allowed = crate::processors::filter::config::allowed(section);
     let mut out: Vec<Compiled> = Vec::new();
     let mut last_flat = false;
     for (i, entry) in entries.iter().enumerate() {

@@ -344,6 +344,114 @@ fn repeated_singular_resource_is_refused() {
     assert_eq!(out, Err(wire::Unsupported::RepeatedSingular));
 }
 
+/// `key`, a length padded to three varint bytes (valid protobuf, as some encoders write
+/// lengths they patch later), and `body`.
+fn padded_field(field: u8, body: &[u8]) -> Vec<u8> {
+    let n = body.len();
+    assert!(n < 1 << 21);
+    let mut out = vec![field << 3 | 2];
+    out.extend([
+        (n & 0x7f) as u8 | 0x80,
+        (n >> 7 & 0x7f) as u8 | 0x80,
+        (n >> 14) as u8,
+    ]);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Edits raw `bytes` on the wire and the decoded request with the same steps, and compares.
+fn check_bytes(bytes: &[u8], steps: &[Step], filter: &KeyFilter) {
+    let edited = wire::edit_attributes_of(Signal::Traces, bytes, AttrTarget::Items, filter, |a| {
+        on_wire(steps, a)
+    })
+    .expect("editable")
+    .unwrap_or_else(|| bytes.to_vec().into());
+    let mut expected = Request::decode_proto(Signal::Traces, bytes.to_vec().into()).unwrap();
+    for list in lists(&mut expected, AttrTarget::Items) {
+        on_decoded(steps, list);
+    }
+    let got = Request::decode_proto(Signal::Traces, edited.clone()).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(
+        wire::validate(Signal::Traces, &edited),
+        Ok(expected.item_count())
+    );
+}
+
+fn span_with(attrs: usize) -> Vec<u8> {
+    use ferrotel_pdata::proto::trace::v1::Span;
+    use prost::Message;
+    Span {
+        trace_id: vec![1; 16].into(),
+        span_id: vec![2; 8].into(),
+        name: "span".into(),
+        attributes: (0..attrs)
+            .map(|i| KeyValue {
+                key: format!("k{i}"),
+                value: Some(string("v")),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// Scopes and resources whose length prefix needs one more byte after the edit, and length
+/// prefixes written padded: both are rewritten (shifting what follows), not patched blindly.
+#[test]
+fn length_prefixes_crossing_varint_sizes_are_rewritten() {
+    for attrs in 0..14 {
+        let span = span_with(attrs);
+        // One span, plain prefixes: the scope (and resource) cross 128 bytes at some size.
+        let mut scope = vec![0x12, span.len() as u8];
+        scope.extend_from_slice(&span);
+        let mut rs = vec![0x12, scope.len() as u8];
+        rs.extend_from_slice(&scope);
+        if rs.len() >= 0x80 {
+            continue;
+        }
+        let mut plain = vec![0x0a, rs.len() as u8];
+        plain.extend_from_slice(&rs);
+        // Two spans in a scope with padded prefixes everywhere.
+        let mut spans = padded_field(2, &span);
+        spans.extend(padded_field(2, &span));
+        let padded = padded_field(1, &padded_field(2, &spans));
+        for bytes in [plain, padded] {
+            for steps in [
+                vec![Step::Push("added.key".into(), 1 << 40)],
+                vec![Step::RemoveKey("k0".into())],
+                vec![Step::SetKey("k1".into(), "longer value".into())],
+            ] {
+                check_bytes(&bytes, &steps, &KeyFilter::All);
+                let filter = KeyFilter::Keys(KeySet::new(["added.key", "k0", "k1"]));
+                check_bytes(&bytes, &steps, &filter);
+            }
+        }
+    }
+}
+
+/// KeyValues in forms other than key-then-value (value first, key repeated: prost keeps the
+/// last key) are parsed in full even when the key filter would pass their first key over.
+#[test]
+fn unusual_key_value_forms_are_parsed_in_full() {
+    let mut span = span_with(1);
+    // value "x", key "a", key "env": prost reads key "env".
+    let kv = [
+        0x12, 0x03, 0x0a, 0x01, b'x', 0x0a, 0x01, b'a', 0x0a, 0x03, b'e', b'n', b'v',
+    ];
+    span.extend([0x4a, kv.len() as u8]);
+    span.extend(kv);
+    let mut scope = vec![0x12, span.len() as u8];
+    scope.extend_from_slice(&span);
+    let mut rs = vec![0x12, scope.len() as u8];
+    rs.extend_from_slice(&scope);
+    let mut req = vec![0x0a, rs.len() as u8];
+    req.extend_from_slice(&rs);
+    let steps = [Step::SetKey("env".into(), "prod".into())];
+    check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
+}
+
 /// The decision both implementations take for a span or log record: from the first id byte
 /// (drop when divisible by 3) and the second (replace a string field when odd).
 fn decision(id: &[u8]) -> (bool, bool) {

@@ -55,6 +55,11 @@ impl From<WireErr> for Unsupported {
 ///
 /// Returns `Ok(None)` when no edit changed anything (the input stands as it is) and the new
 /// encoding otherwise; item counts never change. Unknown fields are kept.
+///
+/// The edit must depend only on the list it is handed: for the items whose list is empty
+/// (after the key filter, see [`edit_attributes_of`]) it runs once per request and its result
+/// is reused, which makes the commonest edit, adding a configured attribute to every span,
+/// a copy per item.
 pub fn edit_attributes(
     signal: Signal,
     input: &[u8],
@@ -102,10 +107,16 @@ impl KeySet {
         set
     }
 
+    /// Whether some key is `len` bytes long (for `len` < 127: exactly).
+    #[inline(always)]
+    fn has_length(&self, len: usize) -> bool {
+        let n = len.min(127);
+        self.lengths[n / 64] & (1 << (n % 64)) != 0
+    }
+
     #[inline(always)]
     pub fn contains(&self, key: &[u8]) -> bool {
-        let n = key.len().min(127);
-        if self.lengths[n / 64] & (1 << (n % 64)) == 0 {
+        if !self.has_length(key.len()) {
             return false;
         }
         self.keys.iter().any(|k| same_bytes(k, key))
@@ -118,6 +129,16 @@ impl KeyFilter {
         match self {
             KeyFilter::All => true,
             KeyFilter::Keys(set) => set.contains(key),
+        }
+    }
+
+    /// Whether the edit may need the attribute with KeyValue body `kv` (shorter than 128
+    /// bytes): false only when it is in the usual form and its key is not admitted.
+    #[inline(always)]
+    fn may_touch(&self, kv: &[u8]) -> bool {
+        match self {
+            KeyFilter::All => true,
+            KeyFilter::Keys(set) => usual_key(kv).is_none_or(|key| set.contains(key)),
         }
     }
 }
@@ -167,7 +188,8 @@ pub fn edit_attributes_of(
     };
     let leaf = AttrLeaf {
         entries: Vec::new(),
-        pieces: Vec::new(),
+        slots: Vec::new(),
+        on_empty: None,
         filter,
         edit,
     };
@@ -356,22 +378,12 @@ static RESOURCE_HOLDER: Level = Level {
     attributes: 0,
 };
 static RESOURCE_LEVEL: Level = walk(&[(1, &RESOURCE_HOLDER)]);
-
-/// One step of the output: input bytes, arena bytes, or a length-delimited field's key and
-/// length (patched once the field's new body size is known).
-#[derive(Clone, Copy)]
-enum Op {
-    Copy(usize, usize),
-    Arena(usize, usize),
-    Header { key: u64, len: usize },
-}
-
 /// One attribute of the list being edited. Ranges are absolute offsets into the input or, for
 /// re-encoded entries, the arena.
 #[derive(Clone, Copy)]
 struct Entry {
-    /// Written before the item's piece with this index (the other fields and unparsed
-    /// attributes around it keep their places); `u32::MAX` for an added entry, written last.
+    /// Written in the place of the item's `anchor`-th parsed attribute (after the input bytes
+    /// that preceded it); `u32::MAX` for an added entry, written last.
     anchor: u32,
     in_arena: bool,
     /// The whole `attributes` field: key, length and KeyValue body.
@@ -381,75 +393,118 @@ struct Entry {
     value: Option<(usize, usize)>,
 }
 
-/// What a message's walk produced: its new size, whether it differs from the input, and how
-/// many items it still holds.
-#[derive(Clone, Copy)]
-struct Walked {
-    size: usize,
-    changed: bool,
-    items: usize,
-}
-
-/// The output being built: input and arena slices and patched headers.
-struct Out<'a> {
+/// The output, written as the walk goes.
+///
+/// Input bytes are copied lazily: everything before `synced` is in `out` (edited where an
+/// edit happened), everything from `synced` on is pending and copied in one piece when an
+/// edit needs to write after it, or at the end. A request nothing changed is never copied,
+/// and an edited item costs one copy of its unchanged bytes plus its new attributes.
+///
+/// Length prefixes of enclosing messages (scope, resource) are only known once their items
+/// were edited: they are written as they were and patched when the message ends, in place
+/// when the new length takes as many bytes (nearly always), otherwise by shifting what
+/// follows.
+struct Writer<'a> {
     input: &'a [u8],
-    ops: Vec<Op>,
+    out: Vec<u8>,
+    synced: usize,
+    /// New attribute entries of the item being edited, and replaced item fields.
     arena: Vec<u8>,
+    changed: bool,
 }
 
-impl Out<'_> {
-    /// Appends an input copy, merging it into the previous one when adjacent.
-    #[inline]
-    fn copy(&mut self, start: usize, end: usize) {
-        if start == end {
-            return;
-        }
-        if let Some(Op::Copy(_, e)) = self.ops.last_mut()
-            && *e == start
-        {
-            *e = end;
-            return;
-        }
-        self.ops.push(Op::Copy(start, end));
+impl Writer<'_> {
+    /// Output offset minus input offset for pending input (constant until the next edit).
+    #[inline(always)]
+    fn delta(&self) -> isize {
+        self.out.len() as isize - self.synced as isize
     }
 
-    /// Writes an attribute entry; its encoded size.
+    /// Copies pending input up to `at`.
     #[inline(always)]
-    fn entry(&mut self, e: &Entry) -> usize {
+    fn sync_to(&mut self, at: usize) {
+        if !self.changed {
+            self.changed = true;
+            // Edits rarely grow a request by more than an eighth.
+            self.out.reserve(self.input.len() + self.input.len() / 8);
+        }
+        self.out.extend_from_slice(&self.input[self.synced..at]);
+        self.synced = at;
+    }
+
+    /// Starts replacing the input field `header_start..`: pending input before it is copied,
+    /// then the field's key and its new length are written.
+    #[inline(always)]
+    fn begin_field(&mut self, header_start: usize, key: u64, len: usize) {
+        self.sync_to(header_start);
+        put_varint(&mut self.out, key);
+        put_varint(&mut self.out, len as u64);
+    }
+
+    #[inline(always)]
+    fn copy(&mut self, (start, end): (usize, usize)) {
+        self.out.extend_from_slice(&self.input[start..end]);
+    }
+
+    #[inline(always)]
+    fn entry(&mut self, e: &Entry) {
         let (s, t) = e.field;
         if e.in_arena {
-            self.ops.push(Op::Arena(s, t));
+            self.out.extend_from_slice(&self.arena[s..t]);
         } else {
-            self.copy(s, t);
+            self.out.extend_from_slice(&self.input[s..t]);
         }
-        t - s
     }
 
-    /// Copies an item unchanged.
-    fn unchanged(&mut self, start: usize, end: usize) -> Walked {
-        self.copy(start, end);
-        Walked {
-            size: end - start,
-            changed: false,
-            items: 1,
+    /// Drops the input field `header_start..end`, which may be partly written already (from
+    /// `header_out` in the output, where it began).
+    fn drop_field(&mut self, header_start: usize, header_out: usize, end: usize) {
+        if self.synced <= header_start {
+            self.sync_to(header_start);
+        } else {
+            self.out.truncate(header_out);
+        }
+        self.synced = end;
+    }
+
+    /// Fixes the length prefix at output offset `len_out` (input bytes `len_in..body_start`)
+    /// of a message whose body is now `new_len` bytes long.
+    fn patch_length(&mut self, len_out: usize, len_in: usize, body_start: usize, new_len: usize) {
+        let old_size = body_start - len_in;
+        let mut buf = [0u8; 10];
+        let n = put_varint_into(&mut buf, new_len as u64);
+        if n == old_size {
+            self.out[len_out..len_out + n].copy_from_slice(&buf[..n]);
+        } else {
+            // The length crossed a varint boundary (or the input used a padded varint):
+            // shift what was written of the body.
+            self.out
+                .splice(len_out..len_out + old_size, buf[..n].iter().copied());
         }
     }
 }
 
 /// What happens at an item: an attribute edit or a keep/drop decision.
 trait Leaf {
+    /// Handles the item field `input[header_start..end]`, whose body starts at `body_start`
+    /// and whose key is `key`; an absent item to create if the edit adds something when
+    /// `header_start == body_start == end`. Writes the item if it changes (after
+    /// [`Writer::begin_field`]) and returns how many items it leaves (0 or 1).
+    #[allow(clippy::too_many_arguments)]
     fn item(
         &mut self,
-        out: &mut Out<'_>,
-        start: usize,
+        w: &mut Writer<'_>,
+        key: u64,
+        header_start: usize,
+        body_start: usize,
         end: usize,
         attr_field: u32,
         ctx: u32,
-    ) -> Result<Walked, Unsupported>;
+    ) -> Result<usize, Unsupported>;
 }
 
 struct Rewriter<'a, L> {
-    out: Out<'a>,
+    w: Writer<'a>,
     leaf: L,
     /// Remove non-item messages left without items (scopes, resources).
     drop_empty: bool,
@@ -458,124 +513,105 @@ struct Rewriter<'a, L> {
 impl<'a, L: Leaf> Rewriter<'a, L> {
     fn new(input: &'a [u8], leaf: L, drop_empty: bool) -> Self {
         Rewriter {
-            out: Out {
+            w: Writer {
                 input,
-                ops: Vec::with_capacity(64),
-                // New entries of a typical edit fit without regrowing.
-                arena: Vec::with_capacity(input.len() / 8),
+                out: Vec::new(),
+                synced: 0,
+                arena: Vec::with_capacity(256),
+                changed: false,
             },
             leaf,
             drop_empty,
         }
     }
 
-    /// Walks the request from `level`; writes the output when anything changed.
+    /// Walks the request from `level`; the new encoding and its item count when anything
+    /// changed.
     fn run(mut self, level: &'static Level) -> Result<Option<(Bytes, usize)>, Unsupported> {
-        let input = self.out.input;
-        let walked = self.message(0, input.len(), level, RECURSION_LIMIT)?;
-        if !walked.changed {
+        let input = self.w.input;
+        let items = self.message(0, input.len(), level, RECURSION_LIMIT)?;
+        if !self.w.changed {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(walked.size);
-        for op in &self.out.ops {
-            match *op {
-                Op::Copy(s, e) => out.extend_from_slice(&input[s..e]),
-                Op::Arena(s, e) => out.extend_from_slice(&self.out.arena[s..e]),
-                Op::Header { key, len } => {
-                    put_varint(&mut out, key);
-                    put_varint(&mut out, len as u64);
-                }
-            }
-        }
-        debug_assert_eq!(out.len(), walked.size);
-        Ok(Some((out.into(), walked.items)))
+        self.w.sync_to(input.len());
+        Ok(Some((self.w.out.into(), items)))
     }
 
-    /// Walks the message body `input[start..end]`: its new size, whether anything in it
-    /// changed (if not, it is one copy of the input) and the items left in it.
+    /// Walks the message body `input[start..end]` (a level above the items); the items left
+    /// in it.
     fn message(
         &mut self,
         start: usize,
         end: usize,
         level: &'static Level,
         ctx: u32,
-    ) -> Result<Walked, Unsupported> {
-        if level.attributes != 0 {
-            return self
-                .leaf
-                .item(&mut self.out, start, end, level.attributes, ctx);
-        }
-        let ops_start = self.out.ops.len();
-        let mut r = Reader::new(&self.out.input[start..end]);
-        let mut size = 0;
-        let mut changed = false;
+    ) -> Result<usize, Unsupported> {
+        let input = self.w.input;
+        let mut r = Reader::new(&input[start..end]);
         let mut items = 0;
         let mut descended = 0;
         while !r.is_empty() {
             let field_start = end - r.left();
             let (field, wt) = r.key()?;
-            let child = level
-                .children
-                .iter()
-                .find(|(f, _)| *f == field)
-                .map(|(_, l)| *l);
-            match child {
-                Some(child) if wt == LEN => {
-                    descended += 1;
-                    if level.at_most_one && descended > 1 {
-                        return Err(Unsupported::RepeatedSingular);
-                    }
-                    let body = r.bytes()?;
-                    let body_end = end - r.left();
-                    let body_start = body_end - body.len();
-                    let header = self.out.ops.len();
-                    let key = len_key(field);
-                    self.out.ops.push(Op::Header { key, len: 0 });
-                    let w = self.message(body_start, body_end, child, ctx - 1)?;
-                    if self.drop_empty && w.items == 0 {
-                        // Emptied (or empty) scope or resource: gone, as pdata removes it.
-                        self.out.ops.truncate(header);
-                        changed = true;
-                        continue;
-                    }
-                    self.out.ops[header] = Op::Header { key, len: w.size };
-                    size += varint_len(key) + varint_len(w.size as u64) + w.size;
-                    changed |= w.changed;
-                    items += w.items;
-                }
-                Some(_) => return Err(Unsupported::Malformed),
-                None => {
-                    r.skip(field, wt, ctx)?;
-                    let field_end = end - r.left();
-                    self.out.copy(field_start, field_end);
-                    size += field_end - field_start;
-                }
+            let Some(&(_, child)) = level.children.iter().find(|(f, _)| *f == field) else {
+                r.skip(field, wt, ctx)?;
+                continue;
+            };
+            if wt != LEN {
+                return Err(Unsupported::Malformed);
             }
+            descended += 1;
+            if level.at_most_one && descended > 1 {
+                return Err(Unsupported::RepeatedSingular);
+            }
+            let len_in = end - r.left();
+            let body = r.bytes()?;
+            let body_end = end - r.left();
+            let body_start = body_end - body.len();
+            if child.attributes != 0 {
+                items += self.leaf.item(
+                    &mut self.w,
+                    len_key(field),
+                    field_start,
+                    body_start,
+                    body_end,
+                    child.attributes,
+                    ctx - 1,
+                )?;
+                continue;
+            }
+            // Output offsets of this field's key and length: pending input maps to the output
+            // by a constant shift until something is written.
+            let delta = self.w.delta();
+            let at = |i: usize| (i as isize + delta) as usize;
+            let left = self.message(body_start, body_end, child, ctx - 1)?;
+            if self.drop_empty && left == 0 {
+                // Emptied (or empty) scope or resource: gone, as pdata removes it.
+                self.w.drop_field(field_start, at(field_start), body_end);
+                self.w.changed = true;
+                continue;
+            }
+            let growth = self.w.delta() - delta;
+            if growth != 0 {
+                let new_len = (body.len() as isize + growth) as usize;
+                self.w.patch_length(at(len_in), len_in, body_start, new_len);
+            }
+            items += left;
         }
         if level.create_missing && descended == 0 {
             let (field, child) = level.children[0];
-            let key = len_key(field);
-            let header = self.out.ops.len();
-            self.out.ops.push(Op::Header { key, len: 0 });
-            let w = self.message(end, end, child, ctx - 1)?;
-            if w.changed {
-                self.out.ops[header] = Op::Header { key, len: w.size };
-                size += varint_len(key) + varint_len(w.size as u64) + w.size;
-                changed = true;
-            } else {
-                self.out.ops.truncate(header);
-            }
+            debug_assert!(child.attributes != 0, "only item levels are created");
+            items += self.leaf.item(
+                &mut self.w,
+                len_key(field),
+                end,
+                end,
+                end,
+                child.attributes,
+                ctx - 1,
+            )?;
         }
-        if !changed {
-            self.out.ops.truncate(ops_start);
-            self.out.copy(start, end);
-            size = end - start;
-        }
-        Ok(Walked {
-            size,
-            changed,
-            items,
-        })
+        Ok(items)
     }
 }
 
@@ -583,63 +619,170 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
 struct AttrLeaf<'f, F> {
     /// Scratch for the item being edited, reused across items.
     entries: Vec<Entry>,
-    /// Scratch: the item's other fields and the attributes the filter passed over, as input
-    /// ranges (adjacent ones merged).
-    pieces: Vec<(usize, usize)>,
+    /// Scratch: the input ranges of the attributes parsed into `entries`, in order; the
+    /// bytes between them are copied as they are.
+    slots: Vec<(usize, usize)>,
+    /// What the edit does to an empty list (once known) in items whose attributes are field
+    /// `.0`: nothing, or append these encoded attributes. Items with nothing the filter
+    /// admits reuse it instead of running the edit.
+    on_empty: Option<(u32, Option<Vec<u8>>)>,
     filter: &'f KeyFilter,
     edit: F,
 }
 
 impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
-    /// Parses one item's attribute list, runs the edit, and writes the item.
+    /// Parses one item's attribute list (the keys the filter admits), runs the edit, and
+    /// writes the item if it changed.
     fn item(
         &mut self,
-        out: &mut Out<'_>,
+        w: &mut Writer<'_>,
+        key: u64,
+        header_start: usize,
         start: usize,
         end: usize,
         attr_field: u32,
         ctx: u32,
-    ) -> Result<Walked, Unsupported> {
+    ) -> Result<usize, Unsupported> {
         self.entries.clear();
-        self.pieces.clear();
-        let input = out.input;
-        // The attributes field's key when it fits one byte (every item type: fields < 16).
+        self.slots.clear();
+        self.scan(w.input, start, end, attr_field, ctx)?;
+        if self.entries.is_empty()
+            && let Some((field, result)) = &self.on_empty
+            && *field == attr_field
+        {
+            if let Some(added) = result {
+                w.begin_field(header_start, key, end - start + added.len());
+                w.copy((start, end));
+                w.out.extend_from_slice(added);
+                w.synced = end;
+            }
+            return Ok(1);
+        }
+        let arena_mark = w.arena.len();
+        let mut attrs = WireAttrs {
+            input: w.input,
+            entries: &mut self.entries,
+            arena: &mut w.arena,
+            field: attr_field,
+            changed: false,
+        };
+        (self.edit)(&mut attrs);
+        let empty = self.slots.is_empty();
+        if !attrs.changed {
+            if empty {
+                self.on_empty = Some((attr_field, None));
+            }
+            w.arena.truncate(arena_mark);
+            return Ok(1);
+        }
+        if empty {
+            // Only additions are possible on an empty list.
+            let mut added = Vec::new();
+            for e in &self.entries {
+                added.extend_from_slice(&w.arena[e.field.0..e.field.1]);
+            }
+            self.on_empty = Some((attr_field, Some(added)));
+        }
+        let removed: usize = self.slots.iter().map(|(s, t)| t - s).sum();
+        let added: usize = self.entries.iter().map(|e| e.field.1 - e.field.0).sum();
+        w.begin_field(header_start, key, end - start - removed + added);
+        // The input with each parsed attribute replaced by the entries anchored to it (none
+        // if it was deleted), then the added entries.
+        let mut next = 0;
+        let mut from = start;
+        for (slot, &(s, t)) in self.slots.iter().enumerate() {
+            w.copy((from, s));
+            while let Some(e) = self.entries.get(next)
+                && e.anchor as usize == slot
+            {
+                w.entry(e);
+                next += 1;
+            }
+            from = t;
+        }
+        w.copy((from, end));
+        for e in &self.entries[next..] {
+            w.entry(e);
+        }
+        w.synced = end;
+        w.arena.clear();
+        Ok(1)
+    }
+}
+
+impl<F> AttrLeaf<'_, F> {
+    /// Finds the item's attributes the filter admits; the rest is only skipped over.
+    #[inline(always)]
+    fn scan(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<(), Unsupported> {
+        // Every item type has its attributes at a field below 16: a one-byte key.
+        debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
-        let one_byte_key = attr_field < 16;
-        // Start of the current run of bytes passed through as they are (other fields and
-        // attributes the filter passed over); it becomes a piece when an entry interrupts it.
-        let mut run = start;
+        // The first four bytes of an attribute in the usual form: key, a one-byte length
+        // (high bit clear), the KeyValue's key field tag, the key's length (any).
+        let usual_start = u32::from(attr_key) | 0x0a << 16;
+        let lengths = match self.filter {
+            KeyFilter::Keys(set) => set.lengths,
+            // Every length admitted: the fast path below never skips.
+            KeyFilter::All => [u64::MAX; 2],
+        };
+        let item = &input[..end];
         let mut pos = start;
         while pos < end {
-            let field_start = pos;
-            // Fast path: a one-byte `attributes` key and a one-byte length.
-            if input[pos] == attr_key && one_byte_key && pos + 1 < end && input[pos + 1] < 0x80 {
-                let kv_start = pos + 2;
-                let field_end = kv_start + usize::from(input[pos + 1]);
-                if field_end > end {
-                    return Err(Unsupported::Malformed);
-                }
-                let kv = &input[kv_start..field_end];
-                // Passed over unparsed when the key is not one the edit can touch.
-                if let KeyFilter::Keys(set) = self.filter
-                    && let Some(key) = usual_key(kv)
-                    && !set.contains(key)
+            // Fast path: an attribute in the usual form whose key length alone shows that the
+            // filter passes over it (the key set has no key that long): skipped after one
+            // word compare, one bit test and a check that its value runs to its end (so it
+            // has no second key).
+            if pos + 4 <= end {
+                let head = u32::from_le_bytes(item[pos..pos + 4].try_into().unwrap());
+                let key_len = (head >> 24) as usize;
+                if head & 0x00ff_80ff == usual_start
+                    && key_len < 64
+                    && lengths[0] & (1 << key_len) == 0
                 {
-                    pos = field_end;
-                    continue;
+                    let field_end = pos + 2 + (head >> 8 & 0x7f) as usize;
+                    let value_at = pos + 4 + key_len;
+                    if value_at + 2 <= field_end && field_end <= end {
+                        let value_head =
+                            u16::from_le_bytes(item[value_at..value_at + 2].try_into().unwrap());
+                        if usize::from(value_head) == 0x12 | (field_end - value_at - 2) << 8 {
+                            pos = field_end;
+                            continue;
+                        }
+                    }
                 }
-                let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
-                self.push_entry(input, entry, &mut run);
+            }
+            let tag = item[pos];
+            if tag == attr_key
+                && let Some(&len) = item.get(pos + 1)
+                && len < 0x80
+            {
+                // An attribute with a one-byte length (nearly all of them).
+                let kv_start = pos + 2;
+                let field_end = kv_start + usize::from(len);
+                let Some(kv) = item.get(kv_start..field_end) else {
+                    return Err(Unsupported::Malformed);
+                };
+                if self.filter.may_touch(kv) {
+                    let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
+                    self.push_entry(input, entry);
+                }
                 pos = field_end;
                 continue;
             }
-            if input[pos] >> 3 != attr_field as u8
-                && let Some(field_end) = skip_small_field(input, pos, end)
+            if tag != attr_key
+                && let Some(field_end) = skip_small_field(item, pos, end)
             {
                 pos = field_end;
                 continue;
             }
-            let mut r = Reader::new(&input[pos..end]);
+            let mut r = Reader::new(&item[pos..]);
             let (field, wt) = r.key()?;
             if field == attr_field {
                 if wt != LEN {
@@ -648,71 +791,25 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
                 let kv = r.bytes()?;
                 let field_end = end - r.left();
                 let kv_start = field_end - kv.len();
-                let entry = parse_entry(kv, kv_start, field_start, field_end, ctx)?;
-                self.push_entry(input, entry, &mut run);
-                pos = field_end;
+                let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
+                self.push_entry(input, entry);
             } else {
                 r.skip(field, wt, ctx)?;
-                pos = end - r.left();
             }
+            pos = end - r.left();
         }
-        if run < end {
-            self.pieces.push((run, end));
-        }
-        let arena_mark = out.arena.len();
-        let mut attrs = WireAttrs {
-            input,
-            entries: &mut self.entries,
-            arena: &mut out.arena,
-            field: attr_field,
-            changed: false,
-        };
-        (self.edit)(&mut attrs);
-        if !attrs.changed {
-            out.arena.truncate(arena_mark);
-            return Ok(out.unchanged(start, end));
-        }
-        // Pieces and entries in their original order; entries keep their order among
-        // themselves (edits remove, replace in place or append), added ones come last.
-        let mut size = 0;
-        let mut next = 0;
-        for i in 0..=self.pieces.len() {
-            while let Some(e) = self.entries.get(next)
-                && e.anchor as usize <= i
-            {
-                size += out.entry(e);
-                next += 1;
-            }
-            if let Some(&(s, t)) = self.pieces.get(i) {
-                size += t - s;
-                out.copy(s, t);
-            }
-        }
-        for e in &self.entries[next..] {
-            size += out.entry(e);
-        }
-        Ok(Walked {
-            size,
-            changed: true,
-            items: 1,
-        })
+        Ok(())
     }
-}
 
-impl<F> AttrLeaf<'_, F> {
-    /// Records a parsed attribute at its place, unless the filter passes over its key (a
-    /// KeyValue not in the usual key-first form is only known after parsing).
+    /// Records a parsed attribute, unless the filter passes over its key (a KeyValue not in
+    /// the usual key-first form is only known after parsing).
     #[inline(always)]
-    fn push_entry(&mut self, input: &[u8], mut entry: Entry, run: &mut usize) {
+    fn push_entry(&mut self, input: &[u8], mut entry: Entry) {
         if !self.filter.admits(&input[entry.key.0..entry.key.1]) {
             return;
         }
-        let (s, t) = entry.field;
-        if *run < s {
-            self.pieces.push((*run, s));
-        }
-        *run = t;
-        entry.anchor = self.pieces.len() as u32;
+        entry.anchor = self.slots.len() as u32;
+        self.slots.push(entry.field);
         self.entries.push(entry);
     }
 }
@@ -727,35 +824,37 @@ struct ItemLeaf<G> {
 impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLeaf<G> {
     fn item(
         &mut self,
-        out: &mut Out<'_>,
+        w: &mut Writer<'_>,
+        key: u64,
+        header_start: usize,
         start: usize,
         end: usize,
         attr_field: u32,
         ctx: u32,
-    ) -> Result<Walked, Unsupported> {
+    ) -> Result<usize, Unsupported> {
+        let input = w.input;
         let view = ItemView {
-            raw: &out.input[start..end],
+            raw: &input[start..end],
             attributes_field: attr_field,
         };
+        w.arena.clear();
         let mut item_out = ItemOut {
-            arena: &mut out.arena,
+            arena: &mut w.arena,
             replace: None,
         };
         let decision = (self.decide)(&view, &mut item_out);
         let replace = item_out.replace;
         if decision == ItemDecision::Drop {
-            return Ok(Walked {
-                size: 0,
-                changed: true,
-                items: 0,
-            });
+            w.sync_to(header_start);
+            w.synced = end;
+            return Ok(0);
         }
         let Some((field, new_start, new_end)) = replace else {
-            return Ok(out.unchanged(start, end));
+            return Ok(1);
         };
         // Every field but the replaced one, then its new encoding.
         self.pieces.clear();
-        let mut r = Reader::new(&out.input[start..end]);
+        let mut r = Reader::new(&input[start..end]);
         while !r.is_empty() {
             let field_start = end - r.left();
             let (f, wt) = r.key()?;
@@ -768,17 +867,14 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
                 }
             }
         }
-        let mut size = new_end - new_start;
-        for &(s, t) in &self.pieces {
-            size += t - s;
-            out.copy(s, t);
+        let kept: usize = self.pieces.iter().map(|(s, t)| t - s).sum();
+        w.begin_field(header_start, key, kept + new_end - new_start);
+        for &piece in &self.pieces {
+            w.copy(piece);
         }
-        out.ops.push(Op::Arena(new_start, new_end));
-        Ok(Walked {
-            size,
-            changed: true,
-            items: 1,
-        })
+        w.out.extend_from_slice(&w.arena[new_start..new_end]);
+        w.synced = end;
+        Ok(1)
     }
 }
 
@@ -788,19 +884,15 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
 #[inline(always)]
 fn usual_key(kv: &[u8]) -> Option<&[u8]> {
     debug_assert!(kv.len() < 0x80);
-    if kv.len() < 2 || kv[0] != 0x0a {
+    let [0x0a, key_len, ..] = *kv else {
         return None;
-    }
-    let value_at = 2 + usize::from(kv[1]);
+    };
+    let value_at = 2 + usize::from(key_len);
     let key = kv.get(2..value_at)?;
-    if value_at == kv.len()
-        || (value_at + 2 <= kv.len()
-            && kv[value_at] == 0x12
-            && usize::from(kv[value_at + 1]) == kv.len() - value_at - 2)
-    {
-        Some(key)
-    } else {
-        None
+    match kv[value_at..] {
+        [] => Some(key),
+        [0x12, value_len, ref value @ ..] if usize::from(value_len) == value.len() => Some(key),
+        _ => None,
     }
 }
 

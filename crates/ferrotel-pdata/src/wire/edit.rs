@@ -87,8 +87,8 @@ pub enum KeyFilter {
 /// A small set of keys, checked by length first (one bit test rejects most keys).
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
-    /// Bit `n` set: some key has length `n` (`n` ≥ 127 share bit 127).
-    lengths: [u64; 2],
+    /// Bit `n` set: some key has length `n` (`n` ≥ 255 share bit 255).
+    lengths: [u64; 4],
     keys: Vec<Box<[u8]>>,
 }
 
@@ -100,17 +100,17 @@ impl KeySet {
             if set.keys.iter().any(|x| &x[..] == k) {
                 continue;
             }
-            let n = k.len().min(127);
+            let n = k.len().min(255);
             set.lengths[n / 64] |= 1 << (n % 64);
             set.keys.push(k.into());
         }
         set
     }
 
-    /// Whether some key is `len` bytes long (for `len` < 127: exactly).
+    /// Whether some key is `len` bytes long (for `len` < 255: exactly).
     #[inline(always)]
     fn has_length(&self, len: usize) -> bool {
-        let n = len.min(127);
+        let n = len.min(255);
         self.lengths[n / 64] & (1 << (n % 64)) != 0
     }
 
@@ -428,8 +428,10 @@ impl Writer<'_> {
             // Edits rarely grow a request by more than an eighth.
             self.out.reserve(self.input.len() + self.input.len() / 8);
         }
-        self.out.extend_from_slice(&self.input[self.synced..at]);
-        self.synced = at;
+        if at > self.synced {
+            self.out.extend_from_slice(&self.input[self.synced..at]);
+            self.synced = at;
+        }
     }
 
     /// Starts replacing the input field `header_start..`: pending input before it is copied,
@@ -547,14 +549,54 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
         ctx: u32,
     ) -> Result<usize, Unsupported> {
         let input = self.w.input;
-        let mut r = Reader::new(&input[start..end]);
         let mut items = 0;
         let mut descended = 0;
-        while !r.is_empty() {
-            let field_start = end - r.left();
+        // The run of items of a scope (or a metric's points) with a one-byte key and a length
+        // of at most two bytes takes this path; anything else the general one below.
+        let item_key = match level.children {
+            [(field, child)] if child.attributes != 0 && !level.at_most_one && *field < 16 => {
+                Some(((*field << 3) as u8 | LEN, *field, child.attributes))
+            }
+            _ => None,
+        };
+        let mut pos = start;
+        loop {
+            if let Some((key_byte, field, attributes)) = item_key {
+                while let [key, b0, rest @ ..] = &input[pos..end]
+                    && *key == key_byte
+                {
+                    let (len, header) = match (*b0, rest) {
+                        (b0, _) if b0 < 0x80 => (usize::from(b0), 2),
+                        (b0, [b1, ..]) if *b1 < 0x80 => {
+                            (usize::from(b0 & 0x7f) | usize::from(*b1) << 7, 3)
+                        }
+                        _ => break,
+                    };
+                    let body_end = pos + header + len;
+                    if body_end > end {
+                        break;
+                    }
+                    items += self.leaf.item(
+                        &mut self.w,
+                        len_key(field),
+                        pos,
+                        pos + header,
+                        body_end,
+                        attributes,
+                        ctx - 1,
+                    )?;
+                    pos = body_end;
+                }
+            }
+            if pos >= end {
+                break;
+            }
+            let mut r = Reader::new(&input[pos..end]);
+            let field_start = pos;
             let (field, wt) = r.key()?;
             let Some(&(_, child)) = level.children.iter().find(|(f, _)| *f == field) else {
                 r.skip(field, wt, ctx)?;
+                pos = end - r.left();
                 continue;
             };
             if wt != LEN {
@@ -568,6 +610,7 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
             let body = r.bytes()?;
             let body_end = end - r.left();
             let body_start = body_end - body.len();
+            pos = body_end;
             if child.attributes != 0 {
                 items += self.leaf.item(
                     &mut self.w,
@@ -658,6 +701,25 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
             }
             return Ok(1);
         }
+        self.edit_item(w, key, header_start, start, end, attr_field);
+        Ok(1)
+    }
+}
+
+impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
+    /// Runs the edit on the parsed attributes and writes the item if it changed. Out of line:
+    /// items the memo of the empty-list edit serves (most, for an insert or upsert) never
+    /// get here, and the scan loop keeps its registers.
+    #[inline(never)]
+    fn edit_item(
+        &mut self,
+        w: &mut Writer<'_>,
+        key: u64,
+        header_start: usize,
+        start: usize,
+        end: usize,
+        attr_field: u32,
+    ) {
         let arena_mark = w.arena.len();
         let mut attrs = WireAttrs {
             input: w.input,
@@ -673,7 +735,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
                 self.on_empty = Some((attr_field, None));
             }
             w.arena.truncate(arena_mark);
-            return Ok(1);
+            return;
         }
         if empty {
             // Only additions are possible on an empty list.
@@ -706,7 +768,6 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         }
         w.synced = end;
         w.arena.clear();
-        Ok(1)
     }
 }
 
@@ -724,39 +785,46 @@ impl<F> AttrLeaf<'_, F> {
         // Every item type has its attributes at a field below 16: a one-byte key.
         debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
-        // The first four bytes of an attribute in the usual form: key, a one-byte length
-        // (high bit clear), the KeyValue's key field tag, the key's length (any).
-        let usual_start = u32::from(attr_key) | 0x0a << 16;
         let lengths = match self.filter {
             KeyFilter::Keys(set) => set.lengths,
             // Every length admitted: the fast path below never skips.
-            KeyFilter::All => [u64::MAX; 2],
+            KeyFilter::All => [u64::MAX; 4],
         };
+        let usual_head = u32::from(attr_key) | 0x0a << 16;
         let item = &input[..end];
         let mut pos = start;
-        while pos < end {
-            // Fast path: an attribute in the usual form whose key length alone shows that the
-            // filter passes over it (the key set has no key that long): skipped after one
-            // word compare, one bit test and a check that its value runs to its end (so it
-            // has no second key).
-            if pos + 4 <= end {
-                let head = u32::from_le_bytes(item[pos..pos + 4].try_into().unwrap());
-                let key_len = (head >> 24) as usize;
-                if head & 0x00ff_80ff == usual_start
-                    && key_len < 64
-                    && lengths[0] & (1 << key_len) == 0
-                {
-                    let field_end = pos + 2 + (head >> 8 & 0x7f) as usize;
-                    let value_at = pos + 4 + key_len;
-                    if value_at + 2 <= field_end && field_end <= end {
-                        let value_head =
-                            u16::from_le_bytes(item[value_at..value_at + 2].try_into().unwrap());
-                        if usize::from(value_head) == 0x12 | (field_end - value_at - 2) << 8 {
-                            pos = field_end;
-                            continue;
-                        }
-                    }
+        loop {
+            // Fast path: attributes in the usual form whose key length alone shows that the
+            // filter passes over them (the key set has no key that long) are skipped after a
+            // word compare, a bit test and a check that the value runs to the attribute's
+            // end (so it has no second key).
+            let mut rest = &item[pos..];
+            while let Some(head) = rest.first_chunk::<4>() {
+                // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
+                let head = u32::from_le_bytes(*head);
+                if head & 0x00ff_80ff != usual_head {
+                    break;
                 }
+                let len = (head >> 8 & 0xff) as usize;
+                let key_len = (head >> 24) as usize;
+                if lengths[key_len >> 6] & (1 << (key_len & 63)) != 0 || key_len + 4 > len {
+                    break;
+                }
+                let Some(attr) = rest.get(..2 + len) else {
+                    break;
+                };
+                // The value's tag and one-byte length, running to the attribute's end.
+                let value = &attr[4 + key_len..];
+                if u16::from_le_bytes([value[0], value[1]]) as usize
+                    != 0x12 | (len - key_len - 4) << 8
+                {
+                    break;
+                }
+                rest = &rest[attr.len()..];
+            }
+            pos = end - rest.len();
+            if pos >= end {
+                break;
             }
             let tag = item[pos];
             if tag == attr_key
@@ -1250,6 +1318,7 @@ impl WireAttrs<'_> {
 }
 
 /// Writes `v` as a varint into `out` (at least 10 bytes), returning its length.
+#[inline(always)]
 fn put_varint_into(out: &mut [u8], mut v: u64) -> usize {
     let mut i = 0;
     while v >= 0x80 {

@@ -84,11 +84,13 @@ pub enum KeyFilter {
     Keys(KeySet),
 }
 
-/// A small set of keys, checked by length first (one bit test rejects most keys).
+/// A small set of keys with a one-bit-test prefilter on a key's length and last byte: keys
+/// of attributes often share a length (`http.method`, `http.target`, `span.attr.3`), rarely
+/// also their last byte, so one bit test rejects nearly every key not in the set.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
-    /// Bit `n` set: some key has length `n` (`n` ≥ 255 share bit 255).
-    lengths: [u64; 4],
+    /// Bit [`KeySet::slot`] set for every key.
+    slots: [u64; 4],
     keys: Vec<Box<[u8]>>,
 }
 
@@ -100,23 +102,29 @@ impl KeySet {
             if set.keys.iter().any(|x| &x[..] == k) {
                 continue;
             }
-            let n = k.len().min(255);
-            set.lengths[n / 64] |= 1 << (n % 64);
+            let n = Self::slot(k.len(), k.last().copied().unwrap_or(0));
+            set.slots[n / 64] |= 1 << (n % 64);
             set.keys.push(k.into());
         }
         set
     }
 
-    /// Whether some key is `len` bytes long (for `len` < 255: exactly).
+    /// The prefilter bit of a key of length `len` ending in `last` (0 for the empty key):
+    /// keys of one length and different last bytes never share a bit.
     #[inline(always)]
-    fn has_length(&self, len: usize) -> bool {
-        let n = len.min(255);
-        self.lengths[n / 64] & (1 << (n % 64)) != 0
+    fn slot(len: usize, last: u8) -> usize {
+        (len.wrapping_mul(0x9d) ^ usize::from(last)) & 255
+    }
+
+    #[inline(always)]
+    fn may_contain(slots: &[u64; 4], len: usize, last: u8) -> bool {
+        let n = Self::slot(len, last);
+        slots[n / 64] & (1 << (n % 64)) != 0
     }
 
     #[inline(always)]
     pub fn contains(&self, key: &[u8]) -> bool {
-        if !self.has_length(key.len()) {
+        if !Self::may_contain(&self.slots, key.len(), key.last().copied().unwrap_or(0)) {
             return false;
         }
         self.keys.iter().any(|k| same_bytes(k, key))
@@ -445,16 +453,33 @@ impl Writer<'_> {
 
     #[inline(always)]
     fn copy(&mut self, (start, end): (usize, usize)) {
-        self.out.extend_from_slice(&self.input[start..end]);
+        if start < end {
+            self.out.extend_from_slice(&self.input[start..end]);
+        }
     }
 
+    /// Adds input bytes `piece` to the pending copy `run`, writing `run` first unless
+    /// `piece` continues it.
     #[inline(always)]
-    fn entry(&mut self, e: &Entry) {
-        let (s, t) = e.field;
-        if e.in_arena {
-            self.out.extend_from_slice(&self.arena[s..t]);
+    fn copy_run(&mut self, run: &mut (usize, usize), piece: (usize, usize)) {
+        if piece.0 == run.1 {
+            run.1 = piece.1;
         } else {
-            self.out.extend_from_slice(&self.input[s..t]);
+            self.copy(*run);
+            *run = piece;
+        }
+    }
+
+    /// Writes an attribute entry after the pending copy `run` (or adds it to the run).
+    #[inline(always)]
+    fn entry(&mut self, run: &mut (usize, usize), e: &Entry) {
+        if e.in_arena {
+            self.copy(*run);
+            *run = (usize::MAX, usize::MAX);
+            self.out
+                .extend_from_slice(&self.arena[e.field.0..e.field.1]);
+        } else {
+            self.copy_run(run, e.field);
         }
     }
 
@@ -749,23 +774,26 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
         let added: usize = self.entries.iter().map(|e| e.field.1 - e.field.0).sum();
         w.begin_field(header_start, key, end - start - removed + added);
         // The input with each parsed attribute replaced by the entries anchored to it (none
-        // if it was deleted), then the added entries.
+        // if it was deleted), then the added entries. Adjacent input pieces (a kept
+        // attribute and the bytes around it) go out as one copy.
+        let mut run = (start, start);
         let mut next = 0;
         let mut from = start;
         for (slot, &(s, t)) in self.slots.iter().enumerate() {
-            w.copy((from, s));
+            w.copy_run(&mut run, (from, s));
             while let Some(e) = self.entries.get(next)
                 && e.anchor as usize == slot
             {
-                w.entry(e);
+                w.entry(&mut run, e);
                 next += 1;
             }
             from = t;
         }
-        w.copy((from, end));
+        w.copy_run(&mut run, (from, end));
         for e in &self.entries[next..] {
-            w.entry(e);
+            w.entry(&mut run, e);
         }
+        w.copy(run);
         w.synced = end;
         w.arena.clear();
     }
@@ -785,21 +813,19 @@ impl<F> AttrLeaf<'_, F> {
         // Every item type has its attributes at a field below 16: a one-byte key.
         debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
-        let lengths = match self.filter {
-            KeyFilter::Keys(set) => set.lengths,
-            // Every length admitted: the fast path below never skips.
-            KeyFilter::All => [u64::MAX; 4],
+        let (skipping, slots) = match self.filter {
+            KeyFilter::Keys(set) => (true, set.slots),
+            KeyFilter::All => (false, [u64::MAX; 4]),
         };
         let usual_head = u32::from(attr_key) | 0x0a << 16;
         let item = &input[..end];
         let mut pos = start;
         loop {
-            // Fast path: attributes in the usual form whose key length alone shows that the
-            // filter passes over them (the key set has no key that long) are skipped after a
-            // word compare, a bit test and a check that the value runs to the attribute's
-            // end (so it has no second key).
+            // Fast path: attributes in the usual form whose key the set's prefilter rejects
+            // are skipped after a word compare, a bit test and a check that the value runs to
+            // the attribute's end (so the KeyValue has no second key).
             let mut rest = &item[pos..];
-            while let Some(head) = rest.first_chunk::<4>() {
+            while skipping && let Some(head) = rest.first_chunk::<4>() {
                 // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
                 let head = u32::from_le_bytes(*head);
                 if head & 0x00ff_80ff != usual_head {
@@ -807,12 +833,16 @@ impl<F> AttrLeaf<'_, F> {
                 }
                 let len = (head >> 8 & 0xff) as usize;
                 let key_len = (head >> 24) as usize;
-                if lengths[key_len >> 6] & (1 << (key_len & 63)) != 0 || key_len + 4 > len {
+                if key_len + 4 > len {
                     break;
                 }
                 let Some(attr) = rest.get(..2 + len) else {
                     break;
                 };
+                let last = if key_len == 0 { 0 } else { attr[3 + key_len] };
+                if KeySet::may_contain(&slots, key_len, last) {
+                    break;
+                }
                 // The value's tag and one-byte length, running to the attribute's end.
                 let value = &attr[4 + key_len..];
                 if u16::from_le_bytes([value[0], value[1]]) as usize

@@ -11,9 +11,15 @@
 //! touch, the other attributes are not even parsed: they are copied like the item's other
 //! fields, in place.
 //!
-//! The output is written in one pass from a list of copy operations built during the walk:
-//! length prefixes of the enclosing messages (scope, resource) are only known once their items
-//! were edited, so they are patched into the operation list before anything is written.
+//! The output is written as the walk goes ([`Writer`]): unchanged input is copied lazily, in
+//! one piece up to the next edited item, and the length prefixes of the enclosing messages
+//! (scope, resource), only known once their items were edited, are patched in place when
+//! each message ends.
+//!
+//! Per span, the work left for a key-filtered edit is the walk itself: each attribute costs
+//! one word compare and one bit test ([`KeySet`]'s prefilter), and the edit's result on an
+//! empty list is computed once per request, so inserting `env = prod` into every span is a
+//! walk and a copy per span.
 
 use bytes::Bytes;
 use prost::Message;

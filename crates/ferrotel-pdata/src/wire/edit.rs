@@ -835,7 +835,21 @@ impl<F> AttrLeaf<'_, F> {
                 // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
                 let head = u32::from_le_bytes(*head);
                 if head & 0x00ff_80ff != usual_head {
-                    break;
+                    // Another field with a one-byte key: a length-delimited one with a
+                    // one-byte length (ids, name) or a fixed64 (timestamps) is skipped here.
+                    let tag = head as u8;
+                    let skip = if head & 0x8087 == 0x0002 && tag != attr_key && tag >= 8 {
+                        2 + (head >> 8 & 0xff) as usize
+                    } else if tag & 0x87 == 0x01 && tag >= 8 {
+                        9
+                    } else {
+                        break;
+                    };
+                    let Some(next) = rest.get(skip..) else {
+                        break;
+                    };
+                    rest = next;
+                    continue;
                 }
                 let len = (head >> 8 & 0xff) as usize;
                 let key_len = (head >> 24) as usize;

@@ -359,6 +359,18 @@ fn padded_field(field: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A traces request holding the encoded `span` in one scope of one resource, written with
+/// one-byte length prefixes (None if they do not fit).
+fn request_of(span: &[u8]) -> Option<Vec<u8>> {
+    let field = |key: u8, body: &[u8]| {
+        let len = u8::try_from(body.len()).ok().filter(|n| *n < 0x80)?;
+        let mut out = vec![key, len];
+        out.extend_from_slice(body);
+        Some(out)
+    };
+    field(0x0a, &field(0x12, &field(0x12, span)?)?)
+}
+
 /// Edits raw `bytes` on the wire and the decoded request with the same steps, and compares.
 fn check_bytes(bytes: &[u8], steps: &[Step], filter: &KeyFilter) {
     let edited = wire::edit_attributes_of(Signal::Traces, bytes, AttrTarget::Items, filter, |a| {
@@ -404,15 +416,9 @@ fn length_prefixes_crossing_varint_sizes_are_rewritten() {
     for attrs in 0..14 {
         let span = span_with(attrs);
         // One span, plain prefixes: the scope (and resource) cross 128 bytes at some size.
-        let mut scope = vec![0x12, span.len() as u8];
-        scope.extend_from_slice(&span);
-        let mut rs = vec![0x12, scope.len() as u8];
-        rs.extend_from_slice(&scope);
-        if rs.len() >= 0x80 {
+        let Some(plain) = request_of(&span) else {
             continue;
-        }
-        let mut plain = vec![0x0a, rs.len() as u8];
-        plain.extend_from_slice(&rs);
+        };
         // Two spans in a scope with padded prefixes everywhere.
         let mut spans = padded_field(2, &span);
         spans.extend(padded_field(2, &span));
@@ -442,12 +448,7 @@ fn unusual_key_value_forms_are_parsed_in_full() {
     ];
     span.extend([0x4a, kv.len() as u8]);
     span.extend(kv);
-    let mut scope = vec![0x12, span.len() as u8];
-    scope.extend_from_slice(&span);
-    let mut rs = vec![0x12, scope.len() as u8];
-    rs.extend_from_slice(&scope);
-    let mut req = vec![0x0a, rs.len() as u8];
-    req.extend_from_slice(&rs);
+    let req = request_of(&span).unwrap();
     let steps = [Step::SetKey("env".into(), "prod".into())];
     check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
 }

@@ -441,16 +441,27 @@ fn length_prefixes_crossing_varint_sizes_are_rewritten() {
 /// last key) are parsed in full even when the key filter would pass their first key over.
 #[test]
 fn unusual_key_value_forms_are_parsed_in_full() {
-    let mut span = span_with(1);
-    // value "x", key "a", key "env": prost reads key "env".
-    let kv = [
-        0x12, 0x03, 0x0a, 0x01, b'x', 0x0a, 0x01, b'a', 0x0a, 0x03, b'e', b'n', b'v',
+    let forms: [&[u8]; 3] = [
+        // value "x", key "a", key "env"
+        &[
+            0x12, 3, 0x0a, 1, b'x', 0x0a, 1, b'a', 0x0a, 3, b'e', b'n', b'v',
+        ],
+        // key "a", value "x", key "env": starts like the usual form
+        &[
+            0x0a, 1, b'a', 0x12, 3, 0x0a, 1, b'x', 0x0a, 3, b'e', b'n', b'v',
+        ],
+        // key "a", key "env", no value
+        &[0x0a, 1, b'a', 0x0a, 3, b'e', b'n', b'v'],
     ];
-    span.extend([0x4a, kv.len() as u8]);
-    span.extend(kv);
-    let req = request_of(&span).unwrap();
-    let steps = [Step::SetKey("env".into(), "prod".into())];
-    check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
+    for kv in forms {
+        // prost reads each as key "env": the edit must find and set it, not add a second.
+        let mut span = span_with(1);
+        span.extend([0x4a, kv.len() as u8]);
+        span.extend(kv);
+        let req = request_of(&span).unwrap();
+        let steps = [Step::SetKey("env".into(), "prod".into())];
+        check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
+    }
 }
 
 /// The decision both implementations take for a span or log record: from the first id byte

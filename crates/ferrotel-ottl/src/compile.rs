@@ -378,10 +378,10 @@ const REPLACE_PARAMS: &[&str] = &[
     "replacementFormat",
 ];
 
-fn want_str(v: Value, f: &str) -> R<Option<String>> {
+/// A string argument: as OTTL's `StringGetter`, anything else — nil included — is an error.
+fn want_str(v: Value, f: &str) -> R<String> {
     match v {
-        Value::Nil => Ok(None),
-        Value::Str(s) => Ok(Some(s)),
+        Value::Str(s) => Ok(s),
         o => Err(format!("{f}: expected a string but got {}", o.type_name())),
     }
 }
@@ -717,9 +717,7 @@ impl Compiler {
                     let Value::Str(s) = target.get(t)? else {
                         return Ok(());
                     };
-                    let Some(r) = want_str(rep.eval(t)?, "replace_pattern")? else {
-                        return Ok(());
-                    };
+                    let r = want_str(rep.eval(t)?, "replace_pattern")?;
                     if re.is_match(&s) {
                         let new = match &func {
                             None => replace_with(&re, &s, &r),
@@ -740,9 +738,8 @@ impl Compiler {
                     let Value::Str(s) = target.get(t)? else {
                         return Ok(());
                     };
-                    if g.is_match(&s)
-                        && let Some(r) = want_str(rep.eval(t)?, "replace_match")?
-                    {
+                    if g.is_match(&s) {
+                        let r = want_str(rep.eval(t)?, "replace_match")?;
                         let r = match &func {
                             None => r,
                             Some(f) => f.whole(t, &r)?,
@@ -759,9 +756,7 @@ impl Compiler {
                 let rep = self.getter(a.get(2))?;
                 let func = self.replace_fn(&a)?;
                 Arc::new(move |t| {
-                    let Some(r) = want_str(rep.eval(t)?, "replace_all_matches")? else {
-                        return Ok(());
-                    };
+                    let r = want_str(rep.eval(t)?, "replace_all_matches")?;
                     let r = match &func {
                         None => r,
                         Some(f) => f.whole(t, &r)?,
@@ -805,9 +800,7 @@ impl Compiler {
                 let func = self.replace_fn_at(&a, 4)?;
                 if func.is_none() {
                     return Ok(Arc::new(move |t| {
-                        let Some(r) = want_str(rep.eval(t)?, "replace_all_patterns")? else {
-                            return Ok(());
-                        };
+                        let r = want_str(rep.eval(t)?, "replace_all_patterns")?;
                         edit_map(&target, t, "replace_all_patterns", |m| {
                             for kv in m.iter_mut() {
                                 if by_key {
@@ -826,9 +819,7 @@ impl Compiler {
                     }));
                 }
                 Arc::new(move |t| {
-                    let Some(r) = want_str(rep.eval(t)?, "replace_all_patterns")? else {
-                        return Ok(());
-                    };
+                    let r = want_str(rep.eval(t)?, "replace_all_patterns")?;
                     // The function and format getters need the context, so replacements are
                     // computed before the map is borrowed for editing.
                     let f = func.as_ref().expect("a function");
@@ -1133,14 +1124,12 @@ impl Compiler {
                 let target = self.getter(a.get(0))?;
                 let delim = lit_str(a.get(1), "delimiter")?;
                 Arc::new(move |t| {
-                    Ok(match want_str(target.eval(t)?, "Split")? {
-                        None => Value::Nil,
-                        Some(s) => Value::List(
-                            s.split(delim.as_str())
-                                .map(|p| Value::Str(p.into()).into_any())
-                                .collect(),
-                        ),
-                    })
+                    let s = want_str(target.eval(t)?, "Split")?;
+                    Ok(Value::List(
+                        s.split(delim.as_str())
+                            .map(|p| Value::Str(p.into()).into_any())
+                            .collect(),
+                    ))
                 })
             }
             "ConvertCase" => {
@@ -1156,10 +1145,8 @@ impl Compiler {
                     );
                 }
                 Arc::new(move |t| {
-                    Ok(match want_str(target.eval(t)?, "ConvertCase")? {
-                        None => Value::Nil,
-                        Some(s) => Value::Str(convert_case(&s, &case)),
-                    })
+                    let s = want_str(target.eval(t)?, "ConvertCase")?;
+                    Ok(Value::Str(convert_case(&s, &case)))
                 })
             }
             "Int" => {
@@ -1238,14 +1225,10 @@ impl Compiler {
             "SHA256" => {
                 let g = one(self)?;
                 Arc::new(move |t| {
-                    Ok(match want_str(g.eval(t)?, "SHA256")? {
-                        None => Value::Nil,
-                        Some(s) => {
-                            let mut out = String::new();
-                            crate::sha256::hex_digest_into(s.as_bytes(), &mut out);
-                            Value::Str(out)
-                        }
-                    })
+                    let s = want_str(g.eval(t)?, "SHA256")?;
+                    let mut out = String::new();
+                    crate::sha256::hex_digest_into(s.as_bytes(), &mut out);
+                    Ok(Value::Str(out))
                 })
             }
             "SpanID" | "TraceID" => {
@@ -1285,9 +1268,7 @@ impl Compiler {
                 }
                 let (start, length) = (start as usize, length as usize);
                 Arc::new(move |t| {
-                    let Some(s) = want_str(target.eval(t)?, "Substring")? else {
-                        return Ok(Value::Nil);
-                    };
+                    let s = want_str(target.eval(t)?, "Substring")?;
                     if start + length > s.len() {
                         return Err(format!(
                             "invalid range for substring function, {} cannot be greater than the length of target string({})",
@@ -1430,9 +1411,9 @@ impl Compiler {
                 let g = one(self)?;
                 let f = funcs::string_fn(name).expect("a string function");
                 let fname = call.name.clone();
-                Arc::new(move |t| match want_str(g.eval(t)?, &fname)? {
-                    None => Ok(Value::Nil),
-                    Some(s) => f(&s).map_err(|e| format!("{fname}: {e}")),
+                Arc::new(move |t| {
+                    let s = want_str(g.eval(t)?, &fname)?;
+                    f(&s).map_err(|e| format!("{fname}: {e}"))
                 })
             }
             "Decode" => {
@@ -1526,10 +1507,12 @@ impl Compiler {
             "URL" => {
                 let a = Args::bind(call, &["url_string"], 1)?;
                 let g = self.getter(a.get(0))?;
-                Arc::new(move |t| match want_str(g.eval(t)?, "URL")? {
-                    None => Ok(Value::Nil),
-                    Some(s) if s.is_empty() => Err("URL: url cannot be empty".into()),
-                    Some(s) => funcs::parse_url(&s).map_err(|e| format!("URL: {e}")),
+                Arc::new(move |t| {
+                    let s = want_str(g.eval(t)?, "URL")?;
+                    if s.is_empty() {
+                        return Err("URL: url cannot be empty".into());
+                    }
+                    funcs::parse_url(&s).map_err(|e| format!("URL: {e}"))
                 })
             }
             "Keys" | "Values" => {

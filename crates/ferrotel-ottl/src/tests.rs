@@ -630,6 +630,12 @@ fn replace_functions() {
     .unwrap();
     assert_eq!(attr(&span, "i"), Value::Int(5));
     assert!(!keys(&span).contains(&"missing"));
+    // A nil replacement is an error, as for every string argument in Go's OTTL.
+    let e = run(&[r#"replace_pattern(attributes["s"], "o", attributes["missing"])"#]).unwrap_err();
+    assert!(
+        e.contains("replace_pattern: expected a string but got nil"),
+        "{e}"
+    );
 
     let span = run(&[r#"replace_all_patterns(attributes, "value", "^hello", "bye")"#]).unwrap();
     assert_eq!(attr(&span, "s"), s("bye world"));
@@ -718,8 +724,8 @@ fn concat_split_case() {
         list(vec![s("hello"), s("world")])
     );
     assert_eq!(
-        eval(r#"Split(attributes["missing"], " ")"#).unwrap(),
-        Value::Nil
+        eval(r#"Split(attributes["missing"], " ")"#).unwrap_err(),
+        "Split: expected a string but got nil"
     );
     assert_eq!(
         eval(r#"Split(attributes["i"], " ")"#).unwrap_err(),
@@ -742,8 +748,8 @@ fn concat_split_case() {
         s("HelloWorld")
     );
     assert_eq!(
-        eval(r#"ConvertCase(attributes["missing"], "upper")"#).unwrap(),
-        Value::Nil
+        eval(r#"ConvertCase(attributes["missing"], "upper")"#).unwrap_err(),
+        "ConvertCase: expected a string but got nil"
     );
     assert_eq!(
         eval(r#"ConvertCase(attributes["i"], "upper")"#).unwrap_err(),
@@ -834,8 +840,8 @@ fn hashing_and_ids() {
         s("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     );
     assert_eq!(
-        eval(r#"SHA256(attributes["missing"])"#).unwrap(),
-        Value::Nil
+        eval(r#"SHA256(attributes["missing"])"#).unwrap_err(),
+        "SHA256: expected a string but got nil"
     );
     assert_eq!(
         eval(r#"SHA256(attributes["i"])"#).unwrap_err(),
@@ -858,8 +864,8 @@ fn hashing_and_ids() {
 fn substring() {
     assert_eq!(eval(r#"Substring(name, 0, 9)"#).unwrap(), s("operation"));
     assert_eq!(
-        eval(r#"Substring(attributes["missing"], 0, 1)"#).unwrap(),
-        Value::Nil
+        eval(r#"Substring(attributes["missing"], 0, 1)"#).unwrap_err(),
+        "Substring: expected a string but got nil"
     );
     assert_eq!(
         eval(r#"Substring(name, 5, 10)"#).unwrap_err(),
@@ -1026,8 +1032,8 @@ fn hash_converters() {
         assert_eq!(eval(&format!(r#"{f}("abc")"#)).unwrap(), s(want), "{f}");
         // Missing is nil (as SHA256 here); other types are errors, as in Go.
         assert_eq!(
-            eval(&format!(r#"{f}(attributes["missing"])"#)).unwrap(),
-            Value::Nil
+            eval(&format!(r#"{f}(attributes["missing"])"#)).unwrap_err(),
+            format!("{f}: expected a string but got nil")
         );
         assert_eq!(
             eval(&format!(r#"{f}(attributes["i"])"#)).unwrap_err(),
@@ -1083,8 +1089,8 @@ fn hex_and_decode() {
         s("hello world")
     );
     assert_eq!(
-        eval(r#"Base64Decode(attributes["missing"])"#).unwrap(),
-        Value::Nil
+        eval(r#"Base64Decode(attributes["missing"])"#).unwrap_err(),
+        "Base64Decode: expected a string but got nil"
     );
     assert!(
         eval(r#"Base64Decode("not base64!")"#)
@@ -1174,8 +1180,8 @@ fn string_converters() {
         s("MyMetricName")
     );
     assert_eq!(
-        eval(r#"ToLowerCase(attributes["missing"])"#).unwrap(),
-        Value::Nil
+        eval(r#"ToLowerCase(attributes["missing"])"#).unwrap_err(),
+        "ToLowerCase: expected a string but got nil"
     );
     assert_eq!(
         eval(r#"ToUpperCase(attributes["i"])"#).unwrap_err(),
@@ -1321,7 +1327,10 @@ fn url() {
         eval(r#"URL(":foo")"#).unwrap_err(),
         r#"URL: parse ":foo": missing protocol scheme"#
     );
-    assert_eq!(eval(r#"URL(attributes["missing"])"#).unwrap(), Value::Nil);
+    assert_eq!(
+        eval(r#"URL(attributes["missing"])"#).unwrap_err(),
+        "URL: expected a string but got nil"
+    );
     assert_eq!(eval(r#"URL("")"#).unwrap_err(), "URL: url cannot be empty");
     assert_eq!(
         eval(r#"URL(attributes["i"])"#).unwrap_err(),

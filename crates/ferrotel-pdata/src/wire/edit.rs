@@ -517,23 +517,26 @@ impl Writer<'_> {
     }
 }
 
+/// One item (span, log record, data point, resource) as a field of the input.
+#[derive(Clone, Copy)]
+struct ItemField {
+    /// The field's key, as written before its length.
+    key: u64,
+    /// Where the field (key, length, body) starts.
+    header: usize,
+    /// The body `start..end`; `header == start == end` for an absent item to create if the
+    /// edit adds something.
+    start: usize,
+    end: usize,
+    /// Field number of the item's `repeated KeyValue attributes`.
+    attr_field: u32,
+}
+
 /// What happens at an item: an attribute edit or a keep/drop decision.
 trait Leaf {
-    /// Handles the item field `input[header_start..end]`, whose body starts at `body_start`
-    /// and whose key is `key`; an absent item to create if the edit adds something when
-    /// `header_start == body_start == end`. Writes the item if it changes (after
-    /// [`Writer::begin_field`]) and returns how many items it leaves (0 or 1).
-    #[allow(clippy::too_many_arguments)]
-    fn item(
-        &mut self,
-        w: &mut Writer<'_>,
-        key: u64,
-        header_start: usize,
-        body_start: usize,
-        end: usize,
-        attr_field: u32,
-        ctx: u32,
-    ) -> Result<usize, Unsupported>;
+    /// Handles one item: writes it if it changes (after [`Writer::begin_field`]) and returns
+    /// how many items it leaves (0 or 1).
+    fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported>;
 }
 
 struct Rewriter<'a, L> {
@@ -607,15 +610,14 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
                     if body_end > end {
                         break;
                     }
-                    items += self.leaf.item(
-                        &mut self.w,
-                        len_key(field),
-                        pos,
-                        pos + header,
-                        body_end,
-                        attributes,
-                        ctx - 1,
-                    )?;
+                    let item = ItemField {
+                        key: len_key(field),
+                        header: pos,
+                        start: pos + header,
+                        end: body_end,
+                        attr_field: attributes,
+                    };
+                    items += self.leaf.item(&mut self.w, item, ctx - 1)?;
                     pos = body_end;
                 }
             }
@@ -643,15 +645,14 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
             let body_start = body_end - body.len();
             pos = body_end;
             if child.attributes != 0 {
-                items += self.leaf.item(
-                    &mut self.w,
-                    len_key(field),
-                    field_start,
-                    body_start,
-                    body_end,
-                    child.attributes,
-                    ctx - 1,
-                )?;
+                let item = ItemField {
+                    key: len_key(field),
+                    header: field_start,
+                    start: body_start,
+                    end: body_end,
+                    attr_field: child.attributes,
+                };
+                items += self.leaf.item(&mut self.w, item, ctx - 1)?;
                 continue;
             }
             // Output offsets of this field's key and length: pending input maps to the output
@@ -675,15 +676,14 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
         if level.create_missing && descended == 0 {
             let (field, child) = level.children[0];
             debug_assert!(child.attributes != 0, "only item levels are created");
-            items += self.leaf.item(
-                &mut self.w,
-                len_key(field),
+            let absent = ItemField {
+                key: len_key(field),
+                header: end,
+                start: end,
                 end,
-                end,
-                end,
-                child.attributes,
-                ctx - 1,
-            )?;
+                attr_field: child.attributes,
+            };
+            items += self.leaf.item(&mut self.w, absent, ctx - 1)?;
         }
         Ok(items)
     }
@@ -707,32 +707,23 @@ struct AttrLeaf<'f, F> {
 impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
     /// Parses one item's attribute list (the keys the filter admits), runs the edit, and
     /// writes the item if it changed.
-    fn item(
-        &mut self,
-        w: &mut Writer<'_>,
-        key: u64,
-        header_start: usize,
-        start: usize,
-        end: usize,
-        attr_field: u32,
-        ctx: u32,
-    ) -> Result<usize, Unsupported> {
+    fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported> {
         self.entries.clear();
         self.slots.clear();
-        self.scan(w.input, start, end, attr_field, ctx)?;
+        self.scan(w.input, f.start, f.end, f.attr_field, ctx)?;
         if self.entries.is_empty()
             && let Some((field, result)) = &self.on_empty
-            && *field == attr_field
+            && *field == f.attr_field
         {
             if let Some(added) = result {
-                w.begin_field(header_start, key, end - start + added.len());
-                w.copy((start, end));
+                w.begin_field(f.header, f.key, f.end - f.start + added.len());
+                w.copy((f.start, f.end));
                 w.out.extend_from_slice(added);
-                w.synced = end;
+                w.synced = f.end;
             }
             return Ok(1);
         }
-        self.edit_item(w, key, header_start, start, end, attr_field);
+        self.edit_item(w, f);
         Ok(1)
     }
 }
@@ -742,16 +733,16 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
     /// items the memo of the empty-list edit serves (most, for an insert or upsert) never
     /// get here, and the scan loop keeps its registers.
     #[inline(never)]
-    fn edit_item(
-        &mut self,
-        w: &mut Writer<'_>,
-        key: u64,
-        header_start: usize,
-        start: usize,
-        end: usize,
-        attr_field: u32,
-    ) {
-        let arena_mark = w.arena.len();
+    fn edit_item(&mut self, w: &mut Writer<'_>, f: ItemField) {
+        let ItemField {
+            key,
+            header,
+            start,
+            end,
+            attr_field,
+        } = f;
+        // The arena holds only the item being edited: it is emptied after each one.
+        debug_assert!(w.arena.is_empty());
         let mut attrs = WireAttrs {
             input: w.input,
             entries: &mut self.entries,
@@ -765,7 +756,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
             if empty {
                 self.on_empty = Some((attr_field, None));
             }
-            w.arena.truncate(arena_mark);
+            w.arena.clear();
             return;
         }
         if empty {
@@ -778,7 +769,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
         }
         let removed: usize = self.slots.iter().map(|(s, t)| t - s).sum();
         let added: usize = self.entries.iter().map(|e| e.field.1 - e.field.0).sum();
-        w.begin_field(header_start, key, end - start - removed + added);
+        w.begin_field(header, key, end - start - removed + added);
         // The input with each parsed attribute replaced by the entries anchored to it (none
         // if it was deleted), then the added entries. Adjacent input pieces (a kept
         // attribute and the bytes around it) go out as one copy.
@@ -940,16 +931,14 @@ struct ItemLeaf<G> {
 }
 
 impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLeaf<G> {
-    fn item(
-        &mut self,
-        w: &mut Writer<'_>,
-        key: u64,
-        header_start: usize,
-        start: usize,
-        end: usize,
-        attr_field: u32,
-        ctx: u32,
-    ) -> Result<usize, Unsupported> {
+    fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported> {
+        let ItemField {
+            key,
+            header,
+            start,
+            end,
+            attr_field,
+        } = f;
         let input = w.input;
         let view = ItemView {
             raw: &input[start..end],
@@ -963,7 +952,7 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
         let decision = (self.decide)(&view, &mut item_out);
         let replace = item_out.replace;
         if decision == ItemDecision::Drop {
-            w.sync_to(header_start);
+            w.sync_to(header);
             w.synced = end;
             return Ok(0);
         }
@@ -986,7 +975,7 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
             }
         }
         let kept: usize = self.pieces.iter().map(|(s, t)| t - s).sum();
-        w.begin_field(header_start, key, kept + new_end - new_start);
+        w.begin_field(header, key, kept + new_end - new_start);
         for &piece in &self.pieces {
             w.copy(piece);
         }

@@ -114,6 +114,14 @@ async fn consume(p: &FilterProcessor, r: Request) -> Result<(), ConsumeError> {
         .await
 }
 
+/// Items the filter processor counted as dropped.
+fn dropped(telemetry: &Telemetry) -> u64 {
+    telemetry.sum(
+        "otelcol_processor_dropped_items",
+        &[("processor", "filter")],
+    )
+}
+
 fn received(rec: &Recorder) -> Vec<Request> {
     rec.got
         .lock()
@@ -163,13 +171,7 @@ async fn readme_traces() {
         panic!()
     };
     assert_eq!(t.resource_spans.len(), 1);
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        3
-    );
+    assert_eq!(dropped(&telemetry), 3);
 }
 
 #[tokio::test]
@@ -274,13 +276,7 @@ async fn readme_metrics() {
     assert_eq!(metric_names(&got[0]), vec!["kept"]);
     assert_eq!(got[0].item_count(), 2);
     // 1 (my.metric) + 1 (histogram) + 2 (summary points) + 1 (my_service_name).
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        5
-    );
+    assert_eq!(dropped(&telemetry), 5);
 }
 
 #[tokio::test]
@@ -368,13 +364,7 @@ async fn everything_dropped_is_not_passed_on() {
         .await
         .unwrap();
     assert!(rec.got.lock().unwrap().is_empty());
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        2
-    );
+    assert_eq!(dropped(&telemetry), 2);
 }
 
 #[tokio::test]
@@ -515,13 +505,7 @@ spans:
     consume(&p, input).await.unwrap();
     // app_1 is not included; app_3's spans do not match every exclude list (service).
     assert_eq!(rec.span_names(), vec!["kept", "hello_world"]);
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        1
-    );
+    assert_eq!(dropped(&telemetry), 1);
 }
 
 #[tokio::test]
@@ -654,13 +638,7 @@ metrics:
         panic!()
     };
     assert_eq!(m.resource_metrics.len(), 1);
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        4
-    );
+    assert_eq!(dropped(&telemetry), 4);
 }
 
 #[tokio::test]
@@ -1031,13 +1009,7 @@ trace_conditions:
     };
     // The resource condition dropped the localhost resource with both its spans.
     assert_eq!(t.resource_spans.len(), 1);
-    assert_eq!(
-        telemetry.sum(
-            "otelcol_processor_dropped_items",
-            &[("processor", "filter")]
-        ),
-        4
-    );
+    assert_eq!(dropped(&telemetry), 4);
     // The same request through the context blocks of the older form.
     let (p, rec, _) = processor(README, Signal::Traces);
     consume(&p, input()).await.unwrap();

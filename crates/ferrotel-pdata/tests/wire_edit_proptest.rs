@@ -464,6 +464,97 @@ fn unusual_key_value_forms_are_parsed_in_full() {
     }
 }
 
+/// Items past the first one without the filtered keys are served by the memo of the edit on
+/// an empty list when the keys' bytes occur nowhere in them; everywhere the bytes occur (as a
+/// value, a span name, an event's attribute, an attribute key in any KeyValue form) the item
+/// is walked. Also past the point where the search gives up (keys in many spans in a row).
+#[test]
+fn items_holding_the_key_bytes_anywhere_are_walked() {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, span::Event};
+    use prost::Message;
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(string(v)),
+        ..Default::default()
+    };
+    let plain = || Span {
+        trace_id: vec![1; 16].into(),
+        span_id: vec![2; 8].into(),
+        name: "span".into(),
+        attributes: vec![kv("a", "b"), kv("c", "d")],
+        ..Default::default()
+    };
+    let with = |f: &dyn Fn(&mut Span)| {
+        let mut s = plain();
+        f(&mut s);
+        s
+    };
+    let kinds: Vec<Span> = vec![
+        plain(),
+        with(&|s| s.attributes.push(kv("x", "an env value"))),
+        with(&|s| s.name = "env".into()),
+        with(&|s| {
+            s.events.push(Event {
+                attributes: vec![kv("env", "in an event")],
+                ..Default::default()
+            })
+        }),
+        with(&|s| s.attributes.insert(1, kv("env", "dev"))),
+        plain(),
+    ];
+    // Each kind after a plain span, then ten spans in a row with the key, then plain ones.
+    let mut spans = Vec::new();
+    for k in &kinds {
+        spans.push(plain());
+        spans.push(k.clone());
+    }
+    spans.extend((0..10).map(|_| kinds[4].clone()));
+    spans.extend([plain(), kinds[1].clone(), plain()]);
+    let req = Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let mut bytes = req.encode_proto().to_vec();
+    let steps = [
+        Step::SetKey("env".into(), "prod".into()),
+        Step::Push("added".into(), 7),
+    ];
+    let filter = KeyFilter::Keys(KeySet::new(["env", "added"]));
+    check_bytes(&bytes, &steps, &filter);
+    // The same with the key in the unusual KeyValue forms (value first, second key).
+    let mut span = plain().encode_to_vec();
+    let form = [
+        0x12, 3, 0x0a, 1, b'x', 0x0a, 1, b'a', 0x0a, 3, b'e', b'n', b'v',
+    ];
+    span.extend([0x4a, form.len() as u8]);
+    span.extend(form);
+    let first = plain().encode_to_vec();
+    let mut scope = Vec::new();
+    for s in [&first, &span, &first] {
+        scope.extend([0x12, s.len() as u8]);
+        scope.extend_from_slice(s);
+    }
+    bytes = request_of_scope(&scope);
+    check_bytes(&bytes, &steps, &filter);
+}
+
+/// A traces request with one resource holding the scope body `scope` (its spans, encoded).
+fn request_of_scope(scope: &[u8]) -> Vec<u8> {
+    let mut rs = vec![0x12];
+    prost::encoding::encode_varint(scope.len() as u64, &mut rs);
+    rs.extend_from_slice(scope);
+    let mut req = vec![0x0a];
+    prost::encoding::encode_varint(rs.len() as u64, &mut req);
+    req.extend_from_slice(&rs);
+    req
+}
+
 /// The decision both implementations take for a span or log record: from the first id byte
 /// (drop when divisible by 3) and the second (replace a string field when odd).
 fn decision(id: &[u8]) -> (bool, bool) {

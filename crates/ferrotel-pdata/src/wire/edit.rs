@@ -209,7 +209,9 @@ pub fn edit_attributes_of(
         entries: Vec::new(),
         slots: Vec::new(),
         on_empty: None,
-        presearch: Presearch::default(),
+        // A resource's attributes are a small part of its bytes (the spans follow): walking
+        // them is cheaper than searching everything.
+        presearch: (target == AttrTarget::Items).then(Presearch::default),
         filter,
         edit,
     };
@@ -760,8 +762,9 @@ struct AttrLeaf<'f, F> {
     /// `.0`: nothing, or append these encoded attributes. Items with nothing the filter
     /// admits reuse it instead of running the edit.
     on_empty: Option<(u32, Option<Vec<u8>>)>,
-    /// Finds the items that cannot hold a filtered key, so the memo serves them unscanned.
-    presearch: Presearch,
+    /// Finds the items that cannot hold a filtered key, so the memo serves them unscanned
+    /// (items that are most of the request's bytes: spans, log records, data points).
+    presearch: Option<Presearch>,
     filter: &'f KeyFilter,
     edit: F,
 }
@@ -834,9 +837,9 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
     /// their bytes need no walk ([`Presearch`]).
     #[inline]
     fn clean_until(&mut self, input: &[u8], from: usize, attr_field: u32) -> usize {
-        match (&self.on_empty, self.filter) {
-            (Some((field, _)), KeyFilter::Keys(set)) if *field == attr_field => {
-                self.presearch.clean_until(set, input, from)
+        match (&self.on_empty, self.filter, &mut self.presearch) {
+            (Some((field, _)), KeyFilter::Keys(set), Some(presearch)) if *field == attr_field => {
+                presearch.clean_until(set, input, from)
             }
             _ => 0,
         }

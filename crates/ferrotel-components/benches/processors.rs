@@ -7,7 +7,9 @@
 //!   what the wire path saves);
 //! - `batch` on its own: 1000-span requests into 8192-span batches (merge and hand-off);
 //! - every processor through `consume_*`: received bytes in, the protobuf encoding an exporter
-//!   sends out (decode and re-encode included where the processor needs them).
+//!   sends out (decode and re-encode included where the processor needs them);
+//! - one upsert on log records of a 1 KiB body and 5 attributes (the least favourable shape
+//!   for the wire edit's key search: many bytes per attribute).
 //!
 //! Criterion reports time per 1000-span request; divide by 1000 for ns/span.
 //!
@@ -23,8 +25,10 @@ use ferrotel_components::processors::memory_limiter::MemoryLimiterFactory;
 use ferrotel_components::processors::probabilistic_sampler::ProbabilisticSamplerFactory;
 use ferrotel_components::processors::resource::{ResourceConfig, ResourceProcessor};
 use ferrotel_components::processors::transform::TransformProcessorFactory;
+use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_pdata::{Payload, Request, Signal};
@@ -275,7 +279,52 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    // Log records of a 1 KiB body and 5 attributes: many bytes per attribute, the least
+    // favourable shape for the key search that lets items without the key skip the walk.
+    let logs = Payload::from_proto(Signal::Logs, logs_request().encode_proto()).unwrap();
+    let upsert_logs = AttributesProcessor::build(
+        &ctx("attributes"),
+        yaml("actions:\n  - {key: env, value: prod, action: upsert}\n"),
+        Signal::Logs,
+        Arc::new(EncodingSink),
+    )
+    .unwrap();
+    g.bench_function("consume_attributes_1_upsert_logs_1kib_body", |b| {
+        b.iter(|| {
+            rt.block_on(upsert_logs.consume(logs.clone(), Context::default()))
+                .unwrap()
+        })
+    });
     g.finish();
+}
+
+/// 100 resources × 10 log records, each a 1 KiB string body and 5 attributes.
+fn logs_request() -> Request {
+    let body = "lorem ipsum dolor sit amet ".repeat(38);
+    Request::Logs(ExportLogsServiceRequest {
+        resource_logs: (0..RESOURCES)
+            .map(|_| ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: (0..SPANS)
+                        .map(|i| LogRecord {
+                            time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+                            severity_number: 9,
+                            body: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(body[..1024].into())),
+                            }),
+                            attributes: (0..5)
+                                .map(|a| attr(&format!("log.attr.{a}"), &format!("value-{a}")))
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    })
 }
 
 /// The next stage as an exporter sees it: the request's protobuf encoding is produced.

@@ -18,8 +18,9 @@
 //!
 //! Per span, the work left for a key-filtered edit is the walk itself: each attribute costs
 //! one word compare and one bit test ([`KeySet`]'s prefilter), and the edit's result on an
-//! empty list is computed once per request, so inserting `env = prod` into every span is a
-//! walk and a copy per span.
+//! empty list is computed once per request. Items whose bytes do not contain any of the
+//! filter's keys (a SIMD substring search, [`Presearch`]) take that result without a walk, so
+//! inserting `env = prod` into every span is a copy per span.
 
 use bytes::Bytes;
 use memchr::memmem;
@@ -774,9 +775,14 @@ struct AttrLeaf<'f, F> {
 /// An item whose bytes contain none of the keys has none of them as an attribute key (a key
 /// is stored as contiguous bytes, whatever the form of its KeyValue), so the edit's result on
 /// an empty list applies to it without walking its fields: the walk of a span costs ~30
-/// instructions per attribute, a SIMD substring search over the request a few per 32 bytes,
-/// done once per request where the keys occur nowhere. Relies on the input being a validated
-/// request ([`Payload`](crate::Payload) bytes are): a clean item's fields are not checked.
+/// instructions per field, the search (memchr's AVX2/SSE2 `memmem`) ~10 per 32 bytes, done
+/// once per request where the keys occur nowhere. An upsert on spans of 10 attributes takes
+/// 359 instructions per span instead of 780; on log records of a 1 KiB body and 5 attributes,
+/// the least favourable shape (many bytes, few fields), 687 instead of 869, equal in time
+/// (`cargo bench -p ferrotel-components --bench processors`, `consume_attributes_1_upsert*`).
+/// After a hit, items up to it are still clean and the search resumes after the item that
+/// held it. Relies on the input being a validated request ([`Payload`](crate::Payload) bytes
+/// are): a clean item's fields are not checked.
 #[derive(Default)]
 struct Presearch {
     /// Per key, where it next occurs at or after the last offset looked from (`usize::MAX`:

@@ -954,17 +954,19 @@ impl<F> AttrLeaf<'_, F> {
         // Every item type has its attributes at a field below 16: a one-byte key.
         debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
-        let (skipping, slots) = match self.filter {
-            KeyFilter::Keys(set) => (true, set.slots),
-            KeyFilter::All => (false, [u64::MAX; 4]),
+        let (keys, slots) = match self.filter {
+            KeyFilter::Keys(set) => (Some(set), set.slots),
+            KeyFilter::All => (None, [u64::MAX; 4]),
         };
+        let skipping = keys.is_some();
         let usual_head = u32::from(attr_key) | 0x0a << 16;
         let item = &input[..end];
         let mut pos = start;
         loop {
-            // Fast path: attributes in the usual form whose key the set's prefilter rejects
-            // are skipped after a word compare, a bit test and a check that the value runs to
-            // the attribute's end (so the KeyValue has no second key).
+            // Fast path: attributes in the usual form (the value runs to the attribute's end,
+            // so the KeyValue has no second key) whose key the set's prefilter rejects are
+            // skipped after a word compare, a bit test and that check; those it admits are
+            // recorded here too.
             let mut rest = &item[pos..];
             while skipping && let Some(head) = rest.first_chunk::<4>() {
                 // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
@@ -994,16 +996,28 @@ impl<F> AttrLeaf<'_, F> {
                 let Some(attr) = rest.get(..2 + len) else {
                     break;
                 };
-                let last = if key_len == 0 { 0 } else { attr[3 + key_len] };
-                if KeySet::may_contain(&slots, key_len, last) {
-                    break;
-                }
                 // The value's tag and one-byte length, running to the attribute's end.
                 let value = &attr[4 + key_len..];
                 if u16::from_le_bytes([value[0], value[1]]) as usize
                     != 0x12 | (len - key_len - 4) << 8
                 {
                     break;
+                }
+                let last = if key_len == 0 { 0 } else { attr[3 + key_len] };
+                if KeySet::may_contain(&slots, key_len, last)
+                    && let Some(set) = keys
+                    && set.contains(&attr[4..4 + key_len])
+                {
+                    let at = end - rest.len();
+                    let key = (at + 4, at + 4 + key_len);
+                    self.slots.push((at, at + attr.len()));
+                    self.entries.push(Entry {
+                        anchor: self.slots.len() as u32 - 1,
+                        in_arena: false,
+                        field: (at, at + attr.len()),
+                        key,
+                        value: Some((key.1 + 2, at + attr.len())),
+                    });
                 }
                 rest = &rest[attr.len()..];
             }

@@ -213,6 +213,19 @@ fn bench(c: &mut Criterion) {
             ),
         ),
         (
+            // One key every span has: each span is walked to find it.
+            "attributes_1_update",
+            Arc::new(
+                AttributesProcessor::build(
+                    &ctx("attributes"),
+                    yaml("actions:\n  - {key: span.attr.3, value: redacted, action: update}\n"),
+                    Signal::Traces,
+                    Arc::new(EncodingSink),
+                )
+                .unwrap(),
+            ),
+        ),
+        (
             // A pattern makes every key a candidate: each attribute is parsed and matched.
             "attributes_pattern_delete",
             Arc::new(

@@ -466,20 +466,20 @@ impl Writer<'_> {
         put_varint(&mut self.out, len as u64);
     }
 
-    /// Writes the input field at `header` (one-byte key `key`) with its body `start..end`
-    /// followed by `added`: what an insert does to every item without the key.
+    /// Writes the input field at `header` (key `key`) with its body `start..end` followed by
+    /// `added`: what an insert does to every item without the key.
     ///
     /// Written by hand, with one capacity check for the three pieces: through `Vec::push`
     /// and `extend_from_slice` the length and capacity are reloaded and checked per piece
     /// and per varint byte, which was a third of the cost of such an item.
     #[inline(always)]
-    fn item_with(&mut self, header: usize, key: u8, (start, end): (usize, usize), added: &[u8]) {
+    fn item_with(&mut self, header: usize, key: u64, (start, end): (usize, usize), added: &[u8]) {
         self.sync_to(header);
         let body = &self.input[start..end];
         let new_len = body.len() + added.len();
-        let mut head = [0u8; 11];
-        head[0] = key;
-        let n = 1 + put_varint_into(&mut head[1..], new_len as u64);
+        let mut head = [0u8; 20];
+        let k = put_varint_into(&mut head, key);
+        let n = k + put_varint_into(&mut head[k..], new_len as u64);
         self.out.reserve(head.len() + new_len);
         let at = self.out.len();
         // SAFETY: `reserve` made room for all of `head` and both slices past `at`; every
@@ -665,8 +665,12 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
                     }
                     if body_end <= clean_end {
                         if let Some(added) = self.leaf.appended() {
-                            self.w
-                                .item_with(pos, key_byte, (pos + header, body_end), added);
+                            self.w.item_with(
+                                pos,
+                                u64::from(key_byte),
+                                (pos + header, body_end),
+                                added,
+                            );
                         }
                         items += 1;
                         pos = body_end;
@@ -786,9 +790,8 @@ struct AttrLeaf<'f, F> {
 #[derive(Default)]
 struct Presearch {
     /// Per key, where it next occurs at or after the last offset looked from (`usize::MAX`:
-    /// nowhere); valid once `ready`.
+    /// nowhere); empty until the first look.
     hits: Vec<usize>,
-    ready: bool,
 }
 
 impl Presearch {
@@ -798,16 +801,18 @@ impl Presearch {
     /// searched for once per request.
     #[inline]
     fn clean_until(&mut self, set: &KeySet, input: &[u8], from: usize) -> usize {
-        if !self.ready {
-            self.hits = vec![0; set.finders.len()];
-            self.ready = true;
+        let search = |finder: &memmem::Finder<'_>| {
+            finder
+                .find(&input[from..])
+                .map_or(usize::MAX, |at| from + at)
+        };
+        if self.hits.len() != set.finders.len() {
+            self.hits = set.finders.iter().map(search).collect();
         }
         let mut until = usize::MAX;
         for (hit, finder) in self.hits.iter_mut().zip(&set.finders) {
-            if *hit < from || (*hit == 0 && from == 0) {
-                *hit = finder
-                    .find(&input[from..])
-                    .map_or(usize::MAX, |at| from + at);
+            if *hit < from {
+                *hit = search(finder);
             }
             // An occurrence that starts at `hit` lies in no item ending before its last byte.
             let len = finder.needle().len().max(1);
@@ -864,10 +869,7 @@ impl<F> AttrLeaf<'_, F> {
     #[inline(always)]
     fn write_memo(w: &mut Writer<'_>, f: ItemField, added: Option<&[u8]>) {
         if let Some(added) = added {
-            w.begin_field(f.header, f.key, f.end - f.start + added.len());
-            w.copy((f.start, f.end));
-            w.out.extend_from_slice(added);
-            w.synced = f.end;
+            w.item_with(f.header, f.key, (f.start, f.end), added);
         }
     }
 }

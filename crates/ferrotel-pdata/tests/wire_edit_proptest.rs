@@ -467,7 +467,7 @@ fn unusual_key_value_forms_are_parsed_in_full() {
 /// Items past the first one without the filtered keys are served by the memo of the edit on
 /// an empty list when the keys' bytes occur nowhere in them; everywhere the bytes occur (as a
 /// value, a span name, an event's attribute, an attribute key in any KeyValue form) the item
-/// is walked. Also past the point where the search gives up (keys in many spans in a row).
+/// is walked, also for many such spans in a row (the search then resumes after each one).
 #[test]
 fn items_holding_the_key_bytes_anywhere_are_walked() {
     use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;

@@ -242,6 +242,22 @@ fn check_edit(
     Ok(())
 }
 
+/// Whether a script of key steps reads only the first attribute of each key: none names a
+/// key after removing it (then it would find the key's next attribute), the condition of
+/// [`KeySet::reads_keys_only`].
+fn reads_first_of_each_key(steps: &[Step]) -> bool {
+    let mut removed = Vec::new();
+    steps.iter().all(|s| match s {
+        Step::Push(k, _) | Step::SetKey(k, _) => !removed.contains(&k),
+        Step::RemoveKey(k) => {
+            let first = !removed.contains(&k);
+            removed.push(k);
+            first
+        }
+        _ => true,
+    })
+}
+
 /// A request and an edit script whose steps name keys only (no index or length rules), with
 /// keys drawn from those the request has, so edits hit.
 fn request_and_key_steps() -> impl Strategy<Value = (Request, Vec<Step>, bool)> {
@@ -290,8 +306,50 @@ proptest! {
             Step::Push(k, _) | Step::SetKey(k, _) | Step::RemoveKey(k) => Some(k.as_bytes()),
             _ => None,
         });
-        let filter = KeyFilter::Keys(KeySet::new(keys));
-        check_edit(&req, &steps, resources, &filter)?;
+        let set = KeySet::new(keys);
+        check_edit(&req, &steps, resources, &KeyFilter::Keys(set.clone()))?;
+        // The script only finds, sets, removes and appends by key (Read changes nothing):
+        // declared keys-only, the edit runs once per key sequence and is replayed.
+        if reads_first_of_each_key(&steps) {
+            check_edit(&req, &steps, resources, &KeyFilter::Keys(set.reads_keys_only()))?;
+        }
+    }
+
+    /// A keys-only edit ([`KeySet::reads_keys_only`]) replayed on items with the same key
+    /// sequence, repeated keys, different values and other attributes between them, gives
+    /// what the edit gives on each decoded list.
+    #[test]
+    fn keys_only_edit_replays_equal_decoded_edit(
+        spans in proptest::collection::vec(
+            proptest::collection::vec(("[abcx]", 0i64..3), 0..6),
+            1..12,
+        ),
+        steps in proptest::collection::vec(prop_oneof![
+            ("[abn]", any::<i64>()).prop_map(|(k, v)| Step::Push(k, v)),
+            ("[abn]", ".{0,3}").prop_map(|(k, v)| Step::SetKey(k, v)),
+            "[abn]".prop_map(Step::RemoveKey),
+        ], 1..4),
+    ) {
+        use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+        use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let spans = spans.into_iter().map(|attrs| Span {
+            span_id: vec![2; 8].into(),
+            attributes: attrs.into_iter().map(|(k, v)| KeyValue {
+                key: k,
+                value: Some(int(v)),
+                ..Default::default()
+            }).collect(),
+            ..Default::default()
+        }).collect();
+        let req = Request::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
+                ..Default::default()
+            }],
+        });
+        prop_assume!(reads_first_of_each_key(&steps));
+        let set = KeySet::new(["a", "b", "n"]).reads_keys_only();
+        check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
     }
 
     #[test]
@@ -299,9 +357,13 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..256),
         steps in proptest::collection::vec(step(), 0..4),
     ) {
+        let keys_only = KeyFilter::Keys(KeySet::new(["k0", "k1", ""]).reads_keys_only());
         for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
             for target in [AttrTarget::Items, AttrTarget::Resources] {
                 let _ = wire::edit_attributes(signal, &bytes, target, |a| on_wire(&steps, a));
+                let _ = wire::edit_attributes_of(signal, &bytes, target, &keys_only, |a| {
+                    on_wire(&steps, a)
+                });
             }
         }
     }
@@ -461,7 +523,81 @@ fn unusual_key_value_forms_are_parsed_in_full() {
         let req = request_of(&span).unwrap();
         let steps = [Step::SetKey("env".into(), "prod".into())];
         check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
+        let keys_only = KeySet::new(["env"]).reads_keys_only();
+        check_bytes(&req, &steps, &KeyFilter::Keys(keys_only));
     }
+}
+
+/// A keys-only edit runs once per key sequence in a request, whatever the values; the
+/// items after the first with a sequence get its result replayed (checked against the
+/// decoded edit), and a later attribute with an already seen key is not handed to it.
+#[test]
+fn keys_only_edit_runs_once_per_key_sequence() {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    let span = |attrs: &[(&str, i64)]| Span {
+        span_id: vec![2; 8].into(),
+        attributes: attrs
+            .iter()
+            .map(|&(k, v)| KeyValue {
+                key: k.into(),
+                value: Some(int(v)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    // Sequences: [a] four times, [a, b] twice, [b, a] once; `a` repeated in two spans.
+    let spans = vec![
+        span(&[("a", 1), ("x", 0)]),
+        span(&[("x", 0), ("a", 2)]),
+        span(&[("a", 3), ("b", 1)]),
+        span(&[("a", 4), ("a", 5)]),
+        span(&[("b", 1), ("a", 6)]),
+        span(&[("a", 7), ("x", 1), ("b", 2), ("a", 8)]),
+        span(&[("a", 9)]),
+    ];
+    let req = Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let bytes = req.encode_proto();
+    let steps = [
+        Step::SetKey("a".into(), "redacted".into()),
+        Step::RemoveKey("b".into()),
+    ];
+    let mut runs = 0;
+    let mut longest = 0;
+    let set = KeySet::new(["a", "b"]).reads_keys_only();
+    let edited = wire::edit_attributes_of(
+        Signal::Traces,
+        &bytes,
+        AttrTarget::Items,
+        &KeyFilter::Keys(set.clone()),
+        |a| {
+            runs += 1;
+            longest = longest.max(a.len());
+            on_wire(&steps, a)
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(runs, 3, "one run per key sequence: [a], [a, b], [b, a]");
+    assert_eq!(longest, 2, "a repeated key is not handed to the edit");
+    let mut expected = req.clone();
+    for list in lists(&mut expected, AttrTarget::Items) {
+        on_decoded(&steps, list);
+    }
+    assert_eq!(
+        Request::decode_proto(Signal::Traces, edited).unwrap(),
+        expected
+    );
+    check_bytes(&bytes, &steps, &KeyFilter::Keys(set));
 }
 
 /// Items past the first one without the filtered keys are served by the memo of the edit on
@@ -527,6 +663,8 @@ fn items_holding_the_key_bytes_anywhere_are_walked() {
     ];
     let filter = KeyFilter::Keys(KeySet::new(["env", "added"]));
     check_bytes(&bytes, &steps, &filter);
+    let keys_only = KeyFilter::Keys(KeySet::new(["env", "added"]).reads_keys_only());
+    check_bytes(&bytes, &steps, &keys_only);
     // The same with the key in the unusual KeyValue forms (value first, second key).
     let mut span = plain().encode_to_vec();
     let form = [
@@ -542,6 +680,7 @@ fn items_holding_the_key_bytes_anywhere_are_walked() {
     }
     bytes = request_of_scope(&scope);
     check_bytes(&bytes, &steps, &filter);
+    check_bytes(&bytes, &steps, &keys_only);
 }
 
 /// A traces request with one resource holding the scope body `scope` (its spans, encoded).

@@ -103,6 +103,8 @@ pub struct KeySet {
     /// A substring searcher per key, in `keys`' order: an item whose bytes do not contain any
     /// key has none of them as an attribute ([`Presearch`]).
     finders: Vec<memmem::Finder<'static>>,
+    /// See [`KeySet::reads_keys_only`].
+    keys_only: bool,
 }
 
 impl KeySet {
@@ -136,22 +138,36 @@ impl KeySet {
 
     #[inline(always)]
     pub fn contains(&self, key: &[u8]) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// The key's index in the set (the order keys were first given in).
+    #[inline(always)]
+    fn position(&self, key: &[u8]) -> Option<usize> {
         if !Self::may_contain(&self.slots, key.len(), key.last().copied().unwrap_or(0)) {
-            return false;
+            return None;
         }
-        self.keys.iter().any(|k| same_bytes(k, key))
+        self.keys.iter().position(|k| same_bytes(k, key))
+    }
+
+    /// Declares that the edit reads no attribute values and, of each key, only the first
+    /// attribute holding it: it finds, sets, removes and appends by key, as the
+    /// `insert`/`update`/`upsert` of a constant and the `delete` of a key do, and never
+    /// looks for a key again after removing it (that would find the key's next attribute).
+    /// Its result on a list is then a function of which of the set's keys the list holds,
+    /// in which order.
+    ///
+    /// The wire edit then stops reading an item's attributes once it has seen every key, and
+    /// runs the edit once per request and key sequence, replaying its result on the other
+    /// items with that sequence ([`Plan`]). Later attributes with an already seen key are
+    /// not handed to the edit. Sets of more than 255 keys ignore the declaration.
+    pub fn reads_keys_only(mut self) -> Self {
+        self.keys_only = self.keys.len() <= usize::from(u8::MAX);
+        self
     }
 }
 
 impl KeyFilter {
-    #[inline(always)]
-    fn admits(&self, key: &[u8]) -> bool {
-        match self {
-            KeyFilter::All => true,
-            KeyFilter::Keys(set) => set.contains(key),
-        }
-    }
-
     /// Whether the edit may need the attribute with KeyValue body `kv` (shorter than 128
     /// bytes): false only when it is in the usual form and its key is not admitted.
     #[inline(always)]
@@ -213,6 +229,8 @@ pub fn edit_attributes_of(
         // A resource's attributes are a small part of its bytes (the spans follow): walking
         // them is cheaper than searching everything.
         presearch: (target == AttrTarget::Items).then(Presearch::default),
+        keys_seen: Vec::new(),
+        plans: Vec::new(),
         filter,
         edit,
     };
@@ -496,6 +514,48 @@ impl Writer<'_> {
         self.synced = end;
     }
 
+    /// Writes the item `f` as `plan` (see [`AttrLeaf::replay`]) edits it: its body, `len`
+    /// bytes long, is the input with the plan's replacements at `slots`, then the plan's
+    /// appended bytes. One capacity check for all pieces, as in [`Writer::item_with`].
+    #[inline(always)]
+    fn item_spliced(&mut self, f: ItemField, len: usize, slots: &[(usize, usize)], plan: &Plan) {
+        self.sync_to(f.header);
+        let mut head = [0u8; 20];
+        let k = put_varint_into(&mut head, f.key);
+        let n = k + put_varint_into(&mut head[k..], len as u64);
+        self.out.reserve(head.len() + len);
+        let at = self.out.len();
+        let input = self.input;
+        // SAFETY: `reserve` made room for `head` and `len` bytes past `at`. The pieces
+        // written after the head are input `f.start..f.end` with each replaced slot `s..t`
+        // swapped for its replacement, then the appended bytes: their lengths telescope to
+        // `(f.end - f.start) - Σ(t - s) + Σ replacements + appended`, which is `len` as the
+        // caller computed it from the same slots and plan (the slicing panics before any
+        // piece out of order could be written). Nothing overlaps the output; the new length
+        // covers exactly the bytes written.
+        unsafe {
+            let dst = self.out.as_mut_ptr().add(at);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), dst, head.len());
+            let mut dst = dst.add(n);
+            let mut put = |piece: &[u8]| {
+                std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len());
+                dst = dst.add(piece.len());
+            };
+            let mut from = f.start;
+            for (&(s, t), op) in slots.iter().zip(&plan.slots) {
+                if let Some((a, b)) = *op {
+                    put(&input[from..s]);
+                    put(&plan.bytes[a..b]);
+                    from = t;
+                }
+            }
+            put(&input[from..f.end]);
+            put(&plan.bytes[plan.appended.0..plan.appended.1]);
+            self.out.set_len(at + n + len);
+        }
+        self.synced = f.end;
+    }
+
     #[inline(always)]
     fn copy(&mut self, (start, end): (usize, usize)) {
         if start < end {
@@ -770,8 +830,34 @@ struct AttrLeaf<'f, F> {
     /// Finds the items that cannot hold a filtered key, so the memo serves them unscanned
     /// (items that are most of the request's bytes: spans, log records, data points).
     presearch: Option<Presearch>,
+    /// Scratch: for a keys-only set ([`KeySet::reads_keys_only`]), the set indices of the
+    /// keys parsed into `entries`, in order (each key once).
+    keys_seen: Vec<u8>,
+    /// For a keys-only set: the edit's result per key sequence met in this request.
+    plans: Vec<Plan>,
     filter: &'f KeyFilter,
     edit: F,
+}
+
+/// At most this many key sequences are memoized per request (an attributes processor's few
+/// keys make few); items with others run the edit.
+const MAX_PLANS: usize = 16;
+
+/// What a keys-only edit ([`KeySet::reads_keys_only`]) did to a list holding a sequence of
+/// the set's keys, replayed on every other item with that sequence: the attributes it
+/// replaced or deleted and the bytes it appended. A constant update of a key every span has
+/// becomes a copy of the span with one attribute swapped.
+struct Plan {
+    /// The field number of the attributes in the items it serves (data point types differ).
+    field: u32,
+    /// The set indices of the keys, in list order.
+    keys: Box<[u8]>,
+    /// Per parsed attribute: `None` keeps it, a range of `bytes` replaces it (an empty one
+    /// deletes it).
+    slots: Box<[Option<(usize, usize)>]>,
+    /// The range of `bytes` written after the item's other fields.
+    appended: (usize, usize),
+    bytes: Vec<u8>,
 }
 
 /// Where each key of a [`KeyFilter::Keys`] next occurs in the input, as a substring.
@@ -832,12 +918,25 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         }
         self.entries.clear();
         self.slots.clear();
+        self.keys_seen.clear();
         self.scan(w.input, f.start, f.end, f.attr_field, ctx)?;
         if self.entries.is_empty()
             && let Some((field, result)) = &self.on_empty
             && *field == f.attr_field
         {
             Self::write_memo(w, f, result.as_deref());
+            return Ok(1);
+        }
+        // Only keys-only sets record key sequences.
+        if !self.keys_seen.is_empty()
+            && let Some(plan) = (self.plans.iter()).find(|p| {
+                // Inline: a `memcmp` call costs more than these few bytes.
+                p.field == f.attr_field
+                    && p.keys.len() == self.keys_seen.len()
+                    && p.keys.iter().zip(&self.keys_seen).all(|(a, b)| a == b)
+            })
+        {
+            Self::replay(w, f, &self.slots, plan);
             return Ok(1);
         }
         self.edit_item(w, f);
@@ -872,8 +971,25 @@ impl<F> AttrLeaf<'_, F> {
             w.item_with(f.header, f.key, (f.start, f.end), added);
         }
     }
-}
 
+    /// Writes an item whose keys match `plan`'s (its parsed attributes are `slots`) as the
+    /// edit wrote the item the plan was made from.
+    #[inline(always)]
+    fn replay(w: &mut Writer<'_>, f: ItemField, slots: &[(usize, usize)], plan: &Plan) {
+        let (a, b) = plan.appended;
+        let mut len = f.end - f.start + (b - a);
+        let mut changed = a != b;
+        for (&(s, t), op) in slots.iter().zip(&plan.slots) {
+            if let Some((a, b)) = *op {
+                len = len - (t - s) + (b - a);
+                changed = true;
+            }
+        }
+        if changed {
+            w.item_spliced(f, len, slots, plan);
+        }
+    }
+}
 impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
     /// Runs the edit on the parsed attributes and writes the item if it changed. Out of line:
     /// items the memo of the empty-list edit serves (most, for an insert or upsert) never
@@ -897,8 +1013,13 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
             changed: false,
         };
         (self.edit)(&mut attrs);
+        let changed = attrs.changed;
+        if !self.keys_seen.is_empty() && self.plans.len() < MAX_PLANS {
+            let plan = self.plan_of(&w.arena, attr_field, changed);
+            self.plans.push(plan);
+        }
         let empty = self.slots.is_empty();
-        if !attrs.changed {
+        if !changed {
             if empty {
                 self.on_empty = Some((attr_field, None));
             }
@@ -943,6 +1064,60 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
 }
 
 impl<F> AttrLeaf<'_, F> {
+    /// The [`Plan`] of the edit just run on the parsed attributes (`changed`: whether it
+    /// changed anything), for the key sequence in `keys_seen` of items with their
+    /// attributes at `field`.
+    fn plan_of(&self, arena: &[u8], field: u32, changed: bool) -> Plan {
+        let mut bytes = Vec::new();
+        let mut slots = vec![None; self.slots.len()];
+        let mut appended = (0, 0);
+        if changed {
+            // A slot without an entry anchored to it was deleted; an entry from the input
+            // is the slot's own attribute, kept; one in the arena replaced it.
+            slots.fill(Some((0, 0)));
+            let mut copy = |range: (usize, usize)| {
+                let at = bytes.len();
+                bytes.extend_from_slice(&arena[range.0..range.1]);
+                (at, bytes.len())
+            };
+            let mut added = None::<(usize, usize)>;
+            for e in self.entries.iter() {
+                let written = e.in_arena.then(|| copy(e.field));
+                match slots.get_mut(e.anchor as usize) {
+                    Some(slot) => *slot = written,
+                    // Added entries come last, their bytes one after the other.
+                    None => {
+                        let (at, end) = written.unwrap_or_default();
+                        added = Some(added.map_or((at, end), |(first, _)| (first, end)));
+                    }
+                }
+            }
+            appended = added.unwrap_or_default();
+        }
+        Plan {
+            field,
+            keys: self.keys_seen.as_slice().into(),
+            slots: slots.into(),
+            appended,
+            bytes,
+        }
+    }
+
+    /// Whether the attribute with the set's key `index` goes to the edit: always, unless
+    /// the set is keys-only and an earlier attribute of the item had that key.
+    #[inline(always)]
+    fn first_of(&mut self, set: &KeySet, index: usize) -> bool {
+        if !set.keys_only {
+            return true;
+        }
+        let index = index as u8;
+        if self.keys_seen.contains(&index) {
+            return false;
+        }
+        self.keys_seen.push(index);
+        true
+    }
+
     /// Finds the item's attributes the filter admits; the rest is only skipped over.
     #[inline(always)]
     fn scan(
@@ -1008,7 +1183,8 @@ impl<F> AttrLeaf<'_, F> {
                 let last = if key_len == 0 { 0 } else { attr[3 + key_len] };
                 if KeySet::may_contain(&slots, key_len, last)
                     && let Some(set) = keys
-                    && set.contains(&attr[4..4 + key_len])
+                    && let Some(index) = set.position(&attr[4..4 + key_len])
+                    && self.first_of(set, index)
                 {
                     let at = end - rest.len();
                     let key = (at + 4, at + 4 + key_len);
@@ -1020,6 +1196,9 @@ impl<F> AttrLeaf<'_, F> {
                         key,
                         value: Some((key.1 + 2, at + attr.len())),
                     });
+                    if self.has_every_key(set) {
+                        return Ok(());
+                    }
                 }
                 rest = &rest[attr.len()..];
             }
@@ -1040,7 +1219,9 @@ impl<F> AttrLeaf<'_, F> {
                 };
                 if self.filter.may_touch(kv) {
                     let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
-                    self.push_entry(input, entry);
+                    if self.push_entry(input, entry) {
+                        return Ok(());
+                    }
                 }
                 pos = field_end;
                 continue;
@@ -1061,7 +1242,9 @@ impl<F> AttrLeaf<'_, F> {
                 let field_end = end - r.left();
                 let kv_start = field_end - kv.len();
                 let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
-                self.push_entry(input, entry);
+                if self.push_entry(input, entry) {
+                    return Ok(());
+                }
             } else {
                 r.skip(field, wt, ctx)?;
             }
@@ -1071,15 +1254,29 @@ impl<F> AttrLeaf<'_, F> {
     }
 
     /// Records a parsed attribute, unless the filter passes over its key (a KeyValue not in
-    /// the usual key-first form is only known after parsing).
+    /// the usual key-first form is only known after parsing); true when the rest of the item
+    /// needs no reading ([`KeySet::reads_keys_only`]: every key seen).
     #[inline(always)]
-    fn push_entry(&mut self, input: &[u8], mut entry: Entry) {
-        if !self.filter.admits(&input[entry.key.0..entry.key.1]) {
-            return;
+    fn push_entry(&mut self, input: &[u8], mut entry: Entry) -> bool {
+        if let KeyFilter::Keys(set) = self.filter {
+            let Some(index) = set.position(&input[entry.key.0..entry.key.1]) else {
+                return false;
+            };
+            if !self.first_of(set, index) {
+                return false;
+            }
         }
         entry.anchor = self.slots.len() as u32;
         self.slots.push(entry.field);
         self.entries.push(entry);
+        matches!(self.filter, KeyFilter::Keys(set) if self.has_every_key(set))
+    }
+
+    /// For a keys-only set, whether every key of the set was seen in the item (the edit
+    /// reads no later attribute).
+    #[inline(always)]
+    fn has_every_key(&self, set: &KeySet) -> bool {
+        set.keys_only && self.keys_seen.len() == set.keys.len()
     }
 }
 

@@ -134,7 +134,35 @@ fn key_filter(actions: &[Action]) -> KeyFilter {
             Op::Extract(_, names) => keys.extend(names.iter().skip(1).map(String::as_str)),
         }
     }
-    KeyFilter::Keys(KeySet::new(keys))
+    let set = KeySet::new(keys);
+    KeyFilter::Keys(if reads_keys_only(actions) {
+        set.reads_keys_only()
+    } else {
+        set
+    })
+}
+
+/// Whether the actions' result on a list depends only on which of their keys it holds:
+/// inserts, updates and upserts of a configured or client-context value (one per request)
+/// and deletes of a key, none naming a key a delete before it removed (it would then find
+/// the key's next attribute). The wire edit then runs them once per key sequence in a
+/// request and replays the result ([`KeySet::reads_keys_only`]).
+fn reads_keys_only(actions: &[Action]) -> bool {
+    let mut deleted: Vec<&str> = Vec::new();
+    actions.iter().all(|a| {
+        let by_key = match &a.op {
+            Op::Insert(src) | Op::Update(src) | Op::Upsert(src) => {
+                !matches!(src, Source::Attribute(_))
+            }
+            Op::Delete(None) => true,
+            Op::Delete(Some(_)) | Op::Hash(_) | Op::Extract(..) | Op::Convert(_) => false,
+        };
+        let fresh = !deleted.contains(&a.key.as_str());
+        if matches!(a.op, Op::Delete(_)) {
+            deleted.push(&a.key);
+        }
+        by_key && fresh
+    })
 }
 
 /// Client-info values resolved once per request (one slot per action that reads the context).

@@ -182,6 +182,66 @@ actions:
     assert_eq!(get(attrs, "from_missing"), None, "absent source: no action");
 }
 
+/// Constant inserts, updates, upserts and deletes run once per key sequence on the wire and
+/// their result is replayed on the other spans (`KeySet::reads_keys_only`); spans with
+/// repeated keys, and deletes followed by an update of the same key (which then reads the
+/// key's second attribute, so is not replayed), give what the decoded edit gives.
+#[test]
+fn constant_actions_on_spans_with_repeated_keys() {
+    let spans = || {
+        (0..12)
+            .map(|i| {
+                span(
+                    "op",
+                    match i % 4 {
+                        0 => vec![kv_str("a", &format!("v{i}")), kv_str("x", "y")],
+                        1 => vec![kv_str("a", "1"), kv_str("a", "2"), kv_str("b", "3")],
+                        2 => vec![kv_str("b", "1"), kv_str("x", "y"), kv_str("a", "2")],
+                        _ => vec![kv_str("env", "dev"), kv_str("b", "1"), kv_str("b", "2")],
+                    },
+                )
+            })
+            .collect()
+    };
+    let replayed = processor(
+        "actions:\n  - {key: a, value: redacted, action: update}\n  - {key: b, action: delete}\n  - {key: env, value: prod, action: upsert}\n",
+        Signal::Traces,
+    );
+    let mut req = traces("svc", spans());
+    apply_both(&replayed, &mut req, &Context::default());
+    let attrs = span_attrs(&req);
+    let expect = |pairs: &[(&str, &str)]| -> Vec<KeyValue> {
+        pairs.iter().map(|(k, v)| kv_str(k, v)).collect()
+    };
+    assert_eq!(
+        attrs[4],
+        expect(&[("a", "redacted"), ("x", "y"), ("env", "prod")])
+    );
+    assert_eq!(
+        attrs[5],
+        expect(&[("a", "redacted"), ("a", "2"), ("env", "prod")])
+    );
+    assert_eq!(
+        attrs[6],
+        expect(&[("x", "y"), ("a", "redacted"), ("env", "prod")])
+    );
+    assert_eq!(attrs[7], expect(&[("env", "prod"), ("b", "2")]));
+
+    let second = processor(
+        "actions:\n  - {key: a, action: delete}\n  - {key: a, value: second, action: update}\n  - {key: a, action: delete}\n",
+        Signal::Traces,
+    );
+    let mut req = traces("svc", spans());
+    apply_both(&second, &mut req, &Context::default());
+    let attrs = span_attrs(&req);
+    assert_eq!(
+        attrs[1],
+        expect(&[("b", "3")]),
+        "both of the span's `a` deleted"
+    );
+    assert_eq!(attrs[4], expect(&[("x", "y")]));
+}
+
 /// The README's extract example. Its pattern has an unnamed group, `(\?|\&)`, which the Go
 /// Collector's own check rejects; so does this one, with the same message.
 #[test]

@@ -520,26 +520,28 @@ impl Writer<'_> {
     #[inline(always)]
     fn item_spliced(&mut self, f: ItemField, len: usize, slots: &[(usize, usize)], plan: &Plan) {
         self.sync_to(f.header);
-        let mut head = [0u8; 20];
-        let k = put_varint_into(&mut head, f.key);
-        let n = k + put_varint_into(&mut head[k..], len as u64);
-        self.out.reserve(head.len() + len);
+        // Two varints of at most 10 bytes each, then the body.
+        self.out.reserve(20 + len);
         let at = self.out.len();
         let input = self.input;
-        // SAFETY: `reserve` made room for `head` and `len` bytes past `at`. The pieces
-        // written after the head are input `f.start..f.end` with each replaced slot `s..t`
-        // swapped for its replacement, then the appended bytes: their lengths telescope to
-        // `(f.end - f.start) - Σ(t - s) + Σ replacements + appended`, which is `len` as the
-        // caller computed it from the same slots and plan (the slicing panics before any
-        // piece out of order could be written). Nothing overlaps the output; the new length
-        // covers exactly the bytes written.
+        // SAFETY: `reserve` made room for 20 + `len` bytes past `at`. The head is two
+        // varints of at most 10 bytes. The pieces written after it are input
+        // `f.start..f.end` with each replaced slot `s..t` swapped for its replacement, then
+        // the appended bytes: their lengths telescope to `(f.end - f.start) - Σ(t - s) + Σ
+        // replacements + appended`, which is `len` as the caller computed it from the same
+        // slots and plan (the slicing panics before any piece out of order could be
+        // written). Nothing overlaps the output; the new length covers exactly the bytes
+        // written.
         unsafe {
-            let dst = self.out.as_mut_ptr().add(at);
-            std::ptr::copy_nonoverlapping(head.as_ptr(), dst, head.len());
-            let mut dst = dst.add(n);
+            let base = self.out.as_mut_ptr();
+            let mut dst = put_varint_raw(base.add(at), f.key);
+            dst = put_varint_raw(dst, len as u64);
             let mut put = |piece: &[u8]| {
-                std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len());
-                dst = dst.add(piece.len());
+                // Pieces are often empty (nothing appended, an attribute at an end): no call.
+                if !piece.is_empty() {
+                    std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len());
+                    dst = dst.add(piece.len());
+                }
             };
             let mut from = f.start;
             for (&(s, t), op) in slots.iter().zip(&plan.slots) {
@@ -551,7 +553,7 @@ impl Writer<'_> {
             }
             put(&input[from..f.end]);
             put(&plan.bytes[plan.appended.0..plan.appended.1]);
-            self.out.set_len(at + n + len);
+            self.out.set_len(dst.offset_from(base) as usize);
         }
         self.synced = f.end;
     }
@@ -858,6 +860,10 @@ struct Plan {
     /// The range of `bytes` written after the item's other fields.
     appended: (usize, usize),
     bytes: Vec<u8>,
+    /// The length of the replacements and the appended bytes together.
+    written: usize,
+    /// Whether the plan changes anything (replaces a slot or appends).
+    changes: bool,
 }
 
 /// Where each key of a [`KeyFilter::Keys`] next occurs in the input, as a substring.
@@ -920,7 +926,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         self.slots.clear();
         self.keys_seen.clear();
         self.scan(w.input, f.start, f.end, f.attr_field, ctx)?;
-        if self.entries.is_empty()
+        if self.slots.is_empty()
             && let Some((field, result)) = &self.on_empty
             && *field == f.attr_field
         {
@@ -938,6 +944,9 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         {
             Self::replay(w, f, &self.slots, plan);
             return Ok(1);
+        }
+        if !self.keys_seen.is_empty() {
+            self.entries_of_slots(w.input, ctx)?;
         }
         self.edit_item(w, f);
         Ok(1)
@@ -976,18 +985,16 @@ impl<F> AttrLeaf<'_, F> {
     /// edit wrote the item the plan was made from.
     #[inline(always)]
     fn replay(w: &mut Writer<'_>, f: ItemField, slots: &[(usize, usize)], plan: &Plan) {
-        let (a, b) = plan.appended;
-        let mut len = f.end - f.start + (b - a);
-        let mut changed = a != b;
+        if !plan.changes {
+            return;
+        }
+        let mut len = f.end - f.start + plan.written;
         for (&(s, t), op) in slots.iter().zip(&plan.slots) {
-            if let Some((a, b)) = *op {
-                len = len - (t - s) + (b - a);
-                changed = true;
+            if op.is_some() {
+                len -= t - s;
             }
         }
-        if changed {
-            w.item_spliced(f, len, slots, plan);
-        }
+        w.item_spliced(f, len, slots, plan);
     }
 }
 impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
@@ -1097,6 +1104,8 @@ impl<F> AttrLeaf<'_, F> {
         Plan {
             field,
             keys: self.keys_seen.as_slice().into(),
+            changes: changed,
+            written: bytes.len(),
             slots: slots.into(),
             appended,
             bytes,
@@ -1180,7 +1189,8 @@ impl<F> AttrLeaf<'_, F> {
                 {
                     break;
                 }
-                let last = if key_len == 0 { 0 } else { attr[3 + key_len] };
+                // For the empty key this is its length byte, 0: the `last` of the empty key.
+                let last = attr[3 + key_len];
                 if KeySet::may_contain(&slots, key_len, last)
                     && let Some(set) = keys
                     && let Some(index) = set.position(&attr[4..4 + key_len])
@@ -1189,13 +1199,16 @@ impl<F> AttrLeaf<'_, F> {
                     let at = end - rest.len();
                     let key = (at + 4, at + 4 + key_len);
                     self.slots.push((at, at + attr.len()));
-                    self.entries.push(Entry {
-                        anchor: self.slots.len() as u32 - 1,
-                        in_arena: false,
-                        field: (at, at + attr.len()),
-                        key,
-                        value: Some((key.1 + 2, at + attr.len())),
-                    });
+                    // A keys-only edit's entries are only made if its plan is not known yet.
+                    if !set.keys_only {
+                        self.entries.push(Entry {
+                            anchor: self.slots.len() as u32 - 1,
+                            in_arena: false,
+                            field: (at, at + attr.len()),
+                            key,
+                            value: Some((key.1 + 2, at + attr.len())),
+                        });
+                    }
                     if self.has_every_key(set) {
                         return Ok(());
                     }
@@ -1268,8 +1281,27 @@ impl<F> AttrLeaf<'_, F> {
         }
         entry.anchor = self.slots.len() as u32;
         self.slots.push(entry.field);
-        self.entries.push(entry);
-        matches!(self.filter, KeyFilter::Keys(set) if self.has_every_key(set))
+        match self.filter {
+            KeyFilter::Keys(set) if set.keys_only => self.has_every_key(set),
+            _ => {
+                self.entries.push(entry);
+                false
+            }
+        }
+    }
+
+    /// The entries of the attributes in `slots`, for a keys-only edit whose plan is not
+    /// known yet (its scan records only the slots).
+    fn entries_of_slots(&mut self, input: &[u8], ctx: u32) -> Result<(), Unsupported> {
+        for (i, &(s, t)) in self.slots.iter().enumerate() {
+            let mut r = Reader::new(&input[s..t]);
+            r.key()?;
+            let kv = r.bytes()?;
+            let mut entry = parse_entry(kv, t - kv.len(), s, t, ctx)?;
+            entry.anchor = i as u32;
+            self.entries.push(entry);
+        }
+        Ok(())
     }
 
     /// For a keys-only set, whether every key of the set was seen in the item (the edit
@@ -1710,6 +1742,24 @@ impl WireAttrs<'_> {
                 ..Default::default()
             })
             .collect()
+    }
+}
+
+/// Writes `v` as a varint at `dst`, returning the byte after it.
+///
+/// # Safety
+/// `dst` must be valid for writing 10 bytes.
+#[inline(always)]
+unsafe fn put_varint_raw(mut dst: *mut u8, mut v: u64) -> *mut u8 {
+    // SAFETY: a u64 takes at most 10 varint bytes, which the caller made room for.
+    unsafe {
+        while v >= 0x80 {
+            *dst = v as u8 | 0x80;
+            dst = dst.add(1);
+            v >>= 7;
+        }
+        *dst = v as u8;
+        dst.add(1)
     }
 }
 

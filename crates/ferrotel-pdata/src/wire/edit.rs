@@ -160,9 +160,9 @@ impl KeySet {
     /// The wire edit then stops reading an item's attributes once it has seen every key, and
     /// runs the edit once per request and key sequence, replaying its result on the other
     /// items with that sequence ([`Plan`]). Later attributes with an already seen key are
-    /// not handed to the edit. Sets of more than 255 keys ignore the declaration.
+    /// not handed to the edit. Sets of more than 64 keys ignore the declaration.
     pub fn reads_keys_only(mut self) -> Self {
-        self.keys_only = self.keys.len() <= usize::from(u8::MAX);
+        self.keys_only = self.keys.len() <= 64;
         self
     }
 }
@@ -230,6 +230,7 @@ pub fn edit_attributes_of(
         // them is cheaper than searching everything.
         presearch: (target == AttrTarget::Items).then(Presearch::default),
         keys_seen: Vec::new(),
+        seen: 0,
         plans: Vec::new(),
         filter,
         edit,
@@ -835,6 +836,8 @@ struct AttrLeaf<'f, F> {
     /// Scratch: for a keys-only set ([`KeySet::reads_keys_only`]), the set indices of the
     /// keys parsed into `entries`, in order (each key once).
     keys_seen: Vec<u8>,
+    /// Scratch: the same keys as a bit set (a keys-only set has at most 64).
+    seen: u64,
     /// For a keys-only set: the edit's result per key sequence met in this request.
     plans: Vec<Plan>,
     filter: &'f KeyFilter,
@@ -925,6 +928,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         self.entries.clear();
         self.slots.clear();
         self.keys_seen.clear();
+        self.seen = 0;
         self.scan(w.input, f.start, f.end, f.attr_field, ctx)?;
         if self.slots.is_empty()
             && let Some((field, result)) = &self.on_empty
@@ -1119,11 +1123,12 @@ impl<F> AttrLeaf<'_, F> {
         if !set.keys_only {
             return true;
         }
-        let index = index as u8;
-        if self.keys_seen.contains(&index) {
+        let bit = 1 << index;
+        if self.seen & bit != 0 {
             return false;
         }
-        self.keys_seen.push(index);
+        self.seen |= bit;
+        self.keys_seen.push(index as u8);
         true
     }
 
@@ -1140,9 +1145,10 @@ impl<F> AttrLeaf<'_, F> {
         // Every item type has its attributes at a field below 16: a one-byte key.
         debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
+        static EVERY_SLOT: [u64; 4] = [u64::MAX; 4];
         let (keys, slots) = match self.filter {
-            KeyFilter::Keys(set) => (Some(set), set.slots),
-            KeyFilter::All => (None, [u64::MAX; 4]),
+            KeyFilter::Keys(set) => (Some(set), &set.slots),
+            KeyFilter::All => (None, &EVERY_SLOT),
         };
         let skipping = keys.is_some();
         let usual_head = u32::from(attr_key) | 0x0a << 16;
@@ -1191,7 +1197,7 @@ impl<F> AttrLeaf<'_, F> {
                 }
                 // For the empty key this is its length byte, 0: the `last` of the empty key.
                 let last = attr[3 + key_len];
-                if KeySet::may_contain(&slots, key_len, last)
+                if KeySet::may_contain(slots, key_len, last)
                     && let Some(set) = keys
                     && let Some(index) = set.position(&attr[4..4 + key_len])
                     && self.first_of(set, index)

@@ -1225,51 +1225,89 @@ impl<F> AttrLeaf<'_, F> {
             if pos >= end {
                 break;
             }
-            let tag = item[pos];
-            if tag == attr_key
-                && let Some(&len) = item.get(pos + 1)
-                && len < 0x80
-            {
-                // An attribute with a one-byte length (nearly all of them).
-                let kv_start = pos + 2;
-                let field_end = kv_start + usize::from(len);
-                let Some(kv) = item.get(kv_start..field_end) else {
-                    return Err(Unsupported::Malformed);
-                };
-                if self.filter.may_touch(kv) {
-                    let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
-                    if self.push_entry(input, entry) {
-                        return Ok(());
-                    }
-                }
-                pos = field_end;
-                continue;
-            }
-            if tag != attr_key
-                && let Some(field_end) = skip_small_field(item, pos, end)
-            {
-                pos = field_end;
-                continue;
-            }
-            let mut r = Reader::new(&item[pos..]);
-            let (field, wt) = r.key()?;
-            if field == attr_field {
-                if wt != LEN {
-                    return Err(Unsupported::Malformed);
-                }
-                let kv = r.bytes()?;
-                let field_end = end - r.left();
-                let kv_start = field_end - kv.len();
-                let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
-                if self.push_entry(input, entry) {
-                    return Ok(());
-                }
+            // Filtered edits rarely get here (an unusual field or KeyValue): out of line, so
+            // the skip loop's function stays small; an unfiltered edit parses every
+            // attribute here, inline.
+            let next = if skipping {
+                self.field_out_of_line(input, pos, end, attr_field, ctx)?
             } else {
-                r.skip(field, wt, ctx)?;
+                self.field(input, pos, end, attr_field, ctx)?
+            };
+            match next {
+                Some(next) => pos = next,
+                None => return Ok(()),
             }
-            pos = end - r.left();
         }
         Ok(())
+    }
+
+    #[inline(never)]
+    fn field_out_of_line(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<Option<usize>, Unsupported> {
+        self.field(input, pos, end, attr_field, ctx)
+    }
+
+    /// Reads the item's field at `pos` (recording it if it is an attribute the filter
+    /// admits); where the next field starts, or None when the rest of the item needs no
+    /// reading.
+    #[inline(always)]
+    fn field(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        end: usize,
+        attr_field: u32,
+        ctx: u32,
+    ) -> Result<Option<usize>, Unsupported> {
+        let attr_key = (attr_field << 3) as u8 | LEN;
+        let item = &input[..end];
+        let tag = item[pos];
+        if tag == attr_key
+            && let Some(&len) = item.get(pos + 1)
+            && len < 0x80
+        {
+            // An attribute with a one-byte length (nearly all of them).
+            let kv_start = pos + 2;
+            let field_end = kv_start + usize::from(len);
+            let Some(kv) = item.get(kv_start..field_end) else {
+                return Err(Unsupported::Malformed);
+            };
+            if self.filter.may_touch(kv) {
+                let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
+                if self.push_entry(input, entry) {
+                    return Ok(None);
+                }
+            }
+            return Ok(Some(field_end));
+        }
+        if tag != attr_key
+            && let Some(field_end) = skip_small_field(item, pos, end)
+        {
+            return Ok(Some(field_end));
+        }
+        let mut r = Reader::new(&item[pos..]);
+        let (field, wt) = r.key()?;
+        if field == attr_field {
+            if wt != LEN {
+                return Err(Unsupported::Malformed);
+            }
+            let kv = r.bytes()?;
+            let field_end = end - r.left();
+            let kv_start = field_end - kv.len();
+            let entry = parse_entry(kv, kv_start, pos, field_end, ctx)?;
+            if self.push_entry(input, entry) {
+                return Ok(None);
+            }
+        } else {
+            r.skip(field, wt, ctx)?;
+        }
+        Ok(Some(end - r.left()))
     }
 
     /// Records a parsed attribute, unless the filter passes over its key (a KeyValue not in

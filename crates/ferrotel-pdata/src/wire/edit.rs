@@ -978,7 +978,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
 impl<F> AttrLeaf<'_, F> {
     /// Writes an item with nothing the filter admits: as it is, plus what the edit adds to an
     /// empty list (`added`), if anything.
-    #[inline(always)]
+    #[inline(never)]
     fn write_memo(w: &mut Writer<'_>, f: ItemField, added: Option<&[u8]>) {
         if let Some(added) = added {
             w.item_with(f.header, f.key, (f.start, f.end), added);

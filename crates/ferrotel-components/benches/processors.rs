@@ -9,7 +9,10 @@
 //! - every processor through `consume_*`: received bytes in, the protobuf encoding an exporter
 //!   sends out (decode and re-encode included where the processor needs them);
 //! - one upsert on log records of a 1 KiB body and 5 attributes (the least favourable shape
-//!   for the wire edit's key search: many bytes per attribute).
+//!   for the wire edit's key search: many bytes per attribute);
+//! - one upsert and one update on spans as an HTTP server instrumentation sends them
+//!   (`*_full_spans`: parent id, kind, timestamps, flags, status, semantic-convention
+//!   attributes; ≈ 440 bytes per span).
 //!
 //! Criterion reports time per 1000-span request; divide by 1000 for ns/span.
 //!
@@ -27,10 +30,11 @@ use ferrotel_components::processors::resource::{ResourceConfig, ResourceProcesso
 use ferrotel_components::processors::transform::TransformProcessorFactory;
 use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_pdata::proto::common::v1::InstrumentationScope;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::resource::v1::Resource;
-use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::*;
 
@@ -293,6 +297,34 @@ fn bench(c: &mut Criterion) {
         });
     }
 
+    // Spans with every field an HTTP server instrumentation sets: the walk to an attribute
+    // passes more fields than in the request above.
+    let full = Payload::from_proto(Signal::Traces, full_spans_request().encode_proto()).unwrap();
+    for (name, actions) in [
+        (
+            "upsert",
+            "actions:\n  - {key: env, value: prod, action: upsert}\n",
+        ),
+        (
+            "update",
+            "actions:\n  - {key: url.path, value: redacted, action: update}\n",
+        ),
+    ] {
+        let p = AttributesProcessor::build(
+            &ctx("attributes"),
+            yaml(actions),
+            Signal::Traces,
+            Arc::new(EncodingSink),
+        )
+        .unwrap();
+        g.bench_function(format!("consume_attributes_1_{name}_full_spans"), |b| {
+            b.iter(|| {
+                rt.block_on(p.consume(full.clone(), Context::default()))
+                    .unwrap()
+            })
+        });
+    }
+
     // Log records of a 1 KiB body and 5 attributes: many bytes per attribute, the least
     // favourable shape for the key search that lets items without the key skip the walk.
     let logs = Payload::from_proto(Signal::Logs, logs_request().encode_proto()).unwrap();
@@ -310,6 +342,79 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// 100 resources × 10 spans as an HTTP server instrumentation sends them: ids, parent,
+/// kind, timestamps, flags, 10 semantic-convention attributes (strings and ints), status.
+fn full_spans_request() -> Request {
+    let int = |k: &str, v: i64| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(v)),
+        }),
+        ..Default::default()
+    };
+    Request::Traces(ExportTraceServiceRequest {
+        resource_spans: (0..RESOURCES)
+            .map(|r| ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![
+                        attr("service.name", "checkout"),
+                        attr("service.version", "1.4.2"),
+                        attr("service.instance.id", &format!("checkout-{r}")),
+                        attr("deployment.environment.name", "production"),
+                        attr("telemetry.sdk.name", "opentelemetry"),
+                        attr("telemetry.sdk.language", "go"),
+                        attr("telemetry.sdk.version", "1.32.0"),
+                        attr("host.name", &format!("node-{r}.cluster.local")),
+                    ],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+                            .into(),
+                        version: "0.57.0".into(),
+                        ..Default::default()
+                    }),
+                    spans: (0..SPANS)
+                        .map(|s| {
+                            let start = 1_732_500_000_000_000_000 + (r * SPANS + s) as u64 * 1_000;
+                            Span {
+                                trace_id: vec![r as u8 + 1; 16].into(),
+                                span_id: vec![s as u8 + 1; 8].into(),
+                                parent_span_id: vec![s as u8 + 2; 8].into(),
+                                name: "GET /api/v1/orders/{id}".into(),
+                                kind: 2,
+                                start_time_unix_nano: start,
+                                end_time_unix_nano: start + 1_250_000,
+                                flags: 0x100,
+                                attributes: vec![
+                                    attr("http.request.method", "GET"),
+                                    attr("http.route", "/api/v1/orders/{id}"),
+                                    attr("url.path", &format!("/api/v1/orders/{}", 40_000 + s)),
+                                    attr("url.scheme", "https"),
+                                    int("http.response.status_code", 200),
+                                    attr("server.address", "checkout.example.com"),
+                                    int("server.port", 443),
+                                    attr("network.protocol.version", "1.1"),
+                                    attr("client.address", "10.1.2.3"),
+                                    attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"),
+                                ],
+                                status: Some(Status {
+                                    code: 1,
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    })
 }
 
 /// 100 resources × 10 log records, each a 1 KiB string body and 5 attributes.

@@ -1164,15 +1164,18 @@ impl<F> AttrLeaf<'_, F> {
                 // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
                 let head = u32::from_le_bytes(*head);
                 if head & 0x00ff_80ff != usual_head {
-                    // Another field with a one-byte key: a length-delimited one with a
-                    // one-byte length (ids, name) or a fixed64 (timestamps) is skipped here.
+                    // Another field: ids, name, timestamps (the commonest, tested first),
+                    // kind, flags are skipped here.
                     let tag = head as u8;
                     let skip = if head & 0x8087 == 0x0002 && tag != attr_key && tag >= 8 {
                         2 + (head >> 8 & 0xff) as usize
                     } else if tag & 0x87 == 0x01 && tag >= 8 {
                         9
                     } else {
-                        break;
+                        match small_field_size(head, attr_key) {
+                            0 => break,
+                            size => size,
+                        }
                     };
                     let Some(next) = rest.get(skip..) else {
                         break;
@@ -1463,6 +1466,35 @@ fn skip_small_field(input: &[u8], pos: usize, end: usize) -> Option<usize> {
         _ => return None,
     };
     (field_end <= end).then_some(field_end)
+}
+
+/// The size of the item field whose first four bytes are `head` (little-endian) when the
+/// skip loop can pass over it unread, else 0: a field other than the attributes (key
+/// `attr_key`) with a one-byte key, or a two-byte one (fields 16 to 2047: a span's `flags`),
+/// holding a fixed32, a fixed64, a one-byte varint or a length-delimited body of a one-byte
+/// length. A padded key (second byte 0) goes to the general reader: it may be the
+/// attributes'.
+#[inline(always)]
+fn small_field_size(head: u32, attr_key: u8) -> usize {
+    let [b0, b1, b2, _] = head.to_le_bytes();
+    let (key_len, wire_type, next) = if b0 < 0x80 {
+        if b0 < 8 || b0 == attr_key {
+            return 0;
+        }
+        (1, b0 & 7, b1)
+    } else if b1 != 0 && b1 < 0x80 {
+        (2, b0 & 7, b2)
+    } else {
+        return 0;
+    };
+    key_len
+        + match wire_type {
+            0 if next < 0x80 => 1,
+            1 => 8,
+            2 if next < 0x80 => 1 + usize::from(next),
+            5 => 4,
+            _ => return 0,
+        }
 }
 
 /// Reads a KeyValue (last key and last value win, as in prost).

@@ -977,7 +977,8 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
 
 impl<F> AttrLeaf<'_, F> {
     /// Writes an item with nothing the filter admits: as it is, plus what the edit adds to an
-    /// empty list (`added`), if anything.
+    /// empty list (`added`), if anything. Out of line: most such items are written by the
+    /// fast item loop of [`Rewriter::message`], and the item path's frame stays smaller.
     #[inline(never)]
     fn write_memo(w: &mut Writer<'_>, f: ItemField, added: Option<&[u8]>) {
         if let Some(added) = added {

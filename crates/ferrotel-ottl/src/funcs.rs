@@ -59,10 +59,18 @@ pub fn murmur3_128_hex(s: &str) -> String {
     hex(&h.to_le_bytes())
 }
 
-/// `Decode(value, encoding)`: the base64 variants and the byte-per-character encodings.
+/// `Decode(value, encoding)`: the base64 variants, then the encodings the Go Collector's
+/// `textutils.LookupEncoding` knows: its overrides (`utf-8`, `ascii` and `nop` read as UTF-8,
+/// `utf-16` as little-endian without a byte-order mark), ISO-8859-1 as itself, and the other
+/// character sets by name (`windows-1252`, `Shift_JIS`, `EUC-KR`, `GBK`, `UTF-16BE`, …)
+/// through encoding_rs. Its names are the WHATWG Encoding Standard's labels, which match the
+/// IANA names Go looks up except where WHATWG decodes a superset (`iso-8859-9` as
+/// windows-1254, `gb2312` as GBK): those differ from Go only in bytes the narrower set
+/// leaves undefined or maps to C1 controls. Malformed input decodes to U+FFFD, as in Go.
 pub fn decode(b: &[u8], encoding: &str) -> R<Value> {
     use base64::engine::general_purpose as b64;
-    let engine = match encoding.to_ascii_lowercase().as_str() {
+    let name = encoding.to_ascii_lowercase();
+    let engine = match name.as_str() {
         "base64" => Some(&b64::STANDARD),
         "base64-raw" => Some(&b64::STANDARD_NO_PAD),
         "base64-url" => Some(&b64::URL_SAFE),
@@ -75,18 +83,24 @@ pub fn decode(b: &[u8], encoding: &str) -> R<Value> {
             .map_err(|e| format!("failed to decode base64: {e}"))?;
         return Ok(Value::Str(String::from_utf8_lossy(&out).into_owned()));
     }
-    match encoding.to_ascii_lowercase().as_str() {
-        "utf-8" | "utf8" => Ok(Value::Str(String::from_utf8_lossy(b).into_owned())),
-        "us-ascii" | "ascii" => Ok(Value::Str(
-            b.iter()
-                .map(|&c| if c < 0x80 { c as char } else { '\u{FFFD}' })
-                .collect(),
-        )),
-        "iso-8859-1" | "latin1" | "iso_8859-1" | "l1" => {
-            Ok(Value::Str(b.iter().map(|&c| c as char).collect()))
+    let text = match name.as_str() {
+        // Go's overrides; a Go string may hold any bytes, ours must be UTF-8.
+        "" | "utf-8" | "utf8" | "utf-8-raw" | "utf8-raw" | "ascii" | "us-ascii" | "nop" => {
+            String::from_utf8_lossy(b).into_owned()
         }
-        other => Err(format!("no charmap defined for encoding '{other}'")),
-    }
+        "utf-16" | "utf16" => encoding_rs::UTF_16LE
+            .decode_without_bom_handling(b)
+            .0
+            .into_owned(),
+        // IANA's ISO-8859-1 and its aliases (WHATWG reads these labels as windows-1252).
+        "iso-8859-1" | "iso_8859-1" | "iso_8859-1:1987" | "latin1" | "l1" | "iso-ir-100"
+        | "ibm819" | "cp819" | "csisolatin1" => b.iter().map(|&c| char::from(c)).collect(),
+        _ => match encoding_rs::Encoding::for_label_no_replacement(name.as_bytes()) {
+            Some(enc) => enc.decode_without_bom_handling(b).0.into_owned(),
+            None => return Err(format!("unsupported encoding '{encoding}'")),
+        },
+    };
+    Ok(Value::Str(text))
 }
 
 /// The bytes `Hex` encodes: strings as UTF-8, bytes as they are, ints, doubles and bools as

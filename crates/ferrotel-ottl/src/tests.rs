@@ -1116,8 +1116,24 @@ fn hex_and_decode() {
     );
     assert_eq!(
         compile_err(r#"set(attributes["x"], Decode(name, "ebcdic"))"#),
-        r#"statement 1, col 35: no charmap defined for encoding 'ebcdic'"#
+        r#"statement 1, col 35: unsupported encoding 'ebcdic'"#
     );
+    // Character sets by name, bytes in: Go's overrides, IANA's ISO-8859-1 (0x80 is a C1
+    // control there, the euro sign in windows-1252), multi-byte sets, UTF-16 both ways.
+    for (call, want) in [
+        (r#"Decode(0x636166c3a9, "ascii")"#, "café"),
+        (r#"Decode(0x636166ff, "utf-8")"#, "caf\u{FFFD}"),
+        (r#"Decode(0xe974e980, "ISO-8859-1")"#, "été\u{80}"),
+        (r#"Decode(0xe974e980, "windows-1252")"#, "été€"),
+        (r#"Decode(0x82a082a2, "Shift_JIS")"#, "あい"),
+        (r#"Decode(0xc4e3bac3, "GBK")"#, "你好"),
+        (r#"Decode(0xc7d1b1b9, "EUC-KR")"#, "한국"),
+        (r#"Decode(0xc1c2c3, "KOI8-R")"#, "абц"),
+        (r#"Decode(0x6800690021000000, "utf-16")"#, "hi!\0"),
+        (r#"Decode(0x0068006900, "UTF-16BE")"#, "hi\u{FFFD}"),
+    ] {
+        assert_eq!(eval(call).unwrap(), s(want), "{call}");
+    }
 }
 
 #[test]

@@ -330,8 +330,7 @@ proptest! {
             "[abn]".prop_map(Step::RemoveKey),
         ], 1..4),
     ) {
-        use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
-        use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use ferrotel_pdata::proto::trace::v1::Span;
         let spans = spans.into_iter().map(|attrs| Span {
             span_id: vec![2; 8].into(),
             attributes: attrs.into_iter().map(|(k, v)| KeyValue {
@@ -341,12 +340,7 @@ proptest! {
             }).collect(),
             ..Default::default()
         }).collect();
-        let req = Request::Traces(ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans { spans, ..Default::default() }],
-                ..Default::default()
-            }],
-        });
+        let req = traces_of(spans);
         prop_assume!(reads_first_of_each_key(&steps));
         let set = KeySet::new(["a", "b", "n"]).reads_keys_only();
         check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
@@ -533,8 +527,7 @@ fn unusual_key_value_forms_are_parsed_in_full() {
 /// decoded edit), and a later attribute with an already seen key is not handed to it.
 #[test]
 fn keys_only_edit_runs_once_per_key_sequence() {
-    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
-    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use ferrotel_pdata::proto::trace::v1::Span;
     let span = |attrs: &[(&str, i64)]| Span {
         span_id: vec![2; 8].into(),
         attributes: attrs
@@ -557,15 +550,7 @@ fn keys_only_edit_runs_once_per_key_sequence() {
         span(&[("a", 7), ("x", 1), ("b", 2), ("a", 8)]),
         span(&[("a", 9)]),
     ];
-    let req = Request::Traces(ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    });
+    let req = traces_of(spans);
     let bytes = req.encode_proto();
     let steps = [
         Step::SetKey("a".into(), "redacted".into()),
@@ -606,8 +591,7 @@ fn keys_only_edit_runs_once_per_key_sequence() {
 /// is walked, also for many such spans in a row (the search then resumes after each one).
 #[test]
 fn items_holding_the_key_bytes_anywhere_are_walked() {
-    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
-    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, span::Event};
+    use ferrotel_pdata::proto::trace::v1::{Span, span::Event};
     use prost::Message;
     let kv = |k: &str, v: &str| KeyValue {
         key: k.into(),
@@ -647,15 +631,7 @@ fn items_holding_the_key_bytes_anywhere_are_walked() {
     }
     spans.extend((0..10).map(|_| kinds[4].clone()));
     spans.extend([plain(), kinds[1].clone(), plain()]);
-    let req = Request::Traces(ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    });
+    let req = traces_of(spans);
     let mut bytes = req.encode_proto().to_vec();
     let steps = [
         Step::SetKey("env".into(), "prod".into()),
@@ -681,6 +657,21 @@ fn items_holding_the_key_bytes_anywhere_are_walked() {
     bytes = request_of_scope(&scope);
     check_bytes(&bytes, &steps, &filter);
     check_bytes(&bytes, &steps, &keys_only);
+}
+
+/// A traces request of one resource and one scope holding `spans`.
+fn traces_of(spans: Vec<ferrotel_pdata::proto::trace::v1::Span>) -> Request {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans};
+    Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
 }
 
 /// A traces request with one resource holding the scope body `scope` (its spans, encoded).

@@ -821,10 +821,11 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
 
 /// The attribute edit at each item.
 struct AttrLeaf<'f, F> {
-    /// Scratch for the item being edited, reused across items.
+    /// Scratch for the item being edited, reused across items. A keys-only set's scan leaves
+    /// it empty; it is filled from `slots` when the item's plan is not known yet.
     entries: Vec<Entry>,
-    /// Scratch: the input ranges of the attributes parsed into `entries`, in order; the
-    /// bytes between them are copied as they are.
+    /// Scratch: the input ranges of the attributes the filter admits (one per entry), in
+    /// order; the bytes between them are copied as they are.
     slots: Vec<(usize, usize)>,
     /// What the edit does to an empty list (once known) in items whose attributes are field
     /// `.0`: nothing, or append these encoded attributes. Items with nothing the filter
@@ -834,7 +835,7 @@ struct AttrLeaf<'f, F> {
     /// (items that are most of the request's bytes: spans, log records, data points).
     presearch: Option<Presearch>,
     /// Scratch: for a keys-only set ([`KeySet::reads_keys_only`]), the set indices of the
-    /// keys parsed into `entries`, in order (each key once).
+    /// keys at `slots`, in order (each key once).
     keys_seen: Vec<u8>,
     /// Scratch: the same keys as a bit set (a keys-only set has at most 64).
     seen: u64,

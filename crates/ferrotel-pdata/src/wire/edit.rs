@@ -921,6 +921,7 @@ impl Presearch {
 impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
     /// Parses one item's attribute list (the keys the filter admits), runs the edit, and
     /// writes the item if it changed.
+    #[inline(always)]
     fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported> {
         if self.clean_until(w.input, f.start, f.attr_field) >= f.end {
             Self::write_memo(w, f, self.appended());

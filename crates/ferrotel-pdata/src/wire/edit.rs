@@ -559,6 +559,33 @@ impl Writer<'_> {
         self.synced = f.end;
     }
 
+    /// Writes the item `f` with its input bytes `s..t` (one attribute) replaced by
+    /// `replacement` (empty: deleted): the commonest plan, an update or delete of one key,
+    /// without [`Writer::item_spliced`]'s loop.
+    #[inline(always)]
+    fn item_replacing(&mut self, f: ItemField, (s, t): (usize, usize), replacement: &[u8]) {
+        let input = self.input;
+        let (before, after) = (&input[f.start..s], &input[t..f.end]);
+        let len = before.len() + replacement.len() + after.len();
+        self.sync_to(f.header);
+        self.out.reserve(20 + len);
+        let at = self.out.len();
+        // SAFETY: `reserve` made room for 20 + `len` bytes past `at`: two varints of at most
+        // 10 bytes, then the three slices whose lengths make `len`. Nothing overlaps the
+        // output; the new length covers exactly the bytes written.
+        unsafe {
+            let base = self.out.as_mut_ptr();
+            let mut dst = put_varint_raw(base.add(at), f.key);
+            dst = put_varint_raw(dst, len as u64);
+            for piece in [before, replacement, after] {
+                std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len());
+                dst = dst.add(piece.len());
+            }
+            self.out.set_len(dst.offset_from(base) as usize);
+        }
+        self.synced = f.end;
+    }
+
     #[inline(always)]
     fn copy(&mut self, (start, end): (usize, usize)) {
         if start < end {
@@ -868,6 +895,8 @@ struct Plan {
     written: usize,
     /// Whether the plan changes anything (replaces a slot or appends).
     changes: bool,
+    /// The one slot it replaces (or deletes) and the replacement, when that is all it does.
+    single: Option<(usize, (usize, usize))>,
 }
 
 /// Where each key of a [`KeyFilter::Keys`] next occurs in the input, as a substring.
@@ -995,6 +1024,10 @@ impl<F> AttrLeaf<'_, F> {
         if !plan.changes {
             return;
         }
+        if let Some((slot, (a, b))) = plan.single {
+            w.item_replacing(f, slots[slot], &plan.bytes[a..b]);
+            return;
+        }
         let mut len = f.end - f.start + plan.written;
         for (&(s, t), op) in slots.iter().zip(&plan.slots) {
             if op.is_some() {
@@ -1108,9 +1141,18 @@ impl<F> AttrLeaf<'_, F> {
             }
             appended = added.unwrap_or_default();
         }
+        let mut replaced = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| Some((i, (*op)?)));
+        let single = match (replaced.next(), replaced.next()) {
+            (Some(only), None) if appended.0 == appended.1 => Some(only),
+            _ => None,
+        };
         Plan {
             field,
             keys: self.keys_seen.as_slice().into(),
+            single,
             changes: changed,
             written: bytes.len(),
             slots: slots.into(),

@@ -429,6 +429,16 @@ fn request_of(span: &[u8]) -> Option<Vec<u8>> {
 
 /// Edits raw `bytes` on the wire and the decoded request with the same steps, and compares.
 fn check_bytes(bytes: &[u8], steps: &[Step], filter: &KeyFilter) {
+    let (edited, expected) = edit_both(bytes, steps, filter);
+    assert_eq!(
+        wire::validate(Signal::Traces, &edited),
+        Ok(expected.item_count())
+    );
+}
+
+/// [`check_bytes`] without validating the output (for inputs the validator refuses): the
+/// edited bytes and the decoded request edited.
+fn edit_both(bytes: &[u8], steps: &[Step], filter: &KeyFilter) -> (bytes::Bytes, Request) {
     let edited = wire::edit_attributes_of(Signal::Traces, bytes, AttrTarget::Items, filter, |a| {
         on_wire(steps, a)
     })
@@ -440,10 +450,7 @@ fn check_bytes(bytes: &[u8], steps: &[Step], filter: &KeyFilter) {
     }
     let got = Request::decode_proto(Signal::Traces, edited.clone()).unwrap();
     assert_eq!(got, expected);
-    assert_eq!(
-        wire::validate(Signal::Traces, &edited),
-        Ok(expected.item_count())
-    );
+    (edited, expected)
 }
 
 fn span_with(attrs: usize) -> Vec<u8> {
@@ -490,6 +497,33 @@ fn length_prefixes_crossing_varint_sizes_are_rewritten() {
                 check_bytes(&bytes, &steps, &filter);
             }
         }
+    }
+}
+
+/// The walk skips a span's leading trace and span ids in one step only when they have the
+/// usual 16 and 8 bytes; ids of other lengths (refused by validation, but well-formed
+/// protobuf) are walked.
+#[test]
+fn ids_of_unusual_lengths_are_walked() {
+    use ferrotel_pdata::proto::trace::v1::Span;
+    use prost::Message;
+    for (trace_id, span_id) in [(16, 8), (16, 7), (16, 9), (15, 8), (17, 8), (0, 8), (16, 0)] {
+        let span = Span {
+            trace_id: vec![1; trace_id].into(),
+            span_id: vec![2; span_id].into(),
+            attributes: vec![KeyValue {
+                key: "env".into(),
+                value: Some(string("dev")),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let req = request_of(&span).unwrap();
+        let steps = [Step::SetKey("env".into(), "prod".into())];
+        edit_both(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
+        let keys_only = KeySet::new(["env"]).reads_keys_only();
+        edit_both(&req, &steps, &KeyFilter::Keys(keys_only));
     }
 }
 

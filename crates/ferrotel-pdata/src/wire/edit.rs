@@ -147,6 +147,12 @@ impl KeySet {
         if !Self::may_contain(&self.slots, key.len(), key.last().copied().unwrap_or(0)) {
             return None;
         }
+        self.position_unfiltered(key)
+    }
+
+    /// [`KeySet::position`] of a key the prefilter admitted.
+    #[inline(always)]
+    fn position_unfiltered(&self, key: &[u8]) -> Option<usize> {
         self.keys.iter().position(|k| same_bytes(k, key))
     }
 
@@ -231,6 +237,7 @@ pub fn edit_attributes_of(
         presearch: (target == AttrTarget::Items).then(Presearch::default),
         keys_seen: Vec::new(),
         seen: 0,
+        sequence: 0,
         plans: Vec::new(),
         filter,
         edit,
@@ -866,6 +873,9 @@ struct AttrLeaf<'f, F> {
     keys_seen: Vec<u8>,
     /// Scratch: the same keys as a bit set (a keys-only set has at most 64).
     seen: u64,
+    /// Scratch: the last 8 of those keys, one byte each (index + 1), oldest highest: the
+    /// whole sequence when it has at most 8 keys, so one compare finds its plan.
+    sequence: u64,
     /// For a keys-only set: the edit's result per key sequence met in this request.
     plans: Vec<Plan>,
     filter: &'f KeyFilter,
@@ -885,6 +895,8 @@ struct Plan {
     field: u32,
     /// The set indices of the keys, in list order.
     keys: Box<[u8]>,
+    /// `keys` as [`AttrLeaf::sequence`] packs them.
+    sequence: u64,
     /// Per parsed attribute: `None` keeps it, a range of `bytes` replaces it (an empty one
     /// deletes it).
     slots: Box<[Option<(usize, usize)>]>,
@@ -960,6 +972,7 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         self.slots.clear();
         self.keys_seen.clear();
         self.seen = 0;
+        self.sequence = 0;
         self.scan(w.input, f.start, f.end, f.attr_field, ctx)?;
         if self.slots.is_empty()
             && let Some((field, result)) = &self.on_empty
@@ -971,10 +984,11 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         // Only keys-only sets record key sequences.
         if !self.keys_seen.is_empty()
             && let Some(plan) = (self.plans.iter()).find(|p| {
-                // Inline: a `memcmp` call costs more than these few bytes.
-                p.field == f.attr_field
+                // Sequences of up to 8 keys are equal when their packed forms are.
+                p.sequence == self.sequence
+                    && p.field == f.attr_field
                     && p.keys.len() == self.keys_seen.len()
-                    && p.keys.iter().zip(&self.keys_seen).all(|(a, b)| a == b)
+                    && (p.keys.len() <= 8 || p.keys[..] == self.keys_seen[..])
             })
         {
             Self::replay(w, f, &self.slots, plan);
@@ -1152,6 +1166,7 @@ impl<F> AttrLeaf<'_, F> {
         Plan {
             field,
             keys: self.keys_seen.as_slice().into(),
+            sequence: self.sequence,
             single,
             changes: changed,
             written: bytes.len(),
@@ -1174,6 +1189,7 @@ impl<F> AttrLeaf<'_, F> {
         }
         self.seen |= bit;
         self.keys_seen.push(index as u8);
+        self.sequence = self.sequence << 8 | (index as u64 + 1);
         true
     }
 
@@ -1199,6 +1215,18 @@ impl<F> AttrLeaf<'_, F> {
         let usual_head = u32::from(attr_key) | 0x0a << 16;
         let item = &input[..end];
         let mut pos = start;
+        // Spans and span links begin with their 16-byte trace id and 8-byte span id (fields
+        // 1 and 2, which encoders write first): one check skips both, in any item whose
+        // attributes are not field 1 or 2.
+        if skipping
+            && attr_field > 2
+            && let Some(ids) = item.get(pos..pos + 20)
+            && ids[..2] == [0x0a, 16]
+            && ids[18..20] == [0x12, 8]
+            && pos + 28 <= end
+        {
+            pos += 28;
+        }
         loop {
             // Fast path: attributes in the usual form (the value runs to the attribute's end,
             // so the KeyValue has no second key) whose key the set's prefilter rejects are
@@ -1247,7 +1275,7 @@ impl<F> AttrLeaf<'_, F> {
                 let last = attr[3 + key_len];
                 if KeySet::may_contain(slots, key_len, last)
                     && let Some(set) = keys
-                    && let Some(index) = set.position(&attr[4..4 + key_len])
+                    && let Some(index) = set.position_unfiltered(&attr[4..4 + key_len])
                     && self.first_of(set, index)
                 {
                     let at = end - rest.len();

@@ -346,6 +346,42 @@ proptest! {
         check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
     }
 
+    /// Lists holding more than 8 of a keys-only set's keys (sequences the packed form does
+    /// not tell apart when only their first keys differ) replay the plan of their own
+    /// sequence.
+    #[test]
+    fn long_key_sequences_replay_equal_decoded_edit(
+        spans in proptest::collection::vec(
+            (Just((0..11).collect::<Vec<u8>>()).prop_shuffle(), 7usize..=11),
+            1..6,
+        ),
+        steps in proptest::collection::vec(prop_oneof![
+            (0..12u8, any::<i64>()).prop_map(|(k, v)| Step::Push(format!("k{k}"), v)),
+            (0..12u8, ".{0,3}").prop_map(|(k, v)| Step::SetKey(format!("k{k}"), v)),
+            (0..12u8).prop_map(|k| Step::RemoveKey(format!("k{k}"))),
+        ], 1..5),
+    ) {
+        use ferrotel_pdata::proto::trace::v1::Span;
+        // Each span is followed by one with its first two keys swapped.
+        let spans = spans.into_iter().flat_map(|(order, len)| {
+            let mut swapped = order[..len].to_vec();
+            swapped.swap(0, 1);
+            [order[..len].to_vec(), swapped]
+        }).map(|order| Span {
+            span_id: vec![2; 8].into(),
+            attributes: order.iter().map(|k| KeyValue {
+                key: format!("k{k}"),
+                value: Some(int(i64::from(*k))),
+                ..Default::default()
+            }).collect(),
+            ..Default::default()
+        }).collect();
+        let req = traces_of(spans);
+        prop_assume!(reads_first_of_each_key(&steps));
+        let set = KeySet::new((0..12).map(|k| format!("k{k}"))).reads_keys_only();
+        check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(
         bytes in proptest::collection::vec(any::<u8>(), 0..256),

@@ -674,6 +674,18 @@ trait Leaf {
     /// how many items it leaves (0 or 1).
     fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported>;
 
+    /// [`Leaf::item`] for an item the caller found past [`Leaf::clean_until`] (a leaf need
+    /// not look again).
+    #[inline(always)]
+    fn item_not_clean(
+        &mut self,
+        w: &mut Writer<'_>,
+        f: ItemField,
+        ctx: u32,
+    ) -> Result<usize, Unsupported> {
+        self.item(w, f, ctx)
+    }
+
     /// The input offset up to which the items from `from` on (with attributes at field
     /// `attr_field`) need not be shown to the leaf: each comes out as it went in, followed
     /// by [`Leaf::appended`]. 0 when every item must be seen.
@@ -780,7 +792,7 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
                         end: body_end,
                         attr_field: attributes,
                     };
-                    items += self.leaf.item(&mut self.w, item, ctx - 1)?;
+                    items += self.leaf.item_not_clean(&mut self.w, item, ctx - 1)?;
                     pos = body_end;
                     clean_end = self.leaf.clean_until(input, pos, attributes);
                 }
@@ -968,6 +980,16 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
             Self::write_memo(w, f, self.appended());
             return Ok(1);
         }
+        self.item_not_clean(w, f, ctx)
+    }
+
+    #[inline(always)]
+    fn item_not_clean(
+        &mut self,
+        w: &mut Writer<'_>,
+        f: ItemField,
+        ctx: u32,
+    ) -> Result<usize, Unsupported> {
         self.entries.clear();
         self.slots.clear();
         self.keys_seen.clear();

@@ -284,6 +284,33 @@ fn request_and_key_steps() -> impl Strategy<Value = (Request, Vec<Step>, bool)> 
     })
 }
 
+/// A step that pushes, sets or removes a key drawn from `key`: what a keys-only edit does.
+fn key_step(key: impl Strategy<Value = String> + Clone) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (key.clone(), any::<i64>()).prop_map(|(k, v)| Step::Push(k, v)),
+        (key.clone(), ".{0,3}").prop_map(|(k, v)| Step::SetKey(k, v)),
+        key.prop_map(Step::RemoveKey),
+    ]
+}
+
+/// A span with the given attributes, integer-valued, and a span id.
+fn span_of_ints<K: Into<String>>(
+    attrs: impl IntoIterator<Item = (K, i64)>,
+) -> ferrotel_pdata::proto::trace::v1::Span {
+    ferrotel_pdata::proto::trace::v1::Span {
+        span_id: vec![2; 8].into(),
+        attributes: attrs
+            .into_iter()
+            .map(|(k, v)| KeyValue {
+                key: k.into(),
+                value: Some(int(v)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(384))]
 
@@ -324,23 +351,9 @@ proptest! {
             proptest::collection::vec(("[abcx]", 0i64..3), 0..6),
             1..12,
         ),
-        steps in proptest::collection::vec(prop_oneof![
-            ("[abn]", any::<i64>()).prop_map(|(k, v)| Step::Push(k, v)),
-            ("[abn]", ".{0,3}").prop_map(|(k, v)| Step::SetKey(k, v)),
-            "[abn]".prop_map(Step::RemoveKey),
-        ], 1..4),
+        steps in proptest::collection::vec(key_step("[abn]".prop_map(String::from)), 1..4),
     ) {
-        use ferrotel_pdata::proto::trace::v1::Span;
-        let spans = spans.into_iter().map(|attrs| Span {
-            span_id: vec![2; 8].into(),
-            attributes: attrs.into_iter().map(|(k, v)| KeyValue {
-                key: k,
-                value: Some(int(v)),
-                ..Default::default()
-            }).collect(),
-            ..Default::default()
-        }).collect();
-        let req = traces_of(spans);
+        let req = traces_of(spans.into_iter().map(span_of_ints).collect());
         prop_assume!(reads_first_of_each_key(&steps));
         let set = KeySet::new(["a", "b", "n"]).reads_keys_only();
         check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
@@ -355,28 +368,18 @@ proptest! {
             (Just((0..11).collect::<Vec<u8>>()).prop_shuffle(), 7usize..=11),
             1..6,
         ),
-        steps in proptest::collection::vec(prop_oneof![
-            (0..12u8, any::<i64>()).prop_map(|(k, v)| Step::Push(format!("k{k}"), v)),
-            (0..12u8, ".{0,3}").prop_map(|(k, v)| Step::SetKey(format!("k{k}"), v)),
-            (0..12u8).prop_map(|k| Step::RemoveKey(format!("k{k}"))),
-        ], 1..5),
+        steps in proptest::collection::vec(
+            key_step((0..12u8).prop_map(|k| format!("k{k}"))),
+            1..5,
+        ),
     ) {
-        use ferrotel_pdata::proto::trace::v1::Span;
         // Each span is followed by one with its first two keys swapped.
         let spans = spans.into_iter().flat_map(|(order, len)| {
             let mut swapped = order[..len].to_vec();
             swapped.swap(0, 1);
             [order[..len].to_vec(), swapped]
-        }).map(|order| Span {
-            span_id: vec![2; 8].into(),
-            attributes: order.iter().map(|k| KeyValue {
-                key: format!("k{k}"),
-                value: Some(int(i64::from(*k))),
-                ..Default::default()
-            }).collect(),
-            ..Default::default()
-        }).collect();
-        let req = traces_of(spans);
+        }).map(|order| span_of_ints(order.iter().map(|k| (format!("k{k}"), i64::from(*k)))));
+        let req = traces_of(spans.collect());
         prop_assume!(reads_first_of_each_key(&steps));
         let set = KeySet::new((0..12).map(|k| format!("k{k}"))).reads_keys_only();
         check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
@@ -597,19 +600,7 @@ fn unusual_key_value_forms_are_parsed_in_full() {
 /// decoded edit), and a later attribute with an already seen key is not handed to it.
 #[test]
 fn keys_only_edit_runs_once_per_key_sequence() {
-    use ferrotel_pdata::proto::trace::v1::Span;
-    let span = |attrs: &[(&str, i64)]| Span {
-        span_id: vec![2; 8].into(),
-        attributes: attrs
-            .iter()
-            .map(|&(k, v)| KeyValue {
-                key: k.into(),
-                value: Some(int(v)),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let span = |attrs: &[(&str, i64)]| span_of_ints(attrs.iter().copied());
     // Sequences: [a] four times, [a, b] twice, [b, a] once; `a` repeated in two spans.
     let spans = vec![
         span(&[("a", 1), ("x", 0)]),

@@ -359,6 +359,29 @@ proptest! {
         check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
     }
 
+    /// A keys-only set of one key (an update or delete of one attribute) takes its own path
+    /// once the plan of items holding the key is known: the same results.
+    #[test]
+    fn one_key_edit_replays_equal_decoded_edit(
+        spans in proptest::collection::vec(
+            // `x.a` passes the prefilter of `k.a` (same length, same last byte).
+            proptest::collection::vec(("[kx]\\.[ab]", 0i64..3), 0..5),
+            1..12,
+        ),
+        steps in proptest::collection::vec(key_step("k\\.a|n".prop_map(String::from)), 1..4),
+    ) {
+        let req = traces_of(spans.into_iter().map(span_of_ints).collect());
+        prop_assume!(reads_first_of_each_key(&steps));
+        let key = |s: &Step| match s {
+            Step::Push(k, _) | Step::SetKey(k, _) | Step::RemoveKey(k) => k.clone(),
+            _ => String::new(),
+        };
+        let first = key(&steps[0]);
+        prop_assume!(steps.iter().all(|s| key(s) == first));
+        let set = KeySet::new([first]).reads_keys_only();
+        check_bytes(&req.encode_proto(), &steps, &KeyFilter::Keys(set));
+    }
+
     /// Lists holding more than 8 of a keys-only set's keys (sequences the packed form does
     /// not tell apart when only their first keys differ) replay the plan of their own
     /// sequence.
@@ -582,16 +605,47 @@ fn unusual_key_value_forms_are_parsed_in_full() {
         // key "a", key "env", no value
         &[0x0a, 1, b'a', 0x0a, 3, b'e', b'n', b'v'],
     ];
+    // `env = "dev"` in the usual form.
+    let usual: &[u8] = &[
+        0x0a, 3, b'e', b'n', b'v', 0x12, 5, 0x0a, 3, b'd', b'e', b'v',
+    ];
+    let span_of = |kvs: &[&[u8]]| {
+        let mut span = span_with(1);
+        for kv in kvs {
+            span.extend([0x4a, kv.len() as u8]);
+            span.extend(*kv);
+        }
+        span
+    };
     for kv in forms {
         // prost reads each as key "env": the edit must find and set it, not add a second.
-        let mut span = span_with(1);
-        span.extend([0x4a, kv.len() as u8]);
-        span.extend(kv);
+        let span = span_of(&[kv]);
         let req = request_of(&span).unwrap();
         let steps = [Step::SetKey("env".into(), "prod".into())];
         check_bytes(&req, &steps, &KeyFilter::Keys(KeySet::new(["env"])));
         let keys_only = KeySet::new(["env"]).reads_keys_only();
-        check_bytes(&req, &steps, &KeyFilter::Keys(keys_only));
+        check_bytes(&req, &steps, &KeyFilter::Keys(keys_only.clone()));
+        // After a span whose plan is known (the usual form), spans with the unusual form
+        // first, alone, and after the usual form: each edited as prost reads it.
+        let mut scope = Vec::new();
+        for span in [
+            span_of(&[usual]),
+            span_of(&[kv, usual]),
+            span_of(&[kv]),
+            span_of(&[usual, kv]),
+            span_of(&[]),
+        ] {
+            scope.push(0x12);
+            prost::encoding::encode_varint(span.len() as u64, &mut scope);
+            scope.extend(span);
+        }
+        let req = request_of_scope(&scope);
+        for steps in [
+            vec![Step::SetKey("env".into(), "prod".into())],
+            vec![Step::RemoveKey("env".into())],
+        ] {
+            check_bytes(&req, &steps, &KeyFilter::Keys(keys_only.clone()));
+        }
     }
 }
 

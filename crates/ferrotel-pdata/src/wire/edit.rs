@@ -185,6 +185,87 @@ impl KeyFilter {
     }
 }
 
+/// Where the walk of an item's fields starts: past a span's (or span link's) leading 16-byte
+/// trace id and 8-byte span id (fields 1 and 2, which encoders write first), which one check
+/// skips in any item whose attributes are not field 1 or 2; otherwise at `start`.
+#[inline(always)]
+fn skip_ids(item: &[u8], start: usize, attr_field: u32) -> usize {
+    if attr_field > 2
+        && let Some(ids) = item.get(start..start + 28)
+        && ids[..2] == [0x0a, 16]
+        && ids[18..20] == [0x12, 8]
+    {
+        return start + 28;
+    }
+    start
+}
+
+/// The filtered walk's fast path over an item's fields from `pos` (to the end of `item`):
+/// fields it knows by their first bytes (ids, name, timestamps, kind, flags) are passed over
+/// by their length, and attributes in the usual form (the value runs to the attribute's end,
+/// so the KeyValue has no second key) after a word compare and a check of the value's
+/// two-byte header. Those whose key `set`'s prefilter admits go to `at_attr(offset, field,
+/// key length)`, which returns true to stop there. Returns where the walk stopped (a field it
+/// does not know, or the end) and whether `at_attr` stopped it (then the offset is of no use).
+#[inline(always)]
+fn walk_usual<'a>(
+    item: &'a [u8],
+    pos: usize,
+    attr_key: u8,
+    set: &KeySet,
+    mut at_attr: impl FnMut(usize, &'a [u8], usize) -> bool,
+) -> (usize, bool) {
+    let usual_head = u32::from(attr_key) | 0x0a << 16;
+    let end = item.len();
+    let mut rest = &item[pos..];
+    while let Some(head) = rest.first_chunk::<4>() {
+        // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
+        let head = u32::from_le_bytes(*head);
+        if head & 0x00ff_80ff != usual_head {
+            // Another field: ids, name, timestamps (the commonest, tested first), kind,
+            // flags are skipped here.
+            let tag = head as u8;
+            let skip = if head & 0x8087 == 0x0002 && tag != attr_key && tag >= 8 {
+                2 + (head >> 8 & 0xff) as usize
+            } else if tag & 0x87 == 0x01 && tag >= 8 {
+                9
+            } else {
+                match small_field_size(head, attr_key) {
+                    0 => break,
+                    size => size,
+                }
+            };
+            let Some(next) = rest.get(skip..) else {
+                break;
+            };
+            rest = next;
+            continue;
+        }
+        let len = (head >> 8 & 0xff) as usize;
+        let key_len = (head >> 24) as usize;
+        if key_len + 4 > len {
+            break;
+        }
+        let Some(attr) = rest.get(..2 + len) else {
+            break;
+        };
+        // The value's tag and one-byte length, running to the attribute's end.
+        let value = &attr[4 + key_len..];
+        if u16::from_le_bytes([value[0], value[1]]) as usize != 0x12 | (len - key_len - 4) << 8 {
+            break;
+        }
+        // For the empty key this is its length byte, 0: the `last` of the empty key.
+        let last = attr[3 + key_len];
+        if KeySet::may_contain(&set.slots, key_len, last)
+            && at_attr(end - rest.len(), attr, key_len)
+        {
+            return (end - rest.len(), true);
+        }
+        rest = &rest[attr.len()..];
+    }
+    (end - rest.len(), false)
+}
+
 /// `a == b`, inline for the short keys of attributes: keys of one item often share a length
 /// and a prefix (`span.attr.3`, `span.attr.7`), so the last bytes are compared first, and up
 /// to 16 bytes take two overlapping word compares instead of a `memcmp` call.
@@ -239,6 +320,7 @@ pub fn edit_attributes_of(
         seen: 0,
         sequence: 0,
         plans: Vec::new(),
+        one_key_plan: None,
         filter,
         edit,
     };
@@ -890,6 +972,10 @@ struct AttrLeaf<'f, F> {
     sequence: u64,
     /// For a keys-only set: the edit's result per key sequence met in this request.
     plans: Vec<Plan>,
+    /// For a keys-only set of one key (an update or delete of one attribute, the commonest
+    /// edit after an insert): the plan of items holding it, once known, and the attributes
+    /// field of the items it serves. Such items take [`AttrLeaf::one_key_item`].
+    one_key_plan: Option<(u32, usize)>,
     filter: &'f KeyFilter,
     edit: F,
 }
@@ -990,6 +1076,12 @@ impl<F: FnMut(&mut WireAttrs<'_>)> Leaf for AttrLeaf<'_, F> {
         f: ItemField,
         ctx: u32,
     ) -> Result<usize, Unsupported> {
+        if let Some((field, plan)) = self.one_key_plan
+            && field == f.attr_field
+            && self.one_key_item(w, f, plan)
+        {
+            return Ok(1);
+        }
         self.entries.clear();
         self.slots.clear();
         self.keys_seen.clear();
@@ -1099,6 +1191,12 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
         let changed = attrs.changed;
         if !self.keys_seen.is_empty() && self.plans.len() < MAX_PLANS {
             let plan = self.plan_of(&w.arena, attr_field, changed);
+            if let KeyFilter::Keys(set) = self.filter
+                && set.keys.len() == 1
+                && (!plan.changes || plan.single.is_some())
+            {
+                self.one_key_plan = Some((attr_field, self.plans.len()));
+            }
             self.plans.push(plan);
         }
         let empty = self.slots.is_empty();
@@ -1147,6 +1245,47 @@ impl<F: FnMut(&mut WireAttrs<'_>)> AttrLeaf<'_, F> {
 }
 
 impl<F> AttrLeaf<'_, F> {
+    /// An item under a keys-only set of one key whose plan (`plans[plan]`) is known: the walk
+    /// looks for that key only, and the plan is applied without the general scan's
+    /// bookkeeping (the recorded slots and key sequence, the plan lookup). False, with
+    /// nothing written, when the item needs the general path: a field the fast walk does not
+    /// know comes before the key, or the item lacks the key and the edit's result on such
+    /// items is not known yet.
+    #[inline(always)]
+    fn one_key_item(&self, w: &mut Writer<'_>, f: ItemField, plan: usize) -> bool {
+        let KeyFilter::Keys(set) = self.filter else {
+            return false;
+        };
+        let key = &set.keys[0];
+        let item = &w.input[..f.end];
+        let attr_key = (f.attr_field << 3) as u8 | LEN;
+        let mut found = None;
+        let start = skip_ids(item, f.start, f.attr_field);
+        let (walked_to, _) = walk_usual(item, start, attr_key, set, |at, attr, key_len| {
+            let hit = same_bytes(key, &attr[4..4 + key_len]);
+            if hit {
+                found = Some((at, at + attr.len()));
+            }
+            hit
+        });
+        if let Some(slot) = found {
+            let plan = &self.plans[plan];
+            if let Some((_, (a, b))) = plan.single {
+                w.item_replacing(f, slot, &plan.bytes[a..b]);
+            }
+            return true;
+        }
+        // Walked to the end without the key: the edit's result on an empty list, if known.
+        if walked_to >= f.end
+            && let Some((field, result)) = &self.on_empty
+            && *field == f.attr_field
+        {
+            Self::write_memo(w, f, result.as_deref());
+            return true;
+        }
+        false
+    }
+
     /// The [`Plan`] of the edit just run on the parsed attributes (`changed`: whether it
     /// changed anything), for the key sequence in `keys_seen` of items with their
     /// attributes at `field`.
@@ -1228,79 +1367,28 @@ impl<F> AttrLeaf<'_, F> {
         // Every item type has its attributes at a field below 16: a one-byte key.
         debug_assert!(attr_field < 16);
         let attr_key = (attr_field << 3) as u8 | LEN;
-        static EVERY_SLOT: [u64; 4] = [u64::MAX; 4];
-        let (keys, slots) = match self.filter {
-            KeyFilter::Keys(set) => (Some(set), &set.slots),
-            KeyFilter::All => (None, &EVERY_SLOT),
+        let keys = match self.filter {
+            KeyFilter::Keys(set) => Some(set),
+            KeyFilter::All => None,
         };
         let skipping = keys.is_some();
-        let usual_head = u32::from(attr_key) | 0x0a << 16;
         let item = &input[..end];
-        let mut pos = start;
-        // Spans and span links begin with their 16-byte trace id and 8-byte span id (fields
-        // 1 and 2, which encoders write first): one check skips both, in any item whose
-        // attributes are not field 1 or 2.
-        if skipping
-            && attr_field > 2
-            && let Some(ids) = item.get(pos..pos + 20)
-            && ids[..2] == [0x0a, 16]
-            && ids[18..20] == [0x12, 8]
-            && pos + 28 <= end
-        {
-            pos += 28;
-        }
+        let mut pos = if skipping {
+            skip_ids(item, start, attr_field)
+        } else {
+            start
+        };
         loop {
-            // Fast path: attributes in the usual form (the value runs to the attribute's end,
-            // so the KeyValue has no second key) whose key the set's prefilter rejects are
-            // skipped after a word compare, a bit test and that check; those it admits are
-            // recorded here too.
-            let mut rest = &item[pos..];
-            while skipping && let Some(head) = rest.first_chunk::<4>() {
-                // Tag, a one-byte length (high bit clear), the KeyValue's key tag, key length.
-                let head = u32::from_le_bytes(*head);
-                if head & 0x00ff_80ff != usual_head {
-                    // Another field: ids, name, timestamps (the commonest, tested first),
-                    // kind, flags are skipped here.
-                    let tag = head as u8;
-                    let skip = if head & 0x8087 == 0x0002 && tag != attr_key && tag >= 8 {
-                        2 + (head >> 8 & 0xff) as usize
-                    } else if tag & 0x87 == 0x01 && tag >= 8 {
-                        9
-                    } else {
-                        match small_field_size(head, attr_key) {
-                            0 => break,
-                            size => size,
-                        }
+            // Fast path: fields the walk passes over by their head, and attributes in the
+            // usual form; those the set's prefilter admits are recorded here too.
+            if let Some(set) = keys {
+                let (next, done) = walk_usual(item, pos, attr_key, set, |at, attr, key_len| {
+                    let Some(index) = set.position_unfiltered(&attr[4..4 + key_len]) else {
+                        return false;
                     };
-                    let Some(next) = rest.get(skip..) else {
-                        break;
-                    };
-                    rest = next;
-                    continue;
-                }
-                let len = (head >> 8 & 0xff) as usize;
-                let key_len = (head >> 24) as usize;
-                if key_len + 4 > len {
-                    break;
-                }
-                let Some(attr) = rest.get(..2 + len) else {
-                    break;
-                };
-                // The value's tag and one-byte length, running to the attribute's end.
-                let value = &attr[4 + key_len..];
-                if u16::from_le_bytes([value[0], value[1]]) as usize
-                    != 0x12 | (len - key_len - 4) << 8
-                {
-                    break;
-                }
-                // For the empty key this is its length byte, 0: the `last` of the empty key.
-                let last = attr[3 + key_len];
-                if KeySet::may_contain(slots, key_len, last)
-                    && let Some(set) = keys
-                    && let Some(index) = set.position_unfiltered(&attr[4..4 + key_len])
-                    && self.first_of(set, index)
-                {
-                    let at = end - rest.len();
+                    if !self.first_of(set, index) {
+                        return false;
+                    }
                     let key = (at + 4, at + 4 + key_len);
                     self.slots.push((at, at + attr.len()));
                     // A keys-only edit's entries are only made if its plan is not known yet.
@@ -1313,13 +1401,13 @@ impl<F> AttrLeaf<'_, F> {
                             value: Some((key.1 + 2, at + attr.len())),
                         });
                     }
-                    if self.has_every_key(set) {
-                        return Ok(());
-                    }
+                    self.has_every_key(set)
+                });
+                if done {
+                    return Ok(());
                 }
-                rest = &rest[attr.len()..];
+                pos = next;
             }
-            pos = end - rest.len();
             if pos >= end {
                 break;
             }

@@ -589,6 +589,116 @@ fn ids_of_unusual_lengths_are_walked() {
     }
 }
 
+/// A span's fields before its attributes (parent id, name, kind, start and end times) are
+/// passed over in one step each when they have their usual sizes and order; any other size,
+/// varint form or order is walked field by field. Each span is edited as prost reads it, alone
+/// and three in a row (the one-key path once the plan is known).
+#[test]
+fn leading_span_fields_of_any_size_or_order_are_walked() {
+    let len_field = |key: u8, body: &[u8]| {
+        let mut f = vec![key];
+        prost::encoding::encode_varint(body.len() as u64, &mut f);
+        f.extend_from_slice(body);
+        f
+    };
+    let varint_field = |key: u8, v: u64| {
+        let mut f = vec![key];
+        prost::encoding::encode_varint(v, &mut f);
+        f
+    };
+    let fixed64 = |key: u8| [&[key][..], &[7; 8]].concat();
+    let ids = [len_field(0x0a, &[1; 16]), len_field(0x12, &[2; 8])].concat();
+    let (parent, name, kind) = (
+        len_field(0x22, &[3; 8]),
+        len_field(0x2a, b"GET /"),
+        varint_field(0x30, 2),
+    );
+    let (start, end) = (fixed64(0x39), fixed64(0x41));
+    let env = len_field(
+        0x4a,
+        &[
+            0x0a, 3, b'e', b'n', b'v', 0x12, 5, 0x0a, 3, b'd', b'e', b'v',
+        ],
+    );
+    let other = len_field(0x4a, &[0x0a, 1, b'o', 0x12, 3, 0x0a, 1, b'x']);
+    let long_name = |n: usize| len_field(0x2a, &vec![b'n'; n]);
+    let heads: Vec<Vec<Vec<u8>>> = vec![
+        vec![
+            parent.clone(),
+            name.clone(),
+            kind.clone(),
+            start.clone(),
+            end.clone(),
+        ],
+        vec![name.clone()],
+        vec![],
+        // Parent ids of other lengths.
+        vec![
+            len_field(0x22, &[3; 7]),
+            name.clone(),
+            kind.clone(),
+            start.clone(),
+        ],
+        vec![len_field(0x22, &[3; 9]), end.clone()],
+        vec![len_field(0x22, &[]), name.clone()],
+        // Names of 0, 127, 128 (a two-byte length) and 300 bytes.
+        vec![parent.clone(), long_name(0), kind.clone()],
+        vec![long_name(127), start.clone(), end.clone()],
+        vec![
+            parent.clone(),
+            long_name(128),
+            kind.clone(),
+            start.clone(),
+            end.clone(),
+        ],
+        vec![long_name(300), end.clone()],
+        // Kinds needing two and ten varint bytes.
+        vec![name.clone(), varint_field(0x30, 128), start.clone()],
+        vec![name.clone(), varint_field(0x30, u64::MAX), end.clone()],
+        // Other orders, and attributes among the leading fields.
+        vec![
+            end.clone(),
+            start.clone(),
+            kind.clone(),
+            name.clone(),
+            parent.clone(),
+        ],
+        vec![kind.clone(), name.clone()],
+        vec![name.clone(), other.clone(), kind.clone(), start.clone()],
+        vec![name.clone(), env.clone(), kind.clone()],
+        vec![parent.clone(), other.clone(), name.clone()],
+    ];
+    let one_key = KeyFilter::Keys(KeySet::new(["env"]).reads_keys_only());
+    let two_keys = KeyFilter::Keys(KeySet::new(["env", "o"]).reads_keys_only());
+    let steps = [
+        vec![Step::SetKey("env".into(), "prod".into())],
+        vec![Step::RemoveKey("env".into())],
+        vec![Step::Push("env".into(), 1)],
+    ];
+    for head in &heads {
+        for with_ids in [true, false] {
+            let mut span = if with_ids { ids.clone() } else { Vec::new() };
+            span.extend(head.concat());
+            span.extend_from_slice(&env);
+            span.extend_from_slice(&other);
+            let mut scope = Vec::new();
+            for _ in 0..3 {
+                scope.extend(len_field(0x12, &span));
+            }
+            for req in [
+                request_of_scope(&len_field(0x12, &span)),
+                request_of_scope(&scope),
+            ] {
+                for steps in &steps {
+                    for filter in [&one_key, &two_keys, &KeyFilter::All] {
+                        edit_both(&req, steps, filter);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// KeyValues in forms other than key-then-value (value first, key repeated: prost keeps the
 /// last key) are parsed in full even when the key filter would pass their first key over.
 #[test]

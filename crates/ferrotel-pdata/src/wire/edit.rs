@@ -187,17 +187,50 @@ impl KeyFilter {
 
 /// Where the walk of an item's fields starts: past a span's (or span link's) leading 16-byte
 /// trace id and 8-byte span id (fields 1 and 2, which encoders write first), which one check
-/// skips in any item whose attributes are not field 1 or 2; otherwise at `start`.
+/// skips in any item whose attributes are not field 1 or 2; then, in items whose attributes
+/// are field 9 (spans), past what encoders write next in field order when it has its usual
+/// size: parent span id (4), name (5), kind (6), start and end times (7, 8). Each is one
+/// compare here instead of a turn of [`walk_usual`]'s loop, and each is skipped by its own
+/// encoded size, as the walk would (none of these fields is the attributes').
 #[inline(always)]
-fn skip_ids(item: &[u8], start: usize, attr_field: u32) -> usize {
+fn skip_leading_fields(item: &[u8], start: usize, attr_field: u32) -> usize {
+    let mut pos = start;
     if attr_field > 2
-        && let Some(ids) = item.get(start..start + 28)
+        && let Some(ids) = item.get(pos..pos + 28)
         && ids[..2] == [0x0a, 16]
         && ids[18..20] == [0x12, 8]
     {
-        return start + 28;
+        pos += 28;
     }
-    start
+    if attr_field != 9 {
+        return pos;
+    }
+    let mut rest = &item[pos..];
+    if let [0x22, 8, tail @ ..] = rest
+        && let Some(tail) = tail.get(8..)
+    {
+        rest = tail;
+    }
+    if let [0x2a, len, tail @ ..] = rest
+        && *len < 0x80
+        && let Some(tail) = tail.get(usize::from(*len)..)
+    {
+        rest = tail;
+    }
+    if let [0x30, kind, tail @ ..] = rest
+        && *kind < 0x80
+    {
+        rest = tail;
+    }
+    for key in [0x39, 0x41] {
+        if let [first, tail @ ..] = rest
+            && *first == key
+            && let Some(tail) = tail.get(8..)
+        {
+            rest = tail;
+        }
+    }
+    item.len() - rest.len()
 }
 
 /// The filtered walk's fast path over an item's fields from `pos` (to the end of `item`):
@@ -1260,7 +1293,7 @@ impl<F> AttrLeaf<'_, F> {
         let item = &w.input[..f.end];
         let attr_key = (f.attr_field << 3) as u8 | LEN;
         let mut found = None;
-        let start = skip_ids(item, f.start, f.attr_field);
+        let start = skip_leading_fields(item, f.start, f.attr_field);
         let (walked_to, _) = walk_usual(item, start, attr_key, set, |at, attr, key_len| {
             let hit = same_bytes(key, &attr[4..4 + key_len]);
             if hit {
@@ -1374,7 +1407,7 @@ impl<F> AttrLeaf<'_, F> {
         let skipping = keys.is_some();
         let item = &input[..end];
         let mut pos = if skipping {
-            skip_ids(item, start, attr_field)
+            skip_leading_fields(item, start, attr_field)
         } else {
             start
         };

@@ -359,13 +359,14 @@ fn glob(e: &Expr) -> CResult<Regex> {
     Regex::new(&r).map_err(|x| SyntaxError::new(e.col, format!("invalid glob \"{s}\": {x}")))
 }
 
-fn to_str_lenient(v: &Value) -> R<Option<String>> {
-    Ok(match v {
+/// A value as Go's `StringLikeGetter` reads it (`IsMatch`, `Concat`): nil stays nil, strings
+/// as they are, bytes as lower-case hex, maps and lists as JSON, other scalars as `%v` writes them.
+fn to_str_lenient(v: &Value) -> Option<String> {
+    match v {
         Value::Nil => None,
         Value::Str(s) => Some(s.clone()),
-        Value::Int(_) | Value::Double(_) | Value::Bool(_) => Some(v.to_display()),
-        o => return Err(format!("unsupported type {}", o.type_name())),
-    })
+        o => Some(o.to_display()),
+    }
 }
 
 /// Parameters of `replace_match` and `replace_all_matches` (the first three
@@ -1089,12 +1090,10 @@ impl Compiler {
                 let re = regex(a.get(1), "pattern")?;
                 Arc::new(move |t| {
                     let v = target.eval(t)?;
-                    Ok(Value::Bool(
-                        match to_str_lenient(&v).map_err(|e| format!("IsMatch: {e}"))? {
-                            None => false,
-                            Some(s) => re.is_match(&s),
-                        },
-                    ))
+                    Ok(Value::Bool(match to_str_lenient(&v) {
+                        None => false,
+                        Some(s) => re.is_match(&s),
+                    }))
                 })
             }
             "Concat" => {
@@ -1108,12 +1107,9 @@ impl Compiler {
                         if i > 0 {
                             out.push_str(&delim);
                         }
-                        match v {
-                            Value::Nil => out.push_str("<nil>"),
-                            Value::Map(_) | Value::List(_) => {
-                                return Err(format!("Concat: unsupported type {}", v.type_name()));
-                            }
-                            v => out.push_str(&v.to_display()),
+                        match to_str_lenient(v) {
+                            None => out.push_str("<nil>"),
+                            Some(s) => out.push_str(&s),
                         }
                     }
                     Ok(Value::Str(out))
@@ -1213,9 +1209,17 @@ impl Compiler {
             "ParseJSON" => {
                 let g = one(self)?;
                 Arc::new(move |t| match g.eval(t)? {
-                    Value::Str(s) => serde_json::from_str::<serde_json::Value>(&s)
-                        .map(from_json)
-                        .map_err(|e| format!("ParseJSON: {e}")),
+                    Value::Str(s) => match serde_json::from_str::<serde_json::Value>(&s) {
+                        // Go's ParseJSON returns a map or a slice; a bare scalar is an error.
+                        Ok(j @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+                            Ok(from_json(j))
+                        }
+                        Ok(j) => Err(format!(
+                            "ParseJSON: could not convert parsed value of type {} to JSON object",
+                            from_json(j).type_name()
+                        )),
+                        Err(e) => Err(format!("ParseJSON: {e}")),
+                    },
                     o => Err(format!(
                         "ParseJSON: expected a string but got {}",
                         o.type_name()
@@ -1250,15 +1254,19 @@ impl Compiler {
             "Substring" => {
                 let a = Args::bind(call, &["target", "start", "length"], 3)?;
                 let target = self.getter(a.get(0))?;
-                let start = lit_int(a.get(1), "start")?;
-                let length = lit_int(a.get(2), "length")?;
-                if start < 0 {
+                // `start` and `length` are int getters in Go (`Len(x) - 1` is allowed); literals
+                // are checked here, at startup, and other expressions per item.
+                if let ExprKind::Int(start) = a.get(1).kind
+                    && start < 0
+                {
                     return err(
                         a.get(1).col,
                         format!("invalid start for Substring function, {start} cannot be negative"),
                     );
                 }
-                if length <= 0 {
+                if let ExprKind::Int(length) = a.get(2).kind
+                    && length <= 0
+                {
                     return err(
                         a.get(2).col,
                         format!(
@@ -1266,17 +1274,38 @@ impl Compiler {
                         ),
                     );
                 }
-                let (start, length) = (start as usize, length as usize);
+                let start = self.getter(a.get(1))?;
+                let length = self.getter(a.get(2))?;
+                let int = |g: &Getter, t: &TCtx<'_>| match g.eval(t)? {
+                    Value::Int(i) => Ok(i),
+                    o => Err(format!(
+                        "Substring: expected int64 but got {}",
+                        o.type_name()
+                    )),
+                };
                 Arc::new(move |t| {
-                    let s = want_str(target.eval(t)?, "Substring")?;
-                    if start + length > s.len() {
+                    let start = int(&start, t)?;
+                    if start < 0 {
                         return Err(format!(
-                            "invalid range for substring function, {} cannot be greater than the length of target string({})",
-                            start + length,
+                            "invalid start for substring function, {start} cannot be negative"
+                        ));
+                    }
+                    let length = int(&length, t)?;
+                    if length <= 0 {
+                        return Err(format!(
+                            "invalid length for substring function, {length} cannot be negative or zero"
+                        ));
+                    }
+                    let s = want_str(target.eval(t)?, "Substring")?;
+                    let end = start.saturating_add(length);
+                    if end > s.len() as i64 {
+                        return Err(format!(
+                            "invalid range for substring function, {end} cannot be greater than the length of target string({})",
                             s.len()
                         ));
                     }
-                    s.get(start..start + length)
+                    let (start, end) = (start as usize, end as usize);
+                    s.get(start..end)
                         .map(|x| Value::Str(x.to_string()))
                         .ok_or_else(|| "Substring: range splits a character".to_string())
                 })

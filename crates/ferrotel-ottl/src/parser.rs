@@ -111,7 +111,11 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
             i += 1;
             continue;
         }
+        // A float may start with its point (`.5`), as Go's `\d*\.\d+` allows.
+        let starts_number =
+            c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
         let single = match c {
+            _ if starts_number => None,
             '(' => Some(Tok::LParen),
             ')' => Some(Tok::RParen),
             '[' => Some(Tok::LBrack),
@@ -163,6 +167,33 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
                                 Some('n') => s.push('\n'),
                                 Some('t') => s.push('\t'),
                                 Some('r') => s.push('\r'),
+                                Some('a') => s.push('\x07'),
+                                Some('b') => s.push('\x08'),
+                                Some('f') => s.push('\x0c'),
+                                Some('v') => s.push('\x0b'),
+                                // `\xNN`, `\uNNNN`, `\UNNNNNNNN` as Go's strconv.Unquote reads them.
+                                Some(e @ ('x' | 'u' | 'U')) => {
+                                    let n = match e {
+                                        'x' => 2,
+                                        'u' => 4,
+                                        _ => 8,
+                                    };
+                                    let digits: String =
+                                        chars.get(i + 2..i + 2 + n).unwrap_or(&[]).iter().collect();
+                                    let ch = (digits.len() == n)
+                                        .then(|| u32::from_str_radix(&digits, 16).ok())
+                                        .flatten()
+                                        .filter(|c| e != 'x' || *c < 0x80)
+                                        .and_then(char::from_u32)
+                                        .ok_or_else(|| {
+                                            SyntaxError::new(
+                                                i + 1,
+                                                format!("invalid escape \"\\{e}{digits}\""),
+                                            )
+                                        })?;
+                                    s.push(ch);
+                                    i += n;
+                                }
                                 // Unknown escapes are kept as written (regex escapes).
                                 Some(o) => {
                                     s.push('\\');
@@ -204,7 +235,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
                 out.push((Tok::Bytes(bytes), col));
                 i = j;
             }
-            c if c.is_ascii_digit() => {
+            _ if starts_number => {
                 let mut j = i;
                 let mut float = false;
                 while j < chars.len()
@@ -215,6 +246,19 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, SyntaxError> {
                 {
                     float |= chars[j] == '.';
                     j += 1;
+                }
+                // An exponent follows a fraction only (Go: `\d*\.\d+([eE][-+]?\d+)?`).
+                if float && matches!(chars.get(j), Some('e' | 'E')) {
+                    let mut k = j + 1;
+                    if matches!(chars.get(k), Some('+' | '-')) {
+                        k += 1;
+                    }
+                    if chars.get(k).is_some_and(char::is_ascii_digit) {
+                        while chars.get(k).is_some_and(char::is_ascii_digit) {
+                            k += 1;
+                        }
+                        j = k;
+                    }
                 }
                 if j < chars.len() && (chars[j].is_alphabetic() || chars[j] == '_') {
                     let mut k = j;
@@ -505,6 +549,11 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
+        // A leading `+` is a sign, as in Go's `[-+]?\d+`.
+        if let Tok::Op(BinOp::Add) = self.peek() {
+            self.bump();
+            return self.unary();
+        }
         if let Tok::Op(BinOp::Sub) = self.peek() {
             let col = self.col();
             self.bump();
@@ -580,6 +629,10 @@ impl Parser {
                         items.push((k, self.expr()?));
                         if self.peek() == &Tok::Comma {
                             self.bump();
+                            // A trailing comma is allowed, as in Go's map rule.
+                            if self.peek() == &Tok::RBrace {
+                                break;
+                            }
                             continue;
                         }
                         break;

@@ -162,6 +162,41 @@ fn precedence_and_structure() {
     assert!(!cond("(true or false) and false").unwrap());
 }
 
+/// Number and string literals as Go's OTTL lexer reads them: `\d*\.\d+([eE][-+]?\d+)?` for
+/// floats, a sign on ints and floats, `strconv.Unquote`'s escapes, trailing commas in maps.
+#[test]
+fn literals_follow_go_lexer() {
+    assert_eq!(eval("1.5e3").unwrap(), Value::Double(1500.0));
+    assert_eq!(eval("2.5E-1").unwrap(), Value::Double(0.25));
+    assert_eq!(eval(".5").unwrap(), Value::Double(0.5));
+    assert_eq!(eval("-.5").unwrap(), Value::Double(-0.5));
+    assert_eq!(eval("+5").unwrap(), Value::Int(5));
+    assert_eq!(eval("3 - +2").unwrap(), Value::Int(1));
+    assert_eq!(eval("+1.5e+1").unwrap(), Value::Double(15.0));
+    assert_eq!(
+        eval(r#""\u00e9\x41\U0001F600\t""#).unwrap(),
+        s("\u{e9}A\u{1F600}\t")
+    );
+    assert_eq!(
+        eval(r#"{"a": 1, "b": 2,}"#).unwrap(),
+        Value::Map(vec![kv("a", Value::Int(1)), kv("b", Value::Int(2))])
+    );
+    // A path segment is never read as a float: `.` then a letter stays punctuation.
+    assert_eq!(eval("status.code").unwrap(), Value::Int(0));
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], "\u00g1")"#),
+        r#"statement 1, col 23: invalid escape "\u00g1""#
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], "\xff")"#),
+        r#"statement 1, col 23: invalid escape "\xff""#
+    );
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], 1e3)"#),
+        r#"statement 1, col 22: invalid number "1e3""#
+    );
+}
+
 #[test]
 fn invalid_statements_have_exact_errors() {
     let cases: &[(&str, &str)] = &[
@@ -607,7 +642,7 @@ fn merge_maps_strategies() {
     );
     let span =
         run(&[r#"merge_maps(attributes, ParseJSON(attributes["json"]), "upsert")"#]).unwrap();
-    assert_eq!(attr(&span, "a"), Value::Int(1));
+    assert_eq!(attr(&span, "a"), Value::Double(1.0));
     // Nil source: nothing; non-map source: error.
     run(&[r#"merge_maps(attributes, attributes["missing"], "upsert")"#]).unwrap();
     assert_eq!(
@@ -699,9 +734,23 @@ fn is_match() {
         eval(r#"IsMatch(attributes["missing"], ".*")"#).unwrap(),
         Value::Bool(false)
     );
+    // Maps and lists are matched as JSON (keys sorted; Go leaves their order to its map),
+    // bytes as lower-case hex (Go's StringLikeGetter).
     assert_eq!(
-        eval(r#"IsMatch(attributes["m"], ".*")"#).unwrap_err(),
-        "IsMatch: unsupported type map"
+        eval(r#"IsMatch(attributes["m"], "^\\{\"n\":\\{\"z\":1\\},\"x\":\"y\"\\}$")"#).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        eval(r#"IsMatch(attributes["l"], "^\\[\"a\",\"b\"\\]$")"#).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        eval(r#"IsMatch(trace_id, "^(01){16}$")"#).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        eval(r#"IsMatch(attributes["d"], "^2\\.5$")"#).unwrap(),
+        Value::Bool(true)
     );
 }
 
@@ -716,8 +765,8 @@ fn concat_split_case() {
         s("operationA/<nil>")
     );
     assert_eq!(
-        eval(r#"Concat([attributes["m"]], "")"#).unwrap_err(),
-        "Concat: unsupported type map"
+        eval(r#"Concat([attributes["l"], span_id, attributes["d"]], "|")"#).unwrap(),
+        s(r#"["a","b"]|0202020202020202|2.5"#)
     );
     assert_eq!(
         eval(r#"Split(attributes["s"], " ")"#).unwrap(),
@@ -818,9 +867,26 @@ fn len_and_json() {
         eval(r#"ParseJSON(attributes["json"])["c"]["d"]"#).unwrap(),
         Value::Bool(true)
     );
+    // Every JSON number is a double, as Go decodes it into float64.
     assert_eq!(
         eval(r#"ParseJSON(attributes["json"])["b"]"#).unwrap(),
-        list(vec![Value::Int(1), s("x")])
+        list(vec![Value::Double(1.0), s("x")])
+    );
+    assert_eq!(
+        eval(r#"ParseJSON(attributes["json"])["a"]"#).unwrap(),
+        Value::Double(1.0)
+    );
+    assert_eq!(
+        eval(r#"ParseJSON("[1, {\"k\": null}]")"#).unwrap(),
+        list(vec![
+            Value::Double(1.0),
+            Value::Map(vec![kv("k", Value::Nil)])
+        ])
+    );
+    assert!(
+        eval(r#"ParseJSON("42")"#)
+            .unwrap_err()
+            .contains("could not convert parsed value of type")
     );
     assert!(
         eval(r#"ParseJSON("{bad")"#)
@@ -863,6 +929,27 @@ fn hashing_and_ids() {
 #[test]
 fn substring() {
     assert_eq!(eval(r#"Substring(name, 0, 9)"#).unwrap(), s("operation"));
+    // Start and length are int getters, evaluated per item.
+    assert_eq!(
+        eval(r#"Substring(name, Len(name) - 1, 1)"#).unwrap(),
+        s("A")
+    );
+    assert_eq!(
+        eval(r#"Substring(name, attributes["i"], attributes["i"])"#).unwrap(),
+        s("tionA")
+    );
+    assert_eq!(
+        eval(r#"Substring(name, 0, attributes["i"] - 5)"#).unwrap_err(),
+        "invalid length for substring function, 0 cannot be negative or zero"
+    );
+    assert_eq!(
+        eval(r#"Substring(name, 0 - attributes["i"], 1)"#).unwrap_err(),
+        "invalid start for substring function, -5 cannot be negative"
+    );
+    assert_eq!(
+        eval(r#"Substring(name, attributes["s"], 1)"#).unwrap_err(),
+        "Substring: expected int64 but got string"
+    );
     assert_eq!(
         eval(r#"Substring(attributes["missing"], 0, 1)"#).unwrap_err(),
         "Substring: expected a string but got nil"

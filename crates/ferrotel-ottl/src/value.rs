@@ -124,16 +124,14 @@ pub fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// A value from JSON (numbers: integers stay integers).
+/// A value from JSON as Go's `ParseJSON` makes it: every number is a double (Go decodes JSON
+/// numbers into `float64`), so `{"n": 1}` gives a double attribute, not an int.
 pub fn from_json(j: serde_json::Value) -> Value {
     use serde_json::Value as J;
     match j {
         J::Null => Value::Nil,
         J::Bool(b) => Value::Bool(b),
-        J::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .unwrap_or_else(|| Value::Double(n.as_f64().unwrap_or(0.0))),
+        J::Number(n) => Value::Double(n.as_f64().unwrap_or(0.0)),
         J::String(s) => Value::Str(s),
         J::Array(a) => Value::List(a.into_iter().map(|v| from_json(v).into_any()).collect()),
         J::Object(o) => Value::Map(o.into_iter().map(|(k, v)| kv(k, from_json(v))).collect()),

@@ -229,7 +229,9 @@ pub struct Matcher {
     metric_names: Option<Names>,
     attributes: Vec<AttrMatch>,
     resources: Vec<AttrMatch>,
-    libraries: Vec<(Names, Option<String>)>,
+    /// Each library's name and, when given, version: every entry must match (Go's
+    /// `filtermatcher`), and versions follow `match_type` like names.
+    libraries: Vec<(Names, Option<Names>)>,
 }
 
 impl Matcher {
@@ -297,10 +299,11 @@ impl Matcher {
                 .libraries
                 .iter()
                 .map(|l| {
-                    Ok((
-                        names(std::slice::from_ref(&l.name))?.unwrap(),
-                        l.version.clone(),
-                    ))
+                    let version = match &l.version {
+                        Some(v) => names(std::slice::from_ref(v))?,
+                        None => None,
+                    };
+                    Ok((names(std::slice::from_ref(&l.name))?.unwrap(), version))
                 })
                 .collect::<Result<_, String>>()?,
         })
@@ -313,11 +316,11 @@ impl Matcher {
         }
         if !self.libraries.is_empty() {
             let (name, version) = scope.map_or(("", ""), |s| (s.name.as_str(), s.version.as_str()));
-            let hit = self
+            let all = self
                 .libraries
                 .iter()
-                .any(|(n, v)| n.matches(name) && v.as_deref().is_none_or(|want| want == version));
-            if !hit {
+                .all(|(n, v)| n.matches(name) && v.as_ref().is_none_or(|v| v.matches(version)));
+            if !all {
                 return false;
             }
         }
@@ -331,15 +334,15 @@ impl Matcher {
         span: &Span,
     ) -> bool {
         if let Some(services) = &self.services {
+            // Go's `serviceNameForResource`: the value as a string, or a marker when unset.
             let service = resource
                 .iter()
                 .find(|a| a.key == "service.name")
-                .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::StringValue(s) => Some(s.as_str()),
-                    _ => None,
-                })
-                .unwrap_or("");
-            if !services.matches(service) {
+                .map_or_else(
+                    || "<nil-service-name>".to_string(),
+                    |a| a.value.as_ref().map(as_string).unwrap_or_default(),
+                );
+            if !services.matches(&service) {
                 return false;
             }
         }
@@ -399,11 +402,28 @@ fn attrs_match(want: &[AttrMatch], attrs: &[KeyValue]) -> bool {
         match &m.value {
             ValueMatch::Exists => true,
             ValueMatch::Equals(v) => a.value.as_ref().unwrap_or(&AnyValue::default()) == v,
-            ValueMatch::Regexp(re) => match a.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(any_value::Value::StringValue(s)) => re.is_match(s),
-                _ => false,
-            },
+            ValueMatch::Regexp(re) => {
+                regexp_subject(a.value.as_ref()).is_some_and(|s| re.is_match(&s))
+            }
         }
+    })
+}
+
+/// What a `regexp` attribute condition matches against, as Go's `attributeStringValue`:
+/// strings as they are, booleans, ints and doubles written out (`strconv.FormatFloat(d, 'f',
+/// -1, 64)`: no exponent); other types never match.
+fn regexp_subject(v: Option<&AnyValue>) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    Some(match v?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Cow::Borrowed(s.as_str()),
+        any_value::Value::BoolValue(b) => Cow::Owned(b.to_string()),
+        any_value::Value::IntValue(i) => Cow::Owned(i.to_string()),
+        any_value::Value::DoubleValue(d) if d.is_infinite() => {
+            Cow::Borrowed(if *d > 0.0 { "+Inf" } else { "-Inf" })
+        }
+        // Rust writes the shortest digits that read back, without an exponent, as 'f', -1.
+        any_value::Value::DoubleValue(d) => Cow::Owned(d.to_string()),
+        _ => return None,
     })
 }
 

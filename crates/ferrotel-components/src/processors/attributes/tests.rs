@@ -559,7 +559,103 @@ actions:
     let all = span_attrs(&req);
     assert!(get(&all[0], "hit").is_some());
     assert!(get(&all[1], "hit").is_none());
-    assert!(get(&all[2], "hit").is_none(), "regexp matches strings only");
+    assert!(get(&all[2], "hit").is_none(), "1 does not match ^/api/");
+}
+
+/// Go's `filtermatcher`: a `regexp` attribute condition reads booleans, ints and doubles as
+/// strings (doubles without an exponent); maps, lists and bytes never match.
+#[test]
+fn regexp_attribute_conditions_read_scalars_as_strings() {
+    let p = processor(
+        r#"
+include:
+  match_type: regexp
+  attributes: [{key: v, value: '^(200|true|0\.5|100000000000000000000000)$'}]
+actions:
+  - {key: hit, value: true, action: insert}
+"#,
+        Signal::Traces,
+    );
+    let values = [
+        (Value::IntValue(200), true),
+        (Value::IntValue(201), false),
+        (Value::BoolValue(true), true),
+        (Value::DoubleValue(0.5), true),
+        (Value::DoubleValue(1e23), true),
+        (s("200"), true),
+        (Value::BytesValue(b"200".to_vec().into()), false),
+    ];
+    let spans = values
+        .iter()
+        .map(|(v, _)| span("a", vec![kv("v", v.clone())]))
+        .collect();
+    let mut req = traces("svc", spans);
+    apply_both(&p, &mut req, &Context::default());
+    for ((v, want), attrs) in values.iter().zip(span_attrs(&req)) {
+        assert_eq!(get(&attrs, "hit").is_some(), *want, "{v:?}");
+    }
+}
+
+/// Go's `filtermatcher`: every `libraries` entry must match the scope, and a version
+/// follows `match_type` like the name.
+#[test]
+fn libraries_must_all_match_and_versions_follow_match_type() {
+    let hit = |yaml: &str| {
+        let p = processor(
+            &format!("{yaml}actions:\n  - {{key: hit, value: true, action: insert}}\n"),
+            Signal::Traces,
+        );
+        let mut req = traces("svc", vec![span("a", vec![])]);
+        apply_both(&p, &mut req, &Context::default());
+        get(&span_attrs(&req)[0], "hit").is_some()
+    };
+    // The scope is `lib` 1.0.
+    assert!(hit(
+        "include:\n  match_type: regexp\n  libraries: [{name: \"^l\", version: \"^1\\\\.\"}]\n"
+    ));
+    assert!(!hit(
+        "include:\n  match_type: regexp\n  libraries: [{name: \"^l\", version: \"^2\"}]\n"
+    ));
+    assert!(!hit(
+        "include:\n  match_type: strict\n  libraries: [{name: lib}, {name: other}]\n"
+    ));
+    assert!(hit(
+        "include:\n  match_type: strict\n  libraries: [{name: lib}, {name: lib, version: \"1.0\"}]\n"
+    ));
+    assert!(!hit(
+        "include:\n  match_type: strict\n  libraries: [{name: lib, version: \"1\"}]\n"
+    ));
+}
+
+/// Go's `serviceNameForResource`: a resource without `service.name` is matched as
+/// `<nil-service-name>`, and a non-string one by its string form.
+#[test]
+fn services_match_unset_and_non_string_service_names_as_go() {
+    let p = processor(
+        "include:\n  match_type: strict\n  services: [\"<nil-service-name>\", \"42\"]\nactions:\n  - {key: hit, value: true, action: insert}\n",
+        Signal::Traces,
+    );
+    let mut unset = traces("x", vec![span("a", vec![])]);
+    let mut int = traces("x", vec![span("a", vec![])]);
+    let mut empty = traces("", vec![span("a", vec![])]);
+    let Request::Traces(t) = &mut unset else {
+        panic!()
+    };
+    t.resource_spans[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .clear();
+    let Request::Traces(t) = &mut int else {
+        panic!()
+    };
+    t.resource_spans[0].resource.as_mut().unwrap().attributes =
+        vec![kv("service.name", Value::IntValue(42))];
+    for (req, want) in [(&mut unset, true), (&mut int, true), (&mut empty, false)] {
+        apply_both(&p, req, &Context::default());
+        assert_eq!(get(&span_attrs(req)[0], "hit").is_some(), want);
+    }
 }
 
 #[test]

@@ -42,6 +42,17 @@ impl ComponentConfig for BatchConfig {
                 "must be greater or equal to send_batch_size",
             ));
         }
+        // Go: "Duplicated entries will trigger a validation error" (keys are case-insensitive).
+        let mut seen = std::collections::HashSet::new();
+        for (i, key) in self.metadata_keys.iter().enumerate() {
+            let lower = key.to_lowercase();
+            if !seen.insert(lower.clone()) {
+                return Err(ConfigError::field(
+                    &format!("metadata_keys[{i}]"),
+                    format!("duplicate entry in metadata_keys: {lower:?} (case-insensitive)"),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@
 
 pub mod config;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use ferrotel_pdata::{Payload, Signal};
@@ -84,6 +84,7 @@ impl ProcessorFactory for BatchProcessorFactory {
                 dropped_by,
                 state: Mutex::new(State {
                     batches: HashMap::new(),
+                    seen: HashSet::new(),
                     stopped: false,
                 }),
                 wake: Notify::new(),
@@ -102,9 +103,16 @@ struct Pending {
     ctx: Context,
 }
 
+/// A batch's key: per entry of `metadata_keys`, the client's values for it, or `None` when
+/// the client sent none (Go keeps an unset key apart from an empty value). Empty without
+/// `metadata_keys`.
+type BatchKey = Vec<Option<Vec<String>>>;
+
 struct State {
-    /// Keyed by the values of `metadata_keys` (one entry, key empty, without them).
-    batches: HashMap<Vec<String>, Pending>,
+    batches: HashMap<BatchKey, Pending>,
+    /// Every metadata combination seen so far: `metadata_cardinality_limit` bounds them over
+    /// the process's lifetime, as the Go Collector's shards are never removed.
+    seen: HashSet<BatchKey>,
     stopped: bool,
 }
 
@@ -121,34 +129,37 @@ struct Inner {
 }
 
 impl Inner {
-    fn key_of(&self, ctx: &Context) -> Vec<String> {
-        if self.config.metadata_keys.is_empty() {
-            return Vec::new();
-        }
+    fn key_of(&self, ctx: &Context) -> BatchKey {
         self.config
             .metadata_keys
             .iter()
             .map(|k| {
-                ctx.client
+                let values: Vec<String> = ctx
+                    .client
                     .as_ref()
-                    .map(|c| c.metadata_values(k).collect::<Vec<_>>().join(","))
-                    .unwrap_or_default()
+                    .map(|c| c.metadata_values(k).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                (!values.is_empty()).then_some(values)
             })
             .collect()
     }
 
-    /// Sends one batch: merge (shallow), split by send_batch_max_size, pass on.
-    async fn send(&self, pending: Pending) {
+    /// Sends one batch: merge (shallow), split by send_batch_max_size, pass on. With
+    /// `keep_short_tail`, a last chunk smaller than `send_batch_size` (left by the split) is
+    /// not sent but returned, to wait for more data as in the Go Collector.
+    async fn send(&self, pending: Pending, keep_short_tail: bool) -> Option<Payload> {
         let Pending {
             parts, items, ctx, ..
         } = pending;
         // Profiles requests carry their own dictionaries, which a byte-level merge cannot
         // combine: when merging is refused, the parts go on one by one instead of being lost.
         // (Cloning the parts costs reference counts, not data.)
+        let mut merged_one = true;
         let merged = match Payload::merge(self.signal, parts.clone()) {
             Ok(m) => vec![m],
             Err(e) => {
                 tracing::debug!(processor = %self.id, items, reason = %e, "sending the batch's parts unmerged");
+                merged_one = false;
                 parts
             }
         };
@@ -160,10 +171,23 @@ impl Inner {
                 Err(e) => self.drop_items(
                     n,
                     &self.dropped_by.split_failed,
-                    &format!("cannot split batch: {e}"),
+                    "batch dropped: it could not be split",
+                    &e.to_string(),
                 ),
             }
         }
+        // Only a split of the one merged batch leaves a tail; unmerged parts all go on.
+        let tail = if keep_short_tail
+            && merged_one
+            && chunks.len() > 1
+            && chunks
+                .last()
+                .is_some_and(|c| c.items() < self.config.send_batch_size)
+        {
+            chunks.pop()
+        } else {
+            None
+        };
         for chunk in chunks {
             let n = chunk.items();
             match self.next.consume(chunk, ctx.clone()).await {
@@ -174,22 +198,69 @@ impl Inner {
                     } else {
                         &self.dropped_by.refused_permanent
                     };
-                    self.drop_items(n, by, &e.message)
+                    self.drop_items(
+                        n,
+                        by,
+                        "batch dropped: the next component refused it",
+                        &e.message,
+                    )
                 }
             }
         }
+        tail
     }
 
-    fn drop_items(&self, n: usize, by_reason: &Counter, reason: &str) {
+    fn drop_items(&self, n: usize, by_reason: &Counter, what: &str, reason: &str) {
         self.obs.dropped.add(n as u64);
         by_reason.add(n as u64);
-        tracing::error!(processor = %self.id, signal = %self.signal, items = n, reason, "batch dropped: the next component refused it");
+        tracing::error!(processor = %self.id, signal = %self.signal, items = n, reason, "{what}");
+    }
+
+    /// Puts the short tail of a split batch back in front of its key's pending data, with a
+    /// new deadline (Go resets the timer after a size-triggered send); sends it when the
+    /// processor is stopping, so nothing is left behind after the shutdown's flush.
+    async fn keep_tail(&self, key: BatchKey, tail: Payload, ctx: Context) {
+        let n = tail.items();
+        let send_now = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.stopped {
+                Some(Pending {
+                    parts: vec![tail],
+                    items: n,
+                    deadline: Instant::now(),
+                    ctx,
+                })
+            } else {
+                let is_new = !st.batches.contains_key(&key);
+                let pending = st.batches.entry(key.clone()).or_insert_with(|| Pending {
+                    parts: Vec::new(),
+                    items: 0,
+                    deadline: Instant::now() + self.config.timeout,
+                    ctx,
+                });
+                pending.parts.insert(0, tail);
+                pending.items += n;
+                if is_new {
+                    self.wake.notify_one();
+                }
+                (pending.items >= self.config.send_batch_size)
+                    .then(|| st.batches.remove(&key))
+                    .flatten()
+            }
+        };
+        if let Some(p) = send_now {
+            // A tail plus data that came meanwhile reached the size: one more round.
+            let ctx = p.ctx.clone();
+            if let Some(tail) = Box::pin(self.send(p, true)).await {
+                Box::pin(self.keep_tail(key, tail, ctx)).await;
+            }
+        }
     }
 
     /// Takes every batch due by `now` (all of them when `all`).
     fn take_due(&self, now: Instant, all: bool) -> (Vec<Pending>, Option<Instant>) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let due: Vec<Vec<String>> = st
+        let due: Vec<BatchKey> = st
             .batches
             .iter()
             .filter(|(_, p)| all || p.deadline <= now)
@@ -222,12 +293,15 @@ impl Consumer for BatchProcessor {
             if inner.config.timeout.is_zero() {
                 // timeout 0: no waiting, only splitting by send_batch_max_size.
                 inner
-                    .send(Pending {
-                        parts: vec![payload],
-                        items: n,
-                        deadline: Instant::now(),
-                        ctx,
-                    })
+                    .send(
+                        Pending {
+                            parts: vec![payload],
+                            items: n,
+                            deadline: Instant::now(),
+                            ctx,
+                        },
+                        false,
+                    )
                     .await;
                 return Ok(());
             }
@@ -240,19 +314,17 @@ impl Consumer for BatchProcessor {
                         None,
                     ));
                 }
-                let cardinality = st.batches.len();
                 let is_new = !st.batches.contains_key(&key);
-                if is_new
-                    && !inner.config.metadata_keys.is_empty()
-                    && cardinality >= inner.config.metadata_cardinality_limit
-                {
-                    return Err(ConsumeError::retryable(
-                        format!(
-                            "batch: too many distinct metadata combinations (metadata_cardinality_limit {})",
-                            inner.config.metadata_cardinality_limit
-                        ),
-                        None,
-                    ));
+                let limit = inner.config.metadata_cardinality_limit;
+                if !inner.config.metadata_keys.is_empty() && !st.seen.contains(&key) {
+                    // As in Go: a permanent error (retrying cannot help, the combinations
+                    // seen are never forgotten), and 0 is no limit.
+                    if limit != 0 && st.seen.len() >= limit {
+                        return Err(ConsumeError::permanent(format!(
+                            "batch: too many batcher metadata-value combinations (metadata_cardinality_limit {limit})"
+                        )));
+                    }
+                    st.seen.insert(key.clone());
                 }
                 let pending = st.batches.entry(key.clone()).or_insert_with(|| Pending {
                     parts: Vec::new(),
@@ -272,7 +344,10 @@ impl Consumer for BatchProcessor {
                 }
             };
             if let Some(p) = full {
-                inner.send(p).await;
+                let ctx = p.ctx.clone();
+                if let Some(tail) = inner.send(p, true).await {
+                    inner.keep_tail(key, tail, ctx).await;
+                }
             }
             Ok(())
         })
@@ -297,7 +372,7 @@ impl Lifecycle for BatchProcessor {
                     let notified = inner.wake.notified();
                     let (due, next) = inner.take_due(Instant::now(), false);
                     for p in due {
-                        inner.send(p).await;
+                        inner.send(p, false).await;
                     }
                     if inner
                         .state
@@ -337,7 +412,7 @@ impl Lifecycle for BatchProcessor {
             // Flush what is left; the next stages are still running.
             let (rest, _) = self.inner.take_due(Instant::now(), true);
             for p in rest {
-                self.inner.send(p).await;
+                self.inner.send(p, false).await;
             }
             Ok(())
         })

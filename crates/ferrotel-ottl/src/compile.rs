@@ -493,7 +493,13 @@ impl Compiler {
             .iter()
             .map(|k| self.getter(k))
             .collect::<CResult<Vec<_>>>()?;
-        if !keys.is_empty() && !matches!(field, Field::Attributes | Field::Cache | Field::Body) {
+        let indexable = match field {
+            Field::Attributes | Field::Cache | Field::Body => true,
+            // `trace_state["key"]`: one member of the W3C trace state.
+            Field::TraceState => keys.len() == 1,
+            _ => false,
+        };
+        if !keys.is_empty() && !indexable {
             return err(
                 e.col,
                 format!("path \"{}\" cannot be indexed", p.parts.join(".")),

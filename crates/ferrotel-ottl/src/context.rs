@@ -73,7 +73,11 @@ pub enum Point<'a> {
 /// What one statement evaluation sees: the item and its parents.
 pub struct TCtx<'a> {
     pub resource: &'a mut Option<Resource>,
+    /// The `schema_url` of the resource's and the scope's envelopes (`ResourceSpans`,
+    /// `ScopeSpans`...), which the `schema_url` paths read and write.
+    pub resource_schema_url: Option<&'a mut String>,
     pub scope: Option<&'a mut Option<InstrumentationScope>>,
+    pub scope_schema_url: Option<&'a mut String>,
     pub span: Option<&'a mut Span>,
     pub event: Option<&'a mut Event>,
     pub log: Option<&'a mut LogRecord>,
@@ -92,7 +96,9 @@ impl<'a> TCtx<'a> {
     pub fn new(resource: &'a mut Option<Resource>) -> Self {
         TCtx {
             resource,
+            resource_schema_url: None,
             scope: None,
+            scope_schema_url: None,
             span: None,
             event: None,
             log: None,
@@ -156,6 +162,21 @@ pub enum Field {
     Count,
     Sum,
     Cache,
+    SchemaUrl,
+    KindString,
+    KindDeprecatedString,
+    ParentSpanIdString,
+    DroppedEventsCount,
+    DroppedLinksCount,
+    BodyString,
+    Scale,
+    ZeroCount,
+    BucketCounts,
+    ExplicitBounds,
+    PositiveOffset,
+    PositiveBucketCounts,
+    NegativeOffset,
+    NegativeBucketCounts,
 }
 
 fn field_of(ctx: Ctx, parts: &[String]) -> Option<Field> {
@@ -197,6 +218,21 @@ fn field_of(ctx: Ctx, parts: &[String]) -> Option<Field> {
         (Ctx::DataPoint, ["value_int"]) => ValueInt,
         (Ctx::DataPoint, ["count"]) => Count,
         (Ctx::DataPoint, ["sum"]) => Sum,
+        (Ctx::Resource | Ctx::Scope, ["schema_url"]) => SchemaUrl,
+        (Ctx::Span, ["kind", "string"]) => KindString,
+        (Ctx::Span, ["kind", "deprecated_string"]) => KindDeprecatedString,
+        (Ctx::Span, ["parent_span_id", "string"]) => ParentSpanIdString,
+        (Ctx::Span, ["dropped_events_count"]) => DroppedEventsCount,
+        (Ctx::Span, ["dropped_links_count"]) => DroppedLinksCount,
+        (Ctx::Log, ["body", "string"]) => BodyString,
+        (Ctx::DataPoint, ["scale"]) => Scale,
+        (Ctx::DataPoint, ["zero_count"]) => ZeroCount,
+        (Ctx::DataPoint, ["bucket_counts"]) => BucketCounts,
+        (Ctx::DataPoint, ["explicit_bounds"]) => ExplicitBounds,
+        (Ctx::DataPoint, ["positive", "offset"]) => PositiveOffset,
+        (Ctx::DataPoint, ["positive", "bucket_counts"]) => PositiveBucketCounts,
+        (Ctx::DataPoint, ["negative", "offset"]) => NegativeOffset,
+        (Ctx::DataPoint, ["negative", "bucket_counts"]) => NegativeBucketCounts,
         _ => return None,
     })
 }
@@ -278,6 +314,80 @@ fn want_bytes(v: Value, what: &str, len: usize) -> R<bytes::Bytes> {
     }
 }
 
+/// Span kinds as Go's `ptrace.SpanKind.String()` (`kind.string`) and as the proto enum
+/// (`kind.deprecated_string`), by value.
+const KIND_NAMES: [(&str, &str); 6] = [
+    ("Unspecified", "SPAN_KIND_UNSPECIFIED"),
+    ("Internal", "SPAN_KIND_INTERNAL"),
+    ("Server", "SPAN_KIND_SERVER"),
+    ("Client", "SPAN_KIND_CLIENT"),
+    ("Producer", "SPAN_KIND_PRODUCER"),
+    ("Consumer", "SPAN_KIND_CONSUMER"),
+];
+
+/// An id as Go's `hex.EncodeToString(id[:])` writes its fixed-size array: an unset id is
+/// all zeros.
+fn id_hex(id: &[u8], len: usize) -> Value {
+    if id.is_empty() {
+        return Value::Str("0".repeat(len * 2));
+    }
+    Value::Str(crate::value::hex(id))
+}
+
+/// An id from its hex string (`trace_id.string`, `span_id.string`...).
+fn id_from_hex(v: Value, what: &str, len: usize) -> R<bytes::Bytes> {
+    let s = want_str(v, what)?;
+    let bytes = (s.len() == len * 2)
+        .then(|| {
+            (0..len)
+                .map(|i| u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten()
+        .ok_or_else(|| format!("{what}: \"{s}\" is not {len} bytes of hex"))?;
+    Ok(bytes.into())
+}
+
+/// The value of `key` in a W3C `tracestate` (`k1=v1,k2=v2`).
+fn trace_state_get(ts: &str, key: &str) -> Option<String> {
+    ts.split(',')
+        .filter_map(|m| m.trim().split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+}
+
+/// `tracestate` with `key` set to `value`: the member moves to the front, as W3C asks of a
+/// modified key (Go's `TraceState.Insert`).
+fn trace_state_set(ts: &str, key: &str, value: &str) -> String {
+    let mut out = format!("{key}={value}");
+    for m in ts.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        if m.split_once('=').is_some_and(|(k, _)| k == key) {
+            continue;
+        }
+        out.push(',');
+        out.push_str(m);
+    }
+    out
+}
+
+fn want_list<T>(v: Value, what: &str, item: impl Fn(&Value) -> Option<T>) -> R<Vec<T>> {
+    let err = |t: &str| format!("{what} must be a list of numbers, got {t}");
+    match v {
+        Value::List(l) => l
+            .iter()
+            .map(|a| {
+                let v = Value::from_any(Some(a));
+                item(&v).ok_or_else(|| err(v.type_name()))
+            })
+            .collect(),
+        o => Err(err(o.type_name())),
+    }
+}
+
+fn int_list(l: &[u64]) -> Value {
+    Value::List(l.iter().map(|n| Value::Int(*n as i64).into_any()).collect())
+}
+
 fn missing(ctx: Ctx) -> String {
     format!("no {} in this context", ctx.as_str())
 }
@@ -348,6 +458,13 @@ impl PathAcc {
             }
             _ => {}
         }
+        if self.field == SchemaUrl {
+            let url = match self.ctx {
+                Ctx::Resource => t.resource_schema_url.as_deref(),
+                _ => t.scope_schema_url.as_deref(),
+            };
+            return Ok(Value::Str(url.cloned().unwrap_or_default()));
+        }
         Ok(match self.ctx {
             Ctx::Resource => match self.field {
                 DroppedAttributesCount => Value::Int(
@@ -370,12 +487,28 @@ impl PathAcc {
                 match self.field {
                     Name => nil_if_empty(&s.name),
                     TraceId => Value::Bytes(s.trace_id.to_vec()),
-                    TraceIdString => Value::Str(crate::value::hex(&s.trace_id)),
+                    TraceIdString => id_hex(&s.trace_id, 16),
                     SpanId => Value::Bytes(s.span_id.to_vec()),
-                    SpanIdString => Value::Str(crate::value::hex(&s.span_id)),
+                    SpanIdString => id_hex(&s.span_id, 8),
                     ParentSpanId => Value::Bytes(s.parent_span_id.to_vec()),
+                    ParentSpanIdString => id_hex(&s.parent_span_id, 8),
                     TraceState => Value::Str(s.trace_state.clone()),
                     Kind => Value::Int(s.kind as i64),
+                    KindString | KindDeprecatedString => Value::Str(
+                        KIND_NAMES
+                            .get(s.kind as usize)
+                            .map(|(go, proto)| {
+                                if self.field == KindString {
+                                    *go
+                                } else {
+                                    *proto
+                                }
+                            })
+                            .unwrap_or_default()
+                            .into(),
+                    ),
+                    DroppedEventsCount => Value::Int(s.dropped_events_count as i64),
+                    DroppedLinksCount => Value::Int(s.dropped_links_count as i64),
                     StartTimeUnixNano => ns(s.start_time_unix_nano),
                     EndTimeUnixNano => ns(s.end_time_unix_nano),
                     StartTime => Value::Time(s.start_time_unix_nano as i64, None),
@@ -404,9 +537,10 @@ impl PathAcc {
                 let l = t.log.as_ref().ok_or_else(m)?;
                 match self.field {
                     TraceId => Value::Bytes(l.trace_id.to_vec()),
-                    TraceIdString => Value::Str(crate::value::hex(&l.trace_id)),
+                    TraceIdString => id_hex(&l.trace_id, 16),
                     SpanId => Value::Bytes(l.span_id.to_vec()),
-                    SpanIdString => Value::Str(crate::value::hex(&l.span_id)),
+                    SpanIdString => id_hex(&l.span_id, 8),
+                    BodyString => Value::Str(Value::from_any(l.body.as_ref()).to_display()),
                     TimeUnixNano => ns(l.time_unix_nano),
                     ObservedTimeUnixNano => ns(l.observed_time_unix_nano),
                     Time => Value::Time(l.time_unix_nano as i64, None),
@@ -477,6 +611,37 @@ impl PathAcc {
                         Point::Summary(p) => Value::Double(p.sum),
                         Point::Number(_) => Value::Nil,
                     },
+                    // Fields of one point type are nil on the others, as in Go.
+                    BucketCounts => match p {
+                        Point::Histogram(p) => int_list(&p.bucket_counts),
+                        _ => Value::Nil,
+                    },
+                    ExplicitBounds => match p {
+                        Point::Histogram(p) => Value::List(
+                            p.explicit_bounds
+                                .iter()
+                                .map(|d| Value::Double(*d).into_any())
+                                .collect(),
+                        ),
+                        _ => Value::Nil,
+                    },
+                    Scale | ZeroCount | PositiveOffset | PositiveBucketCounts | NegativeOffset
+                    | NegativeBucketCounts => match p {
+                        Point::ExpHistogram(p) => {
+                            let (pos, neg) = (p.positive.as_ref(), p.negative.as_ref());
+                            match self.field {
+                                Scale => Value::Int(p.scale as i64),
+                                ZeroCount => Value::Int(p.zero_count as i64),
+                                PositiveOffset => Value::Int(pos.map_or(0, |b| b.offset) as i64),
+                                NegativeOffset => Value::Int(neg.map_or(0, |b| b.offset) as i64),
+                                PositiveBucketCounts => {
+                                    int_list(pos.map_or(&[][..], |b| &b.bucket_counts))
+                                }
+                                _ => int_list(neg.map_or(&[][..], |b| &b.bucket_counts)),
+                            }
+                        }
+                        _ => Value::Nil,
+                    },
                     _ => Value::Int(0),
                 }
             }
@@ -498,6 +663,13 @@ impl PathAcc {
                 return Ok(Value::Nil);
             };
             return index_any(v.value.as_ref(), &keys[1..]);
+        }
+        if self.field == Field::TraceState {
+            let Key::Str(key) = &keys[0] else {
+                return Err("trace_state must be indexed by a string".into());
+            };
+            let span = t.span.as_ref().ok_or_else(|| missing(self.ctx))?;
+            return Ok(trace_state_get(&span.trace_state, key).map_or(Value::Nil, Value::Str));
         }
         let base = self.get_field(t)?.into_any();
         index_any(Some(&base), &keys)
@@ -545,6 +717,17 @@ impl PathAcc {
                 let any = log.body.get_or_insert_with(Default::default);
                 return set_any(any, &keys, v);
             }
+            if self.field == TraceState {
+                let Key::Str(key) = &keys[0] else {
+                    return Err("trace_state must be indexed by a string".into());
+                };
+                let Value::Str(value) = v else {
+                    return Ok(());
+                };
+                let span = t.span.as_mut().ok_or_else(|| missing(Ctx::Span))?;
+                span.trace_state = trace_state_set(&span.trace_state, key, &value);
+                return Ok(());
+            }
             return Err(format!("{:?} cannot be indexed", self.field));
         }
         let ctx = self.ctx;
@@ -559,6 +742,20 @@ impl PathAcc {
             }
             Body => {
                 t.log.as_mut().ok_or_else(m)?.body = Some(v.into_any());
+                return Ok(());
+            }
+            BodyString => {
+                let s = want_str(v, "body.string")?;
+                t.log.as_mut().ok_or_else(m)?.body = Some(Value::Str(s).into_any());
+                return Ok(());
+            }
+            SchemaUrl => {
+                let s = want_str(v, "schema_url")?;
+                let url = match ctx {
+                    Ctx::Resource => t.resource_schema_url.as_deref_mut(),
+                    _ => t.scope_schema_url.as_deref_mut(),
+                };
+                *url.ok_or_else(m)? = s;
                 return Ok(());
             }
             _ => {}
@@ -591,6 +788,31 @@ impl PathAcc {
                     TraceId => s.trace_id = want_bytes(v, "trace_id", 16)?,
                     SpanId => s.span_id = want_bytes(v, "span_id", 8)?,
                     ParentSpanId => s.parent_span_id = want_bytes(v, "parent_span_id", 8)?,
+                    TraceIdString => s.trace_id = id_from_hex(v, "trace_id.string", 16)?,
+                    SpanIdString => s.span_id = id_from_hex(v, "span_id.string", 8)?,
+                    ParentSpanIdString => {
+                        s.parent_span_id = id_from_hex(v, "parent_span_id.string", 8)?
+                    }
+                    KindString | KindDeprecatedString => {
+                        let name = want_str(v, "kind")?;
+                        s.kind = KIND_NAMES
+                            .iter()
+                            .position(|(go, proto)| {
+                                name == if self.field == KindString {
+                                    *go
+                                } else {
+                                    *proto
+                                }
+                            })
+                            .ok_or_else(|| format!("unknown span kind string, {name}"))?
+                            as i32;
+                    }
+                    DroppedEventsCount => {
+                        s.dropped_events_count = want_int(&v, "dropped_events_count")? as u32
+                    }
+                    DroppedLinksCount => {
+                        s.dropped_links_count = want_int(&v, "dropped_links_count")? as u32
+                    }
                     TraceState => s.trace_state = want_str(v, "trace_state")?,
                     Kind => s.kind = want_int(&v, "kind")? as i32,
                     StartTimeUnixNano => {
@@ -634,6 +856,8 @@ impl PathAcc {
                 match self.field {
                     TraceId => l.trace_id = want_bytes(v, "trace_id", 16)?,
                     SpanId => l.span_id = want_bytes(v, "span_id", 8)?,
+                    TraceIdString => l.trace_id = id_from_hex(v, "trace_id.string", 16)?,
+                    SpanIdString => l.span_id = id_from_hex(v, "span_id.string", 8)?,
                     TimeUnixNano => l.time_unix_nano = want_int(&v, "time_unix_nano")? as u64,
                     ObservedTimeUnixNano => {
                         l.observed_time_unix_nano = want_int(&v, "observed_time_unix_nano")? as u64
@@ -726,6 +950,66 @@ impl PathAcc {
                             _ => *time = n,
                         }
                     }
+                    (Count, Point::Histogram(p)) => p.count = want_int(&v, "count")? as u64,
+                    (Count, Point::ExpHistogram(p)) => p.count = want_int(&v, "count")? as u64,
+                    (Count, Point::Summary(p)) => p.count = want_int(&v, "count")? as u64,
+                    (
+                        Sum,
+                        p @ (Point::Histogram(_) | Point::ExpHistogram(_) | Point::Summary(_)),
+                    ) => {
+                        let Value::Double(d) = v else {
+                            return Err(format!("sum must be a double, got {}", v.type_name()));
+                        };
+                        match p {
+                            Point::Histogram(p) => p.sum = Some(d),
+                            Point::ExpHistogram(p) => p.sum = Some(d),
+                            Point::Summary(p) => p.sum = d,
+                            Point::Number(_) => unreachable!("matched above"),
+                        }
+                    }
+                    (BucketCounts, Point::Histogram(p)) => {
+                        p.bucket_counts = want_list(v, "bucket_counts", |v| match v {
+                            Value::Int(i) => u64::try_from(*i).ok(),
+                            _ => None,
+                        })?
+                    }
+                    (ExplicitBounds, Point::Histogram(p)) => {
+                        p.explicit_bounds = want_list(v, "explicit_bounds", |v| match v {
+                            Value::Double(d) => Some(*d),
+                            Value::Int(i) => Some(*i as f64),
+                            _ => None,
+                        })?
+                    }
+                    (Scale, Point::ExpHistogram(p)) => p.scale = want_int(&v, "scale")? as i32,
+                    (ZeroCount, Point::ExpHistogram(p)) => {
+                        p.zero_count = want_int(&v, "zero_count")? as u64
+                    }
+                    (
+                        f @ (PositiveOffset | PositiveBucketCounts | NegativeOffset
+                        | NegativeBucketCounts),
+                        Point::ExpHistogram(p),
+                    ) => {
+                        let buckets = if matches!(f, PositiveOffset | PositiveBucketCounts) {
+                            p.positive.get_or_insert_with(Default::default)
+                        } else {
+                            p.negative.get_or_insert_with(Default::default)
+                        };
+                        if matches!(f, PositiveOffset | NegativeOffset) {
+                            buckets.offset = want_int(&v, "offset")? as i32;
+                        } else {
+                            buckets.bucket_counts = want_list(v, "bucket_counts", |v| match v {
+                                Value::Int(i) => u64::try_from(*i).ok(),
+                                _ => None,
+                            })?;
+                        }
+                    }
+                    // A field of another point type: nothing to set, as in Go.
+                    (
+                        Count | Sum | BucketCounts | ExplicitBounds | Scale | ZeroCount
+                        | PositiveOffset | PositiveBucketCounts | NegativeOffset
+                        | NegativeBucketCounts,
+                        _,
+                    ) => {}
                     (f, _) => return Err(format!("{f:?} cannot be set on this data point")),
                 }
             }

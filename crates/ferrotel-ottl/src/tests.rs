@@ -1859,3 +1859,307 @@ fn times_keep_their_zone() {
         s("1970-01-01 00:00:00.000001000 UTC")
     );
 }
+
+// ---- paths beyond the basic fields (Go's ctxspan, ctxresource, ctxscope, ctxdatapoint) ----
+
+/// Runs `stmts` in `ctx` over every item of `req` through the walk the processors use.
+fn run_walk(req: &mut ferrotel_pdata::Request, ctx: Ctx, stmts: &[&str]) -> Result<(), String> {
+    let compiled = parse_statements(stmts, ctx)?;
+    walk(req, ctx, false, &mut |t| {
+        for st in &compiled {
+            st.execute(t)?;
+        }
+        Ok(true)
+    })
+}
+
+#[test]
+fn span_kind_strings_ids_trace_state_and_counts() {
+    // The fixture is a server span with no parent.
+    assert_eq!(eval("kind.string").unwrap(), s("Server"));
+    assert_eq!(
+        eval("kind.deprecated_string").unwrap(),
+        s("SPAN_KIND_SERVER")
+    );
+    assert_eq!(
+        eval("parent_span_id.string").unwrap(),
+        s("0000000000000000")
+    );
+    assert_eq!(eval("trace_id.string").unwrap(), s(&"01".repeat(16)));
+    let span = run(&[
+        r#"set(kind.string, "Client")"#,
+        r#"set(parent_span_id.string, "0102030405060708")"#,
+        r#"set(span_id.string, "a1a2a3a4a5a6a7a8")"#,
+        "set(dropped_events_count, 3)",
+        "set(dropped_links_count, dropped_events_count + 1)",
+    ])
+    .unwrap();
+    assert_eq!(span.kind, 3);
+    assert_eq!(&span.parent_span_id[..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        &span.span_id[..],
+        &[0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8]
+    );
+    assert_eq!(
+        (span.dropped_events_count, span.dropped_links_count),
+        (3, 4)
+    );
+    let span = run(&[r#"set(kind.deprecated_string, "SPAN_KIND_CONSUMER")"#]).unwrap();
+    assert_eq!(span.kind, 5);
+    assert_eq!(
+        run(&[r#"set(kind.string, "server")"#]).unwrap_err(),
+        "unknown span kind string, server"
+    );
+    assert_eq!(
+        run(&[r#"set(span_id.string, "0102")"#]).unwrap_err(),
+        r#"span_id.string: "0102" is not 8 bytes of hex"#
+    );
+
+    // trace_state["key"]: a W3C member; a set key moves to the front.
+    let mut span = fixture();
+    span.trace_state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".into();
+    run_on(
+        &[
+            r#"set(attributes["congo"], trace_state["congo"])"#,
+            r#"set(attributes["none"], trace_state["none"])"#,
+            r#"set(trace_state["congo"], "x1")"#,
+            r#"set(trace_state["new"], "y")"#,
+        ],
+        &mut span,
+    )
+    .unwrap();
+    assert_eq!(attr(&span, "congo"), s("t61rcWkgMzE"));
+    assert_eq!(attr(&span, "none"), Value::Nil);
+    assert_eq!(span.trace_state, "new=y,congo=x1,rojo=00f067aa0ba902b7");
+    assert_eq!(
+        compile_err(r#"set(attributes["x"], trace_state["a"]["b"])"#),
+        r#"statement 1, col 22: path "trace_state" cannot be indexed"#
+    );
+}
+
+#[test]
+fn log_body_string_reads_any_body_as_a_string() {
+    use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use ferrotel_pdata::proto::logs::v1::{ResourceLogs, ScopeLogs};
+    let log = |body: Value| LogRecord {
+        body: Some(body.into_any()),
+        ..Default::default()
+    };
+    let mut req = ferrotel_pdata::Request::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    log(Value::Map(vec![kv("a", Value::Int(1))])),
+                    log(Value::Int(7)),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    run_walk(
+        &mut req,
+        Ctx::Log,
+        &[
+            r#"set(attributes["was"], body.string)"#,
+            r#"set(body.string, Concat(["v", attributes["was"]], "="))"#,
+        ],
+    )
+    .unwrap();
+    let ferrotel_pdata::Request::Logs(l) = &req else {
+        panic!()
+    };
+    let logs = &l.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(Value::from_any(logs[0].body.as_ref()), s(r#"v={"a":1}"#));
+    assert_eq!(Value::from_any(logs[1].body.as_ref()), s("v=7"));
+}
+
+#[test]
+fn schema_urls_of_resource_and_scope() {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans};
+    let mut req = ferrotel_pdata::Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
+            scope_spans: vec![ScopeSpans {
+                schema_url: "https://opentelemetry.io/schemas/1.20.0".into(),
+                spans: vec![fixture()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    run_walk(
+        &mut req,
+        Ctx::Span,
+        &[
+            r#"set(attributes["r"], resource.schema_url)"#,
+            r#"set(attributes["s"], scope.schema_url)"#,
+        ],
+    )
+    .unwrap();
+    run_walk(
+        &mut req,
+        Ctx::Scope,
+        &[r#"set(schema_url, "https://opentelemetry.io/schemas/1.26.0") where IsMatch(schema_url, "1\\.20")"#],
+    )
+    .unwrap();
+    run_walk(&mut req, Ctx::Resource, &[r#"set(schema_url, "")"#]).unwrap();
+    let ferrotel_pdata::Request::Traces(t) = &req else {
+        panic!()
+    };
+    let rs = &t.resource_spans[0];
+    let span = &rs.scope_spans[0].spans[0];
+    assert_eq!(
+        attr(span, "r"),
+        s("https://opentelemetry.io/schemas/1.21.0")
+    );
+    assert_eq!(
+        attr(span, "s"),
+        s("https://opentelemetry.io/schemas/1.20.0")
+    );
+    assert_eq!(
+        rs.scope_spans[0].schema_url,
+        "https://opentelemetry.io/schemas/1.26.0"
+    );
+    assert_eq!(rs.schema_url, "");
+}
+
+#[test]
+fn datapoint_paths_of_histograms_and_exponential_histograms() {
+    use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+    use ferrotel_pdata::proto::metrics::v1::{
+        ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+        Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+        exponential_histogram_data_point::Buckets, metric::Data,
+    };
+    let metric = |name: &str, data: Data| Metric {
+        name: name.into(),
+        data: Some(data),
+        ..Default::default()
+    };
+    let mut req = ferrotel_pdata::Request::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(
+                        "h",
+                        Data::Histogram(Histogram {
+                            data_points: vec![HistogramDataPoint {
+                                count: 6,
+                                sum: Some(12.5),
+                                bucket_counts: vec![1, 2, 3],
+                                explicit_bounds: vec![1.0, 5.0],
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                    ),
+                    metric(
+                        "e",
+                        Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![ExponentialHistogramDataPoint {
+                                scale: 3,
+                                zero_count: 2,
+                                positive: Some(Buckets {
+                                    offset: -1,
+                                    bucket_counts: vec![4, 5],
+                                }),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                    ),
+                    metric(
+                        "g",
+                        Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint::default()],
+                        }),
+                    ),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    run_walk(
+        &mut req,
+        Ctx::DataPoint,
+        &[
+            r#"set(attributes["buckets"], bucket_counts)"#,
+            r#"set(attributes["bounds"], explicit_bounds)"#,
+            r#"set(attributes["scale"], scale)"#,
+            r#"set(attributes["pos"], positive.bucket_counts)"#,
+            r#"set(attributes["pos_offset"], positive.offset)"#,
+            r#"set(explicit_bounds, [0.5, 2, 10.0]) where metric.name == "h""#,
+            r#"set(bucket_counts, [0, 1, 2, 3]) where metric.name == "h""#,
+            "set(count, 6)",
+            "set(sum, 1.5)",
+            r#"set(scale, scale - 1) where metric.type == METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM"#,
+            r#"set(zero_count, zero_count * 2) where metric.name == "e""#,
+            "set(negative.bucket_counts, [9])",
+            "set(negative.offset, 2)",
+        ],
+    )
+    .unwrap();
+    let ferrotel_pdata::Request::Metrics(m) = &req else {
+        panic!()
+    };
+    let metrics = &m.resource_metrics[0].scope_metrics[0].metrics;
+    let ints = |v: &[i64]| list(v.iter().map(|i| Value::Int(*i)).collect());
+    let attr_of = |attrs: &[KeyValue], k: &str| {
+        Value::from_any(
+            attrs
+                .iter()
+                .find(|a| a.key == k)
+                .and_then(|a| a.value.as_ref()),
+        )
+    };
+    let Some(Data::Histogram(h)) = &metrics[0].data else {
+        panic!()
+    };
+    let p = &h.data_points[0];
+    assert_eq!(attr_of(&p.attributes, "buckets"), ints(&[1, 2, 3]));
+    assert_eq!(
+        attr_of(&p.attributes, "bounds"),
+        list(vec![Value::Double(1.0), Value::Double(5.0)])
+    );
+    assert_eq!(
+        attr_of(&p.attributes, "scale"),
+        Value::Nil,
+        "not on a histogram"
+    );
+    assert_eq!(p.explicit_bounds, [0.5, 2.0, 10.0]);
+    assert_eq!(p.bucket_counts, [0, 1, 2, 3]);
+    assert_eq!((p.count, p.sum), (6, Some(1.5)));
+    let Some(Data::ExponentialHistogram(e)) = &metrics[1].data else {
+        panic!()
+    };
+    let p = &e.data_points[0];
+    assert_eq!(attr_of(&p.attributes, "scale"), Value::Int(3));
+    assert_eq!(attr_of(&p.attributes, "pos"), ints(&[4, 5]));
+    assert_eq!(attr_of(&p.attributes, "pos_offset"), Value::Int(-1));
+    assert_eq!(attr_of(&p.attributes, "buckets"), Value::Nil);
+    assert_eq!(
+        (p.scale, p.zero_count, p.count, p.sum),
+        (2, 4, 6, Some(1.5))
+    );
+    let neg = p.negative.as_ref().unwrap();
+    assert_eq!((neg.offset, &neg.bucket_counts[..]), (2, &[9u64][..]));
+    // A gauge point has none of these; setting them does nothing.
+    let Some(Data::Gauge(g)) = &metrics[2].data else {
+        panic!()
+    };
+    assert_eq!(attr_of(&g.data_points[0].attributes, "buckets"), Value::Nil);
+
+    let mut bad = req.clone();
+    assert_eq!(
+        run_walk(
+            &mut bad,
+            Ctx::DataPoint,
+            &[r#"set(bucket_counts, ["a"]) where metric.name == "h""#]
+        )
+        .unwrap_err(),
+        "bucket_counts must be a list of numbers, got string"
+    );
+}

@@ -32,12 +32,19 @@ impl Run<'_, '_> {
     }
 }
 
+type Scope = Option<ferrotel_pdata::proto::common::v1::InstrumentationScope>;
+
 fn base<'a>(
     resource: &'a mut Option<ferrotel_pdata::proto::resource::v1::Resource>,
-    scope: Option<&'a mut Option<ferrotel_pdata::proto::common::v1::InstrumentationScope>>,
+    resource_schema_url: &'a mut String,
+    scope: Option<(&'a mut Scope, &'a mut String)>,
 ) -> TCtx<'a> {
     let mut t = TCtx::new(resource);
-    t.scope = scope;
+    t.resource_schema_url = Some(resource_schema_url);
+    if let Some((scope, url)) = scope {
+        t.scope = Some(scope);
+        t.scope_schema_url = Some(url);
+    }
     t
 }
 
@@ -52,19 +59,29 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
         Request::Traces(r) => {
             r.resource_spans.retain_mut(|rs| {
                 if ctx == Ctx::Resource {
-                    return run.call(&mut base(&mut rs.resource, None));
+                    return run.call(&mut base(&mut rs.resource, &mut rs.schema_url, None));
                 }
                 let resource = &mut rs.resource;
+                let resource_url = &mut rs.schema_url;
                 rs.scope_spans.retain_mut(|ss| {
                     let scope = &mut ss.scope;
+                    let scope_url = &mut ss.schema_url;
                     if ctx == Ctx::Scope {
-                        return run.call(&mut base(resource, Some(scope)));
+                        return run.call(&mut base(
+                            resource,
+                            resource_url,
+                            Some((&mut *scope, &mut *scope_url)),
+                        ));
                     }
                     ss.spans.retain_mut(|span| {
                         if ctx == Ctx::SpanEvent {
                             let mut events = std::mem::take(&mut span.events);
                             events.retain_mut(|ev| {
-                                let mut t = base(resource, Some(scope));
+                                let mut t = base(
+                                    resource,
+                                    resource_url,
+                                    Some((&mut *scope, &mut *scope_url)),
+                                );
                                 t.span = Some(&mut *span);
                                 t.event = Some(ev);
                                 run.call(&mut t)
@@ -72,7 +89,8 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
                             span.events = events;
                             return true;
                         }
-                        let mut t = base(resource, Some(scope));
+                        let mut t =
+                            base(resource, resource_url, Some((&mut *scope, &mut *scope_url)));
                         t.span = Some(span);
                         run.call(&mut t)
                     });
@@ -84,16 +102,23 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
         Request::Logs(r) => {
             r.resource_logs.retain_mut(|rl| {
                 if ctx == Ctx::Resource {
-                    return run.call(&mut base(&mut rl.resource, None));
+                    return run.call(&mut base(&mut rl.resource, &mut rl.schema_url, None));
                 }
                 let resource = &mut rl.resource;
+                let resource_url = &mut rl.schema_url;
                 rl.scope_logs.retain_mut(|sl| {
                     let scope = &mut sl.scope;
+                    let scope_url = &mut sl.schema_url;
                     if ctx == Ctx::Scope {
-                        return run.call(&mut base(resource, Some(scope)));
+                        return run.call(&mut base(
+                            resource,
+                            resource_url,
+                            Some((&mut *scope, &mut *scope_url)),
+                        ));
                     }
                     sl.log_records.retain_mut(|log| {
-                        let mut t = base(resource, Some(scope));
+                        let mut t =
+                            base(resource, resource_url, Some((&mut *scope, &mut *scope_url)));
                         t.log = Some(log);
                         run.call(&mut t)
                     });
@@ -105,19 +130,26 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
         Request::Metrics(r) => {
             r.resource_metrics.retain_mut(|rm| {
                 if ctx == Ctx::Resource {
-                    return run.call(&mut base(&mut rm.resource, None));
+                    return run.call(&mut base(&mut rm.resource, &mut rm.schema_url, None));
                 }
                 let resource = &mut rm.resource;
+                let resource_url = &mut rm.schema_url;
                 rm.scope_metrics.retain_mut(|sm| {
                     let scope = &mut sm.scope;
+                    let scope_url = &mut sm.schema_url;
                     if ctx == Ctx::Scope {
-                        return run.call(&mut base(resource, Some(scope)));
+                        return run.call(&mut base(
+                            resource,
+                            resource_url,
+                            Some((&mut *scope, &mut *scope_url)),
+                        ));
                     }
                     let mut created = Vec::new();
                     sm.metrics.retain_mut(|metric| {
                         let mt = metric_type(metric.data.as_ref());
                         if ctx == Ctx::Metric {
-                            let mut t = base(resource, Some(scope));
+                            let mut t =
+                                base(resource, resource_url, Some((&mut *scope, &mut *scope_url)));
                             t.metric = Some(metric);
                             t.metric_type = mt;
                             let keep = run.call(&mut t);
@@ -128,7 +160,11 @@ pub fn walk(req: &mut Request, ctx: Ctx, prune: bool, f: Visit<'_>) -> Result<()
                         macro_rules! points {
                             ($pts:expr, $variant:ident) => {
                                 $pts.retain_mut(|p| {
-                                    let mut t = base(resource, Some(scope));
+                                    let mut t = base(
+                                        resource,
+                                        resource_url,
+                                        Some((&mut *scope, &mut *scope_url)),
+                                    );
                                     t.metric = Some(&mut *metric);
                                     t.metric_type = mt;
                                     t.point = Some(Point::$variant(p));

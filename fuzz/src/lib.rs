@@ -126,3 +126,50 @@ pub fn json(signal: Signal, data: &[u8]) {
         assert_eq!(json::encode(&again), encoded);
     }
 }
+
+/// OTTL: any text compiles or fails with an error, never a panic, as a statement and as a
+/// condition in every context; what compiles runs on a span without panicking.
+pub fn ottl(data: &[u8]) {
+    use ferrotel_ottl::{Ctx, TCtx};
+    use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+    use ferrotel_pdata::proto::trace::v1::Span;
+    let src = String::from_utf8_lossy(data);
+    for ctx in [
+        Ctx::Resource,
+        Ctx::Scope,
+        Ctx::Span,
+        Ctx::SpanEvent,
+        Ctx::Metric,
+        Ctx::DataPoint,
+        Ctx::Log,
+    ] {
+        let _ = ferrotel_ottl::parse_conditions(&[&*src], ctx);
+        let _ = ferrotel_ottl::parse_statements(&[&*src], ctx);
+    }
+    let Ok(statements) = ferrotel_ottl::parse_statements(&[&*src], Ctx::Span) else {
+        return;
+    };
+    let mut resource = None;
+    let mut scope = None;
+    let mut span = Span {
+        name: "GET /users/{id}".into(),
+        trace_id: vec![1; 16].into(),
+        span_id: vec![2; 8].into(),
+        trace_state: "a=1,b=2".into(),
+        kind: 2,
+        attributes: vec![KeyValue {
+            key: "http.route".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("/users/{id}".into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut t = TCtx::new(&mut resource);
+    t.scope = Some(&mut scope);
+    t.span = Some(&mut span);
+    for st in &statements {
+        let _ = st.execute(&mut t);
+    }
+}

@@ -12,6 +12,8 @@ use ferrotel_runtime::ComponentConfig;
 use ferrotel_runtime::config::ConfigError;
 use serde::Deserialize;
 
+use super::expr::MetricExprs;
+
 use crate::processors::attributes::matcher::{
     AttributeMatch, MatchProperties, Matcher, SeverityNumberMatch,
 };
@@ -77,12 +79,12 @@ pub struct SpansMatch {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricMatchProperties {
-    /// `strict` or `regexp` (`expr` is refused).
+    /// `strict`, `regexp` or `expr`.
     pub match_type: String,
     pub regexp: Option<serde_json::Value>,
     /// Metric names (any may match).
     pub metric_names: Vec<String>,
-    /// Expressions of the Go `expr` match type: refused.
+    /// Expressions of the `expr` match type (any may match, on any data point).
     pub expressions: Vec<String>,
     /// Resource attributes (all must match); matched per resource, as in Go: an `exclude`
     /// with only these drops whole resources.
@@ -138,11 +140,21 @@ impl LogMatchProperties {
 
 impl MetricMatchProperties {
     fn check_type(&self) -> Result<(), String> {
-        if self.match_type == "expr" || !self.expressions.is_empty() {
-            return Err(
-                "match_type \"expr\" is not supported: use OTTL conditions under \"metrics::metric\" or \"metrics::datapoint\" instead"
-                    .into(),
-            );
+        if self.match_type == "expr" {
+            if self.expressions.is_empty() {
+                return Err("match_type \"expr\" needs \"expressions\"".into());
+            }
+            if !self.metric_names.is_empty() {
+                return Err(
+                    "\"metric_names\" cannot be used with match_type \"expr\" (use \"expressions\")"
+                        .into(),
+                );
+            }
+        } else if !self.expressions.is_empty() {
+            return Err(format!(
+                "\"expressions\" need match_type \"expr\", not {:?}",
+                self.match_type
+            ));
         }
         Ok(())
     }
@@ -167,6 +179,15 @@ impl MetricMatchProperties {
             metric_names: self.metric_names.clone(),
             ..Default::default()
         }))
+    }
+
+    /// The `expressions` of `match_type: expr`, compiled.
+    pub fn expr_match(&self) -> Result<Option<MetricExprs>, String> {
+        self.check_type()?;
+        if self.match_type != "expr" {
+            return Ok(None);
+        }
+        MetricExprs::compile(&self.expressions).map(Some)
     }
 }
 
@@ -423,6 +444,7 @@ impl FilterConfig {
                             .map_err(|e| ConfigError::field(path, e))?;
                     }
                 }
+                p.expr_match().map_err(|e| ConfigError::field(path, e))?;
             }
         }
         for (path, p) in [

@@ -3,14 +3,15 @@
 //!
 //! An item is kept when it matches `include` (if set) and does not match `exclude` (if set).
 //! Metrics are matched in two independent steps, as in Go: `resource_attributes` keep or drop
-//! whole resources, `metric_names` keep or drop metrics. Scopes and resources left empty are
-//! removed.
+//! whole resources, `metric_names` (or, with `match_type: expr`, `expressions`: see
+//! [`super::expr`]) keep or drop metrics. Scopes and resources left empty are removed.
 
 use ferrotel_pdata::proto::common::v1::KeyValue;
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::{Request, Signal};
 
 use super::config::{FilterConfig, LogMatchProperties, MetricMatchProperties, compile_match};
+use super::expr::MetricExprs;
 use crate::processors::attributes::matcher::{Filter, MatchProperties};
 
 type PartResult = Result<Option<MatchProperties>, String>;
@@ -22,6 +23,8 @@ pub enum Legacy {
     Metrics {
         resources: Box<Filter>,
         names: Box<Filter>,
+        /// `include` and `exclude` expressions (`match_type: expr`).
+        exprs: Box<(Option<MetricExprs>, Option<MetricExprs>)>,
     },
     Logs(Filter),
 }
@@ -79,9 +82,15 @@ impl Legacy {
                     signal,
                     "metrics",
                 )?;
-                (!resources.is_empty() || !names.is_empty()).then(|| Legacy::Metrics {
+                let exprs = (
+                    part_expr(&m.include, "include")?,
+                    part_expr(&m.exclude, "exclude")?,
+                );
+                let has_exprs = exprs.0.is_some() || exprs.1.is_some();
+                (!resources.is_empty() || !names.is_empty() || has_exprs).then(|| Legacy::Metrics {
                     resources: Box::new(resources),
                     names: Box::new(names),
+                    exprs: Box::new(exprs),
                 })
             }
             Signal::Logs => {
@@ -98,8 +107,11 @@ impl Legacy {
         })
     }
 
-    /// Drops the items the filter does not keep.
-    pub fn apply(&self, request: &mut Request) {
+    /// Drops the items the filter does not keep. An expression that fails to evaluate keeps
+    /// its metric, and the first such error is returned once the request is done (as Go's
+    /// filter processor returns them).
+    pub fn apply(&self, request: &mut Request) -> Result<(), String> {
+        let mut first_error = None;
         match (self, request) {
             (Legacy::Spans(f), Request::Traces(t)) => {
                 t.resource_spans.retain_mut(|rs| {
@@ -113,18 +125,43 @@ impl Legacy {
                     !rs.scope_spans.is_empty()
                 });
             }
-            (Legacy::Metrics { resources, names }, Request::Metrics(r)) => {
+            (
+                Legacy::Metrics {
+                    resources,
+                    names,
+                    exprs,
+                },
+                Request::Metrics(r),
+            ) => {
+                let (include, exclude) = &**exprs;
+                let mut matches = |e: &MetricExprs, metric: &_| match e.matches(metric) {
+                    Ok(m) => Some(m),
+                    Err(err) => {
+                        first_error.get_or_insert(err);
+                        None
+                    }
+                };
                 r.resource_metrics.retain_mut(|rm| {
                     let res = attrs(&rm.resource);
                     if !resources.keep(|m| m.matches_metric(res, "")) {
                         return false;
                     }
-                    if names.is_empty() {
+                    if names.is_empty() && include.is_none() && exclude.is_none() {
                         return !rm.scope_metrics.is_empty();
                     }
                     rm.scope_metrics.retain_mut(|sm| {
-                        sm.metrics
-                            .retain(|metric| names.keep(|m| m.matches_metric(&[], &metric.name)));
+                        sm.metrics.retain(|metric| {
+                            if !names.keep(|m| m.matches_metric(&[], &metric.name)) {
+                                return false;
+                            }
+                            let included = include
+                                .as_ref()
+                                .is_none_or(|e| matches(e, metric).unwrap_or(true));
+                            let excluded = exclude
+                                .as_ref()
+                                .is_some_and(|e| matches(e, metric).unwrap_or(false));
+                            included && !excluded
+                        });
                         !sm.metrics.is_empty()
                     });
                     !rm.scope_metrics.is_empty()
@@ -144,5 +181,14 @@ impl Legacy {
             }
             _ => {}
         }
+        first_error.map_or(Ok(()), Err)
     }
+}
+
+fn part_expr(p: &Option<MetricMatchProperties>, what: &str) -> Result<Option<MetricExprs>, String> {
+    p.as_ref()
+        .map(MetricMatchProperties::expr_match)
+        .transpose()
+        .map(Option::flatten)
+        .map_err(|e| format!("metrics::{what}: {e}"))
 }

@@ -7,6 +7,7 @@
 //! are counted in the processor's `dropped` counter; a payload left empty is not passed on.
 
 pub mod config;
+pub mod expr;
 pub mod legacy;
 
 use std::sync::Arc;
@@ -87,7 +88,7 @@ impl FilterProcessor {
     /// evaluation error is returned.
     pub fn apply(&self, request: &mut Request) -> Result<(), String> {
         if let Some(legacy) = &self.legacy {
-            legacy.apply(request);
+            legacy.apply(request)?;
         }
         for g in &self.groups {
             let mode = g.error_mode;

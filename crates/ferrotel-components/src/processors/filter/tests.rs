@@ -685,6 +685,131 @@ metrics:
     assert_eq!(metric_names(&received(&rec)[0]), vec!["a", "d"]);
 }
 
+/// `match_type: expr` as the Go README shows it: expressions over `MetricName`, `MetricType`,
+/// `HasLabel` and `Label`, true for any data point.
+#[tokio::test]
+async fn legacy_metrics_expr() {
+    let yaml = r#"
+metrics:
+  include:
+    match_type: expr
+    expressions:
+      - MetricName == "my.metric" && Label("my_label") == "abc123"
+      - MetricType == "Sum" or MetricName startsWith 'http.'
+  exclude:
+    match_type: expr
+    expressions:
+      - HasLabel("debug") and not (Label("env") in ["prod", "staging"])
+      - MetricName matches "^http\\.client\\." || MetricName contains 'internal'
+"#;
+    let (p, rec, telemetry) = processor(yaml, Signal::Metrics);
+    let label = |k: &str, v: &str| vec![kv_str(k, v)];
+    let sum = Metric {
+        name: "requests".into(),
+        data: Some(metric::Data::Sum(ferrotel_pdata::proto::metrics::v1::Sum {
+            data_points: vec![point(1.0, vec![])],
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let input = metrics(vec![(
+        vec![],
+        vec![
+            // One of two points has the label: kept.
+            gauge(
+                "my.metric",
+                vec![
+                    point(1.0, label("my_label", "x")),
+                    point(2.0, label("my_label", "abc123")),
+                ],
+            ),
+            gauge("my.metric", vec![point(1.0, label("my_label", "x"))]),
+            sum,
+            gauge("http.server.duration", vec![point(1.0, vec![])]),
+            gauge("http.client.duration", vec![point(1.0, vec![])]),
+            gauge("http.server.internal", vec![point(1.0, vec![])]),
+            // `debug` outside prod: dropped by the exclude; in prod: kept.
+            gauge(
+                "http.server.size",
+                vec![point(
+                    1.0,
+                    [label("debug", "1"), label("env", "dev")].concat(),
+                )],
+            ),
+            gauge(
+                "http.server.count",
+                vec![point(
+                    1.0,
+                    [label("debug", "1"), label("env", "prod")].concat(),
+                )],
+            ),
+            // No data points: no expression is true for it.
+            gauge("http.server.empty", vec![]),
+            gauge("other", vec![point(1.0, vec![])]),
+        ],
+    )]);
+    consume(&p, input).await.unwrap();
+    assert_eq!(
+        metric_names(&received(&rec)[0]),
+        vec![
+            "my.metric",
+            "requests",
+            "http.server.duration",
+            "http.server.count"
+        ]
+    );
+    // Items are data points: the dropped metric without points drops none.
+    assert_eq!(dropped(&telemetry), 5);
+}
+
+/// Expression errors: at startup with their position; at run time the metric is kept and
+/// the error returned, as Go's filter processor does.
+#[tokio::test]
+async fn legacy_metrics_expr_errors() {
+    for (yaml, want) in [
+        (
+            "metrics: {include: {match_type: expr, expressions: ['MetricName == ']}}",
+            "metrics::include: expressions[0]: col 15: unexpected end of expression",
+        ),
+        (
+            "metrics: {include: {match_type: expr, expressions: ['true', 'Labels(\"a\")']}}",
+            "metrics::include: expressions[1]: col 1: unknown name Labels",
+        ),
+        (
+            "metrics: {exclude: {match_type: expr, expressions: ['MetricName matches \"(\"']}}",
+            "metrics::exclude: expressions[0]: col 20: invalid regexp \"(\"",
+        ),
+        (
+            "metrics: {exclude: {match_type: expr}}",
+            "metrics::exclude: match_type \"expr\" needs \"expressions\"",
+        ),
+        (
+            "metrics: {exclude: {match_type: expr, expressions: [x], metric_names: [a]}}",
+            "metrics::exclude: \"metric_names\" cannot be used with match_type \"expr\"",
+        ),
+        (
+            "metrics: {exclude: {match_type: strict, expressions: ['true']}}",
+            "metrics::exclude: \"expressions\" need match_type \"expr\", not \"strict\"",
+        ),
+    ] {
+        let e = config_error::<FilterConfig>(yaml);
+        assert!(e.contains(want), "{yaml}:\n{e}\nwant {want}");
+    }
+    let (p, rec, _) = processor(
+        "metrics: {exclude: {match_type: expr, expressions: ['MetricName < 3', 'MetricName']}}",
+        Signal::Metrics,
+    );
+    let e = consume(&p, metrics(vec![(vec![], vec![g("a")])]))
+        .await
+        .unwrap_err();
+    assert!(
+        e.message
+            .contains("MetricName < 3: invalid operation: string Lt int"),
+        "{e:?}"
+    );
+    assert!(received(&rec).is_empty());
+}
+
 fn resource_logs(resources: Vec<(Vec<KeyValue>, Vec<LogRecord>)>) -> Request {
     Request::Logs(ExportLogsServiceRequest {
         resource_logs: resources
@@ -890,10 +1015,6 @@ fn legacy_config_errors() {
         (
             "spans: {exclude: {match_type: regexp, span_names: ['(']}}",
             "spans::exclude: error parsing regexp",
-        ),
-        (
-            "metrics: {exclude: {match_type: expr, expressions: ['MetricName == \"a\"']}}",
-            "metrics::exclude: match_type \"expr\" is not supported: use OTTL conditions under \"metrics::metric\" or \"metrics::datapoint\" instead",
         ),
         (
             "metrics: {include: {metric_names: [a]}}",

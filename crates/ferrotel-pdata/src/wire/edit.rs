@@ -2014,10 +2014,11 @@ impl WireAttrs<'_> {
     }
 
     /// Keeps the entries whose key `keep` accepts.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    /// Keeps the entries whose key (as bytes: no UTF-8 check per key) `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let mut i = 0;
         while i < self.entries.len() {
-            if keep(self.key(i)) {
+            if keep(self.key_bytes(i)) {
                 i += 1;
             } else {
                 self.remove(i);

@@ -14,6 +14,7 @@ use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValue
 use ferrotel_pdata::wire::{AttrTarget, EncodedAttr, KeyFilter, KeySet, WireAttrs};
 use ferrotel_runtime::Context;
 use regex::Regex;
+use regex::bytes::Regex as BytesRegex;
 use serde::Deserialize;
 
 /// One configured action, as written in YAML (`actions:` of `attributes`, `attributes:` of
@@ -94,8 +95,10 @@ enum Op {
     Insert(Source),
     Update(Source),
     Upsert(Source),
-    Delete(Option<Regex>),
-    Hash(Option<Regex>),
+    /// Key patterns match the key's bytes (`regex::bytes`): the same verdict as on the
+    /// string for UTF-8 keys, without checking each key's UTF-8 first.
+    Delete(Option<BytesRegex>),
+    Hash(Option<BytesRegex>),
     /// The regex and its group names (index 0, the whole match, unused).
     Extract(Regex, Vec<String>),
     Convert(Convert),
@@ -206,6 +209,13 @@ impl AttrActions {
                     ))
                 }
             };
+            let invalid = |pattern: &str| {
+                format!(
+                    "error creating AttrProc. Field \"pattern\" has invalid pattern: \"{pattern}\" to be set at the {i}-th actions"
+                )
+            };
+            let compile_keys =
+                |pattern: &str| BytesRegex::new(pattern).map_err(|_| invalid(pattern));
             let compile = |pattern: &str| {
                 Regex::new(pattern).map_err(|_| {
                     format!(
@@ -254,7 +264,7 @@ impl AttrActions {
                     let re = if a.pattern.is_empty() {
                         None
                     } else {
-                        Some(compile(&a.pattern)?)
+                        Some(compile_keys(&a.pattern)?)
                     };
                     no_converted_type()?;
                     if name == "delete" {
@@ -378,6 +388,10 @@ pub trait AttrList {
     }
     /// The key of entry `i`.
     fn key(&self, i: usize) -> &str;
+    /// The key of entry `i` as bytes.
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        self.key(i).as_bytes()
+    }
     /// The first entry named `key`.
     fn find(&self, key: &str) -> Option<usize>;
     /// The value of entry `i` if it is a string.
@@ -399,7 +413,8 @@ pub trait AttrList {
         }
     }
     fn remove(&mut self, i: usize);
-    fn retain(&mut self, keep: impl FnMut(&str) -> bool);
+    /// Keeps the entries whose key (as bytes) `keep` accepts.
+    fn retain(&mut self, keep: impl FnMut(&[u8]) -> bool);
     /// Edits the value of entry `i` in place.
     fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue));
 }
@@ -435,8 +450,8 @@ impl AttrList for Vec<KeyValue> {
     fn remove(&mut self, i: usize) {
         Vec::remove(self, i);
     }
-    fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        Vec::retain(self, |a| keep(&a.key));
+    fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        Vec::retain(self, |a| keep(a.key.as_bytes()));
     }
     fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue)) {
         edit(self[i].value.get_or_insert_with(Default::default));
@@ -449,6 +464,9 @@ impl AttrList for WireAttrs<'_> {
     }
     fn key(&self, i: usize) -> &str {
         WireAttrs::key(self, i)
+    }
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        WireAttrs::key_bytes(self, i)
     }
     #[inline]
     fn find(&self, key: &str) -> Option<usize> {
@@ -481,7 +499,7 @@ impl AttrList for WireAttrs<'_> {
     fn remove(&mut self, i: usize) {
         WireAttrs::remove(self, i);
     }
-    fn retain(&mut self, keep: impl FnMut(&str) -> bool) {
+    fn retain(&mut self, keep: impl FnMut(&[u8]) -> bool) {
         WireAttrs::retain(self, keep);
     }
     fn update(&mut self, i: usize, edit: impl FnOnce(&mut AnyValue)) {
@@ -533,8 +551,8 @@ impl Bound<'_> {
                     for idx in 0..attrs.len() {
                         // The Go Collector hashes `key`, then every key matching `pattern`: a
                         // key that is both is hashed twice there, and so here.
-                        let k = attrs.key(idx);
-                        let times = usize::from(!key.is_empty() && k == key)
+                        let k = attrs.key_bytes(idx);
+                        let times = usize::from(!key.is_empty() && k == key.as_bytes())
                             + usize::from(re.as_ref().is_some_and(|re| re.is_match(k)));
                         if times > 0 {
                             attrs.update(idx, |v| (0..times).for_each(|_| hash_value(v)));

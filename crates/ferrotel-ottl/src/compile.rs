@@ -317,7 +317,8 @@ fn regex(e: &Expr, what: &str) -> CResult<Regex> {
 /// A glob (`*`, `?`, `[..]`, `{a,b}`) as an anchored regex.
 fn glob(e: &Expr) -> CResult<Regex> {
     let s = lit_str(e, "pattern")?;
-    let mut r = String::from("^");
+    // gobwas/glob's `*` and `?` match any character, line breaks included.
+    let mut r = String::from("(?s)^");
     let mut in_alt = false;
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -879,30 +880,34 @@ impl Compiler {
                 })
             }
             "flatten" => {
-                let a = Args::bind(call, &["target", "prefix", "depth"], 1)?;
+                let a = Args::bind(call, &["target", "prefix", "depth", "resolveConflicts"], 1)?;
                 let target = self.target(a.get(0), name)?;
                 let prefix = a.opt(1).map(|e| lit_str(e, "prefix")).transpose()?;
                 let depth = a.opt(2).map(|e| lit_int(e, "depth")).transpose()?;
                 if let Some(d) = depth
-                    && d < 0
+                    && d < 1
                 {
                     return err(
                         a.get(2).col,
-                        "invalid depth for flatten function, cannot be negative",
+                        format!("invalid depth '{d}' for flatten function, must be greater than 0"),
                     );
                 }
+                let resolve = match a.opt(3).map(|e| (e, &e.kind)) {
+                    None => false,
+                    Some((_, ExprKind::Bool(b))) => *b,
+                    Some((e, _)) => return err(e.col, "resolveConflicts must be true or false"),
+                };
                 let depth = depth.map_or(usize::MAX, |d| d as usize);
                 Arc::new(move |t| {
                     edit_map(&target, t, "flatten", |m| {
-                        let mut out = Vec::with_capacity(m.len());
-                        flatten(
-                            std::mem::take(m),
-                            prefix.as_deref().unwrap_or(""),
-                            0,
-                            depth,
-                            &mut out,
-                        );
-                        *m = out;
+                        let mut out = Flattened {
+                            out: Vec::with_capacity(m.len()),
+                            index: std::collections::HashMap::new(),
+                            resolve,
+                            seen: std::collections::HashMap::new(),
+                        };
+                        out.map(std::mem::take(m), prefix.as_deref().unwrap_or(""), 0, depth);
+                        *m = out.out;
                         Ok(())
                     })
                 })
@@ -1127,11 +1132,15 @@ impl Compiler {
                 let delim = lit_str(a.get(1), "delimiter")?;
                 Arc::new(move |t| {
                     let s = want_str(target.eval(t)?, "Split")?;
-                    Ok(Value::List(
-                        s.split(delim.as_str())
-                            .map(|p| Value::Str(p.into()).into_any())
-                            .collect(),
-                    ))
+                    let part = |p: &str| Value::Str(p.into()).into_any();
+                    // Go's strings.Split with an empty separator splits into characters.
+                    Ok(Value::List(if delim.is_empty() {
+                        s.chars()
+                            .map(|c| part(c.encode_utf8(&mut [0; 4])))
+                            .collect()
+                    } else {
+                        s.split(delim.as_str()).map(part).collect()
+                    }))
                 })
             }
             "ConvertCase" => {
@@ -1158,8 +1167,13 @@ impl Compiler {
                         Value::Int(i) => Value::Int(i),
                         Value::Double(d) => Value::Int(d as i64),
                         Value::Bool(b) => Value::Int(b as i64),
-                        Value::Str(s) => s.trim().parse::<i64>().map_or(Value::Nil, Value::Int),
-                        _ => Value::Nil,
+                        // Go's IntLikeGetter: a string that is not an integer is nil, other
+                        // types are an error.
+                        Value::Str(s) => s.parse::<i64>().map_or(Value::Nil, Value::Int),
+                        Value::Nil => Value::Nil,
+                        o => {
+                            return Err(format!("Int: unsupported type: {}", o.type_name()));
+                        }
                     })
                 })
             }
@@ -1170,8 +1184,15 @@ impl Compiler {
                         Value::Int(i) => Value::Double(i as f64),
                         Value::Double(d) => Value::Double(d),
                         Value::Bool(b) => Value::Double(if b { 1.0 } else { 0.0 }),
-                        Value::Str(s) => s.trim().parse::<f64>().map_or(Value::Nil, Value::Double),
-                        _ => Value::Nil,
+                        // Go's FloatLikeGetter: a string that is not a number is an error
+                        // (strconv.ParseFloat's), as are other types.
+                        Value::Str(s) => Value::Double(s.parse::<f64>().map_err(|_| {
+                            format!("strconv.ParseFloat: parsing {s:?}: invalid syntax")
+                        })?),
+                        Value::Nil => Value::Nil,
+                        o => {
+                            return Err(format!("Double: unsupported type: {}", o.type_name()));
+                        }
                     })
                 })
             }
@@ -1438,7 +1459,11 @@ impl Compiler {
                     if d <= 0 {
                         return Ok(Value::Time(n, tz));
                     }
-                    Ok(Value::Time(n - n.rem_euclid(d), tz))
+                    // Go's `time.Truncate` rounds down to a multiple of `d` since the zero time
+                    // (0001-01-01 UTC), not since the Unix epoch: weeks start on a Monday.
+                    const ZERO_TIME_TO_EPOCH_NS: i128 = 62_135_596_800 * 1_000_000_000;
+                    let rem = (i128::from(n) + ZERO_TIME_TO_EPOCH_NS).rem_euclid(i128::from(d));
+                    Ok(Value::Time(n - rem as i64, tz))
                 })
             }
             "SHA1" | "SHA512" | "MD5" | "FNV" | "Murmur3Hash" | "Murmur3Hash128"
@@ -1880,36 +1905,99 @@ fn edit_map(
     }
 }
 
-fn flatten(m: Vec<KeyValue>, prefix: &str, level: usize, depth: usize, out: &mut Vec<KeyValue>) {
-    use ferrotel_pdata::proto::common::v1::any_value::Value as V;
-    for kv in m {
-        let key = if prefix.is_empty() {
-            kv.key
+/// `flatten`'s result as Go builds it: a key written twice keeps its first place and its
+/// last value (`PutEmpty`), or with `resolveConflicts` the later values go to `key.0`,
+/// `key.1`... (Go's `handleConflict`).
+struct Flattened {
+    out: Vec<KeyValue>,
+    index: std::collections::HashMap<String, usize>,
+    resolve: bool,
+    /// Per conflicting key, the suffix its next value takes.
+    seen: std::collections::HashMap<String, usize>,
+}
+
+impl Flattened {
+    fn put(&mut self, key: String, value: Option<AnyValue>) {
+        match self.index.get(&key) {
+            Some(&i) => self.out[i].value = value,
+            None => {
+                self.index.insert(key.clone(), self.out.len());
+                self.out.push(KeyValue {
+                    key,
+                    value,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    fn leaf(&mut self, key: String, value: Option<AnyValue>) {
+        if !self.resolve {
+            return self.put(key, value);
+        }
+        if self.index.contains_key(&key) {
+            let n = self.seen.entry(key.clone()).or_insert(0);
+            let new = format!("{key}.{n}");
+            *n += 1;
+            self.put(new, value);
         } else {
-            format!("{prefix}.{}", kv.key)
+            self.seen.insert(key.clone(), 0);
+            self.put(key, value);
+        }
+    }
+
+    fn map(&mut self, m: Vec<KeyValue>, prefix: &str, level: usize, depth: usize) {
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}.")
         };
-        match kv.value.and_then(|v| v.value) {
+        for kv in m {
+            self.value(&prefix, kv.key, kv.value, level, depth);
+        }
+    }
+
+    /// Go's `flattenValue`: maps and lists below `depth` are opened, a list's items one level
+    /// further down (`key.i`); the rest is written under `prefix` + `k`.
+    fn value(&mut self, prefix: &str, k: String, v: Option<AnyValue>, level: usize, depth: usize) {
+        use ferrotel_pdata::proto::common::v1::any_value::Value as V;
+        let key = format!("{prefix}{k}");
+        match v.and_then(|v| v.value) {
             Some(V::KvlistValue(inner)) if level < depth => {
-                flatten(inner.values, &key, level + 1, depth, out)
+                self.map(inner.values, &key, level + 1, depth)
             }
             Some(V::ArrayValue(a)) if level < depth => {
-                let items = a
-                    .values
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| KeyValue {
-                        key: i.to_string(),
-                        value: Some(v),
-                        ..Default::default()
-                    })
-                    .collect();
-                flatten(items, &key, level + 1, depth, out)
+                for (i, item) in a.values.into_iter().enumerate() {
+                    let at = format!("{key}.{i}");
+                    match item.value {
+                        Some(V::KvlistValue(inner)) if level + 1 < depth => {
+                            self.map(inner.values, &at, level + 2, depth)
+                        }
+                        Some(V::ArrayValue(inner)) if level + 1 < depth => {
+                            // Go writes these keys without the dot before the index (`a.00`);
+                            // this writes `a.0.0`.
+                            for (j, item) in inner.values.into_iter().enumerate() {
+                                self.value(
+                                    &format!("{at}."),
+                                    j.to_string(),
+                                    Some(item),
+                                    level + 2,
+                                    depth,
+                                );
+                            }
+                        }
+                        value => {
+                            let value = Some(AnyValue { value });
+                            if self.resolve {
+                                self.leaf(key.clone(), value);
+                            } else {
+                                self.put(at, value);
+                            }
+                        }
+                    }
+                }
             }
-            v => out.push(KeyValue {
-                key,
-                value: Some(AnyValue { value: v }),
-                ..Default::default()
-            }),
+            value => self.leaf(key, Some(AnyValue { value })),
         }
     }
 }

@@ -688,6 +688,15 @@ fn replace_functions() {
     let span = run(&[r#"replace_all_matches(attributes, "{Hello,hello}*", "x")"#]).unwrap();
     assert_eq!((attr(&span, "s"), attr(&span, "camel")), (s("x"), s("x")));
     assert_eq!(attr(&span, "when"), s("2023-05-26 12:34:56"));
+    // A glob's `*` runs over line breaks, as gobwas/glob's does.
+    let mut sp = fixture();
+    sp.attributes = vec![kv("s", s("line 1\nline 2"))];
+    run_on(
+        &[r#"replace_match(attributes["s"], "line*2", "x")"#],
+        &mut sp,
+    )
+    .unwrap();
+    assert_eq!(attr(&sp, "s"), s("x"));
 }
 
 #[test]
@@ -697,12 +706,71 @@ fn flatten_maps() {
         attr(&span, "m"),
         Value::Map(vec![kv("x", s("y")), kv("n.z", Value::Int(1))])
     );
-    let span = run(&[r#"flatten(attributes["m"], "p", 0)"#]).unwrap();
+    // The Go README's depth example: one level opened.
+    let nest = |k: &str, v: Value| Value::Map(vec![kv(k, v)]);
+    let mut sp = fixture();
+    sp.attributes = vec![kv(
+        "m",
+        nest("0", nest("1", nest("2", nest("3", s("value"))))),
+    )];
+    run_on(&[r#"flatten(attributes["m"], "p", 1)"#], &mut sp).unwrap();
     assert_eq!(
-        attr(&span, "m"),
+        attr(&sp, "m"),
+        nest("p.0.1", nest("2", nest("3", s("value"))))
+    );
+    assert_eq!(
+        compile_err(r#"flatten(attributes["m"], "p", 0)"#),
+        "statement 1, col 31: invalid depth '0' for flatten function, must be greater than 0"
+    );
+    // A key written twice keeps its first place and its last value; with resolveConflicts
+    // the later values get suffixes (the Go README's example).
+    let input = || {
         Value::Map(vec![
-            kv("p.x", s("y")),
-            kv("p.n", Value::Map(vec![kv("z", Value::Int(1))]))
+            kv(
+                "address",
+                Value::Map(vec![
+                    kv("street", Value::Map(vec![kv("number", s("first"))])),
+                    kv("house", s("1234")),
+                ]),
+            ),
+            kv(
+                "address.street",
+                Value::Map(vec![kv("number", list(vec![s("second"), s("third")]))]),
+            ),
+            kv("address.street.number", s("fourth")),
+            kv("occupants", list(vec![s("user 1"), s("user 2")])),
+        ])
+    };
+    let mut sp = fixture();
+    sp.attributes = vec![kv("m", input())];
+    run_on(&[r#"flatten(attributes["m"])"#], &mut sp).unwrap();
+    assert_eq!(
+        attr(&sp, "m"),
+        Value::Map(vec![
+            kv("address.street.number", s("fourth")),
+            kv("address.house", s("1234")),
+            kv("address.street.number.0", s("second")),
+            kv("address.street.number.1", s("third")),
+            kv("occupants.0", s("user 1")),
+            kv("occupants.1", s("user 2")),
+        ])
+    );
+    sp.attributes = vec![kv("m", input())];
+    run_on(
+        &[r#"flatten(attributes["m"], resolveConflicts=true)"#],
+        &mut sp,
+    )
+    .unwrap();
+    assert_eq!(
+        attr(&sp, "m"),
+        Value::Map(vec![
+            kv("address.street.number", s("first")),
+            kv("address.house", s("1234")),
+            kv("address.street.number.0", s("second")),
+            kv("address.street.number.1", s("third")),
+            kv("address.street.number.2", s("fourth")),
+            kv("occupants", s("user 1")),
+            kv("occupants.0", s("user 2")),
         ])
     );
     let mut sp = fixture();
@@ -772,6 +840,13 @@ fn concat_split_case() {
         eval(r#"Split(attributes["s"], " ")"#).unwrap(),
         list(vec![s("hello"), s("world")])
     );
+    // An empty separator splits into characters, as Go's strings.Split.
+    assert_eq!(
+        eval(r#"Split("aé", "")"#).unwrap(),
+        list(vec![s("a"), s("é")])
+    );
+    assert_eq!(eval(r#"Split("", "")"#).unwrap(), list(vec![]));
+    assert_eq!(eval(r#"Split("", ",")"#).unwrap(), list(vec![s("")]));
     assert_eq!(
         eval(r#"Split(attributes["missing"], " ")"#).unwrap_err(),
         "Split: expected a string but got nil"
@@ -818,7 +893,26 @@ fn type_conversions() {
         eval(r#"Double(attributes["i"])"#).unwrap(),
         Value::Double(5.0)
     );
-    assert_eq!(eval(r#"Double(attributes["m"])"#).unwrap(), Value::Nil);
+    // Go: other types are errors; a string Int cannot read is nil, one Double cannot read an
+    // error (strconv.ParseFloat's); no trimming.
+    assert_eq!(
+        eval(r#"Double(attributes["m"])"#).unwrap_err(),
+        "Double: unsupported type: map"
+    );
+    assert_eq!(
+        eval(r#"Int(attributes["l"])"#).unwrap_err(),
+        "Int: unsupported type: slice"
+    );
+    assert_eq!(eval(r#"Int(" 1")"#).unwrap(), Value::Nil);
+    assert_eq!(eval(r#"Int("1.5")"#).unwrap(), Value::Nil);
+    assert_eq!(
+        eval(r#"Double("abc")"#).unwrap_err(),
+        r#"strconv.ParseFloat: parsing "abc": invalid syntax"#
+    );
+    assert_eq!(
+        eval(r#"Double(attributes["missing"])"#).unwrap(),
+        Value::Nil
+    );
     assert_eq!(eval(r#"String(attributes["i"])"#).unwrap(), s("5"));
     assert_eq!(eval(r#"String(attributes["d"])"#).unwrap(), s("2.5"));
     assert_eq!(
@@ -994,6 +1088,12 @@ fn time_functions() {
         eval(r#"UnixNano(TruncateTime(Time(attributes["when"], "%Y-%m-%d %H:%M:%S"), Duration("1h")))"#)
             .unwrap(),
         Value::Int(want - (34 * 60 + 56) * 1_000_000_000)
+    );
+    // Since Go's zero time (0001-01-01): a week starts on a Monday, 2023-05-22.
+    assert_eq!(
+        eval(r#"UnixNano(TruncateTime(Time("2023-05-26", "%Y-%m-%d"), Duration("168h")))"#)
+            .unwrap(),
+        Value::Int(1_684_713_600_000_000_000)
     );
     assert_eq!(
         eval(r#"UnixNano(name)"#).unwrap_err(),

@@ -822,6 +822,9 @@ impl Compiler {
                                         Some(Value::Str(replace_with(&re, &s, &r)).into_any());
                                 }
                             }
+                            if by_key {
+                                dedupe_keys(m);
+                            }
                             Ok(())
                         })
                     }));
@@ -874,6 +877,9 @@ impl Compiler {
                                     kv.value = Some(Value::Str(new).into_any());
                                 }
                             }
+                        }
+                        if by_key {
+                            dedupe_keys(m);
                         }
                         Ok(())
                     })
@@ -995,13 +1001,31 @@ impl Compiler {
                 };
                 Arc::new(move |t| {
                     let m = t.metric.as_ref().ok_or_else(no_metric)?;
-                    let point = |attrs: &[KeyValue], start, time, flags, v| NumberDataPoint {
+                    // Go copies attributes, times and the value, not the flags.
+                    let point = |attrs: &[KeyValue], start, time, _flags: u32, v| NumberDataPoint {
                         attributes: attrs.to_vec(),
                         start_time_unix_nano: start,
                         time_unix_nano: time,
-                        flags,
                         value: Some(v),
                         ..Default::default()
+                    };
+                    let invalid = || {
+                        let kind = match &m.data {
+                            None => "Empty",
+                            Some(Data::Gauge(_)) => "Gauge",
+                            Some(Data::Sum(_)) => "Sum",
+                            Some(Data::Histogram(_)) => "Histogram",
+                            Some(Data::ExponentialHistogram(_)) => "ExponentialHistogram",
+                            Some(Data::Summary(_)) => "Summary",
+                        };
+                        Err(format!(
+                            "{} requires an input metric of type Histogram, ExponentialHistogram or Summary, got {kind}",
+                            if sum {
+                                "extract_sum_metric"
+                            } else {
+                                "extract_count_metric"
+                            }
+                        ))
                     };
                     let (temporality, points): (i32, Vec<NumberDataPoint>) = match &m.data {
                         Some(Data::Histogram(h)) => (
@@ -1064,8 +1088,12 @@ impl Compiler {
                                 })
                                 .collect(),
                         ),
-                        _ => return Ok(()),
+                        _ => return invalid(),
                     };
+                    // As Go: an unspecified temporality is refused like another type.
+                    if temporality == 0 {
+                        return invalid();
+                    }
                     if points.is_empty() {
                         return Ok(());
                     }
@@ -1903,6 +1931,23 @@ fn edit_map(
         }
         o => Err(format!("{f}: expected a map but got {}", o.type_name())),
     }
+}
+
+/// A map whose renamed keys may repeat, as Go's `PutEmpty` rebuilds it: each key keeps its
+/// first place and its last value.
+fn dedupe_keys(m: &mut Vec<KeyValue>) {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<KeyValue> = Vec::with_capacity(m.len());
+    for kv in m.drain(..) {
+        match first.get(&kv.key) {
+            Some(&i) => out[i].value = kv.value,
+            None => {
+                first.insert(kv.key.clone(), out.len());
+                out.push(kv);
+            }
+        }
+    }
+    *m = out;
 }
 
 /// `flatten`'s result as Go builds it: a key written twice keeps its first place and its

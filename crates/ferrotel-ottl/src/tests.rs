@@ -688,6 +688,20 @@ fn replace_functions() {
     let span = run(&[r#"replace_all_matches(attributes, "{Hello,hello}*", "x")"#]).unwrap();
     assert_eq!((attr(&span, "s"), attr(&span, "camel")), (s("x"), s("x")));
     assert_eq!(attr(&span, "when"), s("2023-05-26 12:34:56"));
+    // Keys renamed onto one another: the first place, the last value (Go's PutEmpty).
+    let mut sp = fixture();
+    sp.attributes = vec![
+        kv("a.1", Value::Int(1)),
+        kv("b", Value::Int(2)),
+        kv("a.2", Value::Int(3)),
+    ];
+    run_on(
+        &[r#"replace_all_patterns(attributes, "key", "^a\\..*", "a")"#],
+        &mut sp,
+    )
+    .unwrap();
+    assert_eq!(keys(&sp), ["a", "b"]);
+    assert_eq!(attr(&sp, "a"), Value::Int(3));
     // A glob's `*` runs over line breaks, as gobwas/glob's does.
     let mut sp = fixture();
     sp.attributes = vec![kv("s", s("line 1\nline 2"))];

@@ -495,6 +495,62 @@ metric_statements:
     assert!(!c.is_monotonic);
 }
 
+/// As Go: extracting from a metric that is not a histogram or summary, or whose temporality
+/// is unspecified, is an error (here propagated), not a silent no-op.
+#[tokio::test]
+async fn extract_metrics_refuse_other_types() {
+    use ferrotel_pdata::proto::metrics::v1::{Gauge, Histogram, HistogramDataPoint};
+    let yaml = r#"
+error_mode: propagate
+metric_statements:
+  - context: metric
+    statements:
+      - extract_sum_metric(true)
+"#;
+    let request = |m: Metric| {
+        Request::Metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![m],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    };
+    let gauge = Metric {
+        name: "g".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint::default()],
+        })),
+        ..Default::default()
+    };
+    let unspecified = Metric {
+        name: "h".into(),
+        data: Some(metric::Data::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                sum: Some(1.0),
+                ..Default::default()
+            }],
+            aggregation_temporality: 0,
+        })),
+        ..Default::default()
+    };
+    for (m, kind) in [(gauge, "Gauge"), (unspecified, "Histogram")] {
+        let (p, _) = processor(yaml, Signal::Metrics);
+        let e = p
+            .consume(Payload::from_request(request(m)), Context::default())
+            .await
+            .unwrap_err();
+        assert!(
+            e.message.contains(&format!(
+                "extract_sum_metric requires an input metric of type Histogram, ExponentialHistogram or Summary, got {kind}"
+            )),
+            "{e:?}"
+        );
+    }
+}
+
 #[test]
 fn config_errors() {
     let e = config_error::<TransformConfig>(

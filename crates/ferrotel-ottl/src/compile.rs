@@ -2047,48 +2047,81 @@ impl Flattened {
     }
 }
 
+/// `ConvertCase` (and `ToSnakeCase`/`ToCamelCase`): lower and upper as Go's `strings`, snake
+/// and camel as iancoleman/strcase (v0.3), which Go's OTTL uses. strcase works on ASCII bytes:
+/// snake inserts `_` where the case changes (`myHTTPServer` → `my_http_server`, `v2beta` →
+/// `v_2_beta`) and turns ` `, `-`, `.` into `_`; camel upper-cases the start of each word and
+/// what follows a digit, and drops separators and every other byte.
 pub(crate) fn convert_case(s: &str, case: &str) -> String {
     match case {
         "lower" => s.to_lowercase(),
         "upper" => s.to_uppercase(),
-        "snake" => {
-            let mut out = String::new();
-            let mut prev_lower = false;
-            for c in s.chars() {
-                if c == ' ' || c == '-' || c == '_' || c == '.' {
-                    if !out.ends_with('_') && !out.is_empty() {
-                        out.push('_');
-                    }
-                    prev_lower = false;
-                } else if c.is_uppercase() {
-                    if prev_lower && !out.ends_with('_') {
-                        out.push('_');
-                    }
-                    out.extend(c.to_lowercase());
-                    prev_lower = false;
-                } else {
-                    out.push(c);
-                    prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        "snake" => strcase_snake(s),
+        _ => strcase_camel(s),
+    }
+}
+
+fn strcase_snake(s: &str) -> String {
+    let b = s.trim().as_bytes();
+    let mut out = Vec::with_capacity(b.len() + 2);
+    for (i, &c) in b.iter().enumerate() {
+        let (is_cap, is_low) = (c.is_ascii_uppercase(), c.is_ascii_lowercase());
+        let v = c.to_ascii_lowercase();
+        if let Some(&next) = b.get(i + 1) {
+            let is_num = v.is_ascii_digit();
+            let (next_cap, next_low, next_num) = (
+                next.is_ascii_uppercase(),
+                next.is_ascii_lowercase(),
+                next.is_ascii_digit(),
+            );
+            if (is_cap && (next_low || next_num))
+                || (is_low && (next_cap || next_num))
+                || (is_num && (next_cap || next_low))
+            {
+                // An acronym ends before its last capital: `HTTPServer` → `http_server`.
+                if is_cap && next_low && i > 0 && b[i - 1].is_ascii_uppercase() {
+                    out.push(b'_');
                 }
+                out.push(v);
+                if is_low || is_num || next_num {
+                    out.push(b'_');
+                }
+                continue;
             }
-            out
         }
-        _ => {
-            let mut out = String::new();
-            let mut upper = true;
-            for c in s.chars() {
-                if c == ' ' || c == '-' || c == '_' || c == '.' {
-                    upper = true;
-                } else if upper {
-                    out.extend(c.to_uppercase());
-                    upper = false;
-                } else {
-                    out.push(c);
-                }
-            }
-            out
+        out.push(if matches!(v, b' ' | b'_' | b'-' | b'.') {
+            b'_'
+        } else {
+            v
+        });
+    }
+    // Only ASCII bytes were changed or inserted, so the UTF-8 of the rest is intact.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn strcase_camel(s: &str) -> String {
+    let b = s.trim().as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut cap_next = true;
+    for (i, &c) in b.iter().enumerate() {
+        let v = if cap_next {
+            c.to_ascii_uppercase()
+        } else if i == 0 {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
+        if c.is_ascii_alphabetic() {
+            out.push(v);
+            cap_next = false;
+        } else if c.is_ascii_digit() {
+            out.push(v);
+            cap_next = true;
+        } else {
+            cap_next = matches!(c, b'_' | b' ' | b'-' | b'.');
         }
     }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Enum names OTTL knows.

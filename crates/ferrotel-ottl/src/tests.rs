@@ -885,6 +885,46 @@ fn concat_split_case() {
         eval(r#"ConvertCase("hello_world", "camel")"#).unwrap(),
         s("HelloWorld")
     );
+    // snake and camel as iancoleman/strcase, which Go's OTTL uses (cases from its tests).
+    for (input, snake) in [
+        ("testCase", "test_case"),
+        (" Test Case ", "test_case"),
+        ("ManyManyWords", "many_many_words"),
+        ("AnyKind of_string", "any_kind_of_string"),
+        ("numbers2and55with000", "numbers_2_and_55_with_000"),
+        ("JSONData", "json_data"),
+        ("userID", "user_id"),
+        ("myHTTPServer", "my_http_server"),
+        ("AAAbbb", "aa_abbb"),
+        ("A1 A2 A3", "a_1_a_2_a_3"),
+        ("AB1AB2AB3", "ab_1_ab_2_ab_3"),
+        ("http.server-duration", "http_server_duration"),
+        ("", ""),
+    ] {
+        assert_eq!(
+            crate::compile::convert_case(input, "snake"),
+            snake,
+            "{input}"
+        );
+    }
+    for (input, camel) in [
+        ("test_case", "TestCase"),
+        ("test.case", "TestCase"),
+        (" test  case ", "TestCase"),
+        ("TestCase", "TestCase"),
+        ("AnyKind of_string", "AnyKindOfString"),
+        ("odd-fix", "OddFix"),
+        ("numbers2And55with000", "Numbers2And55With000"),
+        ("v2beta", "V2Beta"),
+        ("foo/bar", "Foobar"),
+        ("", ""),
+    ] {
+        assert_eq!(
+            crate::compile::convert_case(input, "camel"),
+            camel,
+            "{input}"
+        );
+    }
     assert_eq!(
         eval(r#"ConvertCase(attributes["missing"], "upper")"#).unwrap_err(),
         "ConvertCase: expected a string but got nil"

@@ -969,6 +969,12 @@ fn type_conversions() {
     );
     assert_eq!(eval(r#"String(attributes["i"])"#).unwrap(), s("5"));
     assert_eq!(eval(r#"String(attributes["d"])"#).unwrap(), s("2.5"));
+    // Exponents below 1e-6 and from 1e21 on, as Go's AsString and JSON write them.
+    assert_eq!(eval("String(1.0e21)").unwrap(), s("1e+21"));
+    assert_eq!(eval("String(1.5e22)").unwrap(), s("1.5e+22"));
+    assert_eq!(eval("String(0.00000015)").unwrap(), s("1.5e-7"));
+    assert_eq!(eval("String(0.000001)").unwrap(), s("0.000001"));
+    assert_eq!(eval("String(123456789.0)").unwrap(), s("123456789"));
     assert_eq!(
         eval(r#"String(attributes["l"])"#).unwrap(),
         s(r#"["a","b"]"#)

@@ -92,9 +92,19 @@ pub fn hex(b: &[u8]) -> String {
     s
 }
 
-/// A double as Go's `strconv.FormatFloat(f, 'g', -1, 64)` would mostly write it.
+/// A double as Go writes it for a string (pcommon's `AsString`, JSON's number rules): the
+/// shortest digits that read back, with an exponent (`1e+21`, `1.5e-7`) below 1e-6 and from
+/// 1e21 on.
 pub fn fmt_double(d: f64) -> String {
-    if d.fract() == 0.0 && d.abs() < 1e21 {
+    let abs = d.abs();
+    if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
+        let s = format!("{d:e}");
+        return match s.split_once('e') {
+            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+            _ => s,
+        };
+    }
+    if d.fract() == 0.0 {
         format!("{d:.0}")
     } else {
         format!("{d}")

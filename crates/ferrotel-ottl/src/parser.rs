@@ -358,13 +358,21 @@ pub enum ExprKind {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// How deep the descent is: nesting past [`MAX_DEPTH`] is refused, so a config cannot
+    /// overflow the stack.
+    depth: usize,
 }
+
+/// Levels of descent a statement may take: each parenthesis, list, map or argument takes up to
+/// three, each `not` or sign one; about 100 parentheses deep.
+const MAX_DEPTH: usize = 300;
 
 /// Parses one statement.
 pub fn parse_statement(src: &str) -> Result<Statement, SyntaxError> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
+        depth: 0,
     };
     let (tok, col) = p.peek_full();
     let editor = match tok {
@@ -417,6 +425,7 @@ pub fn parse_condition(src: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser {
         toks: lex(src)?,
         pos: 0,
+        depth: 0,
     };
     if p.peek() == &Tok::Eof {
         return Err(SyntaxError::new(1, "empty condition"));
@@ -474,7 +483,25 @@ impl Parser {
         matches!(self.peek(), Tok::Ident(s) if s == w)
     }
 
+    /// Runs one level of the descent, refusing nesting past [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        f: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SyntaxError::new(self.col(), "expression nested too deeply"));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.nested(Self::expr_inner)
+    }
+
+    fn expr_inner(&mut self) -> Result<Expr, SyntaxError> {
         let mut lhs = self.and()?;
         while self.is_ident("or") {
             self.bump();
@@ -495,6 +522,10 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, SyntaxError> {
+        self.nested(Self::not_inner)
+    }
+
+    fn not_inner(&mut self) -> Result<Expr, SyntaxError> {
         if self.is_ident("not") {
             let col = self.col();
             self.bump();
@@ -549,6 +580,10 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SyntaxError> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, SyntaxError> {
         // A leading `+` is a sign, as in Go's `[-+]?\d+`.
         if let Tok::Op(BinOp::Add) = self.peek() {
             self.bump();

@@ -347,6 +347,30 @@ fn invalid_statements_have_exact_errors() {
     }
 }
 
+/// Nesting is bounded, so a config cannot overflow the parser's stack.
+#[test]
+fn deep_nesting_is_refused() {
+    for src in [
+        format!("set(name, {}1{})", "(".repeat(10_000), ")".repeat(10_000)),
+        format!("set(name, {}1{})", "[".repeat(10_000), "]".repeat(10_000)),
+        format!("set(name, \"a\") where {}true", "not ".repeat(10_000)),
+        format!("set(name, {}1)", "-".repeat(10_000)),
+    ] {
+        let e = compile_err(&src);
+        assert!(e.contains("expression nested too deeply"), "{e}");
+    }
+    // 90 parentheses are fine.
+    parse_statements(
+        &[format!(
+            "set(attributes[\"x\"], {}1{})",
+            "(".repeat(90),
+            ")".repeat(90)
+        )],
+        Ctx::Span,
+    )
+    .unwrap();
+}
+
 #[test]
 fn errors_name_the_statement_and_column() {
     let e = parse_statements(

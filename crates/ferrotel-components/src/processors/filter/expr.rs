@@ -218,6 +218,8 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, String> {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     at: usize,
+    /// Nesting so far; past 100 levels an expression is refused (no stack overflow).
+    depth: usize,
 }
 
 impl Parser {
@@ -298,6 +300,19 @@ impl Parser {
     }
 
     fn expr(&mut self, min: u8) -> Result<Node, String> {
+        if self.depth >= 100 {
+            return Err(format!(
+                "col {}: expression nested too deeply (more than 100 levels)",
+                self.col()
+            ));
+        }
+        self.depth += 1;
+        let r = self.expr_inner(min);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, min: u8) -> Result<Node, String> {
         let mut lhs = self.unary()?;
         while let Some((op, prec, len)) = self.binary_op() {
             if prec < min {
@@ -557,6 +572,7 @@ impl MetricExprs {
                 let mut p = Parser {
                     toks: lex(src).map_err(|e| format!("expressions[{i}]: {e}"))?,
                     at: 0,
+                    depth: 0,
                 };
                 let node = p.expr(0).map_err(|e| format!("expressions[{i}]: {e}"))?;
                 if *p.peek() != Tok::End {
@@ -698,6 +714,13 @@ mod tests {
         assert_eq!(
             eval("(true"),
             Err("expressions[0]: col 6: expected \")\" but found end of expression".into())
+        );
+        let deep = format!("{}true{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(eval(&deep).unwrap_err().contains("nested too deeply"));
+        assert!(
+            eval(&format!("{}true", "!".repeat(5000)))
+                .unwrap_err()
+                .contains("nested too deeply")
         );
         assert_eq!(
             eval("true true"),

@@ -218,41 +218,43 @@ impl Inner {
 
     /// Puts the short tail of a split batch back in front of its key's pending data, with a
     /// new deadline (Go resets the timer after a size-triggered send); sends it when the
-    /// processor is stopping, so nothing is left behind after the shutdown's flush.
-    async fn keep_tail(&self, key: BatchKey, tail: Payload, ctx: Context) {
-        let n = tail.items();
-        let send_now = {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if st.stopped {
-                Some(Pending {
-                    parts: vec![tail],
-                    items: n,
-                    deadline: Instant::now(),
-                    ctx,
-                })
-            } else {
-                let is_new = !st.batches.contains_key(&key);
-                let pending = st.batches.entry(key.clone()).or_insert_with(|| Pending {
-                    parts: Vec::new(),
-                    items: 0,
-                    deadline: Instant::now() + self.config.timeout,
-                    ctx,
-                });
-                pending.parts.insert(0, tail);
-                pending.items += n;
-                if is_new {
-                    self.wake.notify_one();
+    /// processor is stopping, so nothing is left behind after the shutdown's flush. A tail
+    /// plus data that came meanwhile may reach the size again: then one more round.
+    async fn keep_tail(&self, key: BatchKey, mut tail: Payload, mut ctx: Context) {
+        loop {
+            let n = tail.items();
+            let (due, keep_short_tail) = {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.stopped {
+                    let p = Pending {
+                        parts: vec![tail],
+                        items: n,
+                        deadline: Instant::now(),
+                        ctx,
+                    };
+                    (Some(p), false)
+                } else {
+                    let is_new = !st.batches.contains_key(&key);
+                    let pending = st.batches.entry(key.clone()).or_insert_with(|| Pending {
+                        parts: Vec::new(),
+                        items: 0,
+                        deadline: Instant::now() + self.config.timeout,
+                        ctx,
+                    });
+                    pending.parts.insert(0, tail);
+                    pending.items += n;
+                    if is_new {
+                        self.wake.notify_one();
+                    }
+                    let full = pending.items >= self.config.send_batch_size;
+                    (full.then(|| st.batches.remove(&key)).flatten(), true)
                 }
-                (pending.items >= self.config.send_batch_size)
-                    .then(|| st.batches.remove(&key))
-                    .flatten()
-            }
-        };
-        if let Some(p) = send_now {
-            // A tail plus data that came meanwhile reached the size: one more round.
-            let ctx = p.ctx.clone();
-            if let Some(tail) = Box::pin(self.send(p, true)).await {
-                Box::pin(self.keep_tail(key, tail, ctx)).await;
+            };
+            let Some(p) = due else { return };
+            ctx = p.ctx.clone();
+            match self.send(p, keep_short_tail).await {
+                Some(t) => tail = t,
+                None => return,
             }
         }
     }

@@ -590,36 +590,47 @@ impl MetricExprs {
 
     /// Whether any expression is true for any data point of `metric` (none without points).
     pub fn matches(&self, metric: &Metric) -> Result<bool, String> {
-        let (kind, points): (&'static str, Vec<&[KeyValue]>) = match &metric.data {
-            Some(Data::Gauge(g)) => (
-                "Gauge",
-                g.data_points.iter().map(|p| &p.attributes[..]).collect(),
-            ),
-            Some(Data::Sum(s)) => (
-                "Sum",
-                s.data_points.iter().map(|p| &p.attributes[..]).collect(),
-            ),
-            Some(Data::Histogram(h)) => (
+        fn attrs<P>(points: &[P], of: fn(&P) -> &[KeyValue]) -> impl Iterator<Item = &[KeyValue]> {
+            points.iter().map(of)
+        }
+        match &metric.data {
+            Some(Data::Gauge(g)) => {
+                self.any_point(metric, "Gauge", attrs(&g.data_points, |p| &p.attributes))
+            }
+            Some(Data::Sum(s)) => {
+                self.any_point(metric, "Sum", attrs(&s.data_points, |p| &p.attributes))
+            }
+            Some(Data::Histogram(h)) => self.any_point(
+                metric,
                 "Histogram",
-                h.data_points.iter().map(|p| &p.attributes[..]).collect(),
+                attrs(&h.data_points, |p| &p.attributes),
             ),
-            Some(Data::ExponentialHistogram(h)) => (
+            Some(Data::ExponentialHistogram(h)) => self.any_point(
+                metric,
                 "ExponentialHistogram",
-                h.data_points.iter().map(|p| &p.attributes[..]).collect(),
+                attrs(&h.data_points, |p| &p.attributes),
             ),
-            Some(Data::Summary(s)) => (
-                "Summary",
-                s.data_points.iter().map(|p| &p.attributes[..]).collect(),
-            ),
-            None => return Ok(false),
-        };
-        for (src, node) in &self.exprs {
-            for attributes in &points {
-                let env = Env {
-                    name: &metric.name,
-                    kind,
-                    attributes,
-                };
+            Some(Data::Summary(s)) => {
+                self.any_point(metric, "Summary", attrs(&s.data_points, |p| &p.attributes))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Whether any expression is true for any of the points (given by their attributes).
+    fn any_point<'a>(
+        &self,
+        metric: &Metric,
+        kind: &'static str,
+        points: impl Iterator<Item = &'a [KeyValue]>,
+    ) -> Result<bool, String> {
+        for attributes in points {
+            let env = Env {
+                name: &metric.name,
+                kind,
+                attributes,
+            };
+            for (src, node) in &self.exprs {
                 match node.eval(&env).map_err(|e| format!("{src}: {e}"))? {
                     V::Bool(true) => return Ok(true),
                     V::Bool(false) => {}

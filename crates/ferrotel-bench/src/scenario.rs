@@ -71,6 +71,8 @@ pub fn all() -> Vec<Scenario> {
     let mut json = Scenario::new("traces-http-json-max", Signal::Traces, None);
     json.protocol = ProtocolArg::HttpJson;
     json.exporter = Exporter::HttpJson;
+    // Issue 16's targets for the compressed and JSON paths are per span of 1000-span requests.
+    json.batch_size = 1000;
     let mut memory_limiter = Scenario::new("traces-memory-limiter-10k", Signal::Traces, Some(1e4));
     memory_limiter.processors = vec![(
         "memory_limiter",
@@ -101,10 +103,14 @@ pub fn all() -> Vec<Scenario> {
     let pipeline_10k = pipeline("traces-pipeline-10k", Some(1e4));
     let mut grpc_gzip = Scenario::new("traces-grpc-gzip-max", Signal::Traces, None);
     grpc_gzip.compression = "gzip";
+    grpc_gzip.batch_size = 1000;
+    let mut grpc_gzip_10k = Scenario::new("traces-grpc-gzip-10k", Signal::Traces, Some(1e4));
+    grpc_gzip_10k.compression = "gzip";
     let mut http_zstd = Scenario::new("traces-http-protobuf-zstd-max", Signal::Traces, None);
     http_zstd.protocol = ProtocolArg::HttpProtobuf;
     http_zstd.exporter = Exporter::HttpProtobuf;
     http_zstd.compression = "zstd";
+    http_zstd.batch_size = 1000;
     let mut persistent = Scenario::new("traces-persistent-queue-10k", Signal::Traces, Some(1e4));
     persistent.persistent_queue = true;
     persistent.requires.push("file_storage");
@@ -115,6 +121,7 @@ pub fn all() -> Vec<Scenario> {
         grpc_gzip,
         http_zstd,
         Scenario::new("traces-10k", Signal::Traces, Some(1e4)),
+        grpc_gzip_10k,
         Scenario::new("metrics-10k", Signal::Metrics, Some(1e4)),
         Scenario::new("logs-10k", Signal::Logs, Some(1e4)),
         memory_limiter,

@@ -65,6 +65,7 @@ pub(crate) struct PartialSuccessMsg {
 /// gRPC status codes used here.
 pub(crate) mod code {
     pub const CANCELLED: i32 = 1;
+    pub const UNKNOWN: i32 = 2;
     pub const INVALID_ARGUMENT: i32 = 3;
     pub const DEADLINE_EXCEEDED: i32 = 4;
     pub const PERMISSION_DENIED: i32 = 7;
@@ -225,6 +226,27 @@ pub(crate) fn percent_encode(msg: &str) -> String {
     out
 }
 
+/// Decodes a percent-encoded `grpc-message` (invalid escapes are kept as they are, as gRPC
+/// implementations do; the result is read as UTF-8, lossily).
+pub(crate) fn percent_decode(v: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%'
+            && i + 2 < v.len()
+            && let (Some(h), Some(l)) = (hex(v[i + 1]), hex(v[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +278,8 @@ mod tests {
             (7, String::new())
         );
         assert_eq!(percent_encode("a%b\né"), "a%25b%0A%C3%A9");
+        assert_eq!(percent_decode(b"a%25b%0A%C3%A9"), "a%b\né");
+        assert_eq!(percent_decode(b"100%"), "100%");
+        assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
     }
 }

@@ -5,8 +5,8 @@
 //! CORS, and hands each request to an [`server::ExportHandler`] as a [`ferrotel_pdata::Payload`]
 //! that was validated but not decoded (protobuf) — the gRPC path never runs prost on the request.
 //! Errors map to gRPC status and HTTP status codes exactly as the OTLP specification says.
-//! [`client`] sends payloads ([`client::OtlpClient`]) over gRPC (a tonic channel with a raw-bytes
-//! codec, so encoded payloads go out without re-encoding), HTTP/protobuf or HTTP/JSON, and
+//! [`client`] sends payloads ([`client::OtlpClient`]) over gRPC (hyper's HTTP/2 client with our own
+//! framing, so encoded payloads go out as they are), HTTP/protobuf or HTTP/JSON, and
 //! classifies failures as retryable or permanent the way the OTLP spec and the Go exporters do;
 //! retrying is left to the caller's queue.
 //!
@@ -20,6 +20,15 @@ pub mod server;
 mod tls;
 
 use std::net::SocketAddr;
+
+/// The answer to a successful export. `Default` is full success.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartialSuccess {
+    /// Items the server rejected (0 = all accepted).
+    pub rejected: i64,
+    /// Why items were rejected, or a warning; empty for none.
+    pub message: String,
+}
 
 /// Setting up a server or client failed.
 #[derive(Debug, thiserror::Error)]

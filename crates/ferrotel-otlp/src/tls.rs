@@ -1,6 +1,6 @@
 //! rustls configuration (ring provider) for servers and clients.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -11,8 +11,35 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::TransportError;
-use crate::client::ClientTls;
-use crate::server::TlsServerSettings;
+
+/// Server TLS; setting `client_ca_file` requires client certificates signed by it (mTLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsServerSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub client_ca_file: Option<PathBuf>,
+    /// "1.2" (default) or "1.3".
+    pub min_version: Option<String>,
+}
+
+/// Client TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    /// gRPC: plaintext for an endpoint without scheme (an `http://` endpoint is always
+    /// plaintext, an `https://` one always TLS).
+    pub insecure: bool,
+    /// Accept any server certificate.
+    pub insecure_skip_verify: bool,
+    /// CA to verify the server against; the system roots when unset.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (mTLS); both or neither.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Verify the server certificate for this name (and send it as SNI) instead of the host.
+    pub server_name_override: Option<String>,
+    /// "1.2" (default) or "1.3".
+    pub min_version: Option<String>,
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -274,3 +274,68 @@ async fn connection_closed_mid_request_is_retryable() {
     assert!(e.retryable, "{e:?}");
     assert_eq!(e.status, "gRPC Unavailable", "{e:?}");
 }
+
+/// One unary call with a hand-made message (flag byte, length, bytes): (grpc-status, message).
+async fn raw_grpc_call(
+    addr: std::net::SocketAddr,
+    encoding: &str,
+    message: &[u8],
+) -> (String, String) {
+    use http_body_util::{BodyExt, Full};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut framed = vec![1u8];
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(message);
+    let req = http::Request::post(format!(
+        "http://{addr}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("grpc-encoding", encoding)
+    .body(Full::new(bytes::Bytes::from(framed)))
+    .unwrap();
+    let resp = tx.send_request(req).await.unwrap();
+    let headers = resp.headers().clone();
+    let collected = resp.into_body().collect().await.unwrap();
+    let h = collected.trailers().cloned().unwrap_or(headers);
+    let get = |k: &str| {
+        h.get(k)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (get("grpc-status"), get("grpc-message"))
+}
+
+#[tokio::test]
+async fn truncated_gzip_and_zstd_are_invalid_argument() {
+    use std::io::Write;
+    let rec = Recorder::new();
+    let server = grpc_server(rec.clone(), |_| {}).await;
+    let a = server.local_addr();
+    let good = proto(Signal::Traces, 50);
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&good).unwrap();
+    let gz = e.finish().unwrap();
+    let zs = zstd::bulk::compress(&good, 1).unwrap();
+    for (enc, c) in [("gzip", &gz), ("zstd", &zs)] {
+        for cut in [c.len() / 3, c.len() - 1] {
+            let (status, message) = raw_grpc_call(a, enc, &c[..cut]).await;
+            assert_eq!(status, "3", "{enc} cut at {cut}: {message}");
+            assert!(message.contains("decompress"), "{enc}: {message}");
+        }
+        assert_eq!(raw_grpc_call(a, enc, c).await.0, "0", "{enc}");
+    }
+    assert_eq!(rec.count(), 2);
+    client(a, Compression::Gzip)
+        .export(&payload(Signal::Traces, 2))
+        .await
+        .unwrap();
+    server.shutdown(Duration::from_secs(1)).await;
+}

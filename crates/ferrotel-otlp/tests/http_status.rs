@@ -436,3 +436,74 @@ async fn client_classifies_http_failures() {
     assert_eq!(e.message, "bad data");
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn truncated_gzip_and_zstd_are_400_and_the_next_request_is_served() {
+    let rec = Recorder::new();
+    let server = http_server(rec.clone(), |_| {}).await;
+    let a = server.local_addr();
+    let good = proto(Signal::Traces, 50);
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&good).unwrap();
+    let gz = e.finish().unwrap();
+    let zs = zstd::bulk::compress(&good, 1).unwrap();
+    for (enc, c) in [("gzip", &gz), ("zstd", &zs)] {
+        for cut in [c.len() / 3, c.len() - 1] {
+            let r = post(
+                a,
+                "/v1/traces",
+                PB,
+                &format!("Content-Encoding: {enc}"),
+                &c[..cut],
+            )
+            .await;
+            assert_eq!(r.status, 400, "{enc} cut at {cut}: {r:?}");
+            let st = pb_status(&r);
+            assert_eq!(st.code, 3, "{enc}: {st:?}");
+            assert!(st.message.contains("decompressing"), "{enc}: {st:?}");
+            healthy(a, &rec, false).await;
+        }
+        // The whole stream is accepted.
+        let r = post(a, "/v1/traces", PB, &format!("Content-Encoding: {enc}"), c).await;
+        assert_eq!(r.status, 200, "{enc}: {r:?}");
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn zstd_bomb_is_refused_without_expanding() {
+    let rec = Recorder::new();
+    let server = http_server(rec.clone(), |_| {}).await; // 20 MiB limit
+    let a = server.local_addr();
+    // 1 GiB of zeros, streamed (no content size in the frame header) and in one bulk frame
+    // (which states its size).
+    let (streamed, sized) = tokio::task::spawn_blocking(|| {
+        let zeros = vec![0u8; 64 * 1024 * 1024];
+        let bomb = |pledge: bool| {
+            let mut e = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+            if pledge {
+                e.include_contentsize(true).unwrap();
+                e.set_pledged_src_size(Some(16 * zeros.len() as u64))
+                    .unwrap();
+            }
+            for _ in 0..16 {
+                e.write_all(&zeros).unwrap();
+            }
+            e.finish().unwrap()
+        };
+        (bomb(false), bomb(true))
+    })
+    .await
+    .unwrap();
+    for bomb in [streamed, sized] {
+        assert!(bomb.len() < 1024 * 1024, "bomb is {} bytes", bomb.len());
+        let rss_before = peak_rss_kib();
+        let r = post(a, "/v1/traces", PB, "Content-Encoding: zstd", &bomb).await;
+        assert_eq!(r.status, 413, "{r:?}");
+        let grown_mib = (peak_rss_kib().saturating_sub(rss_before)) / 1024;
+        assert!(grown_mib < 200, "peak RSS grew by {grown_mib} MiB");
+        healthy(a, &rec, false).await;
+    }
+    assert_eq!(rec.count(), 2);
+    server.shutdown(Duration::from_secs(1)).await;
+}

@@ -1,24 +1,41 @@
-//! OTLP/gRPC over a tonic channel with a raw-bytes codec: the payload's encoded bytes are
-//! framed as they are, never decoded and re-encoded.
+//! OTLP/gRPC unary calls over hyper's HTTP/2 client, framing the message ourselves.
+//!
+//! Written here rather than through tonic: the payload is already protobuf bytes, so a call is
+//! a 5-byte prefix, the bytes (sent as they are, no copy) and a status in the trailers; and the
+//! compression is ours, at gzip's fastest level (tonic compresses at level 6 with no way to
+//! choose, which cost most of the collector's CPU on a gzip pipeline: docs/benchmarks.md).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
+use base64::Engine;
+use bytes::{BufMut, Bytes, BytesMut};
 use ferrotel_pdata::Payload;
-use http::uri::PathAndQuery;
-use tonic::Code;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint};
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use super::{ClientAuth, ClientSettings, Compression, PartialSuccess, SendError, header_map};
 use crate::TransportError;
-use crate::grpc_status::{decode_response_proto, retry_delay_from_status};
+use crate::compression::{Encoding, compress_into, decompress};
+use crate::grpc_status::{code, decode_response_proto, percent_decode, retry_delay_from_status};
+
+/// Responses are a few bytes; this only bounds a hostile server.
+const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 
 pub(super) struct GrpcClient {
-    grpc: tonic::client::Grpc<Channel>,
-    headers: http::HeaderMap,
+    client: Client<HttpsConnector<HttpConnector>, GrpcBody>,
+    /// `scheme://authority`; the method's path is appended per call.
+    base: String,
+    encoding: Encoding,
+    headers: HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
     timeout: Duration,
 }
@@ -53,9 +70,9 @@ fn endpoint_uri(endpoint: &str, insecure: bool) -> Result<(String, bool), Transp
 impl GrpcClient {
     pub(super) fn new(s: &ClientSettings) -> Result<Self, TransportError> {
         let encoding = match s.compression {
-            Compression::None => None,
-            Compression::Gzip => Some(CompressionEncoding::Gzip),
-            Compression::Zstd => Some(CompressionEncoding::Zstd),
+            Compression::None => Encoding::Identity,
+            Compression::Gzip => Encoding::Gzip,
+            Compression::Zstd => Encoding::Zstd,
             other => {
                 return Err(TransportError::Config(format!(
                     "compression {:?} is not supported over gRPC (use gzip, zstd or none)",
@@ -63,30 +80,20 @@ impl GrpcClient {
                 )));
             }
         };
-        let (uri, use_tls) = endpoint_uri(&s.endpoint, s.tls.insecure)?;
+        let (base, use_tls) = endpoint_uri(&s.endpoint, s.tls.insecure)?;
         let connector = super::connector(&s.tls, use_tls, s.timeout, true)?;
-        let endpoint = Endpoint::from_shared(uri)
-            .map_err(|e| TransportError::Config(format!("endpoint {:?}: {e}", s.endpoint)))?
-            .connect_timeout(s.timeout)
-            .tcp_nodelay(true)
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
             // Responses are a few bytes: no adaptive window (its PINGs cost more than they
             // save); what we send is governed by the server's window.
             .http2_adaptive_window(false)
-            .user_agent(concat!("ferrotel-otlp/", env!("CARGO_PKG_VERSION")))
-            .map_err(|e| TransportError::Config(e.to_string()))?;
-        let channel = endpoint.connect_with_connector_lazy(connector);
-        let mut grpc = tonic::client::Grpc::new(channel)
-            // Responses are tiny; the limit only guards against a hostile server.
-            .max_decoding_message_size(4 * 1024 * 1024)
-            .max_encoding_message_size(usize::MAX);
-        if let Some(enc) = encoding {
-            grpc = grpc.send_compressed(enc);
-        }
-        grpc = grpc
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd);
+            .timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
         Ok(GrpcClient {
-            grpc,
+            client,
+            base,
+            encoding,
             headers: header_map(&s.headers)?,
             auth: s.auth.clone(),
             timeout: s.timeout,
@@ -94,123 +101,276 @@ impl GrpcClient {
     }
 
     pub(super) async fn export(&self, payload: &Payload) -> Result<PartialSuccess, SendError> {
-        let mut headers = self.headers.clone();
-        if let Some(a) = &self.auth {
-            a.apply(&mut headers)
-                .map_err(|m| SendError::permanent("auth", m))?;
-        }
-        let mut req = tonic::Request::new(payload.to_proto());
-        *req.metadata_mut() = MetadataMap::from_headers(headers);
-        req.set_timeout(self.timeout);
-        let path = PathAndQuery::from_static(payload.signal().grpc_path());
-        let mut grpc = self.grpc.clone();
-        let call = async move {
-            grpc.ready()
-                .await
-                .map_err(|e| tonic::Status::unavailable(format!("connection: {e}")))?;
-            grpc.unary(req, path, RawCodec).await
+        let message = payload.to_proto();
+        let body = if self.encoding == Encoding::Identity {
+            let mut prefix = [0u8; 5];
+            prefix[1..].copy_from_slice(&(message.len() as u32).to_be_bytes());
+            GrpcBody::new(Bytes::copy_from_slice(&prefix), message)
+        } else {
+            // Compressed straight after a reserved prefix: one buffer, one DATA stream.
+            let mut framed = Vec::with_capacity(5 + message.len() / 4);
+            framed.extend_from_slice(&[1, 0, 0, 0, 0]);
+            compress_into(self.encoding, &message, &mut framed)
+                .map_err(|e| SendError::permanent("encode", format!("compressing: {e}")))?;
+            let len = (framed.len() - 5) as u32;
+            framed[1..5].copy_from_slice(&len.to_be_bytes());
+            GrpcBody::new(Bytes::from(framed), Bytes::new())
         };
-        let resp = tokio::time::timeout(self.timeout, call)
+        let uri: Uri = format!("{}{}", self.base, payload.signal().grpc_path())
+            .parse()
+            .map_err(|e| SendError::permanent("encode", format!("request URI: {e}")))?;
+        let mut req = Request::post(uri)
+            .body(body)
+            .map_err(|e| SendError::permanent("encode", e.to_string()))?;
+        let h = req.headers_mut();
+        *h = self.headers.clone();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        if self.encoding != Encoding::Identity {
+            h.insert(
+                "grpc-encoding",
+                HeaderValue::from_static(if self.encoding == Encoding::Gzip {
+                    "gzip"
+                } else {
+                    "zstd"
+                }),
+            );
+        }
+        h.insert(
+            "grpc-accept-encoding",
+            HeaderValue::from_static("gzip,zstd,identity"),
+        );
+        h.insert("grpc-timeout", grpc_timeout(self.timeout));
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!(
+                "grpc-rust ferrotel-otlp/",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
+        if let Some(a) = &self.auth {
+            a.apply(h).map_err(|m| SendError::permanent("auth", m))?;
+        }
+        let call = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            read_response(resp).await
+        };
+        tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| {
                 SendError::retryable(
                     "gRPC DeadlineExceeded",
                     format!("no response within {:?}", self.timeout),
                 )
-            })?;
-        match resp {
-            Ok(r) => {
-                let (rejected, message) = decode_response_proto(r.get_ref()).unwrap_or_default();
-                Ok(PartialSuccess { rejected, message })
+            })?
+    }
+}
+
+/// `grpc-timeout` in milliseconds (at most 8 digits, as the spec allows).
+fn grpc_timeout(t: Duration) -> HeaderValue {
+    let ms = t.as_millis().clamp(1, 99_999_999);
+    HeaderValue::from_str(&format!("{ms}m")).unwrap_or(HeaderValue::from_static("99999999m"))
+}
+
+/// A transport failure (connection refused, reset, GOAWAY, stream reset): the server may never
+/// have seen the request, so it is retryable, as grpc-go reports it (`Unavailable`).
+fn unavailable(e: &dyn std::error::Error) -> SendError {
+    let mut message = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        next = s.source();
+    }
+    SendError::retryable("gRPC Unavailable", message)
+}
+
+/// Reads the unary response: the status from Trailers-Only headers or the trailers, and the
+/// message (an export response, for partial success).
+async fn read_response(
+    resp: http::Response<hyper::body::Incoming>,
+) -> Result<PartialSuccess, SendError> {
+    let (parts, mut body) = resp.into_parts();
+    if parts.status != StatusCode::OK {
+        // gRPC over HTTP/2, "HTTP to gRPC Status Code Mapping".
+        let c = match parts.status.as_u16() {
+            400 => code::INTERNAL,
+            401 => code::UNAUTHENTICATED,
+            403 => code::PERMISSION_DENIED,
+            404 => code::UNIMPLEMENTED,
+            429 | 502 | 503 | 504 => code::UNAVAILABLE,
+            _ => code::UNKNOWN,
+        };
+        return Err(classify(
+            c,
+            format!("unexpected HTTP status {}", parts.status),
+            None,
+        ));
+    }
+    if let Some(status) = status_of(&parts.headers) {
+        // Trailers-Only.
+        return status.map(|()| PartialSuccess::default());
+    }
+    let mut data = BytesMut::new();
+    let mut trailers = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| unavailable(&e))?;
+        match frame.into_data() {
+            Ok(d) => {
+                if data.len() + d.len() > MAX_RESPONSE + 5 {
+                    return Err(classify(
+                        code::RESOURCE_EXHAUSTED,
+                        format!("response larger than {MAX_RESPONSE} bytes"),
+                        None,
+                    ));
+                }
+                data.put_slice(&d);
             }
-            Err(status) => Err(classify(&status)),
+            Err(f) => {
+                if let Ok(t) = f.into_trailers() {
+                    trailers = Some(t);
+                }
+            }
         }
     }
+    let Some(status) = trailers.as_ref().and_then(status_of) else {
+        // The stream ended without a status: as grpc-go, the call's outcome is unknown.
+        return Err(SendError::retryable(
+            "gRPC Unavailable",
+            "server closed the stream without sending trailers",
+        ));
+    };
+    status?;
+    let message = response_message(&parts.headers, data.freeze()).unwrap_or_default();
+    let (rejected, message) = decode_response_proto(&message).unwrap_or_default();
+    Ok(PartialSuccess { rejected, message })
+}
+
+/// The one response message, decompressed if flagged so (an undecodable one means no
+/// partial-success details: the data was accepted).
+fn response_message(headers: &HeaderMap, data: Bytes) -> Option<Bytes> {
+    if data.len() < 5 {
+        return None;
+    }
+    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+    let msg = data.slice(5..(5 + len).min(data.len()));
+    if data[0] == 0 {
+        return Some(msg);
+    }
+    let enc = headers
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Encoding::parse)?;
+    decompress(enc, msg, MAX_RESPONSE).ok()
+}
+
+/// `Some(Ok)` for grpc-status 0, `Some(Err)` for a failure, `None` when absent.
+fn status_of(h: &HeaderMap) -> Option<Result<(), SendError>> {
+    let c: i32 = h
+        .get("grpc-status")?
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(code::UNKNOWN);
+    if c == 0 {
+        return Some(Ok(()));
+    }
+    let message = h
+        .get("grpc-message")
+        .map(|v| percent_decode(v.as_bytes()))
+        .unwrap_or_default();
+    let details = h.get("grpc-status-details-bin").and_then(|v| {
+        // Sent unpadded by gRPC implementations; accept padding too.
+        let v = v.as_bytes();
+        let v = v.strip_suffix(b"==").or(v.strip_suffix(b"=")).unwrap_or(v);
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(v)
+            .ok()
+    });
+    Some(Err(classify(c, message, details.as_deref())))
 }
 
 /// Retryable per the OTLP spec: Cancelled, DeadlineExceeded, Aborted, OutOfRange, Unavailable,
 /// DataLoss; ResourceExhausted only when the server sent RetryInfo.
-///
-/// A status that carries a source error was made here from a transport failure (connection
-/// reset or closed, GOAWAY, stream reset), not sent by the server: tonic labels most of those
-/// `Unknown: transport error` or `Internal: h2 protocol error`. grpc-go reports them as
-/// `Unavailable`, and so do we: the server may never have seen the request, so dropping it
-/// would lose data (a retry may duplicate it instead, which at-least-once delivery allows).
-fn classify(status: &tonic::Status) -> SendError {
-    let retry_after = retry_delay_from_status(status.details());
-    if std::error::Error::source(status).is_some()
-        && matches!(status.code(), Code::Unknown | Code::Internal)
-    {
-        return SendError {
-            retryable: true,
-            retry_after: None,
-            message: format!("{}: {}", status.message(), source_chain(status)),
-            status: "gRPC Unavailable".to_owned(),
-        };
-    }
-    let retryable = match status.code() {
-        Code::Cancelled
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unavailable
-        | Code::DataLoss => true,
-        Code::ResourceExhausted => retry_after.is_some(),
+fn classify(c: i32, message: String, details: Option<&[u8]>) -> SendError {
+    let retry_after = details.and_then(retry_delay_from_status);
+    let retryable = match c {
+        1 | 4 | 10 | 11 | 14 | 15 => true,
+        8 => retry_after.is_some(),
         _ => false,
     };
     SendError {
         retryable,
         retry_after: if retryable { retry_after } else { None },
-        message: status.message().to_owned(),
-        status: format!("gRPC {:?}", status.code()),
+        message,
+        status: format!("gRPC {}", code_name(c)),
     }
 }
 
-/// `a: b: c` from an error's sources, for a message that says what broke.
-fn source_chain(status: &tonic::Status) -> String {
-    let mut parts = Vec::new();
-    let mut next = std::error::Error::source(status);
-    while let Some(e) = next {
-        parts.push(e.to_string());
-        next = e.source();
-    }
-    parts.join(": ")
-}
-
-/// A codec whose messages are already-encoded protobuf bytes.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
+/// The canonical code names, as grpc-go and tonic print them.
+fn code_name(c: i32) -> &'static str {
+    match c {
+        0 => "Ok",
+        1 => "Cancelled",
+        2 => "Unknown",
+        3 => "InvalidArgument",
+        4 => "DeadlineExceeded",
+        5 => "NotFound",
+        6 => "AlreadyExists",
+        7 => "PermissionDenied",
+        8 => "ResourceExhausted",
+        9 => "FailedPrecondition",
+        10 => "Aborted",
+        11 => "OutOfRange",
+        12 => "Unimplemented",
+        13 => "Internal",
+        14 => "Unavailable",
+        15 => "DataLoss",
+        16 => "Unauthenticated",
+        _ => "Unknown",
     }
 }
 
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
+/// The request body: the gRPC prefix and the message as two chunks, so the message's bytes
+/// are handed to HTTP/2 as they are.
+pub(super) struct GrpcBody {
+    chunks: [Option<Bytes>; 2],
+}
 
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
-        dst.put_slice(&item);
-        Ok(())
+impl GrpcBody {
+    fn new(head: Bytes, tail: Bytes) -> Self {
+        GrpcBody {
+            chunks: [Some(head), (!tail.is_empty()).then_some(tail)],
+        }
     }
 }
 
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
+impl Body for GrpcBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Self::Error> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let next = this.chunks.iter_mut().find_map(Option::take);
+        Poll::Ready(next.map(|d| Ok(Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.iter().all(Option::is_none)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.chunks.iter().flatten().map(|c| c.len() as u64).sum())
     }
 }
 
@@ -241,29 +401,40 @@ mod tests {
 
     #[test]
     fn classification() {
-        let s = tonic::Status::new(Code::ResourceExhausted, "x");
-        assert!(!classify(&s).retryable);
+        assert!(!classify(8, "x".into(), None).retryable);
         let details = crate::grpc_status::encode_status(8, "x", Some(Duration::from_secs(2)));
-        let s = tonic::Status::with_details(Code::ResourceExhausted, "x", details.into());
-        let e = classify(&s);
+        let e = classify(8, "x".into(), Some(&details));
         assert!(e.retryable);
         assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
-        assert!(classify(&tonic::Status::new(Code::DataLoss, "")).retryable);
-        assert!(!classify(&tonic::Status::new(Code::InvalidArgument, "")).retryable);
-        assert_eq!(
-            classify(&tonic::Status::unavailable("")).status,
-            "gRPC Unavailable"
-        );
-        // Sent by a server, Unknown and Internal are permanent...
-        assert!(!classify(&tonic::Status::unknown("x")).retryable);
-        assert!(!classify(&tonic::Status::internal("x")).retryable);
-        // ...made here from a broken connection, they are not.
+        assert!(classify(15, String::new(), None).retryable);
+        assert!(!classify(3, String::new(), None).retryable);
+        assert_eq!(classify(14, String::new(), None).status, "gRPC Unavailable");
+        // Sent by a server, Unknown and Internal are permanent.
+        assert!(!classify(2, "x".into(), None).retryable);
+        assert!(!classify(13, "x".into(), None).retryable);
+        // A broken connection is not.
         let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
-        let s = tonic::Status::from_error(Box::new(reset));
-        assert_eq!(s.code(), Code::Unknown);
-        let e = classify(&s);
+        let e = unavailable(&reset);
         assert!(e.retryable, "{e:?}");
         assert_eq!(e.status, "gRPC Unavailable");
         assert!(e.message.contains("reset by peer"), "{}", e.message);
+    }
+
+    #[test]
+    fn trailers_only_status() {
+        let mut h = HeaderMap::new();
+        assert!(status_of(&h).is_none());
+        h.insert("grpc-status", HeaderValue::from_static("0"));
+        assert!(matches!(status_of(&h), Some(Ok(()))));
+        h.insert("grpc-status", HeaderValue::from_static("14"));
+        h.insert(
+            "grpc-message",
+            HeaderValue::from_static("down%20for%0Amaintenance"),
+        );
+        let e = status_of(&h).unwrap().unwrap_err();
+        assert!(e.retryable);
+        assert_eq!(e.message, "down for\nmaintenance");
+        assert_eq!(grpc_timeout(Duration::from_secs(5)), "5000m");
+        assert_eq!(grpc_timeout(Duration::ZERO), "1m");
     }
 }

@@ -6,14 +6,14 @@ mod grpc;
 mod http;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotel_pdata::{Payload, Signal};
 
+pub use crate::PartialSuccess;
 use crate::TransportError;
-pub use crate::server::PartialSuccess;
+pub use crate::tls::ClientTls;
 
 /// How to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -63,25 +63,6 @@ impl Compression {
             Compression::Lz4 => "lz4",
         }
     }
-}
-
-/// Client TLS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientTls {
-    /// gRPC: plaintext for an endpoint without scheme (an `http://` endpoint is always
-    /// plaintext, an `https://` one always TLS).
-    pub insecure: bool,
-    /// Accept any server certificate.
-    pub insecure_skip_verify: bool,
-    /// CA to verify the server against; the system roots when unset.
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate and key (mTLS); both or neither.
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    /// Verify the server certificate for this name (and send it as SNI) instead of the host.
-    pub server_name_override: Option<String>,
-    /// "1.2" (default) or "1.3".
-    pub min_version: Option<String>,
 }
 
 /// Client-side authentication: adds credentials to each request's headers.

@@ -278,8 +278,10 @@ async fn export(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resu
                     state.max_recv
                 ),
             ),
+            // Malformed data, as the OTLP specification classes it (grpc-go says Internal;
+            // both are permanent for the sender).
             DecompressError::Corrupt(m) => Fail::new(
-                code::INTERNAL,
+                code::INVALID_ARGUMENT,
                 format!("grpc: failed to decompress the received message: {m}"),
             ),
         })?

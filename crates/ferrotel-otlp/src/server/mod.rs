@@ -9,13 +9,14 @@ mod http;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotel_pdata::{Payload, Signal};
 use futures::future::BoxFuture;
 
+pub use crate::PartialSuccess;
+pub use crate::tls::TlsServerSettings;
 pub use conn::ServerHandle;
 pub use grpc::start_grpc;
 pub use http::start_http;
@@ -53,15 +54,6 @@ pub struct ExportRequest {
     pub payload: Payload,
     pub client: ClientInfo,
     pub transport: Transport,
-}
-
-/// The answer to a successful export. `Default` is full success.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PartialSuccess {
-    /// Items the server rejected (0 = all accepted).
-    pub rejected: i64,
-    /// Why items were rejected, or a warning; empty for none.
-    pub message: String,
 }
 
 /// Why an export failed.
@@ -156,16 +148,6 @@ pub trait ExportHandler: Send + Sync + 'static {
 pub trait ServerAuth: Send + Sync + 'static {
     /// Authenticates from the request headers; `Err` carries the reason (sent to the client).
     fn authenticate(&self, headers: &::http::HeaderMap) -> Result<AuthData, String>;
-}
-
-/// Server TLS; setting `client_ca_file` requires client certificates signed by it (mTLS).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsServerSettings {
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
-    pub client_ca_file: Option<PathBuf>,
-    /// "1.2" (default) or "1.3".
-    pub min_version: Option<String>,
 }
 
 /// gRPC keepalive, as the Go collector's `keepalive` settings.

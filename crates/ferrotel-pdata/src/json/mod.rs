@@ -24,6 +24,9 @@
 mod decode;
 mod encode;
 mod read;
+mod transcode;
+
+pub use transcode::{transcode, transcode_fast};
 
 use crate::{DecodeError, Request, Signal};
 

@@ -528,11 +528,18 @@ impl<'a> Reader<'a> {
     /// A trace, span or profile id: hex (not base64, unlike plain protobuf JSON), any case,
     /// exactly `bytes` long, or empty for an absent id.
     pub(crate) fn hex_id(&mut self, bytes: usize) -> Res<Bytes> {
+        self.hex_id_with(bytes, Bytes::copy_from_slice)
+    }
+
+    /// Like [`Reader::hex_id`], but hands the decoded id (empty for an absent one) to `f`
+    /// from a stack buffer, so the transcoder writes it without a heap allocation.
+    /// `bytes` is at most 16 (every OTLP id is 8 or 16 bytes).
+    pub(crate) fn hex_id_with<T>(&mut self, bytes: usize, f: impl FnOnce(&[u8]) -> T) -> Res<T> {
         let s = self.string()?;
         if s.is_empty() {
-            return Ok(Bytes::new());
+            return Ok(f(&[]));
         }
-        if s.len() != bytes * 2 {
+        if s.len() != bytes * 2 || bytes > 16 {
             let chars = s.chars().count();
             if chars != bytes * 2 {
                 return Err(self.err(format!(
@@ -543,15 +550,14 @@ impl<'a> Reader<'a> {
             // Right number of characters but some are not ASCII: report the first of them.
             return Err(self.bad_hex(&s));
         }
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes);
-        for pair in b.chunks_exact(2) {
+        let mut id = [0u8; 16];
+        for (out, pair) in id.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
             match (hex_digit(pair[0]), hex_digit(pair[1])) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                (Some(hi), Some(lo)) => *out = hi << 4 | lo,
                 _ => return Err(self.bad_hex(&s)),
             }
         }
-        Ok(Bytes::from(out))
+        Ok(f(&id[..bytes]))
     }
 
     /// Names the first non-hex character of `s`, by character position.
@@ -569,15 +575,21 @@ impl<'a> Reader<'a> {
 
     /// A bytes field in protobuf JSON's base64 (standard or URL-safe, padding optional).
     pub(crate) fn base64(&mut self) -> Res<Bytes> {
+        let mut out = Vec::new();
+        self.base64_into(&mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Like [`Reader::base64`], but appends the decoded bytes to `out` (the transcoder's
+    /// output buffer). On error `out` may hold part of the value.
+    pub(crate) fn base64_into(&mut self, out: &mut Vec<u8>) -> Res<()> {
         let s = self.string()?;
         let decoded = if s.contains(['-', '_']) {
-            B64_URL.decode(s.as_bytes())
+            B64_URL.decode_vec(s.as_bytes(), out)
         } else {
-            B64_STD.decode(s.as_bytes())
+            B64_STD.decode_vec(s.as_bytes(), out)
         };
-        decoded
-            .map(Bytes::from)
-            .map_err(|e| self.err(format!("invalid base64: {e}")))
+        decoded.map_err(|e| self.err(format!("invalid base64: {e}")))
     }
 }
 

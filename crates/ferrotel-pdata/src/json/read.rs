@@ -238,10 +238,16 @@ impl<'a> Reader<'a> {
         loop {
             while let Some(chunk) = self.buf.get(i..i + 8) {
                 let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                seen |= v;
-                if has_special(v) {
+                let special = special_bytes(v);
+                if special != 0 {
+                    // Go straight to the first special byte (the lowest flag is always a true
+                    // one); only the bytes before it are part of the string so far.
+                    let n = (special.trailing_zeros() / 8) as usize;
+                    seen |= v & ((1u64 << (8 * n)) - 1);
+                    i += n;
                     break;
                 }
+                seen |= v;
                 i += 8;
             }
             match self.buf.get(i) {
@@ -609,15 +615,16 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Whether any byte of `v` is `"`, `\\` or below 0x20 (exact, by the classic SWAR tests:
-/// a zero byte of `x` shows as a set high bit in `(x - 0x01..) & !x & 0x80..`).
+/// The high bit of each byte of `v` that is `"`, `\\` or below 0x20, by the classic SWAR tests
+/// (a zero byte of `x` shows as a set high bit in `(x - 0x01..) & !x & 0x80..`). A borrow can
+/// flag a byte above a true match, never below one, so the lowest flag is exact.
 #[inline]
-fn has_special(v: u64) -> bool {
+fn special_bytes(v: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let ctrl = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-    (zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl) != 0
+    zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl
 }
 
 #[inline]
@@ -682,6 +689,21 @@ fn number_len(b: &[u8]) -> Option<usize> {
 /// exponent when the value is integral and exactly representable (`1e3`, `5.0`).
 fn parse_int(s: &str) -> Option<i128> {
     let b = s.as_bytes();
+    // Fast path for the common form, `-?(0|[1-9][0-9]*)` with at most 19 digits: that many
+    // fit a u64 without overflow checks (timestamps in nanoseconds have 19).
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if (1..=19).contains(&digits.len())
+        && (digits[0] != b'0' || digits.len() == 1)
+        && digits.iter().all(u8::is_ascii_digit)
+    {
+        let v = digits
+            .iter()
+            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        return Some(if negative { -i128::from(v) } else { i128::from(v) });
+    }
     if number_len(b) != Some(b.len()) {
         return None;
     }

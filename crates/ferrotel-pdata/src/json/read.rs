@@ -216,8 +216,10 @@ impl<'a> Reader<'a> {
         match number_len(&self.buf[start..]) {
             Some(len) => {
                 self.pos += len;
-                // The grammar admits ASCII only, so this cannot fail.
-                Ok(std::str::from_utf8(&self.buf[start..self.pos]).unwrap_or("0"))
+                let token = &self.buf[start..self.pos];
+                debug_assert!(token.is_ascii());
+                // SAFETY: the number grammar admits ASCII digits, '-', '+', '.', 'e', 'E' only.
+                Ok(unsafe { std::str::from_utf8_unchecked(token) })
             }
             None => Err(self.syntax_at(start, "invalid number")),
         }
@@ -483,10 +485,15 @@ impl<'a> Reader<'a> {
                 }
             }
             Some(b'-' | b'0'..=b'9') => {
-                let n = self.number_token()?;
-                match parse_int(n) {
-                    Some(v) => v,
-                    None => return Err(self.err(format!("expected an integer, got {n}"))),
+                if let Some((v, len)) = plain_int(&self.buf[self.pos..]) {
+                    self.pos += len;
+                    v
+                } else {
+                    let n = self.number_token()?;
+                    match parse_int(n) {
+                        Some(v) => v,
+                        None => return Err(self.err(format!("expected an integer, got {n}"))),
+                    }
                 }
             }
             _ => return Err(self.type_err("an integer")),
@@ -557,11 +564,15 @@ impl<'a> Reader<'a> {
             return Err(self.bad_hex(&s));
         }
         let mut id = [0u8; 16];
+        // Any non-hex character sets the high bit of `bad`.
+        let mut bad = 0u8;
         for (out, pair) in id.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-            match (hex_digit(pair[0]), hex_digit(pair[1])) {
-                (Some(hi), Some(lo)) => *out = hi << 4 | lo,
-                _ => return Err(self.bad_hex(&s)),
-            }
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= hi | lo;
+            *out = hi << 4 | (lo & 0x0F);
+        }
+        if bad & 0x80 != 0 {
+            return Err(self.bad_hex(&s));
         }
         Ok(f(&id[..bytes]))
     }
@@ -627,15 +638,22 @@ fn special_bytes(v: u64) -> u64 {
     zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl
 }
 
-#[inline]
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// The value of each hex digit (either case); 0xFF for every other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Length of the JSON number at the start of `b`, if it is one (and not followed directly
 /// by more number characters, which would make it malformed).
@@ -685,24 +703,45 @@ fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
+/// The common integer form at the start of `b`, `-?(0|[1-9][0-9]*)` with at most 19 digits
+/// (that many fit a u64 without overflow checks; nanosecond timestamps have 19), as its value
+/// and length. `None` for anything else, including a number that goes on with a fraction,
+/// an exponent or more digits: the general path then decides, so this never accepts what it
+/// would refuse.
+#[inline]
+fn plain_int(b: &[u8]) -> Option<(i128, usize)> {
+    let negative = b.first() == Some(&b'-');
+    let start = usize::from(negative);
+    let mut v = 0u64;
+    let mut i = start;
+    while let Some(&d) = b.get(i) {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if i - start == 19 {
+            return None; // a 20th digit
+        }
+        v = v * 10 + u64::from(digit);
+        i += 1;
+    }
+    let digits = i - start;
+    let leading_zero = digits > 1 && b[start] == b'0';
+    let continues = matches!(b.get(i), Some(b'.' | b'e' | b'E' | b'+' | b'-'));
+    if digits == 0 || leading_zero || continues {
+        return None;
+    }
+    Some((if negative { -i128::from(v) } else { i128::from(v) }, i))
+}
+
 /// Parses an integer written as a JSON number: plain digits exactly, or with a fraction or
 /// exponent when the value is integral and exactly representable (`1e3`, `5.0`).
 fn parse_int(s: &str) -> Option<i128> {
     let b = s.as_bytes();
-    // Fast path for the common form, `-?(0|[1-9][0-9]*)` with at most 19 digits: that many
-    // fit a u64 without overflow checks (timestamps in nanoseconds have 19).
-    let (negative, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if (1..=19).contains(&digits.len())
-        && (digits[0] != b'0' || digits.len() == 1)
-        && digits.iter().all(u8::is_ascii_digit)
+    if let Some((v, len)) = plain_int(b)
+        && len == b.len()
     {
-        let v = digits
-            .iter()
-            .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
-        return Some(if negative { -i128::from(v) } else { i128::from(v) });
+        return Some(v);
     }
     if number_len(b) != Some(b.len()) {
         return None;

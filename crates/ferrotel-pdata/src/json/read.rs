@@ -227,44 +227,83 @@ impl<'a> Reader<'a> {
 
     /// Reads a JSON string (cursor at the opening quote after whitespace). Borrows from the
     /// input unless the string contains escapes.
+    #[inline]
     pub(crate) fn string(&mut self) -> Res<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.type_err("a string"));
         }
+        match self.plain_string() {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => self.string_slow(),
+        }
+    }
+
+    /// The fast path of [`Reader::string`] (cursor at the opening quote): a string without
+    /// escapes or control characters, closed before the end of input and valid UTF-8, which
+    /// it consumes and returns. `None`, consuming nothing, for anything else; the slow path
+    /// then reads it again from the quote and decides.
+    #[inline]
+    fn plain_string(&mut self) -> Option<&'a str> {
         let start = self.pos + 1;
         let mut i = start;
-        // Fast path: no escapes. Scans eight bytes at a time for a quote, a backslash or a
-        // control character, and ORs all bytes together to learn whether the string is pure
-        // ASCII (then it needs no UTF-8 validation).
+        // Eight bytes at a time, looking for a quote, a backslash or a control character,
+        // and ORing the bytes together to learn whether the string is pure ASCII (then it
+        // needs no UTF-8 validation).
         let mut seen: u64 = 0;
         loop {
-            while let Some(chunk) = self.buf.get(i..i + 8) {
-                let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                let special = special_bytes(v);
-                if special != 0 {
-                    // Go straight to the first special byte (the lowest flag is always a true
-                    // one); only the bytes before it are part of the string so far.
-                    let n = (special.trailing_zeros() / 8) as usize;
-                    seen |= v & ((1u64 << (8 * n)) - 1);
-                    i += n;
-                    break;
+            let Some(chunk) = self.buf.get(i..i + 8) else {
+                // Fewer than eight bytes left in the input: byte by byte.
+                let rest = self.buf.get(i..)?;
+                let n = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+                for &b in &rest[..n] {
+                    seen |= u64::from(b);
                 }
-                seen |= v;
-                i += 8;
+                i += n;
+                break;
+            };
+            let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let special = special_bytes(v);
+            if special != 0 {
+                // Go straight to the first special byte (the lowest flag is always a true
+                // one); only the bytes before it are part of the string.
+                let n = (special.trailing_zeros() / 8) as usize;
+                seen |= v & ((1u64 << (8 * n)) - 1);
+                i += n;
+                break;
             }
+            seen |= v;
+            i += 8;
+        }
+        if self.buf.get(i) != Some(&b'"') {
+            return None;
+        }
+        let raw = &self.buf[start..i];
+        let s = if seen & 0x8080_8080_8080_8080 == 0 {
+            // `seen` covers every byte of `raw`: all are below 0x80, so `raw` is ASCII and
+            // therefore valid UTF-8.
+            debug_assert!(raw.is_ascii());
+            unsafe { std::str::from_utf8_unchecked(raw) }
+        } else {
+            std::str::from_utf8(raw).ok()?
+        };
+        self.pos = i + 1;
+        Some(s)
+    }
+
+    /// [`Reader::string`] for strings with escapes, and every error (cursor at the quote).
+    #[cold]
+    #[inline(never)]
+    fn string_slow(&mut self) -> Res<Cow<'a, str>> {
+        let start = self.pos + 1;
+        let mut i = start;
+        // The escape-free prefix: stop at the first backslash, or fail at the first defect.
+        loop {
             match self.buf.get(i) {
                 None => return Err(self.syntax_at(i, "unterminated string")),
                 Some(b'"') => {
                     let raw = &self.buf[start..i];
-                    let s = if seen & 0x8080_8080_8080_8080 == 0 {
-                        // `seen` covers every byte of `raw` (and perhaps a few after it): all
-                        // are below 0x80, so `raw` is ASCII and therefore valid UTF-8.
-                        debug_assert!(raw.is_ascii());
-                        unsafe { std::str::from_utf8_unchecked(raw) }
-                    } else {
-                        std::str::from_utf8(raw)
-                            .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?
-                    };
+                    let s = std::str::from_utf8(raw)
+                        .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?;
                     self.pos = i + 1;
                     return Ok(Cow::Borrowed(s));
                 }
@@ -272,10 +311,7 @@ impl<'a> Reader<'a> {
                 Some(&b) if b < 0x20 => {
                     return Err(self.syntax_at(i, "control character in string"));
                 }
-                Some(&b) => {
-                    seen |= u64::from(b);
-                    i += 1;
-                }
+                Some(_) => i += 1,
             }
         }
         // Slow path: unescape into an owned buffer.

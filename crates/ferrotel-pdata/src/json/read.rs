@@ -314,25 +314,59 @@ impl<'a> Reader<'a> {
                 Some(_) => i += 1,
             }
         }
-        // Slow path: unescape into an owned buffer.
-        let mut out: Vec<u8> = self.buf[start..i].to_vec();
+        // Escapes: unescape into an owned buffer, after the escape-free prefix.
+        let mut out = self.buf[start..i].to_vec();
+        self.pos = self.unescape(i, &mut out)?;
+        String::from_utf8(out).map(Cow::Owned).map_err(|_| {
+            // Re-validate the raw bytes to point at the offending byte.
+            let raw = &self.buf[start..self.pos - 1];
+            let at = std::str::from_utf8(raw)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            self.syntax_at(start + at, "invalid UTF-8")
+        })
+    }
+
+    /// Like [`Reader::string`], but a string with escapes is unescaped into `scratch`
+    /// (cleared first) instead of a new allocation, for the transcoder, which copies it out
+    /// at once. Accepts exactly what [`Reader::string`] accepts; its errors may differ.
+    #[inline]
+    pub(crate) fn string_in<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Res<&'s str>
+    where
+        'a: 's,
+    {
+        if self.peek() != Some(b'"') {
+            return Err(self.type_err("a string"));
+        }
+        if let Some(s) = self.plain_string() {
+            return Ok(s);
+        }
+        self.string_in_slow(scratch)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn string_in_slow<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Res<&'s str> {
+        scratch.clear();
+        self.pos = self.unescape(self.pos + 1, scratch)?;
+        std::str::from_utf8(scratch).map_err(|_| self.err("invalid UTF-8"))
+    }
+
+    /// Appends the unescaped bytes of the string whose contents start at `start` to `out`
+    /// and returns the position after its closing quote. UTF-8 is the caller's to check.
+    fn unescape(&self, start: usize, out: &mut Vec<u8>) -> Res<usize> {
+        let mut i = start;
         loop {
+            // Copy the run up to the next quote, backslash or control character at once.
+            let run = self.buf[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(self.buf.len() - i);
+            out.extend_from_slice(&self.buf[i..i + run]);
+            i += run;
             match self.buf.get(i) {
                 None => return Err(self.syntax_at(i, "unterminated string")),
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return match String::from_utf8(out) {
-                        Ok(s) => Ok(Cow::Owned(s)),
-                        Err(_) => {
-                            // Re-validate the raw bytes to point at the offending byte.
-                            let raw = &self.buf[start..i];
-                            let at = std::str::from_utf8(raw)
-                                .err()
-                                .map_or(0, |e| e.valid_up_to());
-                            Err(self.syntax_at(start + at, "invalid UTF-8"))
-                        }
-                    };
-                }
+                Some(b'"') => return Ok(i + 1),
                 Some(b'\\') => {
                     let esc = self.buf.get(i + 1).copied();
                     i += 2;
@@ -372,13 +406,7 @@ impl<'a> Reader<'a> {
                         _ => return Err(self.syntax_at(i - 1, "invalid escape in string")),
                     }
                 }
-                Some(&b) if b < 0x20 => {
-                    return Err(self.syntax_at(i, "control character in string"));
-                }
-                Some(&b) => {
-                    out.push(b);
-                    i += 1;
-                }
+                Some(_) => return Err(self.syntax_at(i, "control character in string")),
             }
         }
     }

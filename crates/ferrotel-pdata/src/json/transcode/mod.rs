@@ -58,6 +58,7 @@ pub fn transcode_fast(signal: Signal, buf: &[u8]) -> Option<Bytes> {
     // and numbers); the buffer grows if not.
     let mut out = Out {
         buf: Vec::with_capacity(buf.len() / 2),
+        scratch: Vec::new(),
     };
     message(&mut r, &mut out, request(signal), 0).ok()?;
     r.end().ok()?;
@@ -87,7 +88,7 @@ fn message(r: &mut Reader, out: &mut Out, msg: &'static Msg, any_depth: usize) -
     // the message's oneof), to refuse repeated keys.
     let mut seen = 0u32;
     r.object(|r, key| {
-        let Some(field) = msg.fields.iter().find(|f| f.json == key) else {
+        let Some(field) = msg.fields.iter().find(|f| same_key(f.json, key)) else {
             return r.skip();
         };
         let bit = if field.card == Card::Oneof {
@@ -132,13 +133,7 @@ fn single(r: &mut Reader, out: &mut Out, field: &Field, any_depth: usize) -> Res
     let number = field.number;
     match field.kind {
         Kind::Msg(msg) => nested(r, out, number, msg, any_depth)?,
-        Kind::Str => {
-            let s = r.string()?;
-            if always || !s.is_empty() {
-                out.key(number, LEN);
-                out.bytes(s.as_bytes());
-            }
-        }
+        Kind::Str => out.string(r, number, always)?,
         Kind::HexId(len) => r.hex_id_with(len, |id| {
             if !id.is_empty() {
                 out.key(number, LEN);
@@ -172,12 +167,7 @@ fn repeated(r: &mut Reader, out: &mut Out, field: &Field, any_depth: usize) -> R
     let number = field.number;
     match field.kind {
         Kind::Msg(msg) => r.array(|r, _| nested(r, out, number, msg, any_depth)),
-        Kind::Str => r.array(|r, _| {
-            let s = r.string()?;
-            out.key(number, LEN);
-            out.bytes(s.as_bytes());
-            Ok(())
-        }),
+        Kind::Str => r.array(|r, _| out.string(r, number, true)),
         scalar => {
             // prost writes nothing at all for an empty packed field.
             let mark = out.buf.len();
@@ -238,29 +228,32 @@ fn is_default(kind: Kind, bits: u64) -> bool {
 /// The output buffer and the protobuf primitives written into it.
 struct Out {
     buf: Vec<u8>,
+    /// Where strings with escapes are unescaped before they are copied out: one buffer for
+    /// the whole request rather than an allocation per string.
+    scratch: Vec<u8>,
 }
 
 impl Out {
+    /// A string field (unless empty and `always` is false): key, length, UTF-8 bytes.
+    #[inline]
+    fn string(&mut self, r: &mut Reader, number: u32, always: bool) -> Res<()> {
+        let s = r.string_in(&mut self.scratch)?;
+        if always || !s.is_empty() {
+            put_varint(&mut self.buf, u64::from(number << 3 | LEN));
+            put_varint(&mut self.buf, s.len() as u64);
+            self.buf.extend_from_slice(s.as_bytes());
+        }
+        Ok(())
+    }
+
     #[inline]
     fn key(&mut self, number: u32, wire_type: u32) {
         self.varint(u64::from(number << 3 | wire_type));
     }
 
     #[inline]
-    fn varint(&mut self, mut v: u64) {
-        if v < 0x80 {
-            self.buf.push(v as u8);
-            return;
-        }
-        let mut tmp = [0u8; 10];
-        let mut n = 0;
-        while v >= 0x80 {
-            tmp[n] = v as u8 | 0x80;
-            v >>= 7;
-            n += 1;
-        }
-        tmp[n] = v as u8;
-        self.buf.extend_from_slice(&tmp[..=n]);
+    fn varint(&mut self, v: u64) {
+        put_varint(&mut self.buf, v);
     }
 
     #[inline]
@@ -315,6 +308,41 @@ impl Out {
         self.buf.copy_within(body..end, to);
         self.buf.truncate(to + (end - body));
     }
+}
+
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
+    let mut tmp = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        tmp[n] = v as u8 | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    tmp[n] = v as u8;
+    buf.extend_from_slice(&tmp[..=n]);
+}
+
+/// `a == b` for JSON keys, which are mostly 8 to 16 bytes long: two word compares then,
+/// rather than a call to `memcmp`.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default())
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
 }
 
 #[inline]

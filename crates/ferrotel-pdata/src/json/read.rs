@@ -176,6 +176,10 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn ws(&mut self) {
+        // Compact JSON has no whitespace: one test settles the common case.
+        if self.buf.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(&b) = self.buf.get(self.pos) {
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 self.pos += 1;

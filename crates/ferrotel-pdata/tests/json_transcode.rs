@@ -25,7 +25,12 @@ fn agree(signal: Signal, input: &[u8]) -> Result<bool, TestCaseError> {
             let again = Request::decode_proto(signal, bytes.clone())
                 .map_err(|e| TestCaseError::fail(format!("prost refuses the output: {e}")))?;
             // Compared as prost encodings, so NaNs compare by bits.
-            prop_assert_eq!(again.encode_proto(), request.encode_proto(), "input: {}", text());
+            prop_assert_eq!(
+                again.encode_proto(),
+                request.encode_proto(),
+                "input: {}",
+                text()
+            );
             // The receiver's `Payload::from_proto` accepts it with the same item count.
             prop_assert_eq!(wire::validate(signal, bytes), Ok(request.item_count()));
         }
@@ -48,7 +53,11 @@ fn agree(signal: Signal, input: &[u8]) -> Result<bool, TestCaseError> {
 
 /// Valid input that must take the fast path (no fallback) and agree with the reference.
 fn agree_fast(signal: Signal, input: &[u8]) -> Result<Request, TestCaseError> {
-    prop_assert!(agree(signal, input)?, "refused: {}", String::from_utf8_lossy(input));
+    prop_assert!(
+        agree(signal, input)?,
+        "refused: {}",
+        String::from_utf8_lossy(input)
+    );
     prop_assert!(
         json::transcode_fast(signal, input).is_some(),
         "fell back on {}",
@@ -71,7 +80,7 @@ impl Rng {
 
     /// True one time in `n`.
     fn one_in(&mut self, n: u64) -> bool {
-        self.next() % n == 0
+        self.next().is_multiple_of(n)
     }
 }
 
@@ -84,9 +93,21 @@ fn is_int64_key(key: &str) -> bool {
     key.ends_with("UnixNano")
         || matches!(
             key,
-            "intValue" | "asInt" | "count" | "zeroCount" | "durationNano" | "period"
-                | "memoryStart" | "memoryLimit" | "fileOffset" | "address" | "line" | "column"
-                | "startLine" | "bucketCounts" | "values"
+            "intValue"
+                | "asInt"
+                | "count"
+                | "zeroCount"
+                | "durationNano"
+                | "period"
+                | "memoryStart"
+                | "memoryLimit"
+                | "fileOffset"
+                | "address"
+                | "line"
+                | "column"
+                | "startLine"
+                | "bucketCounts"
+                | "values"
         )
 }
 
@@ -124,9 +145,11 @@ fn perturb(v: &Value, key: &str, rng: &mut Rng, out: &mut String) {
                         "12.5",
                         "null",
                     ][(rng.next() % 6) as usize];
-                    member(out, &quote(&format!("unknown_{}", rng.next() % 100)), &mut |o| {
-                        o.push_str(junk)
-                    });
+                    member(
+                        out,
+                        &quote(&format!("unknown_{}", rng.next() % 100)),
+                        &mut |o| o.push_str(junk),
+                    );
                 }
                 if rng.one_in(5) {
                     // null is absent, so a null for a known key adds nothing.
@@ -153,8 +176,7 @@ fn perturb(v: &Value, key: &str, rng: &mut Rng, out: &mut String) {
             out.push(']');
         }
         Value::String(s) => {
-            let is_hex_id =
-                matches!(s.len(), 16 | 32) && s.bytes().all(|b| b.is_ascii_hexdigit());
+            let is_hex_id = matches!(s.len(), 16 | 32) && s.bytes().all(|b| b.is_ascii_hexdigit());
             if is_int64_key(key) && s.parse::<i128>().is_ok() && rng.one_in(2) {
                 out.push_str(s); // a 64-bit integer as a JSON number
             } else if is_hex_id && rng.one_in(2) {
@@ -291,7 +313,10 @@ fn fallbacks_agree() {
         } else {
             Signal::Traces
         };
-        assert!(json::transcode_fast(signal, input.as_bytes()).is_none(), "{input}");
+        assert!(
+            json::transcode_fast(signal, input.as_bytes()).is_none(),
+            "{input}"
+        );
         assert!(agree(signal, input.as_bytes()).unwrap(), "{input}");
     }
 }

@@ -258,7 +258,9 @@ impl<'a> Reader<'a> {
             let Some(chunk) = self.buf.get(i..i + 8) else {
                 // Fewer than eight bytes left in the input: byte by byte.
                 let rest = self.buf.get(i..)?;
-                let n = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+                let n = rest
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
                 for &b in &rest[..n] {
                     seen |= u64::from(b);
                 }
@@ -799,7 +801,14 @@ fn plain_int(b: &[u8]) -> Option<(i128, usize)> {
     if digits == 0 || leading_zero || continues {
         return None;
     }
-    Some((if negative { -i128::from(v) } else { i128::from(v) }, i))
+    Some((
+        if negative {
+            -i128::from(v)
+        } else {
+            i128::from(v)
+        },
+        i,
+    ))
 }
 
 /// Parses an integer written as a JSON number: plain digits exactly, or with a fraction or

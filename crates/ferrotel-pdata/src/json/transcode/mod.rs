@@ -110,7 +110,13 @@ fn message(r: &mut Reader, out: &mut Out, msg: &'static Msg, any_depth: usize) -
 
 /// A nested message: key, length and body.
 #[inline]
-fn nested(r: &mut Reader, out: &mut Out, number: u32, msg: &'static Msg, any_depth: usize) -> Res<()> {
+fn nested(
+    r: &mut Reader,
+    out: &mut Out,
+    number: u32,
+    msg: &'static Msg,
+    any_depth: usize,
+) -> Res<()> {
     let any_depth = if msg.any_value {
         if any_depth >= MAX_ANY_VALUE_DEPTH {
             return Err(r.err("AnyValue nesting too deep"));
@@ -337,9 +343,8 @@ fn same_key(a: &str, b: &str) -> bool {
         return false;
     }
     if (8..=16).contains(&n) {
-        let word = |s: &[u8], at: usize| {
-            u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default())
-        };
+        let word =
+            |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
         return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
     }
     a == b

@@ -378,3 +378,47 @@ fn nesting_limit() {
     let deep_unknown = format!(r#"{{"x":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     assert!(!agree(Signal::Logs, deep_unknown.as_bytes()).unwrap());
 }
+
+/// Integers at the edges of the reader's plain-digit fast path agree with the general path.
+#[test]
+fn integer_forms() {
+    let values = [
+        "0",
+        "-0",
+        "7",
+        "01",
+        "1e3",
+        "1E+3",
+        "12.0",
+        "12.5",
+        "1-",
+        "1.",
+        "-",
+        "--1",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1844674407370955161500",
+        "99999999999999999999",
+        "4294967295",
+        "4294967296",
+        "-1",
+        "1844674407370955161",
+        "0000000000000000001",
+    ];
+    for v in values {
+        for key in ["startTimeUnixNano", "droppedAttributesCount", "kind"] {
+            for form in [v.to_string(), format!("\"{v}\""), format!("\" {v}\"")] {
+                let input = span(&format!(r#""{key}":{form}"#));
+                agree(Signal::Traces, input.as_bytes()).unwrap();
+            }
+        }
+        let input = span(&format!(
+            r#""attributes":[{{"key":"k","value":{{"intValue":{v}}}}}]"#
+        ));
+        agree(Signal::Traces, input.as_bytes()).unwrap();
+    }
+}

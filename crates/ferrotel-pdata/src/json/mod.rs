@@ -20,6 +20,9 @@
 //! Decoding is a streaming scan straight into the prost types (no JSON tree). Errors name
 //! the failing field in JSON spelling, e.g.
 //! `resourceSpans[0].scopeSpans[1].spans[3].traceId: expected 32 hex characters, got 31`.
+//!
+//! [`transcode`] turns OTLP/JSON into the protobuf encoding of the same request without the
+//! prost types (what the OTLP/HTTP receiver uses): same scanner, same acceptance, same errors.
 
 mod decode;
 mod encode;

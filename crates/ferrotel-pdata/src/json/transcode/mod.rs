@@ -316,7 +316,7 @@ impl Out {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     if v < 0x80 {
         buf.push(v as u8);
@@ -333,8 +333,8 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[..=n]);
 }
 
-/// `a == b` for JSON keys, which are mostly 8 to 16 bytes long: two word compares then,
-/// rather than a call to `memcmp`.
+/// `a == b` for JSON keys, which are mostly 3 to 24 bytes long: a few overlapping word
+/// compares, rather than a call to `memcmp`.
 #[inline]
 fn same_key(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -342,12 +342,21 @@ fn same_key(a: &str, b: &str) -> bool {
     if n != b.len() {
         return false;
     }
-    if (8..=16).contains(&n) {
-        let word =
-            |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    let u64_at =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    let u32_at =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
+    match n {
+        // Words at both ends (and, past 16 bytes, the two inner ones) cover every byte.
+        8..=32 => {
+            u64_at(a, 0) == u64_at(b, 0)
+                && u64_at(a, n - 8) == u64_at(b, n - 8)
+                && (n <= 16
+                    || (u64_at(a, 8) == u64_at(b, 8) && u64_at(a, n - 16) == u64_at(b, n - 16)))
+        }
+        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        _ => a == b,
     }
-    a == b
 }
 
 #[inline]
@@ -355,4 +364,24 @@ fn varint_len(v: usize) -> usize {
     // Bits needed, 7 per byte; at least one byte.
     let bits = usize::BITS - (v | 1).leading_zeros();
     bits.div_ceil(7) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn same_key_is_string_equality() {
+        for n in 0..40 {
+            let key: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(same_key(&key, &key.clone()));
+            for at in 0..n {
+                let mut other = key.clone().into_bytes();
+                other[at] = b'Z';
+                let other = String::from_utf8(other).unwrap();
+                assert!(!same_key(&key, &other), "{key} vs {other}");
+            }
+            assert!(!same_key(&key, &format!("{key}x")));
+        }
+    }
 }

@@ -422,3 +422,58 @@ fn integer_forms() {
         agree(Signal::Traces, input.as_bytes()).unwrap();
     }
 }
+
+/// The deepest AnyValues JSON accepts (32 levels of kvlists, three messages each) in the
+/// deepest places each signal has for them.
+///
+/// Known gap, older than the transcoder: in a metrics exemplar that is 101 nested messages,
+/// past prost's limit of 100, so `json::decode` accepts what no protobuf decoder can read
+/// back. The transcoder agrees with `decode` (byte for byte here), and the receiver's
+/// `Payload::from_proto` refuses it with a 400, where it used to accept it and forward bytes
+/// the next collector would refuse.
+#[test]
+fn deepest_accepted_nesting() {
+    let kvlist = |depth: usize| {
+        let open = r#"{"kvlistValue":{"values":[{"key":"k","value":"#.repeat(depth - 1);
+        let close = "}]}}".repeat(depth - 1);
+        format!(r#"[{{"key":"a","value":{open}{{"intValue":"1"}}{close}}}]"#)
+    };
+    let attrs = kvlist(32);
+    let cases = [
+        (
+            Signal::Traces,
+            format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"events":[{{"attributes":{attrs}}}],"links":[{{"attributes":{attrs}}}]}}]}}]}}]}}"#
+            ),
+        ),
+        (
+            Signal::Metrics,
+            format!(
+                r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"sum":{{"dataPoints":[{{"exemplars":[{{"filteredAttributes":{attrs}}}]}}]}}}}]}}]}}]}}"#
+            ),
+        ),
+        (
+            Signal::Logs,
+            format!(
+                r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"attributes":{attrs}}}]}}]}}]}}"#
+            ),
+        ),
+        (
+            Signal::Profiles,
+            format!(
+                r#"{{"dictionary":{{"attributeTable":[{{"value":{{"kvlistValue":{{"values":{attrs}}}}}}}]}}}}"#
+            ),
+        ),
+    ];
+    for (signal, input) in &cases {
+        if *signal == Signal::Metrics {
+            let decoded = json::decode(*signal, input.as_bytes()).unwrap();
+            let transcoded = json::transcode(*signal, input.as_bytes()).unwrap();
+            assert_eq!(transcoded, decoded.encode_proto());
+            let refused = wire::validate(*signal, &transcoded).unwrap_err();
+            assert!(refused.message.contains("deeper than 100"), "{refused}");
+            continue;
+        }
+        agree(*signal, input.as_bytes()).unwrap_or_else(|e| panic!("{signal:?}: {e}"));
+    }
+}

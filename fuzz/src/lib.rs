@@ -127,6 +127,37 @@ pub fn json(signal: Signal, data: &[u8]) {
     }
 }
 
+/// `json::transcode` against the reference `json::decode` + prost encode, for every signal:
+/// both accept or both refuse; refusals carry the same error; accepted input transcodes to
+/// protobuf that decodes to the decoded request and that `wire::validate` (the receiver's
+/// `Payload::from_proto`) accepts with the same item count. The fast path alone never
+/// accepts what the reference refuses.
+pub fn json_transcode(data: &[u8]) {
+    for signal in Signal::ALL {
+        let reference = json::decode(signal, data);
+        let transcoded = json::transcode(signal, data);
+        match (&reference, &transcoded) {
+            (Ok(request), Ok(bytes)) => {
+                let again = Request::decode_proto(signal, bytes.clone())
+                    .unwrap_or_else(|e| panic!("prost refuses the transcoded bytes: {e}"));
+                // Compared as prost encodings, so NaNs compare by bits.
+                assert_eq!(again.encode_proto(), request.encode_proto());
+                assert_eq!(wire::validate(signal, bytes), Ok(request.item_count()));
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!(
+                "{signal:?}: decode {} but transcode {}",
+                if a.is_ok() { "accepts" } else { "refuses" },
+                if b.is_ok() { "accepts" } else { "refuses" },
+            ),
+        }
+        if let Some(fast) = json::transcode_fast(signal, data) {
+            assert!(reference.is_ok(), "{signal:?}: the fast path accepts invalid input");
+            assert_eq!(Some(&fast), transcoded.as_ref().ok());
+        }
+    }
+}
+
 /// OTTL: any text compiles or fails with an error, never a panic, as a statement and as a
 /// condition in every context; what compiles runs on a span without panicking.
 pub fn ottl(data: &[u8]) {

@@ -62,6 +62,8 @@ async fn round_trip(protocol: Protocol, compressions: &[Compression]) {
                 }
             );
             if protocol == Protocol::HttpJson {
+                // JSON is transcoded straight to protobuf: no prost structs on the way in.
+                assert!(got.payload.is_encoded());
                 assert_eq!(
                     got.payload.to_request().unwrap(),
                     request(signal, 3),

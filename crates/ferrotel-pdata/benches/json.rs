@@ -1,6 +1,8 @@
 //! OTLP/JSON decode and encode throughput on a realistic trace request:
-//! 100 resource spans × 10 spans × 10 attributes (≈1 MB of JSON).
+//! 100 resource spans × 10 spans × 10 attributes (≈1 MB of JSON), and JSON → protobuf
+//! (decode + prost encode against `json::transcode`) on the same request.
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -88,6 +90,19 @@ fn request() -> Request {
     Request::Traces(ExportTraceServiceRequest { resource_spans })
 }
 
+/// JSON → protobuf through the prost structs (dropped before returning). Not inlined, so
+/// callgrind can attribute instructions to it (scripts/json-instructions).
+#[inline(never)]
+fn via_structs(json: &[u8]) -> Bytes {
+    json::decode(Signal::Traces, json).unwrap().encode_proto()
+}
+
+/// JSON → protobuf with the transcoder. Not inlined, like [`via_structs`].
+#[inline(never)]
+fn direct(json: &[u8]) -> Bytes {
+    json::transcode(Signal::Traces, json).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let request = request();
     let encoded = json::encode(&request);
@@ -99,6 +114,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| json::decode(Signal::Traces, black_box(&encoded)).unwrap())
     });
     group.bench_function("encode", |b| b.iter(|| json::encode(black_box(&request))));
+    group.finish();
+
+    // JSON in, protobuf out, as the OTLP/HTTP receiver does it: the old way (decode into the
+    // prost structs, then encode) against the direct transcoder. Throughput in elements, so
+    // criterion reports spans/s; time per span = time per iteration / 1000.
+    let transcoded = json::transcode(Signal::Traces, &encoded).unwrap();
+    assert_eq!(
+        Request::decode_proto(Signal::Traces, transcoded).unwrap(),
+        request
+    );
+    let mut group = c.benchmark_group("json_to_proto_1000_spans");
+    group.throughput(Throughput::Elements(request.item_count() as u64));
+    group.bench_function("decode_encode", |b| {
+        b.iter(|| via_structs(black_box(&encoded)))
+    });
+    group.bench_function("transcode", |b| b.iter(|| direct(black_box(&encoded))));
     group.finish();
 }
 

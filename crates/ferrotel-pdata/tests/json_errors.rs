@@ -17,11 +17,26 @@ fn with_attr(value: &str) -> String {
 
 const SPAN: &str = "resourceSpans[0].scopeSpans[0].spans[0]";
 
+/// The decoder's error for `input`; `json::transcode` must fail with the very same one.
 fn err(signal: Signal, input: &str) -> String {
+    let transcoded = json::transcode(signal, input.as_bytes());
     match json::decode(signal, input.as_bytes()) {
         Ok(r) => panic!("decoded {input:?} into {r:?}, expected an error"),
-        Err(e) => e.to_string(),
+        Err(e) => {
+            assert_eq!(transcoded, Err(e.clone()), "transcode of {input:?}");
+            e.to_string()
+        }
     }
+}
+
+/// Both accept `input`, and the transcoded protobuf decodes to the decoded request.
+fn accepted_by_both(signal: Signal, input: &[u8]) -> Request {
+    let decoded = json::decode(signal, input).unwrap();
+    let transcoded = json::transcode(signal, input).unwrap();
+    // Compared as prost encodings, so NaNs compare by bits.
+    let again = Request::decode_proto(signal, transcoded).unwrap();
+    assert_eq!(again.encode_proto(), decoded.encode_proto());
+    decoded
 }
 
 /// `depth` AnyValues nested in one another through arrayValue.
@@ -147,14 +162,14 @@ fn error_table() {
 #[test]
 fn error_path_and_message_are_separate_fields() {
     let e = json::decode(Signal::Traces, with_span(r#""traceId":"abc""#).as_bytes()).unwrap_err();
+    let t = json::transcode(Signal::Traces, with_span(r#""traceId":"abc""#).as_bytes());
+    assert_eq!(t, Err(e.clone()));
     assert_eq!(e.path, format!("{SPAN}.traceId"));
     assert_eq!(e.message, "expected 32 hex characters, got 3");
     // Invalid UTF-8 inside a string (which the &str table above cannot hold).
-    let e = json::decode(
-        Signal::Traces,
-        b"{\"resourceSpans\":[{\"schemaUrl\":\"abcdefghij\xff\"}]}",
-    )
-    .unwrap_err();
+    let bad_utf8 = b"{\"resourceSpans\":[{\"schemaUrl\":\"abcdefghij\xff\"}]}";
+    let e = json::decode(Signal::Traces, bad_utf8).unwrap_err();
+    assert_eq!(json::transcode(Signal::Traces, bad_utf8), Err(e.clone()));
     assert_eq!(
         e.to_string(),
         "resourceSpans[0].schemaUrl: invalid JSON at line 1 column 43 (byte 42): invalid UTF-8"
@@ -167,20 +182,25 @@ fn nesting_at_the_limit_is_accepted_and_far_beyond_is_an_error_not_a_crash() {
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{}}}]}}]}}]}}"#,
         nested(32)
     );
-    json::decode(Signal::Logs, ok.as_bytes()).unwrap();
+    accepted_by_both(Signal::Logs, ok.as_bytes());
     // A hundred thousand levels, in a known field and in an unknown one.
     let deep = format!(
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"body":{}}}]}}]}}]}}"#,
         nested(100_000)
     );
-    assert!(json::decode(Signal::Logs, deep.as_bytes()).is_err());
+    let e = json::decode(Signal::Logs, deep.as_bytes()).unwrap_err();
+    assert_eq!(json::transcode(Signal::Logs, deep.as_bytes()), Err(e));
     let deep_unknown = format!(r#"{{"x":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
     let e = json::decode(Signal::Logs, deep_unknown.as_bytes()).unwrap_err();
+    assert_eq!(
+        json::transcode(Signal::Logs, deep_unknown.as_bytes()),
+        Err(e.clone())
+    );
     assert!(e.message.contains("nesting deeper than 128 levels"), "{e}");
 }
 
 fn span_of(input: &str) -> ferrotel_pdata::proto::trace::v1::Span {
-    match json::decode(Signal::Traces, with_span(input).as_bytes()).unwrap() {
+    match accepted_by_both(Signal::Traces, with_span(input).as_bytes()) {
         Request::Traces(mut r) => r
             .resource_spans
             .remove(0)
@@ -217,18 +237,17 @@ fn leniencies() {
     let s = span_of(r#""name":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#);
     assert_eq!(s.name, "a\"\\/\u{8}\u{c}\n\r\té😀");
     // Non-finite doubles as strings, numbers as strings.
-    let req = json::decode(
+    let req = accepted_by_both(
         Signal::Traces,
         with_attr(r#"{"arrayValue":{"values":[{"doubleValue":"NaN"},{"doubleValue":"-Infinity"},{"doubleValue":"2.5"}]}}"#).as_bytes(),
-    )
-    .unwrap();
+    );
     let out = String::from_utf8(json::encode(&req)).unwrap();
     assert!(
         out.contains(r#"[{"doubleValue":"NaN"},{"doubleValue":"-Infinity"},{"doubleValue":2.5}]"#),
         "{out}"
     );
     // A UTF-8 byte order mark is tolerated.
-    assert!(json::decode(Signal::Traces, b"\xEF\xBB\xBF{}").is_ok());
+    accepted_by_both(Signal::Traces, b"\xEF\xBB\xBF{}");
 }
 
 #[test]

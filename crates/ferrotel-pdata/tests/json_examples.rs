@@ -271,3 +271,16 @@ fn events_example_fields() {
         "{out}"
     );
 }
+
+#[test]
+fn every_example_transcodes_to_the_decoded_request() {
+    for (name, signal) in FILES {
+        let buf = std::fs::read(format!("{DIR}/{name}")).unwrap();
+        let decoded = load(name, signal);
+        let fast = json::transcode_fast(signal, &buf)
+            .unwrap_or_else(|| panic!("{name}: the transcoder fell back to decode + encode"));
+        assert_eq!(json::transcode(signal, &buf).unwrap(), fast);
+        let from_proto = Request::decode_proto(signal, fast).unwrap();
+        assert_eq!(from_proto, decoded, "{name}: transcoded protobuf differs");
+    }
+}

@@ -292,9 +292,14 @@ fn decode(format: Format, signal: Signal, data: Bytes) -> Result<Payload, Export
     };
     match format {
         Format::Protobuf => guard(|| Payload::from_proto(signal, data))?.map_err(bad),
-        Format::Json => guard(|| ferrotel_pdata::json::decode(signal, &data))?
-            .map(Payload::from_request)
-            .map_err(bad),
+        // Straight to protobuf bytes (no prost structs), so a pipeline that does not modify
+        // the data forwards them as a protobuf request would be. `from_proto` re-validates
+        // and counts; the transcoder's output always passes (its checks are a superset).
+        Format::Json => guard(|| {
+            ferrotel_pdata::json::transcode(signal, &data)
+                .and_then(|proto| Payload::from_proto(signal, proto))
+        })?
+        .map_err(bad),
     }
 }
 

@@ -176,6 +176,10 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn ws(&mut self) {
+        // Compact JSON has no whitespace: one test settles the common case.
+        if self.buf.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(&b) = self.buf.get(self.pos) {
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 self.pos += 1;
@@ -216,8 +220,10 @@ impl<'a> Reader<'a> {
         match number_len(&self.buf[start..]) {
             Some(len) => {
                 self.pos += len;
-                // The grammar admits ASCII only, so this cannot fail.
-                Ok(std::str::from_utf8(&self.buf[start..self.pos]).unwrap_or("0"))
+                let token = &self.buf[start..self.pos];
+                debug_assert!(token.is_ascii());
+                // SAFETY: the number grammar admits ASCII digits, '-', '+', '.', 'e', 'E' only.
+                Ok(unsafe { std::str::from_utf8_unchecked(token) })
             }
             None => Err(self.syntax_at(start, "invalid number")),
         }
@@ -225,38 +231,54 @@ impl<'a> Reader<'a> {
 
     /// Reads a JSON string (cursor at the opening quote after whitespace). Borrows from the
     /// input unless the string contains escapes.
+    #[inline]
     pub(crate) fn string(&mut self) -> Res<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.type_err("a string"));
         }
+        match self.plain_string() {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => self.string_slow(),
+        }
+    }
+
+    /// The fast path of [`Reader::string`] (cursor at the opening quote): a string without
+    /// escapes or control characters, closed before the end of input and valid UTF-8, which
+    /// it consumes and returns. `None`, consuming nothing, for anything else; the slow path
+    /// then reads it again from the quote and decides.
+    #[inline]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let (i, non_ascii) = scan_plain(self.buf, start)?;
+        if self.buf.get(i) != Some(&b'"') {
+            return None;
+        }
+        let raw = &self.buf[start..i];
+        let s = if non_ascii {
+            std::str::from_utf8(raw).ok()?
+        } else {
+            debug_assert!(raw.is_ascii());
+            // SAFETY: every byte of `raw` is below 0x80, so it is ASCII and valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(raw) }
+        };
+        self.pos = i + 1;
+        Some(s)
+    }
+
+    /// [`Reader::string`] for strings with escapes, and every error (cursor at the quote).
+    #[cold]
+    #[inline(never)]
+    fn string_slow(&mut self) -> Res<Cow<'a, str>> {
         let start = self.pos + 1;
         let mut i = start;
-        // Fast path: no escapes. Scans eight bytes at a time for a quote, a backslash or a
-        // control character, and ORs all bytes together to learn whether the string is pure
-        // ASCII (then it needs no UTF-8 validation).
-        let mut seen: u64 = 0;
+        // The escape-free prefix: stop at the first backslash, or fail at the first defect.
         loop {
-            while let Some(chunk) = self.buf.get(i..i + 8) {
-                let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                seen |= v;
-                if has_special(v) {
-                    break;
-                }
-                i += 8;
-            }
             match self.buf.get(i) {
                 None => return Err(self.syntax_at(i, "unterminated string")),
                 Some(b'"') => {
                     let raw = &self.buf[start..i];
-                    let s = if seen & 0x8080_8080_8080_8080 == 0 {
-                        // `seen` covers every byte of `raw` (and perhaps a few after it): all
-                        // are below 0x80, so `raw` is ASCII and therefore valid UTF-8.
-                        debug_assert!(raw.is_ascii());
-                        unsafe { std::str::from_utf8_unchecked(raw) }
-                    } else {
-                        std::str::from_utf8(raw)
-                            .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?
-                    };
+                    let s = std::str::from_utf8(raw)
+                        .map_err(|e| self.syntax_at(start + e.valid_up_to(), "invalid UTF-8"))?;
                     self.pos = i + 1;
                     return Ok(Cow::Borrowed(s));
                 }
@@ -264,31 +286,62 @@ impl<'a> Reader<'a> {
                 Some(&b) if b < 0x20 => {
                     return Err(self.syntax_at(i, "control character in string"));
                 }
-                Some(&b) => {
-                    seen |= u64::from(b);
-                    i += 1;
-                }
+                Some(_) => i += 1,
             }
         }
-        // Slow path: unescape into an owned buffer.
-        let mut out: Vec<u8> = self.buf[start..i].to_vec();
+        // Escapes: unescape into an owned buffer, after the escape-free prefix.
+        let mut out = self.buf[start..i].to_vec();
+        self.pos = self.unescape(i, &mut out)?;
+        String::from_utf8(out).map(Cow::Owned).map_err(|_| {
+            // Re-validate the raw bytes to point at the offending byte.
+            let raw = &self.buf[start..self.pos - 1];
+            let at = std::str::from_utf8(raw)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            self.syntax_at(start + at, "invalid UTF-8")
+        })
+    }
+
+    /// Like [`Reader::string`], but a string with escapes is unescaped into `scratch`
+    /// (cleared first) instead of a new allocation, for the transcoder, which copies it out
+    /// at once. Accepts exactly what [`Reader::string`] accepts; its errors may differ.
+    #[inline]
+    pub(crate) fn string_in<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Res<&'s str>
+    where
+        'a: 's,
+    {
+        if self.peek() != Some(b'"') {
+            return Err(self.type_err("a string"));
+        }
+        if let Some(s) = self.plain_string() {
+            return Ok(s);
+        }
+        self.string_in_slow(scratch)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn string_in_slow<'s>(&mut self, scratch: &'s mut Vec<u8>) -> Res<&'s str> {
+        scratch.clear();
+        self.pos = self.unescape(self.pos + 1, scratch)?;
+        std::str::from_utf8(scratch).map_err(|_| self.err("invalid UTF-8"))
+    }
+
+    /// Appends the unescaped bytes of the string whose contents start at `start` to `out`
+    /// and returns the position after its closing quote. UTF-8 is the caller's to check.
+    fn unescape(&self, start: usize, out: &mut Vec<u8>) -> Res<usize> {
+        let mut i = start;
         loop {
+            // Copy the run up to the next quote, backslash or control character at once.
+            let run = self.buf[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(self.buf.len() - i);
+            out.extend_from_slice(&self.buf[i..i + run]);
+            i += run;
             match self.buf.get(i) {
                 None => return Err(self.syntax_at(i, "unterminated string")),
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return match String::from_utf8(out) {
-                        Ok(s) => Ok(Cow::Owned(s)),
-                        Err(_) => {
-                            // Re-validate the raw bytes to point at the offending byte.
-                            let raw = &self.buf[start..i];
-                            let at = std::str::from_utf8(raw)
-                                .err()
-                                .map_or(0, |e| e.valid_up_to());
-                            Err(self.syntax_at(start + at, "invalid UTF-8"))
-                        }
-                    };
-                }
+                Some(b'"') => return Ok(i + 1),
                 Some(b'\\') => {
                     let esc = self.buf.get(i + 1).copied();
                     i += 2;
@@ -328,13 +381,7 @@ impl<'a> Reader<'a> {
                         _ => return Err(self.syntax_at(i - 1, "invalid escape in string")),
                     }
                 }
-                Some(&b) if b < 0x20 => {
-                    return Err(self.syntax_at(i, "control character in string"));
-                }
-                Some(&b) => {
-                    out.push(b);
-                    i += 1;
-                }
+                Some(_) => return Err(self.syntax_at(i, "control character in string")),
             }
         }
     }
@@ -477,10 +524,15 @@ impl<'a> Reader<'a> {
                 }
             }
             Some(b'-' | b'0'..=b'9') => {
-                let n = self.number_token()?;
-                match parse_int(n) {
-                    Some(v) => v,
-                    None => return Err(self.err(format!("expected an integer, got {n}"))),
+                if let Some((v, len)) = plain_int(&self.buf[self.pos..]) {
+                    self.pos += len;
+                    v
+                } else {
+                    let n = self.number_token()?;
+                    match parse_int(n) {
+                        Some(v) => v,
+                        None => return Err(self.err(format!("expected an integer, got {n}"))),
+                    }
                 }
             }
             _ => return Err(self.type_err("an integer")),
@@ -528,11 +580,18 @@ impl<'a> Reader<'a> {
     /// A trace, span or profile id: hex (not base64, unlike plain protobuf JSON), any case,
     /// exactly `bytes` long, or empty for an absent id.
     pub(crate) fn hex_id(&mut self, bytes: usize) -> Res<Bytes> {
+        self.hex_id_with(bytes, Bytes::copy_from_slice)
+    }
+
+    /// Like [`Reader::hex_id`], but hands the decoded id (empty for an absent one) to `f`
+    /// from a stack buffer, so the transcoder writes it without a heap allocation.
+    /// `bytes` is at most 16 (every OTLP id is 8 or 16 bytes).
+    pub(crate) fn hex_id_with<T>(&mut self, bytes: usize, f: impl FnOnce(&[u8]) -> T) -> Res<T> {
         let s = self.string()?;
         if s.is_empty() {
-            return Ok(Bytes::new());
+            return Ok(f(&[]));
         }
-        if s.len() != bytes * 2 {
+        if s.len() != bytes * 2 || bytes > 16 {
             let chars = s.chars().count();
             if chars != bytes * 2 {
                 return Err(self.err(format!(
@@ -543,15 +602,18 @@ impl<'a> Reader<'a> {
             // Right number of characters but some are not ASCII: report the first of them.
             return Err(self.bad_hex(&s));
         }
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes);
-        for pair in b.chunks_exact(2) {
-            match (hex_digit(pair[0]), hex_digit(pair[1])) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                _ => return Err(self.bad_hex(&s)),
-            }
+        let mut id = [0u8; 16];
+        // Any non-hex character sets the high bit of `bad`.
+        let mut bad = 0u8;
+        for (out, pair) in id.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= hi | lo;
+            *out = hi << 4 | (lo & 0x0F);
         }
-        Ok(Bytes::from(out))
+        if bad & 0x80 != 0 {
+            return Err(self.bad_hex(&s));
+        }
+        Ok(f(&id[..bytes]))
     }
 
     /// Names the first non-hex character of `s`, by character position.
@@ -569,15 +631,21 @@ impl<'a> Reader<'a> {
 
     /// A bytes field in protobuf JSON's base64 (standard or URL-safe, padding optional).
     pub(crate) fn base64(&mut self) -> Res<Bytes> {
+        let mut out = Vec::new();
+        self.base64_into(&mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Like [`Reader::base64`], but appends the decoded bytes to `out` (the transcoder's
+    /// output buffer). On error `out` may hold part of the value.
+    pub(crate) fn base64_into(&mut self, out: &mut Vec<u8>) -> Res<()> {
         let s = self.string()?;
         let decoded = if s.contains(['-', '_']) {
-            B64_URL.decode(s.as_bytes())
+            B64_URL.decode_vec(s.as_bytes(), out)
         } else {
-            B64_STD.decode(s.as_bytes())
+            B64_STD.decode_vec(s.as_bytes(), out)
         };
-        decoded
-            .map(Bytes::from)
-            .map_err(|e| self.err(format!("invalid base64: {e}")))
+        decoded.map_err(|e| self.err(format!("invalid base64: {e}")))
     }
 }
 
@@ -597,26 +665,97 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Whether any byte of `v` is `"`, `\\` or below 0x20 (exact, by the classic SWAR tests:
-/// a zero byte of `x` shows as a set high bit in `(x - 0x01..) & !x & 0x80..`).
+/// From `i`, finds the first quote, backslash or control character of `buf`: its position
+/// and whether any byte before it is not ASCII. `None` if there is none before the end.
+/// Sixteen bytes at a time with SSE2 (part of the x86_64 baseline), then eight with SWAR.
 #[inline]
-fn has_special(v: u64) -> bool {
+fn scan_plain(buf: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut non_ascii = false;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = buf.get(i..i + 16) {
+        let (special, high) = sse2_special_bytes(chunk);
+        if special != 0 {
+            let n = special.trailing_zeros();
+            non_ascii |= high & ((1u32 << n) - 1) != 0;
+            return Some((i + n as usize, non_ascii));
+        }
+        non_ascii |= high != 0;
+        i += 16;
+    }
+    let mut seen: u64 = 0;
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let special = special_bytes(v);
+        if special != 0 {
+            // The lowest flag is always a true one; only the bytes before it count.
+            let n = (special.trailing_zeros() / 8) as usize;
+            seen |= v & ((1u64 << (8 * n)) - 1);
+            return Some((i + n, non_ascii || seen & 0x8080_8080_8080_8080 != 0));
+        }
+        seen |= v;
+        i += 8;
+    }
+    // Fewer than eight bytes left in the input: byte by byte.
+    let rest = buf.get(i..)?;
+    let n = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let non_ascii = non_ascii || seen & 0x8080_8080_8080_8080 != 0 || !rest[..n].is_ascii();
+    Some((i + n, non_ascii))
+}
+
+/// For 16 bytes: a bit per byte that is `"`, `\\` or below 0x20, and a bit per byte that is
+/// not ASCII.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn sse2_special_bytes(chunk: &[u8]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads 16 bytes of `chunk`,
+    // which has at least that many (checked above; the check folds into the caller's).
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `v <= 0x1F` as `max(v, 0x1F) == 0x1F`.
+        let low = _mm_set1_epi8(0x1F);
+        let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+        let special = _mm_or_si128(_mm_or_si128(quote, backslash), ctrl);
+        (
+            _mm_movemask_epi8(special) as u32,
+            _mm_movemask_epi8(v) as u32,
+        )
+    }
+}
+
+/// The high bit of each byte of `v` that is `"`, `\\` or below 0x20, by the classic SWAR tests
+/// (a zero byte of `x` shows as a set high bit in `(x - 0x01..) & !x & 0x80..`). A borrow can
+/// flag a byte above a true match, never below one, so the lowest flag is exact.
+#[inline]
+fn special_bytes(v: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let ctrl = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-    (zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl) != 0
+    zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl
 }
 
-#[inline]
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// The value of each hex digit (either case); 0xFF for every other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Length of the JSON number at the start of `b`, if it is one (and not followed directly
 /// by more number characters, which would make it malformed).
@@ -666,10 +805,53 @@ fn number_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
+/// The common integer form at the start of `b`, `-?(0|[1-9][0-9]*)` with at most 19 digits
+/// (that many fit a u64 without overflow checks; nanosecond timestamps have 19), as its value
+/// and length. `None` for anything else, including a number that goes on with a fraction,
+/// an exponent or more digits: the general path then decides, so this never accepts what it
+/// would refuse.
+#[inline]
+fn plain_int(b: &[u8]) -> Option<(i128, usize)> {
+    let negative = b.first() == Some(&b'-');
+    let start = usize::from(negative);
+    let mut v = 0u64;
+    let mut i = start;
+    while let Some(&d) = b.get(i) {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if i - start == 19 {
+            return None; // a 20th digit
+        }
+        v = v * 10 + u64::from(digit);
+        i += 1;
+    }
+    let digits = i - start;
+    let leading_zero = digits > 1 && b[start] == b'0';
+    let continues = matches!(b.get(i), Some(b'.' | b'e' | b'E' | b'+' | b'-'));
+    if digits == 0 || leading_zero || continues {
+        return None;
+    }
+    Some((
+        if negative {
+            -i128::from(v)
+        } else {
+            i128::from(v)
+        },
+        i,
+    ))
+}
+
 /// Parses an integer written as a JSON number: plain digits exactly, or with a fraction or
 /// exponent when the value is integral and exactly representable (`1e3`, `5.0`).
 fn parse_int(s: &str) -> Option<i128> {
     let b = s.as_bytes();
+    if let Some((v, len)) = plain_int(b)
+        && len == b.len()
+    {
+        return Some(v);
+    }
     if number_len(b) != Some(b.len()) {
         return None;
     }

@@ -7,10 +7,14 @@
 //! `statement 2, col 17: unknown function "SETT"`. Errors while evaluating are values
 //! (`Err(String)`) the caller handles per its `error_mode`.
 
+pub mod access;
 pub mod compile;
 pub mod context;
 pub mod funcs;
+pub mod getter;
+pub mod key;
 pub mod parser;
+pub mod path;
 pub mod sha256;
 pub mod time;
 pub mod value;
@@ -18,8 +22,8 @@ pub mod walk;
 
 use std::collections::BTreeSet;
 
-pub use compile::{EditFn, Getter};
 pub use context::{Ctx, Point, TCtx};
+pub use getter::{EditFn, Getter};
 pub use parser::{Expr, ExprKind, SyntaxError};
 pub use value::Value;
 pub use walk::walk;

@@ -2,6 +2,9 @@
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
 
+/// The result of evaluating: errors are messages the caller handles per its `error_mode`.
+pub type R<T> = Result<T, String>;
+
 /// A value an OTTL expression produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

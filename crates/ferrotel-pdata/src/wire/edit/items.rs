@@ -1,0 +1,148 @@
+//! Keeping or dropping items ([`edit_items`](super::edit_items)) and replacing one of their string fields.
+
+use super::rewriter::{Leaf, Unsupported};
+use super::writer::{ItemField, Writer};
+use crate::wire::reader::{LEN, RECURSION_LIMIT, Reader, len_key, put_varint};
+use crate::wire::view::AnyValueView;
+
+/// What [`edit_items`] does with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemDecision {
+    Keep,
+    Drop,
+}
+
+/// One span or log record during [`edit_items`], read lazily from its encoding.
+pub struct ItemView<'a> {
+    pub(super) raw: &'a [u8],
+    pub(super) attributes_field: u32,
+}
+
+impl<'a> ItemView<'a> {
+    /// The encoded item.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// The last occurrence of length-delimited field `field` (as prost keeps it), if any.
+    pub fn bytes_field(&self, field: u32) -> Option<&'a [u8]> {
+        let mut r = Reader::new(self.raw);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == field && wt == LEN {
+                last = Some(r.bytes().ok()?);
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// The first attribute named `key`.
+    pub fn attribute(&self, key: &str) -> Option<AnyValueView<'a>> {
+        let mut r = Reader::new(self.raw);
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == self.attributes_field && wt == LEN {
+                let kv = r.bytes().ok()?;
+                let mut kr = Reader::new(kv);
+                let (mut k, mut v): (&[u8], Option<&[u8]>) = (&[], None);
+                while !kr.is_empty() {
+                    match kr.key().ok()? {
+                        (1, LEN) => k = kr.bytes().ok()?,
+                        (2, LEN) => v = Some(kr.bytes().ok()?),
+                        (f, wt) => kr.skip(f, wt, RECURSION_LIMIT).ok()?,
+                    }
+                }
+                if k == key.as_bytes() {
+                    return Some(v.map_or(AnyValueView::Empty, AnyValueView::parse));
+                }
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        None
+    }
+}
+
+/// Changes to a kept item during [`edit_items`].
+pub struct ItemOut<'s> {
+    pub(super) arena: &'s mut Vec<u8>,
+    /// The replaced field's number and its new encoding (key, length, value) in the arena.
+    pub(super) replace: Option<(u32, usize, usize)>,
+}
+
+impl ItemOut<'_> {
+    /// Replaces every occurrence of string field `field` with `value` (written even if empty,
+    /// which decodes the same as absent).
+    pub fn set_string_field(&mut self, field: u32, value: &str) {
+        let start = self.arena.len();
+        put_varint(self.arena, len_key(field));
+        put_varint(self.arena, value.len() as u64);
+        self.arena.extend_from_slice(value.as_bytes());
+        self.replace = Some((field, start, self.arena.len()));
+    }
+}
+
+/// The keep/drop decision at each item.
+pub(super) struct ItemLeaf<G> {
+    /// Scratch: the kept item's other fields, as input ranges.
+    pub(super) pieces: Vec<(usize, usize)>,
+    pub(super) decide: G,
+}
+
+impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLeaf<G> {
+    fn item(&mut self, w: &mut Writer<'_>, f: ItemField, ctx: u32) -> Result<usize, Unsupported> {
+        let ItemField {
+            key,
+            header,
+            start,
+            end,
+            attr_field,
+        } = f;
+        let input = w.input;
+        let view = ItemView {
+            raw: &input[start..end],
+            attributes_field: attr_field,
+        };
+        w.arena.clear();
+        let mut item_out = ItemOut {
+            arena: &mut w.arena,
+            replace: None,
+        };
+        let decision = (self.decide)(&view, &mut item_out);
+        let replace = item_out.replace;
+        if decision == ItemDecision::Drop {
+            w.sync_to(header);
+            w.synced = end;
+            return Ok(0);
+        }
+        let Some((field, new_start, new_end)) = replace else {
+            return Ok(1);
+        };
+        // Every field but the replaced one, then its new encoding.
+        self.pieces.clear();
+        let mut r = Reader::new(&input[start..end]);
+        while !r.is_empty() {
+            let field_start = end - r.left();
+            let (f, wt) = r.key()?;
+            r.skip(f, wt, ctx)?;
+            if f != field {
+                let field_end = end - r.left();
+                match self.pieces.last_mut() {
+                    Some((_, e)) if *e == field_start => *e = field_end,
+                    _ => self.pieces.push((field_start, field_end)),
+                }
+            }
+        }
+        let kept: usize = self.pieces.iter().map(|(s, t)| t - s).sum();
+        w.begin_field(header, key, kept + new_end - new_start);
+        for &piece in &self.pieces {
+            w.copy(piece);
+        }
+        w.out.extend_from_slice(&w.arena[new_start..new_end]);
+        w.synced = end;
+        Ok(1)
+    }
+}

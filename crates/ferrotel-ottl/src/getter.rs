@@ -152,6 +152,13 @@ pub fn compare(op: BinOp, a: &Value, b: &Value) -> bool {
             _ => None,
         },
     };
+    ordering_holds(op, ord)
+}
+
+/// Whether comparison `op` holds between values ordered `ord` (`None`: unordered, which only
+/// `!=` accepts).
+pub(crate) fn ordering_holds(op: BinOp, ord: Option<std::cmp::Ordering>) -> bool {
+    use std::cmp::Ordering;
     match ord {
         None => op == BinOp::Ne,
         Some(o) => match op {

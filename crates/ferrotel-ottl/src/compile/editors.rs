@@ -9,11 +9,41 @@ use super::maps::{Flattened, dedupe_keys, edit_map};
 use super::names::{converter_name, metric_editor};
 use super::replace::{REPLACE_PARAMS, replace_with};
 use crate::context::{Ctx, TCtx};
-use crate::getter::EditFn;
+use crate::getter::{EditFn, Getter, PathAcc};
 use crate::parser::{Call, ExprKind};
 use crate::value::Value;
 
+/// What an editor call does, for callers that run common edits another way (on the wire):
+/// `set` and `delete_key` with their compiled arguments; anything else is `Other`.
+#[derive(Debug, Clone)]
+pub enum EditShape {
+    Set { target: PathAcc, value: Getter },
+    DeleteKey { target: PathAcc, key: Getter },
+    Other,
+}
+
 impl Compiler {
+    /// The [`EditShape`] of an editor call that [`Compiler::editor`] accepted.
+    pub fn edit_shape(&self, call: &Call) -> CResult<EditShape> {
+        Ok(match call.name.as_str() {
+            "set" => {
+                let a = Args::bind(call, &["target", "value"], 2)?;
+                EditShape::Set {
+                    target: self.target(a.get(0), "set")?,
+                    value: self.getter(a.get(1))?,
+                }
+            }
+            "delete_key" => {
+                let a = Args::bind(call, &["target", "key"], 2)?;
+                EditShape::DeleteKey {
+                    target: self.target(a.get(0), "delete_key")?,
+                    key: self.getter(a.get(1))?,
+                }
+            }
+            _ => EditShape::Other,
+        })
+    }
+
     /// An editor call.
     pub fn editor(&self, call: &Call) -> CResult<EditFn> {
         let name = call.name.as_str();

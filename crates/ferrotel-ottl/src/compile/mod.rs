@@ -17,6 +17,7 @@ mod replace;
 
 pub use crate::getter::{ConvFn, EditFn, Getter, compare};
 pub use compiler::Compiler;
+pub use editors::EditShape;
 pub use names::{CONVERTERS, enum_value};
 
 use crate::value::{Value, to_json};

@@ -2,8 +2,8 @@
 
 use super::rewriter::{Leaf, Unsupported};
 use super::writer::{ItemField, Writer};
-use crate::wire::reader::{LEN, RECURSION_LIMIT, Reader, len_key, put_varint};
-use crate::wire::view::AnyValueView;
+use crate::wire::reader::{FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, len_key, put_varint};
+use crate::wire::view::{AnyValueView, ResourceView};
 
 /// What [`edit_items`] does with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,9 @@ pub enum ItemDecision {
 pub struct ItemView<'a> {
     pub(super) raw: &'a [u8],
     pub(super) attributes_field: u32,
+    /// The bodies of the resource-level (`ResourceSpans`, `ResourceLogs`) and scope-level
+    /// (`ScopeSpans`, `ScopeLogs`) messages holding the item.
+    pub(super) enclosing: [&'a [u8]; 2],
 }
 
 impl<'a> ItemView<'a> {
@@ -32,6 +35,68 @@ impl<'a> ItemView<'a> {
             let (f, wt) = r.key().ok()?;
             if f == field && wt == LEN {
                 last = Some(r.bytes().ok()?);
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// The last occurrence of varint field `field` (as prost keeps it), if any.
+    pub fn varint_field(&self, field: u32) -> Option<u64> {
+        last_varint(self.raw, field)
+    }
+
+    /// The last occurrence of fixed64 field `field` (as prost keeps it), if any.
+    pub fn fixed64_field(&self, field: u32) -> Option<u64> {
+        let mut r = Reader::new(self.raw);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == field && wt == FIXED64 {
+                last = Some(u64::from_le_bytes(r.fixed::<8>().ok()?));
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// Varint field `inner` of message field `field` (a span's `status.code`): the last
+    /// occurrence over every occurrence of the message, which prost merges.
+    pub fn message_varint_field(&self, field: u32, inner: u32) -> Option<u64> {
+        let mut r = Reader::new(self.raw);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == field && wt == LEN {
+                last = last_varint(r.bytes().ok()?, inner).or(last);
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// The resource holding the item.
+    pub fn resource(&self) -> ResourceView<'a> {
+        ResourceView::new(self.enclosing[0])
+    }
+
+    /// Length-delimited field `inner` of the item's `InstrumentationScope` (1: `name`, 2:
+    /// `version`): the last occurrence over every occurrence of the scope, which prost merges.
+    pub fn scope_bytes_field(&self, inner: u32) -> Option<&'a [u8]> {
+        let mut r = Reader::new(self.enclosing[1]);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == 1 && wt == LEN {
+                let scope = ItemView {
+                    raw: r.bytes().ok()?,
+                    attributes_field: 0,
+                    enclosing: [&[], &[]],
+                };
+                last = scope.bytes_field(inner).or(last);
             } else {
                 r.skip(f, wt, RECURSION_LIMIT).ok()?;
             }
@@ -66,6 +131,21 @@ impl<'a> ItemView<'a> {
     }
 }
 
+/// The last occurrence of varint field `field` in message body `raw`.
+fn last_varint(raw: &[u8], field: u32) -> Option<u64> {
+    let mut r = Reader::new(raw);
+    let mut last = None;
+    while !r.is_empty() {
+        let (f, wt) = r.key().ok()?;
+        if f == field && wt == VARINT {
+            last = Some(r.varint().ok()?);
+        } else {
+            r.skip(f, wt, RECURSION_LIMIT).ok()?;
+        }
+    }
+    last
+}
+
 /// Changes to a kept item during [`edit_items`].
 pub struct ItemOut<'s> {
     pub(super) arena: &'s mut Vec<u8>,
@@ -89,6 +169,8 @@ impl ItemOut<'_> {
 pub(super) struct ItemLeaf<G> {
     /// Scratch: the kept item's other fields, as input ranges.
     pub(super) pieces: Vec<(usize, usize)>,
+    /// The input ranges of the resource-level and scope-level message bodies the walk is in.
+    pub(super) enclosing: [(usize, usize); 2],
     pub(super) decide: G,
 }
 
@@ -102,9 +184,11 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
             attr_field,
         } = f;
         let input = w.input;
+        let [(rs, re), (ss, se)] = self.enclosing;
         let view = ItemView {
             raw: &input[start..end],
             attributes_field: attr_field,
+            enclosing: [&input[rs..re], &input[ss..se]],
         };
         w.arena.clear();
         let mut item_out = ItemOut {
@@ -144,5 +228,11 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
         w.out.extend_from_slice(&w.arena[new_start..new_end]);
         w.synced = end;
         Ok(1)
+    }
+
+    fn enter(&mut self, depth: usize, body: (usize, usize)) {
+        if let Some(slot) = self.enclosing.get_mut(depth) {
+            *slot = body;
+        }
     }
 }

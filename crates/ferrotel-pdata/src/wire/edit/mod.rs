@@ -134,6 +134,7 @@ pub fn edit_items(
     };
     let leaf = ItemLeaf {
         pieces: Vec::new(),
+        enclosing: [(0, 0); 2],
         decide,
     };
     Rewriter::new(input, leaf, true).run(level)

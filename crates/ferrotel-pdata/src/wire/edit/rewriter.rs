@@ -55,6 +55,11 @@ pub(super) trait Leaf {
     fn appended(&self) -> Option<&[u8]> {
         None
     }
+
+    /// Called when the walk enters a message above the items (`depth` 0: a resource-level
+    /// message such as `ResourceSpans`, 1: a scope-level one) whose body is `body`.
+    #[inline(always)]
+    fn enter(&mut self, _depth: usize, _body: (usize, usize)) {}
 }
 
 pub(super) struct Rewriter<'a, L> {
@@ -196,6 +201,8 @@ impl<'a, L: Leaf> Rewriter<'a, L> {
             // by a constant shift until something is written.
             let delta = self.w.delta();
             let at = |i: usize| (i as isize + delta) as usize;
+            self.leaf
+                .enter((RECURSION_LIMIT - ctx) as usize, (body_start, body_end));
             let left = self.message(body_start, body_end, child, ctx - 1)?;
             if self.drop_empty && left == 0 {
                 // Emptied (or empty) scope or resource: gone, as pdata removes it.

@@ -2,6 +2,7 @@
 //! it: a hand-written lexer and recursive-descent parser ([`parser`]), a compiler from the AST
 //! to enum-dispatched getters and editor closures ([`compile`]), and the contexts statements run
 //! against ([`context`]). Statements are compiled once; per item only the compiled form runs.
+//! Common span conditions also compile to a form evaluated on encoded spans ([`wire`]).
 //!
 //! Errors while parsing name the statement (1-based) and column:
 //! `statement 2, col 17: unknown function "SETT"`. Errors while evaluating are values

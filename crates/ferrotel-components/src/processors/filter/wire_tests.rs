@@ -105,7 +105,8 @@ fn conditions_outside_the_wire_subset_run_decoded() {
         let signal = if i == 3 { Signal::Logs } else { Signal::Traces };
         assert!(processor(signal, section).wire.is_none(), "{section}");
     }
-    let inferred = "trace_conditions:\n  - 'span.name == \"a\" or resource.attributes[\"k\"] == 1'\n";
+    let inferred =
+        "trace_conditions:\n  - 'span.name == \"a\" or resource.attributes[\"k\"] == 1'\n";
     assert!(processor(Signal::Traces, inferred).wire.is_some());
     let legacy = "spans:\n  exclude:\n    match_type: strict\n    span_names: [a]\n";
     assert!(processor(Signal::Traces, legacy).wire.is_none());

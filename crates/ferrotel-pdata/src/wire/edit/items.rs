@@ -1,6 +1,8 @@
 //! Keeping or dropping items ([`edit_items`](super::edit_items)) and replacing one of their string fields.
 
+use super::keys::{same_bytes, usual_key};
 use super::rewriter::{Leaf, Unsupported};
+use super::scan::skip_small_field;
 use super::writer::{ItemField, Writer};
 use crate::wire::reader::{FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, len_key, put_varint};
 use crate::wire::view::{AnyValueView, ResourceView};
@@ -105,30 +107,77 @@ impl<'a> ItemView<'a> {
     }
 
     /// The first attribute named `key`.
+    ///
+    /// Fields and attributes in the form encoders write (one-byte keys and lengths, a
+    /// KeyValue of a key then a value) are passed over by their first bytes, keys compared
+    /// inline; anything else goes through the general reader.
     pub fn attribute(&self, key: &str) -> Option<AnyValueView<'a>> {
-        let mut r = Reader::new(self.raw);
-        while !r.is_empty() {
+        let (raw, key) = (self.raw, key.as_bytes());
+        // Items have their attributes at a field below 16: a one-byte key.
+        let attr_tag = len_key(self.attributes_field) as u8;
+        let mut pos = 0;
+        while let Some(&tag) = raw.get(pos) {
+            if tag == attr_tag
+                && let Some(&len) = raw.get(pos + 1)
+                && len < 0x80
+            {
+                let end = pos + 2 + usize::from(len);
+                let kv = raw.get(pos + 2..end)?;
+                let found = match usual_key(kv) {
+                    Some(k) if same_bytes(k, key) => Some(usual_value(kv, k.len())),
+                    Some(_) => None,
+                    None => key_value(kv, key)?,
+                };
+                if found.is_some() {
+                    return found;
+                }
+                pos = end;
+                continue;
+            }
+            if tag != attr_tag
+                && let Some(end) = skip_small_field(raw, pos, raw.len())
+            {
+                pos = end;
+                continue;
+            }
+            let mut r = Reader::new(&raw[pos..]);
             let (f, wt) = r.key().ok()?;
             if f == self.attributes_field && wt == LEN {
-                let kv = r.bytes().ok()?;
-                let mut kr = Reader::new(kv);
-                let (mut k, mut v): (&[u8], Option<&[u8]>) = (&[], None);
-                while !kr.is_empty() {
-                    match kr.key().ok()? {
-                        (1, LEN) => k = kr.bytes().ok()?,
-                        (2, LEN) => v = Some(kr.bytes().ok()?),
-                        (f, wt) => kr.skip(f, wt, RECURSION_LIMIT).ok()?,
-                    }
-                }
-                if k == key.as_bytes() {
-                    return Some(v.map_or(AnyValueView::Empty, AnyValueView::parse));
+                if let Some(found) = key_value(r.bytes().ok()?, key)? {
+                    return Some(found);
                 }
             } else {
                 r.skip(f, wt, RECURSION_LIMIT).ok()?;
             }
+            pos = raw.len() - r.left();
         }
         None
     }
+}
+
+/// The value of a KeyValue in the usual form (see [`usual_key`]) whose key is `key_len`
+/// bytes long.
+#[inline(always)]
+fn usual_value(kv: &[u8], key_len: usize) -> AnyValueView<'_> {
+    match kv.get(2 + key_len + 2..) {
+        Some(value) => AnyValueView::parse(value),
+        None => AnyValueView::Empty,
+    }
+}
+
+/// The value of KeyValue `kv` if its key is `key` (last key and last value win, as in
+/// prost); `None` when the KeyValue is malformed.
+fn key_value<'a>(kv: &'a [u8], key: &[u8]) -> Option<Option<AnyValueView<'a>>> {
+    let mut r = Reader::new(kv);
+    let (mut k, mut v): (&[u8], Option<&[u8]>) = (&[], None);
+    while !r.is_empty() {
+        match r.key().ok()? {
+            (1, LEN) => k = r.bytes().ok()?,
+            (2, LEN) => v = Some(r.bytes().ok()?),
+            (f, wt) => r.skip(f, wt, RECURSION_LIMIT).ok()?,
+        }
+    }
+    Some((k == key).then(|| v.map_or(AnyValueView::Empty, AnyValueView::parse)))
 }
 
 /// The last occurrence of varint field `field` in message body `raw`.

@@ -264,3 +264,71 @@ pub fn arb_traces() -> proptest::strategy::BoxedStrategy<Request> {
         .prop_map(|resource_spans| Request::Traces(ExportTraceServiceRequest { resource_spans }))
         .boxed()
 }
+
+/// Logs requests for comparing OTTL on the wire with OTTL on decoded requests, as
+/// [`arb_traces`] for traces.
+pub fn arb_logs() -> proptest::strategy::BoxedStrategy<Request> {
+    use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use proptest::prelude::*;
+
+    arb_traces()
+        .prop_flat_map(|traces| {
+            let Request::Traces(t) = traces else {
+                unreachable!()
+            };
+            // The same resources, scopes and attributes, spans turned into log records.
+            let records: usize = t
+                .resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum();
+            let record = (
+                0i32..25,
+                prop::sample::select(vec!["", "INFO", "debug"]),
+                prop::option::of(prop::sample::select(vec!["", "a", "boom"])),
+                prop::sample::select(vec![0u64, 100, 200]),
+                prop::sample::select(vec!["", "ev"]),
+            );
+            (Just(t), prop::collection::vec(record, records))
+        })
+        .prop_map(|(t, records)| {
+            let mut records = records.into_iter();
+            let resource_logs = t
+                .resource_spans
+                .into_iter()
+                .map(|rs| ResourceLogs {
+                    resource: rs.resource,
+                    scope_logs: rs
+                        .scope_spans
+                        .into_iter()
+                        .map(|ss| ScopeLogs {
+                            scope: ss.scope,
+                            log_records: ss
+                                .spans
+                                .into_iter()
+                                .zip(records.by_ref())
+                                .map(|(span, (severity, text, body, time, event))| LogRecord {
+                                    time_unix_nano: time,
+                                    observed_time_unix_nano: span.end_time_unix_nano,
+                                    severity_number: severity,
+                                    severity_text: text.into(),
+                                    body: body.map(|b| AnyValue {
+                                        value: Some(any_value::Value::StringValue(b.into())),
+                                    }),
+                                    event_name: event.into(),
+                                    attributes: span.attributes,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect();
+            Request::Logs(ExportLogsServiceRequest { resource_logs })
+        })
+        .boxed()
+}

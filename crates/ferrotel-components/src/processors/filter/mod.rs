@@ -5,8 +5,8 @@
 //! Conditions are compiled once when the processor is built. A metric whose data points are
 //! all dropped is dropped; resources and scopes left without items are removed. Dropped items
 //! are counted in the processor's `dropped` counter; a payload left empty is not passed on.
-//! Span conditions that read only what a span's encoding gives run on the encoded request,
-//! which is not decoded ([`wire`]).
+//! Span and log record conditions that read only what an item's encoding gives run on the
+//! encoded request, which is not decoded ([`wire`]).
 
 pub mod config;
 pub mod expr;

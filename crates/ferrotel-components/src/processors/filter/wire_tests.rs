@@ -7,7 +7,7 @@ use ferrotel_runtime::*;
 use proptest::prelude::*;
 
 use super::*;
-use crate::testing::{Recorder, arb_traces, config, ctx, traces};
+use crate::testing::{Recorder, arb_logs, arb_traces, config, ctx, traces};
 
 /// Span conditions that run on the wire: every path and comparison it reads.
 const WIRE_CONDITIONS: &[&str] = &[
@@ -49,6 +49,30 @@ fn processor(signal: Signal, section: &str) -> FilterProcessor {
     .unwrap()
 }
 
+/// Log record conditions that run on the wire.
+const WIRE_LOG_CONDITIONS: &[&str] = &[
+    r#"severity_number < SEVERITY_NUMBER_INFO"#,
+    r#"severity_number >= 17"#,
+    r#"severity_text == "debug""#,
+    r#"body == "boom""#,
+    r#"body == nil"#,
+    r#"body != "a""#,
+    r#"event_name == "ev""#,
+    r#"time_unix_nano > 100"#,
+    r#"observed_time_unix_nano == 0"#,
+    r#"attributes["env"] == "prod""#,
+    r#"attributes["k"] != nil and resource.attributes["host.name"] == "a""#,
+    r#"instrumentation_scope.name == "lib""#,
+];
+
+fn log_conditions(conditions: &[&str]) -> FilterProcessor {
+    let mut section = String::from("logs:\n  log_record:\n");
+    for c in conditions {
+        section.push_str(&format!("    - '{c}'\n"));
+    }
+    processor(Signal::Logs, &section)
+}
+
 fn span_conditions(conditions: &[&str]) -> FilterProcessor {
     let mut section = String::from("traces:\n  span:\n");
     for c in conditions {
@@ -75,12 +99,38 @@ proptest! {
         prop_assert_eq!(payload.items(), expected.item_count());
         prop_assert_eq!(payload.into_request().unwrap(), expected);
     }
+
+    #[test]
+    fn wire_log_filter_leaves_what_the_decoded_filter_leaves(
+        req in arb_logs(),
+        conditions in prop::sample::subsequence(WIRE_LOG_CONDITIONS.to_vec(), 1..4),
+    ) {
+        let p = log_conditions(&conditions);
+        let wire = p.wire.as_ref().expect("conditions run on the wire");
+        let mut expected = req.clone();
+        p.apply(&mut expected).unwrap();
+        let mut payload = Payload::from_proto(Signal::Logs, req.encode_proto()).unwrap();
+        prop_assert!(wire.apply(&mut payload));
+        prop_assert!(payload.is_encoded());
+        prop_assert_eq!(payload.items(), expected.item_count());
+        prop_assert_eq!(payload.into_request().unwrap(), expected);
+    }
 }
 
 #[test]
 fn conditions_outside_the_wire_subset_run_decoded() {
     for c in WIRE_CONDITIONS {
         assert!(span_conditions(&[c]).wire.is_some(), "{c}");
+    }
+    for c in WIRE_LOG_CONDITIONS {
+        assert!(log_conditions(&[c]).wire.is_some(), "{c}");
+    }
+    for c in [
+        r#"body["k"] == "a""#,
+        r#"body.string == "a""#,
+        r#"flags == 1"#,
+    ] {
+        assert!(log_conditions(&[c]).wire.is_none(), "{c}");
     }
     for c in [
         r#"IsMatch(name, "a.*")"#,
@@ -99,7 +149,7 @@ fn conditions_outside_the_wire_subset_run_decoded() {
         "traces:\n  spanevent:\n    - 'name == \"a\"'\n",
         "traces:\n  span:\n    - 'name == \"a\"'\n  spanevent:\n    - 'name == \"a\"'\n",
         "trace_conditions:\n  - 'resource.attributes[\"k\"] == \"a\"'\n",
-        "logs:\n  log_record:\n    - 'severity_number < 9'\n",
+        "logs:\n  log_record:\n    - 'IsMatch(body, \"a.*\")'\n",
     ];
     for (i, section) in other_contexts.iter().enumerate() {
         let signal = if i == 3 { Signal::Logs } else { Signal::Traces };

@@ -6,13 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use ferrotel_pdata::proto::common::v1::KeyValue;
+use regex::Regex;
 
 use crate::access::FieldRef;
 use crate::context::{Ctx, TCtx};
 use crate::key::{Key, index_any};
 use crate::parser::BinOp;
 use crate::path::Field;
-use crate::value::{R, Value, kv};
+use crate::value::{R, Value, kv, to_str_lenient};
 
 /// A converter compiled into a closure.
 pub type ConvFn = Arc<dyn Fn(&TCtx<'_>) -> R<Value> + Send + Sync>;
@@ -32,6 +33,9 @@ pub enum Getter {
     And(Box<Getter>, Box<Getter>),
     Or(Box<Getter>, Box<Getter>),
     Not(Box<Getter>),
+    /// `IsMatch(target, pattern)`: a node rather than a converter closure, so conditions
+    /// using it can also run on encoded items ([`crate::wire`]).
+    IsMatch(Box<Getter>, Regex),
     List(Vec<Getter>),
     Map(Vec<(String, Getter)>),
 }
@@ -79,6 +83,12 @@ impl Getter {
             Getter::And(a, b) => Ok(Value::Bool(a.truth(t)? && b.truth(t)?)),
             Getter::Or(a, b) => Ok(Value::Bool(a.truth(t)? || b.truth(t)?)),
             Getter::Not(a) => Ok(Value::Bool(!a.truth(t)?)),
+            Getter::IsMatch(target, pattern) => {
+                let v = target.eval(t)?;
+                Ok(Value::Bool(
+                    to_str_lenient(&v).is_some_and(|s| pattern.is_match(&s)),
+                ))
+            }
             Getter::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for g in items {

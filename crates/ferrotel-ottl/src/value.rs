@@ -85,6 +85,16 @@ impl Value {
     }
 }
 
+/// A value as Go's `StringLikeGetter` reads it (`IsMatch`, `Concat`): nil stays nil, strings
+/// as they are, bytes as lower-case hex, maps and lists as JSON, other scalars as `%v` writes them.
+pub fn to_str_lenient(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        Value::Str(s) => Some(s.clone()),
+        o => Some(o.to_display()),
+    }
+}
+
 /// Lower-case hex of bytes.
 pub fn hex(b: &[u8]) -> String {
     use std::fmt::Write;

@@ -4,8 +4,8 @@
 //! scope's name, compared with a literal) read from the item's encoding, so a request is
 //! filtered without being decoded.
 //!
-//! Only conditions that cannot fail compile here: comparisons of those paths with literals,
-//! joined by `and`, `or` and `not`; anything else stays with the decoded evaluation
+//! Only conditions that cannot fail compile here: comparisons of those paths with literals
+//! and `IsMatch` on them, joined by `and`, `or` and `not`; anything else stays with the decoded evaluation
 //! ([`crate::Condition::eval`]), which is the reference. Each path reads what the decoded
 //! item would hold (prost's rules: the last occurrence of a scalar field, merged repeats of
 //! a message, the first attribute of a key), and comparisons follow [`compare`].
@@ -13,12 +13,13 @@
 use std::cmp::Ordering;
 
 use ferrotel_pdata::wire::{AnyValueView, ItemView};
+use regex::Regex;
 
 use crate::context::Ctx;
 use crate::getter::{Getter, PathAcc, compare, ordering_holds};
 use crate::parser::BinOp;
 use crate::path::Field;
-use crate::value::Value;
+use crate::value::{Value, to_str_lenient};
 
 // Field numbers of `Span`, `Status`, `LogRecord` and `InstrumentationScope`
 // (opentelemetry/proto/trace/v1/trace.proto, logs/v1/logs.proto, common/v1/common.proto).
@@ -144,6 +145,11 @@ enum Node {
         literal: Value,
         flipped: bool,
     },
+    /// `IsMatch(path, pattern)`.
+    IsMatch {
+        path: WirePath,
+        pattern: Regex,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
@@ -178,6 +184,13 @@ impl Node {
                     path: WirePath::of(ctx, p)?,
                     literal: literal.clone(),
                     flipped: matches!(&**a, Getter::Lit(_)),
+                },
+                _ => return None,
+            },
+            Getter::IsMatch(target, pattern) => match &**target {
+                Getter::Path(p) => Node::IsMatch {
+                    path: WirePath::of(ctx, p)?,
+                    pattern: pattern.clone(),
                 },
                 _ => return None,
             },
@@ -220,6 +233,11 @@ impl Node {
                 }
                 WireValue::Value(v) if *flipped => compare(*op, literal, &v),
                 WireValue::Value(v) => compare(*op, &v, literal),
+            },
+            Node::IsMatch { path, pattern } => match path.read(item) {
+                // Validated input holds UTF-8 strings only.
+                WireValue::Str(s) => std::str::from_utf8(s).is_ok_and(|s| pattern.is_match(s)),
+                WireValue::Value(v) => to_str_lenient(&v).is_some_and(|s| pattern.is_match(&s)),
             },
             Node::And(a, b) => a.eval(item) && b.eval(item),
             Node::Or(a, b) => a.eval(item) || b.eval(item),

@@ -149,16 +149,6 @@ pub(super) fn glob(e: &Expr) -> CResult<Regex> {
     Regex::new(&r).map_err(|x| SyntaxError::new(e.col, format!("invalid glob \"{s}\": {x}")))
 }
 
-/// A value as Go's `StringLikeGetter` reads it (`IsMatch`, `Concat`): nil stays nil, strings
-/// as they are, bytes as lower-case hex, maps and lists as JSON, other scalars as `%v` writes them.
-pub(super) fn to_str_lenient(v: &Value) -> Option<String> {
-    match v {
-        Value::Nil => None,
-        Value::Str(s) => Some(s.clone()),
-        o => Some(o.to_display()),
-    }
-}
-
 /// A string argument: as OTTL's `StringGetter`, anything else — nil included — is an error.
 pub(super) fn want_str(v: Value, f: &str) -> R<String> {
     match v {

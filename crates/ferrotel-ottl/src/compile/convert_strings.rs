@@ -2,29 +2,25 @@
 
 use std::sync::Arc;
 
-use super::compiler::{Args, CResult, Compiler, err, lit_str, regex, to_str_lenient, want_str};
+use super::compiler::{Args, CResult, Compiler, err, lit_str, regex, want_str};
 use crate::context::TCtx;
 use crate::funcs::{self, convert_case};
 use crate::getter::{ConvFn, Getter};
 use crate::parser::{Call, ExprKind};
-use crate::value::{R, Value};
+use crate::value::{R, Value, to_str_lenient};
 
 impl Compiler {
+    /// `IsMatch(target, pattern)` as a [`Getter::IsMatch`] node.
+    pub(super) fn is_match(&self, call: &Call) -> CResult<Getter> {
+        let a = Args::bind(call, &["target", "pattern"], 2)?;
+        let target = self.getter(a.get(0))?;
+        let pattern = regex(a.get(1), "pattern")?;
+        Ok(Getter::IsMatch(Box::new(target), pattern))
+    }
+
     pub(super) fn string_converter(&self, call: &Call) -> CResult<Option<ConvFn>> {
         let name = call.name.as_str();
         let f: ConvFn = match name {
-            "IsMatch" => {
-                let a = Args::bind(call, &["target", "pattern"], 2)?;
-                let target = self.getter(a.get(0))?;
-                let re = regex(a.get(1), "pattern")?;
-                Arc::new(move |t| {
-                    let v = target.eval(t)?;
-                    Ok(Value::Bool(match to_str_lenient(&v) {
-                        None => false,
-                        Some(s) => re.is_match(&s),
-                    }))
-                })
-            }
             "Concat" => {
                 let a = Args::bind(call, &["vals", "delimiter"], 2)?;
                 let vals = self.getter(a.get(0))?;

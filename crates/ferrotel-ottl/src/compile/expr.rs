@@ -1,5 +1,7 @@
 //! Expressions in value and condition position, paths, and the dispatch of converter calls.
 
+use std::sync::Arc;
+
 use super::compiler::{CResult, Compiler, err};
 use super::names::{converter_name, enum_value};
 use crate::getter::{ConvFn, Getter, PathAcc};
@@ -33,16 +35,20 @@ impl Compiler {
             },
             ExprKind::Path(_) => Getter::Path(Box::new(self.path(e)?)),
             ExprKind::Call(call) => {
-                let f = self.converter(call)?;
+                let f = if call.name == "IsMatch" {
+                    self.is_match(call)?
+                } else {
+                    Getter::Conv(self.converter(call)?)
+                };
                 if call.keys.is_empty() {
-                    Getter::Conv(f)
+                    f
                 } else {
                     let keys = call
                         .keys
                         .iter()
                         .map(|k| self.getter(k))
                         .collect::<CResult<Vec<_>>>()?;
-                    Getter::Index(Box::new(Getter::Conv(f)), keys)
+                    Getter::Index(Box::new(f), keys)
                 }
             }
             ExprKind::List(items) => Getter::List(
@@ -133,6 +139,10 @@ impl Compiler {
 
     /// A converter call: each family of converters recognizes its own names.
     pub fn converter(&self, call: &Call) -> CResult<ConvFn> {
+        if call.name == "IsMatch" {
+            let g = self.is_match(call)?;
+            return Ok(Arc::new(move |t| g.eval(t)));
+        }
         if let Some(f) = self.string_converter(call)? {
             return Ok(f);
         }

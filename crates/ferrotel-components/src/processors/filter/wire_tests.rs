@@ -37,6 +37,11 @@ const WIRE_CONDITIONS: &[&str] = &[
     r#"attributes["host.name"] == "a" or resource.attributes["env"] == "b""#,
     r#"true"#,
     r#"1 == 2"#,
+    r#"IsMatch(name, "^a")"#,
+    r#"IsMatch(attributes["env"], "pro.*")"#,
+    r#"IsMatch(attributes["k"], "^-?1$")"#,
+    r#"not IsMatch(resource.attributes["host.name"], "local")"#,
+    r#"IsMatch(instrumentation_scope.name, "li")"#,
 ];
 
 fn processor(signal: Signal, section: &str) -> FilterProcessor {
@@ -63,6 +68,8 @@ const WIRE_LOG_CONDITIONS: &[&str] = &[
     r#"attributes["env"] == "prod""#,
     r#"attributes["k"] != nil and resource.attributes["host.name"] == "a""#,
     r#"instrumentation_scope.name == "lib""#,
+    r#"IsMatch(body, "bo+m")"#,
+    r#"IsMatch(attributes["x"], "^(true|1)$")"#,
 ];
 
 fn log_conditions(conditions: &[&str]) -> FilterProcessor {
@@ -133,7 +140,8 @@ fn conditions_outside_the_wire_subset_run_decoded() {
         assert!(log_conditions(&[c]).wire.is_none(), "{c}");
     }
     for c in [
-        r#"IsMatch(name, "a.*")"#,
+        r#"IsMatch(Concat([name, "x"], ""), "a.*")"#,
+        r#"IsMatch(attributes["k"], "a") == true"#,
         r#"attributes["k"]"#,
         r#"attributes["k"] + 1 == 2"#,
         r#"attributes["k"]["nested"] == 1"#,
@@ -149,7 +157,7 @@ fn conditions_outside_the_wire_subset_run_decoded() {
         "traces:\n  spanevent:\n    - 'name == \"a\"'\n",
         "traces:\n  span:\n    - 'name == \"a\"'\n  spanevent:\n    - 'name == \"a\"'\n",
         "trace_conditions:\n  - 'resource.attributes[\"k\"] == \"a\"'\n",
-        "logs:\n  log_record:\n    - 'IsMatch(body, \"a.*\")'\n",
+        "logs:\n  log_record:\n    - 'IsMatch(String(body), \"a.*\")'\n",
     ];
     for (i, section) in other_contexts.iter().enumerate() {
         let signal = if i == 3 { Signal::Logs } else { Signal::Traces };

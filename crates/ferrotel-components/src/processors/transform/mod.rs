@@ -6,8 +6,8 @@
 //! The metric context adds `convert_sum_to_gauge`, `convert_gauge_to_sum`, `extract_sum_metric`
 //! and `extract_count_metric` (derived metrics are appended to the scope).
 //!
-//! Traces statements that only set span attributes to literals or delete them by key run on
-//! the encoded request, as keyed attribute edits ([`wire`]); the rest decodes.
+//! Traces statements that only set span or resource attributes to literals or delete them by
+//! key run on the encoded request, as keyed attribute edits ([`wire`]); the rest decodes.
 
 pub mod config;
 pub mod wire;

@@ -7,7 +7,16 @@ use ferrotel_runtime::*;
 use proptest::prelude::*;
 
 use super::*;
-use crate::testing::{Recorder, arb_traces, config, ctx, traces};
+use crate::testing::{Recorder, arb_traces, config, ctx, traces, with_resources};
+
+/// Resource statements that run on the wire.
+const WIRE_RESOURCE_STATEMENTS: &[&str] = &[
+    r#"set(attributes["env"], "prod")"#,
+    r#"set(attributes["host.name"], 3)"#,
+    r#"set(attributes["k"], nil)"#,
+    r#"delete_key(attributes, "k")"#,
+    r#"delete_key(attributes, "host.name")"#,
+];
 
 /// Span statements that run on the wire.
 const WIRE_STATEMENTS: &[&str] = &[
@@ -41,8 +50,40 @@ fn span_statements(statements: &[&str]) -> TransformProcessor {
     processor(&section)
 }
 
+fn resource_and_span_statements(resource: &[&str], span: &[&str]) -> TransformProcessor {
+    let mut section = String::from("trace_statements:\n  - context: resource\n    statements:\n");
+    for s in resource {
+        section.push_str(&format!("      - '{s}'\n"));
+    }
+    section.push_str("  - context: span\n    statements:\n");
+    for s in span {
+        section.push_str(&format!("      - '{s}'\n"));
+    }
+    processor(&section)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn wire_resource_and_span_edits_write_what_the_decoded_transform_writes(
+        req in arb_traces(),
+        resource in prop::collection::vec(prop::sample::select(WIRE_RESOURCE_STATEMENTS.to_vec()), 1..3),
+        span in prop::collection::vec(prop::sample::select(WIRE_STATEMENTS.to_vec()), 1..3),
+    ) {
+        let p = resource_and_span_statements(&resource, &span);
+        let wire = p.wire.as_ref().expect("statements run on the wire");
+        let mut expected = req.clone();
+        p.apply(&mut expected).unwrap();
+        let mut payload = Payload::from_proto(Signal::Traces, req.encode_proto()).unwrap();
+        prop_assert!(wire.apply(&mut payload));
+        prop_assert!(payload.is_encoded());
+        // An absent resource and an empty one encode apart but mean the same (pdata).
+        prop_assert_eq!(
+            with_resources(payload.into_request().unwrap()),
+            with_resources(expected)
+        );
+    }
 
     #[test]
     fn wire_transform_writes_what_the_decoded_transform_writes(
@@ -74,6 +115,7 @@ fn statements_outside_the_wire_subset_run_decoded() {
         r#"set(name, "x")"#,
         r#"set(resource.attributes["env"], "prod")"#,
         r#"delete_key(resource.attributes, "k")"#,
+        r#"set(attributes["k"], true) where resource.attributes["k"] == 1"#,
         r#"delete_matching_keys(attributes, "k.*")"#,
     ] {
         assert!(span_statements(&[s]).wire.is_none(), "{s}");
@@ -81,9 +123,11 @@ fn statements_outside_the_wire_subset_run_decoded() {
     // Group conditions, other contexts and other signals.
     let grouped = "trace_statements:\n  - context: span\n    conditions: ['name == \"a\"']\n    statements: ['set(attributes[\"k\"], 1)']\n";
     assert!(processor(grouped).wire.is_none());
-    let resource =
-        "trace_statements:\n  - context: resource\n    statements: ['set(attributes[\"k\"], 1)']\n";
-    assert!(processor(resource).wire.is_none());
+    let scope =
+        "trace_statements:\n  - context: scope\n    statements: ['set(attributes[\"k\"], 1)']\n";
+    assert!(processor(scope).wire.is_none());
+    let resource_and_span = "trace_statements:\n  - context: resource\n    statements: ['set(attributes[\"k\"], 1)']\n  - 'set(span.attributes[\"k\"], 2)'\n";
+    assert!(processor(resource_and_span).wire.is_some());
     let logs: TransformConfig = config(
         "log_statements:\n  - context: log\n    statements: ['set(attributes[\"k\"], 1)']\n",
     );

@@ -181,3 +181,154 @@ pub fn with_resources(mut req: Request) -> Request {
     }
     req
 }
+
+/// Traces requests for comparing OTTL on the wire with OTTL on decoded requests: names, keys
+/// and values come from small sets so that conditions and statements hit, with repeated
+/// keys, values of every type, absent resources and scopes, and empty scopes and resources.
+pub fn arb_traces() -> proptest::strategy::BoxedStrategy<Request> {
+    use ferrotel_pdata::proto::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};
+    use ferrotel_pdata::proto::trace::v1::Status;
+    use proptest::prelude::*;
+
+    let value = prop_oneof![
+        4 => prop::sample::select(vec!["a", "b", "prod", "drop-me", "localhost", ""])
+            .prop_map(|s| any_value::Value::StringValue(s.into())),
+        2 => (-2i64..3).prop_map(any_value::Value::IntValue),
+        1 => prop::sample::select(vec![0.5, 1.0, -3.25]).prop_map(any_value::Value::DoubleValue),
+        1 => any::<bool>().prop_map(any_value::Value::BoolValue),
+        1 => Just(any_value::Value::BytesValue(vec![1u8, 2].into())),
+        1 => Just(any_value::Value::ArrayValue(ArrayValue {
+            values: vec![AnyValue { value: Some(any_value::Value::IntValue(1)) }],
+        })),
+        1 => Just(any_value::Value::KvlistValue(KeyValueList { values: vec![kv_str("a", "b")] })),
+    ];
+    let attr = (
+        prop::sample::select(vec!["k", "env", "span.attr.3", "host.name", "x"]),
+        prop::option::weighted(0.9, value),
+    )
+        .prop_map(|(k, v)| KeyValue {
+            key: k.into(),
+            value: v.map(|v| AnyValue { value: Some(v) }),
+            ..Default::default()
+        });
+    let attrs = prop::collection::vec(attr, 0..5);
+    let span = (
+        prop::sample::select(vec!["", "a", "app_3", "b", "zz"]),
+        0i32..6,
+        prop::option::of(0i32..3),
+        prop::sample::select(vec![0u64, 100, 150, 200]),
+        prop::sample::select(vec![0u64, 150, 200, 300]),
+        attrs.clone(),
+    )
+        .prop_map(|(name, kind, code, start, end, attributes)| Span {
+            trace_id: vec![1; 16].into(),
+            span_id: vec![2; 8].into(),
+            name: name.into(),
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            status: code.map(|code| Status {
+                code,
+                ..Default::default()
+            }),
+            attributes,
+            ..Default::default()
+        });
+    let scope = (
+        prop::option::of((
+            prop::sample::select(vec!["", "lib", "other"]),
+            prop::sample::select(vec!["", "1.0"]),
+        )),
+        prop::collection::vec(span, 0..4),
+    )
+        .prop_map(|(scope, spans)| ScopeSpans {
+            scope: scope.map(|(name, version)| InstrumentationScope {
+                name: name.into(),
+                version: version.into(),
+                ..Default::default()
+            }),
+            spans,
+            ..Default::default()
+        });
+    let resource = (prop::option::of(attrs), prop::collection::vec(scope, 0..3)).prop_map(
+        |(attributes, scope_spans)| ResourceSpans {
+            resource: attributes.map(|attributes| Resource {
+                attributes,
+                ..Default::default()
+            }),
+            scope_spans,
+            ..Default::default()
+        },
+    );
+    prop::collection::vec(resource, 0..4)
+        .prop_map(|resource_spans| Request::Traces(ExportTraceServiceRequest { resource_spans }))
+        .boxed()
+}
+
+/// Logs requests for comparing OTTL on the wire with OTTL on decoded requests, as
+/// [`arb_traces`] for traces.
+pub fn arb_logs() -> proptest::strategy::BoxedStrategy<Request> {
+    use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use proptest::prelude::*;
+
+    arb_traces()
+        .prop_flat_map(|traces| {
+            let Request::Traces(t) = traces else {
+                unreachable!()
+            };
+            // The same resources, scopes and attributes, spans turned into log records.
+            let records: usize = t
+                .resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum();
+            let record = (
+                0i32..25,
+                prop::sample::select(vec!["", "INFO", "debug"]),
+                prop::option::of(prop::sample::select(vec!["", "a", "boom"])),
+                prop::sample::select(vec![0u64, 100, 200]),
+                prop::sample::select(vec!["", "ev"]),
+            );
+            (Just(t), prop::collection::vec(record, records))
+        })
+        .prop_map(|(t, records)| {
+            let mut records = records.into_iter();
+            let resource_logs = t
+                .resource_spans
+                .into_iter()
+                .map(|rs| ResourceLogs {
+                    resource: rs.resource,
+                    scope_logs: rs
+                        .scope_spans
+                        .into_iter()
+                        .map(|ss| ScopeLogs {
+                            scope: ss.scope,
+                            log_records: ss
+                                .spans
+                                .into_iter()
+                                .zip(records.by_ref())
+                                .map(|(span, (severity, text, body, time, event))| LogRecord {
+                                    time_unix_nano: time,
+                                    observed_time_unix_nano: span.end_time_unix_nano,
+                                    severity_number: severity,
+                                    severity_text: text.into(),
+                                    body: body.map(|b| AnyValue {
+                                        value: Some(any_value::Value::StringValue(b.into())),
+                                    }),
+                                    event_name: event.into(),
+                                    attributes: span.attributes,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect();
+            Request::Logs(ExportLogsServiceRequest { resource_logs })
+        })
+        .boxed()
+}

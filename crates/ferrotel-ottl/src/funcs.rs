@@ -7,9 +7,7 @@ use std::hash::Hasher;
 use base64::Engine;
 use regex::Regex;
 
-use crate::value::{Value, fmt_double, hex, kv};
-
-type R<T> = Result<T, String>;
+use crate::value::{R, Value, fmt_double, hex, kv};
 
 /// A converter from one string, usable as the `function` argument of `replace_pattern`,
 /// `replace_all_patterns`, `replace_match` and `replace_all_matches`.
@@ -27,8 +25,8 @@ pub fn string_fn(name: &str) -> Option<StrFn> {
         "Murmur3Hash128" => |s| Ok(Value::Str(murmur3_128_hex(s))),
         "ToLowerCase" => |s| Ok(Value::Str(s.to_lowercase())),
         "ToUpperCase" => |s| Ok(Value::Str(s.to_uppercase())),
-        "ToSnakeCase" => |s| Ok(Value::Str(crate::compile::convert_case(s, "snake"))),
-        "ToCamelCase" => |s| Ok(Value::Str(crate::compile::convert_case(s, "camel"))),
+        "ToSnakeCase" => |s| Ok(Value::Str(convert_case(s, "snake"))),
+        "ToCamelCase" => |s| Ok(Value::Str(convert_case(s, "camel"))),
         "Base64Decode" => |s| decode(s.as_bytes(), "base64"),
         _ => return None,
     })
@@ -573,4 +571,81 @@ impl Spec {
             _ => bad(),
         }
     }
+}
+
+/// `ConvertCase` (and `ToSnakeCase`/`ToCamelCase`): lower and upper as Go's `strings`, snake
+/// and camel as iancoleman/strcase (v0.3), which Go's OTTL uses. strcase works on ASCII bytes:
+/// snake inserts `_` where the case changes (`myHTTPServer` → `my_http_server`, `v2beta` →
+/// `v_2_beta`) and turns ` `, `-`, `.` into `_`; camel upper-cases the start of each word and
+/// what follows a digit, and drops separators and every other byte.
+pub fn convert_case(s: &str, case: &str) -> String {
+    match case {
+        "lower" => s.to_lowercase(),
+        "upper" => s.to_uppercase(),
+        "snake" => strcase_snake(s),
+        _ => strcase_camel(s),
+    }
+}
+
+fn strcase_snake(s: &str) -> String {
+    let b = s.trim().as_bytes();
+    let mut out = Vec::with_capacity(b.len() + 2);
+    for (i, &c) in b.iter().enumerate() {
+        let (is_cap, is_low) = (c.is_ascii_uppercase(), c.is_ascii_lowercase());
+        let v = c.to_ascii_lowercase();
+        if let Some(&next) = b.get(i + 1) {
+            let is_num = v.is_ascii_digit();
+            let (next_cap, next_low, next_num) = (
+                next.is_ascii_uppercase(),
+                next.is_ascii_lowercase(),
+                next.is_ascii_digit(),
+            );
+            if (is_cap && (next_low || next_num))
+                || (is_low && (next_cap || next_num))
+                || (is_num && (next_cap || next_low))
+            {
+                // An acronym ends before its last capital: `HTTPServer` → `http_server`.
+                if is_cap && next_low && i > 0 && b[i - 1].is_ascii_uppercase() {
+                    out.push(b'_');
+                }
+                out.push(v);
+                if is_low || is_num || next_num {
+                    out.push(b'_');
+                }
+                continue;
+            }
+        }
+        out.push(if matches!(v, b' ' | b'_' | b'-' | b'.') {
+            b'_'
+        } else {
+            v
+        });
+    }
+    // Only ASCII bytes were changed or inserted, so the UTF-8 of the rest is intact.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn strcase_camel(s: &str) -> String {
+    let b = s.trim().as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut cap_next = true;
+    for (i, &c) in b.iter().enumerate() {
+        let v = if cap_next {
+            c.to_ascii_uppercase()
+        } else if i == 0 {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        };
+        if c.is_ascii_alphabetic() {
+            out.push(v);
+            cap_next = false;
+        } else if c.is_ascii_digit() {
+            out.push(v);
+            cap_next = true;
+        } else {
+            cap_next = matches!(c, b'_' | b' ' | b'-' | b'.');
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
 }

@@ -2,24 +2,31 @@
 //! it: a hand-written lexer and recursive-descent parser ([`parser`]), a compiler from the AST
 //! to enum-dispatched getters and editor closures ([`compile`]), and the contexts statements run
 //! against ([`context`]). Statements are compiled once; per item only the compiled form runs.
+//! Common span conditions also compile to a form evaluated on encoded spans ([`wire`]).
 //!
 //! Errors while parsing name the statement (1-based) and column:
 //! `statement 2, col 17: unknown function "SETT"`. Errors while evaluating are values
 //! (`Err(String)`) the caller handles per its `error_mode`.
 
+pub mod access;
 pub mod compile;
 pub mod context;
 pub mod funcs;
+pub mod getter;
+pub mod key;
 pub mod parser;
+pub mod path;
 pub mod sha256;
 pub mod time;
 pub mod value;
 pub mod walk;
+pub mod wire;
 
 use std::collections::BTreeSet;
 
-pub use compile::{EditFn, Getter};
+pub use compile::EditShape;
 pub use context::{Ctx, Point, TCtx};
+pub use getter::{EditFn, Getter};
 pub use parser::{Expr, ExprKind, SyntaxError};
 pub use value::Value;
 pub use walk::walk;
@@ -30,6 +37,8 @@ use compile::Compiler;
 pub struct Statement {
     ctx: Ctx,
     edit: EditFn,
+    /// What the editor does, for edits that also run on the wire.
+    shape: EditShape,
     condition: Option<Getter>,
     text: String,
 }
@@ -49,6 +58,17 @@ impl Statement {
     /// The source text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// What the editor does (`set` and `delete_key` with their arguments), for callers that
+    /// run common edits without decoding.
+    pub fn shape(&self) -> &EditShape {
+        &self.shape
+    }
+
+    /// The `where` condition, if any.
+    pub fn condition(&self) -> Option<&Getter> {
+        self.condition.as_ref()
     }
 
     /// Runs the statement on one item: the editor runs if the condition holds.
@@ -79,6 +99,11 @@ impl Condition {
         &self.text
     }
 
+    /// The compiled condition.
+    pub fn getter(&self) -> &Getter {
+        &self.getter
+    }
+
     /// Evaluates the condition on one item.
     pub fn eval(&self, t: &TCtx<'_>) -> Result<bool, String> {
         self.getter.truth(t)
@@ -94,10 +119,12 @@ pub fn compile_statement(src: &str, ctx: Ctx) -> Result<Statement, SyntaxError> 
     let ast = parser::parse_statement(src)?;
     let c = Compiler { ctx };
     let edit = c.editor(&ast.editor)?;
+    let shape = c.edit_shape(&ast.editor)?;
     let condition = ast.condition.as_ref().map(|e| c.condition(e)).transpose()?;
     Ok(Statement {
         ctx,
         edit,
+        shape,
         condition,
         text: src.to_string(),
     })

@@ -925,11 +925,7 @@ fn concat_split_case() {
         ("http.server-duration", "http_server_duration"),
         ("", ""),
     ] {
-        assert_eq!(
-            crate::compile::convert_case(input, "snake"),
-            snake,
-            "{input}"
-        );
+        assert_eq!(crate::funcs::convert_case(input, "snake"), snake, "{input}");
     }
     for (input, camel) in [
         ("test_case", "TestCase"),
@@ -943,11 +939,7 @@ fn concat_split_case() {
         ("foo/bar", "Foobar"),
         ("", ""),
     ] {
-        assert_eq!(
-            crate::compile::convert_case(input, "camel"),
-            camel,
-            "{input}"
-        );
+        assert_eq!(crate::funcs::convert_case(input, "camel"), camel, "{input}");
     }
     assert_eq!(
         eval(r#"ConvertCase(attributes["missing"], "upper")"#).unwrap_err(),

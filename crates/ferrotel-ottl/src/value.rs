@@ -2,6 +2,9 @@
 
 use ferrotel_pdata::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
 
+/// The result of evaluating: errors are messages the caller handles per its `error_mode`.
+pub type R<T> = Result<T, String>;
+
 /// A value an OTTL expression produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -79,6 +82,16 @@ impl Value {
             Value::Bytes(b) => hex(b),
             Value::Map(_) | Value::List(_) => to_json(self).to_string(),
         }
+    }
+}
+
+/// A value as Go's `StringLikeGetter` reads it (`IsMatch`, `Concat`): nil stays nil, strings
+/// as they are, bytes as lower-case hex, maps and lists as JSON, other scalars as `%v` writes them.
+pub fn to_str_lenient(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil => None,
+        Value::Str(s) => Some(s.clone()),
+        o => Some(o.to_display()),
     }
 }
 

@@ -8,7 +8,8 @@
 //!   static schema tables; whatever it accepts, prost decodes.
 //! - [`count`], [`split`], [`merge`]: walk only down to the items and copy item bytes verbatim.
 //! - [`edit_attributes`]: insert/update/delete attributes of items or resources, copying
-//!   everything else verbatim; [`edit_items`]: keep or drop spans and log records (sampling).
+//!   everything else verbatim; [`edit_items`]: keep or drop spans and log records (sampling,
+//!   `filter`), reading each item, its resource and its scope lazily ([`ItemView`]).
 //! - [`for_each_resource`], [`for_each_trace_id`], [`split_by_trace_id`]: routing and
 //!   trace-aware load balancing without a decode.
 //!

@@ -263,6 +263,37 @@ pub(crate) fn len_key(field: u32) -> u64 {
     (u64::from(field) << 3) | u64::from(LEN)
 }
 
+/// Writes `v` as a varint at `dst`, returning the byte after it.
+///
+/// # Safety
+/// `dst` must be valid for writing 10 bytes.
+#[inline(always)]
+pub(crate) unsafe fn put_varint_raw(mut dst: *mut u8, mut v: u64) -> *mut u8 {
+    // SAFETY: a u64 takes at most 10 varint bytes, which the caller made room for.
+    unsafe {
+        while v >= 0x80 {
+            *dst = v as u8 | 0x80;
+            dst = dst.add(1);
+            v >>= 7;
+        }
+        *dst = v as u8;
+        dst.add(1)
+    }
+}
+
+/// Writes `v` as a varint into `out` (at least 10 bytes), returning its length.
+#[inline(always)]
+pub(crate) fn put_varint_into(out: &mut [u8], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,11 @@
 //! Lazy read-only views into encoded requests: resource attributes and trace ids.
 
+use prost::Message;
+
 use super::reader::{FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, WireErr};
 use super::split::span_trace_id;
 use super::validate::next_len_field;
+use crate::proto::common::v1::AnyValue;
 
 /// A resource-level message (`ResourceSpans`, `ResourceMetrics`, `ResourceLogs` or
 /// `ResourceProfiles`) of an encoded request, read lazily.
@@ -12,6 +15,11 @@ pub struct ResourceView<'a> {
 }
 
 impl<'a> ResourceView<'a> {
+    /// A view of the resource-level message body `raw`.
+    pub(crate) fn new(raw: &'a [u8]) -> Self {
+        ResourceView { raw }
+    }
+
     /// The encoded resource-level message without its key and length: write it as field 1
     /// (key `0x0a` and a varint length) of an empty request to route it on its own.
     pub fn raw(&self) -> &'a [u8] {
@@ -141,6 +149,21 @@ impl<'a> AnyValueView<'a> {
             }
         }
         v
+    }
+
+    /// The value decoded (for arrays and kvlists, which have no borrowed form).
+    pub fn to_any_value(&self) -> AnyValue {
+        use crate::proto::common::v1::any_value::Value;
+        let value = match *self {
+            AnyValueView::Empty => None,
+            AnyValueView::Str(s) => Some(Value::StringValue(s.to_string())),
+            AnyValueView::Bool(b) => Some(Value::BoolValue(b)),
+            AnyValueView::Int(i) => Some(Value::IntValue(i)),
+            AnyValueView::Double(d) => Some(Value::DoubleValue(d)),
+            AnyValueView::Bytes(b) => Some(Value::BytesValue(b.to_vec().into())),
+            AnyValueView::Other(raw) => return AnyValue::decode(raw).unwrap_or_default(),
+        };
+        AnyValue { value }
     }
 
     /// The string, if this is a `stringValue`.

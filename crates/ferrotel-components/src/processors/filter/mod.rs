@@ -5,10 +5,13 @@
 //! Conditions are compiled once when the processor is built. A metric whose data points are
 //! all dropped is dropped; resources and scopes left without items are removed. Dropped items
 //! are counted in the processor's `dropped` counter; a payload left empty is not passed on.
+//! Span and log record conditions that read only what an item's encoding gives run on the
+//! encoded request, which is not decoded ([`wire`]).
 
 pub mod config;
 pub mod expr;
 pub mod legacy;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use ferrotel_runtime::*;
 use config::CompiledGroup;
 pub use config::{ErrorMode, FilterConfig};
 use legacy::Legacy;
+use wire::WireFilter;
 
 /// Factory of the `filter` processor.
 pub struct FilterProcessorFactory;
@@ -52,6 +56,8 @@ pub struct FilterProcessor {
     groups: Vec<CompiledGroup>,
     /// The legacy `include`/`exclude` of this signal (never together with `groups`).
     legacy: Option<Legacy>,
+    /// `groups` on the encoded request, when all of them can run there.
+    wire: Option<WireFilter>,
     next: ConsumerRef,
     obs: ProcessorObs,
     id: String,
@@ -69,6 +75,11 @@ impl FilterProcessor {
             .compile(signal)
             .map_err(|e| ComponentError::new(e.to_string()))?;
         let legacy = Legacy::build(&config, signal).map_err(ComponentError::new)?;
+        let wire = if legacy.is_none() {
+            WireFilter::compile(signal, &groups)
+        } else {
+            None
+        };
         let pipeline = ctx
             .pipeline
             .as_ref()
@@ -78,6 +89,7 @@ impl FilterProcessor {
         Ok(FilterProcessor {
             groups,
             legacy,
+            wire,
             next,
             obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
             id,
@@ -129,7 +141,8 @@ impl Consumer for FilterProcessor {
         Box::pin(async move {
             let n = payload.items() as u64;
             self.obs.incoming.add(n);
-            if (!self.groups.is_empty() || self.legacy.is_some()) && n > 0 {
+            let on_wire = n > 0 && self.wire.as_ref().is_some_and(|w| w.apply(&mut payload));
+            if (!self.groups.is_empty() || self.legacy.is_some()) && n > 0 && !on_wire {
                 payload
                     .modify(|req| self.apply(req))
                     .map_err(|e| ConsumeError::permanent(format!("filter: {e}")))?
@@ -157,3 +170,5 @@ impl Processor for FilterProcessor {}
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;

@@ -5,14 +5,19 @@
 //! getters and editors run. Groups run in config order, each over every item of its context.
 //! The metric context adds `convert_sum_to_gauge`, `convert_gauge_to_sum`, `extract_sum_metric`
 //! and `extract_count_metric` (derived metrics are appended to the scope).
+//!
+//! Traces statements that only set span or resource attributes to literals or delete them by
+//! key run on the encoded request, as keyed attribute edits ([`wire`]); the rest decodes.
 
 pub mod config;
+pub mod wire;
 
 use std::sync::Arc;
 
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::*;
+use wire::WireTransform;
 
 pub use config::{Compiled, ErrorMode, StatementGroup, StatementsEntry, TransformConfig};
 
@@ -45,6 +50,8 @@ impl ProcessorFactory for TransformProcessorFactory {
 /// The `transform` processor of one pipeline.
 pub struct TransformProcessor {
     groups: Vec<Compiled>,
+    /// `groups` on the encoded request, when all of them can run there.
+    wire: Option<WireTransform>,
     next: ConsumerRef,
     obs: ProcessorObs,
     id: String,
@@ -71,8 +78,10 @@ impl TransformProcessor {
             .map(|p| p.to_string())
             .unwrap_or_default();
         let id = ctx.id.to_string();
+        let wire = WireTransform::compile(signal, &groups);
         Ok(TransformProcessor {
             groups,
+            wire,
             next,
             obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
             id,
@@ -124,14 +133,19 @@ impl TransformProcessor {
 }
 
 impl Consumer for TransformProcessor {
-    fn consume(&self, payload: Payload, ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+    fn consume(
+        &self,
+        mut payload: Payload,
+        ctx: Context,
+    ) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        let on_wire = self.wire.as_ref().is_some_and(|w| w.apply(&mut payload));
         Box::pin(ferrotel_runtime::processor_helper::edit_then_forward(
             "transform",
             &self.obs,
             self.next.as_ref(),
             payload,
             ctx,
-            !self.groups.is_empty(),
+            !self.groups.is_empty() && !on_wire,
             |req, _| self.apply(req),
         ))
     }
@@ -147,3 +161,5 @@ impl Processor for TransformProcessor {}
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_tests;

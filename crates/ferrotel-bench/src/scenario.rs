@@ -70,9 +70,14 @@ pub fn all() -> Vec<Scenario> {
     http.exporter = Exporter::HttpProtobuf;
     let mut json = Scenario::new("traces-http-json-max", Signal::Traces, None);
     json.protocol = ProtocolArg::HttpJson;
-    json.exporter = Exporter::HttpJson;
+    // JSON in, protobuf out: browsers and scripts send JSON, backends take protobuf.
+    json.exporter = Exporter::HttpProtobuf;
     // Issue 16's targets for the compressed and JSON paths are per span of 1000-span requests.
     json.batch_size = 1000;
+    let mut json_both = Scenario::new("traces-http-json-both-max", Signal::Traces, None);
+    json_both.protocol = ProtocolArg::HttpJson;
+    json_both.exporter = Exporter::HttpJson;
+    json_both.batch_size = 1000;
     let mut memory_limiter = Scenario::new("traces-memory-limiter-10k", Signal::Traces, Some(1e4));
     memory_limiter.processors = vec![(
         "memory_limiter",
@@ -118,6 +123,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("traces-grpc-max", Signal::Traces, None),
         http,
         json,
+        json_both,
         grpc_gzip,
         http_zstd,
         Scenario::new("traces-10k", Signal::Traces, Some(1e4)),

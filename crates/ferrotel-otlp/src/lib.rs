@@ -19,6 +19,37 @@ mod grpc_status;
 pub mod server;
 mod tls;
 
+/// Entry points for the fuzz targets (`fuzz/`), not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::compression::{DecompressError, Encoding, compress, decompress};
+
+    /// Every content coding the receivers accept.
+    pub const CODINGS: &[&str] = &[
+        "gzip",
+        "zstd",
+        "deflate",
+        "snappy",
+        "x-snappy-framed",
+        "lz4",
+    ];
+
+    /// Decodes `data` as `coding` under `limit`: never panics, never returns more than `limit`
+    /// bytes; and `plain` compressed by our encoders comes back unchanged.
+    pub fn check(coding: &str, data: &[u8], plain: &[u8], limit: usize) {
+        let Some(enc) = Encoding::parse(coding) else {
+            return;
+        };
+        match decompress(enc, bytes::Bytes::copy_from_slice(data), limit) {
+            Ok(out) => assert!(out.len() <= limit, "{coding}: {} > {limit}", out.len()),
+            Err(DecompressError::TooLarge | DecompressError::Corrupt(_)) => {}
+        }
+        let c = compress(enc, plain).expect("compressing");
+        let back = decompress(enc, c.into(), plain.len()).expect("our own output decodes");
+        assert_eq!(&back[..], plain, "{coding} round trip");
+    }
+}
+
 use std::net::SocketAddr;
 
 /// The answer to a successful export. `Default` is full success.

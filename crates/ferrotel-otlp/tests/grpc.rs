@@ -315,22 +315,16 @@ async fn raw_grpc_call(
 
 #[tokio::test]
 async fn truncated_gzip_and_zstd_are_invalid_argument() {
-    use std::io::Write;
     let rec = Recorder::new();
     let server = grpc_server(rec.clone(), |_| {}).await;
     let a = server.local_addr();
-    let good = proto(Signal::Traces, 50);
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(&good).unwrap();
-    let gz = e.finish().unwrap();
-    let zs = zstd::bulk::compress(&good, 1).unwrap();
-    for (enc, c) in [("gzip", &gz), ("zstd", &zs)] {
+    for (enc, c) in gzip_and_zstd(&proto(Signal::Traces, 50)) {
         for cut in [c.len() / 3, c.len() - 1] {
             let (status, message) = raw_grpc_call(a, enc, &c[..cut]).await;
             assert_eq!(status, "3", "{enc} cut at {cut}: {message}");
             assert!(message.contains("decompress"), "{enc}: {message}");
         }
-        assert_eq!(raw_grpc_call(a, enc, c).await.0, "0", "{enc}");
+        assert_eq!(raw_grpc_call(a, enc, &c).await.0, "0", "{enc}");
     }
     assert_eq!(rec.count(), 2);
     client(a, Compression::Gzip)

@@ -442,12 +442,7 @@ async fn truncated_gzip_and_zstd_are_400_and_the_next_request_is_served() {
     let rec = Recorder::new();
     let server = http_server(rec.clone(), |_| {}).await;
     let a = server.local_addr();
-    let good = proto(Signal::Traces, 50);
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(&good).unwrap();
-    let gz = e.finish().unwrap();
-    let zs = zstd::bulk::compress(&good, 1).unwrap();
-    for (enc, c) in [("gzip", &gz), ("zstd", &zs)] {
+    for (enc, c) in gzip_and_zstd(&proto(Signal::Traces, 50)) {
         for cut in [c.len() / 3, c.len() - 1] {
             let r = post(
                 a,
@@ -464,7 +459,7 @@ async fn truncated_gzip_and_zstd_are_400_and_the_next_request_is_served() {
             healthy(a, &rec, false).await;
         }
         // The whole stream is accepted.
-        let r = post(a, "/v1/traces", PB, &format!("Content-Encoding: {enc}"), c).await;
+        let r = post(a, "/v1/traces", PB, &format!("Content-Encoding: {enc}"), &c).await;
         assert_eq!(r.status, 200, "{enc}: {r:?}");
     }
     server.shutdown(Duration::from_secs(1)).await;

@@ -22,7 +22,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{ClientAuth, ClientSettings, Compression, PartialSuccess, SendError, header_map};
+use super::{
+    ClientAuth, ClientSettings, Compression, PartialSuccess, SendError, error_chain, header_map,
+};
 use crate::TransportError;
 use crate::compression::{Encoding, compress_into, decompress};
 use crate::grpc_status::{code, decode_response_proto, percent_decode, retry_delay_from_status};
@@ -182,14 +184,7 @@ fn grpc_timeout(t: Duration) -> HeaderValue {
 /// A transport failure (connection refused, reset, GOAWAY, stream reset): the server may never
 /// have seen the request, so it is retryable, as grpc-go reports it (`Unavailable`).
 fn unavailable(e: &dyn std::error::Error) -> SendError {
-    let mut message = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        next = s.source();
-    }
-    SendError::retryable("gRPC Unavailable", message)
+    SendError::retryable("gRPC Unavailable", error_chain(e))
 }
 
 /// Reads the unary response: the status from Trailers-Only headers or the trailers, and the

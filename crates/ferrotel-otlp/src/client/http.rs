@@ -13,7 +13,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{ClientAuth, ClientSettings, PartialSuccess, Protocol, SendError, header_map};
+use super::{
+    ClientAuth, ClientSettings, PartialSuccess, Protocol, SendError, error_chain, header_map,
+};
 use crate::TransportError;
 use crate::compression::{Encoding, compress};
 use crate::grpc_status::{decode_response_json, decode_response_proto, status_message_from_body};
@@ -231,18 +233,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-/// hyper-util's client error says little at the top level; the cause says what happened.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

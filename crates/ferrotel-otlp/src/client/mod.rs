@@ -183,6 +183,19 @@ fn header_map(headers: &[(String, String)]) -> Result<::http::HeaderMap, Transpo
     Ok(map)
 }
 
+/// `a: b: c` from an error and its sources: hyper-util's client error says little at the top
+/// level, the cause says what happened.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 /// The TLS connector both protocols use (hyper-rustls over hyper-util's HTTP connector).
 fn connector(
     tls: &ClientTls,

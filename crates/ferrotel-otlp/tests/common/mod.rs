@@ -336,3 +336,14 @@ pub async fn post(
     }
     raw(addr, &head, body).await
 }
+
+/// `data` compressed with the standard gzip (fastest level) and zstd (level 1) encoders.
+pub fn gzip_and_zstd(data: &[u8]) -> [(&'static str, Vec<u8>); 2] {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    [
+        ("gzip", e.finish().unwrap()),
+        ("zstd", zstd::bulk::compress(data, 1).unwrap()),
+    ]
+}

@@ -41,7 +41,28 @@ enum Command {
     },
 }
 
-fn load(specs: &[String]) -> Result<Config, ConfigErrors> {
+/// Loads and checks a config, with every error in one run: the graph checks (component types
+/// and configs, references) run on whatever the sections gave, even when one of them (say the
+/// telemetry) has errors.
+fn check(
+    specs: &[String],
+    registry: &ferrotel_runtime::Registry,
+) -> Result<(Config, ferrotel_runtime::graph::Plan), ConfigErrors> {
+    let (config, mut errors) = Config::parse(load_root(specs)?);
+    if config.service.pipelines.is_empty() && !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    match ferrotel_runtime::graph::validate(&config, registry) {
+        Ok(plan) if errors.is_empty() => Ok((config, plan)),
+        Ok(_) => Err(ConfigErrors(errors)),
+        Err(graph_errors) => {
+            errors.extend(graph_errors.0);
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+fn load_root(specs: &[String]) -> Result<config::node::Node, ConfigErrors> {
     let root = if specs.is_empty() {
         config::node::parse_yaml(DEFAULT_CONFIG, "<embedded default>")
             .map_err(|e| config::ConfigError::new("", e.to_string()))?
@@ -53,7 +74,7 @@ fn load(specs: &[String]) -> Result<Config, ConfigErrors> {
         config::expand::expand_node(&mut root, &config::process_env, &mut Vec::new())
             .map_err(|e| config::ConfigError::new("", e))?;
     }
-    Config::from_node(root)
+    Ok(root)
 }
 
 fn print_errors(errors: &ConfigErrors) {
@@ -108,8 +129,7 @@ fn main() -> ExitCode {
 
 fn validate(specs: &[String]) -> ExitCode {
     let registry = ferrotel_components::registry();
-    let result =
-        load(specs).and_then(|c| ferrotel_runtime::graph::validate(&c, &registry).map(|p| (c, p)));
+    let result = check(specs, &registry);
     match result {
         Ok((config, plan)) => {
             for w in &plan.warnings {
@@ -168,8 +188,8 @@ fn print_components() {
 }
 
 fn run(specs: &[String]) -> ExitCode {
-    let config = match load(specs) {
-        Ok(c) => c,
+    let config = match check(specs, &ferrotel_components::registry()) {
+        Ok((c, _)) => c,
         Err(e) => {
             print_errors(&e);
             return ExitCode::FAILURE;

@@ -197,6 +197,39 @@ fn cli_validate_and_components() {
     );
 }
 
+/// `validate` lists every error in one run: one in the telemetry section does not hide those
+/// of the components and pipelines (issue 23: it used to stop at the first section).
+#[test]
+fn cli_validate_lists_errors_of_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "receivers: {otlp: {protocols: {grpc: }}, nosuch: }\n\
+         processors: {batch: {timeout: soon}}\n\
+         exporters: {debug: }\n\
+         service:\n  telemetry: {metrics: {level: loud}, logs: {level: chatty}}\n\
+         \x20 pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [debug, otlp/2]}}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .args(["validate", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "error: service::telemetry::metrics::level: invalid level \"loud\"",
+        "error: service::telemetry::logs::level: invalid level \"chatty\"",
+        "error: receivers::nosuch: unknown receiver type \"nosuch\"",
+        "error: processors::batch::timeout:",
+        "error: service::pipelines::traces::exporters[1]: exporter \"otlp/2\" is not defined",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
 /// GET a loopback URL; (status, body).
 async fn http_get(port: u16, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -184,12 +184,23 @@ pub const SECTIONS: [&str; 5] = [
 impl Config {
     /// Splits a merged tree into sections. Collects every error it finds.
     pub fn from_node(root: Node) -> Result<Config, ConfigErrors> {
+        let (config, errors) = Self::parse(root);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// What could be read, and every error found, so that the graph checks can still run on
+    /// the rest and one `validate` lists everything wrong with a config.
+    pub fn parse(root: Node) -> (Config, Vec<ConfigError>) {
         let mut errors = Vec::new();
         let mut config = Config::default();
         let Some(entries) = root.as_map() else {
-            return Err(ConfigError::new("", "the config must be a mapping")
-                .with_location(root.location.clone())
-                .into());
+            let e = ConfigError::new("", "the config must be a mapping")
+                .with_location(root.location.clone());
+            return (config, vec![e]);
         };
         for (key, value) in entries {
             let section = match key.as_str() {
@@ -233,21 +244,18 @@ impl Config {
             }
         }
         match root.get("service") {
-            Some(service) => match service::ServiceConfig::from_node(service) {
-                Ok(s) => config.service = s,
-                Err(es) => errors.extend(es.0),
-            },
+            Some(service) => {
+                let (s, es) = service::ServiceConfig::parse(service);
+                config.service = s;
+                errors.extend(es);
+            }
             None => errors.push(ConfigError::new(
                 "service",
                 "missing: a config needs service::pipelines",
             )),
         }
         config.root = root;
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(errors))
-        }
+        (config, errors)
     }
 
     /// The location of a config path, for error messages.

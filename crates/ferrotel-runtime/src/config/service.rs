@@ -130,10 +130,21 @@ fn scalar_string(node: &Node) -> Option<String> {
 
 impl ServiceConfig {
     pub fn from_node(node: &Node) -> Result<ServiceConfig, ConfigErrors> {
+        let (cfg, errors) = Self::parse(node);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// What could be read, and every error found (a bad telemetry key does not hide the
+    /// pipelines from the checks that follow).
+    pub fn parse(node: &Node) -> (ServiceConfig, Vec<ConfigError>) {
         let mut errors = Vec::new();
         let mut cfg = ServiceConfig::default();
         let Some(entries) = node.as_map() else {
-            return Err(err("service", "must be a mapping", node).into());
+            return (cfg, vec![err("service", "must be a mapping", node)]);
         };
         for (key, value) in entries {
             let path = format!("service::{key}");
@@ -188,11 +199,7 @@ impl ServiceConfig {
         if cfg.pipelines.is_empty() && errors.is_empty() {
             errors.push(err("service::pipelines", "no pipelines are defined", node));
         }
-        if errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(errors))
-        }
+        (cfg, errors)
     }
 }
 

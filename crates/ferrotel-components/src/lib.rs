@@ -14,6 +14,7 @@ pub mod extensions {
     pub mod bearertokenauth;
     pub mod file_storage;
     pub mod health_check;
+    pub mod zpages;
 }
 pub mod processors {
     pub mod attributes;
@@ -49,6 +50,7 @@ pub fn registry() -> Registry {
         .exporter(exporters::otlp::OtlpHttpExporterFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
+    r.extension(extensions::zpages::ZpagesFactory);
     r.extension(extensions::bearertokenauth::BearerTokenAuthFactory)
         .extension(extensions::basicauth::BasicAuthFactory)
         .extension(extensions::file_storage::FileStorageFactory);

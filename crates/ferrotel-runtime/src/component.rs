@@ -231,6 +231,31 @@ pub trait Extension: Lifecycle {
     fn on_ready(&self, ready: bool) {
         let _ = ready;
     }
+
+    /// Told once, after every component is built, what the service runs (zpages).
+    fn on_service(&self, info: &Arc<ServiceInfo>) {
+        let _ = info;
+    }
+}
+
+/// What a service runs, for extensions that describe it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInfo {
+    /// `pipelines::<id>` with its receivers, processors and exporters, in config order.
+    pub pipelines: Vec<PipelineInfo>,
+    /// Enabled extensions, in `service::extensions` order.
+    pub extensions: Vec<String>,
+    /// Every configured component as `(kind, id)`, kinds in the config's section order.
+    pub components: Vec<(Kind, String)>,
+}
+
+/// One pipeline as [`ServiceInfo`] lists it.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineInfo {
+    pub id: String,
+    pub receivers: Vec<String>,
+    pub processors: Vec<String>,
+    pub exporters: Vec<String>,
 }
 
 /// The capability of type `T` an extension offers, if any.

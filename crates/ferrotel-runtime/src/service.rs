@@ -45,6 +45,37 @@ fn node_of<'a>(section: &'a [(ComponentId, Node)], id: &ComponentId) -> &'a Node
         .expect("validated: component is defined")
 }
 
+/// What `config` runs, as extensions see it.
+fn service_info(config: &Config) -> ServiceInfo {
+    let names = |refs: &[crate::config::service::ComponentRef]| {
+        refs.iter().map(|r| r.id.to_string()).collect()
+    };
+    ServiceInfo {
+        pipelines: config
+            .service
+            .pipelines
+            .iter()
+            .map(|(id, p)| PipelineInfo {
+                id: id.to_string(),
+                receivers: names(&p.receivers),
+                processors: names(&p.processors),
+                exporters: names(&p.exporters),
+            })
+            .collect(),
+        extensions: names(&config.service.extensions),
+        components: [
+            (Kind::Receiver, &config.receivers),
+            (Kind::Processor, &config.processors),
+            (Kind::Exporter, &config.exporters),
+            (Kind::Connector, &config.connectors),
+            (Kind::Extension, &config.extensions),
+        ]
+        .into_iter()
+        .flat_map(|(k, list)| list.iter().map(move |(id, _)| (k, id.to_string())))
+        .collect(),
+    }
+}
+
 fn build_err(kind: Kind, id: &ComponentId, e: ComponentError) -> ConfigErrors {
     ConfigError::new(
         format!("{}::{id}", kind.section()),
@@ -86,6 +117,10 @@ impl Service {
             extensions.push((r.id.clone(), ext));
         }
         let extensions = Arc::new(extensions);
+        let info = Arc::new(service_info(config));
+        for (_, e) in extensions.iter() {
+            e.on_service(&info);
+        }
 
         // Exporters: one per id, with every signal of the pipelines that use it.
         let mut exporter_signals: BTreeMap<ComponentId, Vec<Signal>> = BTreeMap::new();

@@ -57,12 +57,7 @@ fn otelcol_contrib_default_config() {
     let (unknown, other) = split(validate_errors("otelcol-contrib-default.yaml", &[]));
     assert_eq!(
         unknown,
-        set(&[
-            "extension pprof",
-            "extension zpages",
-            "receiver jaeger",
-            "receiver zipkin",
-        ])
+        set(&["extension pprof", "receiver jaeger", "receiver zipkin",])
     );
     assert_eq!(other, set(&[]));
 }

@@ -249,11 +249,12 @@ async fn http_get(port: u16, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Own metrics count what was accepted and sent; health_check says 200 while running.
+/// Own metrics count what was accepted and sent; health_check says 200 while running; zpages
+/// lists the pipelines and extensions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn own_metrics_and_health_check() {
+async fn own_metrics_health_check_and_zpages() {
     let dir = tempfile::tempdir().unwrap();
-    let (grpc, metrics, health) = (free_port(), free_port(), free_port());
+    let (grpc, metrics, health, zpages) = (free_port(), free_port(), free_port(), free_port());
     let yaml = format!(
         r#"
 receivers:
@@ -262,19 +263,48 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 exporters:
   file: {{path: ./out.jsonl}}
+processors:
+  batch:
 extensions:
   health_check: {{endpoint: "127.0.0.1:{health}"}}
+  zpages: {{endpoint: "127.0.0.1:{zpages}"}}
 service:
-  extensions: [health_check]
+  extensions: [health_check, zpages]
   telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
   pipelines:
     traces: {{receivers: [otlp], exporters: [file]}}
+    logs/2: {{receivers: [otlp], processors: [batch], exporters: [file]}}
 "#
     );
     let mut collector = Collector::start(dir.path(), &yaml);
     let (status, body) = http_get(health, "/").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"Server available\""), "{body}");
+    let (status, page) = http_get(zpages, "/debug/pipelinez").await;
+    assert_eq!(status, 200, "{page}");
+    for row in [
+        "<tr><td>traces</td><td>otlp</td><td><em>none</em></td><td>file</td><td>Ready</td></tr>",
+        "<tr><td>logs/2</td><td>otlp</td><td>batch</td><td>file</td><td>Ready</td></tr>",
+    ] {
+        assert!(page.contains(row), "missing {row:?} in:\n{page}");
+    }
+    let (_, page) = http_get(zpages, "/debug/extensionz").await;
+    assert!(
+        page.contains("<tr><td>zpages</td><td>Ready</td></tr>"),
+        "{page}"
+    );
+    let (_, page) = http_get(zpages, "/debug/servicez").await;
+    assert!(
+        page.contains("<tr><td>Pipelines</td><td>2</td></tr>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr><td>processors</td><td>batch</td></tr>"),
+        "{page}"
+    );
+    assert_eq!(http_get(zpages, "/debug/tracez").await.0, 200);
+    assert_eq!(http_get(zpages, "/debug/featurez").await.0, 200);
+    assert_eq!(http_get(zpages, "/debug/nosuch").await.0, 404);
     let client = OtlpClient::new(ClientSettings {
         protocol: Protocol::Grpc,
         endpoint: format!("http://127.0.0.1:{grpc}"),

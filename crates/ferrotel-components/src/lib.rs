@@ -14,6 +14,8 @@ pub mod extensions {
     pub mod bearertokenauth;
     pub mod file_storage;
     pub mod health_check;
+    #[cfg(feature = "pprof")]
+    pub mod pprof;
     pub mod zpages;
 }
 pub mod processors {
@@ -51,6 +53,8 @@ pub fn registry() -> Registry {
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);
+    #[cfg(feature = "pprof")]
+    r.extension(extensions::pprof::PprofFactory);
     r.extension(extensions::bearertokenauth::BearerTokenAuthFactory)
         .extension(extensions::basicauth::BasicAuthFactory)
         .extension(extensions::file_storage::FileStorageFactory);

@@ -29,7 +29,7 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         }
         (Kind::Exporter, "otlp_http" | "otlphttp") => "endpoint: http://127.0.0.1:1".into(),
         (Kind::Exporter, "file") => format!("path: {d}/out.jsonl"),
-        (Kind::Extension, "health_check" | "zpages") => "endpoint: 127.0.0.1:0".into(),
+        (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")
         }

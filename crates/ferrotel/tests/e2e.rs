@@ -332,6 +332,107 @@ service:
     );
 }
 
+/// The pprof extension answers a CPU profile taken under load: a gzipped pprof Profile whose
+/// samples name ferrotel's own functions; its index and heap pages answer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pprof_cpu_profile_under_load() {
+    use ferrotel_components::extensions::pprof::profile::Profile;
+    use prost::Message;
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, pprof) = (free_port(), free_port());
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+processors:
+  batch:
+exporters:
+  file: {{path: ./out.jsonl}}
+extensions:
+  pprof: {{endpoint: "127.0.0.1:{pprof}"}}
+service:
+  extensions: [pprof]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [batch], exporters: [file]}}
+"#
+    );
+    let mut collector = Collector::start(dir.path(), &yaml);
+    let (status, index) = http_get(pprof, "/debug/pprof/").await;
+    assert_eq!(status, 200, "{index}");
+    assert!(index.contains("profile?seconds=30"), "{index}");
+    let load = tokio::spawn(async move {
+        let client = OtlpClient::new(ClientSettings {
+            protocol: Protocol::Grpc,
+            endpoint: format!("http://127.0.0.1:{grpc}"),
+            ..Default::default()
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut i = 0;
+        while started.elapsed() < Duration::from_millis(1500) {
+            client.export(&spans("p", i * 100, 100)).await.unwrap();
+            i += 1;
+        }
+    });
+    let body = http_get_bytes(pprof, "/debug/pprof/profile?seconds=1").await;
+    load.await.unwrap();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut raw)
+        .expect("a gzipped profile");
+    let p = Profile::decode(&raw[..]).expect("a pprof Profile");
+    assert!(!p.sample.is_empty(), "no samples");
+    let names: Vec<&str> = p
+        .function
+        .iter()
+        .map(|f| p.string_table[f.name as usize].as_str())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("ferrotel")),
+        "no ferrotel function among {names:?}"
+    );
+    assert_eq!(
+        http_get(pprof, "/debug/pprof/profile?seconds=0").await.0,
+        400
+    );
+    assert_eq!(http_get(pprof, "/debug/pprof/nosuch").await.0, 404);
+    assert!(!http_get_bytes(pprof, "/debug/pprof/heap").await.is_empty());
+    collector.signal("TERM");
+    assert_eq!(
+        tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(20)))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+}
+
+/// GET a loopback URL's body as bytes (200 expected).
+async fn http_get_bytes(port: u16, path: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    buf[end + 4..].to_vec()
+}
+
 /// A memory_limiter over its limit refuses before the body is read: HTTP 503 + Retry-After,
 /// gRPC Unavailable (retryable), nothing reaches the exporter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

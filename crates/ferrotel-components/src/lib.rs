@@ -14,6 +14,7 @@ pub mod extensions {
     pub mod bearertokenauth;
     pub mod file_storage;
     pub mod health_check;
+    mod http_server;
     #[cfg(feature = "pprof")]
     pub mod pprof;
     pub mod zpages;

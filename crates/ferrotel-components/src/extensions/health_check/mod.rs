@@ -2,18 +2,15 @@
 //! while every pipeline runs and 503 while the collector starts or drains, with the Go
 //! Collector's JSON body.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
-use tokio::net::TcpListener;
+
+use crate::extensions::http_server::ServerTask;
 
 use ferrotel_runtime::config::{ConfigError, parse_endpoint};
 use ferrotel_runtime::*;
@@ -86,7 +83,7 @@ impl ExtensionFactory for HealthCheckFactory {
         Ok(Arc::new(HealthCheck {
             config,
             ready: Arc::new(AtomicBool::new(false)),
-            server: Mutex::new(None),
+            server: ServerTask::default(),
         }))
     }
 }
@@ -94,7 +91,7 @@ impl ExtensionFactory for HealthCheckFactory {
 struct HealthCheck {
     config: HealthCheckConfig,
     ready: Arc<AtomicBool>,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    server: ServerTask,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -123,63 +120,40 @@ fn rfc3339(t: SystemTime) -> String {
 
 impl Lifecycle for HealthCheck {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async move {
-            let addr = parse_endpoint(&self.config.endpoint).map_err(ComponentError::new)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| ComponentError::new(format!("cannot listen on {addr}: {e}")))?;
-            let ready = self.ready.clone();
-            let path = self.config.path.clone();
-            let bodies = self.config.response_body.clone();
-            let since = rfc3339(SystemTime::now());
-            let started = Instant::now();
-            let task = tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let (ready, path, bodies, since) =
-                        (ready.clone(), path.clone(), bodies.clone(), since.clone());
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                            let ok = ready.load(Ordering::Acquire);
-                            let resp = if req.uri().path() != path {
-                                http::Response::builder()
-                                    .status(404)
-                                    .body(Full::new(Bytes::from_static(b"404 page not found\n")))
-                            } else {
-                                let body = match (&bodies, ok) {
-                                    (Some(b), true) => b.healthy.clone(),
-                                    (Some(b), false) => b.unhealthy.clone(),
-                                    (None, true) => format!(
-                                        "{{\"status\":\"Server available\",\"upSince\":\"{since}\",\"uptime\":\"{:.3}s\"}}",
-                                        started.elapsed().as_secs_f64()
-                                    ),
-                                    (None, false) => "{\"status\":\"Server not available\",\"upSince\":\"0001-01-01T00:00:00Z\",\"uptime\":\"\"}".into(),
-                                };
-                                http::Response::builder()
-                                    .status(if ok { 200 } else { 503 })
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(body)))
-                            };
-                            async move { Ok::<_, Infallible>(resp.expect("valid response")) }
-                        });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
-            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
-            Ok(())
-        })
+        let ready = self.ready.clone();
+        let path = self.config.path.clone();
+        let bodies = self.config.response_body.clone();
+        let since = rfc3339(SystemTime::now());
+        let started = Instant::now();
+        Box::pin(self.server.start(&self.config.endpoint, move |req| {
+            let ok = ready.load(Ordering::Acquire);
+            let resp = if req.uri().path() != path {
+                http::Response::builder()
+                    .status(404)
+                    .body(Full::new(Bytes::from_static(b"404 page not found\n")))
+            } else {
+                let body = match (&bodies, ok) {
+                    (Some(b), true) => b.healthy.clone(),
+                    (Some(b), false) => b.unhealthy.clone(),
+                    (None, true) => format!(
+                        "{{\"status\":\"Server available\",\"upSince\":\"{since}\",\"uptime\":\"{:.3}s\"}}",
+                        started.elapsed().as_secs_f64()
+                    ),
+                    (None, false) => "{\"status\":\"Server not available\",\"upSince\":\"0001-01-01T00:00:00Z\",\"uptime\":\"\"}".into(),
+                };
+                http::Response::builder()
+                    .status(if ok { 200 } else { 503 })
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+            };
+            async move { resp.expect("valid response") }
+        }))
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async move {
-            self.ready.store(false, Ordering::Release);
-            if let Some(t) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                t.abort();
-            }
-            Ok(())
-        })
+        self.ready.store(false, Ordering::Release);
+        self.server.stop();
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -11,7 +11,6 @@
 
 pub mod profile;
 
-use std::convert::Infallible;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,11 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use prost::Message;
 use serde::Deserialize;
-use tokio::net::TcpListener;
+
+use crate::extensions::http_server::ServerTask;
 
 use ferrotel_runtime::config::{ConfigError, parse_endpoint};
 use ferrotel_runtime::*;
@@ -93,7 +91,7 @@ impl ExtensionFactory for PprofFactory {
     ) -> Result<Arc<dyn Extension>, ComponentError> {
         Ok(Arc::new(Pprof {
             config,
-            server: Mutex::new(None),
+            server: ServerTask::default(),
             whole_run: Mutex::new(None),
         }))
     }
@@ -101,7 +99,7 @@ impl ExtensionFactory for PprofFactory {
 
 struct Pprof {
     config: PprofConfig,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    server: ServerTask,
     /// `save_to_file`: the thread holding the run's profiler, told to stop at shutdown.
     whole_run: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
@@ -223,10 +221,9 @@ async fn route(req: http::Request<hyper::body::Incoming>) -> http::Response<Full
 impl Lifecycle for Pprof {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
-            let addr = parse_endpoint(&self.config.endpoint).map_err(ComponentError::new)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| ComponentError::new(format!("cannot listen on {addr}: {e}")))?;
+            self.server
+                .start(&self.config.endpoint, |req| async move { route(req).await })
+                .await?;
             if !self.config.save_to_file.is_empty() {
                 let path = self.config.save_to_file.clone();
                 let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -247,27 +244,13 @@ impl Lifecycle for Pprof {
                     .map_err(|e| ComponentError::new(format!("profiler thread: {e}")))?;
                 *self.whole_run.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx, thread));
             }
-            let task = tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(async move {
-                        let svc =
-                            service_fn(|req| async move { Ok::<_, Infallible>(route(req).await) });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
-            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
             Ok(())
         })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
-            if let Some(t) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                t.abort();
-            }
+            self.server.stop();
             let whole_run = self
                 .whole_run
                 .lock()

@@ -4,18 +4,16 @@
 //! `/debug/featurez` (feature gates) and `/debug/tracez` (ferrotel records no spans of its
 //! own: the page says so).
 
-use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
-use tokio::net::TcpListener;
+
+use crate::extensions::http_server::ServerTask;
 
 use ferrotel_runtime::config::{ConfigError, parse_endpoint};
 use ferrotel_runtime::*;
@@ -75,7 +73,7 @@ impl ExtensionFactory for ZpagesFactory {
                 started: Instant::now(),
                 started_at: SystemTime::now(),
             }),
-            server: Mutex::new(None),
+            server: ServerTask::default(),
         }))
     }
 }
@@ -83,7 +81,7 @@ impl ExtensionFactory for ZpagesFactory {
 struct Zpages {
     config: ZpagesConfig,
     state: Arc<State>,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    server: ServerTask,
 }
 
 struct State {
@@ -214,45 +212,26 @@ impl State {
 
 impl Lifecycle for Zpages {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async move {
-            let addr = parse_endpoint(&self.config.endpoint).map_err(ComponentError::new)?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| ComponentError::new(format!("cannot listen on {addr}: {e}")))?;
-            let state = self.state.clone();
-            let task = tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                            let resp = match state.render(req.uri().path()) {
-                                Some(html) => http::Response::builder()
-                                    .header("content-type", "text/html; charset=utf-8")
-                                    .body(Full::new(Bytes::from(html))),
-                                None => http::Response::builder()
-                                    .status(404)
-                                    .body(Full::new(Bytes::from_static(b"404 page not found\n"))),
-                            };
-                            async move { Ok::<_, Infallible>(resp.expect("valid response")) }
-                        });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
+        let state = self.state.clone();
+        Box::pin(self.server.start(&self.config.endpoint, move |req| {
+            let page = state.render(req.uri().path());
+            async move {
+                match page {
+                    Some(html) => http::Response::builder()
+                        .header("content-type", "text/html; charset=utf-8")
+                        .body(Full::new(Bytes::from(html))),
+                    None => http::Response::builder()
+                        .status(404)
+                        .body(Full::new(Bytes::from_static(b"404 page not found\n"))),
                 }
-            });
-            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
-            Ok(())
-        })
+                .expect("valid response")
+            }
+        }))
     }
 
     fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
-        Box::pin(async move {
-            if let Some(t) = self.server.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                t.abort();
-            }
-            Ok(())
-        })
+        self.server.stop();
+        Box::pin(async { Ok(()) })
     }
 }
 

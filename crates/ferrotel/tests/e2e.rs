@@ -232,6 +232,12 @@ fn cli_validate_lists_errors_of_every_section() {
 
 /// GET a loopback URL; (status, body).
 async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let (status, _, body) = http_get_raw(port, path).await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// GET a loopback URL: (status, head, body bytes).
+async fn http_get_raw(port: u16, path: &str) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -239,14 +245,15 @@ async fn http_get(port: u16, path: &str) -> (u16, String) {
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let status = buf[9..12].parse().unwrap();
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head[9..12].parse().unwrap();
+    (status, head, buf[(end + 4).min(buf.len())..].to_vec())
 }
 
 /// Own metrics count what was accepted and sent; health_check says 200 while running; zpages
@@ -410,27 +417,17 @@ service:
     );
 }
 
-/// GET a loopback URL's body as bytes (200 expected).
+/// GET a loopback URL's body as bytes (200 expected, not chunked).
 async fn http_get_bytes(port: u16, path: &str) -> Vec<u8> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (status, head, body) = http_get_raw(port, path).await;
+    assert_eq!(status, 200, "{head}");
     assert!(
         !head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked"),
         "{head}"
     );
-    buf[end + 4..].to_vec()
+    body
 }
 
 /// A memory_limiter over its limit refuses before the body is read: HTTP 503 + Retry-After,

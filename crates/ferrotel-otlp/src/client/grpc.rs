@@ -34,8 +34,8 @@ const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 
 pub(super) struct GrpcClient {
     client: Client<HttpsConnector<HttpConnector>, GrpcBody>,
-    /// `scheme://authority`; the method's path is appended per call.
-    base: String,
+    /// The export method's URI per signal, in `Signal::ALL` order (built once).
+    uris: Vec<(ferrotel_pdata::Signal, Uri)>,
     encoding: Encoding,
     headers: HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
@@ -92,9 +92,18 @@ impl GrpcClient {
             .timer(hyper_util::rt::TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
+        let uris = ferrotel_pdata::Signal::ALL
+            .iter()
+            .map(|s| {
+                format!("{base}{}", s.grpc_path())
+                    .parse()
+                    .map(|u| (*s, u))
+                    .map_err(|e| TransportError::Config(format!("endpoint {base:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(GrpcClient {
             client,
-            base,
+            uris,
             encoding,
             headers: header_map(&s.headers)?,
             auth: s.auth.clone(),
@@ -118,9 +127,13 @@ impl GrpcClient {
             framed[1..5].copy_from_slice(&len.to_be_bytes());
             GrpcBody::new(Bytes::from(framed), Bytes::new())
         };
-        let uri: Uri = format!("{}{}", self.base, payload.signal().grpc_path())
-            .parse()
-            .map_err(|e| SendError::permanent("encode", format!("request URI: {e}")))?;
+        let signal = payload.signal();
+        let uri = self
+            .uris
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, u)| u.clone())
+            .ok_or_else(|| SendError::permanent("encode", format!("no URI for {signal:?}")))?;
         let mut req = Request::post(uri)
             .body(body)
             .map_err(|e| SendError::permanent("encode", e.to_string()))?;

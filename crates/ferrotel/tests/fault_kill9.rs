@@ -2,7 +2,8 @@
 //! while its downstream is away: after a restart every request the receiver acknowledged
 //! (HTTP 200) reaches the downstream — counted exactly, by span name. Requests in flight at
 //! the kill (no answer) may or may not arrive; duplicates are reported, not failed on (the
-//! queue delivers at least once).
+//! queue delivers at least once). The same with exporter-side batching
+//! (`sending_queue::batch`), which batches after the persistent queue.
 
 mod interop_support;
 
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use interop_support::*;
 
-fn front(dir: &std::path::Path, http: u16, m: u16, sink_grpc: u16) -> String {
+/// `batch`: the `sending_queue::batch` section's lines, indented for it, or "".
+fn front(dir: &std::path::Path, http: u16, m: u16, sink_grpc: u16, batch: &str) -> String {
     format!(
         r#"
 extensions:
@@ -34,6 +36,7 @@ exporters:
       storage: file_storage/q
       queue_size: 100000
       num_consumers: 4
+{batch}
     retry_on_failure:
       initial_interval: 50ms
       max_interval: 200ms
@@ -59,6 +62,19 @@ fn sink(dir: &std::path::Path, grpc: u16, http: u16, m: u16) -> String {
 
 #[test]
 fn kill9_under_load_loses_no_acknowledged_request() {
+    kill9_under_load("");
+}
+
+#[test]
+fn kill9_with_exporter_batching_loses_no_acknowledged_request() {
+    let names = kill9_under_load(
+        "      batch:\n        flush_timeout: 100ms\n        min_size: 20\n        max_size: 50",
+    );
+    assert!(names > 0);
+}
+
+/// Runs the scenario; returns how many spans the sink received.
+fn kill9_under_load(batch: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (fh, fm, sg, sh, sm) = (
@@ -69,7 +85,7 @@ fn kill9_under_load_loses_no_acknowledged_request() {
         free_port(),
     );
     let mut s = Collector::start("sink", d, &sink(d, sg, sh, sm), Some(sm));
-    let mut f = Collector::start("front", d, &front(d, fh, fm, sg), Some(fm));
+    let mut f = Collector::start("front", d, &front(d, fh, fm, sg, batch), Some(fm));
 
     // Load: 3 senders, each request one span with a unique name; record what was acknowledged.
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -122,7 +138,7 @@ fn kill9_under_load_loses_no_acknowledged_request() {
 
     // Everything comes back; the front replays its queue.
     let _s = Collector::start("sink2", d, &sink(d, sg, sh, sm), Some(sm));
-    let f = Collector::start("front2", d, &front(d, fh, fm, sg), Some(fm));
+    let f = Collector::start("front2", d, &front(d, fh, fm, sg, batch), Some(fm));
     let path = d.join("traces.bin");
     let start = Instant::now();
     let mut missing: Vec<String> = Vec::new();
@@ -161,4 +177,92 @@ fn kill9_under_load_loses_no_acknowledged_request() {
     );
     // Only requests without an answer may arrive without having been acknowledged.
     assert!(unacked_delivered <= unanswered.len());
+    if !batch.is_empty() {
+        // Every request that reached the sink is a batch within max_size.
+        let sizes: Vec<usize> = traces(&path)
+            .iter()
+            .map(|r| {
+                r.resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum()
+            })
+            .collect();
+        assert!(
+            sizes.iter().all(|&n| n <= 50),
+            "batch over max_size: {sizes:?}"
+        );
+        assert!(
+            sizes.iter().any(|&n| n >= 20),
+            "no batch reached min_size: {sizes:?}"
+        );
+    }
+    names.len()
+}
+
+/// 1-span requests reach the sink in batches of min_size..=max_size, and a short one after
+/// flush_timeout.
+#[test]
+fn exporter_batching_sends_min_size_batches_then_by_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (fh, fm, sg, sh, sm) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let _s = Collector::start("sink", d, &sink(d, sg, sh, sm), Some(sm));
+    let batch =
+        "      batch:\n        flush_timeout: 2s\n        min_size: 10\n        max_size: 15";
+    let f = Collector::start("front", d, &front(d, fh, fm, sg, batch), Some(fm));
+    let start = Instant::now();
+    for i in 0..25 {
+        let body = spans_request("batching", &[format!("b{i:02}")]);
+        assert_eq!(post_otlp(fh, "/v1/traces", &body).unwrap(), 200);
+    }
+    let path = d.join("traces.bin");
+    let sizes = || -> Vec<usize> {
+        traces(&path)
+            .iter()
+            .map(|r| {
+                r.resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum()
+            })
+            .collect()
+    };
+    wait_for(Duration::from_secs(10), "two batches", || {
+        sizes().len() >= 2
+    });
+    assert_eq!(
+        sizes(),
+        vec![10, 10],
+        "full batches go at min_size:\n{}",
+        f.log()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "full batches did not wait"
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "the rest after flush_timeout",
+        || sizes().len() == 3,
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "the short batch waits flush_timeout"
+    );
+    assert_eq!(sizes(), vec![10, 10, 5]);
+    let mut names = span_names(&path);
+    names.sort();
+    assert_eq!(
+        names,
+        (0..25).map(|i| format!("b{i:02}")).collect::<Vec<_>>()
+    );
 }

@@ -7,20 +7,30 @@
 //! `otelcol_exporter_send_failed_*` or `otelcol_exporter_enqueue_failed_*` and logged with
 //! the reason.
 
+mod batch;
+mod settings;
+
+use batch::Take;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferrotel_pdata::Payload;
-use serde::Deserialize;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::component::*;
-use crate::config::{ComponentId, ConfigError, duration};
+use crate::config::ComponentId;
 use crate::queue::{DiskQueue, DiskQueueOptions, QueueStorage};
 use crate::telemetry::Counter;
 use crate::telemetry::obs::ExporterObs;
+
+pub use settings::{
+    BatchSettings, Batching, PartitionSettings, QueueSettings, RetrySettings, Sizer,
+};
 
 /// Why a send attempt failed.
 #[derive(Debug, Clone)]
@@ -59,129 +69,34 @@ pub trait Sender: Send + Sync + 'static {
     }
 }
 
-/// What the queue measures its size in (`sending_queue::sizer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Sizer {
-    #[default]
-    Requests,
-    Items,
-    Bytes,
-}
-
-/// `sending_queue`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueueSettings {
-    pub enabled: bool,
-    pub num_consumers: usize,
-    pub queue_size: u64,
-    pub sizer: Sizer,
-    /// Wait for room instead of refusing when full: back-pressure reaches the receiver.
-    pub block_on_overflow: bool,
-    /// A storage extension id for a persistent queue (e.g. `file_storage`).
-    pub storage: Option<ComponentId>,
-    /// Accepted for compatibility: the caller waits for the export result.
-    pub wait_for_result: bool,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        QueueSettings {
-            enabled: true,
-            num_consumers: 10,
-            queue_size: 1000,
-            sizer: Sizer::Requests,
-            block_on_overflow: false,
-            storage: None,
-            wait_for_result: false,
-        }
-    }
-}
-
-impl QueueSettings {
-    /// A queue that is off (exporters like `file` and `debug` default to this).
-    pub fn disabled() -> Self {
-        QueueSettings {
-            enabled: false,
-            ..Default::default()
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.enabled && self.num_consumers == 0 {
-            return Err(ConfigError::field(
-                "sending_queue::num_consumers",
-                "must be at least 1",
-            ));
-        }
-        if self.enabled && self.queue_size == 0 {
-            return Err(ConfigError::field(
-                "sending_queue::queue_size",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// `retry_on_failure`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetrySettings {
-    pub enabled: bool,
-    #[serde(deserialize_with = "duration::deserialize")]
-    pub initial_interval: Duration,
-    pub randomization_factor: f64,
-    pub multiplier: f64,
-    #[serde(deserialize_with = "duration::deserialize")]
-    pub max_interval: Duration,
-    /// 0 means retry forever.
-    #[serde(deserialize_with = "duration::deserialize")]
-    pub max_elapsed_time: Duration,
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        RetrySettings {
-            enabled: true,
-            initial_interval: Duration::from_secs(5),
-            randomization_factor: 0.5,
-            multiplier: 1.5,
-            max_interval: Duration::from_secs(30),
-            max_elapsed_time: Duration::from_secs(300),
-        }
-    }
-}
-
-impl RetrySettings {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(0.0..=1.0).contains(&self.randomization_factor) {
-            return Err(ConfigError::field(
-                "retry_on_failure::randomization_factor",
-                "must be between 0 and 1",
-            ));
-        }
-        if self.multiplier < 1.0 {
-            return Err(ConfigError::field(
-                "retry_on_failure::multiplier",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// One queued request. `seq` is its record in the persistent queue, if any.
+/// One queued request, or a part of one split across batches.
 struct Entry {
     payload: Payload,
     ctx: Context,
+    /// Memory-queue capacity (in the queue sizer's unit) given back when it leaves the queue;
+    /// 0 for a persistent entry, whose [`Record`] holds it until acknowledged.
     size: u64,
-    seq: Option<u64>,
+    /// Its size in the batch sizer's unit (0 without batching).
+    bsize: u64,
+    /// When it entered the queue: a batch is due `flush_timeout` after its oldest request.
+    enqueued: Instant,
+    record: Option<Arc<Record>>,
+}
+
+/// A request in the persistent queue. It is acknowledged on disk, and its capacity given
+/// back, once every part of it (batching may split it) was sent or given up on; a part kept
+/// at shutdown keeps the whole request on disk (sent again after the restart: at least once).
+struct Record {
+    seq: u64,
+    size: u64,
+    parts: AtomicUsize,
+    kept: AtomicBool,
 }
 
 struct QueueState {
     items: VecDeque<Entry>,
+    /// What `items` holds in the batch sizer's unit (0 without batching).
+    batched: u64,
     /// In the sizer's unit: what waits in memory, plus — for a persistent queue — what is
     /// being sent but not yet acknowledged (it still occupies the disk).
     size: u64,
@@ -212,6 +127,7 @@ struct Queue {
     state: Mutex<QueueState>,
     capacity: u64,
     sizer: Sizer,
+    batching: Option<Batching>,
     /// Wakes consumers when an item arrives or the queue closes.
     not_empty: Notify,
     /// Wakes blocked producers when room frees up.
@@ -221,14 +137,46 @@ struct Queue {
 
 impl Queue {
     fn size_of(&self, p: &Payload) -> u64 {
-        match self.sizer {
-            Sizer::Requests => 1,
-            Sizer::Items => p.items() as u64,
-            Sizer::Bytes => p
-                .as_encoded()
-                .map(|b| b.len() as u64)
-                .unwrap_or_else(|| p.to_proto().len() as u64),
+        measure(self.sizer, p)
+    }
+
+    /// The size of `p` in the batch sizer's unit, 0 without batching.
+    fn batch_size_of(&self, p: &Payload) -> u64 {
+        self.batching.map_or(0, |b| measure(b.sizer, p))
+    }
+
+    fn entry(
+        &self,
+        payload: Payload,
+        ctx: Context,
+        size: u64,
+        record: Option<Arc<Record>>,
+    ) -> Entry {
+        Entry {
+            bsize: self.batch_size_of(&payload),
+            payload,
+            ctx,
+            size: if record.is_some() { 0 } else { size },
+            enqueued: Instant::now(),
+            record,
         }
+    }
+
+    /// Marks one part of a persistent request done; the last one acknowledges it (unless a
+    /// part was kept for after the restart) and gives its capacity back.
+    fn finish(&self, record: &Record, kept: bool, id: &ComponentId, obs: &ExporterObs) {
+        if kept {
+            record.kept.store(true, Ordering::Relaxed);
+        }
+        if record.parts.fetch_sub(1, Ordering::AcqRel) != 1 || record.kept.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(disk) = self.disk()
+            && let Err(err) = disk.ack(record.seq)
+        {
+            tracing::error!(exporter = %id, error = %err, "persistent queue: cannot record delivery; the request may be sent again after a restart");
+        }
+        self.release(record.size, obs);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
@@ -248,6 +196,17 @@ impl Queue {
         obs.queue_size.set(st.size);
         drop(st);
         self.not_full.notify_one();
+    }
+}
+
+fn measure(sizer: Sizer, p: &Payload) -> u64 {
+    match sizer {
+        Sizer::Requests => 1,
+        Sizer::Items => p.items() as u64,
+        Sizer::Bytes => p
+            .as_encoded()
+            .map(|b| b.len() as u64)
+            .unwrap_or_else(|| p.to_proto().len() as u64),
     }
 }
 
@@ -277,6 +236,12 @@ impl QueuedExporter {
         timeout: Duration,
     ) -> Result<Self, ComponentError> {
         let obs = ExporterObs::new(&ctx.telemetry, &ctx.id.to_string());
+        let batching = queue
+            .batching()
+            .map_err(|e| ComponentError::new(e.to_string()))?;
+        if queue.batch.is_some() && !queue.enabled {
+            tracing::warn!(exporter = %ctx.id, "sending_queue::batch is ignored: the sending queue is disabled (batching happens after the queue)");
+        }
         let persistent = match (&queue.storage, queue.enabled) {
             (Some(storage), true) => {
                 let s = ctx.extension_capability::<Arc<dyn QueueStorage>>(
@@ -301,11 +266,13 @@ impl QueuedExporter {
             Arc::new(Queue {
                 state: Mutex::new(QueueState {
                     items: VecDeque::new(),
+                    batched: 0,
                     size: 0,
                     closed: false,
                 }),
                 capacity: queue.queue_size,
-                sizer: queue.sizer,
+                sizer: queue.sizer(),
+                batching,
                 not_empty: Notify::new(),
                 not_full: Notify::new(),
                 persistent,
@@ -361,15 +328,15 @@ impl QueuedExporter {
             let size = queue.size_of(&r.payload);
             items += r.payload.items();
             st.size += size;
-            st.items.insert(
-                i,
-                Entry {
-                    payload: r.payload,
-                    ctx: Context::default(),
-                    size,
-                    seq: Some(r.seq),
-                },
-            );
+            let record = Arc::new(Record {
+                seq: r.seq,
+                size,
+                parts: AtomicUsize::new(1),
+                kept: AtomicBool::new(false),
+            });
+            let e = queue.entry(r.payload, Context::default(), size, Some(record));
+            st.batched += e.bsize;
+            st.items.insert(i, e);
         }
         self.obs.queue_size.set(st.size);
         drop(st);
@@ -514,12 +481,9 @@ impl Consumer for QueuedExporter {
                         if queue.persistent.is_none() {
                             // Pushed under the same lock that saw the queue open, so a
                             // draining shutdown cannot miss it.
-                            st.items.push_back(Entry {
-                                payload,
-                                ctx,
-                                size,
-                                seq: None,
-                            });
+                            let e = queue.entry(payload, ctx, size, None);
+                            st.batched += e.bsize;
+                            st.items.push_back(e);
                             drop(st);
                             queue.not_empty.notify_one();
                             return Ok(());
@@ -563,12 +527,17 @@ impl QueuedExporter {
         };
         match disk.append(&payload).await {
             Ok(seq) => {
-                queue.lock().items.push_back(Entry {
-                    payload,
-                    ctx,
+                let record = Arc::new(Record {
+                    seq,
                     size,
-                    seq: Some(seq),
+                    parts: AtomicUsize::new(1),
+                    kept: AtomicBool::new(false),
                 });
+                let e = queue.entry(payload, ctx, size, Some(record));
+                let mut st = queue.lock();
+                st.batched += e.bsize;
+                st.items.push_back(e);
+                drop(st);
                 queue.not_empty.notify_one();
                 Ok(())
             }
@@ -598,51 +567,27 @@ impl Lifecycle for QueuedExporter {
             if !workers.is_empty() {
                 return Ok(());
             }
-            let persistent = queue.persistent.is_some();
             for _ in 0..self.num_consumers {
                 let queue = queue.clone();
                 let mut w = self.worker_ctx();
                 workers.push(tokio::spawn(async move {
                     loop {
                         let notified = queue.not_empty.notified();
-                        let next = {
-                            let mut st = queue.lock();
-                            // A persistent queue keeps what waits on disk at shutdown; a
-                            // memory queue is drained first.
-                            if st.closed && persistent {
-                                return;
-                            }
-                            match st.items.pop_front() {
-                                Some(e) => {
-                                    if e.seq.is_none() {
-                                        st.size -= e.size;
-                                        w.obs.queue_size.set(st.size);
-                                    }
-                                    Some(e)
+                        let entries = match queue.take(&w.obs) {
+                            Take::Stop => return,
+                            Take::Wait(deadline) => {
+                                match deadline {
+                                    Some(d) => tokio::select! {
+                                        _ = tokio::time::sleep_until(d) => {}
+                                        _ = notified => {}
+                                    },
+                                    None => notified.await,
                                 }
-                                None if st.closed => return,
-                                None => None,
-                            }
-                        };
-                        let Some(e) = next else {
-                            notified.await;
-                            continue;
-                        };
-                        if e.seq.is_none() {
-                            queue.not_full.notify_one();
-                        }
-                        let outcome = w.send_with_retry(e.payload, e.ctx, persistent).await;
-                        if let Some(seq) = e.seq {
-                            if matches!(outcome, Outcome::Kept) {
                                 continue;
                             }
-                            if let Some(disk) = queue.disk()
-                                && let Err(err) = disk.ack(seq)
-                            {
-                                tracing::error!(exporter = %w.id, error = %err, "persistent queue: cannot record delivery; the request may be sent again after a restart");
-                            }
-                            queue.release(e.size, &w.obs);
-                        }
+                            Take::Entries(entries) => entries,
+                        };
+                        queue.send(&mut w, entries).await;
                     }
                 }));
             }
@@ -691,5 +636,7 @@ impl Drop for QueuedExporter {
 }
 
 #[cfg(test)]
-#[path = "queue/exporter_tests.rs"]
-mod tests;
+mod persistent_tests;
+
+#[cfg(test)]
+mod batch_tests;

@@ -542,7 +542,7 @@ impl TelemetryStore for ReferenceStore {
             .collect();
         // Most recent first; arrival order breaks ties (stable sort).
         rows.reverse();
-        rows.sort_by(|a, b| time(&b.record).cmp(&time(&a.record)));
+        rows.sort_by_key(|r| std::cmp::Reverse(time(&r.record)));
         rows.truncate(if q.limit == 0 { 100 } else { q.limit });
         let groups = group(rows.into_iter().map(|r| (&r.origin, r.record.clone())));
         ExportLogsServiceRequest {

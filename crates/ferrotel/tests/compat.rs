@@ -87,13 +87,12 @@ fn opentelemetry_demo_config() {
             "receiver redis",
         ])
     );
-    // Known gaps (issue 23): exporter-side batching and pushed own metrics.
+    // Known gap (issue 23): exporter-side batching.
     assert_eq!(
         other,
         set(&[
             "exporters::otlp::sending_queue::batch: unknown field `batch`, expected one of `enabled`, `num_consumers`, `queue_size`, `sizer`, `block_on_overflow`, `storage`, `wait_for_result`",
             "exporters::otlphttp/prometheus::sending_queue::batch: unknown field `batch`, expected one of `enabled`, `num_consumers`, `queue_size`, `sizer`, `block_on_overflow`, `storage`, `wait_for_result`",
-            "service::telemetry::metrics::readers[0]: ferrotel supports only pull readers with a prometheus exporter",
         ])
     );
 }

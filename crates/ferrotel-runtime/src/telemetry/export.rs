@@ -338,11 +338,13 @@ mod tests {
             &[("exporter", "otlp")],
         )
         .set(3);
-        let mut cfg = TelemetryConfig::default();
-        cfg.resource = vec![
-            ("service.version".into(), None),
-            ("deployment".into(), Some("eu".into())),
-        ];
+        let cfg = TelemetryConfig {
+            resource: vec![
+                ("service.version".into(), None),
+                ("deployment".into(), Some("eu".into())),
+            ],
+            ..Default::default()
+        };
         let resource = OwnResource::new(&cfg);
         let keys: Vec<&str> = resource
             .attributes

@@ -110,7 +110,8 @@ impl Sampler {
             count.fetch_add(1, Ordering::Relaxed) + 1
         };
         n <= self.cfg.initial
-            || (self.cfg.thereafter > 0 && (n - self.cfg.initial) % self.cfg.thereafter == 0)
+            || (self.cfg.thereafter > 0
+                && (n - self.cfg.initial).is_multiple_of(self.cfg.thereafter))
     }
 }
 

@@ -249,7 +249,9 @@ impl Visit for RecordVisitor {
 impl<S: Subscriber> Layer<S> for OtlpLayer {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let meta = event.metadata();
-        if meta.target() == EXPORT_LOG_TARGET {
+        // ferrotel's own records only: dependencies' (hyper, h2, rustls) debug events would
+        // be noise, and those of the export itself would feed back into the queue.
+        if !meta.target().starts_with("ferrotel") || meta.target() == EXPORT_LOG_TARGET {
             return;
         }
         let mut v = RecordVisitor::default();

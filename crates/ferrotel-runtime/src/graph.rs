@@ -288,7 +288,7 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Plan, ConfigErro
 
     // 6. Port conflicts among the components that will run, and the telemetry endpoint.
     let mut ports: HashMap<String, String> = HashMap::new();
-    if let Some(addr) = config.service.telemetry.metrics.address {
+    for addr in &config.service.telemetry.metrics.pull {
         ports.insert(addr.to_string(), "service::telemetry::metrics".into());
     }
     let running = used.iter().cloned().chain(

@@ -12,11 +12,13 @@ use std::time::Duration;
 use ferrotel_pdata::Signal;
 
 use crate::component::*;
+use crate::config::telemetry::PeriodicReader;
 use crate::config::{ComponentId, Config, ConfigError, ConfigErrors, Node, PipelineId};
 use crate::fanout::{Fanout, PanicGuard};
 use crate::graph::{self, Plan};
 use crate::registry::Registry;
 use crate::telemetry::Telemetry;
+use crate::telemetry::export::{OwnResource, PeriodicPusher, SenderFactory};
 use crate::telemetry::server::MetricsServer;
 
 /// The processors of one pipeline, first to last.
@@ -31,8 +33,13 @@ pub struct Service {
     processors: Vec<PipelineProcessors>,
     receivers: Vec<(ComponentId, Arc<dyn Receiver>)>,
     telemetry: Telemetry,
-    metrics_addr: Option<std::net::SocketAddr>,
-    metrics_server: tokio::sync::Mutex<Option<MetricsServer>>,
+    /// Prometheus endpoints (`pull` readers).
+    metrics_addrs: Vec<std::net::SocketAddr>,
+    metrics_servers: tokio::sync::Mutex<Vec<MetricsServer>>,
+    /// `periodic` readers, and how to send what they push (set by the binary).
+    periodic: Vec<PeriodicReader>,
+    push: Option<(SenderFactory, Arc<OwnResource>)>,
+    pushers: tokio::sync::Mutex<Vec<PeriodicPusher>>,
     pub shutdown_timeout: Duration,
     pub warnings: Vec<ConfigError>,
 }
@@ -256,8 +263,11 @@ impl Service {
             processors,
             receivers,
             telemetry,
-            metrics_addr: config.service.telemetry.metrics.address,
-            metrics_server: tokio::sync::Mutex::new(None),
+            metrics_addrs: config.service.telemetry.metrics.pull.clone(),
+            metrics_servers: tokio::sync::Mutex::new(Vec::new()),
+            periodic: config.service.telemetry.metrics.periodic.clone(),
+            push: None,
+            pushers: tokio::sync::Mutex::new(Vec::new()),
             shutdown_timeout: config.service.shutdown_timeout,
             warnings,
         })
@@ -267,25 +277,53 @@ impl Service {
         &self.telemetry
     }
 
-    /// The address of the own-metrics endpoint once started.
-    pub async fn metrics_address(&self) -> Option<std::net::SocketAddr> {
-        self.metrics_server
+    /// How periodic readers send (OTLP clients live in the binary, not in the runtime) and
+    /// the resource they report. Without it, a config with a periodic reader fails to start.
+    pub fn set_telemetry_push(&mut self, factory: SenderFactory, resource: Arc<OwnResource>) {
+        self.push = Some((factory, resource));
+    }
+
+    /// The addresses of the own-metrics endpoints once started.
+    pub async fn metrics_addresses(&self) -> Vec<std::net::SocketAddr> {
+        self.metrics_servers
             .lock()
             .await
-            .as_ref()
+            .iter()
             .map(|s| s.local_addr)
+            .collect()
     }
 
     /// Starts everything, downstream first. On failure, stops what was started and returns the
     /// error naming the component.
     pub async fn start(&self) -> Result<(), ComponentError> {
-        if let Some(addr) = self.metrics_addr {
-            let server = MetricsServer::start(addr, self.telemetry.clone())
-                .await
-                .map_err(|e| ComponentError::new(e.to_string()))?;
-            *self.metrics_server.lock().await = Some(server);
-        }
         let result = async {
+            for addr in &self.metrics_addrs {
+                let server = MetricsServer::start(*addr, self.telemetry.clone())
+                    .await
+                    .map_err(|e| ComponentError::new(e.to_string()))?;
+                self.metrics_servers.lock().await.push(server);
+            }
+            for (i, reader) in self.periodic.iter().enumerate() {
+                let (factory, resource) = self.push.as_ref().ok_or_else(|| {
+                    ComponentError::new(format!(
+                        "service::telemetry::metrics::readers: periodic reader {i}: this build cannot push telemetry"
+                    ))
+                })?;
+                let sender = factory(&reader.exporter, ferrotel_pdata::Signal::Metrics)
+                    .map_err(|e| {
+                        ComponentError::new(format!(
+                            "service::telemetry::metrics::readers: periodic reader {i}: {e}"
+                        ))
+                    })?;
+                let pusher = PeriodicPusher::start(
+                    i,
+                    reader,
+                    sender,
+                    self.telemetry.clone(),
+                    resource.clone(),
+                );
+                self.pushers.lock().await.push(pusher);
+            }
             for (id, e) in &self.extensions {
                 e.start()
                     .await
@@ -372,7 +410,11 @@ impl Service {
         for (id, e) in self.extensions.iter().rev() {
             stop(format!("extensions::{id}"), e.shutdown(), deadline).await;
         }
-        if let Some(server) = self.metrics_server.lock().await.take() {
+        // Own metrics last, so the final push counts the whole drain.
+        for pusher in std::mem::take(&mut *self.pushers.lock().await) {
+            pusher.shutdown().await;
+        }
+        for server in std::mem::take(&mut *self.metrics_servers.lock().await) {
             server.shutdown().await;
         }
     }

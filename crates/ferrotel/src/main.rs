@@ -4,11 +4,14 @@
 //! embedded default); `validate`, `components` and `otlp` are the tools around it.
 
 mod otlp_tools;
+mod own_telemetry;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferrotel_runtime::config::{self, Config, ConfigErrors};
+use ferrotel_runtime::telemetry::export::OwnResource;
 use ferrotel_runtime::{Kind, Service, Telemetry};
 
 /// The embedded default config, run when no --config is given.
@@ -195,10 +198,8 @@ fn run(specs: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    ferrotel_runtime::telemetry::logs::init(
-        &config.service.telemetry.logs.level,
-        &config.service.telemetry.logs.encoding,
-    );
+    // Before anything logs: records logged until the runtime runs wait in the export queues.
+    let logs = ferrotel_runtime::telemetry::logs::init(&config.service.telemetry.logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -210,33 +211,68 @@ fn run(specs: &[String]) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let registry = ferrotel_components::registry();
-        let service = match Service::build(&config, &registry, Telemetry::new()) {
-            Ok(s) => s,
-            Err(e) => {
-                print_errors(&e);
-                return ExitCode::FAILURE;
-            }
-        };
-        for w in &service.warnings {
-            tracing::warn!("{w}");
-        }
-        let started = std::time::Instant::now();
-        if let Err(e) = service.start().await {
+        let resource = Arc::new(OwnResource::new(&config.service.telemetry));
+        let push = own_telemetry::sender_factory();
+        if let Err(e) = logs.start(&push, resource.clone()) {
             eprintln!("error: cannot start: {e}");
             return ExitCode::FAILURE;
         }
-        let metrics = service.metrics_address().await.map(|a| format!("; own metrics on http://{a}/metrics")).unwrap_or_default();
-        if specs.is_empty() {
-            eprintln!(
-                "ferrotel {} ready in {} ms: OTLP on 127.0.0.1:4317 (gRPC) and http://127.0.0.1:4318 (HTTP); data goes to stderr and ./ferrotel-data/{{traces,metrics,logs,profiles}}.jsonl{metrics}",
-                env!("CARGO_PKG_VERSION"),
-                started.elapsed().as_millis()
-            );
-        } else {
-            eprintln!("ferrotel {} ready in {} ms{metrics}", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
-        }
-        service.run_until_signal().await;
-        ExitCode::SUCCESS
+        let code = serve(&config, specs, push, resource).await;
+        // After the service's own last lines, so they are exported too.
+        logs.shutdown().await;
+        code
     })
+}
+
+async fn serve(
+    config: &Config,
+    specs: &[String],
+    push: ferrotel_runtime::telemetry::export::SenderFactory,
+    resource: Arc<OwnResource>,
+) -> ExitCode {
+    if config.service.telemetry.traces_configured {
+        tracing::warn!(
+            "service::telemetry::traces: ferrotel records no spans of its own; nothing is exported"
+        );
+    }
+    let registry = ferrotel_components::registry();
+    let mut service = match Service::build(config, &registry, Telemetry::new()) {
+        Ok(s) => s,
+        Err(e) => {
+            print_errors(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    service.set_telemetry_push(push, resource);
+    for w in &service.warnings {
+        tracing::warn!("{w}");
+    }
+    let started = std::time::Instant::now();
+    if let Err(e) = service.start().await {
+        eprintln!("error: cannot start: {e}");
+        return ExitCode::FAILURE;
+    }
+    let metrics: String = service
+        .metrics_addresses()
+        .await
+        .iter()
+        .map(|a| format!("; own metrics on http://{a}/metrics"))
+        .collect();
+    if specs.is_empty() {
+        eprintln!(
+            "ferrotel {} ready in {} ms: OTLP on 127.0.0.1:4317 (gRPC) and http://127.0.0.1:4318 (HTTP); data goes to stderr and ./ferrotel-data/{{traces,metrics,logs,profiles}}.jsonl{metrics}",
+            env!("CARGO_PKG_VERSION"),
+            started.elapsed().as_millis()
+        );
+    } else {
+        eprintln!(
+            "ferrotel {} ready in {} ms{metrics}",
+            env!("CARGO_PKG_VERSION"),
+            started.elapsed().as_millis()
+        );
+    }
+    // The Go Collector's line, for whoever watches the exported logs.
+    tracing::info!("Everything is ready. Begin running and processing data.");
+    service.run_until_signal().await;
+    ExitCode::SUCCESS
 }

@@ -87,11 +87,6 @@ fn opentelemetry_demo_config() {
             "receiver redis",
         ])
     );
-    // Known gaps (issue 23): pushed own metrics.
-    assert_eq!(
-        other,
-        set(&[
-            "service::telemetry::metrics::readers[0]: ferrotel supports only pull readers with a prometheus exporter",
-        ])
-    );
+    // Nothing else is refused.
+    assert_eq!(other, set(&[]));
 }

@@ -35,7 +35,7 @@ async fn gateway_builds_three_pipelines() {
     );
     let c = load(&specs, &no_env).unwrap();
     assert_eq!(
-        c.service.telemetry.metrics.address.unwrap().to_string(),
+        c.service.telemetry.metrics.pull[0].to_string(),
         "0.0.0.0:18888"
     );
     assert_eq!(c.service.telemetry.logs.encoding, "json");
@@ -88,7 +88,7 @@ async fn environment_expansion() {
         "default when unset"
     );
     assert_eq!(
-        c.service.telemetry.metrics.address.unwrap().to_string(),
+        c.service.telemetry.metrics.pull[0].to_string(),
         "127.0.0.1:39999"
     );
     graph::validate(&c, &ferrotel_components::registry()).unwrap();

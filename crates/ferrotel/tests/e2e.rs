@@ -480,3 +480,343 @@ service:
     assert!(e.retryable && e.status == "gRPC Unavailable", "{e:?}");
     assert!(span_names_in(&dir.path().join("out.jsonl")).is_empty());
 }
+
+/// An OTLP sink (gRPC or HTTP) keeping every request it gets.
+struct OtlpSink {
+    requests: Arc<std::sync::Mutex<Vec<(std::time::Instant, ferrotel_pdata::Request)>>>,
+    _server: ferrotel_otlp::server::ServerHandle,
+    port: u16,
+}
+
+struct SinkHandler(Arc<std::sync::Mutex<Vec<(std::time::Instant, ferrotel_pdata::Request)>>>);
+
+impl ferrotel_otlp::server::ExportHandler for SinkHandler {
+    fn export(
+        &self,
+        req: ferrotel_otlp::server::ExportRequest,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<ferrotel_otlp::server::PartialSuccess, ferrotel_otlp::server::ExportError>,
+    > {
+        let requests = self.0.clone();
+        Box::pin(async move {
+            let r = req.payload.into_request().unwrap();
+            requests
+                .lock()
+                .unwrap()
+                .push((std::time::Instant::now(), r));
+            Ok(Default::default())
+        })
+    }
+}
+
+impl OtlpSink {
+    async fn start(grpc: bool) -> OtlpSink {
+        use ferrotel_otlp::server::{
+            GrpcServerSettings, HttpServerSettings, start_grpc, start_http,
+        };
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = Arc::new(SinkHandler(requests.clone()));
+        let endpoint = "127.0.0.1:0".parse().unwrap();
+        let server = if grpc {
+            start_grpc(
+                GrpcServerSettings {
+                    endpoint,
+                    ..Default::default()
+                },
+                handler,
+            )
+            .await
+        } else {
+            start_http(
+                HttpServerSettings {
+                    endpoint,
+                    ..Default::default()
+                },
+                handler,
+            )
+            .await
+        }
+        .unwrap();
+        OtlpSink {
+            requests,
+            port: server.local_addr().port(),
+            _server: server,
+        }
+    }
+
+    /// The metrics requests received, with when.
+    fn metrics(
+        &self,
+    ) -> Vec<(
+        std::time::Instant,
+        ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest,
+    )> {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter_map(|(t, r)| match r {
+                ferrotel_pdata::Request::Metrics(m) => Some((*t, m.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bodies of the log records received, with their resource attributes.
+    fn log_bodies(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let requests = self.requests.lock().unwrap();
+        let mut out = Vec::new();
+        for (_, r) in requests.iter() {
+            let ferrotel_pdata::Request::Logs(l) = r else {
+                continue;
+            };
+            for rl in &l.resource_logs {
+                let attrs = resource_attrs(rl.resource.as_ref());
+                for sl in &rl.scope_logs {
+                    for rec in &sl.log_records {
+                        out.push((any_string(rec.body.as_ref()), attrs.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn any_string(v: Option<&ferrotel_pdata::proto::common::v1::AnyValue>) -> String {
+    use ferrotel_pdata::proto::common::v1::any_value::Value;
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn resource_attrs(
+    r: Option<&ferrotel_pdata::proto::resource::v1::Resource>,
+) -> Vec<(String, String)> {
+    r.map(|r| {
+        r.attributes
+            .iter()
+            .map(|kv| (kv.key.clone(), any_string(kv.value.as_ref())))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// One pushed request's `otelcol_*` series as the pull endpoint writes them:
+/// `name_total{k="v",...} value` for counters, `name{...} value` for gauges (process metrics
+/// left out: they change between a push and a scrape).
+fn as_prometheus_lines(
+    req: &ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest,
+) -> Vec<String> {
+    use ferrotel_pdata::proto::metrics::v1::{metric::Data, number_data_point::Value};
+    let mut lines = Vec::new();
+    for m in &req.resource_metrics[0].scope_metrics[0].metrics {
+        if m.name.starts_with("otelcol_process_") {
+            continue;
+        }
+        let (suffix, points) = match &m.data {
+            Some(Data::Sum(s)) => {
+                assert!(s.is_monotonic && s.aggregation_temporality == 2, "{m:?}");
+                ("_total", &s.data_points)
+            }
+            Some(Data::Gauge(g)) => ("", &g.data_points),
+            other => panic!("unexpected {other:?}"),
+        };
+        for p in points {
+            let labels: Vec<String> = p
+                .attributes
+                .iter()
+                .map(|kv| format!("{}=\"{}\"", kv.key, any_string(kv.value.as_ref())))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let Some(Value::AsInt(v)) = p.value else {
+                panic!("{p:?}")
+            };
+            lines.push(format!("{}{suffix}{labels} {v}", m.name));
+        }
+    }
+    lines
+}
+
+/// A periodic reader pushes over OTLP/gRPC every 500 ms the very series the pull endpoint
+/// serves (names, labels, values), with the collector's resource; SIGTERM makes a last push.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_metrics_pushed_by_a_periodic_reader() {
+    let sink = OtlpSink::start(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, metrics) = (free_port(), free_port());
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+exporters:
+  file: {{path: ./out.jsonl}}
+service:
+  telemetry:
+    resource: {{deployment.environment: e2e, service.version: null}}
+    metrics:
+      readers:
+        - pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: {metrics}}}}}}}
+        - periodic:
+            interval: 500
+            exporter: {{otlp: {{protocol: grpc, endpoint: "http://127.0.0.1:{sink}"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [file]}}
+"#,
+        sink = sink.port
+    );
+    let mut collector = Collector::start(dir.path(), &yaml);
+    let client = OtlpClient::new(ClientSettings {
+        protocol: Protocol::Grpc,
+        endpoint: format!("http://127.0.0.1:{grpc}"),
+        ..Default::default()
+    })
+    .unwrap();
+    for i in 0..3 {
+        client.export(&spans("m", i * 5, 5)).await.unwrap();
+    }
+    let accepted = "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 15";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let pushed = sink.metrics();
+        if let Some((_, last)) = pushed.last() {
+            let lines = as_prometheus_lines(last);
+            if lines.iter().any(|l| l == accepted) {
+                break lines;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no push with {accepted:?}; {} pushes so far",
+            pushed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, text) = http_get(metrics, "/metrics").await;
+    assert!(lines.len() > 10, "{lines:?}");
+    for line in &lines {
+        assert!(
+            text.lines().any(|l| l == line),
+            "pushed {line:?} is not served:\n{text}"
+        );
+    }
+    assert!(lines.contains(&"otelcol_exporter_sent_spans_total{exporter=\"file\"} 15".to_string()));
+    let served = text
+        .lines()
+        .filter(|l| l.starts_with("otelcol_") && !l.starts_with("otelcol_process_"))
+        .count();
+    assert_eq!(
+        served,
+        lines.len(),
+        "every served series is pushed:\n{text}"
+    );
+    let (_, last) = sink.metrics().pop().unwrap();
+    let attrs = resource_attrs(last.resource_metrics[0].resource.as_ref());
+    let get = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    assert_eq!(get("service.name").as_deref(), Some("ferrotel"));
+    assert_eq!(get("deployment.environment").as_deref(), Some("e2e"));
+    assert_eq!(get("service.version"), None, "removed by a null");
+    assert_eq!(get("service.instance.id").map(|s| s.len()), Some(36));
+    // The last push happens at shutdown, with what came in just before.
+    client.export(&spans("late", 100, 5)).await.unwrap();
+    let signalled = std::time::Instant::now();
+    collector.signal("TERM");
+    assert_eq!(
+        tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(20)))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let (at, last) = sink.metrics().pop().unwrap();
+    assert!(at > signalled, "no push after SIGTERM");
+    assert!(
+        as_prometheus_lines(&last).contains(
+            &"otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 20"
+                .to_string()
+        ),
+        "{:?}",
+        as_prometheus_lines(&last)
+    );
+}
+
+/// A batch log processor sends ferrotel's own log records over OTLP/HTTP with the same
+/// resource, the last ones at shutdown; a periodic reader whose interval never elapses still
+/// pushes once, at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_logs_exported_by_a_batch_processor() {
+    let sink = OtlpSink::start(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let grpc = free_port();
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+exporters:
+  file: {{path: ./out.jsonl}}
+service:
+  telemetry:
+    logs:
+      processors:
+        - batch:
+            schedule_delay: 200
+            exporter: {{otlp: {{protocol: http/protobuf, endpoint: "http://127.0.0.1:{sink}"}}}}
+    metrics:
+      readers:
+        - periodic:
+            interval: 600000
+            exporter: {{otlp: {{protocol: http/protobuf, endpoint: "http://127.0.0.1:{sink}/v1/metrics"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [file]}}
+"#,
+        sink = sink.port
+    );
+    let mut collector = Collector::start(dir.path(), &yaml);
+    let ready = "Everything is ready. Begin running and processing data.";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sink.log_bodies().iter().any(|(b, _)| b == ready) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{ready:?} never arrived: {:?}",
+            sink.log_bodies()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, attrs) = sink
+        .log_bodies()
+        .into_iter()
+        .find(|(b, _)| b == ready)
+        .unwrap();
+    assert!(
+        attrs.contains(&("service.name".into(), "ferrotel".into())),
+        "{attrs:?}"
+    );
+    assert!(sink.metrics().is_empty(), "pushed before its interval");
+    collector.signal("TERM");
+    assert_eq!(
+        tokio::task::spawn_blocking(move || collector.wait(Duration::from_secs(20)))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let bodies: Vec<String> = sink.log_bodies().into_iter().map(|(b, _)| b).collect();
+    assert!(
+        bodies.iter().any(|b| b == "shutdown complete"),
+        "the last records are flushed at shutdown: {bodies:?}"
+    );
+    let pushed = sink.metrics();
+    assert_eq!(pushed.len(), 1, "one push, at shutdown");
+    let metric_attrs = resource_attrs(pushed[0].1.resource_metrics[0].resource.as_ref());
+    assert_eq!(
+        metric_attrs, attrs,
+        "logs and metrics carry the same resource"
+    );
+}

@@ -10,6 +10,7 @@ pub mod expand;
 pub mod id;
 pub mod node;
 pub mod service;
+pub mod telemetry;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,7 +19,8 @@ use serde::de::DeserializeOwned;
 
 pub use id::{ComponentId, PipelineId};
 pub use node::{Location, Node, PathSegment, Value, format_path};
-pub use service::{PipelineConfig, ServiceConfig, TelemetryConfig};
+pub use service::{PipelineConfig, ServiceConfig};
+pub use telemetry::TelemetryConfig;
 
 /// A config problem: where, what, and (when known) the file and line.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,10 +1,10 @@
 //! The `service` section: pipelines, enabled extensions, the collector's own telemetry.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::node::{Location, Node, Value};
-use super::{ComponentId, ConfigError, ConfigErrors, PipelineId, duration, parse_endpoint};
+use super::telemetry::{TelemetryConfig, parse_telemetry};
+use super::{ComponentId, ConfigError, ConfigErrors, PipelineId, duration};
 
 /// A component referenced from the service section, with where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,46 +20,6 @@ pub struct PipelineConfig {
     pub processors: Vec<ComponentRef>,
     pub exporters: Vec<ComponentRef>,
     pub location: Option<Location>,
-}
-
-/// Log settings of the collector itself (`service::telemetry::logs`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogsTelemetry {
-    /// debug, info, warn, error.
-    pub level: String,
-    /// console or json.
-    pub encoding: String,
-}
-
-/// Metric settings of the collector itself (`service::telemetry::metrics`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsTelemetry {
-    /// none, basic, normal, detailed; `none` turns the endpoint off.
-    pub level: String,
-    /// Where the Prometheus endpoint listens (default 127.0.0.1:8888).
-    pub address: Option<SocketAddr>,
-}
-
-/// `service::telemetry`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TelemetryConfig {
-    pub logs: LogsTelemetry,
-    pub metrics: MetricsTelemetry,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        TelemetryConfig {
-            logs: LogsTelemetry {
-                level: "info".into(),
-                encoding: "console".into(),
-            },
-            metrics: MetricsTelemetry {
-                level: "normal".into(),
-                address: Some(SocketAddr::from(([127, 0, 0, 1], 8888))),
-            },
-        }
-    }
 }
 
 /// The `service` section.
@@ -200,105 +160,5 @@ impl ServiceConfig {
             errors.push(err("service::pipelines", "no pipelines are defined", node));
         }
         (cfg, errors)
-    }
-}
-
-fn parse_telemetry(node: &Node, out: &mut TelemetryConfig, errors: &mut Vec<ConfigError>) {
-    for (key, value) in node.as_map().unwrap_or_default() {
-        let path = format!("service::telemetry::{key}");
-        match key.as_str() {
-            "logs" => {
-                for (k, v) in value.as_map().unwrap_or_default() {
-                    let p = format!("{path}::{k}");
-                    let s = scalar_string(v).unwrap_or_default().to_ascii_lowercase();
-                    match k.as_str() {
-                        "level" if ["debug", "info", "warn", "error"].contains(&s.as_str()) => {
-                            out.logs.level = s
-                        }
-                        "level" => errors.push(err(
-                            &p,
-                            format!("invalid level {s:?} (debug, info, warn, error)"),
-                            v,
-                        )),
-                        "encoding" if ["console", "json"].contains(&s.as_str()) => {
-                            out.logs.encoding = s
-                        }
-                        "encoding" => errors.push(err(
-                            &p,
-                            format!("invalid encoding {s:?} (console, json)"),
-                            v,
-                        )),
-                        // Accepted for compatibility; ferrotel logs to stderr.
-                        "development" | "disable_caller" | "disable_stacktrace"
-                        | "output_paths" | "error_output_paths" | "initial_fields" | "sampling"
-                        | "processors" => {}
-                        _ => errors.push(err(&p, "unknown key", v)),
-                    }
-                }
-            }
-            "metrics" => {
-                for (k, v) in value.as_map().unwrap_or_default() {
-                    let p = format!("{path}::{k}");
-                    match k.as_str() {
-                        "level" => {
-                            let s = scalar_string(v).unwrap_or_default().to_ascii_lowercase();
-                            if ["none", "basic", "normal", "detailed"].contains(&s.as_str()) {
-                                if s == "none" {
-                                    out.metrics.address = None;
-                                }
-                                out.metrics.level = s;
-                            } else {
-                                errors.push(err(
-                                    &p,
-                                    format!("invalid level {s:?} (none, basic, normal, detailed)"),
-                                    v,
-                                ));
-                            }
-                        }
-                        "address" => match scalar_string(v).map(|s| parse_endpoint(&s)) {
-                            Some(Ok(a)) => out.metrics.address = Some(a),
-                            Some(Err(e)) => errors.push(err(&p, e, v)),
-                            None => errors.push(err(&p, "expected host:port", v)),
-                        },
-                        // The current Go form: readers: [{pull: {exporter: {prometheus: {host, port}}}}].
-                        "readers" => {
-                            let Value::Seq(readers) = &v.value else {
-                                errors.push(err(&p, "expected a list of readers", v));
-                                continue;
-                            };
-                            for (i, r) in readers.iter().enumerate() {
-                                let prom = r
-                                    .get("pull")
-                                    .and_then(|n| n.get("exporter"))
-                                    .and_then(|n| n.get("prometheus"));
-                                match prom {
-                                    Some(prom) => {
-                                        let host = prom.get("host").and_then(scalar_string).unwrap_or_else(|| "127.0.0.1".into());
-                                        let port = prom.get("port").and_then(scalar_string).unwrap_or_else(|| "8888".into());
-                                        match parse_endpoint(&format!("{host}:{port}")) {
-                                            Ok(a) => out.metrics.address = Some(a),
-                                            Err(e) => errors.push(err(&format!("{p}[{i}]"), e, r)),
-                                        }
-                                    }
-                                    None => errors.push(err(
-                                        &format!("{p}[{i}]"),
-                                        "ferrotel supports only pull readers with a prometheus exporter",
-                                        r,
-                                    )),
-                                }
-                            }
-                        }
-                        "views" => {}
-                        _ => errors.push(err(&p, "unknown key", v)),
-                    }
-                }
-            }
-            "resource" | "traces" => {}
-            _ => errors.push(err(
-                &path,
-                "unknown key (expected logs, metrics, resource, traces)",
-                value,
-            )),
-        }
     }
 }

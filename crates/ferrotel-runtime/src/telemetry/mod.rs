@@ -1,9 +1,11 @@
-//! The collector's own telemetry: counters and gauges in Prometheus text, and logs.
+//! The collector's own telemetry: counters and gauges, served as Prometheus text and pushed as
+//! OTLP ([`export`]), and logs.
 //!
 //! Hand-written rather than the `prometheus`/`metrics` crates: every series is created once at
 //! build time and updated through an `Arc<AtomicU64>`, so the hot path is one relaxed atomic add
 //! with no label lookup, lock or allocation.
 
+pub mod export;
 pub mod logs;
 pub mod obs;
 pub mod server;
@@ -70,6 +72,8 @@ pub struct Telemetry {
 
 impl Telemetry {
     pub fn new() -> Self {
+        // Pins the process start: the start time of every pushed counter.
+        export::process_start();
         Telemetry::default()
     }
 

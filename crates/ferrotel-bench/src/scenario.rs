@@ -28,6 +28,9 @@ pub struct Scenario {
     pub processors: Vec<(&'static str, &'static str)>,
     /// A persistent sending queue on the exporter (needs the `file_storage` extension).
     pub persistent_queue: bool,
+    /// Batch in the exporter (`sending_queue::batch`, after the queue) instead of the `batch`
+    /// processor.
+    pub exporter_batch: bool,
     /// Component types the collector must have, or the scenario is skipped.
     pub requires: Vec<&'static str>,
     /// Compression on both hops (loadgen → collector and collector → sink): none, gzip, zstd.
@@ -49,6 +52,7 @@ impl Scenario {
             workers: if max { 4 } else { 2 },
             processors: Vec::new(),
             persistent_queue: false,
+            exporter_batch: false,
             requires: vec!["otlp", "batch"],
             compression: "none",
         }
@@ -119,6 +123,9 @@ pub fn all() -> Vec<Scenario> {
     let mut persistent = Scenario::new("traces-persistent-queue-10k", Signal::Traces, Some(1e4));
     persistent.persistent_queue = true;
     persistent.requires.push("file_storage");
+    // The same load batched by the exporter after its queue, as the Go Collector now suggests.
+    let mut exporter_batch = Scenario::new("traces-exporter-batch-10k", Signal::Traces, Some(1e4));
+    exporter_batch.exporter_batch = true;
     vec![
         Scenario::new("traces-grpc-max", Signal::Traces, None),
         http,
@@ -136,6 +143,7 @@ pub fn all() -> Vec<Scenario> {
         pipeline_10k,
         pipeline_max,
         persistent,
+        exporter_batch,
     ]
 }
 
@@ -154,14 +162,18 @@ pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
         "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{}\n      http:\n        endpoint: 127.0.0.1:{}\n",
         p.receiver_grpc, p.receiver_http
     );
-    y.push_str("processors:\n  batch:\n");
+    y.push_str("processors:\n");
+    if !s.exporter_batch {
+        y.push_str("  batch:\n");
+    }
     for (_, body) in &s.processors {
         y.push_str(body);
     }
-    let queue = if s.persistent_queue {
-        "    sending_queue:\n      storage: file_storage\n"
-    } else {
-        ""
+    let queue = match (s.persistent_queue, s.exporter_batch) {
+        (true, false) => "    sending_queue:\n      storage: file_storage\n",
+        (true, true) => "    sending_queue:\n      storage: file_storage\n      batch:\n",
+        (false, true) => "    sending_queue:\n      batch:\n",
+        (false, false) => "",
     };
     let exporter = match s.exporter {
         Exporter::Grpc => {
@@ -195,7 +207,7 @@ pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
         .processors
         .iter()
         .map(|(k, _)| *k)
-        .chain(["batch"])
+        .chain((!s.exporter_batch).then_some("batch"))
         .collect();
     y.push_str(&format!(
         "service:\n{service_ext}  telemetry:\n    logs:\n      level: warn\n    metrics:\n      level: none\n  pipelines:\n    {}:\n      receivers: [otlp]\n      processors: [{}]\n      exporters: [{exporter}]\n",
@@ -226,7 +238,14 @@ mod tests {
             let y = collector_config(s, &p, "/tmp/x");
             let keys: Vec<&str> = s.processors.iter().map(|(k, _)| *k).collect();
             let chain = keys.iter().map(|k| format!("{k}, ")).collect::<String>();
-            assert!(y.contains(&format!("processors: [{chain}batch]")), "{y}");
+            if s.exporter_batch {
+                assert!(
+                    y.contains("      batch:\n") && !y.contains("  batch:\n    "),
+                    "{y}"
+                );
+            } else {
+                assert!(y.contains(&format!("processors: [{chain}batch]")), "{y}");
+            }
             for k in keys {
                 assert!(
                     y.contains(&format!("\n  {k}:\n")),

@@ -388,6 +388,14 @@ fn check_regexes(path: &str, list: &[String]) -> Result<(), ConfigError> {
 impl ComponentConfig for ResourceDetectionConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let detectors = self.parsed_detectors()?;
+        // Go refuses this too (with retries on and no `max_elapsed_time`): nothing would bound
+        // a hung detector, and the start would wait for it.
+        if self.timeout.is_zero() {
+            return Err(ConfigError::field(
+                "timeout",
+                "must be greater than 0: it bounds detection at start",
+            ));
+        }
         for (i, d) in detectors.iter().enumerate() {
             if detectors[..i].contains(d) {
                 return Err(ConfigError::field(

@@ -111,6 +111,10 @@ fn invalid_configs_say_what_and_where() {
         let got = config_error::<ResourceDetectionConfig>(&testdata(file));
         assert_eq!(got, want, "{file}");
     }
+    assert_eq!(
+        config_error::<ResourceDetectionConfig>("detectors: [env]\ntimeout: 0s\n"),
+        "timeout: must be greater than 0: it bounds detection at start"
+    );
     let got = config_error::<ResourceDetectionConfig>(&testdata("invalid_timeout.yaml"));
     assert!(
         got.starts_with("timeout: invalid duration \"soon\""),

@@ -26,6 +26,7 @@ pub mod processors {
     pub mod memory_limiter;
     pub mod probabilistic_sampler;
     pub mod resource;
+    pub mod resourcedetection;
     pub mod transform;
 }
 pub mod receivers {
@@ -43,6 +44,7 @@ pub fn registry() -> Registry {
     r.processor(processors::batch::BatchProcessorFactory);
     r.processor(processors::attributes::AttributesProcessorFactory);
     r.processor(processors::resource::ResourceProcessorFactory);
+    r.processor(processors::resourcedetection::ResourceDetectionFactory);
     r.processor(processors::memory_limiter::MemoryLimiterFactory);
     r.processor(processors::probabilistic_sampler::ProbabilisticSamplerFactory);
     r.processor(processors::filter::FilterProcessorFactory);

@@ -78,7 +78,6 @@ fn opentelemetry_demo_config() {
         set(&[
             "connector spanmetrics",
             "exporter opensearch",
-            "processor resourcedetection",
             "receiver docker_stats",
             "receiver hostmetrics",
             "receiver httpcheck",

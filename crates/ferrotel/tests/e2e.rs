@@ -824,3 +824,129 @@ service:
         "logs and metrics carry the same resource"
     );
 }
+
+/// `resource_detection` in the binary: `env` (OTEL_RESOURCE_ATTRIBUTES set on the child) and
+/// `system` values equal what the test reads from the machine itself; cloud detectors whose
+/// metadata services never answer (pointed at a loopback black hole through the variables the
+/// Go SDKs honour, so the test never reaches a real one) are skipped within `timeout`, and data
+/// flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_detection_env_system_and_silent_clouds() {
+    let dir = tempfile::tempdir().unwrap();
+    // Accepts connections and never answers: the worst case for a metadata probe.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole = blackhole.local_addr().unwrap().to_string();
+    let http = free_port();
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "127.0.0.1:{http}"}}
+processors:
+  resourcedetection:
+    detectors: [env, system, ec2, gcp]
+    timeout: 1s
+    system:
+      hostname_sources: [os]
+      resource_attributes:
+        host.id: {{enabled: true}}
+        host.arch: {{enabled: true}}
+exporters:
+  file: {{path: ./out/traces.jsonl, flush_interval: 100ms}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [resourcedetection], exporters: [file]}}
+"#
+    );
+    let ec2_endpoint = format!("http://{hole}");
+    let collector = Collector::start_with_env(
+        dir.path(),
+        &yaml,
+        &[
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=e2e, team=obs%20team",
+            ),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &ec2_endpoint),
+            ("GCE_METADATA_HOST", &hole),
+        ],
+    );
+    // The reader thread signals readiness before it appends the line.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = collector.stderr.lock().unwrap().clone();
+        if log.contains(" ready in ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready_ms: u64 = log
+        .split(" ready in ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ready line:\n{log}"));
+    assert!(
+        (900..3000).contains(&ready_ms),
+        "detection waits for the silent services up to timeout (1s), not past it: ready in {ready_ms} ms"
+    );
+    assert!(log.contains("detector skipped"), "{log}");
+
+    let client = OtlpClient::new(ClientSettings {
+        protocol: Protocol::HttpProtobuf,
+        endpoint: format!("http://127.0.0.1:{http}"),
+        ..Default::default()
+    })
+    .unwrap();
+    client.export(&spans("rd", 0, 3)).await.unwrap();
+    let path = dir.path().join("out/traces.jsonl");
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        if !text.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = text.lines().next().expect("nothing exported");
+    let ferrotel_pdata::Request::Traces(req) =
+        ferrotel_pdata::json::decode(ferrotel_pdata::Signal::Traces, line.as_bytes()).unwrap()
+    else {
+        unreachable!()
+    };
+    let attrs: std::collections::HashMap<String, String> = req.resource_spans[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .map(|kv| {
+            let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(s)) => {
+                    s.clone()
+                }
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect();
+    // What the test reads itself: the kernel's host name, the machine id, the architecture.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(attrs["deployment.environment"], "e2e");
+    assert_eq!(attrs["team"], "obs team");
+    assert_eq!(attrs["host.name"], hostname.trim());
+    assert_eq!(attrs["os.type"], "linux");
+    assert_eq!(attrs["host.arch"], arch);
+    if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
+        assert_eq!(attrs["host.id"], id.trim());
+    }
+    assert!(!attrs.contains_key("cloud.provider"), "{attrs:?}");
+    drop(blackhole);
+}

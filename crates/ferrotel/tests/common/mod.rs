@@ -30,11 +30,18 @@ pub struct Collector {
 impl Collector {
     /// Starts `ferrotel --config <yaml>` and waits for its ready line.
     pub fn start(dir: &Path, yaml: &str) -> Collector {
+        Collector::start_with_env(dir, yaml, &[])
+    }
+
+    /// [`start`](Self::start) with variables set on the child (never on the test process:
+    /// tests run in parallel).
+    pub fn start_with_env(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Collector {
         let cfg = dir.join("config.yaml");
         std::fs::write(&cfg, yaml).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
             .arg("--config")
             .arg(&cfg)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -82,24 +82,30 @@ impl ResourceProcessor {
     /// Applies the actions to every resource of a request.
     pub fn apply(&self, request: &mut Request, ctx: &Context) {
         let bound = self.actions.bind(ctx);
-        match request {
-            Request::Traces(r) => r
-                .resource_spans
-                .iter_mut()
-                .for_each(|rs| bound.apply(attrs(&mut rs.resource))),
-            Request::Metrics(r) => r
-                .resource_metrics
-                .iter_mut()
-                .for_each(|rm| bound.apply(attrs(&mut rm.resource))),
-            Request::Logs(r) => r
-                .resource_logs
-                .iter_mut()
-                .for_each(|rl| bound.apply(attrs(&mut rl.resource))),
-            Request::Profiles(r) => r
-                .resource_profiles
-                .iter_mut()
-                .for_each(|rp| bound.apply(attrs(&mut rp.resource))),
-        }
+        resource_attrs(request, |a| bound.apply(a));
+    }
+}
+
+/// Calls `edit` with the attribute list of every resource of a request, of any signal (shared
+/// with `resource_detection`).
+pub(crate) fn resource_attrs(request: &mut Request, mut edit: impl FnMut(&mut Vec<KeyValue>)) {
+    match request {
+        Request::Traces(r) => r
+            .resource_spans
+            .iter_mut()
+            .for_each(|rs| edit(attrs(&mut rs.resource))),
+        Request::Metrics(r) => r
+            .resource_metrics
+            .iter_mut()
+            .for_each(|rm| edit(attrs(&mut rm.resource))),
+        Request::Logs(r) => r
+            .resource_logs
+            .iter_mut()
+            .for_each(|rl| edit(attrs(&mut rl.resource))),
+        Request::Profiles(r) => r
+            .resource_profiles
+            .iter_mut()
+            .for_each(|rp| edit(attrs(&mut rp.resource))),
     }
 }
 

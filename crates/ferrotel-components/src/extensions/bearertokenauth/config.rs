@@ -18,7 +18,8 @@ pub struct BearerTokenAuthConfig {
     pub token: String,
     /// Several accepted tokens (servers); a client sends the first.
     pub tokens: Vec<String>,
-    /// A file holding the token(s), one per line; re-read when it changes.
+    /// A file holding the token(s), one per line; re-read when it changes. When set, `token`
+    /// and `tokens` are ignored.
     pub filename: String,
 }
 
@@ -62,12 +63,8 @@ impl ComponentConfig for BearerTokenAuthConfig {
                 "either token or tokens can be configured, not both",
             ));
         }
-        if !self.filename.is_empty() && (!self.token.is_empty() || !self.tokens.is_empty()) {
-            return Err(ConfigError::field(
-                "filename",
-                "either a token (token, tokens) or filename can be configured, not both",
-            ));
-        }
+        // `filename` with `token` or `tokens` is valid, as in Go: the file's tokens are used and
+        // the others ignored (the Go README and test data both document it).
         if self.token.is_empty() && self.tokens.is_empty() && self.filename.is_empty() {
             return Err(ConfigError::field(
                 "token",

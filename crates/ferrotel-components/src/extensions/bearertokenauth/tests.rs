@@ -40,11 +40,9 @@ fn config_keys_and_errors() {
             .unwrap_err()
             .contains("not both")
     );
-    assert!(
-        config("{token: a, filename: /x}")
-            .unwrap_err()
-            .contains("filename")
-    );
+    // As Go: with `filename`, `token` and `tokens` are accepted and ignored.
+    assert!(config("{token: a, filename: /x}").is_ok());
+    assert!(config("{tokens: [a, b], filename: /x}").is_ok());
     assert!(config("{token: a, nope: 1}").unwrap_err().contains("nope"));
     assert!(config("{token: a, header: 'bad header'}").is_err());
 }
@@ -146,4 +144,27 @@ fn offers_both_capabilities() {
         .unwrap();
     assert!(capability::<Arc<dyn ServerAuth>>(ext.as_ref()).is_some());
     assert!(capability::<Arc<dyn ClientAuth>>(ext.as_ref()).is_some());
+}
+
+#[test]
+fn token_file_wins_over_token_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "from-file\n").unwrap();
+    for (settings, ignored) in [
+        ("token: ignored", "ignored"),
+        ("tokens: [ignored2]", "ignored2"),
+    ] {
+        let yaml = format!("{{{settings}, filename: {}}}", path.display());
+        let a = BearerTokenAuth::new(config(&yaml).unwrap()).unwrap();
+        assert!(
+            a.authenticate(&headers(&[("authorization", "Bearer from-file")]))
+                .is_ok()
+        );
+        let sent = format!("Bearer {ignored}");
+        assert!(
+            a.authenticate(&headers(&[("authorization", &sent)]))
+                .is_err()
+        );
+    }
 }

@@ -125,9 +125,13 @@ pub struct CorsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub endpoint: String,
+    #[serde(deserialize_with = "url_path")]
     pub traces_url_path: String,
+    #[serde(deserialize_with = "url_path")]
     pub metrics_url_path: String,
+    #[serde(deserialize_with = "url_path")]
     pub logs_url_path: String,
+    #[serde(deserialize_with = "url_path")]
     pub profiles_url_path: String,
     /// Bytes, checked after decompression.
     pub max_request_body_size: u64,
@@ -239,5 +243,36 @@ impl ComponentConfig for OtlpReceiverConfig {
             .map(|g| g.endpoint.clone())
             .chain(p.http.iter().map(|h| h.endpoint.clone()))
             .collect()
+    }
+}
+
+/// A URL path as Go's receiver sanitizes it: `traces` is `/traces`.
+fn url_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    Ok(if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrotel_runtime::ComponentConfig;
+    use ferrotel_runtime::config::{decode, node::parse_yaml};
+
+    use super::OtlpReceiverConfig;
+
+    #[test]
+    fn url_paths_get_a_leading_slash_as_in_go() {
+        let yaml = "protocols: {http: {traces_url_path: traces, metrics_url_path: /v2/metrics, \
+                    logs_url_path: log/ingest}}";
+        let c: OtlpReceiverConfig = decode(&parse_yaml(yaml, "test").unwrap()).unwrap();
+        c.validate().unwrap();
+        let h = c.protocols.http.unwrap();
+        assert_eq!(h.traces_url_path, "/traces");
+        assert_eq!(h.metrics_url_path, "/v2/metrics");
+        assert_eq!(h.logs_url_path, "/log/ingest");
+        assert_eq!(h.profiles_url_path, "/v1development/profiles");
     }
 }

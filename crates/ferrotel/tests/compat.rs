@@ -103,56 +103,123 @@ fn go_collector_examples() {
     ];
     let gaps: &[(&str, &[&str])] = &[
         // Not yet in ferrotel: `default_value` on attribute actions (collector-contrib v0.13x).
-        ("attributes-1.yaml", &["processors::attributes/example::actions[7]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`"]),
-        ("resource-2.yaml", &["processors::resource/with_defaults::attributes[0]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`"]),
+        (
+            "attributes-1.yaml",
+            &[
+                "processors::attributes/example::actions[7]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`",
+            ],
+        ),
+        (
+            "resource-2.yaml",
+            &[
+                "processors::resource/with_defaults::attributes[0]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`",
+            ],
+        ),
         // The Go test data's own mistake: its extract pattern has an unnamed group `(\?|\&)`.
         // Go refuses it with the same message when the processor is built; its test never builds
         // it (the processor is in no pipeline), ferrotel checks every defined processor.
-        ("attributes-2.yaml", &["processors::attributes/regex_insert::actions: error creating AttrProc. Field \"pattern\" contains at least one unnamed matcher group at the 0-th actions"]),
+        (
+            "attributes-2.yaml",
+            &[
+                "processors::attributes/regex_insert::actions: error creating AttrProc. Field \"pattern\" contains at least one unnamed matcher group at the 0-th actions",
+            ],
+        ),
         // The README's otlp_grpc exporter has no endpoint (Go refuses that too); the client's
         // `username_file`/`password_file` and `aws_secrets_manager` are not yet in ferrotel.
-        ("basicauth-1.yaml", &[
-            "exporters::otlp_grpc::endpoint: an endpoint is required (host:port or http(s)://host:port)",
-            "extensions::basicauth/client_from_files::client_auth::password_file: unknown field `password_file`, expected `username` or `password`",
-            "extensions::basicauth/client_from_aws::client_auth::aws_secrets_manager: unknown field `aws_secrets_manager`, expected `username` or `password`",
-        ]),
+        (
+            "basicauth-1.yaml",
+            &[
+                "exporters::otlp_grpc::endpoint: an endpoint is required (host:port or http(s)://host:port)",
+                "extensions::basicauth/client_from_files::client_auth::password_file: unknown field `password_file`, expected `username` or `password`",
+                "extensions::basicauth/client_from_aws::client_auth::aws_secrets_manager: unknown field `aws_secrets_manager`, expected `username` or `password`",
+            ],
+        ),
         // The README's top-level `ca_file` dates from when TLS settings were squashed into the
         // exporter's; the current Go Collector refuses it too (it belongs under `tls`).
-        ("bearertokenauth-1.yaml", &[
-            "exporters::otlp/withauth::ca_file: unknown field `ca_file`, expected one of `endpoint`, `compression`, `headers`, `tls`, `timeout`, `auth`, `sending_queue`, `retry_on_failure`, `keepalive`, `balancer_name`, `wait_for_ready`, `write_buffer_size`, `read_buffer_size`",
-            "extensions::bearertokenauth::filename: either a token (token, tokens) or filename can be configured, not both",
-        ]),
-        ("bearertokenauth-2.yaml", &[
-            "extensions::bearertokenauth/both::filename: either a token (token, tokens) or filename can be configured, not both",
-            "extensions::bearertokenauth/withtokensandfilename::filename: either a token (token, tokens) or filename can be configured, not both",
-        ]),
+        (
+            "bearertokenauth-1.yaml",
+            &[
+                "exporters::otlp/withauth::ca_file: unknown field `ca_file`, expected one of `endpoint`, `compression`, `headers`, `tls`, `timeout`, `auth`, `sending_queue`, `retry_on_failure`, `keepalive`, `balancer_name`, `wait_for_ready`, `write_buffer_size`, `read_buffer_size`",
+            ],
+        ),
         // Not yet: the debug exporter's `output_paths` (with `use_internal_logger: false`).
-        ("debug-2.yaml", &["exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`"]),
-        ("debug-3.yaml", &["exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`"]),
+        (
+            "debug-2.yaml",
+            &[
+                "exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`",
+            ],
+        ),
+        (
+            "debug-3.yaml",
+            &[
+                "exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`",
+            ],
+        ),
         // Go's YAML decoder reads `65_536` as an integer; ferrotel's reads a string.
-        ("file_storage-1.yaml", &["extensions::file_storage/all_settings::compaction::max_transaction_size: invalid type: string \"65_536\", expected u64"]),
+        (
+            "file_storage-1.yaml",
+            &[
+                "extensions::file_storage/all_settings::compaction::max_transaction_size: invalid type: string \"65_536\", expected u64",
+            ],
+        ),
         // Go accepts `match_type: expr` without expressions (it matches nothing).
-        ("filter-9.yaml", &["processors::filter/empty::metrics::include: match_type \"expr\" needs \"expressions\""]),
+        (
+            "filter-9.yaml",
+            &[
+                "processors::filter/empty::metrics::include: match_type \"expr\" needs \"expressions\"",
+            ],
+        ),
         // Not yet: TLS on the health_check endpoint.
-        ("health_check-1.yaml", &["extensions::health_check/1::tls: unknown field `tls`, expected one of `endpoint`, `path`, `check_collector_pipeline`, `response_body`"]),
-        // Go adds the leading `/` to a URL path that lacks it.
-        ("otlp-receiver-3.yaml", &["receivers::otlp::protocols::http::traces_url_path: must start with '/', got \"traces\""]),
+        (
+            "health_check-1.yaml",
+            &[
+                "extensions::health_check/1::tls: unknown field `tls`, expected one of `endpoint`, `path`, `check_collector_pipeline`, `response_body`",
+            ],
+        ),
         // Not yet: `transport` (Unix domain sockets; zpages' `transport: tcp`).
-        ("otlp-receiver-4.yaml", &["receivers::otlp::protocols::http::transport: unknown field `transport`, expected one of `endpoint`, `traces_url_path`, `metrics_url_path`, `logs_url_path`, `profiles_url_path`, `max_request_body_size`, `include_metadata`, `cors`, `tls`, `auth`, `read_header_timeout`, `read_timeout`, `write_timeout`, `idle_timeout`, `compression_algorithms`, `response_headers`"]),
-        ("zpages-2.yaml", &["extensions::zpages::transport: unknown field `transport`, expected `endpoint` or `expvar`"]),
+        (
+            "otlp-receiver-4.yaml",
+            &[
+                "receivers::otlp::protocols::http::transport: unknown field `transport`, expected one of `endpoint`, `traces_url_path`, `metrics_url_path`, `logs_url_path`, `profiles_url_path`, `max_request_body_size`, `include_metadata`, `cors`, `tls`, `auth`, `read_header_timeout`, `read_timeout`, `write_timeout`, `idle_timeout`, `compression_algorithms`, `response_headers`",
+            ],
+        ),
+        (
+            "zpages-2.yaml",
+            &[
+                "extensions::zpages::transport: unknown field `transport`, expected `endpoint` or `expvar`",
+            ],
+        ),
         // Not yet: resource_detection's `retry`, the deprecated `attributes` list, and the
         // openshift, ecs, lambda and heroku detectors.
-        ("resource_detection-1.yaml", &["processors::resource_detection/wait_for_metadata::retry: unknown field `retry`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`"]),
-        ("resource_detection-15.yaml", &[
-            "processors::resourcedetection/openshift::openshift: unknown field `openshift`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`",
-            "processors::resourcedetection/ecs::detectors[1]: detector \"ecs\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
-            "processors::resourcedetection/lambda::detectors[1]: detector \"lambda\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
-            "processors::resourcedetection/system::attributes: unknown field `attributes`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`",
-            "processors::resourcedetection/heroku::detectors[1]: detector \"heroku\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
-        ]),
+        (
+            "resource_detection-1.yaml",
+            &[
+                "processors::resource_detection/wait_for_metadata::retry: unknown field `retry`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`",
+            ],
+        ),
+        (
+            "resource_detection-15.yaml",
+            &[
+                "processors::resourcedetection/openshift::openshift: unknown field `openshift`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`",
+                "processors::resourcedetection/ecs::detectors[1]: detector \"ecs\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
+                "processors::resourcedetection/lambda::detectors[1]: detector \"lambda\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
+                "processors::resourcedetection/system::attributes: unknown field `attributes`, expected one of `detectors`, `override`, `timeout`, `fail_on_missing_metadata`, `env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `eks`, `aks`",
+                "processors::resourcedetection/heroku::detectors[1]: detector \"heroku\" is not implemented in ferrotel (implemented: env, system, docker, ec2, gcp, azure, eks, aks)",
+            ],
+        ),
         // Not yet: transform's `profile_statements` and a group's `shared_cache`.
-        ("transform-1.yaml", &["processors::transform::profile_statements: unknown field `profile_statements`, expected one of `error_mode`, `trace_statements`, `metric_statements`, `log_statements`"]),
-        ("transform-13.yaml", &["processors::transform/with_shared_cache_key::metric_statements[0]: data did not match any variant of untagged enum StatementsEntry"]),
+        (
+            "transform-1.yaml",
+            &[
+                "processors::transform::profile_statements: unknown field `profile_statements`, expected one of `error_mode`, `trace_statements`, `metric_statements`, `log_statements`",
+            ],
+        ),
+        (
+            "transform-13.yaml",
+            &[
+                "processors::transform/with_shared_cache_key::metric_statements[0]: data did not match any variant of untagged enum StatementsEntry",
+            ],
+        ),
     ];
     let dir = format!("{}/testdata/compat/go-examples", env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -163,7 +230,10 @@ fn go_collector_examples() {
     files.sort();
     assert!(files.len() >= 80, "{} examples", files.len());
     for (gap, _) in gaps {
-        assert!(files.iter().any(|f| f == gap), "gap for a missing file {gap}");
+        assert!(
+            files.iter().any(|f| f == gap),
+            "gap for a missing file {gap}"
+        );
     }
     let mut wrong = Vec::new();
     for file in &files {

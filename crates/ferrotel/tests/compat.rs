@@ -155,20 +155,6 @@ fn go_collector_examples() {
                 "exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`",
             ],
         ),
-        // Go's YAML decoder reads `65_536` as an integer; ferrotel's reads a string.
-        (
-            "file_storage-1.yaml",
-            &[
-                "extensions::file_storage/all_settings::compaction::max_transaction_size: invalid type: string \"65_536\", expected u64",
-            ],
-        ),
-        // Go accepts `match_type: expr` without expressions (it matches nothing).
-        (
-            "filter-9.yaml",
-            &[
-                "processors::filter/empty::metrics::include: match_type \"expr\" needs \"expressions\"",
-            ],
-        ),
         // Not yet: TLS on the health_check endpoint.
         (
             "health_check-1.yaml",

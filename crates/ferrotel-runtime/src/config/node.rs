@@ -196,10 +196,13 @@ pub fn resolve_plain_scalar(text: &str) -> Value {
         .bytes()
         .all(|b| b.is_ascii_digit() || b"+-.eE_".contains(&b));
     if numeric && text.bytes().any(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
+        // Go's YAML decoder (yaml.v3) drops underscores in numbers, as YAML 1.1 did:
+        // `65_536` is an integer in the Collector's configs.
+        let digits = text.replace('_', "");
+        if let Ok(i) = digits.parse::<i64>() {
             return Value::Int(i);
         }
-        if let Ok(f) = text.parse::<f64>() {
+        if let Ok(f) = digits.parse::<f64>() {
             return Value::Float(f);
         }
     }
@@ -410,6 +413,15 @@ impl MarkedEventReceiver for TreeBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_with_underscores_are_numbers_as_in_go() {
+        assert_eq!(resolve_plain_scalar("65_536"), Value::Int(65536));
+        assert_eq!(resolve_plain_scalar("1_000.5"), Value::Float(1000.5));
+        assert_eq!(resolve_plain_scalar("-1_0"), Value::Int(-10));
+        assert!(matches!(resolve_plain_scalar("_"), Value::Str { .. }));
+        assert!(matches!(resolve_plain_scalar("a_1"), Value::Str { .. }));
+    }
 
     #[test]
     fn parses_with_locations() {

@@ -141,9 +141,7 @@ impl LogMatchProperties {
 impl MetricMatchProperties {
     fn check_type(&self) -> Result<(), String> {
         if self.match_type == "expr" {
-            if self.expressions.is_empty() {
-                return Err("match_type \"expr\" needs \"expressions\"".into());
-            }
+            // No expressions is valid, as in Go: the matcher matches nothing.
             if !self.metric_names.is_empty() {
                 return Err(
                     "\"metric_names\" cannot be used with match_type \"expr\" (use \"expressions\")"

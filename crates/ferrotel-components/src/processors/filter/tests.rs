@@ -780,10 +780,6 @@ async fn legacy_metrics_expr_errors() {
             "metrics::exclude: expressions[0]: col 20: invalid regexp \"(\"",
         ),
         (
-            "metrics: {exclude: {match_type: expr}}",
-            "metrics::exclude: match_type \"expr\" needs \"expressions\"",
-        ),
-        (
             "metrics: {exclude: {match_type: expr, expressions: [x], metric_names: [a]}}",
             "metrics::exclude: \"metric_names\" cannot be used with match_type \"expr\"",
         ),

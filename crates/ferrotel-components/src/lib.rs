@@ -51,6 +51,8 @@ pub fn registry() -> Registry {
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)
         .exporter(exporters::otlp::OtlpHttpExporterFactory);
+    #[cfg(feature = "local")]
+    r.exporter(ferrotel_local::LocalStoreExporterFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

@@ -25,6 +25,11 @@ struct Cli {
     #[arg(long = "config", short = 'c', global = true)]
     config: Vec<String>,
 
+    /// Keep the local store's data in DIR across restarts (sets
+    /// exporters::local_store::directory, in the embedded default or over --config).
+    #[arg(long = "data-dir", value_name = "DIR")]
+    data_dir: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -49,9 +54,10 @@ enum Command {
 /// telemetry) has errors.
 fn check(
     specs: &[String],
+    data_dir: Option<&str>,
     registry: &ferrotel_runtime::Registry,
 ) -> Result<(Config, ferrotel_runtime::graph::Plan), ConfigErrors> {
-    let (config, mut errors) = Config::parse(load_root(specs)?);
+    let (config, mut errors) = Config::parse(load_root(specs, data_dir)?);
     if config.service.pipelines.is_empty() && !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -65,7 +71,7 @@ fn check(
     }
 }
 
-fn load_root(specs: &[String]) -> Result<config::node::Node, ConfigErrors> {
+fn load_root(specs: &[String], data_dir: Option<&str>) -> Result<config::node::Node, ConfigErrors> {
     let root = if specs.is_empty() {
         config::node::parse_yaml(DEFAULT_CONFIG, "<embedded default>")
             .map_err(|e| config::ConfigError::new("", e.to_string()))?
@@ -76,6 +82,15 @@ fn load_root(specs: &[String]) -> Result<config::node::Node, ConfigErrors> {
     if specs.is_empty() {
         config::expand::expand_node(&mut root, &config::process_env, &mut Vec::new())
             .map_err(|e| config::ConfigError::new("", e))?;
+    }
+    if let Some(dir) = data_dir {
+        // A JSON string is a YAML scalar that keeps any path as it is.
+        let quoted = serde_json::Value::String(dir.to_string()).to_string();
+        let over = config::load_source(
+            &format!("yaml:exporters::local_store::directory: {quoted}"),
+            &config::process_env,
+        )?;
+        root.merge(over);
     }
     Ok(root)
 }
@@ -125,14 +140,14 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
-        Some(Command::Validate) => validate(&cli.config),
-        None => run(&cli.config),
+        Some(Command::Validate) => validate(&cli.config, cli.data_dir.as_deref()),
+        None => run(&cli.config, cli.data_dir.as_deref()),
     }
 }
 
-fn validate(specs: &[String]) -> ExitCode {
+fn validate(specs: &[String], data_dir: Option<&str>) -> ExitCode {
     let registry = ferrotel_components::registry();
-    let result = check(specs, &registry);
+    let result = check(specs, data_dir, &registry);
     match result {
         Ok((config, plan)) => {
             for w in &plan.warnings {
@@ -190,8 +205,8 @@ fn print_components() {
     }
 }
 
-fn run(specs: &[String]) -> ExitCode {
-    let config = match check(specs, &ferrotel_components::registry()) {
+fn run(specs: &[String], data_dir: Option<&str>) -> ExitCode {
+    let config = match check(specs, data_dir, &ferrotel_components::registry()) {
         Ok((c, _)) => c,
         Err(e) => {
             print_errors(&e);
@@ -217,7 +232,7 @@ fn run(specs: &[String]) -> ExitCode {
             eprintln!("error: cannot start: {e}");
             return ExitCode::FAILURE;
         }
-        let code = serve(&config, specs, push, resource).await;
+        let code = serve(&config, specs, data_dir, push, resource).await;
         // After the service's own last lines, so they are exported too.
         logs.shutdown().await;
         code
@@ -227,6 +242,7 @@ fn run(specs: &[String]) -> ExitCode {
 async fn serve(
     config: &Config,
     specs: &[String],
+    data_dir: Option<&str>,
     push: ferrotel_runtime::telemetry::export::SenderFactory,
     resource: Arc<OwnResource>,
 ) -> ExitCode {
@@ -259,8 +275,12 @@ async fn serve(
         .map(|a| format!("; own metrics on http://{a}/metrics"))
         .collect();
     if specs.is_empty() {
+        let kept = match data_dir {
+            Some(dir) => format!("kept in {dir}"),
+            None => "kept in memory (--data-dir DIR keeps it)".to_string(),
+        };
         eprintln!(
-            "ferrotel {} ready in {} ms: OTLP on 127.0.0.1:4317 (gRPC) and http://127.0.0.1:4318 (HTTP); data goes to stderr and ./ferrotel-data/{{traces,metrics,logs,profiles}}.jsonl{metrics}",
+            "ferrotel {} ready in {} ms: OTLP on 127.0.0.1:4317 (gRPC) and http://127.0.0.1:4318 (HTTP); data {kept}; UI and query APIs: http://127.0.0.1:16686{metrics}",
             env!("CARGO_PKG_VERSION"),
             started.elapsed().as_millis()
         );

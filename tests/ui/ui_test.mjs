@@ -129,7 +129,7 @@ await step('the waterfall shows every span, nested, with service names', async (
 });
 
 await step('"next error" selects the error span and its details show status, event and resource', async () => {
-  await page.getByRole('button', { name: /Next error/ }).click();
+  await page.locator('button.next-error').click();
   const sel = page.locator('.span-row.selected');
   check((await sel.getAttribute('class')).includes('error'), 'selected row is not an error row');
   check((await sel.locator('.name').innerText()) === 'charge card', 'selected span is not "charge card"');
@@ -156,7 +156,7 @@ await step('collapse and expand a subtree; keyboard moves the selection', async 
 });
 
 await step('export as OTLP/JSON downloads the trace', async () => {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export OTLP/JSON' }).click()]);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('button.export-json').click()]);
   const body = JSON.parse(fs.readFileSync(await dl.path(), 'utf8'));
   const spans = body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
   check(spans.length === 5, `the export has ${spans.length} spans`);
@@ -164,7 +164,7 @@ await step('export as OTLP/JSON downloads the trace', async () => {
 });
 
 await step('from the error span to its logs', async () => {
-  await page.getByRole('button', { name: /Next error/ }).click();
+  await page.locator('button.next-error').click();
   await page.locator('.span-details a.span-logs').click();
   await page.waitForURL(/\/logs\?.*spanId=/);
   await ready();
@@ -298,16 +298,16 @@ await step(`a ${BIG_SPANS}-span trace renders within ${BIG_BUDGET_MS} ms`, async
   console.log(`  ${rows} rows ready in ${ms} ms (model + DOM: ${await page.locator('main').getAttribute('data-render-ms')} ms)`);
   check(ms < BIG_BUDGET_MS, `page ready after ${ms} ms`);
   const t2 = Date.now();
-  await page.getByRole('button', { name: /Next error/ }).click();
+  await page.locator('button.next-error').click();
   const sel = page.locator('.span-row.selected.error');
   await sel.waitFor();
   check(await sel.isVisible(), 'the error row is not scrolled into view');
   check((await page.locator('.err-pos').innerText()).startsWith('error 1 of'), 'no error position shown');
-  await page.getByRole('button', { name: 'Collapse all' }).click();
+  await page.locator('button.collapse-all').click();
   check((await page.locator('.span-row:visible').count()) === 1, 'collapse all leaves more than the root');
-  await page.getByRole('button', { name: 'Expand all' }).click();
+  await page.locator('button.expand-all').click();
   console.log(`  next error, collapse all, expand all: ${Date.now() - t2} ms`);
-  await page.getByRole('button', { name: /Next error/ }).click();
+  await page.locator('button.next-error').click();
   await shot('10-big-trace.png', false);
 });
 

@@ -177,11 +177,11 @@ export async function renderTrace(ctx, rawId) {
   // ---- header ----
   const root = m.root;
   const errStatus = h('span', { class: 'err-pos', 'aria-live': 'polite' });
-  const prevBtn = h('button', { type: 'button', class: 'secondary', disabled: !errors.length, title: 'Previous error span (p)' }, '◀ Previous error');
-  const nextBtn = h('button', { type: 'button', class: 'secondary', disabled: !errors.length, title: 'Next error span (n)' }, 'Next error ▶');
-  const expandBtn = h('button', { type: 'button', class: 'secondary' }, 'Expand all');
-  const collapseBtn = h('button', { type: 'button', class: 'secondary' }, 'Collapse all');
-  const exportBtn = h('button', { type: 'button', class: 'secondary', title: 'Download this trace as an OTLP/JSON traces request' }, 'Export OTLP/JSON');
+  const prevBtn = h('button', { type: 'button', class: 'secondary prev-error', disabled: !errors.length, title: 'Previous error span (p)' }, '◀ Previous error');
+  const nextBtn = h('button', { type: 'button', class: 'secondary next-error', disabled: !errors.length, title: 'Next error span (n)' }, 'Next error ▶');
+  const expandBtn = h('button', { type: 'button', class: 'secondary expand-all' }, 'Expand all');
+  const collapseBtn = h('button', { type: 'button', class: 'secondary collapse-all' }, 'Collapse all');
+  const exportBtn = h('button', { type: 'button', class: 'secondary export-json', title: 'Download this trace as an OTLP/JSON traces request' }, 'Export OTLP/JSON');
   const findIn = h('input', { type: 'search', placeholder: 'Find spans (name, service, attribute)…', 'aria-label': 'Find spans', class: 'find' });
   const findStatus = h('span', { class: 'find-status', 'aria-live': 'polite' });
 
@@ -239,6 +239,7 @@ export async function renderTrace(ctx, rawId) {
     const left = pct(s.start);
     const width = Math.max(0.15, (100 * s.dur) / total).toFixed(3);
     const labelRight = Number(left) > 70;
+    const inside = !labelRight && Number(left) + Number(width) > 88;
     const toggle = s.children.length
       ? `<button type="button" class="toggle" tabindex="-1" aria-label="Collapse" title="${s.children.length} child span${s.children.length > 1 ? 's' : ''}">▾</button>`
       : '<span class="toggle-space"></span>';
@@ -248,7 +249,7 @@ export async function renderTrace(ctx, rawId) {
         `<span class="svc">${esc(s.service)}</span> <span class="name">${esc(s.name)}</span>` +
         (s.error ? '<span class="err-mark" title="status: error">⚠ error</span>' : '') +
         `</div><div class="span-timeline"><span class="bar" style="left:${left}%;width:${width}%"></span>` +
-        `<span class="bar-label" style="${labelRight ? `right:${(100 - Number(left)).toFixed(3)}%` : `left:calc(${left}% + ${width}%)`}">${esc(fmtDuration(s.dur))}</span></div></div>`,
+        `<span class="bar-label${inside ? ' inside' : ''}" style="${labelRight ? `right:${(100 - Number(left)).toFixed(3)}%` : inside ? `left:${left}%` : `left:calc(${left}% + ${width}%)`}">${esc(fmtDuration(s.dur))}</span></div></div>`,
     );
   }
   const rows = h('div', { class: 'rows', role: 'tree', tabindex: '0', 'aria-label': 'Spans (arrow keys move, left/right collapse and expand)' });

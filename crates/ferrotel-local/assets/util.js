@@ -147,7 +147,7 @@ export function attr(attrs, key) {
 }
 
 /** A colour per service, stable across pages (a hash into a palette readable on both themes). */
-const HUES = [210, 140, 30, 280, 350, 175, 50, 250, 100, 320, 0, 195];
+const HUES = [210, 140, 30, 280, 175, 50, 250, 100, 320, 195, 75, 230];
 export function serviceHue(name) {
   let x = 0;
   for (let i = 0; i < name.length; i++) x = (x * 31 + name.charCodeAt(i)) >>> 0;

@@ -68,6 +68,7 @@ export async function renderMetrics(ctx) {
     return;
   }
   const info = metrics.find((m) => m.name === q.name);
+  if (info && (info.unit === '1' || /^\{.*\}$/.test(info.unit || ''))) info.unit = ''; // dimensionless
   view.append(
     h('h2', {}, h('span', { class: 'metric-name' }, q.name), info ? h('span', { class: `kind kind-${info.kind}` }, info.kind.replace('_', ' ')) : null, info && info.unit ? h('span', { class: 'unit' }, info.unit) : null),
     info && info.description ? h('p', { class: 'desc' }, info.description) : null,
@@ -281,7 +282,7 @@ function chartCard(s, unit) {
   }
   for (let i = 0; i <= 4; i++) {
     const t = t0 + ((t1 - t0) * i) / 4;
-    g.append(svg('text', { x: X(t), y: H - 8, class: 'axis-label', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, fmtTime(t, false).slice(0, 8)));
+    g.append(svg('text', { x: X(t), y: H - 8, class: 'axis-label', 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' }, t1 - t0 < 10e6 ? fmtTime(t, false) : fmtTime(t, false).slice(0, 8)));
   }
   const legend = h('ul', { class: 'legend' });
   s.lines.forEach((l, i) => {

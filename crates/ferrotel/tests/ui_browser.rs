@@ -147,11 +147,7 @@ fn big_trace() -> Vec<u8> {
                 },
                 kind: if i == 0 { 2 } else { 1 },
                 start_time_unix_nano: start,
-                end_time_unix_nano: if i == 0 {
-                    now
-                } else {
-                    start + 1_000_000
-                },
+                end_time_unix_nano: if i == 0 { now } else { start + 1_000_000 },
                 attributes: vec![string("bulk.index", &i.to_string())],
                 status: (i % 997 == 996).then(|| Status {
                     code: status::StatusCode::Error as i32,
@@ -251,10 +247,10 @@ fn web_ui_in_headless_chromium() {
         let metrics = get_json(ui, "/api/v1/metrics");
         n_spans == 5
             && bulk["traces"][0]["spanCount"].as_u64() == Some(BIG_SPANS as u64)
-            && logs["resourceLogs"].as_array().is_some_and(|a| !a.is_empty())
-            && metrics["metrics"]
+            && logs["resourceLogs"]
                 .as_array()
-                .is_some_and(|m| m.len() >= 2)
+                .is_some_and(|a| !a.is_empty())
+            && metrics["metrics"].as_array().is_some_and(|m| m.len() >= 2)
     });
 
     let shots = screenshot_dir();

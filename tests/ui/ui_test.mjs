@@ -327,5 +327,15 @@ if (otlpUrl) {
   });
 }
 
+await step('the dark theme follows the system setting', async () => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(checkoutUrl);
+  await ready();
+  await page.locator('button.next-error').click();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(bg !== 'rgb(247, 247, 248)', `the page stays light in dark mode (${bg})`);
+  await shot('12-trace-dark.png', false);
+});
+
 await browser.close();
 console.log(`all ${n} steps passed; screenshots in ${shotDir}`);

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 const BIG_SPANS: usize = 10_000;
 
-fn config(grpc: u16, http: u16, ui: u16) -> String {
+fn config(grpc: u16, http: u16, ui: u16, metrics: u16) -> String {
     format!(
         r#"
 receivers:
@@ -45,6 +45,9 @@ exporters:
       enabled: true
       endpoint: 127.0.0.1:{ui}
 service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{metrics}
   pipelines:
     traces:
       receivers: [otlp]
@@ -210,8 +213,8 @@ fn check_tools() -> PathBuf {
 fn web_ui_in_headless_chromium() {
     let chromium = check_tools();
     let dir = tempfile::tempdir().unwrap();
-    let (grpc, http, ui) = (free_port(), free_port(), free_port());
-    let _collector = Collector::start("local", dir.path(), &config(grpc, http, ui), None);
+    let (grpc, http, ui, m) = (free_port(), free_port(), free_port(), free_port());
+    let _collector = Collector::start("local", dir.path(), &config(grpc, http, ui, m), Some(m));
     wait_for(Duration::from_secs(10), "the UI server", || {
         http_get(ui, "/api/v1/services").is_ok_and(|(s, _)| s == 200)
     });

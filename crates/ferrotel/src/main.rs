@@ -5,6 +5,7 @@
 
 mod otlp_tools;
 mod own_telemetry;
+mod query;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,6 +47,14 @@ enum Command {
     Otlp {
         #[command(subcommand)]
         tool: otlp_tools::OtlpTool,
+    },
+    /// Queries the local store of a running ferrotel: services, traces, a trace, logs.
+    Query {
+        /// The instance's UI and query API address.
+        #[arg(long, default_value = "http://127.0.0.1:16686")]
+        endpoint: String,
+        #[command(subcommand)]
+        what: query::QueryCommand,
     },
 }
 
@@ -132,6 +141,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Otlp { tool }) => otlp_tools::run(tool),
+        Some(Command::Query { endpoint, what }) => query::run(&endpoint, what),
         Some(Command::Components) => {
             print_components();
             ExitCode::SUCCESS

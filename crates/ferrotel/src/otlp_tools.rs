@@ -323,7 +323,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn time(nanos: u64) -> String {
+pub(crate) fn time(nanos: u64) -> String {
     if nanos == 0 {
         return "-".into();
     }

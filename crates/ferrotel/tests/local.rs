@@ -1,0 +1,443 @@
+//! The local all-in-one end to end: the `ferrotel` binary with the `local_store` exporter, fed
+//! by the OpenTelemetry Python SDK (a two-service trace with an error span, logs inside the
+//! spans, a metric), then read the way Grafana's Jaeger and Tempo data sources, Jaeger UI and
+//! ferrotel's own UI read it.
+
+#[allow(dead_code)]
+mod interop_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrotel_local::client::{self, Reply};
+use interop_support::*;
+use serde_json::{Value, json};
+
+fn config(grpc: u16, http: u16, ui: u16) -> String {
+    format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  local_store:
+    max_size_mib: 64
+    ui: {{endpoint: "127.0.0.1:{ui}"}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [local_store]}}
+    metrics: {{receivers: [otlp], exporters: [local_store]}}
+    logs: {{receivers: [otlp], exporters: [local_store]}}
+"#
+    )
+}
+
+fn get(ui: u16, path: &str) -> Reply {
+    client::get(&format!("http://127.0.0.1:{ui}"), path, "application/json")
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn get_json(ui: u16, path: &str) -> Value {
+    let r = get(ui, path);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    r.json().unwrap()
+}
+
+/// Sends the Python SDK's trace, logs and metric; returns (trace id, error span id).
+fn send_python(http: u16) -> (String, String) {
+    let v = run_client(
+        Command::new("python3")
+            .arg(repo_root().join("tests/local/send_multiservice.py"))
+            .arg("--endpoint")
+            .arg(format!("127.0.0.1:{http}")),
+        PIP_HINT,
+    );
+    (
+        v["trace_id"].as_str().unwrap().to_string(),
+        v["error_span_id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn tag<'a>(tags: &'a Value, key: &str) -> &'a Value {
+    tags.as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == key)
+        .unwrap_or_else(|| panic!("no tag {key} in {tags}"))
+}
+
+#[test]
+fn python_sdk_data_through_jaeger_tempo_and_ferrotel_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let mut c = Collector::start("local", dir.path(), &config(grpc, http, ui), None);
+    let (trace_id, error_span) = send_python(http);
+
+    // ferrotel's own API.
+    assert_eq!(
+        get_json(ui, "/api/v1/services"),
+        json!({"services": ["frontend", "payment"]})
+    );
+    let found = get_json(
+        ui,
+        "/api/v1/traces?service=payment&tags=%7B%22error%22%3A%22true%22%7D",
+    );
+    let t = &found["traces"][0];
+    assert_eq!(t["traceId"], trace_id.as_str());
+    assert_eq!(
+        (t["rootService"].as_str(), t["rootName"].as_str()),
+        (Some("frontend"), Some("GET /checkout"))
+    );
+    assert_eq!(
+        (t["spanCount"].as_u64(), t["errorCount"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(t["duration"], 25_000);
+    let logs = get_json(
+        ui,
+        &format!("/api/v1/logs?traceId={trace_id}&spanId={error_span}&minSeverity=ERROR"),
+    );
+    let records = &logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"];
+    assert_eq!(records.as_array().unwrap().len(), 1, "{logs}");
+    assert_eq!(
+        records[0]["body"]["stringValue"],
+        "card declined for order 17"
+    );
+    let metrics = get_json(ui, "/api/v1/metrics?service=payment");
+    assert_eq!(metrics["metrics"][0]["name"], "payments.declined");
+    let otlp = get_json(ui, &format!("/api/v1/traces/{trace_id}"));
+    assert_eq!(otlp["resourceSpans"].as_array().unwrap().len(), 2);
+
+    // Grafana's Jaeger data source: services → operations → search (lookback, tags) → trace.
+    let services = get_json(ui, "/api/services");
+    assert_eq!(
+        services,
+        json!({"data": ["frontend", "payment"], "total": 2, "limit": 0, "offset": 0, "errors": null})
+    );
+    let ops = get_json(ui, "/api/services/payment/operations");
+    assert_eq!(ops["data"], json!(["POST /charge"]));
+    let ops = get_json(ui, "/api/operations?service=frontend&spanKind=client");
+    assert_eq!(
+        ops["data"],
+        json!([{"name": "charge", "spanKind": "client"}])
+    );
+    let search = get_json(
+        ui,
+        "/api/traces?service=payment&operation=POST%20%2Fcharge&tags=%7B%22http.route%22%3A%22%2Fcharge%22%7D&minDuration=10ms&maxDuration=1s&lookback=1h&limit=20",
+    );
+    assert_eq!(search["total"], 1, "{search}");
+    let by_id = get_json(ui, &format!("/api/traces/{trace_id}"));
+    assert_eq!(by_id["data"], search["data"]);
+    let jt = &by_id["data"][0];
+    assert_eq!(jt["traceID"], trace_id.as_str());
+    let spans = jt["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 3);
+    let span = |name: &str| spans.iter().find(|s| s["operationName"] == name).unwrap();
+    let root = span("GET /checkout");
+    assert_eq!(root["references"], json!([]));
+    assert_eq!(
+        tag(&root["tags"], "http.status_code"),
+        &json!({"key": "http.status_code", "type": "int64", "value": 500})
+    );
+    assert_eq!(tag(&root["tags"], "span.kind")["value"], "server");
+    assert_eq!(tag(&root["tags"], "otel.scope.name")["value"], "shop.web");
+    assert_eq!(tag(&root["tags"], "otel.scope.version")["value"], "1.2");
+    let err = span("POST /charge");
+    assert_eq!(err["references"][0]["refType"], "CHILD_OF");
+    assert_eq!(err["references"][0]["spanID"], span("charge")["spanID"]);
+    assert_eq!(
+        tag(&err["tags"], "error"),
+        &json!({"key": "error", "type": "bool", "value": true})
+    );
+    assert_eq!(tag(&err["tags"], "otel.status_code")["value"], "ERROR");
+    assert_eq!(
+        tag(&err["tags"], "otel.status_description")["value"],
+        "card declined"
+    );
+    assert_eq!(
+        tag(&err["tags"], "amount"),
+        &json!({"key": "amount", "type": "float64", "value": 12.5})
+    );
+    assert_eq!(tag(&err["tags"], "retry")["type"], "bool");
+    assert_eq!(
+        err["logs"][0]["fields"][0],
+        json!({"key": "event", "type": "string", "value": "card.declined"})
+    );
+    assert_eq!(err["duration"], 18_000);
+    for s in spans {
+        for field in [
+            "traceID",
+            "spanID",
+            "operationName",
+            "references",
+            "startTime",
+            "duration",
+            "tags",
+            "logs",
+            "processID",
+            "warnings",
+        ] {
+            assert!(s.get(field).is_some(), "span without {field}: {s}");
+        }
+    }
+    let processes = jt["processes"].as_object().unwrap();
+    assert_eq!(processes.keys().collect::<Vec<_>>(), ["p1", "p2"]);
+    let p = &processes[err["processID"].as_str().unwrap()];
+    assert_eq!(p["serviceName"], "payment");
+    assert_eq!(tag(&p["tags"], "deployment.environment")["value"], "dev");
+
+    // Grafana's Tempo data source: echo → tags → tag values → search → trace by id.
+    assert_eq!(get(ui, "/tempo/api/echo").text(), "echo");
+    let tags = get_json(ui, "/tempo/api/search/tags");
+    assert!(
+        tags["tagNames"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("http.route")),
+        "{tags}"
+    );
+    let values = get_json(ui, "/tempo/api/search/tag/service.name/values");
+    assert_eq!(values, json!({"tagValues": ["frontend", "payment"]}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let search = get_json(
+        ui,
+        &format!(
+            "/tempo/api/search?tags=service.name%3Dpayment%20http.route%3D%2Fcharge&minDuration=5ms&limit=10&start={}&end={}",
+            now - 3600,
+            now + 60
+        ),
+    );
+    let hit = &search["traces"][0];
+    assert_eq!(hit["traceID"], trace_id.trim_start_matches('0'));
+    assert_eq!(hit["rootServiceName"], "frontend");
+    assert_eq!(hit["rootTraceName"], "GET /checkout");
+    assert_eq!(hit["durationMs"], 25);
+    assert!(hit["startTimeUnixNano"].is_string());
+    let tempo_trace = get_json(ui, &format!("/tempo/api/traces/{trace_id}"));
+    assert_eq!(tempo_trace["batches"].as_array().unwrap().len(), 2);
+    let proto = client::get(
+        &format!("http://127.0.0.1:{ui}"),
+        &format!("/tempo/api/traces/{trace_id}"),
+        "application/protobuf",
+    )
+    .unwrap();
+    assert_eq!(proto.content_type, "application/protobuf");
+    let decoded =
+        ferrotel_pdata::Request::decode_proto(ferrotel_pdata::Signal::Traces, proto.body.into())
+            .unwrap();
+    assert_eq!(decoded.item_count(), 3);
+
+    // Every malformed parameter is a 400 naming it, in each API's shape; unknown traces 404.
+    for (path, param) in [
+        ("/api/v1/traces?limit=abc", "`limit`"),
+        ("/api/v1/traces?minDuration=10", "`minDuration`"),
+        ("/api/v1/traces?maxDuration=x", "`maxDuration`"),
+        ("/api/v1/traces?start=today", "`start`"),
+        ("/api/v1/traces?end=-1", "`end`"),
+        ("/api/v1/traces?tags=%5B1%5D", "`tags`"),
+        ("/api/v1/traces?kind=up", "`kind`"),
+        ("/api/v1/operations", "`service`"),
+        ("/api/v1/logs?minSeverity=LOUD", "`minSeverity`"),
+        ("/api/v1/logs?traceId=xyz", "`traceId`"),
+        ("/api/v1/logs?spanId=12", "`spanId`"),
+        ("/api/v1/logs?attributes=x", "`attributes`"),
+        ("/api/v1/logs?limit=-3", "`limit`"),
+        ("/api/v1/metrics/payments.declined?start=x", "`start`"),
+        ("/api/v1/traces/not-hex", "`traceId`"),
+    ] {
+        let r = get(ui, path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        let msg = r.json().unwrap()["error"].as_str().unwrap().to_string();
+        assert!(msg.contains(param), "{path}: {msg}");
+    }
+    for (query, param) in [
+        ("limit=abc", "'limit'"),
+        ("lookback=soon", "'lookback'"),
+        ("tags=%7B", "'tags'"),
+        ("tag=nocolon", "'tag'"),
+        ("minDuration=1x", "'minDuration'"),
+        ("start=x", "'start'"),
+        ("end=x", "'end'"),
+    ] {
+        let r = get(ui, &format!("/api/traces?service=payment&{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        let v = r.json().unwrap();
+        assert_eq!(v["errors"][0]["code"], 400);
+        assert!(
+            v["errors"][0]["msg"].as_str().unwrap().contains(param),
+            "{v}"
+        );
+    }
+    for (query, param) in [
+        ("limit=x", "limit"),
+        ("start=x", "start"),
+        ("maxDuration=x", "maxDuration"),
+        ("tags=a", "tags"),
+        ("q=x", "q"),
+    ] {
+        let r = get(ui, &format!("/tempo/api/search?{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert!(
+            r.text().starts_with(&format!("invalid {param}:")),
+            "{}",
+            r.text()
+        );
+    }
+    let unknown = "0af7651916cd43dd8448eb211c80319c";
+    assert_eq!(
+        get(ui, &format!("/api/v1/traces/{unknown}"))
+            .json()
+            .unwrap(),
+        json!({"error": format!("trace {unknown} not found")})
+    );
+    let r = get(ui, &format!("/api/traces/{unknown}"));
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json().unwrap()["errors"][0],
+        json!({"code": 404, "msg": "trace not found"})
+    );
+    assert_eq!(get(ui, &format!("/tempo/api/traces/{unknown}")).status, 404);
+
+    // The UI's pages and files.
+    for page in [
+        "/",
+        "/search?service=payment",
+        &format!("/trace/{trace_id}"),
+        "/logs",
+        "/metrics",
+    ] {
+        let r = get(ui, page);
+        assert_eq!(
+            (r.status, r.content_type.as_str()),
+            (200, "text/html; charset=utf-8"),
+            "{page}"
+        );
+    }
+    assert_eq!(
+        get(ui, "/static/app.js").content_type,
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(get(ui, "/static/nope.js").status, 404);
+
+    assert_eq!(c.terminate().code(), Some(0), "{}", c.log());
+}
+
+/// Starts `ferrotel ARGS...` and waits for its ready line; `None` when it exits first.
+fn spawn(args: &[&str], cwd: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let start = Instant::now();
+    let mut log = String::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains(" ready in ") {
+                return (child, line);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("ferrotel {args:?} exited at startup ({status}):\n{log}");
+        }
+    }
+    let _ = child.kill();
+    panic!("ferrotel {args:?} not ready after 30 s:\n{log}");
+}
+
+fn terminate(mut child: Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// The fixed ports of the no-config default; on a shared machine another instance may hold
+/// them, and then this test cannot run.
+fn default_ports_free() -> bool {
+    [4317, 4318, 16686, 8888]
+        .iter()
+        .all(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+}
+
+#[test]
+fn no_config_default_answers_on_4318_and_16686() {
+    if !default_ports_free() {
+        eprintln!("SKIPPED: 127.0.0.1:4317, 4318, 16686 or 8888 is in use by another process");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (child, ready) = spawn(&[], dir.path());
+    assert!(
+        ready.contains("UI and query APIs: http://127.0.0.1:16686"),
+        "{ready}"
+    );
+    let json = std::fs::read(repo_root().join("examples/trace.json")).unwrap();
+    let body = ferrotel_pdata::json::decode(ferrotel_pdata::Signal::Traces, &json)
+        .unwrap()
+        .encode_proto();
+    assert_eq!(post_otlp(4318, "/v1/traces", &body).unwrap(), 200);
+    wait_for(
+        Duration::from_secs(10),
+        "the example trace in the store",
+        || get_json(16686, "/api/v1/services")["services"] == json!(["my.service"]),
+    );
+    assert_eq!(terminate(child), Some(0));
+    // Nothing written beside it: the default keeps data in memory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+#[ignore = "needs the persistent engine (ferrotel_store::Store): ReferenceStore keeps data in memory only"]
+fn restart_with_data_dir_serves_what_was_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let cfg = dir.path().join("local.yaml");
+    std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let (child, _) = spawn(&args, dir.path());
+    let (trace_id, _) = send_python(http);
+    let before = get_json(ui, &format!("/api/traces/{trace_id}"));
+    assert_eq!(terminate(child), Some(0));
+    let (child, _) = spawn(&args, dir.path());
+    assert_eq!(get_json(ui, &format!("/api/traces/{trace_id}")), before);
+    assert_eq!(
+        get_json(ui, "/api/v1/services"),
+        json!({"services": ["frontend", "payment"]})
+    );
+    assert_eq!(terminate(child), Some(0));
+}

@@ -3,7 +3,6 @@
 //! spans, a metric), then read the way Grafana's Jaeger and Tempo data sources, Jaeger UI and
 //! ferrotel's own UI read it.
 
-#[allow(dead_code)]
 mod interop_support;
 
 use std::io::{BufRead, BufReader};
@@ -362,6 +361,7 @@ fn spawn(args: &[&str], cwd: &Path) -> (Child, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("ferrotel {args:?} not ready after 30 s:\n{log}");
 }
 
@@ -377,6 +377,7 @@ fn terminate(mut child: Child) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     None
 }
 

@@ -23,6 +23,11 @@ pub static ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
+    asset!("util.js", "text/javascript; charset=utf-8"),
+    asset!("search.js", "text/javascript; charset=utf-8"),
+    asset!("trace.js", "text/javascript; charset=utf-8"),
+    asset!("logs.js", "text/javascript; charset=utf-8"),
+    asset!("metrics.js", "text/javascript; charset=utf-8"),
 ];
 
 /// The page every UI route serves; its script routes on the path.

@@ -20,7 +20,7 @@ pub const MAGIC: &[u8; 8] = b"FTSEG001";
 pub const MARKER: &str = "FERROTEL-STORE";
 const MARKER_TEXT: &str = "ferrotel local store, format 1\n";
 const LOCK: &str = "LOCK";
-const HEADER: usize = 4 + 4 + 1 + 8;
+pub const HEADER: usize = 4 + 4 + 1 + 8;
 /// Larger records are treated as corruption (a request is capped far below this upstream).
 const MAX_RECORD: usize = 1 << 30;
 
@@ -78,15 +78,21 @@ pub fn crc32(parts: &[&[u8]]) -> u32 {
     !c
 }
 
-pub fn encode_record(signal: Signal, arrival: u64, bytes: &[u8]) -> Vec<u8> {
+/// The header of a record holding `bytes`.
+pub fn record_header(signal: Signal, arrival: u64, bytes: &[u8]) -> [u8; HEADER] {
     let code = [signal_code(signal)];
     let at = arrival.to_le_bytes();
     let crc = crc32(&[&code, &at, bytes]);
-    let mut out = Vec::with_capacity(HEADER + bytes.len());
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&code);
-    out.extend_from_slice(&at);
+    let mut out = [0u8; HEADER];
+    out[..4].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out[8] = code[0];
+    out[9..].copy_from_slice(&at);
+    out
+}
+
+pub fn encode_record(signal: Signal, arrival: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = record_header(signal, arrival, bytes).to_vec();
     out.extend_from_slice(bytes);
     out
 }
@@ -295,7 +301,8 @@ fn lock_exclusive(_f: &File) -> std::io::Result<()> {
 /// The segment being appended to.
 pub struct Writer {
     pub path: PathBuf,
-    file: File,
+    /// Shared with the background sync, which fsyncs without holding the store's locks.
+    pub file: std::sync::Arc<File>,
     pub len: u64,
 }
 
@@ -311,14 +318,19 @@ impl Writer {
         file.write_all(MAGIC).map_err(|e| io(&path, e))?;
         Ok(Writer {
             path,
-            file,
+            file: std::sync::Arc::new(file),
             len: MAGIC.len() as u64,
         })
     }
 
-    pub fn append(&mut self, record: &[u8]) -> Result<(), StoreError> {
-        self.file.write_all(record).map_err(|e| io(&self.path, e))?;
-        self.len += record.len() as u64;
+    /// Appends one record (header, then the request's bytes as they are: no copy).
+    pub fn append(&mut self, signal: Signal, arrival: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let header = record_header(signal, arrival, bytes);
+        let mut f: &File = &self.file;
+        f.write_all(&header)
+            .and_then(|()| f.write_all(bytes))
+            .map_err(|e| io(&self.path, e))?;
+        self.len += (header.len() + bytes.len()) as u64;
         Ok(())
     }
 

@@ -232,6 +232,21 @@ pub fn kv_key(kv: &[u8]) -> Result<&[u8], Malformed> {
     Ok(key)
 }
 
+/// The value of an encoded KeyValue when it occurs exactly once (prost merges repeats, which
+/// callers leave to prost): `Ok(None)` otherwise.
+pub fn kv_single_value(kv: &[u8]) -> Result<Option<&[u8]>, Malformed> {
+    let mut value = None;
+    let mut n = 0;
+    let mut r = Reader::new(kv);
+    while let Some((field, v)) = r.next_field()? {
+        if let (2, Value::Len(b, _)) = (field, v) {
+            value = Some(b);
+            n += 1;
+        }
+    }
+    Ok(if n == 1 { value } else { None })
+}
+
 /// The first KeyValue of field `attr_field` in `msg` whose key is `key`, encoded.
 pub fn find_kv<'a>(msg: &'a [u8], attr_field: u32, key: &[u8]) -> Result<Option<&'a [u8]>, Malformed> {
     let mut r = Reader::new(msg);

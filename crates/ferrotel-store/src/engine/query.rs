@@ -14,6 +14,7 @@ use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_pdata::Signal;
+use ferrotel_pdata::wire::AnyValueView;
 use prost::Message;
 
 use super::index::{Index, Origin, SpanRec};
@@ -97,6 +98,21 @@ impl Index {
         derived(rec, key).map(Cow::Borrowed)
     }
 
+    /// Whether a span's tag is `want`: a string attribute is compared in place, anything else
+    /// goes through [`Index::span_tag`].
+    fn span_tag_is(&self, rec: &SpanRec, key: &str, want: &str) -> bool {
+        let fast = self
+            .item_bytes(rec.chunk, rec.off, rec.len)
+            .and_then(|b| wire::find_kv(b, 9, key.as_bytes()).ok()?)
+            .and_then(|kv| wire::kv_single_value(kv).ok()?);
+        if let Some(v) = fast
+            && let AnyValueView::Str(s) = AnyValueView::parse(v)
+        {
+            return s == want;
+        }
+        self.span_tag(rec, key).as_deref() == Some(want)
+    }
+
     fn summarize(&self, slot: u32) -> Option<TraceSummary> {
         let t = self.traces.get(slot as usize)?;
         let root = self.span(t.root)?;
@@ -156,9 +172,21 @@ impl Index {
             (Some(s), None) => Some(self.by_service.get(&s)),
             _ => None,
         };
+        let unfiltered = q.span_kind.is_none()
+            && q.min_duration.is_none()
+            && q.max_duration.is_none()
+            && q.start.is_none()
+            && q.end.is_none()
+            && q.tags.is_empty();
         match posting {
             Some(Some(list)) => list.iter().for_each(|&s| consider(s)),
             Some(None) => {}
+            // Every trace matches: one candidate per trace, not per span.
+            None if unfiltered && op.is_none() => {
+                for t in self.traces.iter().filter(|t| t.count > 0) {
+                    cands.push((t.start, Reverse(t.id), t.last));
+                }
+            }
             None => {
                 let end = self.span_base + self.spans.len() as u64;
                 (self.span_base..end).for_each(&mut consider);
@@ -172,10 +200,7 @@ impl Index {
                 continue;
             }
             let Some(r) = self.span(seq) else { continue };
-            let ok = q
-                .tags
-                .iter()
-                .all(|(k, v)| self.span_tag(r, k).as_deref() == Some(v.as_str()));
+            let ok = q.tags.iter().all(|(k, v)| self.span_tag_is(r, k, v));
             if !ok {
                 continue;
             }

@@ -75,8 +75,9 @@ fn request(rng: &mut Rng, service: usize, t0: u64, ids: &mut Vec<TraceId>) -> Pa
         let size = (1 + rng.below(8) as usize).min(PER_REQUEST - spans.len());
         let root = spans.len();
         for k in 0..size {
-            let mut attributes: Vec<KeyValue> =
-                (0..5).map(|n| s(&format!("attr.{n}"), rng.text(20))).collect();
+            let mut attributes: Vec<KeyValue> = (0..5)
+                .map(|n| s(&format!("attr.{n}"), rng.text(20)))
+                .collect();
             let (name, kind, start, duration) = if k == 0 {
                 attributes.push(s("http.request.method", "GET".into()));
                 attributes.push(s(
@@ -148,7 +149,14 @@ fn workload(spans: usize) -> (Vec<Payload>, Vec<TraceId>) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut ids = Vec::new();
     let payloads = (0..spans / PER_REQUEST)
-        .map(|r| request(&mut rng, r % SERVICES, 1_700_000_000_000_000_000 + r as u64 * 1_000_000, &mut ids))
+        .map(|r| {
+            request(
+                &mut rng,
+                r % SERVICES,
+                1_700_000_000_000_000_000 + r as u64 * 1_000_000,
+                &mut ids,
+            )
+        })
         .collect();
     (payloads, ids)
 }
@@ -219,10 +227,26 @@ fn bench(c: &mut Criterion) {
     let (store, took) = ingest(&payloads, config.clone());
     let st = store.stats();
     let rss = rss_mib();
-    println!("== local store, {n} spans in {} requests of {PER_REQUEST}, {} traces, {:.0} MiB encoded", payloads.len(), ids.len(), encoded as f64 / 1048576.0);
-    println!("ingest (memory):   {:.0} spans/s ({:.2} s)", n as f64 / took.as_secs_f64(), took.as_secs_f64());
-    println!("bytes held:        {:.0} MiB (stats().bytes; encoded OTLP {:.0} MiB + indexes)", st.bytes as f64 / 1048576.0, encoded as f64 / 1048576.0);
-    println!("RSS:               {:.0} MiB after ingest ({:.0} MiB before, payloads pre-generated and shared with the store)", rss, rss0);
+    println!(
+        "== local store, {n} spans in {} requests of {PER_REQUEST}, {} traces, {:.0} MiB encoded",
+        payloads.len(),
+        ids.len(),
+        encoded as f64 / 1048576.0
+    );
+    println!(
+        "ingest (memory):   {:.0} spans/s ({:.2} s)",
+        n as f64 / took.as_secs_f64(),
+        took.as_secs_f64()
+    );
+    println!(
+        "bytes held:        {:.0} MiB (stats().bytes; encoded OTLP {:.0} MiB + indexes)",
+        st.bytes as f64 / 1048576.0,
+        encoded as f64 / 1048576.0
+    );
+    println!(
+        "RSS:               {:.0} MiB after ingest ({:.0} MiB before, payloads pre-generated and shared with the store)",
+        rss, rss0
+    );
     let trace_ms = mean_ms(10_000, |k| {
         let id = &ids[(k * 7919) % ids.len()];
         assert!(store.trace(id).is_some());
@@ -232,12 +256,18 @@ fn bench(c: &mut Criterion) {
     let sel_ms = mean_ms(20, |_| {
         store.find_traces(&q);
     });
-    println!("find_traces (service+op+min duration+rare attribute):   {sel_ms:.2} ms, {} found", store.find_traces(&q).len());
+    println!(
+        "find_traces (service+op+min duration+rare attribute):   {sel_ms:.2} ms, {} found",
+        store.find_traces(&q).len()
+    );
     let q = common_query();
     let com_ms = mean_ms(20, |_| {
         store.find_traces(&q);
     });
-    println!("find_traces (service+op+min duration+common attribute): {com_ms:.2} ms, {} found", store.find_traces(&q).len());
+    println!(
+        "find_traces (service+op+min duration+common attribute): {com_ms:.2} ms, {} found",
+        store.find_traces(&q).len()
+    );
     let all = TraceQuery::default();
     let all_ms = mean_ms(5, |_| {
         store.find_traces(&all);
@@ -253,10 +283,18 @@ fn bench(c: &mut Criterion) {
     let (on_disk, took) = ingest(&payloads, disk.clone());
     on_disk.close().expect("close");
     drop(on_disk);
-    println!("ingest (directory): {:.0} spans/s ({:.2} s)", n as f64 / took.as_secs_f64(), took.as_secs_f64());
+    println!(
+        "ingest (directory): {:.0} spans/s ({:.2} s)",
+        n as f64 / took.as_secs_f64(),
+        took.as_secs_f64()
+    );
     let t = Instant::now();
     let reopened = Store::open(disk).expect("reopen");
-    println!("reopen (read segments + rebuild indexes): {:.2} s, {} spans", t.elapsed().as_secs_f64(), reopened.stats().spans);
+    println!(
+        "reopen (read segments + rebuild indexes): {:.2} s, {} spans",
+        t.elapsed().as_secs_f64(),
+        reopened.stats().spans
+    );
     drop(reopened);
 
     let mut g = c.benchmark_group("store_ingest");
@@ -285,9 +323,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     let q = selective_query();
-    g.bench_function("find_traces_rare_attribute", |b| b.iter(|| store.find_traces(&q)));
+    g.bench_function("find_traces_rare_attribute", |b| {
+        b.iter(|| store.find_traces(&q))
+    });
     let q = common_query();
-    g.bench_function("find_traces_common_attribute", |b| b.iter(|| store.find_traces(&q)));
+    g.bench_function("find_traces_common_attribute", |b| {
+        b.iter(|| store.find_traces(&q))
+    });
     g.finish();
 }
 

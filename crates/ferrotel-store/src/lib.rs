@@ -10,7 +10,7 @@ pub mod reference;
 pub mod segment;
 mod wire;
 
-pub use engine::Store;
+pub use engine::{Store, fuzzing};
 
 use std::time::Duration;
 

@@ -134,7 +134,8 @@ pub fn decode_segment(buf: &[u8]) -> Decoded {
                 valid_len: pos,
             };
         };
-        let u32_at = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
         let len = u32_at(0) as usize;
         let crc = u32_at(4);
         let code = head[8];

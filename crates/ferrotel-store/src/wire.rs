@@ -248,7 +248,11 @@ pub fn kv_single_value(kv: &[u8]) -> Result<Option<&[u8]>, Malformed> {
 }
 
 /// The first KeyValue of field `attr_field` in `msg` whose key is `key`, encoded.
-pub fn find_kv<'a>(msg: &'a [u8], attr_field: u32, key: &[u8]) -> Result<Option<&'a [u8]>, Malformed> {
+pub fn find_kv<'a>(
+    msg: &'a [u8],
+    attr_field: u32,
+    key: &[u8],
+) -> Result<Option<&'a [u8]>, Malformed> {
     let mut r = Reader::new(msg);
     while let Some((field, v)) = r.next_field()? {
         if let Value::Len(kv, _) = v

@@ -411,9 +411,15 @@ impl Index {
             let idx = (s - self.span_base) as usize;
             let rec = self.spans[idx];
             self.by_service.entry(rec.service).or_default().push(s);
-            self.by_op.entry((rec.service, rec.name)).or_default().push(s);
+            self.by_op
+                .entry((rec.service, rec.name))
+                .or_default()
+                .push(s);
             *self.service_spans.entry(rec.service).or_default() += 1;
-            *self.op_spans.entry((rec.service, rec.name, rec.kind)).or_default() += 1;
+            *self
+                .op_spans
+                .entry((rec.service, rec.name, rec.kind))
+                .or_default() += 1;
             if !has {
                 continue;
             }

@@ -66,7 +66,9 @@ impl Store {
         let segment_age = if config.retention.is_zero() {
             u64::MAX
         } else {
-            (config.retention / 16).max(Duration::from_millis(100)).as_nanos() as u64
+            (config.retention / 16)
+                .max(Duration::from_millis(100))
+                .as_nanos() as u64
         };
         let mut disk = Disk {
             dir: None,
@@ -201,7 +203,9 @@ impl Store {
         let (stored, pruned) = {
             let mut ix = self.write();
             let before = ix.mem;
-            let stored = ix.ingest(signal, bytes.clone(), seg, arrival).map_err(|_| malformed())?;
+            let stored = ix
+                .ingest(signal, bytes.clone(), seg, arrival)
+                .map_err(|_| malformed())?;
             let added = ix.mem - before;
             if let Some(c) = disk.current.as_mut() {
                 c.1 += added;
@@ -404,5 +408,64 @@ impl TelemetryStore for Store {
         disk.dir = None;
         disk.closed = true;
         res
+    }
+}
+
+/// Entry points for the `store_segment` fuzz target: damaged segments and unvalidated OTLP
+/// reach the indexer and the queries without a panic.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Decodes `data` as a segment, indexes its records without validating them (as a reload
+    /// whose CRCs matched would), then runs every query.
+    pub fn segment(data: &[u8]) {
+        let buf = Bytes::copy_from_slice(data);
+        let records = match segment::decode_segment(&buf) {
+            Decoded::Ok(r) | Decoded::Torn { records: r, .. } => r,
+            Decoded::Corrupt(_) => return,
+        };
+        let mut ix = Index::default();
+        for r in records {
+            let _ = ix.ingest(r.signal, buf.slice(r.range), 1, r.arrival);
+        }
+        queries(&mut ix);
+    }
+
+    /// Indexes `data` as a request of `signal` without validating it, then queries.
+    pub fn request(signal: Signal, data: &[u8]) {
+        let mut ix = Index::default();
+        let _ = ix.ingest(signal, Bytes::copy_from_slice(data), 1, 1);
+        queries(&mut ix);
+    }
+
+    fn queries(ix: &mut Index) {
+        let _ = ix.services();
+        let _ = ix.tag_names();
+        for tag in ["error", "k", "otel.scope.name", "service.name"] {
+            let _ = ix.tag_values(tag, 0);
+        }
+        let all = ix.find_traces(&TraceQuery {
+            tags: vec![("k".into(), "v".into())],
+            min_duration: Some(Duration::from_nanos(1)),
+            limit: 100,
+            ..Default::default()
+        });
+        for t in ix.find_traces(&TraceQuery::default()).iter().chain(&all) {
+            let _ = ix.trace(&t.trace_id);
+        }
+        let _ = ix.find_logs(&LogQuery {
+            body_contains: Some("a".into()),
+            trace_id: Some([1; 16]),
+            ..Default::default()
+        });
+        let _ = ix.find_logs(&LogQuery::default());
+        for m in ix.metrics(None) {
+            let _ = ix.metric_points(&MetricQuery {
+                name: m.name,
+                ..Default::default()
+            });
+        }
+        while ix.prune_oldest().is_some() {}
     }
 }

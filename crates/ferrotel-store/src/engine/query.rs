@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 
+use ferrotel_pdata::Signal;
 use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
@@ -13,16 +14,15 @@ use ferrotel_pdata::proto::common::v1::KeyValue;
 use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use ferrotel_pdata::Signal;
 use ferrotel_pdata::wire::AnyValueView;
 use prost::Message;
 
 use super::index::{Index, Origin, SpanRec};
-use crate::reference::{data_points, find_attr, in_range, points_in_range, span_kind_name, value_text};
-use crate::wire;
-use crate::{
-    LogQuery, MetricInfo, MetricQuery, Operation, TraceId, TraceQuery, TraceSummary,
+use crate::reference::{
+    data_points, find_attr, in_range, points_in_range, span_kind_name, value_text,
 };
+use crate::wire;
+use crate::{LogQuery, MetricInfo, MetricQuery, Operation, TraceId, TraceQuery, TraceSummary};
 
 const DERIVED_TAGS: [&str; 4] = ["error", "otel.status_code", "span.kind", "otel.scope.name"];
 
@@ -447,21 +447,23 @@ impl Index {
             },
         };
         let mut by_name: BTreeMap<&str, (MetricInfo, BTreeSet<&str>)> = BTreeMap::new();
-        for m in self.metrics.iter().filter(|m| svc.is_none_or(|s| s == m.service)) {
-            let e = by_name
-                .entry(self.strings.name(m.name))
-                .or_insert_with(|| {
-                    (
-                        MetricInfo {
-                            name: self.strings.name(m.name).to_owned(),
-                            kind: m.kind.to_owned(),
-                            unit: self.strings.name(m.unit).to_owned(),
-                            description: self.strings.name(m.description).to_owned(),
-                            services: Vec::new(),
-                        },
-                        BTreeSet::new(),
-                    )
-                });
+        for m in self
+            .metrics
+            .iter()
+            .filter(|m| svc.is_none_or(|s| s == m.service))
+        {
+            let e = by_name.entry(self.strings.name(m.name)).or_insert_with(|| {
+                (
+                    MetricInfo {
+                        name: self.strings.name(m.name).to_owned(),
+                        kind: m.kind.to_owned(),
+                        unit: self.strings.name(m.unit).to_owned(),
+                        description: self.strings.name(m.description).to_owned(),
+                        services: Vec::new(),
+                    },
+                    BTreeSet::new(),
+                )
+            });
             e.1.insert(self.strings.name(m.service));
         }
         by_name

@@ -70,7 +70,10 @@ fn attrs(rng: &mut Rng) -> Vec<KeyValue> {
     let mut out = Vec::new();
     for _ in 0..rng.below(4) {
         out.push(match rng.below(7) {
-            0 => kv("user", V::StringValue(rng.pick(&["a", "b", "c"]).to_string())),
+            0 => kv(
+                "user",
+                V::StringValue(rng.pick(&["a", "b", "c"]).to_string()),
+            ),
             1 => kv("n", V::IntValue(rng.below(3) as i64)),
             2 => kv("flag", V::BoolValue(rng.chance(2))),
             3 => kv("ratio", V::DoubleValue(*rng.pick(&[1.5, 2.0]))),
@@ -100,7 +103,10 @@ fn resource(rng: &mut Rng) -> Option<Resource> {
         ));
     }
     if rng.chance(2) {
-        attributes.push(kv("host", V::StringValue(rng.pick(&["h1", "h2"]).to_string())));
+        attributes.push(kv(
+            "host",
+            V::StringValue(rng.pick(&["h1", "h2"]).to_string()),
+        ));
     }
     if rng.chance(4) {
         attributes.push(kv("user", V::StringValue("a".into())));

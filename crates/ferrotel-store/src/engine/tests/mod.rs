@@ -30,7 +30,11 @@ fn assert_same(a: &dyn TelemetryStore, b: &dyn TelemetryStore, query_seeds: &[u6
     assert_eq!(a.services(), b.services(), "services");
     for s in SERVICES.iter().chain(&["unknown_service", "nope"]) {
         for kind in [None, Some(0), Some(2)] {
-            assert_eq!(a.operations(s, kind), b.operations(s, kind), "operations {s}");
+            assert_eq!(
+                a.operations(s, kind),
+                b.operations(s, kind),
+                "operations {s}"
+            );
         }
         assert_eq!(a.metrics(Some(s)), b.metrics(Some(s)), "metrics of {s}");
     }
@@ -38,7 +42,11 @@ fn assert_same(a: &dyn TelemetryStore, b: &dyn TelemetryStore, query_seeds: &[u6
     assert_eq!(a.tag_names(), b.tag_names(), "tag_names");
     for (k, _) in TAGS.iter().chain(&[("nope", "")]) {
         for limit in [0, 2] {
-            assert_eq!(a.tag_values(k, limit), b.tag_values(k, limit), "tag_values {k}");
+            assert_eq!(
+                a.tag_values(k, limit),
+                b.tag_values(k, limit),
+                "tag_values {k}"
+            );
         }
     }
     for t in 0..=7u8 {
@@ -55,7 +63,11 @@ fn assert_same(a: &dyn TelemetryStore, b: &dyn TelemetryStore, query_seeds: &[u6
         let q = generate::log_query(seed);
         assert_eq!(a.find_logs(&q), b.find_logs(&q), "find_logs {q:?}");
         let q = generate::metric_query(seed);
-        assert_eq!(a.metric_points(&q), b.metric_points(&q), "metric_points {q:?}");
+        assert_eq!(
+            a.metric_points(&q),
+            b.metric_points(&q),
+            "metric_points {q:?}"
+        );
     }
     let q = TraceQuery {
         service: Some(SERVICES[0].into()),
@@ -296,4 +308,33 @@ fn retention_prunes_by_arrival() {
     std::thread::sleep(Duration::from_millis(450));
     // No append: the read itself expires.
     assert!(store.services().is_empty());
+}
+
+#[test]
+fn damaged_requests_and_segments_never_panic() {
+    use ferrotel_pdata::Signal;
+    for seed in 0..40u64 {
+        let p = generate::payload(seed);
+        let bytes = p.to_proto();
+        let mut seg = crate::segment::MAGIC.to_vec();
+        seg.extend(crate::segment::encode_record(p.signal(), 1, &bytes));
+        let mut rng = generate::Rng::new(seed);
+        for _ in 0..40 {
+            let mut b = bytes.to_vec();
+            if b.is_empty() {
+                break;
+            }
+            let at = rng.below(b.len() as u64) as usize;
+            b[at] = rng.next() as u8;
+            let cut = rng.below(b.len() as u64 + 1) as usize;
+            for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
+                super::fuzzing::request(signal, &b[..cut]);
+            }
+            let mut s = seg.clone();
+            let at = rng.below(s.len() as u64) as usize;
+            s[at] ^= 1 << (rng.below(8) as u32);
+            super::fuzzing::segment(&s);
+        }
+        super::fuzzing::segment(&seg);
+    }
 }

@@ -409,7 +409,9 @@ impl Index {
         for (i, (id, has)) in ids.iter().zip(&has_id).enumerate() {
             let s = first + i as u64;
             let idx = (s - self.span_base) as usize;
-            let rec = self.spans[idx];
+            let Some(&rec) = self.spans.get(idx) else {
+                continue;
+            };
             self.by_service.entry(rec.service).or_default().push(s);
             self.by_op
                 .entry((rec.service, rec.name))
@@ -450,22 +452,28 @@ impl Index {
                     slot
                 }
             };
-            let t = &mut self.traces[slot as usize];
+            let Some(old_root) = self.traces.get(slot as usize).map(|t| t.root) else {
+                continue;
+            };
+            let new_root = self
+                .span(old_root)
+                .is_none_or(|root| old_root != s && better_root(&rec, root));
+            let Some(t) = self.traces.get_mut(slot as usize) else {
+                continue;
+            };
             let prev = t.last;
             t.last = s;
             t.count += 1;
             t.errors += u32::from(rec.is_error());
             t.start = t.start.min(rec.start);
             t.end = t.end.max(rec.end);
-            if t.root != s {
-                let root = self.spans[(t.root - self.span_base) as usize];
-                if better_root(&rec, &root) {
-                    t.root = s;
-                }
+            if new_root {
+                t.root = s;
             }
-            let r = &mut self.spans[idx];
-            r.trace = slot;
-            r.prev = prev;
+            if let Some(r) = self.spans.get_mut(idx) {
+                r.trace = slot;
+                r.prev = prev;
+            }
         }
         Ok(new_traces)
     }

@@ -3,9 +3,14 @@
 //!
 //! [`TelemetryStore`] is the contract between the two sides. [`reference::ReferenceStore`] is
 //! its plainest correct implementation (decoded data, linear scans): the indexed engine is
-//! checked against it, query by query.
+//! checked against it, query by query. [`Store`] is the indexed engine (docs/local-store.md).
 
+mod engine;
 pub mod reference;
+pub mod segment;
+mod wire;
+
+pub use engine::{Store, fuzzing};
 
 use std::time::Duration;
 

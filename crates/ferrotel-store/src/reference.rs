@@ -142,7 +142,7 @@ fn is_error(span: &Span) -> bool {
         .is_some_and(|s| s.code == status::StatusCode::Error as i32)
 }
 
-fn find_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+pub(crate) fn find_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
@@ -171,7 +171,7 @@ fn span_tag(span: &Span, origin: &Origin, key: &str) -> Option<String> {
         .or_else(|| derived_tag(span, origin, key))
 }
 
-fn in_range(t: u64, start: Option<u64>, end: Option<u64>) -> bool {
+pub(crate) fn in_range(t: u64, start: Option<u64>, end: Option<u64>) -> bool {
     start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
 }
 
@@ -237,7 +237,7 @@ fn group<'a, T: 'a>(rows: impl Iterator<Item = (&'a Origin, T)>) -> Vec<(Origin,
     out
 }
 
-fn data_points(m: &Metric) -> u64 {
+pub(crate) fn data_points(m: &Metric) -> u64 {
     use metric::Data as D;
     let n = match &m.data {
         Some(D::Gauge(g)) => g.data_points.len(),
@@ -250,7 +250,7 @@ fn data_points(m: &Metric) -> u64 {
     n as u64
 }
 
-fn metric_kind(m: &Metric) -> &'static str {
+pub(crate) fn metric_kind(m: &Metric) -> &'static str {
     use metric::Data as D;
     match &m.data {
         Some(D::Gauge(_)) => "gauge",
@@ -263,7 +263,7 @@ fn metric_kind(m: &Metric) -> &'static str {
 }
 
 /// Keeps the points of `m` whose time is within the range.
-fn points_in_range(m: &Metric, start: Option<u64>, end: Option<u64>) -> Metric {
+pub(crate) fn points_in_range(m: &Metric, start: Option<u64>, end: Option<u64>) -> Metric {
     use metric::Data as D;
     let mut m = m.clone();
     let keep = |t: u64| in_range(t, start, end);

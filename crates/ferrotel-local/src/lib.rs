@@ -21,13 +21,6 @@ pub use exporter::LocalStoreExporterFactory;
 
 /// The store the exporter writes and the APIs read. The one place that picks the engine.
 pub fn open_store(config: StoreConfig) -> Result<Arc<dyn TelemetryStore>, StoreError> {
-    if let Some(dir) = &config.directory {
-        tracing::warn!(
-            "local_store: directory {} is not used yet: the reference store keeps data in memory only",
-            dir.display()
-        );
-    }
-    Ok(Arc::new(ferrotel_store::reference::ReferenceStore::new(
-        config,
-    )))
+    let store: Arc<dyn TelemetryStore> = ferrotel_store::Store::open(config)?;
+    Ok(store)
 }

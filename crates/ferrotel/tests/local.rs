@@ -417,7 +417,6 @@ fn no_config_default_answers_on_4318_and_16686() {
 }
 
 #[test]
-#[ignore = "needs the persistent engine (ferrotel_store::Store): ReferenceStore keeps data in memory only"]
 fn restart_with_data_dir_serves_what_was_stored() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -441,4 +440,62 @@ fn restart_with_data_dir_serves_what_was_stored() {
         json!({"services": ["frontend", "payment"]})
     );
     assert_eq!(terminate(child), Some(0));
+}
+
+/// Two processes on one data directory: the second refuses to start, saying why; a foreign
+/// directory is set aside (renamed) and the store starts fresh, not a crash loop.
+#[test]
+fn data_dir_is_locked_and_a_foreign_one_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let write_config = |name: &str| {
+        let (grpc, http, ui) = (free_port(), free_port(), free_port());
+        let cfg = dir.path().join(name);
+        std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+        cfg
+    };
+    let (a, b) = (write_config("a.yaml"), write_config("b.yaml"));
+    let args = |cfg: &Path| {
+        vec![
+            "--config".to_string(),
+            cfg.to_str().unwrap().to_string(),
+            "--data-dir".to_string(),
+            data.to_str().unwrap().to_string(),
+        ]
+    };
+    let a_args = args(&a);
+    let (first, _) = spawn(
+        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        dir.path(),
+    );
+    let second = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .args(args(&b))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_ne!(second.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("another ferrotel holds it"), "{stderr}");
+    assert_eq!(terminate(first), Some(0));
+
+    // A directory that is not a store's: set aside with a warning, a fresh store serves.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "not telemetry").unwrap();
+    let f_args = [
+        "--config",
+        a.to_str().unwrap(),
+        "--data-dir",
+        foreign.to_str().unwrap(),
+    ];
+    let (child, _) = spawn(&f_args, dir.path());
+    assert_eq!(terminate(child), Some(0));
+    let set_aside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("foreign.corrupt-"))
+        .collect();
+    assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+    let kept = dir.path().join(&set_aside[0]).join("notes.txt");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), "not telemetry");
 }

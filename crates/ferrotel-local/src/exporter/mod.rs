@@ -172,9 +172,15 @@ impl Consumer for LocalStoreExporter {
 impl Lifecycle for LocalStoreExporter {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
-            let store = crate::open_store(self.config.store_config()).map_err(|e| {
-                ComponentError::new(format!("exporter {}: cannot open the store: {e}", self.id))
-            })?;
+            // Opening re-indexes what a data directory holds (seconds for millions of spans):
+            // off the runtime's worker threads.
+            let config = self.config.store_config();
+            let store = tokio::task::spawn_blocking(move || crate::open_store(config))
+                .await
+                .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?
+                .map_err(|e| {
+                    ComponentError::new(format!("exporter {}: cannot open the store: {e}", self.id))
+                })?;
             self.metrics.observe(store.stats());
             if self.config.ui.enabled {
                 let addr = parse_endpoint(&self.config.ui.endpoint).map_err(ComponentError::new)?;

@@ -1,0 +1,10 @@
+//! Prometheus both ways (issue 21): scrape targets into OTLP (`prometheus` receiver), serve
+//! OTLP metrics for Prometheus to scrape (`prometheus` exporter), and speak remote write both
+//! ways (`prometheusremotewrite` exporter and receiver). Names, types and units are translated
+//! as the OpenTelemetry specification's Prometheus compatibility rules say.
+//!
+//! Modules and who owns them while they are built:
+//! - `scrape`: the receiver — config (the embedded `scrape_configs`), text 0.0.4 and OpenMetrics
+//!   parsing, relabeling, service discovery, scrape loops, series → OTLP with start times.
+//! - `naming`: OTLP ↔ Prometheus metric names, units and labels (shared by every component).
+//! - `exporter`, `remote_write`: the pull exporter, remote write out and in.

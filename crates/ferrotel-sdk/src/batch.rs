@@ -118,7 +118,7 @@ impl BatchStatsHandle {
 }
 
 enum Msg {
-    Span(SpanData),
+    Span(Box<SpanData>),
     Resource(Box<Resource>),
     Flush(Instant, mpsc::SyncSender<Result<(), SdkError>>),
     Shutdown(Instant, mpsc::SyncSender<Result<(), SdkError>>),
@@ -220,7 +220,7 @@ impl BatchSpanProcessor {
 
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         if !span.span_context.is_sampled() {
             return;
         }
@@ -268,7 +268,7 @@ struct Worker {
     rx: mpsc::Receiver<Msg>,
     shared: Arc<Shared>,
     config: BatchConfig,
-    buf: Vec<SpanData>,
+    buf: Vec<Box<SpanData>>,
 }
 
 impl Worker {

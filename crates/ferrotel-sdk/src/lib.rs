@@ -32,7 +32,7 @@ pub use limits::SpanLimits;
 pub use processor::{NoopSpanProcessor, SimpleSpanProcessor, SpanProcessor};
 pub use resource::Resource;
 pub use sampler::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
-pub use span::{Span, SpanData};
+pub use span::{AttachedSpan, Span, SpanData};
 pub use tracer::{Tracer, TracerProvider, TracerProviderBuilder};
 
 /// Re-exported so users name the same API crate version the SDK implements.

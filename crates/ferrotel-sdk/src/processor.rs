@@ -14,7 +14,7 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// A span started (it may still be changed by the application).
     fn on_start(&self, _span: &Span) {}
     /// A recording span ended (sampled or not: check `span_context.is_sampled()`).
-    fn on_end(&self, span: SpanData);
+    fn on_end(&self, span: Box<SpanData>);
     /// Exports what is held, within `timeout`.
     fn force_flush(&self, timeout: Duration) -> Result<(), SdkError>;
     /// Flushes and stops, within `timeout`; later spans are ignored.
@@ -40,7 +40,7 @@ impl SimpleSpanProcessor {
 }
 
 impl SpanProcessor for SimpleSpanProcessor {
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         if !span.span_context.is_sampled() {
             return;
         }
@@ -76,7 +76,7 @@ pub struct NoopSpanProcessor;
 
 impl SpanProcessor for NoopSpanProcessor {
     #[inline]
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         drop(span);
     }
     fn force_flush(&self, _timeout: Duration) -> Result<(), SdkError> {

@@ -39,22 +39,12 @@ pub struct SpanData {
     pub scope: &'static InstrumentationScope,
 }
 
-/// The mutable part of a recording span.
-#[derive(Debug)]
-pub(crate) struct Recording {
-    pub(crate) parent_span_id: SpanId,
-    pub(crate) parent_is_remote: bool,
-    pub(crate) kind: SpanKind,
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) start_time: SystemTime,
-    pub(crate) attributes: Attributes,
-    pub(crate) dropped_attributes_count: u32,
-    pub(crate) events: Vec<Event>,
-    pub(crate) dropped_events_count: u32,
-    pub(crate) links: Vec<Link>,
-    pub(crate) dropped_links_count: u32,
-    pub(crate) status: Status,
-    pub(crate) scope: &'static InstrumentationScope,
+/// Key equality, cheapest test first: keys set on one span usually differ in length or in
+/// their last character (`key1`, `key2`), which avoids a `memcmp` call per comparison.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.last() == b.last() && a == b
 }
 
 /// A span. Ends when [`Span::end`] is called or when dropped. Every method is a no-op on a
@@ -62,7 +52,9 @@ pub(crate) struct Recording {
 #[derive(Debug)]
 pub struct Span {
     pub(crate) context: SpanContext,
-    pub(crate) recording: Option<Recording>,
+    /// Boxed: a span moves as a few words, and the finished span reaches the processors
+    /// (and the batch queue) as a pointer. `span_context` inside is filled at end.
+    pub(crate) recording: Option<Box<SpanData>>,
     pub(crate) core: Option<&'static Core>,
 }
 
@@ -98,7 +90,8 @@ impl Span {
             return;
         };
         core.limits.truncate(&mut kv);
-        if let Some(existing) = r.attributes.iter_mut().find(|a| a.key == kv.key) {
+        let key = kv.key.as_str();
+        if let Some(existing) = r.attributes.iter_mut().find(|a| same_key(a.key.as_str(), key)) {
             existing.value = kv.value;
         } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
             r.attributes.push(kv);
@@ -201,26 +194,61 @@ impl Span {
 
     /// Ends the span at `end_time`.
     pub fn end_with_timestamp(&mut self, end_time: SystemTime) {
-        let (Some(r), Some(core)) = (self.recording.take(), self.core) else {
+        let (Some(mut r), Some(core)) = (self.recording.take(), self.core) else {
             return;
         };
-        core.on_end(SpanData {
-            span_context: self.context.clone(),
-            parent_span_id: r.parent_span_id,
-            parent_is_remote: r.parent_is_remote,
-            kind: r.kind,
-            name: r.name,
-            start_time: r.start_time,
-            end_time,
-            attributes: r.attributes,
-            dropped_attributes_count: r.dropped_attributes_count,
-            events: r.events,
-            dropped_events_count: r.dropped_events_count,
-            links: r.links,
-            dropped_links_count: r.dropped_links_count,
-            status: r.status,
-            scope: r.scope,
+        r.span_context = self.context.clone();
+        r.end_time = end_time;
+        core.on_end(r);
+    }
+}
+
+/// A span made the current one (native API): children started on this thread, through the
+/// native API or the `opentelemetry` API, take it as parent, and propagators inject it. On drop
+/// the previous context comes back and the span ends.
+///
+/// Cheaper than the API's `mark_span_as_active` because the span stays here rather than boxed
+/// behind a mutex in the context: the context carries only its [`SpanContext`]. The trade-off:
+/// `opentelemetry::trace::get_active_span(|s| s.set_attribute(..))` does not reach it; use
+/// `Deref`/`DerefMut` on this guard instead, or the API path where instrumentation you do not
+/// own must record on the current span.
+#[must_use = "the span is current only while the guard lives"]
+pub struct AttachedSpan {
+    // Dropped first: the context is restored before the span ends.
+    _guard: opentelemetry::ContextGuard,
+    span: Span,
+}
+
+impl Span {
+    /// Makes this span the current one until the returned guard drops (see [`AttachedSpan`]).
+    pub fn attach(self) -> AttachedSpan {
+        use opentelemetry::trace::TraceContextExt;
+        let cx = opentelemetry::Context::map_current(|cx| {
+            cx.with_remote_span_context(self.context.clone())
         });
+        AttachedSpan {
+            _guard: cx.attach(),
+            span: self,
+        }
+    }
+}
+
+impl std::ops::Deref for AttachedSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl std::ops::DerefMut for AttachedSpan {
+    fn deref_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl std::fmt::Debug for AttachedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.span.fmt(f)
     }
 }
 

@@ -25,7 +25,7 @@ use crate::limits::SpanLimits;
 use crate::processor::{SimpleSpanProcessor, SpanProcessor};
 use crate::resource::Resource;
 use crate::sampler::{Sampler, SamplingDecision, SamplingParameters};
-use crate::span::{Attributes, Recording, Span, SpanData};
+use crate::span::{Attributes, Span, SpanData};
 use crate::SdkError;
 
 /// The W3C Trace Context level 2 "random" flag: the trace id's low 56 bits are random.
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     #[inline]
-    pub(crate) fn on_end(&self, span: SpanData) {
+    pub(crate) fn on_end(&self, span: Box<SpanData>) {
         if self.is_shutdown.load(Ordering::Relaxed) {
             return;
         }
@@ -487,12 +487,14 @@ impl Tracer {
         }
         self.record(
             context,
-            Recording {
+            Box::new(SpanData {
+                span_context: SpanContext::NONE,
                 parent_span_id,
                 parent_is_remote,
                 kind,
                 name,
                 start_time: start_time.unwrap_or_else(SystemTime::now),
+                end_time: SystemTime::UNIX_EPOCH,
                 attributes: Attributes::new(),
                 dropped_attributes_count: 0,
                 events: Vec::new(),
@@ -501,7 +503,7 @@ impl Tracer {
                 dropped_links_count: 0,
                 status: Status::Unset,
                 scope: self.scope,
-            },
+            }),
             attributes,
             extra,
             links,
@@ -512,7 +514,7 @@ impl Tracer {
     fn record(
         &self,
         context: SpanContext,
-        recording: Recording,
+        recording: Box<SpanData>,
         attributes: Vec<KeyValue>,
         extra: Vec<KeyValue>,
         links: Vec<Link>,
@@ -539,3 +541,7 @@ impl Tracer {
     }
 }
 
+
+#[cfg(test)]
+#[path = "tracer_tests.rs"]
+mod tests;

@@ -31,7 +31,7 @@ pub fn resource(r: &Resource) -> pr::Resource {
 pub fn request(
     resource: &pr::Resource,
     schema_url: Option<&str>,
-    spans: Vec<SpanData>,
+    spans: Vec<Box<SpanData>>,
 ) -> ExportTraceServiceRequest {
     let mut scopes: Vec<(&'static InstrumentationScope, Vec<pt::Span>)> = Vec::new();
     for s in spans {
@@ -84,7 +84,8 @@ fn flags(sc: &SpanContext, remote: bool) -> u32 {
     u32::from(sc.trace_flags().to_u8()) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
 }
 
-fn span(s: SpanData) -> pt::Span {
+fn span(s: Box<SpanData>) -> pt::Span {
+    let s = *s;
     let sc = &s.span_context;
     let parent = if s.parent_span_id == opentelemetry::trace::SpanId::INVALID {
         Bytes::new()

@@ -14,7 +14,7 @@ use crate::span::SpanData;
 /// own thread, or under the simple processor's lock), so it may keep state without locks.
 pub trait SpanExporter: Send + 'static {
     /// Exports a batch, giving up at `deadline`.
-    fn export(&mut self, batch: Vec<SpanData>, deadline: Instant) -> Result<(), SdkError>;
+    fn export(&mut self, batch: Vec<Box<SpanData>>, deadline: Instant) -> Result<(), SdkError>;
     /// The provider's resource, given once before the first export.
     fn set_resource(&mut self, _resource: &Resource) {}
     /// Releases connections; later exports fail.
@@ -43,11 +43,11 @@ impl InMemoryExporter {
 }
 
 impl SpanExporter for InMemoryExporter {
-    fn export(&mut self, batch: Vec<SpanData>, _deadline: Instant) -> Result<(), SdkError> {
+    fn export(&mut self, batch: Vec<Box<SpanData>>, _deadline: Instant) -> Result<(), SdkError> {
         self.spans
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .extend(batch);
+            .extend(batch.into_iter().map(|s| *s));
         Ok(())
     }
 }

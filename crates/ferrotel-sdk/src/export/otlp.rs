@@ -284,7 +284,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 impl SpanExporter for OtlpSpanExporter {
-    fn export(&mut self, batch: Vec<SpanData>, deadline: Instant) -> Result<(), SdkError> {
+    fn export(&mut self, batch: Vec<Box<SpanData>>, deadline: Instant) -> Result<(), SdkError> {
         if batch.is_empty() {
             return Ok(());
         }

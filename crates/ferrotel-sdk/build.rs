@@ -11,6 +11,9 @@ fn main() {
     // "rustc 1.88.0 (6b00bc388 2025-06-23)" → "1.88.0" and the whole line as the description.
     let number = version.split_whitespace().nth(1).unwrap_or("unknown");
     println!("cargo:rustc-env=FERROTEL_RUSTC_VERSION={number}");
-    println!("cargo:rustc-env=FERROTEL_RUSTC_DESCRIPTION={}", version.trim());
+    println!(
+        "cargo:rustc-env=FERROTEL_RUSTC_DESCRIPTION={}",
+        version.trim()
+    );
     println!("cargo:rerun-if-env-changed=RUSTC");
 }

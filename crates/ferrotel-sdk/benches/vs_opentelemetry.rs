@@ -108,7 +108,11 @@ macro_rules! five_attrs {
 }
 
 /// Spans per second with `threads` threads creating spans at once for `dur`.
-fn throughput(threads: usize, dur: Duration, make: impl Fn() -> Box<dyn FnMut() + Send> + Sync) -> f64 {
+fn throughput(
+    threads: usize,
+    dur: Duration,
+    make: impl Fn() -> Box<dyn FnMut() + Send> + Sync,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let mut total = 0u64;
     std::thread::scope(|s| {
@@ -224,9 +228,9 @@ fn main() {
         compare(
             "span_with_context_attach_via_api",
             || {
-                let guard = mark_span_as_active(
-                    ferrotel_sdk::opentelemetry::trace::Tracer::start(&ft, "parent"),
-                );
+                let guard = mark_span_as_active(ferrotel_sdk::opentelemetry::trace::Tracer::start(
+                    &ft, "parent",
+                ));
                 let mut child = ferrotel_sdk::opentelemetry::trace::Tracer::start(&ft, "child");
                 child.end();
                 black_box(&child);
@@ -262,7 +266,9 @@ fn main() {
         });
         println!(
             "threads_8_spans_per_second: ferrotel {a:.0}, opentelemetry-rust {b:.0} (8 threads on {} cores)",
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         );
         println!("ratio: threads_8_time_per_span = {:.3}", b / a);
     }

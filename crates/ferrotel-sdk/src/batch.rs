@@ -371,10 +371,9 @@ impl Worker {
         );
         let n = batch.len();
         // A panicking exporter must not take the worker (and so every later span) down.
-        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.exporter.export(batch, deadline)
-        }))
-        .unwrap_or_else(|_| Err(SdkError::Export("exporter panicked".into())));
+        let r =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.exporter.export(batch, deadline)))
+                .unwrap_or_else(|_| Err(SdkError::Export("exporter panicked".into())));
         self.shared.queued.fetch_sub(n, Ordering::Relaxed);
         match &r {
             Ok(()) => {

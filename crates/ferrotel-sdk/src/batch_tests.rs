@@ -3,8 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
 
 use super::*;
 use crate::span::Attributes;
@@ -131,7 +133,10 @@ fn a_full_queue_drops_and_counts_without_blocking() {
         p.on_end(span(i));
     }
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(250), "on_end blocked: {took:?}");
+    assert!(
+        took < Duration::from_millis(250),
+        "on_end blocked: {took:?}"
+    );
     let s = stats.get();
     assert!(s.dropped >= 9_980, "{s:?}");
     assert!(s.queued <= 10, "{s:?}");
@@ -160,7 +165,10 @@ fn shutdown_returns_within_its_timeout_when_the_exporter_stalls() {
     // After shutdown, spans are dropped and counted, never queued.
     p.on_end(span(9));
     assert_eq!(p.stats_handle().get().dropped, 1);
-    assert_eq!(p.shutdown(Duration::from_millis(10)), Err(SdkError::AlreadyShutdown));
+    assert_eq!(
+        p.shutdown(Duration::from_millis(10)),
+        Err(SdkError::AlreadyShutdown)
+    );
 }
 
 #[test]
@@ -215,7 +223,10 @@ fn env_config() {
         ("OTEL_BSP_EXPORT_TIMEOUT", "250"),
     ]));
     assert_eq!(c, config(100, 64, 64).with_timeout(250));
-    assert_eq!(BatchConfig::from_lookup(&lookup_from(&[])), BatchConfig::default());
+    assert_eq!(
+        BatchConfig::from_lookup(&lookup_from(&[])),
+        BatchConfig::default()
+    );
 }
 
 impl BatchConfig {

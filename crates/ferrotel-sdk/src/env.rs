@@ -136,7 +136,13 @@ mod tests {
 
     #[test]
     fn typed_values() {
-        let env = lookup_from(&[("B", "TRUE"), ("F", "yes"), ("N", "12"), ("X", "-1"), ("E", " ")]);
+        let env = lookup_from(&[
+            ("B", "TRUE"),
+            ("F", "yes"),
+            ("N", "12"),
+            ("X", "-1"),
+            ("E", " "),
+        ]);
         assert_eq!(get_bool(&env, "B"), Some(true));
         assert_eq!(get_bool(&env, "F"), Some(false));
         assert_eq!(get_u64(&env, "N"), Some(12));

@@ -1,6 +1,6 @@
 //! Span limits, with the specification's defaults and environment variables.
 
-use opentelemetry::{KeyValue, StringValue, Value, Array};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 
 use crate::env::{self, Lookup};
 
@@ -136,7 +136,10 @@ mod tests {
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "20"),
         ]));
         assert_eq!(l.max_attributes_per_span, 20);
-        assert_eq!(SpanLimits::from_lookup(&lookup_from(&[])), SpanLimits::default());
+        assert_eq!(
+            SpanLimits::from_lookup(&lookup_from(&[])),
+            SpanLimits::default()
+        );
     }
 
     #[test]

@@ -49,7 +49,10 @@ impl Resource {
         ));
         r.set(KeyValue::new("telemetry.sdk.name", "ferrotel"));
         r.set(KeyValue::new("telemetry.sdk.language", "rust"));
-        r.set(KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")));
+        r.set(KeyValue::new(
+            "telemetry.sdk.version",
+            env!("CARGO_PKG_VERSION"),
+        ));
         r.merge_in(detect_host());
         r.merge_in(detect_process());
         if let Some(s) = env::get(lookup, "OTEL_RESOURCE_ATTRIBUTES") {
@@ -201,7 +204,11 @@ mod tests {
     #[test]
     fn defaults() {
         let r = Resource::from_lookup(&lookup_from(&[]));
-        assert!(s(&r, "service.name").unwrap().starts_with("unknown_service:"));
+        assert!(
+            s(&r, "service.name")
+                .unwrap()
+                .starts_with("unknown_service:")
+        );
         assert_eq!(s(&r, "telemetry.sdk.name").as_deref(), Some("ferrotel"));
         assert_eq!(s(&r, "telemetry.sdk.language").as_deref(), Some("rust"));
         assert!(s(&r, "telemetry.sdk.version").is_some());

@@ -266,7 +266,10 @@ impl Sampler {
             "parentbased_always_off" => Sampler::parent_based(Sampler::AlwaysOff),
             "parentbased_traceidratio" => Sampler::parent_based(Sampler::trace_id_ratio(ratio())),
             other => {
-                tracing::warn!(sampler = other, "unsupported OTEL_TRACES_SAMPLER, using parentbased_always_on");
+                tracing::warn!(
+                    sampler = other,
+                    "unsupported OTEL_TRACES_SAMPLER, using parentbased_always_on"
+                );
                 Sampler::parent_based(Sampler::AlwaysOn)
             }
         }
@@ -285,9 +288,16 @@ impl Sampler {
 
     /// The decision and the tracestate, without building attributes (the hot path).
     #[inline]
-    pub(crate) fn decide(&self, p: &SamplingParameters<'_>) -> (SamplingDecision, TraceState, Vec<KeyValue>) {
+    pub(crate) fn decide(
+        &self,
+        p: &SamplingParameters<'_>,
+    ) -> (SamplingDecision, TraceState, Vec<KeyValue>) {
         match self {
-            Sampler::AlwaysOn => (SamplingDecision::RecordAndSample, parent_state(p), Vec::new()),
+            Sampler::AlwaysOn => (
+                SamplingDecision::RecordAndSample,
+                parent_state(p),
+                Vec::new(),
+            ),
             Sampler::AlwaysOff => (SamplingDecision::Drop, parent_state(p), Vec::new()),
             Sampler::TraceIdRatio(r) => {
                 let parent_ts = p.parent.map(|c| c.trace_state());

@@ -38,9 +38,19 @@ use SamplingDecision::{Drop, RecordAndSample};
 
 #[test]
 fn always_on_and_off_ignore_the_parent() {
-    for p in [None, Some(parent(false, true, "")), Some(parent(true, false, ""))] {
-        assert_eq!(decision(&Sampler::AlwaysOn, p.as_ref(), tid(0)), RecordAndSample);
-        assert_eq!(decision(&Sampler::AlwaysOff, p.as_ref(), tid(u64::MAX)), Drop);
+    for p in [
+        None,
+        Some(parent(false, true, "")),
+        Some(parent(true, false, "")),
+    ] {
+        assert_eq!(
+            decision(&Sampler::AlwaysOn, p.as_ref(), tid(0)),
+            RecordAndSample
+        );
+        assert_eq!(
+            decision(&Sampler::AlwaysOff, p.as_ref(), tid(u64::MAX)),
+            Drop
+        );
     }
 }
 
@@ -62,10 +72,16 @@ fn parent_based_matrix() {
     pb.remote_parent_not_sampled = Sampler::AlwaysOn;
     pb.local_parent_sampled = Sampler::AlwaysOff;
     let s = Sampler::ParentBased(Box::new(pb));
-    assert_eq!(decision(&s, Some(&parent(false, true, "")), tid(5)), RecordAndSample);
+    assert_eq!(
+        decision(&s, Some(&parent(false, true, "")), tid(5)),
+        RecordAndSample
+    );
     assert_eq!(decision(&s, Some(&parent(true, false, "")), tid(5)), Drop);
     assert_eq!(decision(&s, Some(&parent(false, false, "")), tid(5)), Drop);
-    assert_eq!(decision(&s, Some(&parent(true, true, "")), tid(5)), RecordAndSample);
+    assert_eq!(
+        decision(&s, Some(&parent(true, true, "")), tid(5)),
+        RecordAndSample
+    );
 }
 
 #[test]
@@ -95,7 +111,12 @@ fn ratio_boundaries() {
         let s = Sampler::trace_id_ratio(never);
         assert_eq!(decision(&s, None, tid((1 << 56) - 1)), Drop, "{never}");
     }
-    assert_eq!(Sampler::trace_id_ratio(7.0).should_sample(&params(None, tid(0))).decision, RecordAndSample);
+    assert_eq!(
+        Sampler::trace_id_ratio(7.0)
+            .should_sample(&params(None, tid(0)))
+            .decision,
+        RecordAndSample
+    );
 }
 
 #[test]
@@ -120,7 +141,10 @@ fn ratio_uses_rv_and_keeps_other_ot_members() {
     let p = parent(true, true, "ot=rv:9b8233f7e3a151;x:y,vendor=v");
     let r = s.should_sample(&params(Some(&p), tid(0)));
     assert_eq!(r.decision, RecordAndSample);
-    assert_eq!(r.trace_state.header(), "ot=rv:9b8233f7e3a151;th:8;x:y,vendor=v");
+    assert_eq!(
+        r.trace_state.header(),
+        "ot=rv:9b8233f7e3a151;th:8;x:y,vendor=v"
+    );
     // Not sampled: an arriving th is removed, the rest kept.
     let p = parent(true, true, "ot=rv:00000000000001;th:0,vendor=v");
     let r = s.should_sample(&params(Some(&p), tid(u64::MAX)));
@@ -147,20 +171,38 @@ fn from_env() {
     use crate::env::lookup_from;
     let d = |pairs: &[(&str, &str)]| Sampler::from_lookup(&lookup_from(pairs)).description();
     assert_eq!(d(&[]), "ParentBased{root=AlwaysOnSampler}");
-    assert_eq!(d(&[("OTEL_TRACES_SAMPLER", "always_off")]), "AlwaysOffSampler");
-    assert_eq!(d(&[("OTEL_TRACES_SAMPLER", "always_on")]), "AlwaysOnSampler");
     assert_eq!(
-        d(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.25")]),
+        d(&[("OTEL_TRACES_SAMPLER", "always_off")]),
+        "AlwaysOffSampler"
+    );
+    assert_eq!(
+        d(&[("OTEL_TRACES_SAMPLER", "always_on")]),
+        "AlwaysOnSampler"
+    );
+    assert_eq!(
+        d(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25")
+        ]),
         "TraceIdRatioBased{0.25}"
     );
-    assert_eq!(d(&[("OTEL_TRACES_SAMPLER", "traceidratio")]), "TraceIdRatioBased{1}");
     assert_eq!(
-        d(&[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")]),
+        d(&[("OTEL_TRACES_SAMPLER", "traceidratio")]),
+        "TraceIdRatioBased{1}"
+    );
+    assert_eq!(
+        d(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2")
+        ]),
         "ParentBased{root=TraceIdRatioBased{1}}"
     );
     assert_eq!(
         d(&[("OTEL_TRACES_SAMPLER", "parentbased_always_off")]),
         "ParentBased{root=AlwaysOffSampler}"
     );
-    assert_eq!(d(&[("OTEL_TRACES_SAMPLER", "xray")]), "ParentBased{root=AlwaysOnSampler}");
+    assert_eq!(
+        d(&[("OTEL_TRACES_SAMPLER", "xray")]),
+        "ParentBased{root=AlwaysOnSampler}"
+    );
 }

@@ -91,7 +91,11 @@ impl Span {
         };
         core.limits.truncate(&mut kv);
         let key = kv.key.as_str();
-        if let Some(existing) = r.attributes.iter_mut().find(|a| same_key(a.key.as_str(), key)) {
+        if let Some(existing) = r
+            .attributes
+            .iter_mut()
+            .find(|a| same_key(a.key.as_str(), key))
+        {
             existing.value = kv.value;
         } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
             r.attributes.push(kv);

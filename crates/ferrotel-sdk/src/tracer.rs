@@ -12,11 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{
-    Event, Link, SpanContext, SpanKind, Status, TraceFlags,
-};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status, TraceFlags};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
+use crate::SdkError;
 use crate::batch::BatchSpanProcessor;
 use crate::env;
 use crate::export::SpanExporter;
@@ -26,7 +25,6 @@ use crate::processor::{SimpleSpanProcessor, SpanProcessor};
 use crate::resource::Resource;
 use crate::sampler::{Sampler, SamplingDecision, SamplingParameters};
 use crate::span::{Attributes, Span, SpanData};
-use crate::SdkError;
 
 /// The W3C Trace Context level 2 "random" flag: the trace id's low 56 bits are random.
 pub const RANDOM_TRACE_ID_FLAG: TraceFlags = TraceFlags::new(0x02);
@@ -258,7 +256,9 @@ impl TracerProviderBuilder {
         }
         let core: &'static Core = Box::leak(Box::new(Core {
             sampler: self.sampler.unwrap_or_else(|| Sampler::from_lookup(lookup)),
-            limits: self.limits.unwrap_or_else(|| SpanLimits::from_lookup(lookup)),
+            limits: self
+                .limits
+                .unwrap_or_else(|| SpanLimits::from_lookup(lookup)),
             processors,
             resource,
             disabled: self
@@ -540,7 +540,6 @@ impl Tracer {
         span
     }
 }
-
 
 #[cfg(test)]
 #[path = "tracer_tests.rs"]

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
-    TraceState, Tracer as _,
+    SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    Tracer as _,
 };
 use opentelemetry::{Context, KeyValue, Value};
 
@@ -27,7 +27,11 @@ fn remote_parent(sampled: bool) -> SpanContext {
     SpanContext::new(
         TraceId::from(0x0af7651916cd43dd8448eb211c80319cu128),
         SpanId::from(0xb7ad6b7169203331u64),
-        if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() },
+        if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
         true,
         "vendor=x".parse::<TraceState>().unwrap(),
     )
@@ -70,7 +74,10 @@ fn native_spans_nest_and_export() {
 
 #[test]
 fn api_path_and_remote_parent() {
-    let (p, e) = provider(Sampler::parent_based(Sampler::AlwaysOn), SpanLimits::default());
+    let (p, e) = provider(
+        Sampler::parent_based(Sampler::AlwaysOn),
+        SpanLimits::default(),
+    );
     let t = p.tracer("api");
     let cx = Context::new().with_remote_span_context(remote_parent(true));
     let span = t
@@ -99,7 +106,10 @@ fn api_path_and_remote_parent() {
     // A remote unsampled parent: parentbased drops, the context travels on.
     let span = t.start_span_with_parent("s", SpanKind::Server, &remote_parent(false));
     assert!(!span.is_recording());
-    assert_eq!(span.span_context().trace_id(), remote_parent(false).trace_id());
+    assert_eq!(
+        span.span_context().trace_id(),
+        remote_parent(false).trace_id()
+    );
     assert!(!span.span_context().is_sampled());
 }
 
@@ -109,7 +119,11 @@ fn global_provider_emits_through_ferrotel() {
     opentelemetry::global::set_tracer_provider(p.clone());
     let t = opentelemetry::global::tracer("global-lib");
     t.in_span("via-global", |_| {});
-    assert!(e.spans().iter().any(|s| s.name == "via-global" && s.scope.name() == "global-lib"));
+    assert!(
+        e.spans()
+            .iter()
+            .any(|s| s.name == "via-global" && s.scope.name() == "global-lib")
+    );
 }
 
 #[test]
@@ -131,7 +145,10 @@ fn limits_drop_and_count() {
     s.set_attribute(KeyValue::new("a", "xy")); // replacing is not dropping
     s.add_event("e1", vec![KeyValue::new("x", 1), KeyValue::new("y", 2)]);
     s.add_event("e2", vec![]);
-    s.add_link(remote_parent(true), vec![KeyValue::new("x", 1), KeyValue::new("y", 2)]);
+    s.add_link(
+        remote_parent(true),
+        vec![KeyValue::new("x", 1), KeyValue::new("y", 2)],
+    );
     s.add_link(remote_parent(true), vec![]);
     s.add_link(SpanContext::NONE, vec![]); // invalid: ignored
     s.end();
@@ -193,7 +210,11 @@ fn ratio_sampling_writes_th_in_the_spans_tracestate() {
     }
     let spans = e.spans();
     assert!(spans.len() > 40 && spans.len() < 160, "{}", spans.len());
-    assert!(spans.iter().all(|s| s.span_context.trace_state().header() == "ot=th:8"));
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.span_context.trace_state().header() == "ot=th:8")
+    );
 }
 
 #[test]

@@ -231,7 +231,12 @@ fn worker(
     };
     let _ = ready.send(Ok(()));
     while let Ok(job) = jobs.recv() {
-        let r = rt.block_on(send_with_retry(&client, &config, &job.payload, job.deadline));
+        let r = rt.block_on(send_with_retry(
+            &client,
+            &config,
+            &job.payload,
+            job.deadline,
+        ));
         let _ = job.reply.send(r);
     }
 }
@@ -268,9 +273,7 @@ async fn send_with_retry(
             None => jitter(backoff),
         };
         if Instant::now() + wait >= deadline {
-            return Err(SdkError::Export(format!(
-                "{err} (no time left to retry)"
-            )));
+            return Err(SdkError::Export(format!("{err} (no time left to retry)")));
         }
         tokio::time::sleep(wait).await;
         backoff = (backoff * 2).min(config.max_backoff);
@@ -356,7 +359,10 @@ mod tests {
         assert_eq!(c.endpoint, "http://collector:4318/v1/traces");
         let c = OtlpExporterConfig::from_lookup(&lookup_from(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:9999/custom"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://other:9999/custom",
+            ),
         ]));
         assert_eq!(c.endpoint, "http://other:9999/custom");
         let c = OtlpExporterConfig::from_lookup(&lookup_from(&[
@@ -376,7 +382,10 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,Authorization=Basic%20x"),
-            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=Bearer%20t%3D"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "authorization=Bearer%20t%3D",
+            ),
             ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"),
         ]));

@@ -1,0 +1,263 @@
+//! Spans: the recording handle ([`Span`]) and what processors receive when it ends
+//! ([`SpanData`]).
+//!
+//! A recording span keeps everything inline — up to 8 attributes in the span itself, no
+//! allocation — and holds plain `&'static` references to its provider's core and its scope, so
+//! creating and ending a span touches no reference count and no lock shared with other threads.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use smallvec::SmallVec;
+
+use crate::tracer::Core;
+
+/// A span's attributes: the first 8 live inline.
+pub type Attributes = SmallVec<[KeyValue; 8]>;
+
+/// A finished span, as processors and exporters receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanData {
+    pub span_context: SpanContext,
+    /// `SpanId::INVALID` for a root span.
+    pub parent_span_id: SpanId,
+    pub parent_is_remote: bool,
+    pub kind: SpanKind,
+    pub name: Cow<'static, str>,
+    pub start_time: SystemTime,
+    pub end_time: SystemTime,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub events: Vec<Event>,
+    pub dropped_events_count: u32,
+    pub links: Vec<Link>,
+    pub dropped_links_count: u32,
+    pub status: Status,
+    /// The tracer's instrumentation scope (interned by the provider).
+    pub scope: &'static InstrumentationScope,
+}
+
+/// Key equality, cheapest test first: keys set on one span usually differ in length or in
+/// their last character (`key1`, `key2`), which avoids a `memcmp` call per comparison.
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.last() == b.last() && a == b
+}
+
+/// A span. Ends when [`Span::end`] is called or when dropped. Every method is a no-op on a
+/// span that is not recording (not sampled, SDK disabled, or already ended).
+#[derive(Debug)]
+pub struct Span {
+    pub(crate) context: SpanContext,
+    /// Boxed: a span moves as a few words, and the finished span reaches the processors
+    /// (and the batch queue) as a pointer. `span_context` inside is filled at end.
+    pub(crate) recording: Option<Box<SpanData>>,
+    pub(crate) core: Option<&'static Core>,
+}
+
+impl Span {
+    /// A span that records nothing and carries `context` (how a non-sampled span, or a parent
+    /// context from elsewhere, travels through APIs that take spans).
+    pub fn non_recording(context: SpanContext) -> Span {
+        Span {
+            context,
+            recording: None,
+            core: None,
+        }
+    }
+
+    /// This span's context (ids, flags, tracestate): what propagators inject and what children
+    /// take as parent.
+    #[inline]
+    pub fn span_context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// Whether the span records (attributes, events... are kept).
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Sets an attribute, replacing the value of an existing one with the same key; past the
+    /// count limit it is dropped and counted.
+    #[inline]
+    pub fn set_attribute(&mut self, mut kv: KeyValue) {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        core.limits.truncate(&mut kv);
+        let key = kv.key.as_str();
+        if let Some(existing) = r
+            .attributes
+            .iter_mut()
+            .find(|a| same_key(a.key.as_str(), key))
+        {
+            existing.value = kv.value;
+        } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
+            r.attributes.push(kv);
+        } else {
+            r.dropped_attributes_count = r.dropped_attributes_count.saturating_add(1);
+        }
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        if self.recording.is_none() {
+            return;
+        }
+        for kv in attributes {
+            self.set_attribute(kv);
+        }
+    }
+
+    /// Adds an event now.
+    pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        if self.recording.is_some() {
+            self.add_event_with_timestamp(name, SystemTime::now(), attributes);
+        }
+    }
+
+    /// Adds an event at `timestamp`.
+    pub fn add_event_with_timestamp(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        timestamp: SystemTime,
+        mut attributes: Vec<KeyValue>,
+    ) {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        if r.events.len() >= core.limits.max_events_per_span as usize {
+            r.dropped_events_count = r.dropped_events_count.saturating_add(1);
+            return;
+        }
+        let dropped = core
+            .limits
+            .limit_list(&mut attributes, core.limits.max_attributes_per_event);
+        r.events
+            .push(Event::new(name, timestamp, attributes, dropped));
+    }
+
+    /// Records an error as an `exception` event (the semantic conventions' attributes).
+    pub fn record_error(&mut self, err: &dyn std::error::Error) {
+        if self.recording.is_some() {
+            self.add_event(
+                "exception",
+                vec![KeyValue::new("exception.message", err.to_string())],
+            );
+        }
+    }
+
+    /// Adds a link to another span.
+    pub fn add_link(&mut self, span_context: SpanContext, mut attributes: Vec<KeyValue>) {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        if !span_context.is_valid() {
+            return;
+        }
+        if r.links.len() >= core.limits.max_links_per_span as usize {
+            r.dropped_links_count = r.dropped_links_count.saturating_add(1);
+            return;
+        }
+        let dropped = core
+            .limits
+            .limit_list(&mut attributes, core.limits.max_attributes_per_link);
+        r.links.push(Link::new(span_context, attributes, dropped));
+    }
+
+    /// Sets the status: `Ok` is final, `Unset` never overrides, `Error` overrides `Unset` and
+    /// an earlier `Error` (the specification's order).
+    pub fn set_status(&mut self, status: Status) {
+        if let Some(r) = self.recording.as_mut()
+            && r.status != Status::Ok
+            && status != Status::Unset
+        {
+            r.status = status;
+        }
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(r) = self.recording.as_mut() {
+            r.name = name.into();
+        }
+    }
+
+    /// Ends the span now. Later calls do nothing.
+    #[inline]
+    pub fn end(&mut self) {
+        if self.recording.is_some() {
+            self.end_with_timestamp(SystemTime::now());
+        }
+    }
+
+    /// Ends the span at `end_time`.
+    pub fn end_with_timestamp(&mut self, end_time: SystemTime) {
+        let (Some(mut r), Some(core)) = (self.recording.take(), self.core) else {
+            return;
+        };
+        r.span_context = self.context.clone();
+        r.end_time = end_time;
+        core.on_end(r);
+    }
+}
+
+/// A span made the current one (native API): children started on this thread, through the
+/// native API or the `opentelemetry` API, take it as parent, and propagators inject it. On drop
+/// the previous context comes back and the span ends.
+///
+/// Cheaper than the API's `mark_span_as_active` because the span stays here rather than boxed
+/// behind a mutex in the context: the context carries only its [`SpanContext`]. The trade-off:
+/// `opentelemetry::trace::get_active_span(|s| s.set_attribute(..))` does not reach it; use
+/// `Deref`/`DerefMut` on this guard instead, or the API path where instrumentation you do not
+/// own must record on the current span.
+#[must_use = "the span is current only while the guard lives"]
+pub struct AttachedSpan {
+    // Dropped first: the context is restored before the span ends.
+    _guard: opentelemetry::ContextGuard,
+    span: Span,
+}
+
+impl Span {
+    /// Makes this span the current one until the returned guard drops (see [`AttachedSpan`]).
+    pub fn attach(self) -> AttachedSpan {
+        use opentelemetry::trace::TraceContextExt;
+        let cx = opentelemetry::Context::map_current(|cx| {
+            cx.with_remote_span_context(self.context.clone())
+        });
+        AttachedSpan {
+            _guard: cx.attach(),
+            span: self,
+        }
+    }
+}
+
+impl std::ops::Deref for AttachedSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl std::ops::DerefMut for AttachedSpan {
+    fn deref_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl std::fmt::Debug for AttachedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.span.fmt(f)
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end();
+    }
+}

@@ -22,6 +22,7 @@ mod trace_context;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use baggage::BaggagePropagator;
+pub use baggage::{format_baggage, parse_baggage};
 pub use carrier::{HeaderExtractor, HeaderInjector};
 #[cfg(feature = "tonic")]
 pub use carrier::{MetadataExtractor, MetadataInjector};
@@ -29,7 +30,9 @@ pub use composite::{
     CompositePropagator, DEFAULT_PROPAGATORS, NoopPropagator, from_env, from_names,
 };
 pub use jaeger::JaegerPropagator;
-pub use trace_context::TraceContextPropagator;
+pub use trace_context::{
+    TraceContextPropagator, format_traceparent, parse_traceparent, parse_tracestate,
+};
 
 use opentelemetry::Context;
 use opentelemetry::trace::TraceId;

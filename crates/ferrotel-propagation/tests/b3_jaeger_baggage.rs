@@ -60,10 +60,15 @@ const T128: &str = "80f198ee56343ba864fe8b2a57d3eff7";
 const S: &str = "e457b5a2e4d86bd1";
 const P: &str = "05e3ac9a4f6e3b90";
 
+/// Header value → (trace id, sampled, debug), or invalid.
+type B3Case = (&'static str, Option<(&'static str, bool, bool)>);
+/// Header value → (trace id, span id, sampled, debug), or invalid.
+type JaegerCase = (&'static str, Option<(&'static str, &'static str, bool, bool)>);
+
 #[test]
 fn b3_single_header_fixtures() {
     let p = B3Propagator::new();
-    let cases: &[(&str, Option<(&str, bool, bool)>)] = &[
+    let cases: &[B3Case] = &[
         (
             "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
             Some((T128, true, false)),
@@ -244,7 +249,7 @@ fn b3_injection() {
 #[test]
 fn jaeger_fixtures() {
     let p = JaegerPropagator::new();
-    let cases: &[(&str, Option<(&str, &str, bool, bool)>)] = &[
+    let cases: &[JaegerCase] = &[
         (
             "80f198ee56343ba864fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1",
             Some((T128, S, true, false)),

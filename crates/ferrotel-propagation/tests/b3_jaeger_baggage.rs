@@ -63,7 +63,10 @@ const P: &str = "05e3ac9a4f6e3b90";
 /// Header value → (trace id, sampled, debug), or invalid.
 type B3Case = (&'static str, Option<(&'static str, bool, bool)>);
 /// Header value → (trace id, span id, sampled, debug), or invalid.
-type JaegerCase = (&'static str, Option<(&'static str, &'static str, bool, bool)>);
+type JaegerCase = (
+    &'static str,
+    Option<(&'static str, &'static str, bool, bool)>,
+);
 
 #[test]
 fn b3_single_header_fixtures() {

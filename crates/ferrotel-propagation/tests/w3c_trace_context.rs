@@ -20,6 +20,9 @@ enum Expect {
 }
 use Expect::*;
 
+type Header = (&'static str, &'static str);
+type Headers = &'static [Header];
+
 fn headers(list: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (k, v) in list {
@@ -78,7 +81,7 @@ fn check(name: &str, list: &[(&str, &str)], expect: Expect) {
 
 #[test]
 fn traceparent_cases() {
-    let cases: &[(&str, &[(&str, &str)], Expect)] = &[
+    let cases: &[(&str, Headers, Expect)] = &[
         ("both missing", &[], Restart),
         ("traceparent only", &[("traceparent", TP)], Continue(None)),
         (
@@ -443,7 +446,7 @@ fn tracestate_cases() {
     let leaked = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let members32: Vec<String> = (1..=32).map(|i| format!("bar{i:02}={i:02}")).collect();
     let joined32 = leaked(members32.join(","));
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<&str>)> = vec![
+    let cases: Vec<(&str, Vec<Header>, Option<&str>)> = vec![
         (
             "inherited",
             vec![("tracestate", "foo=1,bar=2")],

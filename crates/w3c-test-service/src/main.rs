@@ -21,9 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{
-    FutureExt as _, SpanKind, Status, TraceContextExt, Tracer as _,
-};
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue, global};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,7 +86,10 @@ fn main() {
 async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     // Tests and scripts wait for this line (and read the port when asked for port 0).
-    println!("w3c-test-service listening on http://{}", listener.local_addr()?);
+    println!(
+        "w3c-test-service listening on http://{}",
+        listener.local_addr()?
+    );
     let app = Arc::new(App {
         propagator: Box::new(ferrotel_propagation::from_env()),
         client: Client::builder(TokioExecutor::new())
@@ -180,7 +181,10 @@ async fn respond(
     };
     let Ok(serde_json::Value::Array(calls)) = serde_json::from_slice::<serde_json::Value>(&body)
     else {
-        return text(StatusCode::BAD_REQUEST, "expected a JSON list of {url, arguments}\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "expected a JSON list of {url, arguments}\n",
+        );
     };
     for call in &calls {
         let Some(url) = call.get("url").and_then(|u| u.as_str()) else {

@@ -152,7 +152,10 @@ fn python_rust_python_one_trace() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
         ("OTEL_SERVICE_NAME", "rust-propagation".to_owned()),
-        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test".to_owned()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test".to_owned(),
+        ),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
     ]);
     let out = Command::new("python3")
@@ -174,8 +177,17 @@ fn python_rust_python_one_trace() {
     let trace_id = result["trace_id"].as_str().unwrap().to_owned();
     // What the Python callback received from Rust.
     let received = &result["received"];
-    assert!(received["traceparent"].as_str().unwrap().contains(&trace_id), "{result}");
-    assert_eq!(received["tracestate"], "congo=t61rcWkgMzE,rojo@tenant=00f067aa0ba902b7");
+    assert!(
+        received["traceparent"]
+            .as_str()
+            .unwrap()
+            .contains(&trace_id),
+        "{result}"
+    );
+    assert_eq!(
+        received["tracestate"],
+        "congo=t61rcWkgMzE,rojo@tenant=00f067aa0ba902b7"
+    );
     assert_eq!(received["baggage"], "user=alice");
     // Rust flushes on SIGTERM and exits 0.
     let status = service.terminate();
@@ -187,7 +199,11 @@ fn python_rust_python_one_trace() {
         let mut spans = Vec::new();
         for req in read_traces(&path) {
             for rs in &req.resource_spans {
-                let res = rs.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+                let res = rs
+                    .resource
+                    .as_ref()
+                    .map(|r| r.attributes.as_slice())
+                    .unwrap_or(&[]);
                 let language = str_attr(res, "telemetry.sdk.language");
                 let service_name = str_attr(res, "service.name");
                 for ss in &rs.scope_spans {
@@ -245,16 +261,35 @@ fn python_rust_python_one_trace() {
         );
     }
     // Baggage set in Python arrived back in Python through Rust.
-    assert_eq!(str_attr(&callback.attrs, "received.baggage.user").as_deref(), Some("alice"));
+    assert_eq!(
+        str_attr(&callback.attrs, "received.baggage.user").as_deref(),
+        Some("alice")
+    );
     // The Rust spans: language, resource from the environment, HTTP attributes.
     for s in [&rust_server, &rust_client] {
         assert_eq!(s.language.as_deref(), Some("rust"), "{}", s.name);
         assert_eq!(s.service.as_deref(), Some("rust-propagation"));
         assert_eq!(s.environment.as_deref(), Some("test"));
-        assert_eq!(str_attr(&s.attrs, "http.request.method").as_deref(), Some("POST"));
-        assert!(matches!(attr(&s.attrs, "http.response.status_code"), Some(any_value::Value::IntValue(200))), "{s:?}");
+        assert_eq!(
+            str_attr(&s.attrs, "http.request.method").as_deref(),
+            Some("POST")
+        );
+        assert!(
+            matches!(
+                attr(&s.attrs, "http.response.status_code"),
+                Some(any_value::Value::IntValue(200))
+            ),
+            "{s:?}"
+        );
     }
-    assert_eq!(str_attr(&rust_server.attrs, "url.path").as_deref(), Some("/test"));
-    assert!(str_attr(&rust_client.attrs, "url.full").unwrap().ends_with("/callback"));
+    assert_eq!(
+        str_attr(&rust_server.attrs, "url.path").as_deref(),
+        Some("/test")
+    );
+    assert!(
+        str_attr(&rust_client.attrs, "url.full")
+            .unwrap()
+            .ends_with("/callback")
+    );
     assert_eq!(root.language.as_deref(), Some("python"));
 }

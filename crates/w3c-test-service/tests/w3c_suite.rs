@@ -13,7 +13,10 @@ fn w3c_trace_context_suite_passes() {
     // this test is about (cross_language.rs checks export).
     let closed = free_port();
     let mut service = Service::start(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{closed}")),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{closed}"),
+        ),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "500".to_owned()),
         ("OTEL_SERVICE_NAME", "w3c-test-service".to_owned()),
@@ -38,7 +41,10 @@ fn w3c_trace_context_suite_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{report}");
-    assert!(out.status.success(), "W3C trace-context suite failed:\n{report}");
+    assert!(
+        out.status.success(),
+        "W3C trace-context suite failed:\n{report}"
+    );
     assert!(report.contains("\nOK"), "no OK summary:\n{report}");
     let status = service.terminate();
     assert!(status.success(), "exit after SIGTERM: {status}");

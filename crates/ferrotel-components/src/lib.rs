@@ -56,7 +56,9 @@ pub fn registry() -> Registry {
     #[cfg(feature = "local")]
     r.exporter(ferrotel_local::LocalStoreExporterFactory);
     #[cfg(feature = "prometheus")]
-    r.receiver(ferrotel_prometheus::PrometheusReceiverFactory);
+    {
+        r.receiver(ferrotel_prometheus::PrometheusReceiverFactory);
+    }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

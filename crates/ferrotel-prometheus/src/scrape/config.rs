@@ -302,7 +302,10 @@ impl ComponentConfig for PrometheusReceiverConfig {
         {
             return Err(err(
                 "config::global::scrape_timeout".into(),
-                format!("scrape_timeout {:?} is greater than scrape_interval {:?}", t.0, i.0),
+                format!(
+                    "scrape_timeout {:?} is greater than scrape_interval {:?}",
+                    t.0, i.0
+                ),
             ));
         }
         if self.config.scrape_configs.is_empty() {
@@ -320,12 +323,18 @@ impl ComponentConfig for PrometheusReceiverConfig {
             if !seen.insert(sc.job_name.as_str()) {
                 return Err(err(
                     at("job_name"),
-                    format!("job_name {:?} is used by more than one scrape config", sc.job_name),
+                    format!(
+                        "job_name {:?} is used by more than one scrape config",
+                        sc.job_name
+                    ),
                 ));
             }
             let (interval, timeout) = sc.interval_timeout(global);
             if interval.is_zero() {
-                return Err(err(at("scrape_interval"), "scrape_interval must be positive"));
+                return Err(err(
+                    at("scrape_interval"),
+                    "scrape_interval must be positive",
+                ));
             }
             if timeout.is_zero() {
                 return Err(err(at("scrape_timeout"), "scrape_timeout must be positive"));

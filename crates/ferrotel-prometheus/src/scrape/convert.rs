@@ -14,8 +14,8 @@ use bytes::Bytes;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::metrics::v1::{
     AggregationTemporality, DataPointFlags, Exemplar as OtlpExemplar, Gauge, Histogram,
-    HistogramDataPoint, Metric, NumberDataPoint, Sum, Summary, SummaryDataPoint, exemplar,
-    metric, number_data_point, summary_data_point::ValueAtQuantile,
+    HistogramDataPoint, Metric, NumberDataPoint, Sum, Summary, SummaryDataPoint, exemplar, metric,
+    number_data_point, summary_data_point::ValueAtQuantile,
 };
 
 use super::names::{trim_suffixes, unit_to_ucum};
@@ -120,7 +120,10 @@ impl std::fmt::Display for ConvertError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConvertError::SampleLimit { limit } => {
-                write!(f, "sample_limit exceeded: more than {limit} samples after metric relabeling")
+                write!(
+                    f,
+                    "sample_limit exceeded: more than {limit} samples after metric relabeling"
+                )
             }
         }
     }
@@ -249,7 +252,12 @@ pub fn convert(
                     let (fam_name, kind) = renamed_family(fam, s.name, &new_name);
                     (Cow::Owned(new_name), Cow::Owned(fam_name), kind, None)
                 } else {
-                    (Cow::Borrowed(s.name), Cow::Borrowed(fam.name), fam.kind, Some(sample_labels))
+                    (
+                        Cow::Borrowed(s.name),
+                        Cow::Borrowed(fam.name),
+                        fam.kind,
+                        Some(sample_labels),
+                    )
                 };
             out.samples_post_relabel += 1;
             if target.sample_limit > 0 && out.samples_post_relabel > target.sample_limit {
@@ -303,11 +311,7 @@ pub fn convert(
                     bound_of(ls.iter().map(|l| (l.name, l.value.as_ref())), role),
                 ),
                 None => (
-                    label_hash(
-                        scratch
-                            .iter()
-                            .filter(|(k, _)| !skip(k) && *k != "__name__"),
-                    ),
+                    label_hash(scratch.iter().filter(|(k, _)| !skip(k) && *k != "__name__")),
                     bound_of(scratch.iter(), role),
                 ),
             };
@@ -367,7 +371,11 @@ pub fn convert(
                 }
             }
             if let Some(e) = &s.exemplar {
-                p.exemplars.push(to_exemplar(exp.labels_of(&e.labels), e.value, e.timestamp_ms));
+                p.exemplars.push(to_exemplar(
+                    exp.labels_of(&e.labels),
+                    e.value,
+                    e.timestamp_ms,
+                ));
             }
         }
     }
@@ -410,7 +418,10 @@ pub fn convert(
                 Entry::Vacant(e) => {
                     out.series_added += p.samples;
                     let start = if cumulative {
-                        p.created.map(secs_to_ns).filter(|c| *c > 0).unwrap_or(time_ns)
+                        p.created
+                            .map(secs_to_ns)
+                            .filter(|c| *c > 0)
+                            .unwrap_or(time_ns)
                     } else {
                         0
                     };
@@ -560,7 +571,12 @@ fn histogram_point(mut p: PointAcc, start_ns: u64, time_ns: u64) -> HistogramDat
         .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
     let count = p
         .count
-        .or_else(|| p.buckets.last().filter(|b| b.0 == f64::INFINITY).map(|b| b.1))
+        .or_else(|| {
+            p.buckets
+                .last()
+                .filter(|b| b.0 == f64::INFINITY)
+                .map(|b| b.1)
+        })
         .unwrap_or(0.0);
     let mut bounds = Vec::with_capacity(p.buckets.len());
     let mut counts = Vec::with_capacity(p.buckets.len() + 1);

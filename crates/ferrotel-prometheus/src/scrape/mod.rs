@@ -89,7 +89,11 @@ pub fn build_jobs(
             job_name: sc.job_name.clone(),
             scheme: sc.scheme.clone(),
             metrics_path: sc.metrics_path.clone(),
-            params: sc.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            params: sc
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             interval,
             timeout,
             relabel: compile(&sc.relabel_configs, "relabel_configs")?,

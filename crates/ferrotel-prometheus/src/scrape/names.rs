@@ -82,8 +82,18 @@ mod tests {
         let cases: &[(&str, MetricType, Option<&str>, &str)] = &[
             ("http_requests_total", Counter, None, "http_requests"),
             ("http_requests_total", Gauge, None, "http_requests_total"),
-            ("request_duration_seconds", Histogram, Some("seconds"), "request_duration"),
-            ("request_duration_seconds_total", Counter, Some("seconds"), "request_duration"),
+            (
+                "request_duration_seconds",
+                Histogram,
+                Some("seconds"),
+                "request_duration",
+            ),
+            (
+                "request_duration_seconds_total",
+                Counter,
+                Some("seconds"),
+                "request_duration",
+            ),
             ("memory_usage_bytes", Gauge, Some("bytes"), "memory_usage"),
             ("memory_usage_bytes", Gauge, None, "memory_usage_bytes"),
             ("total", Counter, None, "total"),
@@ -92,7 +102,11 @@ mod tests {
             ("up", Gauge, None, "up"),
         ];
         for (name, kind, unit, want) in cases {
-            assert_eq!(trim_suffixes(name, *kind, *unit), *want, "{name} {kind:?} {unit:?}");
+            assert_eq!(
+                trim_suffixes(name, *kind, *unit),
+                *want,
+                "{name} {kind:?} {unit:?}"
+            );
         }
         let units = [
             ("seconds", "s"),

@@ -25,10 +25,10 @@ impl Format {
     pub fn from_content_type(ct: Option<&str>) -> Format {
         match ct {
             Some(ct)
-                if ct
-                    .split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/openmetrics-text")) =>
+                if ct.split(';').next().is_some_and(|m| {
+                    m.trim()
+                        .eq_ignore_ascii_case("application/openmetrics-text")
+                }) =>
             {
                 Format::OpenMetrics
             }
@@ -175,7 +175,10 @@ pub fn parse(body: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> 
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
         Err(e) => {
-            let line = 1 + body[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
+            let line = 1 + body[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
             return Err(ParseError {
                 line,
                 message: "invalid UTF-8".into(),
@@ -299,7 +302,10 @@ impl<'a> Parser<'a> {
         }
         let (name, after) = token(after);
         if !is_metric_name(name) {
-            return Err(format!("invalid metric name {:?} in # {kw}", truncate(name)));
+            return Err(format!(
+                "invalid metric name {:?} in # {kw}",
+                truncate(name)
+            ));
         }
         let after = after.strip_prefix([' ', '\t']).unwrap_or(after);
         match kw {

@@ -337,7 +337,8 @@ mod tests {
         assert!(relabel(std::slice::from_ref(&r), &mut l));
         assert_eq!(l.get("c"), Some("foo-bar"));
         // Anchored: "o" alone does not match "foo".
-        let r = rule(serde_json::json!({"source_labels": ["a"], "regex": "o", "target_label": "c"}));
+        let r =
+            rule(serde_json::json!({"source_labels": ["a"], "regex": "o", "target_label": "c"}));
         let mut l = labels(&[("a", "foo")]);
         relabel(&[r], &mut l);
         assert_eq!(l.get("c"), None);
@@ -353,15 +354,30 @@ mod tests {
 
     #[test]
     fn keep_drop_equal() {
-        let keep = rule(serde_json::json!({"source_labels": ["a"], "regex": "x|y", "action": "keep"}));
-        assert!(relabel(std::slice::from_ref(&keep), &mut labels(&[("a", "y")])));
-        assert!(!relabel(std::slice::from_ref(&keep), &mut labels(&[("a", "xy")])));
-        let drop = rule(serde_json::json!({"source_labels": ["a"], "regex": "x", "action": "Drop"}));
+        let keep =
+            rule(serde_json::json!({"source_labels": ["a"], "regex": "x|y", "action": "keep"}));
+        assert!(relabel(
+            std::slice::from_ref(&keep),
+            &mut labels(&[("a", "y")])
+        ));
+        assert!(!relabel(
+            std::slice::from_ref(&keep),
+            &mut labels(&[("a", "xy")])
+        ));
+        let drop =
+            rule(serde_json::json!({"source_labels": ["a"], "regex": "x", "action": "Drop"}));
         assert!(!relabel(&[drop], &mut labels(&[("a", "x")])));
-        let ke = rule(serde_json::json!({"source_labels": ["a"], "target_label": "b", "action": "keepequal"}));
-        assert!(relabel(std::slice::from_ref(&ke), &mut labels(&[("a", "1"), ("b", "1")])));
+        let ke = rule(
+            serde_json::json!({"source_labels": ["a"], "target_label": "b", "action": "keepequal"}),
+        );
+        assert!(relabel(
+            std::slice::from_ref(&ke),
+            &mut labels(&[("a", "1"), ("b", "1")])
+        ));
         assert!(!relabel(&[ke], &mut labels(&[("a", "1"), ("b", "2")])));
-        let de = rule(serde_json::json!({"source_labels": ["a"], "target_label": "b", "action": "dropequal"}));
+        let de = rule(
+            serde_json::json!({"source_labels": ["a"], "target_label": "b", "action": "dropequal"}),
+        );
         assert!(!relabel(&[de], &mut labels(&[("a", "1"), ("b", "1")])));
     }
 
@@ -378,8 +394,12 @@ mod tests {
         l.set("other", "x".into());
         relabel(&[k], &mut l);
         assert_eq!(l.len(), 2);
-        let u = rule(serde_json::json!({"source_labels": ["zone"], "target_label": "Z", "action": "uppercase"}));
-        let lo = rule(serde_json::json!({"source_labels": ["Z"], "target_label": "z", "action": "lowercase"}));
+        let u = rule(
+            serde_json::json!({"source_labels": ["zone"], "target_label": "Z", "action": "uppercase"}),
+        );
+        let lo = rule(
+            serde_json::json!({"source_labels": ["Z"], "target_label": "z", "action": "lowercase"}),
+        );
         relabel(&[u, lo], &mut l);
         assert_eq!((l.get("Z"), l.get("z")), (Some("EU"), Some("eu")));
     }
@@ -390,7 +410,9 @@ mod tests {
         assert_eq!(hashmod("foo", u64::MAX), 0xedef654fccc4a4d8 % u64::MAX);
         assert_eq!(hashmod("foo", 1000), 696);
         // Prometheus's relabel_test: source "baz" with modulus 1000 gives 976.
-        let r = rule(serde_json::json!({"source_labels": ["a"], "modulus": 1000, "target_label": "h", "action": "hashmod"}));
+        let r = rule(
+            serde_json::json!({"source_labels": ["a"], "modulus": 1000, "target_label": "h", "action": "hashmod"}),
+        );
         let mut l = labels(&[("a", "baz")]);
         relabel(&[r], &mut l);
         assert_eq!(l.get("h"), Some("976"));
@@ -407,8 +429,17 @@ mod tests {
         };
         assert_eq!(bad(serde_json::json!({"action": "nope"})), "action");
         assert_eq!(bad(serde_json::json!({"regex": "("})), "regex");
-        assert_eq!(bad(serde_json::json!({"action": "replace"})), "target_label");
-        assert_eq!(bad(serde_json::json!({"action": "hashmod", "target_label": "x"})), "modulus");
-        assert_eq!(bad(serde_json::json!({"action": "labeldrop", "source_labels": ["a"]})), "action");
+        assert_eq!(
+            bad(serde_json::json!({"action": "replace"})),
+            "target_label"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"action": "hashmod", "target_label": "x"})),
+            "modulus"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"action": "labeldrop", "source_labels": ["a"]})),
+            "action"
+        );
     }
 }

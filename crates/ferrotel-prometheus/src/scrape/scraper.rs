@@ -35,8 +35,7 @@ use super::target::{JobDefaults, Target, build_targets, expand_glob, read_file_s
 pub const SCOPE_NAME: &str =
     "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver";
 
-pub type HttpClient =
-    Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// Everything a job's scrape loops share.
 pub struct Job {
@@ -163,10 +162,9 @@ pub async fn run_job(job: Arc<Job>) {
                 .collect();
             for f in &files {
                 match read_file_sd(f) {
-                    Ok(gs) => groups.extend(
-                        gs.into_iter()
-                            .map(|g| (g, Some(f.display().to_string()))),
-                    ),
+                    Ok(gs) => {
+                        groups.extend(gs.into_iter().map(|g| (g, Some(f.display().to_string()))))
+                    }
                     Err(e) => tracing::warn!(job = %job.defaults.job_name, "file_sd: {e}"),
                 }
             }
@@ -320,19 +318,24 @@ async fn fetch(job: &Job, target: &Target) -> Result<Fetched, String> {
         .and_then(|v| v.parse::<u64>().ok())
         && len > limit
     {
-        return Err(format!("body of {len} bytes exceeds body_size_limit {limit}"));
+        return Err(format!(
+            "body of {len} bytes exceeds body_size_limit {limit}"
+        ));
     }
-    let body = Limited::new(resp.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                format!("body exceeds body_size_limit {limit} bytes")
-            } else {
-                format!("reading the body: {e}")
-            }
-        })?
-        .to_bytes();
+    let body = Limited::new(
+        resp.into_body(),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+    .collect()
+    .await
+    .map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            format!("body exceeds body_size_limit {limit} bytes")
+        } else {
+            format!("reading the body: {e}")
+        }
+    })?
+    .to_bytes();
     Ok(Fetched { body, format })
 }
 

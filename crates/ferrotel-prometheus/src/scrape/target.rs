@@ -144,7 +144,11 @@ fn target_url(scheme: &str, address: &str, path: &str, job: &JobDefaults, l: &La
     }
     let mut url = format!("{scheme}://{address}{path}");
     for (i, (k, v)) in query.iter().enumerate() {
-        url.push(if i == 0 && !path.contains('?') { '?' } else { '&' });
+        url.push(if i == 0 && !path.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
         url.push_str(&percent_encode(k));
         url.push('=');
         url.push_str(&percent_encode(v));

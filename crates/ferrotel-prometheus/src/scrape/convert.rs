@@ -728,7 +728,7 @@ fn to_exemplar(labels: &[Label<'_>], value: f64, ts_ms: Option<i64>) -> OtlpExem
 
 /// A hex id, left-padded with zeros to N bytes (shorter ids are common in the wild).
 fn hex_id<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.is_empty() || s.len() > N * 2 || s.len() % 2 != 0 {
+    if s.is_empty() || s.len() > N * 2 || !s.len().is_multiple_of(2) {
         return None;
     }
     let mut out = [0u8; N];

@@ -43,9 +43,9 @@ impl Target {
 fn format_duration(d: Duration) -> String {
     // Prometheus writes its model.Duration (e.g. "15s", "1m"); millisecond precision is enough.
     let ms = d.as_millis();
-    if ms % 60_000 == 0 {
+    if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

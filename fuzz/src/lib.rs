@@ -204,3 +204,32 @@ pub fn ottl(data: &[u8]) {
         let _ = st.execute(&mut t);
     }
 }
+
+/// The Prometheus text/OpenMetrics parser: never panics; whatever parses renders back to a body
+/// that parses to the same samples; conversion to OTLP never panics.
+pub fn prometheus_text(data: &[u8]) {
+    use ferrotel_prometheus::scrape::{Format, convert, parse, parse::render, relabel::Labels};
+    let Some((&first, body)) = data.split_first() else {
+        return;
+    };
+    let format = if first & 1 == 1 {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
+    let Ok(exp) = parse(body, format) else { return };
+    let rendered = render(&exp, format);
+    let again = parse(rendered.as_bytes(), format).expect("a rendered exposition parses");
+    assert_eq!(again.samples.len(), exp.samples.len());
+    let target = convert::TargetContext {
+        labels: Labels::from_pairs([("job", "j"), ("instance", "h:1")]),
+        honor_labels: first & 2 == 2,
+        honor_timestamps: true,
+        trim_metric_suffixes: first & 4 == 4,
+        sample_limit: 0,
+        metric_relabel: Vec::new(),
+    };
+    let mut tracker = convert::SeriesTracker::default();
+    let _ = convert::convert(&exp, &target, &mut tracker, 1_000);
+    let _ = convert::convert(&again, &target, &mut tracker, 2_000);
+}

@@ -55,6 +55,10 @@ pub fn registry() -> Registry {
         .exporter(exporters::otlp::OtlpHttpExporterFactory);
     #[cfg(feature = "local")]
     r.exporter(ferrotel_local::LocalStoreExporterFactory);
+    #[cfg(feature = "prometheus")]
+    {
+        r.receiver(ferrotel_prometheus::PrometheusReceiverFactory);
+    }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

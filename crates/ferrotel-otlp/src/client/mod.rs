@@ -197,7 +197,9 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The TLS connector both protocols use (hyper-rustls over hyper-util's HTTP connector).
-fn connector(
+/// The HTTP(S) connector every client here uses (TLS per `tls` when `use_tls`); public for
+/// other HTTP clients of the collector (the prometheus receiver's scrapes).
+pub fn connector(
     tls: &ClientTls,
     use_tls: bool,
     timeout: Duration,

@@ -1,0 +1,438 @@
+//! Scrape loops: one tokio task per target (jittered start, timeout, bounded body), and the
+//! per-job task that owns them and follows file_sd changes.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use bytes::Bytes;
+use ferrotel_otlp::client::ClientTls;
+use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use ferrotel_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
+use ferrotel_pdata::proto::metrics::v1::{
+    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+};
+use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_pdata::{Payload, Request};
+use ferrotel_runtime::{ConsumerRef, Context};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinHandle;
+
+use super::config::{Authorization, BasicAuth, StaticConfig, TlsConfig};
+use super::convert::{SeriesTracker, TargetContext, convert, kv};
+use super::parse::{ACCEPT, Format, parse};
+use super::relabel::Rule;
+use super::target::{JobDefaults, Target, build_targets, expand_glob, read_file_sd};
+
+/// The scope of every metric the receiver produces. The Go receiver's import path, so
+/// pipelines that select on it keep working when switching collectors.
+pub const SCOPE_NAME: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver";
+
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// Everything a job's scrape loops share.
+pub struct Job {
+    pub defaults: JobDefaults,
+    pub static_groups: Vec<StaticConfig>,
+    pub file_sd: Vec<(Vec<String>, Duration)>,
+    pub client: HttpClient,
+    pub auth: Auth,
+    pub body_limit: u64,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub trim_metric_suffixes: bool,
+    pub sample_limit: u64,
+    pub metric_relabel: Vec<Rule>,
+    pub next: ConsumerRef,
+}
+
+/// How requests authenticate; files are read per scrape so rotated secrets are picked up.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Basic(BasicAuth),
+    Authorization(Authorization),
+}
+
+impl Auth {
+    fn header(&self) -> Result<Option<String>, String> {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("reading {p}: {e}"))
+        };
+        Ok(match self {
+            Auth::None => None,
+            Auth::Basic(b) => {
+                let pass = match (&b.password, &b.password_file) {
+                    (_, Some(f)) => read(f)?,
+                    (Some(p), None) => p.clone(),
+                    (None, None) => String::new(),
+                };
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{pass}", b.username));
+                Some(format!("Basic {token}"))
+            }
+            Auth::Authorization(a) => {
+                let cred = match (&a.credentials, &a.credentials_file) {
+                    (_, Some(f)) => read(f)?,
+                    (Some(c), None) => c.clone(),
+                    (None, None) => String::new(),
+                };
+                Some(format!("{} {cred}", a.kind))
+            }
+        })
+    }
+}
+
+/// The client for one job (its TLS settings).
+pub fn http_client(tls: &TlsConfig, scheme: &str, timeout: Duration) -> Result<HttpClient, String> {
+    let t = ClientTls {
+        insecure: false,
+        insecure_skip_verify: tls.insecure_skip_verify,
+        ca_file: tls.ca_file.as_ref().map(PathBuf::from),
+        cert_file: tls.cert_file.as_ref().map(PathBuf::from),
+        key_file: tls.key_file.as_ref().map(PathBuf::from),
+        server_name_override: tls.server_name.clone(),
+        min_version: tls.min_version.as_deref().map(|v| match v {
+            "TLS13" => "1.3".to_string(),
+            _ => "1.2".to_string(),
+        }),
+    };
+    let connector = ferrotel_otlp::client::connector(&t, scheme == "https", timeout, false)
+        .map_err(|e| e.to_string())?;
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a job until aborted: (re)builds its targets from static and file_sd groups, one scrape
+/// task per target, started and stopped as discovery changes.
+pub async fn run_job(job: Arc<Job>) {
+    let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    let mut last_files: Option<Vec<(PathBuf, Option<SystemTime>, u64)>> = None;
+    let mut last_full = Instant::now();
+    let refresh = job
+        .file_sd
+        .iter()
+        .map(|(_, r)| *r)
+        .min()
+        .unwrap_or(Duration::MAX);
+    loop {
+        // file_sd: re-read when a file's mtime or size changes, and every refresh_interval.
+        let files: Vec<PathBuf> = job
+            .file_sd
+            .iter()
+            .flat_map(|(patterns, _)| patterns.iter().flat_map(|p| expand_glob(p)))
+            .collect();
+        let stamp: Vec<_> = files
+            .iter()
+            .map(|f| {
+                let md = std::fs::metadata(f).ok();
+                (
+                    f.clone(),
+                    md.as_ref().and_then(|m| m.modified().ok()),
+                    md.map_or(0, |m| m.len()),
+                )
+            })
+            .collect();
+        let changed = last_files.as_ref() != Some(&stamp) || last_full.elapsed() >= refresh;
+        if changed {
+            last_full = Instant::now();
+            last_files = Some(stamp);
+            let mut groups: Vec<(StaticConfig, Option<String>)> = job
+                .static_groups
+                .iter()
+                .map(|g| (g.clone(), None))
+                .collect();
+            for f in &files {
+                match read_file_sd(f) {
+                    Ok(gs) => {
+                        groups.extend(gs.into_iter().map(|g| (g, Some(f.display().to_string()))))
+                    }
+                    Err(e) => tracing::warn!(job = %job.defaults.job_name, "file_sd: {e}"),
+                }
+            }
+            let (targets, errors) = build_targets(&job.defaults, &groups);
+            for (t, e) in errors {
+                tracing::warn!(job = %job.defaults.job_name, target = %t, "invalid target: {e}");
+            }
+            let mut wanted: HashMap<u64, Target> =
+                targets.into_iter().map(|t| (t.key(), t)).collect();
+            running.retain(|k, h| {
+                let keep = wanted.remove(k).is_some();
+                if !keep {
+                    h.abort();
+                }
+                keep
+            });
+            for (k, t) in wanted {
+                tracing::debug!(job = %job.defaults.job_name, target = %t.url, "scraping");
+                running.insert(k, tokio::spawn(scrape_loop(job.clone(), t)));
+            }
+        }
+        if job.file_sd.is_empty() {
+            // Static targets only: nothing will change; park until aborted.
+            struct AbortAll(HashMap<u64, JoinHandle<()>>);
+            impl Drop for AbortAll {
+                fn drop(&mut self) {
+                    for h in self.0.values() {
+                        h.abort();
+                    }
+                }
+            }
+            let _guard = AbortAll(running);
+            std::future::pending::<()>().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Prometheus's jitter: a stable offset within the interval derived from the target, so
+/// targets spread over the interval and keep their phase across restarts.
+fn offset(t: &Target, interval: Duration) -> Duration {
+    let mut h = DefaultHasher::new();
+    t.url.hash(&mut h);
+    let ms = interval.as_millis().max(1) as u64;
+    let now = now_ms() as u64;
+    let phase = h.finish() % ms;
+    Duration::from_millis((phase + ms - now % ms) % ms)
+}
+
+async fn scrape_loop(job: Arc<Job>, target: Target) {
+    let interval = job.defaults.interval;
+    let ctx = TargetContext {
+        labels: target.labels.clone(),
+        honor_labels: job.honor_labels,
+        honor_timestamps: job.honor_timestamps,
+        trim_metric_suffixes: job.trim_metric_suffixes,
+        sample_limit: job.sample_limit,
+        metric_relabel: job.metric_relabel.clone(),
+    };
+    let resource = resource_attrs(&target);
+    let mut tracker = SeriesTracker::default();
+    tokio::time::sleep(offset(&target, interval)).await;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let req = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
+        let payload = Payload::from_request(Request::Metrics(req));
+        if let Err(e) = job.next.consume(payload, Context::default()).await {
+            tracing::warn!(job = %job.defaults.job_name, target = %target.url,
+                "pipeline refused scraped metrics: {e}");
+        }
+    }
+}
+
+/// `job`/`instance` → the resource attributes the specification lists.
+fn resource_attrs(t: &Target) -> Vec<KeyValue> {
+    let mut attrs = Vec::new();
+    if let Some(job) = t.labels.get("job") {
+        attrs.push(kv("service.name", job));
+    }
+    if let Some(instance) = t.labels.get("instance") {
+        attrs.push(kv("service.instance.id", instance));
+        let (host, port) = match instance.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() => {
+                (h.trim_start_matches('[').trim_end_matches(']'), Some(p))
+            }
+            _ => (instance, None),
+        };
+        attrs.push(kv("server.address", host));
+        if let Some(p) = port {
+            attrs.push(kv("server.port", p));
+        }
+    }
+    attrs.push(kv("url.scheme", t.scheme.as_str()));
+    attrs
+}
+
+/// What a fetch returned.
+struct Fetched {
+    body: Bytes,
+    format: Format,
+}
+
+async fn fetch(job: &Job, target: &Target) -> Result<Fetched, String> {
+    let mut req = http::Request::get(&target.url)
+        .header(http::header::ACCEPT, ACCEPT)
+        .header(http::header::USER_AGENT, "ferrotel")
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", job.defaults.timeout.as_secs_f64()),
+        );
+    if let Some(h) = job.auth.header()? {
+        req = req.header(http::header::AUTHORIZATION, h);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("building the request: {e}"))?;
+    let resp = job.client.request(req).await.map_err(|e| {
+        // hyper-util's error hides the cause in its source chain.
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg = format!("{msg}: {s}");
+            src = s.source();
+        }
+        msg
+    })?;
+    if resp.status() != http::StatusCode::OK {
+        return Err(format!("server returned HTTP status {}", resp.status()));
+    }
+    let format = Format::from_content_type(
+        resp.headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if let Some(enc) = resp.headers().get(http::header::CONTENT_ENCODING)
+        && enc.as_bytes() != b"identity"
+    {
+        return Err(format!(
+            "unsupported Content-Encoding {:?} (none was requested)",
+            String::from_utf8_lossy(enc.as_bytes())
+        ));
+    }
+    let limit = job.body_limit;
+    if let Some(len) = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit
+    {
+        return Err(format!(
+            "body of {len} bytes exceeds body_size_limit {limit}"
+        ));
+    }
+    let body = Limited::new(
+        resp.into_body(),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+    .collect()
+    .await
+    .map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            format!("body exceeds body_size_limit {limit} bytes")
+        } else {
+            format!("reading the body: {e}")
+        }
+    })?
+    .to_bytes();
+    Ok(Fetched { body, format })
+}
+
+/// One scrape: fetch, parse, convert, plus `up` and the `scrape_*` metrics. A failure gives
+/// `up` 0, staleness points for everything the target exposed before, and a log line naming
+/// the target (and the line, for a parse error).
+pub(crate) async fn scrape_once(
+    job: &Job,
+    target: &Target,
+    ctx: &TargetContext,
+    resource: &[KeyValue],
+    tracker: &mut SeriesTracker,
+) -> ExportMetricsServiceRequest {
+    let started = Instant::now();
+    let scrape_ms = now_ms();
+    let fetched = tokio::time::timeout(job.defaults.timeout, fetch(job, target))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "scrape timed out after {:?} (scrape_timeout)",
+                job.defaults.timeout
+            ))
+        });
+    let result = fetched.and_then(|f| {
+        let exp = parse(&f.body, f.format).map_err(|e| format!("parsing the exposition: {e}"))?;
+        convert(&exp, ctx, tracker, scrape_ms).map_err(|e| e.to_string())
+    });
+    let now_ns = (scrape_ms.max(0) as u64).saturating_mul(1_000_000);
+    let (mut metrics, mut res_attrs, up, scraped, post, added) = match result {
+        Ok(c) => (
+            c.metrics,
+            c.resource_attrs,
+            1.0,
+            c.samples_scraped,
+            c.samples_post_relabel,
+            c.series_added,
+        ),
+        Err(e) => {
+            tracing::warn!(job = %job.defaults.job_name, target = %target.url, "scrape failed: {e}");
+            (tracker.all_stale(now_ns), Vec::new(), 0.0, 0, 0, 0)
+        }
+    };
+    let duration = started.elapsed().as_secs_f64();
+    let attrs: Vec<KeyValue> = target
+        .labels
+        .iter()
+        .filter(|(k, _)| *k != "job" && *k != "instance")
+        .map(|(k, v)| kv(k, v))
+        .collect();
+    for (name, v) in [
+        ("up", up),
+        ("scrape_duration_seconds", duration),
+        ("scrape_samples_scraped", scraped as f64),
+        ("scrape_samples_post_metric_relabeling", post as f64),
+        ("scrape_series_added", added as f64),
+    ] {
+        metrics.push(Metric {
+            name: name.into(),
+            description: String::new(),
+            unit: if name == "scrape_duration_seconds" {
+                "s".into()
+            } else {
+                String::new()
+            },
+            metadata: vec![kv("prometheus.type", "gauge")],
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint {
+                    attributes: attrs.clone(),
+                    time_unix_nano: now_ns,
+                    value: Some(number_data_point::Value::AsDouble(v)),
+                    ..Default::default()
+                }],
+            })),
+        });
+    }
+    let mut resource_attributes = resource.to_vec();
+    for a in res_attrs.drain(..) {
+        if !resource_attributes.iter().any(|r| r.key == a.key) {
+            resource_attributes.push(a);
+        }
+    }
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: resource_attributes,
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: SCOPE_NAME.into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }),
+                metrics,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}

@@ -201,9 +201,68 @@ impl Span {
         let (Some(mut r), Some(core)) = (self.recording.take(), self.core) else {
             return;
         };
+        if !self.context.is_valid() {
+            // A bridge span that never got its ids (see `Tracer::pending_span`): nothing a
+            // processor could use.
+            return;
+        }
         r.span_context = self.context.clone();
         r.end_time = end_time;
         core.on_end(r);
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Span {
+    /// Whether the span still waits for [`Span::activate`] (bridge spans only).
+    #[inline]
+    pub(crate) fn is_pending(&self) -> bool {
+        self.recording.is_some() && !self.context.is_valid()
+    }
+
+    /// Gives a pending span (`Tracer::pending_span`) its ids and sampling decision under
+    /// `parent`, the sampler seeing what the span recorded so far; the processors then see it
+    /// start. Does nothing to a span that is not pending.
+    pub(crate) fn activate(&mut self, parent: Option<&SpanContext>) {
+        if !self.is_pending() {
+            return;
+        }
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        let parent = parent.filter(|p| p.is_valid());
+        let (context, decision, extra) = crate::tracer::decide(
+            core,
+            parent,
+            &r.name,
+            &r.kind,
+            &r.attributes,
+            &r.links,
+        );
+        (r.parent_span_id, r.parent_is_remote) = crate::tracer::parent_ids(parent);
+        self.context = context;
+        if decision == crate::sampler::SamplingDecision::Drop {
+            self.recording = None;
+            return;
+        }
+        for kv in extra {
+            self.set_attribute(kv);
+        }
+        for p in &core.processors {
+            p.on_start(self);
+        }
+    }
+
+    /// Sets the kind (bridge: `otel.kind` may be recorded after the span was created).
+    pub(crate) fn set_kind(&mut self, kind: SpanKind) {
+        if let Some(r) = self.recording.as_mut() {
+            r.kind = kind;
+        }
+    }
+
+    /// The status so far (bridge: an `ERROR` event sets an error only over `Unset`).
+    pub(crate) fn status(&self) -> Option<&Status> {
+        self.recording.as_ref().map(|r| &r.status)
     }
 }
 

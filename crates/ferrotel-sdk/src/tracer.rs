@@ -369,6 +369,46 @@ impl<'t> SpanStart<'t> {
     }
 }
 
+/// Ids and the sampling decision of a span about to start: its context, the decision and the
+/// sampler's extra attributes.
+pub(crate) fn decide(
+    core: &Core,
+    parent: Option<&SpanContext>,
+    name: &str,
+    kind: &SpanKind,
+    attributes: &[KeyValue],
+    links: &[Link],
+) -> (SpanContext, SamplingDecision, Vec<KeyValue>) {
+    let (trace_id, random_flag) = match parent {
+        Some(p) => (
+            p.trace_id(),
+            p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8(),
+        ),
+        None => (ids::new_trace_id(), RANDOM_TRACE_ID_FLAG.to_u8()),
+    };
+    let (decision, trace_state, extra) = core.sampler.decide(&SamplingParameters {
+        parent,
+        trace_id,
+        name,
+        kind,
+        attributes,
+        links,
+    });
+    let sampled = decision == SamplingDecision::RecordAndSample;
+    let flags = TraceFlags::new(random_flag | u8::from(sampled));
+    let context = SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state);
+    (context, decision, extra)
+}
+
+/// The parent span id and whether the parent is remote, as a span records them.
+#[inline]
+pub(crate) fn parent_ids(parent: Option<&SpanContext>) -> (opentelemetry::trace::SpanId, bool) {
+    match parent {
+        Some(p) => (p.span_id(), p.is_remote()),
+        None => (opentelemetry::trace::SpanId::INVALID, false),
+    }
+}
+
 /// Calls `f` with the span context of a context's active span, if any (a closure because the
 /// API's `SpanRef` lends the context only for its own lifetime).
 #[inline]
@@ -457,31 +497,8 @@ impl Tracer {
             // The API's no-op behaviour: the parent's context travels on, nothing records.
             return Span::non_recording(parent.cloned().unwrap_or(SpanContext::NONE));
         }
-        let (trace_id, parent_span_id, parent_is_remote, random_flag) = match parent {
-            Some(p) => (
-                p.trace_id(),
-                p.span_id(),
-                p.is_remote(),
-                p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8(),
-            ),
-            None => (
-                ids::new_trace_id(),
-                opentelemetry::trace::SpanId::INVALID,
-                false,
-                RANDOM_TRACE_ID_FLAG.to_u8(),
-            ),
-        };
-        let (decision, trace_state, extra) = core.sampler.decide(&SamplingParameters {
-            parent,
-            trace_id,
-            name: &name,
-            kind: &kind,
-            attributes: &attributes,
-            links: &links,
-        });
-        let sampled = decision == SamplingDecision::RecordAndSample;
-        let flags = TraceFlags::new(random_flag | u8::from(sampled));
-        let context = SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state);
+        let (context, decision, extra) = decide(core, parent, &name, &kind, &attributes, &links);
+        let (parent_span_id, parent_is_remote) = parent_ids(parent);
         if decision == SamplingDecision::Drop {
             return Span::non_recording(context);
         }
@@ -509,6 +526,37 @@ impl Tracer {
             links,
             events,
         )
+    }
+
+    /// A span for the `tracing` bridge: recording, with its start time, but no ids and no
+    /// sampling decision yet ([`Span::activate`] gives them), because a `tracing` span may get
+    /// its parent (`set_parent`), kind and attributes after creation, before it is first used.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn pending_span(&self, name: Cow<'static, str>, start_time: SystemTime) -> Span {
+        if self.core.disabled {
+            return Span::non_recording(SpanContext::NONE);
+        }
+        Span {
+            context: SpanContext::NONE,
+            recording: Some(Box::new(SpanData {
+                span_context: SpanContext::NONE,
+                parent_span_id: opentelemetry::trace::SpanId::INVALID,
+                parent_is_remote: false,
+                kind: SpanKind::Internal,
+                name,
+                start_time,
+                end_time: SystemTime::UNIX_EPOCH,
+                attributes: Attributes::new(),
+                dropped_attributes_count: 0,
+                events: Vec::new(),
+                dropped_events_count: 0,
+                links: Vec::new(),
+                dropped_links_count: 0,
+                status: Status::Unset,
+                scope: self.scope,
+            })),
+            core: Some(self.core),
+        }
     }
 
     fn record(

@@ -62,15 +62,6 @@ fn ferrotel_provider(sampled: bool) -> ferrotel_sdk::TracerProvider {
         .build()
 }
 
-/// Median ns per iteration of `f` over `rounds` rounds of `iters` iterations.
-fn time(iters: u64, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / iters as f64
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -81,6 +72,29 @@ const ITERS: u64 = 200_000;
 
 /// Runs both sides alternately and prints the figures and the ratio.
 fn compare(case: &str, mut ferrotel: impl FnMut(), mut otel: impl FnMut()) -> f64 {
+    compare_n(
+        case,
+        |n| {
+            for _ in 0..n {
+                ferrotel()
+            }
+        },
+        |n| {
+            for _ in 0..n {
+                otel()
+            }
+        },
+    )
+}
+
+/// [`compare`] with closures that run `n` iterations themselves (to set up a `tracing`
+/// dispatcher once per round rather than per span).
+fn compare_n(case: &str, mut ferrotel: impl FnMut(u64), mut otel: impl FnMut(u64)) -> f64 {
+    let mut time = |iters: u64, f: &mut dyn FnMut(u64)| {
+        let start = Instant::now();
+        f(iters);
+        start.elapsed().as_nanos() as f64 / iters as f64
+    };
     // Warm-up (caches, allocator, thread-locals).
     time(ITERS / 4, &mut ferrotel);
     time(ITERS / 4, &mut otel);
@@ -245,6 +259,35 @@ fn main() {
             },
         );
         let _ = Context::current().has_active_span();
+    }
+    if run("tracing_span_3_fields") {
+        // A `tracing` span with 3 fields, entered, exited and closed, through ferrotel's bridge
+        // and through tracing-opentelemetry into opentelemetry_sdk. Same attributes on both
+        // sides: code location, thread, target; busy/idle timings off on both (they are off by
+        // default in the bridge, on in tracing-opentelemetry).
+        use tracing_subscriber::layer::SubscriberExt;
+        let f_dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(ferrotel_sdk::bridge::layer(ft.clone())),
+        );
+        let o_dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(ot.clone())
+                    .with_tracked_inactivity(false),
+            ),
+        );
+        fn one() {
+            let span = tracing::info_span!("span-name", user = 42i64, route = "/orders", ok = true);
+            let guard = span.enter();
+            black_box(&guard);
+            drop(guard);
+            drop(span);
+        }
+        compare_n(
+            "tracing_span_3_fields",
+            |n| tracing::dispatcher::with_default(&f_dispatch, || (0..n).for_each(|_| one())),
+            |n| tracing::dispatcher::with_default(&o_dispatch, || (0..n).for_each(|_| one())),
+        );
     }
     if run("threads_8") {
         let dur = Duration::from_secs(2);

@@ -16,6 +16,7 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status, TraceFlag
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::SdkError;
+use crate::clock;
 use crate::batch::BatchSpanProcessor;
 use crate::env;
 use crate::export::SpanExporter;
@@ -248,6 +249,8 @@ impl TracerProviderBuilder {
     }
 
     pub fn build(self) -> TracerProvider {
+        // Chooses the span clock once (a TSC calibration of ~2 ms), before any span needs it.
+        clock::init();
         let lookup = &env::process_env;
         let resource = self.resource.unwrap_or_default();
         let mut processors = self.processors;
@@ -366,6 +369,41 @@ impl<'t> SpanStart<'t> {
                 })
             }),
         }
+    }
+}
+
+/// The boxed data of a span starting, written field by field into its allocation:
+/// `Box::new(SpanData { .. })` assembles the ~700-byte struct on the stack and copies it.
+#[inline]
+fn new_span_data(
+    scope: &'static InstrumentationScope,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    (parent_span_id, parent_is_remote): (opentelemetry::trace::SpanId, bool),
+    start_time: SystemTime,
+) -> Box<SpanData> {
+    use std::ptr::addr_of_mut;
+    let mut b = Box::<SpanData>::new_uninit();
+    let p = b.as_mut_ptr();
+    // SAFETY: `p` points to a fresh, aligned allocation for a `SpanData`; each field is written
+    // exactly once (no read of uninitialised memory, nothing dropped) before `assume_init`.
+    unsafe {
+        addr_of_mut!((*p).span_context).write(SpanContext::NONE);
+        addr_of_mut!((*p).parent_span_id).write(parent_span_id);
+        addr_of_mut!((*p).parent_is_remote).write(parent_is_remote);
+        addr_of_mut!((*p).kind).write(kind);
+        addr_of_mut!((*p).name).write(name);
+        addr_of_mut!((*p).start_time).write(start_time);
+        addr_of_mut!((*p).end_time).write(SystemTime::UNIX_EPOCH);
+        addr_of_mut!((*p).attributes).write(Attributes::new());
+        addr_of_mut!((*p).dropped_attributes_count).write(0);
+        addr_of_mut!((*p).events).write(Vec::new());
+        addr_of_mut!((*p).dropped_events_count).write(0);
+        addr_of_mut!((*p).links).write(Vec::new());
+        addr_of_mut!((*p).dropped_links_count).write(0);
+        addr_of_mut!((*p).status).write(Status::Unset);
+        addr_of_mut!((*p).scope).write(scope);
+        b.assume_init()
     }
 }
 
@@ -504,23 +542,13 @@ impl Tracer {
         }
         self.record(
             context,
-            Box::new(SpanData {
-                span_context: SpanContext::NONE,
-                parent_span_id,
-                parent_is_remote,
-                kind,
+            new_span_data(
+                self.scope,
                 name,
-                start_time: start_time.unwrap_or_else(SystemTime::now),
-                end_time: SystemTime::UNIX_EPOCH,
-                attributes: Attributes::new(),
-                dropped_attributes_count: 0,
-                events: Vec::new(),
-                dropped_events_count: 0,
-                links: Vec::new(),
-                dropped_links_count: 0,
-                status: Status::Unset,
-                scope: self.scope,
-            }),
+                kind,
+                (parent_span_id, parent_is_remote),
+                start_time.unwrap_or_else(clock::now),
+            ),
             attributes,
             extra,
             links,
@@ -536,27 +564,17 @@ impl Tracer {
         if self.core.disabled {
             return Span::non_recording(SpanContext::NONE);
         }
-        Span {
-            context: SpanContext::NONE,
-            recording: Some(Box::new(SpanData {
-                span_context: SpanContext::NONE,
-                parent_span_id: opentelemetry::trace::SpanId::INVALID,
-                parent_is_remote: false,
-                kind: SpanKind::Internal,
+        Span::recording(
+            SpanContext::NONE,
+            new_span_data(
+                self.scope,
                 name,
+                SpanKind::Internal,
+                (opentelemetry::trace::SpanId::INVALID, false),
                 start_time,
-                end_time: SystemTime::UNIX_EPOCH,
-                attributes: Attributes::new(),
-                dropped_attributes_count: 0,
-                events: Vec::new(),
-                dropped_events_count: 0,
-                links: Vec::new(),
-                dropped_links_count: 0,
-                status: Status::Unset,
-                scope: self.scope,
-            })),
-            core: Some(self.core),
-        }
+            ),
+            self.core,
+        )
     }
 
     fn record(
@@ -568,11 +586,7 @@ impl Tracer {
         links: Vec<Link>,
         events: Option<Vec<Event>>,
     ) -> Span {
-        let mut span = Span {
-            context,
-            recording: Some(recording),
-            core: Some(self.core),
-        };
+        let mut span = Span::recording(context, recording, self.core);
         for kv in attributes.into_iter().chain(extra) {
             span.set_attribute(kv);
         }

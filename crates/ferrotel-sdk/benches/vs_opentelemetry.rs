@@ -3,13 +3,14 @@
 //! `cargo bench -p ferrotel-sdk --bench vs_opentelemetry` prints per case the time per span of
 //! both SDKs and `ratio: <case> = <ferrotel / opentelemetry-rust>`. Each case alternates the
 //! two SDKs over several rounds and keeps each one's median, so load from other processes on
-//! the machine hits both alike. Both providers sample with `AlwaysOn` (or `AlwaysOff` for the
+//! the machine hits both alike; times are the thread's CPU time, so time spent descheduled on
+//! a shared machine does not count. Both providers sample with `AlwaysOn` (or `AlwaysOff` for the
 //! unsampled case) into a processor that drops the finished span.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrotel_sdk::opentelemetry::trace::{
     Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _, mark_span_as_active,
@@ -62,6 +63,17 @@ fn ferrotel_provider(sampled: bool) -> ferrotel_sdk::TracerProvider {
         .build()
 }
 
+/// This thread's CPU time: time spent descheduled (the machine is shared) does not count.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer and the clock id exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -90,10 +102,10 @@ fn compare(case: &str, mut ferrotel: impl FnMut(), mut otel: impl FnMut()) -> f6
 /// [`compare`] with closures that run `n` iterations themselves (to set up a `tracing`
 /// dispatcher once per round rather than per span).
 fn compare_n(case: &str, mut ferrotel: impl FnMut(u64), mut otel: impl FnMut(u64)) -> f64 {
-    let mut time = |iters: u64, f: &mut dyn FnMut(u64)| {
-        let start = Instant::now();
+    let time = |iters: u64, f: &mut dyn FnMut(u64)| {
+        let start = thread_cpu_ns();
         f(iters);
-        start.elapsed().as_nanos() as f64 / iters as f64
+        (thread_cpu_ns() - start) as f64 / iters as f64
     };
     // Warm-up (caches, allocator, thread-locals).
     time(ITERS / 4, &mut ferrotel);
@@ -283,6 +295,16 @@ fn main() {
             drop(guard);
             drop(span);
         }
+        // What both pay before either layer runs: the registry and dispatch alone.
+        let registry = tracing::Dispatch::new(tracing_subscriber::registry());
+        let floor = compare_n(
+            "tracing_registry_alone",
+            |n| tracing::dispatcher::with_default(&registry, || (0..n).for_each(|_| one())),
+            |n| tracing::dispatcher::with_default(&o_dispatch, || (0..n).for_each(|_| one())),
+        );
+        println!(
+            "tracing_span_3_fields: the registry alone is {floor:.3} of tracing-opentelemetry's time (the floor of the ratio)"
+        );
         compare_n(
             "tracing_span_3_fields",
             |n| tracing::dispatcher::with_default(&f_dispatch, || (0..n).for_each(|_| one())),

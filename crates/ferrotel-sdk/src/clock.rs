@@ -13,8 +13,8 @@
 //! The anchor is published with a sequence lock that readers never wait on: a reader that
 //! sees it being written reads `SystemTime::now()` instead.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Fixed-point shift of `NS_PER_TICK`.
@@ -60,8 +60,10 @@ fn wall_ns() -> u64 {
 /// Whether the kernel's clocksource is the TSC (then it is invariant and synchronised).
 fn kernel_uses_tsc() -> bool {
     cfg!(all(target_arch = "x86_64", target_os = "linux"))
-        && std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-            .is_ok_and(|s| s.trim() == "tsc")
+        && std::fs::read_to_string(
+            "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        )
+        .is_ok_and(|s| s.trim() == "tsc")
 }
 
 /// Chooses the clock and, for the TSC, measures its rate over about 2 ms. Called when a
@@ -132,10 +134,10 @@ fn reanchor() {
 /// The wall-clock time now.
 #[inline]
 pub(crate) fn now() -> SystemTime {
-    if MODE.load(Ordering::Acquire) == TSC {
-        if let Some(ns) = tsc_now() {
-            return UNIX_EPOCH + Duration::from_nanos(ns);
-        }
+    if MODE.load(Ordering::Acquire) == TSC
+        && let Some(ns) = tsc_now()
+    {
+        return UNIX_EPOCH + Duration::from_nanos(ns);
     }
     SystemTime::now()
 }
@@ -190,6 +192,9 @@ mod tests {
         let a = now();
         std::thread::sleep(Duration::from_millis(50));
         let d = now().duration_since(a).unwrap();
-        assert!(d >= Duration::from_millis(49) && d < Duration::from_millis(500), "{d:?}");
+        assert!(
+            d >= Duration::from_millis(49) && d < Duration::from_millis(500),
+            "{d:?}"
+        );
     }
 }

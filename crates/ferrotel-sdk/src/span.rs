@@ -85,7 +85,11 @@ impl Span {
 
     /// A recording span.
     #[inline]
-    pub(crate) fn recording(context: SpanContext, data: Box<SpanData>, core: &'static Core) -> Span {
+    pub(crate) fn recording(
+        context: SpanContext,
+        data: Box<SpanData>,
+        core: &'static Core,
+    ) -> Span {
         Span {
             context,
             recording: Some(data),
@@ -263,14 +267,8 @@ impl Span {
             return;
         };
         let parent = parent.filter(|p| p.is_valid());
-        let (context, decision, extra) = crate::tracer::decide(
-            core,
-            parent,
-            &r.name,
-            &r.kind,
-            &r.attributes,
-            &r.links,
-        );
+        let (context, decision, extra) =
+            crate::tracer::decide(core, parent, &r.name, &r.kind, &r.attributes, &r.links);
         (r.parent_span_id, r.parent_is_remote) = crate::tracer::parent_ids(parent);
         self.context = context;
         if decision == crate::sampler::SamplingDecision::Drop {

@@ -16,8 +16,8 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status, TraceFlag
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::SdkError;
-use crate::clock;
 use crate::batch::BatchSpanProcessor;
+use crate::clock;
 use crate::env;
 use crate::export::SpanExporter;
 use crate::ids;
@@ -409,6 +409,7 @@ fn new_span_data(
 
 /// Ids and the sampling decision of a span about to start: its context, the decision and the
 /// sampler's extra attributes.
+#[inline]
 pub(crate) fn decide(
     core: &Core,
     parent: Option<&SpanContext>,

@@ -42,13 +42,15 @@ pub trait OpenTelemetrySpanExt {
 }
 
 fn with_state(span: &tracing::Span, f: &mut dyn FnMut(&mut super::SpanState)) -> bool {
-    span.with_subscriber(|(id, dispatch)| match dispatch.downcast_ref::<WithState>() {
-        Some(w) => {
-            w.with(dispatch, id, f);
-            true
-        }
-        None => false,
-    })
+    span.with_subscriber(
+        |(id, dispatch)| match dispatch.downcast_ref::<WithState>() {
+            Some(w) => {
+                w.with(dispatch, id, f);
+                true
+            }
+            None => false,
+        },
+    )
     .unwrap_or(false)
 }
 

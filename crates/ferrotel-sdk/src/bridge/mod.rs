@@ -83,7 +83,9 @@ impl<S> std::fmt::Debug for OpenTelemetryLayer<S> {
 /// Reaches a span's bridge state from a `tracing::Span` (the extension trait): the layer hands
 /// out this function, made for its subscriber type, through `downcast_raw`.
 #[derive(Clone, Copy)]
-pub(crate) struct WithState(fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState)));
+pub(crate) struct WithState(StateFn);
+
+type StateFn = fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState));
 
 impl WithState {
     pub(crate) fn with(&self, dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState)) {

@@ -54,22 +54,19 @@ fn nested_spans_with_typed_fields() {
     let inner = by_name(&spans, "inner");
     assert_eq!(outer.parent_span_id, SpanId::INVALID);
     assert_eq!(inner.parent_span_id, outer.span_context.span_id());
-    assert_eq!(
-        inner.span_context.trace_id(),
-        outer.span_context.trace_id()
-    );
+    assert_eq!(inner.span_context.trace_id(), outer.span_context.trace_id());
     assert_eq!(attr(outer, "count"), Some(&Value::I64(3)));
     assert_eq!(attr(outer, "ok"), Some(&Value::Bool(true)));
     assert_eq!(attr(outer, "ratio"), Some(&Value::F64(0.5)));
     assert_eq!(attr(outer, "who"), Some(&Value::from("me")));
-    assert_eq!(
-        attr(inner, "big"),
-        Some(&Value::from(u64::MAX.to_string()))
-    );
+    assert_eq!(attr(inner, "big"), Some(&Value::from(u64::MAX.to_string())));
     assert_eq!(attr(inner, "list"), Some(&Value::from("[1, 2]")));
     assert_eq!(attr(outer, "target"), Some(&Value::from(module_path!())));
     assert_eq!(attr(outer, "code.file.path"), Some(&Value::from(file!())));
-    assert!(matches!(attr(outer, "code.line.number"), Some(Value::I64(_))));
+    assert!(matches!(
+        attr(outer, "code.line.number"),
+        Some(Value::I64(_))
+    ));
     assert!(matches!(attr(outer, "thread.id"), Some(Value::I64(_))));
     assert_eq!(attr(outer, "busy_ns"), None, "timings are off by default");
     assert_eq!(outer.kind, SpanKind::Internal);
@@ -152,7 +149,10 @@ fn events_become_span_events_and_errors_mark_the_span() {
     let e = &plain.events[0];
     assert_eq!(e.name, "loaded");
     assert!(e.attributes.contains(&KeyValue::new("level", "INFO")));
-    assert!(e.attributes.contains(&KeyValue::new("target", module_path!())));
+    assert!(
+        e.attributes
+            .contains(&KeyValue::new("target", module_path!()))
+    );
     assert!(e.attributes.contains(&KeyValue::new("items", 3i64)));
     let e = &plain.events[1];
     assert_eq!(e.name, "slow");
@@ -162,15 +162,20 @@ fn events_become_span_events_and_errors_mark_the_span() {
     let failing = by_name(&spans, "failing");
     assert_eq!(failing.status, Status::error("disk full"));
     assert_eq!(failing.events[0].name, "exception");
-    assert!(failing.events[0]
-        .attributes
-        .contains(&KeyValue::new("exception.message", "disk full")));
+    assert!(
+        failing.events[0]
+            .attributes
+            .contains(&KeyValue::new("exception.message", "disk full"))
+    );
 
     assert_eq!(by_name(&spans, "error_level").status, Status::error(""));
 
     let field = by_name(&spans, "field_error");
     assert_eq!(field.status, Status::error("outer failed"));
-    assert_eq!(attr(field, "exception.message"), Some(&Value::from("outer failed")));
+    assert_eq!(
+        attr(field, "exception.message"),
+        Some(&Value::from("outer failed"))
+    );
     assert_eq!(attr(field, "error"), Some(&Value::from("outer failed")));
     assert!(attr(field, "exception.stacktrace").is_some());
 }
@@ -213,7 +218,11 @@ fn remote_parent_and_context_for_propagation() {
     assert_eq!(injected.as_ref(), Some(&server.span_context));
     for name in ["api-child", "tracing-child"] {
         let child = by_name(&spans, name);
-        assert_eq!(child.parent_span_id, server.span_context.span_id(), "{name}");
+        assert_eq!(
+            child.parent_span_id,
+            server.span_context.span_id(),
+            "{name}"
+        );
         assert!(!child.parent_is_remote);
     }
     // Without the layer, set_parent says so.

@@ -141,7 +141,8 @@ impl Visit for SpanFields<'_> {
                 Value::Array(Array::String(chain)),
             ));
         }
-        self.span.set_attribute(KeyValue::new(field.name(), message));
+        self.span
+            .set_attribute(KeyValue::new(field.name(), message));
     }
 }
 

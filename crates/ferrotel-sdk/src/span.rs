@@ -113,7 +113,9 @@ impl Span {
 
     /// Sets an attribute, replacing the value of an existing one with the same key; past the
     /// count limit it is dropped and counted.
-    #[inline]
+    // Always inlined: the caller then builds the `KeyValue` where it is stored, rather than on
+    // its stack for a call to copy (a store-forwarding stall per attribute).
+    #[inline(always)]
     pub fn set_attribute(&mut self, mut kv: KeyValue) {
         let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
             return;

@@ -588,11 +588,16 @@ impl Tracer {
         events: Option<Vec<Event>>,
     ) -> Span {
         let mut span = Span::recording(context, recording, self.core);
-        for kv in attributes.into_iter().chain(extra) {
-            span.set_attribute(kv);
+        // The common start has none of these: skip building iterators over empty vectors.
+        if !(attributes.is_empty() && extra.is_empty()) {
+            for kv in attributes.into_iter().chain(extra) {
+                span.set_attribute(kv);
+            }
         }
-        for l in links {
-            span.add_link(l.span_context, l.attributes);
+        if !links.is_empty() {
+            for l in links {
+                span.add_link(l.span_context, l.attributes);
+            }
         }
         for e in events.into_iter().flatten() {
             span.add_event_with_timestamp(e.name, e.timestamp, e.attributes);

@@ -168,13 +168,14 @@ struct Inside(bool);
 
 impl Inside {
     fn enter() -> Inside {
-        Inside(INSIDE.with(|i| i.replace(true)))
+        // `try_with`: spans may close in thread-local destructors, after ours are gone.
+        Inside(INSIDE.try_with(|i| i.replace(true)).unwrap_or(true))
     }
 }
 
 impl Drop for Inside {
     fn drop(&mut self) {
-        INSIDE.with(|i| i.set(self.0));
+        let _ = INSIDE.try_with(|i| i.set(self.0));
     }
 }
 
@@ -311,7 +312,7 @@ where
             }
         }
         if c.threads {
-            THREAD.with(|(id, name)| {
+            let _ = THREAD.try_with(|(id, name)| {
                 span.set_attribute(KeyValue::new("thread.id", *id));
                 if let Some(name) = name {
                     span.set_attribute(KeyValue::new("thread.name", name.clone()));
@@ -375,7 +376,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
-        if INSIDE.with(Cell::get) {
+        if INSIDE.try_with(Cell::get).unwrap_or(true) {
             return;
         }
         // Events outside any span are not span events (the logs signal would carry them).
@@ -455,14 +456,16 @@ where
         .flatten();
         if let Some(cx) = cx {
             let guard = cx.attach();
-            GUARDS.with(|g| g.borrow_mut().push((id.clone(), guard)));
+            // Without the thread-local (thread exiting) the guard drops now: the context is
+            // current for no time, which is all that can be done then.
+            let _ = GUARDS.try_with(|g| g.borrow_mut().push((id.clone(), guard)));
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
         if self.config.context_activation {
             // Restores the context; dropped outside the `RefCell` borrow.
-            let guard = GUARDS.with(|g| {
+            let guard = GUARDS.try_with(|g| {
                 let mut g = g.borrow_mut();
                 let pos = g.iter().rposition(|(i, _)| i == id)?;
                 Some(g.remove(pos))

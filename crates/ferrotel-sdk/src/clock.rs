@@ -35,8 +35,16 @@ static NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
 /// Ticks after the anchor at which a reader re-anchors (about a second).
 static REANCHOR_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The first calibration's (TSC, monotonic) pair: the rate's baseline.
-static BASELINE: Mutex<Option<(u64, Instant)>> = Mutex::new(None);
+/// What only the writer (the thread holding the lock) needs: the rate's baseline, the first
+/// (TSC, monotonic) pair, and the current anchor's.
+struct Baseline {
+    tsc0: u64,
+    mono0: Instant,
+    anchor_tsc: u64,
+    anchor_mono: Instant,
+}
+
+static BASELINE: Mutex<Option<Baseline>> = Mutex::new(None);
 
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -91,13 +99,20 @@ pub(crate) fn init() {
         MODE.store(SYSTEM, Ordering::Release);
         return;
     }
-    *baseline = Some((t0, m0));
     let rate = ((u128::from(ns) << SHIFT) / u128::from(ticks)) as u64;
-    publish(rdtsc(), wall_ns(), rate);
+    let (t, m) = (rdtsc(), Instant::now());
+    *baseline = Some(Baseline {
+        tsc0: t0,
+        mono0: m0,
+        anchor_tsc: t,
+        anchor_mono: m,
+    });
+    publish(t, wall_ns(), rate);
     MODE.store(TSC, Ordering::Release);
 }
 
-/// Writes a new anchor and rate. Callers hold `BASELINE` (one writer at a time).
+/// Writes a new anchor and rate. Callers hold `BASELINE` (one writer at a time). Readers that
+/// see it half-written read `SystemTime::now()` meanwhile; none waits.
 fn publish(tsc: u64, ns: u64, rate: u64) {
     let seq = SEQ.load(Ordering::Relaxed);
     SEQ.store(seq | 1, Ordering::Relaxed);
@@ -115,19 +130,30 @@ fn publish(tsc: u64, ns: u64, rate: u64) {
 /// one thread does it; the others go on with the old anchor meanwhile.
 #[cold]
 fn reanchor() {
-    let Ok(baseline) = BASELINE.try_lock() else {
+    let Ok(mut guard) = BASELINE.try_lock() else {
         return;
     };
-    let Some((t0, m0)) = *baseline else {
+    let Some(b) = guard.as_mut() else {
         return;
     };
     let (t, m, wall) = (rdtsc(), Instant::now(), wall_ns());
-    let ticks = t.wrapping_sub(t0);
-    if t <= t0 || ticks == 0 {
+    if t <= b.tsc0 || t <= b.anchor_tsc {
         return;
     }
-    let ns = m.duration_since(m0).as_nanos();
-    let rate = ((ns << SHIFT) / u128::from(ticks)) as u64;
+    // The time the current rate predicts since the anchor, against the monotonic clock: a gap
+    // of more than 1 ms means the TSC's rate changed (a VM moved to another host), so the rate
+    // is measured anew from the last anchor on.
+    let since = m.duration_since(b.anchor_mono).as_nanos();
+    let rate_now = NS_PER_TICK.load(Ordering::Relaxed);
+    let predicted = (u128::from(t - b.anchor_tsc) * u128::from(rate_now)) >> SHIFT;
+    if predicted.abs_diff(since) > 1_000_000 {
+        b.tsc0 = b.anchor_tsc;
+        b.mono0 = b.anchor_mono;
+    }
+    let ns = m.duration_since(b.mono0).as_nanos();
+    let rate = ((ns << SHIFT) / u128::from(t - b.tsc0)) as u64;
+    b.anchor_tsc = t;
+    b.anchor_mono = m;
     publish(t, wall, rate);
 }
 
@@ -184,6 +210,20 @@ mod tests {
         }
         let (a, b) = (now(), now());
         assert!(b >= a);
+    }
+
+    #[test]
+    fn reanchoring_keeps_it_on_the_wall_clock() {
+        init();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(20));
+            reanchor();
+            let diff = match SystemTime::now().duration_since(now()) {
+                Ok(d) => d,
+                Err(e) => e.duration(),
+            };
+            assert!(diff < Duration::from_millis(2), "{diff:?} off");
+        }
     }
 
     #[test]

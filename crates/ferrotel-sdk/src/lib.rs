@@ -17,6 +17,9 @@
 
 mod api;
 pub mod batch;
+#[cfg(feature = "tracing")]
+pub mod bridge;
+mod clock;
 pub mod env;
 pub mod export;
 mod ids;

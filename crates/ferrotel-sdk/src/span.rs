@@ -1,7 +1,7 @@
 //! Spans: the recording handle ([`Span`]) and what processors receive when it ends
 //! ([`SpanData`]).
 //!
-//! A recording span keeps everything inline — up to 8 attributes in the span itself, no
+//! A recording span keeps everything inline — up to 12 attributes in the span itself, no
 //! allocation — and holds plain `&'static` references to its provider's core and its scope, so
 //! creating and ending a span touches no reference count and no lock shared with other threads.
 
@@ -14,8 +14,9 @@ use smallvec::SmallVec;
 
 use crate::tracer::Core;
 
-/// A span's attributes: the first 8 live inline.
-pub type Attributes = SmallVec<[KeyValue; 8]>;
+/// A span's attributes: the first 12 live inline (a `tracing` span through the bridge carries 6
+/// attributes of its own besides its fields).
+pub type Attributes = SmallVec<[KeyValue; 12]>;
 
 /// A finished span, as processors and exporters receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,18 @@ pub struct Span {
     /// (and the batch queue) as a pointer. `span_context` inside is filled at end.
     pub(crate) recording: Option<Box<SpanData>>,
     pub(crate) core: Option<&'static Core>,
+    /// A 64-bit filter of the attribute keys set so far: a key whose bit is clear is new, so
+    /// most `set_attribute` calls push without comparing against every key already there.
+    key_bits: u64,
+}
+
+/// The key's bit in `Span::key_bits` (length and last byte: keys of one span usually differ
+/// in one or the other).
+#[inline]
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let h = b.len().wrapping_mul(7) ^ usize::from(b.last().copied().unwrap_or(0));
+    1u64 << (h & 63)
 }
 
 impl Span {
@@ -66,6 +79,22 @@ impl Span {
             context,
             recording: None,
             core: None,
+            key_bits: 0,
+        }
+    }
+
+    /// A recording span.
+    #[inline]
+    pub(crate) fn recording(
+        context: SpanContext,
+        data: Box<SpanData>,
+        core: &'static Core,
+    ) -> Span {
+        Span {
+            context,
+            recording: Some(data),
+            core: Some(core),
+            key_bits: 0,
         }
     }
 
@@ -84,17 +113,25 @@ impl Span {
 
     /// Sets an attribute, replacing the value of an existing one with the same key; past the
     /// count limit it is dropped and counted.
-    #[inline]
+    // Always inlined: the caller then builds the `KeyValue` where it is stored, rather than on
+    // its stack for a call to copy (a store-forwarding stall per attribute).
+    #[inline(always)]
     pub fn set_attribute(&mut self, mut kv: KeyValue) {
         let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
             return;
         };
         core.limits.truncate(&mut kv);
         let key = kv.key.as_str();
-        if let Some(existing) = r
-            .attributes
-            .iter_mut()
-            .find(|a| same_key(a.key.as_str(), key))
+        let bit = key_bit(key);
+        let seen = self.key_bits & bit != 0;
+        self.key_bits |= bit;
+        if let Some(existing) = seen
+            .then(|| {
+                r.attributes
+                    .iter_mut()
+                    .find(|a| same_key(a.key.as_str(), key))
+            })
+            .flatten()
         {
             existing.value = kv.value;
         } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
@@ -117,7 +154,7 @@ impl Span {
     /// Adds an event now.
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         if self.recording.is_some() {
-            self.add_event_with_timestamp(name, SystemTime::now(), attributes);
+            self.add_event_with_timestamp(name, crate::clock::now(), attributes);
         }
     }
 
@@ -192,7 +229,7 @@ impl Span {
     #[inline]
     pub fn end(&mut self) {
         if self.recording.is_some() {
-            self.end_with_timestamp(SystemTime::now());
+            self.end_with_timestamp(crate::clock::now());
         }
     }
 
@@ -201,9 +238,63 @@ impl Span {
         let (Some(mut r), Some(core)) = (self.recording.take(), self.core) else {
             return;
         };
+        if !self.context.is_valid() {
+            // A bridge span that never got its ids (see `Tracer::pending_span`): nothing a
+            // processor could use.
+            return;
+        }
         r.span_context = self.context.clone();
-        r.end_time = end_time;
+        // Never before the start: a clock re-anchored between the two may step back by µs.
+        r.end_time = end_time.max(r.start_time);
         core.on_end(r);
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Span {
+    /// Whether the span still waits for [`Span::activate`] (bridge spans only).
+    #[inline]
+    pub(crate) fn is_pending(&self) -> bool {
+        self.recording.is_some() && !self.context.is_valid()
+    }
+
+    /// Gives a pending span (`Tracer::pending_span`) its ids and sampling decision under
+    /// `parent`, the sampler seeing what the span recorded so far; the processors then see it
+    /// start. Does nothing to a span that is not pending.
+    pub(crate) fn activate(&mut self, parent: Option<&SpanContext>) {
+        if !self.is_pending() {
+            return;
+        }
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        let parent = parent.filter(|p| p.is_valid());
+        let (context, decision, extra) =
+            crate::tracer::decide(core, parent, &r.name, &r.kind, &r.attributes, &r.links);
+        (r.parent_span_id, r.parent_is_remote) = crate::tracer::parent_ids(parent);
+        self.context = context;
+        if decision == crate::sampler::SamplingDecision::Drop {
+            self.recording = None;
+            return;
+        }
+        for kv in extra {
+            self.set_attribute(kv);
+        }
+        for p in &core.processors {
+            p.on_start(self);
+        }
+    }
+
+    /// Sets the kind (bridge: `otel.kind` may be recorded after the span was created).
+    pub(crate) fn set_kind(&mut self, kind: SpanKind) {
+        if let Some(r) = self.recording.as_mut() {
+            r.kind = kind;
+        }
+    }
+
+    /// The status so far (bridge: an `ERROR` event sets an error only over `Unset`).
+    pub(crate) fn status(&self) -> Option<&Status> {
+        self.recording.as_ref().map(|r| &r.status)
     }
 }
 

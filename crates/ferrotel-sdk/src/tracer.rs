@@ -17,6 +17,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue};
 
 use crate::SdkError;
 use crate::batch::BatchSpanProcessor;
+use crate::clock;
 use crate::env;
 use crate::export::SpanExporter;
 use crate::ids;
@@ -248,6 +249,8 @@ impl TracerProviderBuilder {
     }
 
     pub fn build(self) -> TracerProvider {
+        // Chooses the span clock once (a TSC calibration of ~2 ms), before any span needs it.
+        clock::init();
         let lookup = &env::process_env;
         let resource = self.resource.unwrap_or_default();
         let mut processors = self.processors;
@@ -369,6 +372,82 @@ impl<'t> SpanStart<'t> {
     }
 }
 
+/// The boxed data of a span starting, written field by field into its allocation:
+/// `Box::new(SpanData { .. })` assembles the ~700-byte struct on the stack and copies it.
+#[inline]
+fn new_span_data(
+    scope: &'static InstrumentationScope,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    (parent_span_id, parent_is_remote): (opentelemetry::trace::SpanId, bool),
+    start_time: SystemTime,
+) -> Box<SpanData> {
+    use std::ptr::addr_of_mut;
+    let mut b = Box::<SpanData>::new_uninit();
+    let p = b.as_mut_ptr();
+    // SAFETY: `p` points to a fresh, aligned allocation for a `SpanData`; each field is written
+    // exactly once (no read of uninitialised memory, nothing dropped) before `assume_init`.
+    unsafe {
+        addr_of_mut!((*p).span_context).write(SpanContext::NONE);
+        addr_of_mut!((*p).parent_span_id).write(parent_span_id);
+        addr_of_mut!((*p).parent_is_remote).write(parent_is_remote);
+        addr_of_mut!((*p).kind).write(kind);
+        addr_of_mut!((*p).name).write(name);
+        addr_of_mut!((*p).start_time).write(start_time);
+        addr_of_mut!((*p).end_time).write(SystemTime::UNIX_EPOCH);
+        addr_of_mut!((*p).attributes).write(Attributes::new());
+        addr_of_mut!((*p).dropped_attributes_count).write(0);
+        addr_of_mut!((*p).events).write(Vec::new());
+        addr_of_mut!((*p).dropped_events_count).write(0);
+        addr_of_mut!((*p).links).write(Vec::new());
+        addr_of_mut!((*p).dropped_links_count).write(0);
+        addr_of_mut!((*p).status).write(Status::Unset);
+        addr_of_mut!((*p).scope).write(scope);
+        b.assume_init()
+    }
+}
+
+/// Ids and the sampling decision of a span about to start: its context, the decision and the
+/// sampler's extra attributes.
+#[inline]
+pub(crate) fn decide(
+    core: &Core,
+    parent: Option<&SpanContext>,
+    name: &str,
+    kind: &SpanKind,
+    attributes: &[KeyValue],
+    links: &[Link],
+) -> (SpanContext, SamplingDecision, Vec<KeyValue>) {
+    let (trace_id, random_flag) = match parent {
+        Some(p) => (
+            p.trace_id(),
+            p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8(),
+        ),
+        None => (ids::new_trace_id(), RANDOM_TRACE_ID_FLAG.to_u8()),
+    };
+    let (decision, trace_state, extra) = core.sampler.decide(&SamplingParameters {
+        parent,
+        trace_id,
+        name,
+        kind,
+        attributes,
+        links,
+    });
+    let sampled = decision == SamplingDecision::RecordAndSample;
+    let flags = TraceFlags::new(random_flag | u8::from(sampled));
+    let context = SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state);
+    (context, decision, extra)
+}
+
+/// The parent span id and whether the parent is remote, as a span records them.
+#[inline]
+pub(crate) fn parent_ids(parent: Option<&SpanContext>) -> (opentelemetry::trace::SpanId, bool) {
+    match parent {
+        Some(p) => (p.span_id(), p.is_remote()),
+        None => (opentelemetry::trace::SpanId::INVALID, false),
+    }
+}
+
 /// Calls `f` with the span context of a context's active span, if any (a closure because the
 /// API's `SpanRef` lends the context only for its own lifetime).
 #[inline]
@@ -457,57 +536,45 @@ impl Tracer {
             // The API's no-op behaviour: the parent's context travels on, nothing records.
             return Span::non_recording(parent.cloned().unwrap_or(SpanContext::NONE));
         }
-        let (trace_id, parent_span_id, parent_is_remote, random_flag) = match parent {
-            Some(p) => (
-                p.trace_id(),
-                p.span_id(),
-                p.is_remote(),
-                p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8(),
-            ),
-            None => (
-                ids::new_trace_id(),
-                opentelemetry::trace::SpanId::INVALID,
-                false,
-                RANDOM_TRACE_ID_FLAG.to_u8(),
-            ),
-        };
-        let (decision, trace_state, extra) = core.sampler.decide(&SamplingParameters {
-            parent,
-            trace_id,
-            name: &name,
-            kind: &kind,
-            attributes: &attributes,
-            links: &links,
-        });
-        let sampled = decision == SamplingDecision::RecordAndSample;
-        let flags = TraceFlags::new(random_flag | u8::from(sampled));
-        let context = SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state);
+        let (context, decision, extra) = decide(core, parent, &name, &kind, &attributes, &links);
+        let (parent_span_id, parent_is_remote) = parent_ids(parent);
         if decision == SamplingDecision::Drop {
             return Span::non_recording(context);
         }
         self.record(
             context,
-            Box::new(SpanData {
-                span_context: SpanContext::NONE,
-                parent_span_id,
-                parent_is_remote,
-                kind,
+            new_span_data(
+                self.scope,
                 name,
-                start_time: start_time.unwrap_or_else(SystemTime::now),
-                end_time: SystemTime::UNIX_EPOCH,
-                attributes: Attributes::new(),
-                dropped_attributes_count: 0,
-                events: Vec::new(),
-                dropped_events_count: 0,
-                links: Vec::new(),
-                dropped_links_count: 0,
-                status: Status::Unset,
-                scope: self.scope,
-            }),
+                kind,
+                (parent_span_id, parent_is_remote),
+                start_time.unwrap_or_else(clock::now),
+            ),
             attributes,
             extra,
             links,
             events,
+        )
+    }
+
+    /// A span for the `tracing` bridge: recording, with its start time, but no ids and no
+    /// sampling decision yet ([`Span::activate`] gives them), because a `tracing` span may get
+    /// its parent (`set_parent`), kind and attributes after creation, before it is first used.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn pending_span(&self, name: Cow<'static, str>, start_time: SystemTime) -> Span {
+        if self.core.disabled {
+            return Span::non_recording(SpanContext::NONE);
+        }
+        Span::recording(
+            SpanContext::NONE,
+            new_span_data(
+                self.scope,
+                name,
+                SpanKind::Internal,
+                (opentelemetry::trace::SpanId::INVALID, false),
+                start_time,
+            ),
+            self.core,
         )
     }
 
@@ -520,16 +587,17 @@ impl Tracer {
         links: Vec<Link>,
         events: Option<Vec<Event>>,
     ) -> Span {
-        let mut span = Span {
-            context,
-            recording: Some(recording),
-            core: Some(self.core),
-        };
-        for kv in attributes.into_iter().chain(extra) {
-            span.set_attribute(kv);
+        let mut span = Span::recording(context, recording, self.core);
+        // The common start has none of these: skip building iterators over empty vectors.
+        if !(attributes.is_empty() && extra.is_empty()) {
+            for kv in attributes.into_iter().chain(extra) {
+                span.set_attribute(kv);
+            }
         }
-        for l in links {
-            span.add_link(l.span_context, l.attributes);
+        if !links.is_empty() {
+            for l in links {
+                span.add_link(l.span_context, l.attributes);
+            }
         }
         for e in events.into_iter().flatten() {
             span.add_event_with_timestamp(e.name, e.timestamp, e.attributes);

@@ -234,3 +234,33 @@ fn tracers_of_one_scope_share_it() {
     let b = opentelemetry::trace::TracerProvider::tracer(&p, "same");
     assert!(std::ptr::eq(a.scope(), b.scope()));
 }
+
+#[test]
+fn setting_a_key_again_replaces_its_value_even_past_the_inline_attributes() {
+    let (p, exporter) = provider(Sampler::AlwaysOn, SpanLimits::default());
+    let tracer = p.tracer("t");
+    let mut span = tracer.start_span("s");
+    // Same length and last byte: the key filter cannot tell them apart, the comparison must.
+    span.set_attribute(KeyValue::new("ab1", 1));
+    span.set_attribute(KeyValue::new("cb1", 2));
+    for i in 0..20 {
+        span.set_attribute(KeyValue::new(format!("k{i}"), i));
+    }
+    span.set_attribute(KeyValue::new("ab1", 10));
+    span.set_attribute(KeyValue::new("k3", 30));
+    span.set_attribute(KeyValue::new("k19", 190));
+    span.end();
+    let s = &exporter.spans()[0];
+    assert_eq!(s.attributes.len(), 22);
+    let get = |k: &str| {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.clone())
+    };
+    assert_eq!(get("ab1"), Some(Value::I64(10)));
+    assert_eq!(get("cb1"), Some(Value::I64(2)));
+    assert_eq!(get("k3"), Some(Value::I64(30)));
+    assert_eq!(get("k19"), Some(Value::I64(190)));
+    assert_eq!(s.dropped_attributes_count, 0);
+}

@@ -1,0 +1,198 @@
+//! Spans through the batch processor into the OTLP exporter, against ferrotel-otlp's server
+//! running in-process as the collector (it decodes every request and counts the spans).
+//!
+//! `cargo bench -p ferrotel-sdk --bench batch_otlp` prints, per protocol, with one application
+//! thread creating spans (5 attributes) as fast as it can, then at 50 000 spans/s: spans/s
+//! received by the collector, the spans the processor dropped (queue full), the application
+//! thread's CPU time per span, and the CPU time of the SDK's batch and exporter threads per
+//! exported span (so spans/s per core of the export path).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ferrotel_otlp::client::{Compression, Protocol};
+use ferrotel_otlp::server::{
+    ExportError, ExportHandler, ExportRequest, GrpcServerSettings, HttpServerSettings,
+    PartialSuccess, start_grpc, start_http,
+};
+use ferrotel_pdata::Request;
+use ferrotel_sdk::opentelemetry::KeyValue;
+use ferrotel_sdk::{
+    BatchConfig, BatchSpanProcessor, OtlpExporterConfig, OtlpSpanExporter, Resource, Sampler,
+    TracerProvider,
+};
+use futures::future::BoxFuture;
+
+#[derive(Default)]
+struct Count(AtomicU64);
+
+impl ExportHandler for Count {
+    fn export(
+        &self,
+        req: ExportRequest,
+    ) -> BoxFuture<'static, Result<PartialSuccess, ExportError>> {
+        if let Ok(Request::Traces(t)) = req.payload.into_request() {
+            let n: usize = t
+                .resource_spans
+                .iter()
+                .flat_map(|r| r.scope_spans.iter())
+                .map(|s| s.spans.len())
+                .sum();
+            self.0.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Box::pin(async { Ok(PartialSuccess::default()) })
+    }
+}
+
+fn cpu(clock: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; both clock ids exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time so far of this process's threads named `name` (from /proc, in clock ticks of
+/// 10 ms: enough over seconds).
+fn threads_cpu(name: &str) -> Duration {
+    let mut total = 0u64;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for task in dir.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ...`: fields after the comm's closing parenthesis.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            if &stat[open + 1..close] != name {
+                continue;
+            }
+            let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            total += ticks(11) + ticks(12); // utime, stime
+        }
+    }
+    Duration::from_millis(total * 10)
+}
+
+/// `rate`: spans per second the application thread aims at (`None`: as fast as it can).
+fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let count = Arc::new(Count::default());
+    let handler: Arc<dyn ExportHandler> = count.clone();
+    let endpoint = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handle = rt
+        .block_on(async {
+            if protocol == Protocol::Grpc {
+                let s = GrpcServerSettings {
+                    endpoint,
+                    ..Default::default()
+                };
+                start_grpc(s, handler).await
+            } else {
+                let s = HttpServerSettings {
+                    endpoint,
+                    ..Default::default()
+                };
+                start_http(s, handler).await
+            }
+        })
+        .expect("server");
+    let addr = handle.local_addr();
+    let exporter = OtlpSpanExporter::new(OtlpExporterConfig {
+        protocol,
+        endpoint: if protocol == Protocol::Grpc {
+            format!("http://{addr}")
+        } else {
+            format!("http://{addr}/v1/traces")
+        },
+        compression: Compression::None,
+        ..OtlpExporterConfig::default()
+    })
+    .expect("exporter");
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_config(BatchConfig {
+            schedule_delay: Duration::from_millis(200),
+            max_queue_size: 8192,
+            max_export_batch_size: 512,
+            export_timeout: Duration::from_secs(10),
+        })
+        .build();
+    let stats = processor.stats_handle();
+    let provider = TracerProvider::builder()
+        .with_resource(Resource::new([KeyValue::new("service.name", "bench")]))
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("batch-bench");
+
+    let sdk_threads = || threads_cpu("ferrotel-bsp") + threads_cpu("ferrotel-otlp");
+    let (sdk0, thread0, start) = (
+        sdk_threads(),
+        cpu(libc::CLOCK_THREAD_CPUTIME_ID),
+        Instant::now(),
+    );
+    let mut created = 0u64;
+    let until = start + Duration::from_secs(secs);
+    while Instant::now() < until {
+        for _ in 0..256 {
+            let mut span = tracer.start_span("GET /orders");
+            span.set_attribute(KeyValue::new("http.request.method", "GET"));
+            span.set_attribute(KeyValue::new("url.path", "/orders"));
+            span.set_attribute(KeyValue::new("http.response.status_code", 200));
+            span.set_attribute(KeyValue::new("user.id", 42));
+            span.set_attribute(KeyValue::new("cache.hit", false));
+            span.end();
+        }
+        created += 256;
+        if let Some(rate) = rate {
+            let due = start + Duration::from_secs_f64(created as f64 / rate as f64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    }
+    let app_cpu = cpu(libc::CLOCK_THREAD_CPUTIME_ID) - thread0;
+    let _ = provider.force_flush_with_timeout(Duration::from_secs(10));
+    let elapsed = start.elapsed();
+    let sdk_cpu = sdk_threads().saturating_sub(sdk0);
+    let received = count.0.load(Ordering::Relaxed);
+    let s = stats.get();
+    let name = match protocol {
+        Protocol::Grpc => "grpc",
+        Protocol::HttpProtobuf => "http/protobuf",
+        Protocol::HttpJson => "http/json",
+    };
+    let mode = rate.map_or("full speed".to_string(), |r| format!("{r} spans/s"));
+    println!(
+        "batch_otlp {name} ({mode}): created {created}, received {received} ({:.0} spans/s), \
+         dropped {} ({:.1} %), app thread {:.0} ns CPU/span, batch + exporter threads {:.0} ns \
+         CPU/exported span = {:.0} spans/s per core",
+        received as f64 / elapsed.as_secs_f64(),
+        s.dropped,
+        100.0 * s.dropped as f64 / created.max(1) as f64,
+        app_cpu.as_nanos() as f64 / created.max(1) as f64,
+        sdk_cpu.as_nanos() as f64 / received.max(1) as f64,
+        received as f64 / sdk_cpu.as_secs_f64().max(1e-9),
+    );
+    let _ = provider.shutdown();
+    rt.block_on(handle.shutdown(Duration::from_millis(100)));
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let name = format!("{protocol:?}").to_lowercase();
+        if filter.as_deref().is_none_or(|f| name.contains(f)) {
+            run(protocol, 3, None);
+            run(protocol, 3, Some(50_000));
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! `tracing` fields to OTel attributes, with the conventions of tracing-opentelemetry:
+//! `otel.name`, `otel.kind`, `otel.status_code`, `otel.status_message` (or
+//! `otel.status_description`) on spans; `message` names an event; an `error` field marks the
+//! span as failed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use tracing::field::{Field, Visit};
+
+use crate::span::Span;
+
+const NAME: &str = "otel.name";
+const KIND: &str = "otel.kind";
+const STATUS_CODE: &str = "otel.status_code";
+const STATUS_MESSAGE: &str = "otel.status_message";
+const STATUS_DESCRIPTION: &str = "otel.status_description";
+const EXCEPTION_MESSAGE: &str = "exception.message";
+const EXCEPTION_STACKTRACE: &str = "exception.stacktrace";
+
+fn kind_of(s: &str) -> Option<SpanKind> {
+    [
+        ("server", SpanKind::Server),
+        ("client", SpanKind::Client),
+        ("producer", SpanKind::Producer),
+        ("consumer", SpanKind::Consumer),
+        ("internal", SpanKind::Internal),
+    ]
+    .into_iter()
+    .find(|(name, _)| s.eq_ignore_ascii_case(name))
+    .map(|(_, k)| k)
+}
+
+/// Integers past `i64` (OTel's integer type) travel as strings rather than wrapping.
+fn u64_value(v: u64) -> Value {
+    i64::try_from(v).map_or_else(|_| Value::from(v.to_string()), Value::I64)
+}
+
+/// An error's `source()` chain, outermost first (stable Rust has no backtrace for it).
+fn source_chain(err: &(dyn std::error::Error + 'static)) -> Vec<StringValue> {
+    let mut chain = Vec::new();
+    let mut next = err.source();
+    while let Some(e) = next {
+        chain.push(StringValue::from(e.to_string()));
+        next = e.source();
+    }
+    chain
+}
+
+/// Records a span's fields (at creation or through `Span::record`) on the OTel span.
+pub(crate) struct SpanFields<'a> {
+    pub(crate) span: &'a mut Span,
+}
+
+impl SpanFields<'_> {
+    /// The `otel.*` conventions and `error`; `false` when `name` is an ordinary field.
+    fn convention(&mut self, name: &str, value: &str) -> bool {
+        match name {
+            NAME => self.span.update_name(value.to_owned()),
+            KIND => {
+                if let Some(kind) = kind_of(value) {
+                    self.span.set_kind(kind);
+                }
+            }
+            STATUS_CODE => {
+                if value.eq_ignore_ascii_case("ok") {
+                    self.span.set_status(Status::Ok);
+                } else if value.eq_ignore_ascii_case("error")
+                    && !matches!(self.span.status(), Some(Status::Error { .. }))
+                {
+                    // Keeps a description `otel.status_message` gave first.
+                    self.span.set_status(Status::error(""));
+                }
+            }
+            STATUS_MESSAGE | STATUS_DESCRIPTION => {
+                self.span.set_status(Status::error(value.to_owned()))
+            }
+            "error" => {
+                self.span.set_status(Status::error(value.to_owned()));
+                return false;
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl Visit for SpanFields<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.span.set_attribute(KeyValue::new(field.name(), value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.span.set_attribute(KeyValue::new(field.name(), value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.span
+            .set_attribute(KeyValue::new(field.name(), u64_value(value)));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
+        self.span.set_attribute(KeyValue::new(field.name(), v));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
+        self.span.set_attribute(KeyValue::new(field.name(), v));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.span.set_attribute(KeyValue::new(field.name(), value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.convention(field.name(), value) {
+            self.span
+                .set_attribute(KeyValue::new(field.name(), value.to_owned()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let value = format!("{value:?}");
+        if !self.convention(field.name(), &value) {
+            self.span.set_attribute(KeyValue::new(field.name(), value));
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let message = value.to_string();
+        let chain = source_chain(value);
+        self.span.set_status(Status::error(message.clone()));
+        self.span
+            .set_attribute(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
+        if !chain.is_empty() {
+            self.span.set_attribute(KeyValue::new(
+                EXCEPTION_STACKTRACE,
+                Value::Array(Array::String(chain)),
+            ));
+        }
+        self.span
+            .set_attribute(KeyValue::new(field.name(), message));
+    }
+}
+
+/// Collects an event's fields: its name (`message`), attributes and whether it reports an
+/// error (an `error` field without a message, as `#[instrument(err)]` emits).
+#[derive(Default)]
+pub(crate) struct EventFields {
+    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) attributes: Vec<KeyValue>,
+    /// The error to set as the span's status.
+    pub(crate) error: Option<String>,
+}
+
+impl EventFields {
+    fn push(&mut self, field: &Field, value: Value) {
+        // Fields the `log` compatibility layer adds: already in the metadata.
+        if !field.name().starts_with("log.") {
+            self.attributes.push(KeyValue::new(field.name(), value));
+        }
+    }
+
+    fn string(&mut self, field: &Field, value: String) {
+        match field.name() {
+            "message" => self.name = Some(value.into()),
+            "error" if self.name.is_none() => {
+                // The semantic conventions' exception event, as tracing-opentelemetry writes it.
+                self.name = Some(Cow::Borrowed("exception"));
+                self.attributes
+                    .push(KeyValue::new(EXCEPTION_MESSAGE, value.clone()));
+                self.error = Some(value);
+            }
+            _ => self.push(field, Value::from(value)),
+        }
+    }
+}
+
+impl Visit for EventFields {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::Bool(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, u64_value(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::F64(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.string(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.string(field, format!("{value:?}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let message = value.to_string();
+        let chain = source_chain(value);
+        self.attributes
+            .push(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
+        if !chain.is_empty() {
+            self.attributes.push(KeyValue::new(
+                EXCEPTION_STACKTRACE,
+                Value::Array(Array::String(chain)),
+            ));
+        }
+        if self.name.is_none() && field.name() == "error" {
+            self.name = Some(Cow::Borrowed("exception"));
+            self.error = Some(message.clone());
+        }
+        self.push(field, Value::from(message));
+    }
+}

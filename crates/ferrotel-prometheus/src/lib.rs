@@ -8,3 +8,5 @@
 //!   parsing, relabeling, service discovery, scrape loops, series → OTLP with start times.
 //! - `naming`: OTLP ↔ Prometheus metric names, units and labels (shared by every component).
 //! - `exporter`, `remote_write`: the pull exporter, remote write out and in.
+
+pub mod naming;

@@ -9,4 +9,12 @@
 //! - `naming`: OTLP ↔ Prometheus metric names, units and labels (shared by every component).
 //! - `exporter`, `remote_write`: the pull exporter, remote write out and in.
 
+pub mod exporter;
+mod http_server;
 pub mod naming;
+pub mod remote_write;
+pub mod series;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use exporter::PrometheusExporterFactory;

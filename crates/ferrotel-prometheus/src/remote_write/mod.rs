@@ -5,3 +5,6 @@ pub mod exporter;
 pub mod proto;
 
 pub use exporter::RemoteWriteExporterFactory;
+pub mod receiver;
+
+pub use receiver::RemoteWriteReceiverFactory;

@@ -55,6 +55,12 @@ pub fn registry() -> Registry {
         .exporter(exporters::otlp::OtlpHttpExporterFactory);
     #[cfg(feature = "local")]
     r.exporter(ferrotel_local::LocalStoreExporterFactory);
+    #[cfg(feature = "prometheus")]
+    {
+        r.exporter(ferrotel_prometheus::PrometheusExporterFactory)
+            .exporter(ferrotel_prometheus::remote_write::RemoteWriteExporterFactory);
+        r.receiver(ferrotel_prometheus::remote_write::RemoteWriteReceiverFactory);
+    }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

@@ -94,10 +94,11 @@ impl PostClient {
         for (k, v) in headers {
             h.insert(k.clone(), v.clone());
         }
-        h.entry(header::USER_AGENT).or_insert(HeaderValue::from_static(concat!(
-            "ferrotel/",
-            env!("CARGO_PKG_VERSION")
-        )));
+        h.entry(header::USER_AGENT)
+            .or_insert(HeaderValue::from_static(concat!(
+                "ferrotel/",
+                env!("CARGO_PKG_VERSION")
+            )));
         if let Some(a) = &self.auth {
             a.apply(h).map_err(|m| SendError::permanent("auth", m))?;
         }
@@ -135,7 +136,11 @@ impl PostClient {
         let text = String::from_utf8_lossy(&body);
         let text = text.trim();
         let message = if text.is_empty() {
-            parts.status.canonical_reason().unwrap_or("error").to_owned()
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_owned()
         } else {
             text.chars().take(512).collect()
         };

@@ -179,22 +179,31 @@ pub fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, V
     let base = 2f64.powf(2f64.powi(-scale));
     let mut bounds = Vec::new();
     let mut counts = Vec::new();
+    // Buckets past f64's range have no finite bound: their counts join the neighbouring
+    // bucket (the lowest finite one, or +Inf).
+    let mut carry = 0u64;
     if let Some(neg) = &p.negative {
         // Bucket i holds (-base^(i+1), -base^i]: highest index first, so bounds ascend.
         for (j, c) in neg.bucket_counts.iter().enumerate().rev() {
-            let i = neg.offset as f64 + j as f64;
-            bounds.push(-base.powf(i));
-            counts.push(*c);
+            let bound = -base.powf(neg.offset as f64 + j as f64);
+            if bound.is_finite() {
+                bounds.push(bound);
+                counts.push(c + std::mem::take(&mut carry));
+            } else {
+                carry += c;
+            }
         }
     }
     let zero_bound = p.zero_threshold.max(0.0);
     bounds.push(zero_bound);
-    counts.push(p.zero_count);
+    counts.push(p.zero_count + std::mem::take(&mut carry));
+    let mut overflow = 0u64;
     if let Some(pos) = &p.positive {
         for (j, c) in pos.bucket_counts.iter().enumerate() {
-            let i = pos.offset as f64 + j as f64;
-            let upper = base.powf(i + 1.0);
-            if upper > zero_bound {
+            let upper = base.powf(pos.offset as f64 + j as f64 + 1.0);
+            if !upper.is_finite() {
+                overflow += c;
+            } else if upper > zero_bound {
                 bounds.push(upper);
                 counts.push(*c);
             } else if let Some(last) = counts.last_mut() {
@@ -202,8 +211,8 @@ pub fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, V
             }
         }
     }
-    // The +Inf bucket: nothing beyond the last exponential bucket.
-    counts.push(0);
+    // The +Inf bucket: what lies past the last finite bound.
+    counts.push(overflow);
     (bounds, counts)
 }
 

@@ -192,7 +192,7 @@ fn family(ctx: &Ctx, out: &mut String, name: &str, f: &Family) {
                         v as f64,
                     );
                     ctx.time(out, s);
-                    ctx.exemplar(out, &exemplars[i]);
+                    ctx.exemplar(out, exemplars.get(i).unwrap_or(&None));
                     out.push('\n');
                 }
                 ctx.sample(out, name, "_sum", &s.labels, None, *sum);

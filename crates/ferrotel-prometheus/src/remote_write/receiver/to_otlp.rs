@@ -67,6 +67,9 @@ fn family<'a>(
     (name, None)
 }
 
+/// (resource, scope, family, is a summary, attributes, time) of a classic histogram or summary point.
+type PartialKey = (usize, String, String, bool, String, i64);
+
 /// A classic histogram or summary point being put together from its series.
 #[derive(Default)]
 struct Partial {
@@ -316,9 +319,7 @@ pub fn to_otlp(series: &[Series], metadata: &HashMap<String, Meta>) -> ExportMet
     let mut out = Out::default();
     // target_info first, so its attributes land on the resources the other series make.
     let mut info: Vec<&Series> = Vec::new();
-    // (resource, scope, family, kind, attrs text, time) → partial classic histogram/summary.
-    let mut partials: HashMap<(usize, String, String, String, String, i64), Partial> =
-        HashMap::new();
+    let mut partials: HashMap<PartialKey, Partial> = HashMap::new();
     let mut partial_order = Vec::new();
     for s in series {
         let sp = split(&s.labels);
@@ -385,7 +386,7 @@ pub fn to_otlp(series: &[Series], metadata: &HashMap<String, Meta>) -> ExportMet
                     r,
                     format!("{}\u{1}{}", scope.0, scope.1),
                     fam.to_owned(),
-                    format!("{kind:?}"),
+                    kind == Some(MetricType::Summary),
                     attrs_key.clone(),
                     smp.timestamp,
                 );
@@ -462,7 +463,7 @@ pub fn to_otlp(series: &[Series], metadata: &HashMap<String, Meta>) -> ExportMet
         let Some(p) = partials.remove(&key) else {
             continue;
         };
-        let (r, scope, fam, kind, _, _) = key;
+        let (r, scope, fam, summary, _, _) = key;
         let (scope_name, scope_version) = scope.split_once('\u{1}').unwrap_or((SCOPE_NAME, ""));
         let meta = family(&fam, None, metadata).1;
         let count = p.count.unwrap_or_else(|| {
@@ -474,7 +475,7 @@ pub fn to_otlp(series: &[Series], metadata: &HashMap<String, Meta>) -> ExportMet
                 .unwrap_or(0.0)
         });
         let flags = if p.stale { NO_RECORDED_VALUE } else { 0 };
-        if kind == format!("{:?}", Some(MetricType::Summary)) {
+        if summary {
             let mut q = p.buckets.clone();
             q.sort_by(|a, b| a.0.total_cmp(&b.0));
             let point = SummaryDataPoint {

@@ -40,8 +40,21 @@ pub struct Converted {
 
 #[derive(Default)]
 struct Builder {
-    index: HashMap<Vec<Label>, usize>,
+    /// Series by a hash of their labels (collisions resolved by comparing): no label set is
+    /// copied or SipHashed to find a series, which dominated the conversion's cost.
+    index: HashMap<u64, Vec<usize>>,
     series: Vec<TimeSeries>,
+}
+
+/// FNV-1a over the label pairs, with separators so ("ab","c") and ("a","bc") differ.
+fn label_hash(labels: &[(&str, &str)]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in labels {
+        for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 impl Builder {
@@ -51,32 +64,40 @@ impl Builder {
         labels: &Labels,
         extra: Option<(&str, String)>,
     ) -> &mut TimeSeries {
-        let mut l: Vec<Label> = Vec::with_capacity(labels.len() + 2);
-        l.push(Label {
-            name: "__name__".into(),
-            value: name.to_owned(),
+        let mut l: Vec<(&str, &str)> = Vec::with_capacity(labels.len() + 2);
+        l.push(("__name__", name));
+        l.extend(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some((k, v)) = &extra {
+            l.push((k, v.as_str()));
+        }
+        l.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let h = label_hash(&l);
+        let candidates = self.index.entry(h).or_default();
+        let found = candidates.iter().copied().find(|&i| {
+            let have = &self.series[i].labels;
+            have.len() == l.len()
+                && have
+                    .iter()
+                    .zip(&l)
+                    .all(|(a, b)| a.name == b.0 && a.value == b.1)
         });
-        for (k, v) in labels {
-            l.push(Label {
-                name: k.clone(),
-                value: v.clone(),
-            });
-        }
-        if let Some((k, v)) = extra {
-            l.push(Label {
-                name: k.to_owned(),
-                value: v,
-            });
-        }
-        l.sort_by(|a, b| a.name.cmp(&b.name));
-        let next = self.series.len();
-        let i = *self.index.entry(l.clone()).or_insert(next);
-        if i == next {
-            self.series.push(TimeSeries {
-                labels: l,
-                ..Default::default()
-            });
-        }
+        let i = match found {
+            Some(i) => i,
+            None => {
+                candidates.push(self.series.len());
+                self.series.push(TimeSeries {
+                    labels: l
+                        .iter()
+                        .map(|(k, v)| Label {
+                            name: (*k).to_owned(),
+                            value: (*v).to_owned(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                });
+                self.series.len() - 1
+            }
+        };
         &mut self.series[i]
     }
 

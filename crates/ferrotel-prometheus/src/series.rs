@@ -149,25 +149,25 @@ pub fn base_labels(
     extra: &[(String, String)],
 ) -> Labels {
     let mut labels: Labels = Vec::new();
-    if opts.resource_to_telemetry {
-        if let Some(r) = resource {
-            for kv in &r.attributes {
-                labels.push((
-                    label_name(&kv.key, opts.strategy).into_owned(),
-                    value_text(kv.value.as_ref()),
-                ));
-            }
+    if opts.resource_to_telemetry
+        && let Some(r) = resource
+    {
+        for kv in &r.attributes {
+            labels.push((
+                label_name(&kv.key, opts.strategy).into_owned(),
+                value_text(kv.value.as_ref()),
+            ));
         }
     }
     let (job, instance) = job_instance(resource);
     labels.retain(|(k, _)| k != "job" && k != "instance");
     labels.push(("job".into(), job));
     labels.push(("instance".into(), instance));
-    if opts.scope_info {
-        if let Some(s) = scope {
-            labels.push(("otel_scope_name".into(), s.name.clone()));
-            labels.push(("otel_scope_version".into(), s.version.clone()));
-        }
+    if opts.scope_info
+        && let Some(s) = scope
+    {
+        labels.push(("otel_scope_name".into(), s.name.clone()));
+        labels.push(("otel_scope_version".into(), s.version.clone()));
     }
     let mut labels = normalize(labels);
     for (k, v) in extra {

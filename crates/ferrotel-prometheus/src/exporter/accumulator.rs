@@ -144,7 +144,7 @@ fn exemplar(e: &Exemplar, settings: &Settings) -> Ex {
             crate::naming::label_name(&kv.key, settings.namer.strategy).into_owned(),
             crate::series::value_text(kv.value.as_ref()),
         )]);
-        if text.len() + one.len() + 1 <= 128 {
+        if text.len() + one.len() < 128 {
             if !text.is_empty() {
                 text.push(',');
             }
@@ -250,34 +250,34 @@ impl Accumulator {
         let mut problems = Vec::new();
         for rm in &req.resource_metrics {
             let resource = rm.resource.as_ref();
-            if self.settings.target_info {
-                if let Some(l) = target_info_labels(
+            if self.settings.target_info
+                && let Some(l) = target_info_labels(
                     resource,
                     self.settings.namer.strategy,
                     &self.settings.const_labels,
-                ) {
-                    let family = self.family(
-                        "target_info",
-                        FamilyKind::Info,
-                        "Target metadata",
-                        "",
-                        &mut problems,
+                )
+            {
+                let family = self.family(
+                    "target_info",
+                    FamilyKind::Info,
+                    "Target metadata",
+                    "",
+                    &mut problems,
+                );
+                if let Some(family) = family {
+                    let text = label_text(&l);
+                    family.series.insert(
+                        text.clone(),
+                        Series {
+                            labels: text,
+                            value: Value::Number(1.0),
+                            time_ms: 0,
+                            time_ns: 0,
+                            start_ns: 0,
+                            exemplar: None,
+                            updated: now,
+                        },
                     );
-                    if let Some(family) = family {
-                        let text = label_text(&l);
-                        family.series.insert(
-                            text.clone(),
-                            Series {
-                                labels: text,
-                                value: Value::Number(1.0),
-                                time_ms: 0,
-                                time_ns: 0,
-                                start_ns: 0,
-                                exemplar: None,
-                                updated: now,
-                            },
-                        );
-                    }
                 }
             }
             for sm in &rm.scope_metrics {
@@ -495,12 +495,11 @@ fn number_point(
     if delta {
         // A delta continues the held total when it starts where the last one ended (or the
         // sender does not say); otherwise the stream restarted and the total starts over.
-        if let Some(s) = family.series.get(&labels) {
-            if let Value::Number(old) = s.value {
-                if p.start_time_unix_nano == 0 || p.start_time_unix_nano >= s.time_ns {
-                    v += old;
-                }
-            }
+        if let Some(s) = family.series.get(&labels)
+            && let Value::Number(old) = s.value
+            && (p.start_time_unix_nano == 0 || p.start_time_unix_nano >= s.time_ns)
+        {
+            v += old;
         }
     }
     upsert(
@@ -545,8 +544,8 @@ fn histogram_point(
     }
     let mut count = p.count;
     let mut sum = p.sum.unwrap_or(0.0);
-    if delta {
-        if let Some(Series {
+    if delta
+        && let Some(Series {
             value:
                 Value::Histogram {
                     bounds: ob,
@@ -558,16 +557,14 @@ fn histogram_point(
             time_ns,
             ..
         }) = family.series.get(&labels)
-        {
-            if *ob == bounds && (p.start_time_unix_nano == 0 || p.start_time_unix_nano >= *time_ns)
-            {
-                for (c, o) in counts.iter_mut().zip(oc) {
-                    *c += o;
-                }
-                count += ocount;
-                sum += os;
-            }
+        && *ob == bounds
+        && (p.start_time_unix_nano == 0 || p.start_time_unix_nano >= *time_ns)
+    {
+        for (c, o) in counts.iter_mut().zip(oc) {
+            *c += o;
         }
+        count += ocount;
+        sum += os;
     }
     let value = Value::Histogram {
         bounds,

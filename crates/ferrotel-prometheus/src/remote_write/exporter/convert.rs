@@ -401,10 +401,11 @@ pub fn convert(req: &ExportMetricsServiceRequest, s: &Settings) -> Converted {
                 }
             }
         }
-        if s.target_info && latest > 0 {
-            if let Some(l) = target_info_labels(resource, strategy, &s.external_labels) {
-                b.sample("target_info", &l, None, 1.0, ms(latest));
-            }
+        if s.target_info
+            && latest > 0
+            && let Some(l) = target_info_labels(resource, strategy, &s.external_labels)
+        {
+            b.sample("target_info", &l, None, 1.0, ms(latest));
         }
     }
     for ts in &mut b.series {

@@ -49,6 +49,9 @@ pub struct Meta {
     pub unit: String,
 }
 
+/// An exemplar: labels, value, timestamp (ms).
+pub type Exemplar = (Vec<(String, String)>, f64, i64);
+
 /// One series of either version.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
@@ -56,7 +59,7 @@ pub struct Series {
     pub labels: Vec<(String, String)>,
     pub samples: Vec<Sample>,
     pub histograms: Vec<Histogram>,
-    pub exemplars: Vec<(Vec<(String, String)>, f64, i64)>,
+    pub exemplars: Vec<Exemplar>,
     /// 2.0 carries metadata per series; 1.0 per family, in `Decoded::metadata`.
     pub meta: Option<Meta>,
     /// 2.0 `created_timestamp` (ms), 0 for unknown.
@@ -160,7 +163,7 @@ pub fn decode(raw: &[u8], version: Version) -> Result<Decoded, DecodeError> {
                          what: &str,
                          series: usize|
              -> Result<Vec<(String, String)>, DecodeError> {
-                if refs.len() % 2 != 0 {
+                if !refs.len().is_multiple_of(2) {
                     return Err(DecodeError::Invalid(format!(
                         "timeseries[{series}]: {what} has an odd number ({}) of references",
                         refs.len()

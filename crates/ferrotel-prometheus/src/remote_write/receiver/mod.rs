@@ -213,10 +213,10 @@ impl Inner {
                         StatusCode::BAD_REQUEST
                     };
                     let mut r = text(status, format!("{e}\n"));
-                    if let Some(after) = e.retry_after() {
-                        if let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string()) {
-                            r.headers_mut().insert(header::RETRY_AFTER, v);
-                        }
+                    if let Some(after) = e.retry_after()
+                        && let Ok(v) = HeaderValue::from_str(&after.as_secs().max(1).to_string())
+                    {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
                     return r;
                 }

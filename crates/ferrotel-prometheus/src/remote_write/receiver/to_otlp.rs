@@ -58,10 +58,10 @@ fn family<'a>(
         return (name, Some(m));
     }
     for suffix in ["_bucket", "_sum", "_count", "_total", "_created"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if let Some(m) = cache.get(base) {
-                return (base, Some(m));
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && let Some(m) = cache.get(base)
+        {
+            return (base, Some(m));
         }
     }
     (name, None)
@@ -206,7 +206,7 @@ fn attributes(attrs: &[(String, String)]) -> Vec<KeyValue> {
     attrs.iter().map(|(k, v)| kv(k, v)).collect()
 }
 
-fn exemplars(ex: &[(Vec<(String, String)>, f64, i64)]) -> Vec<Exemplar> {
+fn exemplars(ex: &[super::decode::Exemplar]) -> Vec<Exemplar> {
     ex.iter()
         .map(|(labels, value, ts)| {
             let mut e = Exemplar {

@@ -286,3 +286,30 @@ async fn serves_over_http_with_negotiation() {
     );
     e.shutdown().await.unwrap();
 }
+
+#[test]
+fn exponential_buckets_past_the_float_range_fold_into_neighbours() {
+    let p = ExponentialHistogramDataPoint {
+        count: 5,
+        scale: -10,
+        zero_count: 1,
+        positive: Some(Buckets {
+            offset: 0,
+            bucket_counts: vec![1, 3],
+        }),
+        negative: Some(Buckets {
+            offset: 0,
+            bucket_counts: vec![1],
+        }),
+        ..Default::default()
+    };
+    let (bounds, counts) = accumulator::exponential_to_classic(&p);
+    // Scale -10: base 2^1024 is infinite, so no bucket has a finite bound; the negative one
+    // joins the zero bucket and the positive ones +Inf.
+    assert!(bounds.iter().all(|b| b.is_finite()), "{bounds:?}");
+    assert_eq!(counts.iter().sum::<u64>(), 6);
+    assert_eq!(
+        (bounds.len() + 1, counts.last().copied()),
+        (counts.len(), Some(4))
+    );
+}

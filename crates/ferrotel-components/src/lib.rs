@@ -58,6 +58,9 @@ pub fn registry() -> Registry {
     #[cfg(feature = "prometheus")]
     {
         r.receiver(ferrotel_prometheus::PrometheusReceiverFactory);
+        r.exporter(ferrotel_prometheus::PrometheusExporterFactory)
+            .exporter(ferrotel_prometheus::remote_write::RemoteWriteExporterFactory);
+        r.receiver(ferrotel_prometheus::remote_write::RemoteWriteReceiverFactory);
     }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);

@@ -3,12 +3,19 @@
 //! ways (`prometheusremotewrite` exporter and receiver). Names, types and units are translated
 //! as the OpenTelemetry specification's Prometheus compatibility rules say.
 //!
-//! Modules and who owns them while they are built:
 //! - `scrape`: the receiver — config (the embedded `scrape_configs`), text 0.0.4 and OpenMetrics
 //!   parsing, relabeling, service discovery, scrape loops, series → OTLP with start times.
-//! - `naming`: OTLP ↔ Prometheus metric names, units and labels (shared by every component).
+//! - `naming`: OTLP ↔ Prometheus metric names, units and labels.
 //! - `exporter`, `remote_write`: the pull exporter, remote write out and in.
 
+pub mod exporter;
+mod http_server;
+pub mod naming;
+pub mod remote_write;
 pub mod scrape;
+pub mod series;
+#[cfg(test)]
+pub(crate) mod testing;
 
+pub use exporter::PrometheusExporterFactory;
 pub use scrape::PrometheusReceiverFactory;

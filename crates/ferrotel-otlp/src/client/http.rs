@@ -223,7 +223,7 @@ fn encoding_token(e: Encoding) -> &'static str {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP-date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
+pub(super) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -4,6 +4,7 @@
 
 mod grpc;
 mod http;
+mod post;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use ferrotel_pdata::{Payload, Signal};
 pub use crate::PartialSuccess;
 use crate::TransportError;
 pub use crate::tls::ClientTls;
+pub use post::{PostClient, PostSettings};
 
 /// How to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -1,0 +1,215 @@
+//! `prometheus` exporter: serves the latest value of every metric point on `/metrics` for
+//! Prometheus to scrape, in the text format 0.0.4 or, when `enable_open_metrics` is set and the
+//! scraper asks for it, OpenMetrics 1.0 (with `# UNIT`, exemplars and `# EOF`).
+//!
+//! Exponential histograms are served as classic histograms (one `le` bucket per exponential
+//! bucket); native-histogram protobuf exposition is not implemented.
+
+pub mod accumulator;
+pub mod config;
+pub mod render;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferrotel_pdata::{Payload, Request, Signal};
+use ferrotel_runtime::config::parse_endpoint;
+use ferrotel_runtime::*;
+use http::{Method, StatusCode, header};
+use http_body_util::Full;
+
+use self::accumulator::{Accumulator, Settings};
+pub use self::config::PrometheusExporterConfig;
+use crate::http_server::{Handler, Server, text};
+use crate::naming::{MetricNamer, TranslationStrategy};
+use crate::series::LabelOptions;
+
+/// Factory of the `prometheus` exporter.
+pub struct PrometheusExporterFactory;
+
+impl ExporterFactory for PrometheusExporterFactory {
+    type Config = PrometheusExporterConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new(
+            "prometheus",
+            "Serves metrics on /metrics for Prometheus to scrape (text 0.0.4, OpenMetrics)",
+        )
+        .signal(Signal::Metrics, Stability::Beta)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        c: Self::Config,
+        _signals: &[Signal],
+    ) -> Result<Arc<dyn Exporter>, ComponentError> {
+        Ok(Arc::new(PrometheusExporter::new(&ctx.id.to_string(), c)))
+    }
+}
+
+pub struct PrometheusExporter {
+    id: String,
+    config: PrometheusExporterConfig,
+    state: Arc<Mutex<Accumulator>>,
+    server: Server,
+    address: Mutex<Option<SocketAddr>>,
+}
+
+impl PrometheusExporter {
+    pub fn new(id: &str, config: PrometheusExporterConfig) -> Self {
+        let strategy =
+            TranslationStrategy::resolve(config.translation_strategy, config.add_metric_suffixes);
+        let settings = Settings {
+            namer: MetricNamer::new(&config.namespace, strategy),
+            labels: LabelOptions {
+                strategy,
+                resource_to_telemetry: config.resource_to_telemetry_conversion.enabled,
+                scope_info: !config.without_scope_info,
+            },
+            const_labels: config
+                .const_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            target_info: config.target_info.enabled,
+            expiration: config.metric_expiration,
+        };
+        PrometheusExporter {
+            id: id.to_owned(),
+            config,
+            state: Arc::new(Mutex::new(Accumulator::new(settings))),
+            server: Server::default(),
+            address: Mutex::new(None),
+        }
+    }
+
+    /// Where `/metrics` is served once started (the bound port for `:0`).
+    pub fn address(&self) -> Option<SocketAddr> {
+        *self.address.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes in a request's metrics, as `consume` does.
+    pub fn ingest(
+        &self,
+        request: &ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest,
+    ) {
+        let problems = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ingest(request, Instant::now());
+        for p in problems {
+            tracing::warn!(exporter = %self.id, "{p}");
+        }
+    }
+
+    /// What a scrape gets.
+    pub fn scrape(&self, open_metrics: bool) -> String {
+        scrape(
+            &self.state,
+            open_metrics && self.config.enable_open_metrics,
+            self.config.send_timestamps,
+        )
+    }
+}
+
+fn scrape(state: &Mutex<Accumulator>, open_metrics: bool, timestamps: bool) -> String {
+    let mut acc = state.lock().unwrap_or_else(|e| e.into_inner());
+    acc.expire(Instant::now());
+    render::render(&acc, open_metrics, timestamps)
+}
+
+/// Whether the scraper's `Accept` asks for OpenMetrics (Prometheus sends it first when it
+/// wants it).
+fn wants_open_metrics(accept: &str) -> bool {
+    accept
+        .split(',')
+        .any(|part| part.trim().starts_with("application/openmetrics-text"))
+}
+
+impl Consumer for PrometheusExporter {
+    fn consume(&self, payload: Payload, _ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            if payload.signal() != Signal::Metrics {
+                return Ok(());
+            }
+            let request = payload.into_request().map_err(|e| {
+                ConsumeError::permanent(format!("exporter {}: undecodable metrics: {e}", self.id))
+            })?;
+            if let Request::Metrics(m) = &request {
+                self.ingest(m);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Lifecycle for PrometheusExporter {
+    fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let addr = parse_endpoint(&self.config.endpoint)
+                .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
+            let state = self.state.clone();
+            let open_metrics = self.config.enable_open_metrics;
+            let timestamps = self.config.send_timestamps;
+            let handler: Handler = Arc::new(move |req| {
+                let state = state.clone();
+                Box::pin(async move {
+                    if req.uri().path() != "/metrics" {
+                        return text(StatusCode::NOT_FOUND, "metrics are served on /metrics\n");
+                    }
+                    if req.method() != Method::GET && req.method() != Method::HEAD {
+                        return text(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n");
+                    }
+                    let om = open_metrics
+                        && req
+                            .headers()
+                            .get(header::ACCEPT)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(wants_open_metrics);
+                    let head = req.method() == Method::HEAD;
+                    // Rendering 100 k series takes tens of milliseconds: off the async workers.
+                    let body = tokio::task::spawn_blocking(move || scrape(&state, om, timestamps))
+                        .await
+                        .unwrap_or_default();
+                    let mut r = http::Response::new(Full::new(if head {
+                        Bytes::new()
+                    } else {
+                        Bytes::from(body)
+                    }));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(if om {
+                            render::OPENMETRICS_CONTENT_TYPE
+                        } else {
+                            render::TEXT_CONTENT_TYPE
+                        }),
+                    );
+                    r
+                })
+            });
+            let bound = self
+                .server
+                .start(&format!("exporter {}", self.id), addr, handler)
+                .await
+                .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
+            *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);
+            tracing::info!(exporter = %self.id, "serving metrics on http://{bound}/metrics");
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            self.server.stop();
+            Ok(())
+        })
+    }
+}
+
+impl Exporter for PrometheusExporter {}

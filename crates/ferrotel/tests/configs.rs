@@ -138,7 +138,9 @@ const INVALID: &[(&str, &str, &[&str])] = &[
     (
         "unknown component type",
         "receivers: {otlpx: }\nexporters: {debug: }\nservice: {pipelines: {traces: {receivers: [otlpx], exporters: [debug]}}}\n",
-        &["receivers::otlpx: unknown receiver type \"otlpx\" (known: otlp) (bad.yaml:1)"],
+        &[
+            "receivers::otlpx: unknown receiver type \"otlpx\" (known: otlp, prometheus, prometheusremotewrite) (bad.yaml:1)",
+        ],
     ),
     (
         "unknown key in a component config",

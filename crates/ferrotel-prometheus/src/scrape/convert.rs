@@ -18,7 +18,7 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point, summary_data_point::ValueAtQuantile,
 };
 
-use super::names::{trim_suffixes, unit_to_ucum};
+use super::names::trim_suffixes;
 use super::parse::{Exposition, Family, Label, MetricType, Sample};
 use super::relabel::{Labels, Rule, relabel};
 
@@ -389,7 +389,10 @@ pub fn convert(
         } else {
             m.name.into_owned()
         };
-        let unit = m.unit.map(unit_to_ucum).unwrap_or_default();
+        let unit = m
+            .unit
+            .map(|u| crate::naming::ucum_unit(u).into_owned())
+            .unwrap_or_default();
         let help = m.help.unwrap_or("").to_string();
         let mut metric = Metric {
             name,

@@ -1,7 +1,5 @@
-//! The two naming rules the receiver needs, as the OpenTelemetry specification's Prometheus
-//! compatibility section and the Go receiver apply them: `trim_metric_suffixes` and OpenMetrics
-//! unit words → UCUM. (The shared OTLP ↔ Prometheus naming module, `crate::naming`, is being
-//! written on another branch; these two stay here until it lands.)
+//! `trim_metric_suffixes` as the Go receiver applies it to scraped families (unit words → UCUM
+//! are `crate::naming::ucum_unit`, shared with the remote-write receiver).
 
 use super::parse::MetricType;
 
@@ -22,53 +20,6 @@ pub fn trim_suffixes(name: &str, kind: MetricType, unit: Option<&str>) -> String
         }
     }
     tokens.join("_")
-}
-
-/// An OpenMetrics unit word as UCUM (`seconds` → `s`, `bytes_per_second` → `By/s`); unknown
-/// words pass through unchanged.
-pub fn unit_to_ucum(unit: &str) -> String {
-    fn word(w: &str) -> &str {
-        match w {
-            "days" => "d",
-            "hours" => "h",
-            "minutes" => "min",
-            "seconds" => "s",
-            "milliseconds" => "ms",
-            "microseconds" => "us",
-            "nanoseconds" => "ns",
-            "bytes" => "By",
-            "kibibytes" => "KiBy",
-            "mebibytes" => "MiBy",
-            "gibibytes" => "GiBy",
-            "tibibytes" => "TiBy",
-            "kilobytes" => "KBy",
-            "megabytes" => "MBy",
-            "gigabytes" => "GBy",
-            "terabytes" => "TBy",
-            "meters" => "m",
-            "volts" => "V",
-            "amperes" => "A",
-            "joules" => "J",
-            "watts" => "W",
-            "grams" => "g",
-            "celsius" => "Cel",
-            "hertz" => "Hz",
-            "ratio" => "1",
-            "percent" => "%",
-            "second" => "s",
-            "minute" => "m",
-            "hour" => "h",
-            "day" => "d",
-            "week" => "w",
-            "month" => "mo",
-            "year" => "y",
-            other => other,
-        }
-    }
-    match unit.split_once("_per_") {
-        Some((a, b)) => format!("{}/{}", word(a), word(b)),
-        None => word(unit).to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -117,7 +68,7 @@ mod tests {
             ("widgets", "widgets"),
         ];
         for (word, ucum) in units {
-            assert_eq!(unit_to_ucum(word), ucum);
+            assert_eq!(crate::naming::ucum_unit(word), ucum);
         }
     }
 }

@@ -29,6 +29,16 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         }
         (Kind::Exporter, "otlp_http" | "otlphttp") => "endpoint: http://127.0.0.1:1".into(),
         (Kind::Exporter, "file") => format!("path: {d}/out.jsonl"),
+        (Kind::Exporter, "local_store") => "ui: {endpoint: '127.0.0.1:0'}".into(),
+        (Kind::Exporter, "prometheus") => "endpoint: 127.0.0.1:0".into(),
+        (Kind::Exporter, "prometheusremotewrite") => {
+            "endpoint: http://127.0.0.1:1/api/v1/write".into()
+        }
+        (Kind::Receiver, "prometheus") => {
+            "config: {scrape_configs: [{job_name: j, static_configs: [{targets: ['127.0.0.1:1']}]}]}"
+                .into()
+        }
+        (Kind::Receiver, "prometheusremotewrite") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")

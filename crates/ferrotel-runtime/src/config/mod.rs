@@ -5,6 +5,7 @@
 //! deserialized by its factory ([`decode`]). Every error names the config path, and the file
 //! and line where the value was written.
 
+pub mod client;
 pub mod duration;
 pub mod expand;
 pub mod id;

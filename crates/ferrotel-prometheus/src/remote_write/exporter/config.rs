@@ -5,34 +5,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrotel_runtime::ComponentConfig;
-use ferrotel_runtime::config::{ComponentId, ConfigError, duration};
+use ferrotel_runtime::config::{ConfigError, duration};
 use ferrotel_runtime::exporter_helper::{QueueSettings, RetrySettings};
 use serde::Deserialize;
 
 use crate::exporter::config::{ResourceToTelemetry, TargetInfo};
 use crate::naming::TranslationStrategy;
 
-/// `tls` for clients (configtls.ClientConfig).
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClientTlsConfig {
-    pub insecure: bool,
-    pub insecure_skip_verify: bool,
-    pub ca_file: Option<String>,
-    pub cert_file: Option<String>,
-    pub key_file: Option<String>,
-    pub server_name_override: Option<String>,
-    pub min_version: Option<String>,
-    pub max_version: Option<String>,
-    #[serde(deserialize_with = "duration::deserialize")]
-    pub reload_interval: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientAuthConfig {
-    pub authenticator: ComponentId,
-}
+pub use ferrotel_runtime::config::client::{ClientAuthConfig, ClientTlsConfig};
 
 /// Go's own queue (`remote_write_queue`): mapped onto `sending_queue`.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,51 @@
+//! The entry an operator sees (stanza's `entry.Entry`).
+
+use std::collections::BTreeMap;
+
+/// A map of values: attributes, resource, a structured body.
+pub type Map = BTreeMap<String, Value>;
+
+/// A dynamic value, as stanza's `any` (JSON numbers become doubles, `null` is [`Value::Null`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Array(Vec<Value>),
+    Map(Map),
+}
+
+/// One log entry moving through the operators.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entry {
+    /// When the receiver read it (always set).
+    pub observed_time_unix_nano: u64,
+    /// When it happened, as a time parser found it; 0 when unknown.
+    pub time_unix_nano: u64,
+    pub body: Value,
+    pub attributes: Map,
+    pub resource: Map,
+    pub severity_number: i32,
+    pub severity_text: String,
+    /// 16 bytes or empty.
+    pub trace_id: Vec<u8>,
+    /// 8 bytes or empty.
+    pub span_id: Vec<u8>,
+    pub trace_flags: u32,
+    pub scope_name: String,
+}
+
+impl Entry {
+    /// An entry whose body is one line of text, observed at `observed_time_unix_nano`.
+    pub fn from_line(line: String, observed_time_unix_nano: u64) -> Self {
+        Entry {
+            observed_time_unix_nano,
+            body: Value::Str(line),
+            ..Entry::default()
+        }
+    }
+}

@@ -102,19 +102,6 @@ fn go_collector_examples() {
         ("BASIC_AUTH_PASSWORD", "pass"),
     ];
     let gaps: &[(&str, &[&str])] = &[
-        // Not yet in ferrotel: `default_value` on attribute actions (collector-contrib v0.13x).
-        (
-            "attributes-1.yaml",
-            &[
-                "processors::attributes/example::actions[7]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`",
-            ],
-        ),
-        (
-            "resource-2.yaml",
-            &[
-                "processors::resource/with_defaults::attributes[0]::default_value: unknown field `default_value`, expected one of `key`, `value`, `pattern`, `from_attribute`, `from_context`, `converted_type`, `action`",
-            ],
-        ),
         // The Go test data's own mistake: its extract pattern has an unnamed group `(\?|\&)`.
         // Go refuses it with the same message when the processor is built; its test never builds
         // it (the processor is in no pipeline), ferrotel checks every defined processor.
@@ -125,13 +112,12 @@ fn go_collector_examples() {
             ],
         ),
         // The README's otlp_grpc exporter has no endpoint (Go refuses that too); the client's
-        // `username_file`/`password_file` and `aws_secrets_manager` are not yet in ferrotel.
+        // `aws_secrets_manager` is not in ferrotel.
         (
             "basicauth-1.yaml",
             &[
                 "exporters::otlp_grpc::endpoint: an endpoint is required (host:port or http(s)://host:port)",
-                "extensions::basicauth/client_from_files::client_auth::password_file: unknown field `password_file`, expected `username` or `password`",
-                "extensions::basicauth/client_from_aws::client_auth::aws_secrets_manager: unknown field `aws_secrets_manager`, expected `username` or `password`",
+                "extensions::basicauth/client_from_aws::client_auth::aws_secrets_manager: unknown field `aws_secrets_manager`, expected one of `username`, `password`, `username_file`, `password_file`",
             ],
         ),
         // The README's top-level `ca_file` dates from when TLS settings were squashed into the
@@ -140,19 +126,6 @@ fn go_collector_examples() {
             "bearertokenauth-1.yaml",
             &[
                 "exporters::otlp/withauth::ca_file: unknown field `ca_file`, expected one of `endpoint`, `compression`, `headers`, `tls`, `timeout`, `auth`, `sending_queue`, `retry_on_failure`, `keepalive`, `balancer_name`, `wait_for_ready`, `write_buffer_size`, `read_buffer_size`",
-            ],
-        ),
-        // Not yet: the debug exporter's `output_paths` (with `use_internal_logger: false`).
-        (
-            "debug-2.yaml",
-            &[
-                "exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`",
-            ],
-        ),
-        (
-            "debug-3.yaml",
-            &[
-                "exporters::debug::output_paths: unknown field `output_paths`, expected one of `verbosity`, `sampling_initial`, `sampling_thereafter`, `use_internal_logger`, `sending_queue`",
             ],
         ),
         // Not yet: TLS on the health_check endpoint.

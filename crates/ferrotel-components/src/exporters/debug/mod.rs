@@ -1,4 +1,5 @@
-//! `debug` exporter: prints what passes through to stderr, as the Go Collector's does.
+//! `debug` exporter: prints what passes through to stderr (the collector's log), or with
+//! `use_internal_logger: false` to `output_paths` (stdout by default), as the Go Collector's does.
 //!
 //! `basic` prints one summary line per request, `normal` one line per item, `detailed` the
 //! whole request as pretty OTLP/JSON. `sampling_initial`/`sampling_thereafter` thin the output
@@ -34,8 +35,11 @@ pub struct DebugConfig {
     pub sampling_initial: u64,
     /// After that, print every Nth request within the second.
     pub sampling_thereafter: u64,
-    /// Accepted for compatibility (the Go exporter's zap option).
+    /// Print with the collector's own log output (stderr); false: to `output_paths`.
     pub use_internal_logger: bool,
+    /// With `use_internal_logger: false`: `stdout`, `stderr` or file paths (appended to);
+    /// `["stdout"]` when absent.
+    pub output_paths: Option<Vec<String>>,
     pub sending_queue: QueueSettings,
 }
 
@@ -46,6 +50,7 @@ impl Default for DebugConfig {
             sampling_initial: 2,
             sampling_thereafter: 1,
             use_internal_logger: true,
+            output_paths: None,
             sending_queue: QueueSettings::disabled(),
         }
     }
@@ -59,7 +64,55 @@ impl ComponentConfig for DebugConfig {
                 "must be at least 1",
             ));
         }
+        match &self.output_paths {
+            Some(_) if self.use_internal_logger => {
+                return Err(ConfigError::field(
+                    "output_paths",
+                    "output_paths is not supported when use_internal_logger is true",
+                ));
+            }
+            Some(paths) if paths.is_empty() => {
+                return Err(ConfigError::field(
+                    "output_paths",
+                    "output_paths must not be empty when use_internal_logger is false",
+                ));
+            }
+            _ => {}
+        }
         self.sending_queue.validate()
+    }
+}
+
+/// Where the printed text goes.
+enum Output {
+    Stdout,
+    Stderr,
+    File(Mutex<std::fs::File>),
+}
+
+impl Output {
+    fn open(path: &str) -> Result<Output, ComponentError> {
+        Ok(match path {
+            "stdout" => Output::Stdout,
+            "stderr" => Output::Stderr,
+            _ => Output::File(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        ComponentError::new(format!("output_paths: cannot open \"{path}\": {e}"))
+                    })?,
+            )),
+        })
+    }
+
+    fn write(&self, text: &[u8]) {
+        let _ = match self {
+            Output::Stdout => std::io::stdout().lock().write_all(text),
+            Output::Stderr => std::io::stderr().lock().write_all(text),
+            Output::File(f) => f.lock().unwrap_or_else(|e| e.into_inner()).write_all(text),
+        };
     }
 }
 
@@ -81,8 +134,20 @@ impl ExporterFactory for DebugExporterFactory {
         config: Self::Config,
         _signals: &[Signal],
     ) -> Result<Arc<dyn Exporter>, ComponentError> {
+        let outputs = if config.use_internal_logger {
+            vec![Output::Stderr]
+        } else {
+            match &config.output_paths {
+                Some(paths) => paths
+                    .iter()
+                    .map(|p| Output::open(p))
+                    .collect::<Result<_, _>>()?,
+                None => vec![Output::Stdout],
+            }
+        };
         let sender = Arc::new(DebugSender {
             config: config.clone(),
+            outputs,
             window: Mutex::new((Instant::now(), 0)),
         });
         let retry = RetrySettings {
@@ -101,6 +166,7 @@ impl ExporterFactory for DebugExporterFactory {
 
 struct DebugSender {
     config: DebugConfig,
+    outputs: Vec<Output>,
     /// (start of the current second, requests seen in it)
     window: Mutex<(Instant, u64)>,
 }
@@ -234,8 +300,13 @@ impl Sender for DebugSender {
                     out.push('\n');
                 }
             }
-            let _ = std::io::stderr().lock().write_all(out.as_bytes());
+            for output in &self.outputs {
+                output.write(out.as_bytes());
+            }
             Ok(())
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

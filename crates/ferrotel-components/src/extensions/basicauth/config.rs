@@ -27,6 +27,11 @@ pub struct Htpasswd {
 pub struct ClientCredentials {
     pub username: String,
     pub password: String,
+    /// Read the username from this file instead (re-read when it changes: rotation without
+    /// a restart).
+    pub username_file: String,
+    /// Read the password from this file instead (re-read when it changes).
+    pub password_file: String,
 }
 
 // The password is a secret: never print it.
@@ -35,6 +40,8 @@ impl std::fmt::Debug for ClientCredentials {
         f.debug_struct("ClientCredentials")
             .field("username", &self.username)
             .field("password", &"[REDACTED]")
+            .field("username_file", &self.username_file)
+            .field("password_file", &self.password_file)
             .finish()
     }
 }
@@ -58,6 +65,18 @@ impl ComponentConfig for BasicAuthConfig {
                 "client_auth::username",
                 "must not contain ':'",
             )),
+            (None, Some(c)) if !c.username.is_empty() && !c.username_file.is_empty() => {
+                Err(ConfigError::field(
+                    "client_auth::username_file",
+                    "either username or username_file can be set, not both",
+                ))
+            }
+            (None, Some(c)) if !c.password.is_empty() && !c.password_file.is_empty() => {
+                Err(ConfigError::field(
+                    "client_auth::password_file",
+                    "either password or password_file can be set, not both",
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -10,7 +10,8 @@
 pub mod config;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use ferrotel_otlp::client::ClientAuth;
@@ -18,7 +19,7 @@ use ferrotel_otlp::server::{AuthData, ServerAuth};
 use ferrotel_runtime::*;
 
 use crate::extensions::bearertokenauth::ct_eq;
-pub use config::BasicAuthConfig;
+pub use config::{BasicAuthConfig, ClientCredentials};
 
 /// Factory of the `basicauth` extension.
 pub struct BasicAuthFactory;
@@ -44,7 +45,7 @@ impl ExtensionFactory for BasicAuthFactory {
             return Ok(Arc::new(Ext(Capability::Server(server))));
         }
         let c = config.client_auth.unwrap_or_default();
-        let client: Arc<dyn ClientAuth> = Arc::new(BasicAuthClient::new(&c.username, &c.password)?);
+        let client: Arc<dyn ClientAuth> = Arc::new(BasicAuthClient::from_config(&c)?);
         Ok(Arc::new(Ext(Capability::Client(client))))
     }
 }
@@ -159,25 +160,137 @@ impl ServerAuth for BasicAuthServer {
     }
 }
 
-/// The client authenticator: a fixed `Authorization: Basic ...` header.
+/// The client authenticator: an `Authorization: Basic ...` header, fixed or built from
+/// `username_file`/`password_file`, which are checked for changes at most every
+/// [`FILE_CHECK_INTERVAL`] (one `stat` per file then, never a read unless they changed).
 pub struct BasicAuthClient {
-    header: http::HeaderValue,
+    header: RwLock<http::HeaderValue>,
+    files: Option<CredentialFiles>,
+}
+
+/// How often credential files are checked for a rotation.
+pub const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+struct CredentialFiles {
+    username: String,
+    password: String,
+    username_file: String,
+    password_file: String,
+    check_interval: Duration,
+    /// When the files were last checked, and their modification times then.
+    state: Mutex<(Instant, [Option<SystemTime>; 2])>,
+}
+
+impl CredentialFiles {
+    fn modified(&self) -> [Option<SystemTime>; 2] {
+        let m = |p: &str| {
+            (!p.is_empty())
+                .then(|| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+                .flatten()
+        };
+        [m(&self.username_file), m(&self.password_file)]
+    }
+
+    /// The username and password, from the files where configured (surrounding whitespace,
+    /// such as the final newline most editors and `kubectl create secret` leave, trimmed).
+    fn read(&self) -> Result<(String, String), String> {
+        let read = |path: &str, fixed: &str, what: &str| {
+            if path.is_empty() {
+                return Ok(fixed.to_string());
+            }
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("client_auth::{what}_file: cannot read \"{path}\": {e}"))
+        };
+        Ok((
+            read(&self.username_file, &self.username, "username")?,
+            read(&self.password_file, &self.password, "password")?,
+        ))
+    }
+}
+
+fn basic_header(username: &str, password: &str) -> Result<http::HeaderValue, String> {
+    if username.contains(':') {
+        return Err("client_auth::username: must not contain ':'".into());
+    }
+    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let mut header = http::HeaderValue::from_str(&format!("Basic {creds}"))
+        .map_err(|e| format!("client_auth: {e}"))?;
+    header.set_sensitive(true);
+    Ok(header)
 }
 
 impl BasicAuthClient {
     pub fn new(username: &str, password: &str) -> Result<Self, ComponentError> {
-        let creds =
-            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-        let mut header = http::HeaderValue::from_str(&format!("Basic {creds}"))
-            .map_err(|e| ComponentError::new(format!("client_auth: {e}")))?;
-        header.set_sensitive(true);
-        Ok(BasicAuthClient { header })
+        Ok(BasicAuthClient {
+            header: RwLock::new(basic_header(username, password).map_err(ComponentError::new)?),
+            files: None,
+        })
+    }
+
+    /// A client whose credentials come (partly) from files; they must be readable now.
+    pub fn from_config(c: &ClientCredentials) -> Result<Self, ComponentError> {
+        if c.username_file.is_empty() && c.password_file.is_empty() {
+            return Self::new(&c.username, &c.password);
+        }
+        let files = CredentialFiles {
+            username: c.username.clone(),
+            password: c.password.clone(),
+            username_file: c.username_file.clone(),
+            password_file: c.password_file.clone(),
+            check_interval: FILE_CHECK_INTERVAL,
+            state: Mutex::new((Instant::now(), [None, None])),
+        };
+        let modified = files.modified();
+        let (user, pass) = files.read().map_err(ComponentError::new)?;
+        files.state.lock().unwrap_or_else(|e| e.into_inner()).1 = modified;
+        Ok(BasicAuthClient {
+            header: RwLock::new(basic_header(&user, &pass).map_err(ComponentError::new)?),
+            files: Some(files),
+        })
+    }
+
+    #[cfg(test)]
+    fn check_files_every(mut self, interval: Duration) -> Self {
+        if let Some(f) = &mut self.files {
+            f.check_interval = interval;
+        }
+        self
+    }
+
+    /// Re-reads the credential files if they changed since the last check (at most every
+    /// [`FILE_CHECK_INTERVAL`]); a file that cannot be read keeps the last good credentials.
+    fn refresh(&self, files: &CredentialFiles) {
+        let mut state = files.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0.elapsed() < files.check_interval {
+            return;
+        }
+        state.0 = Instant::now();
+        let modified = files.modified();
+        if modified == state.1 {
+            return;
+        }
+        match files.read().and_then(|(u, p)| basic_header(&u, &p)) {
+            Ok(header) => {
+                *self.header.write().unwrap_or_else(|e| e.into_inner()) = header;
+                state.1 = modified;
+            }
+            Err(e) => tracing::warn!("basicauth: keeping the previous credentials: {e}"),
+        }
     }
 }
 
 impl ClientAuth for BasicAuthClient {
     fn apply(&self, headers: &mut http::HeaderMap) -> Result<(), String> {
-        headers.insert(http::header::AUTHORIZATION, self.header.clone());
+        if let Some(files) = &self.files {
+            self.refresh(files);
+        }
+        let header = self
+            .header
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        headers.insert(http::header::AUTHORIZATION, header);
         Ok(())
     }
 }

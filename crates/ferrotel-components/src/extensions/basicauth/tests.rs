@@ -112,3 +112,63 @@ fn offers_one_capability() {
         .unwrap();
     assert!(capability::<Arc<dyn ClientAuth>>(cli.as_ref()).is_some());
 }
+
+/// `username_file`/`password_file`: read at start (trimmed), re-read after a rotation; a file
+/// that becomes unreadable keeps the last good credentials; unreadable at start is an error.
+#[test]
+fn client_credentials_from_files_follow_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (user, pass) = (dir.path().join("user"), dir.path().join("pass"));
+    std::fs::write(&user, "alice\n").unwrap();
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    let c = config(&format!(
+        "client_auth: {{username_file: '{}', password_file: '{}'}}",
+        user.display(),
+        pass.display()
+    ))
+    .unwrap();
+    let client = BasicAuthClient::from_config(c.client_auth.as_ref().unwrap())
+        .unwrap()
+        .check_files_every(Duration::ZERO);
+    let sent = |client: &BasicAuthClient| {
+        let mut h = http::HeaderMap::new();
+        client.apply(&mut h).unwrap();
+        h
+    };
+    let s = server("htpasswd: {inline: \"alice:s3cret\\nbob:n3w\"}");
+    assert_eq!(s.authenticate(&sent(&client)).unwrap().subject, "alice");
+    assert_eq!(sent(&client), basic("alice", "s3cret"));
+
+    // Rotation: new contents with a new modification time.
+    std::fs::write(&user, "bob").unwrap();
+    std::fs::write(&pass, "n3w").unwrap();
+    let later = SystemTime::now() + Duration::from_secs(10);
+    for p in [&user, &pass] {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+    }
+    assert_eq!(sent(&client), basic("bob", "n3w"));
+    assert_eq!(s.authenticate(&sent(&client)).unwrap().subject, "bob");
+
+    // A vanished file: the last good credentials stay.
+    std::fs::remove_file(&pass).unwrap();
+    assert_eq!(sent(&client), basic("bob", "n3w"));
+
+    let err = BasicAuthClient::from_config(c.client_auth.as_ref().unwrap())
+        .err()
+        .expect("a missing file at start is an error");
+    assert!(
+        err.to_string()
+            .contains("client_auth::password_file: cannot read"),
+        "{err}"
+    );
+    assert!(
+        config("client_auth: {username: a, username_file: /x}")
+            .unwrap_err()
+            .contains("either username or username_file can be set, not both")
+    );
+}

@@ -26,6 +26,9 @@ pub struct ActionKeyValue {
     pub key: String,
     /// A literal value for `insert`/`update`/`upsert`; its YAML type is kept.
     pub value: Option<serde_json::Value>,
+    /// The value `insert`/`update`/`upsert` write when their source gives none (an unset
+    /// `${env:X}` in `value`, a missing `from_attribute` or `from_context` key).
+    pub default_value: Option<serde_json::Value>,
     /// A regex: on keys for `delete`/`hash`, on the value for `extract` (named groups).
     pub pattern: String,
     /// Take the value from this attribute of the same item.
@@ -108,6 +111,8 @@ enum Op {
 struct Action {
     key: String,
     op: Op,
+    /// `default_value`, for insert/update/upsert.
+    default: Option<ConstValue>,
 }
 
 /// Compiled actions, applied in order to an attribute list.
@@ -225,7 +230,7 @@ impl AttrActions {
             };
             let op = match name.as_str() {
                 "insert" | "update" | "upsert" => {
-                    if sources == 0 {
+                    if sources == 0 && a.default_value.is_none() {
                         return Err(format!(
                             "error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for {i}-th action"
                         ));
@@ -245,9 +250,13 @@ impl AttrActions {
                         Source::Value(ConstValue::new(&a.key, json_to_any(v)))
                     } else if !a.from_attribute.is_empty() {
                         Source::Attribute(a.from_attribute.clone())
-                    } else {
+                    } else if !a.from_context.is_empty() {
                         uses_context = true;
                         Source::Context(parse_context_key(&a.from_context))
+                    } else {
+                        // Only `default_value` (e.g. `value: ${env:X}` with X unset): it is the value.
+                        let v = a.default_value.as_ref().expect("checked above");
+                        Source::Value(ConstValue::new(&a.key, json_to_any(v)))
                     };
                     match name.as_str() {
                         "insert" => Op::Insert(source),
@@ -331,9 +340,21 @@ impl AttrActions {
                     ));
                 }
             };
+            let default = match (&op, &a.default_value) {
+                (_, None) => None,
+                (Op::Insert(_) | Op::Update(_) | Op::Upsert(_), Some(v)) => {
+                    Some(ConstValue::new(&a.key, json_to_any(v)))
+                }
+                (_, Some(_)) => {
+                    return Err(format!(
+                        "error creating AttrProc. Action \"{name}\" does not use the \"default_value\" field. This must not be specified for {i}-th action"
+                    ));
+                }
+            };
             actions.push(Action {
                 key: a.key.clone(),
                 op,
+                default,
             });
         }
         let filter = key_filter(&actions);
@@ -517,20 +538,20 @@ impl Bound<'_> {
             match &action.op {
                 Op::Insert(src) => {
                     if attrs.find(key).is_none()
-                        && let Some(v) = self.source(i, src, attrs)
+                        && let Some(v) = self.source(i, src, action.default.as_ref(), attrs)
                     {
                         attrs.push_val(key, v);
                     }
                 }
                 Op::Update(src) => {
                     if let Some(idx) = attrs.find(key)
-                        && let Some(v) = self.source(i, src, attrs)
+                        && let Some(v) = self.source(i, src, action.default.as_ref(), attrs)
                     {
                         attrs.set_val(idx, v);
                     }
                 }
                 Op::Upsert(src) => {
-                    if let Some(v) = self.source(i, src, attrs) {
+                    if let Some(v) = self.source(i, src, action.default.as_ref(), attrs) {
                         match attrs.find(key) {
                             Some(idx) => attrs.set_val(idx, v),
                             None => attrs.push_val(key, v),
@@ -572,18 +593,25 @@ impl Bound<'_> {
     /// The value an insert/update/upsert writes (None: the source is absent). Configured and
     /// context values are borrowed; a value from another attribute is copied, as it lives in
     /// the list being edited.
-    fn source<'s, L: AttrList>(&'s self, i: usize, src: &'s Source, attrs: &L) -> Option<Val<'s>> {
-        match src {
+    fn source<'s, L: AttrList>(
+        &'s self,
+        i: usize,
+        src: &'s Source,
+        default: Option<&'s ConstValue>,
+        attrs: &L,
+    ) -> Option<Val<'s>> {
+        let found = match src {
             Source::Value(v) => Some(Val::Const(v)),
             Source::Attribute(from) => attrs
                 .find(from)
                 .map(|idx| Val::Dyn(Cow::Owned(attrs.value(idx)))),
             Source::Context(_) => self
                 .context
-                .get(i)?
-                .as_ref()
+                .get(i)
+                .and_then(Option::as_ref)
                 .map(|v| Val::Dyn(Cow::Borrowed(v))),
-        }
+        };
+        found.or_else(|| default.map(Val::Const))
     }
 }
 

@@ -182,6 +182,51 @@ actions:
     assert_eq!(get(attrs, "from_missing"), None, "absent source: no action");
 }
 
+/// `default_value` (collector-contrib's attraction, 2026): the value written when `value`,
+/// `from_attribute` or `from_context` gives none; a source that is present wins.
+#[test]
+fn default_value_when_the_source_gives_none() {
+    let p = processor(
+        r#"
+actions:
+  - {key: region, from_attribute: cloud.region, default_value: us-east-1, action: insert}
+  - {key: zone, from_attribute: cloud.zone, default_value: z0, action: insert}
+  - {key: tenant, from_context: metadata.tenant, default_value: default-tenant, action: upsert}
+  - {key: env, value: null, default_value: development, action: upsert}
+  - {key: present, from_attribute: nope, default_value: 7, action: update}
+  - {key: absent, from_attribute: nope, default_value: 7, action: update}
+"#,
+        Signal::Traces,
+    );
+    let mut req = traces(
+        "svc",
+        vec![span(
+            "op",
+            vec![kv_str("cloud.zone", "eu-1a"), kv_str("present", "x")],
+        )],
+    );
+    apply_both(&p, &mut req, &Context::default());
+    let attrs = &span_attrs(&req)[0];
+    assert_eq!(
+        get(attrs, "region"),
+        Some(&s("us-east-1")),
+        "missing attribute"
+    );
+    assert_eq!(get(attrs, "zone"), Some(&s("eu-1a")), "present source wins");
+    assert_eq!(
+        get(attrs, "tenant"),
+        Some(&s("default-tenant")),
+        "missing metadata"
+    );
+    assert_eq!(get(attrs, "env"), Some(&s("development")), "unset value");
+    assert_eq!(
+        get(attrs, "present"),
+        Some(&Value::IntValue(7)),
+        "update with default"
+    );
+    assert_eq!(get(attrs, "absent"), None, "update still never adds");
+}
+
 /// Constant inserts, updates, upserts and deletes run once per key sequence on the wire and
 /// their result is replayed on the other spans (`KeySet::reads_keys_only`); spans with
 /// repeated keys, and deletes followed by an update of the same key (which then reads the
@@ -797,6 +842,10 @@ fn config_errors_read_as_the_go_collector() {
     assert_eq!(
         err("actions:\n  - {key: a, action: insert}\n"),
         "actions: error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for 0-th action"
+    );
+    assert_eq!(
+        err("actions:\n  - {key: a, action: delete, default_value: 1}\n"),
+        "actions: error creating AttrProc. Action \"delete\" does not use the \"default_value\" field. This must not be specified for 0-th action"
     );
     assert_eq!(
         err("actions:\n  - {key: a, action: upsert, value: 1, from_attribute: b}\n"),

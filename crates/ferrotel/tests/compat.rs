@@ -128,13 +128,6 @@ fn go_collector_examples() {
                 "exporters::otlp/withauth::ca_file: unknown field `ca_file`, expected one of `endpoint`, `compression`, `headers`, `tls`, `timeout`, `auth`, `sending_queue`, `retry_on_failure`, `keepalive`, `balancer_name`, `wait_for_ready`, `write_buffer_size`, `read_buffer_size`",
             ],
         ),
-        // Not yet: TLS on the health_check endpoint.
-        (
-            "health_check-1.yaml",
-            &[
-                "extensions::health_check/1::tls: unknown field `tls`, expected one of `endpoint`, `path`, `check_collector_pipeline`, `response_body`",
-            ],
-        ),
         // Not yet: `transport` (Unix domain sockets; zpages' `transport: tcp`).
         (
             "otlp-receiver-4.yaml",

@@ -1,5 +1,6 @@
 //! The small HTTP server the page-serving extensions share (health_check, zpages, pprof):
-//! bound at `start`, HTTP/1 and HTTP/2 on every connection, aborted at `shutdown`.
+//! bound at `start`, HTTP/1 and HTTP/2 on every connection, TLS where configured, aborted at
+//! `shutdown`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use ferrotel_runtime::ComponentError;
 use ferrotel_runtime::config::parse_endpoint;
@@ -21,10 +23,11 @@ pub(crate) struct ServerTask(Mutex<Option<tokio::task::JoinHandle<()>>>);
 
 impl ServerTask {
     /// Binds `endpoint` (an error says which address could not be bound) and answers every
-    /// request with `handler`.
+    /// request with `handler`, over TLS when `tls` is given.
     pub(crate) async fn start<F, Fut>(
         &self,
         endpoint: &str,
+        tls: Option<TlsAcceptor>,
         handler: F,
     ) -> Result<(), ComponentError>
     where
@@ -36,16 +39,37 @@ impl ServerTask {
             .await
             .map_err(|e| ComponentError::new(format!("cannot listen on {addr}: {e}")))?;
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
                 let handler = handler.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let fut = handler(req);
                         async move { Ok::<_, Infallible>(fut.await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(
+                                std::time::Duration::from_secs(10),
+                                acceptor.accept(stream),
+                            );
+                            match handshake.await {
+                                Ok(Ok(stream)) => {
+                                    let _ =
+                                        builder.serve_connection(TokioIo::new(stream), svc).await;
+                                }
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                                }
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
                 });
             }
         });

@@ -17,6 +17,14 @@ use futures::future::BoxFuture;
 
 pub use crate::PartialSuccess;
 pub use crate::tls::TlsServerSettings;
+
+/// A TLS acceptor for a plain HTTP server beside OTLP's (the extensions' pages), offering
+/// h2 and http/1.1 by ALPN; errors name the file that could not be used.
+pub fn tls_acceptor(
+    settings: &TlsServerSettings,
+) -> Result<tokio_rustls::TlsAcceptor, crate::TransportError> {
+    crate::tls::server_config(settings, &[b"h2", b"http/1.1"]).map(tokio_rustls::TlsAcceptor::from)
+}
 pub use conn::ServerHandle;
 pub use grpc::start_grpc;
 pub use http::start_http;

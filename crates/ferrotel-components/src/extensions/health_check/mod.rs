@@ -11,6 +11,8 @@ use http_body_util::Full;
 use serde::Deserialize;
 
 use crate::extensions::http_server::ServerTask;
+use crate::receivers::otlp::config::ServerTls;
+use crate::receivers::otlp::tls_settings;
 
 use ferrotel_runtime::config::{ConfigError, parse_endpoint};
 use ferrotel_runtime::*;
@@ -23,6 +25,8 @@ pub struct HealthCheckConfig {
     /// Accepted for compatibility (deprecated in the Go Collector).
     pub check_collector_pipeline: Option<serde_json::Value>,
     pub response_body: Option<ResponseBody>,
+    /// Serve over TLS (confighttp's server `tls`: cert_file, key_file, client_ca_file...).
+    pub tls: Option<ServerTls>,
 }
 
 /// Custom bodies for the healthy and unhealthy answers.
@@ -40,6 +44,7 @@ impl Default for HealthCheckConfig {
             path: "/".into(),
             check_collector_pipeline: None,
             response_body: None,
+            tls: None,
         }
     }
 }
@@ -80,7 +85,14 @@ impl ExtensionFactory for HealthCheckFactory {
         _ctx: CreateContext,
         config: Self::Config,
     ) -> Result<Arc<dyn Extension>, ComponentError> {
+        let tls = tls_settings(&config.tls)
+            .map(|t| {
+                ferrotel_otlp::server::tls_acceptor(&t)
+                    .map_err(|e| ComponentError::new(format!("tls: {e}")))
+            })
+            .transpose()?;
         Ok(Arc::new(HealthCheck {
+            tls,
             config,
             ready: Arc::new(AtomicBool::new(false)),
             server: ServerTask::default(),
@@ -90,6 +102,7 @@ impl ExtensionFactory for HealthCheckFactory {
 
 struct HealthCheck {
     config: HealthCheckConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     ready: Arc<AtomicBool>,
     server: ServerTask,
 }
@@ -125,7 +138,7 @@ impl Lifecycle for HealthCheck {
         let bodies = self.config.response_body.clone();
         let since = rfc3339(SystemTime::now());
         let started = Instant::now();
-        Box::pin(self.server.start(&self.config.endpoint, move |req| {
+        Box::pin(self.server.start(&self.config.endpoint, self.tls.clone(), move |req| {
             let ok = ready.load(Ordering::Acquire);
             let resp = if req.uri().path() != path {
                 http::Response::builder()
@@ -206,5 +219,99 @@ mod tests {
         ext.on_ready(false);
         assert_eq!(status(port, "/").await, 503, "draining");
         ext.shutdown().await.unwrap();
+    }
+
+    /// `tls`: curl (a real TLS client) trusting the test CA gets the health answer over HTTPS;
+    /// a plain-HTTP request to the same port gets no answer; a missing key file fails at create.
+    #[tokio::test]
+    async fn serves_over_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        // Distinct subjects: rcgen's default one on both would make the leaf look self-signed.
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ferrotel test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        leaf.distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let cert = leaf.signed_by(&key, &ca).unwrap();
+        let (ca_file, cert_file, key_file) = (
+            dir.path().join("ca.crt"),
+            dir.path().join("server.crt"),
+            dir.path().join("server.key"),
+        );
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ctx = || CreateContext {
+            id: "health_check".parse().unwrap(),
+            kind: Kind::Extension,
+            pipeline: None,
+            telemetry: Telemetry::new(),
+            extensions: Arc::new(Vec::new()),
+        };
+        let config: HealthCheckConfig = crate::testing::config(&format!(
+            "endpoint: 127.0.0.1:{port}\ntls: {{cert_file: '{}', key_file: '{}'}}\n",
+            cert_file.display(),
+            key_file.display()
+        ));
+        let ext = HealthCheckFactory.create(ctx(), config.clone()).unwrap();
+        ext.start().await.unwrap();
+        ext.on_ready(true);
+        let url = format!("https://localhost:{port}/");
+        let out = tokio::process::Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&ca_file)
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1"), &url])
+            .output()
+            .await
+            .expect("curl runs");
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(body.contains("Server available"), "{body}");
+        let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        plain
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            plain.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(
+            !answer.starts_with(b"HTTP/1.1 200"),
+            "plain HTTP must not be answered as healthy"
+        );
+        ext.shutdown().await.unwrap();
+
+        let mut bad = config;
+        bad.tls.as_mut().unwrap().key_file = Some("/nonexistent/server.key".into());
+        let err = HealthCheckFactory
+            .create(ctx(), bad)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("tls: ") && err.contains("/nonexistent/server.key"),
+            "{err}"
+        );
     }
 }

@@ -222,7 +222,9 @@ impl Lifecycle for Pprof {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             self.server
-                .start(&self.config.endpoint, |req| async move { route(req).await })
+                .start(&self.config.endpoint, None, |req| async move {
+                    route(req).await
+                })
                 .await?;
             if !self.config.save_to_file.is_empty() {
                 let path = self.config.save_to_file.clone();

@@ -213,7 +213,7 @@ impl State {
 impl Lifecycle for Zpages {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         let state = self.state.clone();
-        Box::pin(self.server.start(&self.config.endpoint, move |req| {
+        Box::pin(self.server.start(&self.config.endpoint, None, move |req| {
             let page = state.render(req.uri().path());
             async move {
                 match page {

@@ -105,7 +105,7 @@ impl ReceiverFactory for OtlpReceiverFactory {
     }
 }
 
-fn tls_settings(tls: &Option<config::ServerTls>) -> Option<TlsServerSettings> {
+pub(crate) fn tls_settings(tls: &Option<config::ServerTls>) -> Option<TlsServerSettings> {
     tls.as_ref().map(|t| TlsServerSettings {
         cert_file: PathBuf::from(t.cert_file.clone().unwrap_or_default()),
         key_file: PathBuf::from(t.key_file.clone().unwrap_or_default()),

@@ -128,19 +128,6 @@ fn go_collector_examples() {
                 "exporters::otlp/withauth::ca_file: unknown field `ca_file`, expected one of `endpoint`, `compression`, `headers`, `tls`, `timeout`, `auth`, `sending_queue`, `retry_on_failure`, `keepalive`, `balancer_name`, `wait_for_ready`, `write_buffer_size`, `read_buffer_size`",
             ],
         ),
-        // Not yet: `transport` (Unix domain sockets; zpages' `transport: tcp`).
-        (
-            "otlp-receiver-4.yaml",
-            &[
-                "receivers::otlp::protocols::http::transport: unknown field `transport`, expected one of `endpoint`, `traces_url_path`, `metrics_url_path`, `logs_url_path`, `profiles_url_path`, `max_request_body_size`, `include_metadata`, `cors`, `tls`, `auth`, `read_header_timeout`, `read_timeout`, `write_timeout`, `idle_timeout`, `compression_algorithms`, `response_headers`",
-            ],
-        ),
-        (
-            "zpages-2.yaml",
-            &[
-                "extensions::zpages::transport: unknown field `transport`, expected `endpoint` or `expvar`",
-            ],
-        ),
         // Not yet: resource_detection's `retry`, the deprecated `attributes` list, and the
         // openshift, ecs, lambda and heroku detectors.
         (

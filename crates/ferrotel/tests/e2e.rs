@@ -950,3 +950,59 @@ service:
     assert!(!attrs.contains_key("cloud.provider"), "{attrs:?}");
     drop(blackhole);
 }
+
+/// The Go Collector's documented `transport: unix` receiver config, through the binary: curl
+/// posts OTLP/JSON over the socket, the span reaches the file exporter, and the socket file is
+/// gone after SIGTERM.
+#[test]
+fn otlp_receiver_on_unix_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc_sock, http_sock) = (dir.path().join("grpc.sock"), dir.path().join("http.sock"));
+    let yaml = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{transport: unix, endpoint: "{}"}}
+      http: {{transport: unix, endpoint: "{}"}}
+exporters:
+  file: {{path: ./out/traces.jsonl, flush_interval: 10ms}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [file]}}
+"#,
+        grpc_sock.display(),
+        http_sock.display()
+    );
+    let mut collector = Collector::start(dir.path(), &yaml);
+    assert!(grpc_sock.exists() && http_sock.exists());
+    let body = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"over-a-unix-socket","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(&http_sock)
+        .args(["-H", "content-type: application/json", "-d", body])
+        .arg("http://localhost/v1/traces")
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    let path = dir.path().join("out/traces.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&path).is_ok_and(|t| t.contains("over-a-unix-socket")) {
+        assert!(std::time::Instant::now() < deadline, "span not exported");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    collector.signal("TERM");
+    assert_eq!(collector.wait(Duration::from_secs(10)), Some(0));
+    assert!(
+        !grpc_sock.exists() && !http_sock.exists(),
+        "sockets removed"
+    );
+}

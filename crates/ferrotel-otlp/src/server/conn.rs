@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
@@ -21,9 +22,69 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 pub(crate) type BoxIo = Box<dyn Io>;
 
 /// Serves one accepted connection until it closes; must start a graceful close when the
-/// receiver turns `true` (or its sender is gone).
-pub(crate) type ServeFn =
-    Arc<dyn Fn(BoxIo, SocketAddr, watch::Receiver<bool>) -> BoxFuture<'static, ()> + Send + Sync>;
+/// receiver turns `true` (or its sender is gone). The peer's address is `None` on a Unix
+/// socket.
+pub(crate) type ServeFn = Arc<
+    dyn Fn(BoxIo, Option<SocketAddr>, watch::Receiver<bool>) -> BoxFuture<'static, ()>
+        + Send
+        + Sync,
+>;
+
+/// A bound listener: TCP, or a Unix domain socket (confignet's `transport: unix`), whose file
+/// is removed when the server stops.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<(BoxIo, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (tcp, peer) = l.accept().await?;
+                let _ = tcp.set_nodelay(true);
+                Ok((Box::new(tcp), Some(peer)))
+            }
+            Listener::Unix(l, _) => {
+                let (unix, _) = l.accept().await?;
+                Ok((Box::new(unix), None))
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Binds a Unix domain socket at `path`. A socket file left by a process that died without
+/// removing it (nothing accepts on it) is replaced; any other existing file is an error.
+pub(crate) fn bind_unix(path: &Path) -> Result<Listener, TransportError> {
+    let error = |source: std::io::Error| {
+        TransportError::Config(format!(
+            "cannot listen on unix socket {}: {source}",
+            path.display()
+        ))
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let stale =
+            meta.file_type().is_socket() && std::os::unix::net::UnixStream::connect(path).is_err();
+        if !stale {
+            return Err(error(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "the path exists (in use, or not a socket)",
+            )));
+        }
+        std::fs::remove_file(path).map_err(error)?;
+    }
+    let listener = UnixListener::bind(path).map_err(error)?;
+    Ok(Listener::Unix(listener, path.to_path_buf()))
+}
 
 /// A running server.
 ///
@@ -62,24 +123,36 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds `addr`; a conflict is an error naming the address.
-pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, TransportError> {
+/// Binds the Unix socket `unix` if given, else the TCP address `addr`; a conflict is an
+/// error naming the address.
+pub(crate) async fn bind(
+    addr: SocketAddr,
+    unix: Option<&Path>,
+) -> Result<Listener, TransportError> {
+    if let Some(path) = unix {
+        return bind_unix(path);
+    }
     TcpListener::bind(addr)
         .await
+        .map(Listener::Tcp)
         .map_err(|source| TransportError::Bind { addr, source })
 }
 
 /// Runs the accept loop on `listener`, handing each connection (after the TLS handshake, which
 /// must finish within `handshake_timeout`) to `serve`.
 pub(crate) fn spawn_server(
-    listener: TcpListener,
+    listener: Listener,
     tls: Option<TlsAcceptor>,
     handshake_timeout: Duration,
     serve: ServeFn,
 ) -> Result<ServerHandle, TransportError> {
-    let local_addr = listener
-        .local_addr()
-        .map_err(|e| TransportError::Config(format!("listener address: {e}")))?;
+    let local_addr = match &listener {
+        Listener::Tcp(l) => l
+            .local_addr()
+            .map_err(|e| TransportError::Config(format!("listener address: {e}")))?,
+        // A Unix socket has no IP address; 0.0.0.0:0 says so to callers that log it.
+        Listener::Unix(..) => SocketAddr::from(([0, 0, 0, 0], 0)),
+    };
     let (stop_tx, mut stop) = watch::channel(false);
     let grace = Arc::new(Mutex::new(Duration::ZERO));
     let grace_in_task = grace.clone();
@@ -90,23 +163,22 @@ pub(crate) fn spawn_server(
                 biased;
                 _ = stop.changed() => break,
                 res = listener.accept() => match res {
-                    Ok((tcp, peer)) => {
-                        let _ = tcp.set_nodelay(true);
+                    Ok((stream, peer)) => {
                         let rx = stop.clone();
                         let tls = tls.clone();
                         let serve = serve.clone();
                         conns.spawn(async move {
                             let io: BoxIo = match tls {
-                                None => Box::new(tcp),
+                                None => stream,
                                 Some(acceptor) => {
-                                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                                         Ok(Ok(s)) => Box::new(s),
                                         Ok(Err(e)) => {
-                                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                            tracing::debug!(?peer, error = %e, "TLS handshake failed");
                                             return;
                                         }
                                         Err(_) => {
-                                            tracing::debug!(%peer, "TLS handshake timed out");
+                                            tracing::debug!(?peer, "TLS handshake timed out");
                                             return;
                                         }
                                     }

@@ -84,7 +84,7 @@ pub async fn start_grpc(
         .map(|t| crate::tls::server_config(t, &[b"h2"]))
         .transpose()?
         .map(TlsAcceptor::from);
-    let listener = bind(settings.endpoint).await?;
+    let listener = bind(settings.endpoint, settings.unix_socket.as_deref()).await?;
     let state = Arc::new(State {
         handler,
         routes: settings
@@ -197,7 +197,11 @@ async fn close_when(ka: KeepaliveSettings, activity: Arc<Activity>) -> Option<Du
     }
 }
 
-async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<OneShot> {
+async fn handle(
+    state: &State,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Response<OneShot> {
     if req.method() != http::Method::POST {
         return http_error(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -219,7 +223,11 @@ async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
     }
 }
 
-async fn export(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Result<Bytes, Fail> {
+async fn export(
+    state: &State,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Result<Bytes, Fail> {
     let path = req.uri().path();
     let Some(signal) = state
         .routes
@@ -291,7 +299,7 @@ async fn export(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resu
     let payload = guard(|| Payload::from_proto(signal, message))?
         .map_err(|e| Fail::new(code::INVALID_ARGUMENT, e.to_string()))?;
     let client = ClientInfo {
-        addr: Some(peer),
+        addr: peer,
         metadata: if state.include_metadata {
             metadata_of(&parts.headers)
         } else {

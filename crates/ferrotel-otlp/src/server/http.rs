@@ -72,7 +72,7 @@ pub async fn start_http(
         }
         routes.push((path, *s));
     }
-    let listener = bind(settings.endpoint).await?;
+    let listener = bind(settings.endpoint, settings.unix_socket.as_deref()).await?;
     let state = Arc::new(State {
         handler,
         routes,
@@ -116,7 +116,11 @@ enum Format {
     Json,
 }
 
-async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Response<OneShot> {
+async fn handle(
+    state: &State,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Response<OneShot> {
     let origin = req.headers().get(header::ORIGIN).cloned();
     if let Some(cors) = &state.cors
         && req.method() == Method::OPTIONS
@@ -137,7 +141,7 @@ async fn handle(state: &State, req: Request<Incoming>, peer: SocketAddr) -> Resp
 async fn handle_export(
     state: &State,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 ) -> Response<OneShot> {
     let (parts, body) = req.into_parts();
     let auth = match &state.auth {
@@ -258,7 +262,7 @@ async fn handle_export(
         Err(e) => return error_response(format, &e),
     };
     let client = ClientInfo {
-        addr: Some(peer),
+        addr: peer,
         metadata: if state.include_metadata {
             metadata_of(&parts.headers)
         } else {

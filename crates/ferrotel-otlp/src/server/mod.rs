@@ -184,6 +184,8 @@ pub struct KeepaliveSettings {
 #[derive(Clone)]
 pub struct GrpcServerSettings {
     pub endpoint: SocketAddr,
+    /// Listen on this Unix domain socket instead of `endpoint` (`transport: unix`).
+    pub unix_socket: Option<std::path::PathBuf>,
     /// Largest accepted request message, after decompression (default 4 MiB).
     pub max_recv_msg_size: usize,
     pub tls: Option<TlsServerSettings>,
@@ -199,6 +201,7 @@ impl Default for GrpcServerSettings {
     fn default() -> Self {
         GrpcServerSettings {
             endpoint: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            unix_socket: None,
             max_recv_msg_size: 4 * 1024 * 1024,
             tls: None,
             keepalive: KeepaliveSettings::default(),
@@ -225,6 +228,8 @@ pub struct CorsSettings {
 #[derive(Clone)]
 pub struct HttpServerSettings {
     pub endpoint: SocketAddr,
+    /// Listen on this Unix domain socket instead of `endpoint` (`transport: unix`).
+    pub unix_socket: Option<std::path::PathBuf>,
     /// URL path per signal; missing signals use [`Signal::default_http_path`].
     pub paths: HashMap<Signal, String>,
     /// Largest accepted body, compressed and after decompression (default 20 MiB).
@@ -246,6 +251,7 @@ impl Default for HttpServerSettings {
     fn default() -> Self {
         HttpServerSettings {
             endpoint: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            unix_socket: None,
             paths: HashMap::new(),
             max_request_body_size: 20 * 1024 * 1024,
             cors: None,

@@ -22,6 +22,8 @@ use ferrotel_runtime::*;
 #[serde(default, deny_unknown_fields)]
 pub struct ZpagesConfig {
     pub endpoint: String,
+    /// confignet's transport; the pages are served over `tcp`.
+    pub transport: String,
     /// Accepted as in the Go Collector; `/debug/expvarz` is not served.
     pub expvar: Option<serde_json::Value>,
 }
@@ -30,6 +32,7 @@ impl Default for ZpagesConfig {
     fn default() -> Self {
         ZpagesConfig {
             endpoint: "localhost:55679".into(),
+            transport: "tcp".into(),
             expvar: None,
         }
     }
@@ -37,6 +40,15 @@ impl Default for ZpagesConfig {
 
 impl ComponentConfig for ZpagesConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.transport != "tcp" {
+            return Err(ConfigError::field(
+                "transport",
+                format!(
+                    "unsupported transport {:?} (the zpages server listens on tcp)",
+                    self.transport
+                ),
+            ));
+        }
         parse_endpoint(&self.endpoint).map_err(|e| ConfigError::field("endpoint", e))?;
         Ok(())
     }

@@ -62,3 +62,13 @@ fn config_defaults_and_errors() {
     };
     assert!(bad.validate().unwrap_err().to_string().contains("endpoint"));
 }
+
+#[test]
+fn transport_tcp_is_accepted_others_refused() {
+    let ok: ZpagesConfig = crate::testing::config("endpoint: localhost:56888\ntransport: tcp\n");
+    ok.validate().unwrap();
+    assert_eq!(
+        crate::testing::config_error::<ZpagesConfig>("transport: udp\n"),
+        "transport: unsupported transport \"udp\" (the zpages server listens on tcp)"
+    );
+}

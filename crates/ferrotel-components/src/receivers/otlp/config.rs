@@ -125,6 +125,8 @@ pub struct CorsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub endpoint: String,
+    /// `tcp` (endpoint is host:port) or `unix` (endpoint is a socket path).
+    pub transport: String,
     #[serde(deserialize_with = "url_path")]
     pub traces_url_path: String,
     #[serde(deserialize_with = "url_path")]
@@ -155,6 +157,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             endpoint: "localhost:4318".into(),
+            transport: "tcp".into(),
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
@@ -196,17 +199,7 @@ impl ComponentConfig for OtlpReceiverConfig {
             ));
         }
         if let Some(g) = &p.grpc {
-            parse_endpoint(&g.endpoint)
-                .map_err(|e| ConfigError::field("protocols::grpc::endpoint", e))?;
-            if g.transport != "tcp" {
-                return Err(ConfigError::field(
-                    "protocols::grpc::transport",
-                    format!(
-                        "unsupported transport {:?} (ferrotel supports tcp)",
-                        g.transport
-                    ),
-                ));
-            }
+            check_endpoint(&g.transport, &g.endpoint, "protocols::grpc")?;
             if g.max_recv_msg_size_mib == 0 {
                 return Err(ConfigError::field(
                     "protocols::grpc::max_recv_msg_size_mib",
@@ -216,8 +209,7 @@ impl ComponentConfig for OtlpReceiverConfig {
             check_tls(&g.tls, "protocols::grpc::tls")?;
         }
         if let Some(h) = &p.http {
-            parse_endpoint(&h.endpoint)
-                .map_err(|e| ConfigError::field("protocols::http::endpoint", e))?;
+            check_endpoint(&h.transport, &h.endpoint, "protocols::http")?;
             for (key, path) in [
                 ("traces_url_path", &h.traces_url_path),
                 ("metrics_url_path", &h.metrics_url_path),
@@ -238,12 +230,45 @@ impl ComponentConfig for OtlpReceiverConfig {
 
     fn listen_addresses(&self) -> Vec<String> {
         let p = &self.protocols;
-        p.grpc
-            .iter()
-            .map(|g| g.endpoint.clone())
-            .chain(p.http.iter().map(|h| h.endpoint.clone()))
+        let grpc = p.grpc.iter().map(|g| (&g.transport, &g.endpoint));
+        let http = p.http.iter().map(|h| (&h.transport, &h.endpoint));
+        grpc.chain(http)
+            .filter(|(transport, _)| *transport == "tcp")
+            .map(|(_, endpoint)| endpoint.clone())
             .collect()
     }
+}
+
+/// confignet's `transport`: `tcp` with a host:port endpoint, or `unix` with a socket path.
+fn check_endpoint(transport: &str, endpoint: &str, at: &str) -> Result<(), ConfigError> {
+    match transport {
+        "tcp" => parse_endpoint(endpoint)
+            .map(|_| ())
+            .map_err(|e| ConfigError::field(&format!("{at}::endpoint"), e)),
+        "unix" if endpoint.is_empty() => Err(ConfigError::field(
+            &format!("{at}::endpoint"),
+            "a socket path is required with transport unix",
+        )),
+        "unix" => Ok(()),
+        other => Err(ConfigError::field(
+            &format!("{at}::transport"),
+            format!("unsupported transport {other:?} (ferrotel supports tcp and unix)"),
+        )),
+    }
+}
+
+/// The TCP address and, with `transport: unix`, the socket path a server listens on.
+pub(crate) fn listen_on(
+    transport: &str,
+    endpoint: &str,
+) -> Result<(std::net::SocketAddr, Option<std::path::PathBuf>), String> {
+    if transport == "unix" {
+        return Ok((
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            Some(endpoint.into()),
+        ));
+    }
+    parse_endpoint(endpoint).map(|a| (a, None))
 }
 
 /// A URL path as Go's receiver sanitizes it: `traces` is `/traces`.

@@ -18,7 +18,6 @@ use ferrotel_otlp::server::{
     TlsServerSettings,
 };
 use ferrotel_pdata::Signal;
-use ferrotel_runtime::config::parse_endpoint;
 use ferrotel_runtime::telemetry::obs::ReceiverObs;
 use ferrotel_runtime::*;
 
@@ -47,8 +46,11 @@ impl ReceiverFactory for OtlpReceiverFactory {
         let signals: Vec<Signal> = outputs.iter().map(|(s, _)| *s).collect();
         let mut grpc = None;
         if let Some(g) = &config.protocols.grpc {
+            let (endpoint, unix_socket) =
+                config::listen_on(&g.transport, &g.endpoint).map_err(ComponentError::new)?;
             let settings = GrpcServerSettings {
-                endpoint: parse_endpoint(&g.endpoint).map_err(ComponentError::new)?,
+                endpoint,
+                unix_socket,
                 max_recv_msg_size: (g.max_recv_msg_size_mib as usize) << 20,
                 tls: tls_settings(&g.tls),
                 keepalive: KeepaliveSettings {
@@ -78,8 +80,11 @@ impl ReceiverFactory for OtlpReceiverFactory {
                 (Signal::Profiles, h.profiles_url_path.clone()),
             ]
             .into();
+            let (endpoint, unix_socket) =
+                config::listen_on(&h.transport, &h.endpoint).map_err(ComponentError::new)?;
             let settings = HttpServerSettings {
-                endpoint: parse_endpoint(&h.endpoint).map_err(ComponentError::new)?,
+                endpoint,
+                unix_socket,
                 paths,
                 max_request_body_size: h.max_request_body_size as usize,
                 cors: h.cors.as_ref().map(|c| CorsSettings {

@@ -18,6 +18,8 @@ use ferrotel_runtime::config::ConfigError;
 use crate::config::HostMetricsConfig;
 use crate::procfs::Host;
 
+#[cfg(test)]
+pub use filesystem::statvfs as statvfs_for_tests;
 pub use cpu::CPU_METRICS;
 pub use disk::DISK_METRICS;
 pub use filesystem::FILESYSTEM_METRICS;

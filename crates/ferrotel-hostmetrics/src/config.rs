@@ -90,7 +90,11 @@ pub fn resolve(defs: &[MetricDef], toggles: &MetricsToggles) -> Vec<bool> {
         .collect()
 }
 
-fn check_toggles(at: &str, defs: &[MetricDef], toggles: &MetricsToggles) -> Result<(), ConfigError> {
+fn check_toggles(
+    at: &str,
+    defs: &[MetricDef],
+    toggles: &MetricsToggles,
+) -> Result<(), ConfigError> {
     for name in toggles.keys() {
         if !defs.iter().any(|d| d.name == name) {
             let known: Vec<_> = defs.iter().map(|d| d.name).collect();
@@ -283,15 +287,11 @@ pub struct ProcessConfig {
 impl ComponentConfig for HostMetricsConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.collection_interval.is_zero() {
-            return Err(ConfigError::new(
-                "collection_interval",
-                "must be positive",
-            ));
+            return Err(ConfigError::new("collection_interval", "must be positive"));
         }
         if !self.root_path.is_empty() && self.root_path != "/" {
-            std::fs::metadata(&self.root_path).map_err(|e| {
-                ConfigError::new("root_path", format!("{}: {e}", self.root_path))
-            })?;
+            std::fs::metadata(&self.root_path)
+                .map_err(|e| ConfigError::new("root_path", format!("{}: {e}", self.root_path)))?;
         }
         let s = &self.scrapers;
         let any = s.cpu.is_some()

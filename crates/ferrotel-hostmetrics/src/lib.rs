@@ -113,10 +113,7 @@ impl Collector {
                 errors.push(format!("{} scraper: {e}", s.name()));
             }
         }
-        (
-            ExportMetricsServiceRequest { resource_metrics },
-            errors,
-        )
+        (ExportMetricsServiceRequest { resource_metrics }, errors)
     }
 }
 

@@ -10,11 +10,41 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{CpuTimes, file_error, logical_cpus, parse_cpu_line};
 
 pub static CPU_METRICS: [MetricDef; 5] = [
-    def("system.cpu.time", "Total seconds each logical CPU spent on each mode.", "s", Kind::Sum(true), true),
-    def("system.cpu.utilization", "Difference in system.cpu.time since the last measurement per logical CPU, divided by the elapsed time (value in interval [0,1]).", "1", Kind::Gauge, false),
-    def("system.cpu.physical.count", "Number of available physical CPUs.", "{cpu}", Kind::Sum(false), false),
-    def("system.cpu.logical.count", "Number of available logical CPUs.", "{cpu}", Kind::Sum(false), false),
-    def("system.cpu.frequency", "Current frequency of the CPU core in Hz.", "Hz", Kind::Gauge, false),
+    def(
+        "system.cpu.time",
+        "Total seconds each logical CPU spent on each mode.",
+        "s",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.cpu.utilization",
+        "Difference in system.cpu.time since the last measurement per logical CPU, divided by the elapsed time (value in interval [0,1]).",
+        "1",
+        Kind::Gauge,
+        false,
+    ),
+    def(
+        "system.cpu.physical.count",
+        "Number of available physical CPUs.",
+        "{cpu}",
+        Kind::Sum(false),
+        false,
+    ),
+    def(
+        "system.cpu.logical.count",
+        "Number of available logical CPUs.",
+        "{cpu}",
+        Kind::Sum(false),
+        false,
+    ),
+    def(
+        "system.cpu.frequency",
+        "Current frequency of the CPU core in Hz.",
+        "Hz",
+        Kind::Gauge,
+        false,
+    ),
 ];
 const TIME: usize = 0;
 const UTILIZATION: usize = 1;
@@ -57,7 +87,11 @@ impl Scraper for CpuScraper {
         "cpu"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         cx.host
@@ -66,7 +100,9 @@ impl Scraper for CpuScraper {
         std::mem::swap(&mut self.previous, &mut self.current);
         self.current.clear();
         for line in cx.buf.lines() {
-            let Some(rest) = line.strip_prefix("cpu") else { continue };
+            let Some(rest) = line.strip_prefix("cpu") else {
+                continue;
+            };
             if !rest.starts_with(|c: char| c.is_ascii_digit()) {
                 continue;
             }
@@ -82,16 +118,30 @@ impl Scraper for CpuScraper {
         }
         for (cpu, t) in &self.current {
             for (state, get) in STATES {
-                self.rec.record(TIME, Value::Double(get(t)), &[("cpu", cpu), ("state", state)]);
+                self.rec.record(
+                    TIME,
+                    Value::Double(get(t)),
+                    &[("cpu", cpu), ("state", state)],
+                );
             }
         }
         if self.rec.on(UTILIZATION) {
             for (cpu, t) in &self.current {
-                let Some((_, p)) = self.previous.iter().find(|(n, _)| n == cpu) else { continue };
+                let Some((_, p)) = self.previous.iter().find(|(n, _)| n == cpu) else {
+                    continue;
+                };
                 let elapsed = t.total() - p.total();
                 for (state, get) in STATES {
-                    let u = if elapsed > 0.0 { (get(t) - get(p)) / elapsed } else { 0.0 };
-                    self.rec.record(UTILIZATION, Value::Double(u), &[("cpu", cpu), ("state", state)]);
+                    let u = if elapsed > 0.0 {
+                        (get(t) - get(p)) / elapsed
+                    } else {
+                        0.0
+                    };
+                    self.rec.record(
+                        UTILIZATION,
+                        Value::Double(u),
+                        &[("cpu", cpu), ("state", state)],
+                    );
                 }
             }
         }
@@ -118,7 +168,11 @@ impl Scraper for CpuScraper {
                     {
                         mhz = khz / 1000.0;
                     }
-                    self.rec.record(FREQUENCY, Value::Double(mhz * 1e6), &[("cpu", &cpu.to_string())]);
+                    self.rec.record(
+                        FREQUENCY,
+                        Value::Double(mhz * 1e6),
+                        &[("cpu", &cpu.to_string())],
+                    );
                 }
             }
         }
@@ -157,7 +211,9 @@ fn cpuinfo_mhz(cpuinfo: &str) -> Vec<(u32, f64)> {
     let mut out = Vec::new();
     let mut processor = None;
     for l in cpuinfo.lines() {
-        let Some((k, v)) = l.split_once(':') else { continue };
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
         match k.trim() {
             "processor" => processor = v.trim().parse().ok(),
             "cpu MHz" => {

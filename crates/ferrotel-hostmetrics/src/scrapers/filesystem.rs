@@ -14,9 +14,27 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{Host, file_error, unescape_octal};
 
 pub static FILESYSTEM_METRICS: [MetricDef; 3] = [
-    def("system.filesystem.usage", "Filesystem bytes used.", "By", Kind::Sum(false), true),
-    def("system.filesystem.inodes.usage", "FileSystem inodes used.", "{inodes}", Kind::Sum(false), true),
-    def("system.filesystem.utilization", "Fraction of filesystem bytes used.", "1", Kind::Gauge, false),
+    def(
+        "system.filesystem.usage",
+        "Filesystem bytes used.",
+        "By",
+        Kind::Sum(false),
+        true,
+    ),
+    def(
+        "system.filesystem.inodes.usage",
+        "FileSystem inodes used.",
+        "{inodes}",
+        Kind::Sum(false),
+        true,
+    ),
+    def(
+        "system.filesystem.utilization",
+        "Fraction of filesystem bytes used.",
+        "1",
+        Kind::Gauge,
+        false,
+    ),
 ];
 const USAGE: usize = 0;
 const INODES: usize = 1;
@@ -39,16 +57,28 @@ impl FilesystemScraper {
         Ok(FilesystemScraper {
             rec: Recorder::new(&FILESYSTEM_METRICS, enabled),
             devices: IncludeExclude {
-                include: c.include_devices.compile(&format!("{at}::include_devices"))?,
-                exclude: c.exclude_devices.compile(&format!("{at}::exclude_devices"))?,
+                include: c
+                    .include_devices
+                    .compile(&format!("{at}::include_devices"))?,
+                exclude: c
+                    .exclude_devices
+                    .compile(&format!("{at}::exclude_devices"))?,
             },
             fs_types: IncludeExclude {
-                include: c.include_fs_types.compile(&format!("{at}::include_fs_types"))?,
-                exclude: c.exclude_fs_types.compile(&format!("{at}::exclude_fs_types"))?,
+                include: c
+                    .include_fs_types
+                    .compile(&format!("{at}::include_fs_types"))?,
+                exclude: c
+                    .exclude_fs_types
+                    .compile(&format!("{at}::exclude_fs_types"))?,
             },
             mount_points: IncludeExclude {
-                include: c.include_mount_points.compile(&format!("{at}::include_mount_points"))?,
-                exclude: c.exclude_mount_points.compile(&format!("{at}::exclude_mount_points"))?,
+                include: c
+                    .include_mount_points
+                    .compile(&format!("{at}::include_mount_points"))?,
+                exclude: c
+                    .exclude_mount_points
+                    .compile(&format!("{at}::exclude_mount_points"))?,
             },
             include_virtual: c.include_virtual_filesystems,
             physical_types: Vec::new(),
@@ -107,7 +137,11 @@ impl Scraper for FilesystemScraper {
         "filesystem"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         if !self.include_virtual {
@@ -126,15 +160,21 @@ impl Scraper for FilesystemScraper {
         let mut rel = "proc/1/mountinfo";
         if cx.host.read_into(rel, cx.buf).is_err() {
             rel = "proc/self/mountinfo";
-            cx.host.read_into(rel, cx.buf).map_err(|e| file_error(cx.host, rel, e))?;
+            cx.host
+                .read_into(rel, cx.buf)
+                .map_err(|e| file_error(cx.host, rel, e))?;
         }
         let mut errors = Vec::new();
         for line in cx.buf.lines() {
             // `id parent major:minor root mountpoint options [optional...] - fstype source super`
-            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
             let l: Vec<&str> = left.split(' ').collect();
             let mut r = right.split(' ');
-            let (Some(fstype), Some(source)) = (r.next(), r.next()) else { continue };
+            let (Some(fstype), Some(source)) = (r.next(), r.next()) else {
+                continue;
+            };
             if l.len() < 6 {
                 continue;
             }
@@ -164,19 +204,41 @@ impl Scraper for FilesystemScraper {
                 }
             };
             let mode = mount_mode(l[5]);
-            let a = |state| [("device", device.as_str()), ("mode", mode), ("mountpoint", &*mountpoint), ("type", fstype), ("state", state)];
-            self.rec.record(USAGE, Value::Int(u.used as i64), &a("used"));
-            self.rec.record(USAGE, Value::Int(u.free as i64), &a("free"));
+            let a = |state| {
+                [
+                    ("device", device.as_str()),
+                    ("mode", mode),
+                    ("mountpoint", &*mountpoint),
+                    ("type", fstype),
+                    ("state", state),
+                ]
+            };
+            self.rec
+                .record(USAGE, Value::Int(u.used as i64), &a("used"));
+            self.rec
+                .record(USAGE, Value::Int(u.free as i64), &a("free"));
             let reserved = u.total.wrapping_sub(u.used).wrapping_sub(u.free);
-            self.rec.record(USAGE, Value::Int(reserved as i64), &a("reserved"));
-            self.rec.record(INODES, Value::Int(u.inodes_used as i64), &a("used"));
-            self.rec.record(INODES, Value::Int(u.inodes_free as i64), &a("free"));
+            self.rec
+                .record(USAGE, Value::Int(reserved as i64), &a("reserved"));
+            self.rec
+                .record(INODES, Value::Int(u.inodes_used as i64), &a("used"));
+            self.rec
+                .record(INODES, Value::Int(u.inodes_free as i64), &a("free"));
             if u.used + u.free > 0 {
                 let util = u.used as f64 / (u.used + u.free) as f64;
-                self.rec.record(UTILIZATION, Value::Double(util), &a("")[..4]);
+                self.rec
+                    .record(UTILIZATION, Value::Double(util), &a("")[..4]);
             }
         }
-        out.push(resource_metrics("filesystem", Vec::new(), self.rec.take_metrics()));
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        out.push(resource_metrics(
+            "filesystem",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
     }
 }

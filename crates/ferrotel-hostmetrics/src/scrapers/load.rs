@@ -9,9 +9,27 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{file_error, logical_cpus};
 
 pub static LOAD_METRICS: [MetricDef; 3] = [
-    def("system.cpu.load_average.1m", "Average CPU Load over 1 minute.", "{thread}", Kind::Gauge, true),
-    def("system.cpu.load_average.5m", "Average CPU Load over 5 minutes.", "{thread}", Kind::Gauge, true),
-    def("system.cpu.load_average.15m", "Average CPU Load over 15 minutes.", "{thread}", Kind::Gauge, true),
+    def(
+        "system.cpu.load_average.1m",
+        "Average CPU Load over 1 minute.",
+        "{thread}",
+        Kind::Gauge,
+        true,
+    ),
+    def(
+        "system.cpu.load_average.5m",
+        "Average CPU Load over 5 minutes.",
+        "{thread}",
+        Kind::Gauge,
+        true,
+    ),
+    def(
+        "system.cpu.load_average.15m",
+        "Average CPU Load over 15 minutes.",
+        "{thread}",
+        Kind::Gauge,
+        true,
+    ),
 ];
 
 pub struct LoadScraper {
@@ -34,7 +52,11 @@ impl Scraper for LoadScraper {
         "load"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         let divisor = if self.cpu_average {
             cx.host
@@ -49,13 +71,16 @@ impl Scraper for LoadScraper {
             .map_err(|e| file_error(cx.host, "proc/loadavg", e))?;
         let mut it = cx.buf.split_ascii_whitespace().map(str::parse::<f64>);
         for i in 0..3 {
-            let v = it
-                .next()
-                .and_then(Result::ok)
-                .ok_or_else(|| file_error(cx.host, "proc/loadavg", format!("bad content {:?}", cx.buf)))?;
+            let v = it.next().and_then(Result::ok).ok_or_else(|| {
+                file_error(cx.host, "proc/loadavg", format!("bad content {:?}", cx.buf))
+            })?;
             self.rec.record(i, Value::Double(v / divisor), &[]);
         }
-        out.push(resource_metrics("load", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "load",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         Ok(())
     }
 }

@@ -10,12 +10,48 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{file_error, page_size, parse_meminfo};
 
 pub static MEMORY_METRICS: [MetricDef; 6] = [
-    def("system.memory.usage", "Bytes of memory in use.", "By", Kind::Sum(false), true),
-    def("system.memory.utilization", "Percentage of memory bytes in use.", "1", Kind::Gauge, false),
-    def("system.memory.limit", "Total bytes of memory available.", "By", Kind::Sum(false), false),
-    def("system.memory.page_size", "A constant value for the system's configured page size.", "By", Kind::Gauge, false),
-    def("system.linux.memory.available", "An estimate of how much memory is available for starting new applications, without swapping. This is a more accurate alternative than system.memory.usage with state=free. (Linux only)", "By", Kind::Sum(false), false),
-    def("system.linux.memory.dirty", "The amount of dirty memory according to `/proc/meminfo`.", "By", Kind::Sum(false), false),
+    def(
+        "system.memory.usage",
+        "Bytes of memory in use.",
+        "By",
+        Kind::Sum(false),
+        true,
+    ),
+    def(
+        "system.memory.utilization",
+        "Percentage of memory bytes in use.",
+        "1",
+        Kind::Gauge,
+        false,
+    ),
+    def(
+        "system.memory.limit",
+        "Total bytes of memory available.",
+        "By",
+        Kind::Sum(false),
+        false,
+    ),
+    def(
+        "system.memory.page_size",
+        "A constant value for the system's configured page size.",
+        "By",
+        Kind::Gauge,
+        false,
+    ),
+    def(
+        "system.linux.memory.available",
+        "An estimate of how much memory is available for starting new applications, without swapping. This is a more accurate alternative than system.memory.usage with state=free. (Linux only)",
+        "By",
+        Kind::Sum(false),
+        false,
+    ),
+    def(
+        "system.linux.memory.dirty",
+        "The amount of dirty memory according to `/proc/meminfo`.",
+        "By",
+        Kind::Sum(false),
+        false,
+    ),
 ];
 const USAGE: usize = 0;
 const UTILIZATION: usize = 1;
@@ -42,7 +78,11 @@ impl Scraper for MemoryScraper {
         "memory"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         cx.host
@@ -54,7 +94,11 @@ impl Scraper for MemoryScraper {
         }
         // Wrapping as Go's unsigned arithmetic does, should a kernel ever report more cache
         // than memory.
-        let used = m.total.wrapping_sub(m.free).wrapping_sub(m.buffers).wrapping_sub(m.cached);
+        let used = m
+            .total
+            .wrapping_sub(m.free)
+            .wrapping_sub(m.buffers)
+            .wrapping_sub(m.cached);
         let states = [
             ("used", used),
             ("free", m.free),
@@ -64,19 +108,27 @@ impl Scraper for MemoryScraper {
             ("slab_unreclaimable", m.sunreclaim),
         ];
         for (state, v) in states {
-            self.rec.record(USAGE, Value::Int(v as i64), &[("state", state)]);
+            self.rec
+                .record(USAGE, Value::Int(v as i64), &[("state", state)]);
         }
         if self.rec.on(UTILIZATION) {
             for (state, v) in states {
                 let u = v as i64 as f64 / m.total as f64;
-                self.rec.record(UTILIZATION, Value::Double(u), &[("state", state)]);
+                self.rec
+                    .record(UTILIZATION, Value::Double(u), &[("state", state)]);
             }
         }
         self.rec.record(LIMIT, Value::Int(m.total as i64), &[]);
-        self.rec.record(PAGE_SIZE, Value::Int(page_size() as i64), &[]);
-        self.rec.record(AVAILABLE, Value::Int(m.available as i64), &[]);
+        self.rec
+            .record(PAGE_SIZE, Value::Int(page_size() as i64), &[]);
+        self.rec
+            .record(AVAILABLE, Value::Int(m.available as i64), &[]);
         self.rec.record(DIRTY, Value::Int(m.dirty as i64), &[]);
-        out.push(resource_metrics("memory", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "memory",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         Ok(())
     }
 }

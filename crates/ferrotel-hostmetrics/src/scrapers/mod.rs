@@ -18,11 +18,11 @@ use ferrotel_runtime::config::ConfigError;
 use crate::config::HostMetricsConfig;
 use crate::procfs::Host;
 
-#[cfg(test)]
-pub use filesystem::statvfs as statvfs_for_tests;
 pub use cpu::CPU_METRICS;
 pub use disk::DISK_METRICS;
 pub use filesystem::FILESYSTEM_METRICS;
+#[cfg(test)]
+pub use filesystem::statvfs as statvfs_for_tests;
 pub use load::LOAD_METRICS;
 pub use memory::MEMORY_METRICS;
 pub use network::NETWORK_METRICS;

@@ -10,13 +10,55 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::file_error;
 
 pub static NETWORK_METRICS: [MetricDef; 7] = [
-    def("system.network.packets", "The number of packets transferred.", "{packets}", Kind::Sum(true), true),
-    def("system.network.dropped", "The number of packets dropped.", "{packets}", Kind::Sum(true), true),
-    def("system.network.errors", "The number of errors encountered.", "{errors}", Kind::Sum(true), true),
-    def("system.network.io", "The number of bytes transmitted and received.", "By", Kind::Sum(true), true),
-    def("system.network.connections", "The number of connections.", "{connections}", Kind::Sum(false), true),
-    def("system.network.conntrack.count", "The count of entries in conntrack table.", "{entries}", Kind::Sum(false), false),
-    def("system.network.conntrack.max", "The limit for entries in the conntrack table.", "{entries}", Kind::Sum(false), false),
+    def(
+        "system.network.packets",
+        "The number of packets transferred.",
+        "{packets}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.network.dropped",
+        "The number of packets dropped.",
+        "{packets}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.network.errors",
+        "The number of errors encountered.",
+        "{errors}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.network.io",
+        "The number of bytes transmitted and received.",
+        "By",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.network.connections",
+        "The number of connections.",
+        "{connections}",
+        Kind::Sum(false),
+        true,
+    ),
+    def(
+        "system.network.conntrack.count",
+        "The count of entries in conntrack table.",
+        "{entries}",
+        Kind::Sum(false),
+        false,
+    ),
+    def(
+        "system.network.conntrack.max",
+        "The limit for entries in the conntrack table.",
+        "{entries}",
+        Kind::Sum(false),
+        false,
+    ),
 ];
 const PACKETS: usize = 0;
 const DROPPED: usize = 1;
@@ -28,8 +70,18 @@ const CONNTRACK_MAX: usize = 6;
 
 /// The states the Go receiver always reports (zero when absent), in its order.
 const TCP_STATES: [&str; 12] = [
-    "CLOSE_WAIT", "CLOSE", "CLOSING", "DELETE", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
-    "LAST_ACK", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "TIME_WAIT",
+    "CLOSE_WAIT",
+    "CLOSE",
+    "CLOSING",
+    "DELETE",
+    "ESTABLISHED",
+    "FIN_WAIT_1",
+    "FIN_WAIT_2",
+    "LAST_ACK",
+    "LISTEN",
+    "SYN_SENT",
+    "SYN_RECEIVED",
+    "TIME_WAIT",
 ];
 
 /// The kernel's state codes (`st` column) as gopsutil names them. Its FIN_WAIT1, FIN_WAIT2
@@ -84,8 +136,12 @@ impl NetworkScraper {
                 return Err(file_error(cx.host, rel, e));
             }
             for line in cx.buf.lines().skip(1) {
-                let Some(st) = line.split_ascii_whitespace().nth(3) else { continue };
-                let Some(name) = tcp_state_name(st) else { continue };
+                let Some(st) = line.split_ascii_whitespace().nth(3) else {
+                    continue;
+                };
+                let Some(name) = tcp_state_name(st) else {
+                    continue;
+                };
                 match self.counts.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, c)) => *c += 1,
                     None => self.counts.push((name, 1)),
@@ -93,7 +149,11 @@ impl NetworkScraper {
             }
         }
         for (state, n) in &self.counts {
-            self.rec.record(CONNECTIONS, Value::Int(*n), &[("protocol", "tcp"), ("state", state)]);
+            self.rec.record(
+                CONNECTIONS,
+                Value::Int(*n),
+                &[("protocol", "tcp"), ("state", state)],
+            );
         }
         Ok(())
     }
@@ -104,7 +164,11 @@ impl Scraper for NetworkScraper {
         "network"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         cx.host
@@ -112,7 +176,9 @@ impl Scraper for NetworkScraper {
             .map_err(|e| file_error(cx.host, "proc/net/dev", e))?;
         // Two header lines, then `iface: rx(8 columns) tx(8 columns)`.
         for line in cx.buf.lines().skip(2) {
-            let Some((name, cols)) = line.split_once(':') else { continue };
+            let Some((name, cols)) = line.split_once(':') else {
+                continue;
+            };
             let device = name.trim();
             if !self.filter.allows(device) {
                 continue;
@@ -151,7 +217,11 @@ impl Scraper for NetworkScraper {
                 }
             }
         }
-        out.push(resource_metrics("network", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "network",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         result
     }
 }

@@ -13,10 +13,34 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{file_error, unescape_octal};
 
 pub static PAGING_METRICS: [MetricDef; 4] = [
-    def("system.paging.usage", "Swap (unix) or pagefile (windows) usage.", "By", Kind::Sum(false), true),
-    def("system.paging.operations", "The number of paging operations.", "{operations}", Kind::Sum(true), true),
-    def("system.paging.faults", "The number of page faults.", "{faults}", Kind::Sum(true), true),
-    def("system.paging.utilization", "Swap (unix) or pagefile (windows) utilization.", "1", Kind::Gauge, false),
+    def(
+        "system.paging.usage",
+        "Swap (unix) or pagefile (windows) usage.",
+        "By",
+        Kind::Sum(false),
+        true,
+    ),
+    def(
+        "system.paging.operations",
+        "The number of paging operations.",
+        "{operations}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.paging.faults",
+        "The number of page faults.",
+        "{faults}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.paging.utilization",
+        "Swap (unix) or pagefile (windows) utilization.",
+        "1",
+        Kind::Gauge,
+        false,
+    ),
 ];
 const USAGE: usize = 0;
 const OPERATIONS: usize = 1;
@@ -44,7 +68,11 @@ impl Scraper for PagingScraper {
         "paging"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         let mut result = Ok(());
@@ -60,17 +88,34 @@ impl Scraper for PagingScraper {
                                 _ => continue,
                             }
                         };
-                        let (Ok(size), Ok(used)) = (cols[2].parse::<u64>(), cols[3].parse::<u64>()) else {
+                        let (Ok(size), Ok(used)) = (cols[2].parse::<u64>(), cols[3].parse::<u64>())
+                        else {
                             continue;
                         };
                         let device = unescape_octal(cols[0]);
                         let (used, free) = (used * 1024, size.saturating_sub(used) * 1024);
-                        self.rec.record(USAGE, Value::Int(used as i64), &[("device", &device), ("state", "used")]);
-                        self.rec.record(USAGE, Value::Int(free as i64), &[("device", &device), ("state", "free")]);
+                        self.rec.record(
+                            USAGE,
+                            Value::Int(used as i64),
+                            &[("device", &device), ("state", "used")],
+                        );
+                        self.rec.record(
+                            USAGE,
+                            Value::Int(free as i64),
+                            &[("device", &device), ("state", "free")],
+                        );
                         let total = (used + free) as f64;
                         if total > 0.0 {
-                            self.rec.record(UTILIZATION, Value::Double(used as f64 / total), &[("device", &device), ("state", "used")]);
-                            self.rec.record(UTILIZATION, Value::Double(free as f64 / total), &[("device", &device), ("state", "free")]);
+                            self.rec.record(
+                                UTILIZATION,
+                                Value::Double(used as f64 / total),
+                                &[("device", &device), ("state", "used")],
+                            );
+                            self.rec.record(
+                                UTILIZATION,
+                                Value::Double(free as f64 / total),
+                                &[("device", &device), ("state", "free")],
+                            );
                         }
                     }
                 }
@@ -82,23 +127,55 @@ impl Scraper for PagingScraper {
                 .read_into("proc/vmstat", cx.buf)
                 .map_err(|e| file_error(cx.host, "proc/vmstat", e))?;
             let mut v = [0u64; 6];
-            const KEYS: [&str; 6] = ["pswpin", "pswpout", "pgpgin", "pgpgout", "pgfault", "pgmajfault"];
+            const KEYS: [&str; 6] = [
+                "pswpin",
+                "pswpout",
+                "pgpgin",
+                "pgpgout",
+                "pgfault",
+                "pgmajfault",
+            ];
             for line in cx.buf.lines() {
-                let Some((k, val)) = line.split_once(' ') else { continue };
+                let Some((k, val)) = line.split_once(' ') else {
+                    continue;
+                };
                 if let Some(i) = KEYS.iter().position(|key| *key == k) {
-                    v[i] = val.trim().parse::<u64>().unwrap_or(0).wrapping_mul(GOPSUTIL_FACTOR);
+                    v[i] = val
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                        .wrapping_mul(GOPSUTIL_FACTOR);
                 }
             }
             let [sin, sout, pgin, pgout, fault, majfault] = v;
             let op = |d, t| [("direction", d), ("type", t)];
-            self.rec.record(OPERATIONS, Value::Int(sin as i64), &op("page_in", "major"));
-            self.rec.record(OPERATIONS, Value::Int(sout as i64), &op("page_out", "major"));
-            self.rec.record(OPERATIONS, Value::Int(pgin as i64), &op("page_in", "minor"));
-            self.rec.record(OPERATIONS, Value::Int(pgout as i64), &op("page_out", "minor"));
-            self.rec.record(FAULTS, Value::Int(majfault as i64), &[("type", "major")]);
-            self.rec.record(FAULTS, Value::Int(fault.wrapping_sub(majfault) as i64), &[("type", "minor")]);
+            self.rec
+                .record(OPERATIONS, Value::Int(sin as i64), &op("page_in", "major"));
+            self.rec.record(
+                OPERATIONS,
+                Value::Int(sout as i64),
+                &op("page_out", "major"),
+            );
+            self.rec
+                .record(OPERATIONS, Value::Int(pgin as i64), &op("page_in", "minor"));
+            self.rec.record(
+                OPERATIONS,
+                Value::Int(pgout as i64),
+                &op("page_out", "minor"),
+            );
+            self.rec
+                .record(FAULTS, Value::Int(majfault as i64), &[("type", "major")]);
+            self.rec.record(
+                FAULTS,
+                Value::Int(fault.wrapping_sub(majfault) as i64),
+                &[("type", "minor")],
+            );
         }
-        out.push(resource_metrics("paging", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "paging",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         result
     }
 }

@@ -11,8 +11,20 @@ use crate::emit::{Kind, MetricDef, Recorder, Value, def, resource_metrics};
 use crate::procfs::{field_u64_spaced, file_error, read_path_into};
 
 pub static PROCESSES_METRICS: [MetricDef; 2] = [
-    def("system.processes.created", "Total number of created processes.", "{processes}", Kind::Sum(true), true),
-    def("system.processes.count", "Total number of processes in each state.", "{processes}", Kind::Sum(false), true),
+    def(
+        "system.processes.created",
+        "Total number of created processes.",
+        "{processes}",
+        Kind::Sum(true),
+        true,
+    ),
+    def(
+        "system.processes.count",
+        "Total number of processes in each state.",
+        "{processes}",
+        Kind::Sum(false),
+        true,
+    ),
 ];
 const CREATED: usize = 0;
 const COUNT: usize = 1;
@@ -64,16 +76,24 @@ impl Scraper for ProcessesScraper {
         "processes"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         self.rec.start_ns = cx.boot_ns;
         self.counts.clear();
         if self.rec.on(COUNT) {
             let proc_dir = cx.host.path("proc");
-            let dir = std::fs::read_dir(&proc_dir).map_err(|e| format!("{}: {e}", proc_dir.display()))?;
+            let dir =
+                std::fs::read_dir(&proc_dir).map_err(|e| format!("{}: {e}", proc_dir.display()))?;
             for entry in dir.flatten() {
                 let name = entry.file_name();
-                let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+                let Some(pid) = name
+                    .to_str()
+                    .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                else {
                     continue;
                 };
                 self.stat_path.clear();
@@ -95,7 +115,8 @@ impl Scraper for ProcessesScraper {
             .read_into("proc/stat", cx.buf)
             .map_err(|e| file_error(cx.host, "proc/stat", e))?;
         let get = |k| field_u64_spaced(cx.buf, k).map(|v| v as i64);
-        let (created, running, blocked) = (get("processes"), get("procs_running"), get("procs_blocked"));
+        let (created, running, blocked) =
+            (get("processes"), get("procs_running"), get("procs_blocked"));
         // /proc/stat is one consistent read; the per-process walk undercounts what changes.
         for (status, v) in [("running", running), ("blocked", blocked)] {
             let v = v.unwrap_or(0);
@@ -105,12 +126,17 @@ impl Scraper for ProcessesScraper {
             }
         }
         for (status, n) in &self.counts {
-            self.rec.record(COUNT, Value::Int(*n), &[("status", status)]);
+            self.rec
+                .record(COUNT, Value::Int(*n), &[("status", status)]);
         }
         if let Some(c) = created {
             self.rec.record(CREATED, Value::Int(c), &[]);
         }
-        out.push(resource_metrics("processes", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "processes",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         Ok(())
     }
 }

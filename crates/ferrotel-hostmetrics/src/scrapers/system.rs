@@ -33,11 +33,19 @@ impl Scraper for SystemScraper {
         "system"
     }
 
-    fn scrape(&mut self, cx: &mut ScrapeContext<'_>, out: &mut Vec<ResourceMetrics>) -> Result<(), String> {
+    fn scrape(
+        &mut self,
+        cx: &mut ScrapeContext<'_>,
+        out: &mut Vec<ResourceMetrics>,
+    ) -> Result<(), String> {
         self.rec.now_ns = cx.now_ns;
         let uptime = cx.now_ns.saturating_sub(cx.boot_ns) / 1_000_000_000;
         self.rec.record(0, Value::Double(uptime as f64), &[]);
-        out.push(resource_metrics("system", Vec::new(), self.rec.take_metrics()));
+        out.push(resource_metrics(
+            "system",
+            Vec::new(),
+            self.rec.take_metrics(),
+        ));
         Ok(())
     }
 }

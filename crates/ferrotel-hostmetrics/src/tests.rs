@@ -385,13 +385,10 @@ fn fake_host_system_uptime() {
 }
 
 /// (resource attributes, metrics) of the process with `pid`.
-fn process<'a>(
-    req: &'a ExportMetricsServiceRequest,
+fn process(
+    req: &ExportMetricsServiceRequest,
     pid: i64,
-) -> Option<(
-    &'a ferrotel_pdata::proto::resource::v1::Resource,
-    &'a [Metric],
-)> {
+) -> Option<(&ferrotel_pdata::proto::resource::v1::Resource, &[Metric])> {
     req.resource_metrics.iter().find_map(|r| {
         let res = r.resource.as_ref()?;
         let has = res.attributes.iter().any(|kv| {

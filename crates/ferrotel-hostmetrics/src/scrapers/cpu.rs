@@ -71,7 +71,8 @@ impl CpuScraper {
 }
 
 /// The Go receiver's states, in its order, with how each is read.
-const STATES: [(&str, fn(&CpuTimes) -> f64); 8] = [
+type StateReader = fn(&CpuTimes) -> f64;
+const STATES: [(&str, StateReader); 8] = [
     ("user", |t| t.user),
     ("system", |t| t.system),
     ("idle", |t| t.idle),

@@ -106,13 +106,22 @@ pub fn statvfs(path: &std::path::Path) -> std::io::Result<Usage> {
     }
     // SAFETY: statvfs returned 0, so it filled `s`.
     let s = unsafe { s.assume_init() };
-    let frsize = s.f_frsize as u64;
+    // The field types differ between libc targets (u64 here, u32 on some 32-bit ones).
+    #[allow(clippy::unnecessary_cast)]
+    let (frsize, blocks, bfree, bavail, files, ffree) = (
+        s.f_frsize as u64,
+        s.f_blocks as u64,
+        s.f_bfree as u64,
+        s.f_bavail as u64,
+        s.f_files as u64,
+        s.f_ffree as u64,
+    );
     Ok(Usage {
-        total: s.f_blocks as u64 * frsize,
-        free: s.f_bavail as u64 * frsize,
-        used: (s.f_blocks as u64).saturating_sub(s.f_bfree as u64) * frsize,
-        inodes_free: s.f_ffree as u64,
-        inodes_used: (s.f_files as u64).saturating_sub(s.f_ffree as u64),
+        total: blocks * frsize,
+        free: bavail * frsize,
+        used: blocks.saturating_sub(bfree) * frsize,
+        inodes_free: ffree,
+        inodes_used: files.saturating_sub(ffree),
     })
 }
 

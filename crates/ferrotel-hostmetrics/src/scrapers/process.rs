@@ -293,14 +293,14 @@ impl Scraper for ProcessScraper {
             };
             // stat and status: a process gone meanwhile is silently skipped.
             let p = pid_path(&mut self.path, &proc_dir, pid_s, "stat");
-            if read_path_into(&p, cx.buf).is_err() {
+            if read_path_into(p, cx.buf).is_err() {
                 continue;
             }
             let Some(stat) = stat_fields(cx.buf) else {
                 continue;
             };
             let p = pid_path(&mut self.path, &proc_dir, pid_s, "status");
-            if read_path_into(&p, &mut self.status).is_err() {
+            if read_path_into(p, &mut self.status).is_err() {
                 continue;
             }
             let create_ms = cx.boot_ns / 1_000_000 + stat[STARTTIME] * 1000 / CLOCK_TICKS as u64;
@@ -309,7 +309,7 @@ impl Scraper for ProcessScraper {
                 continue;
             }
             let p = pid_path(&mut self.path, &proc_dir, pid_s, "cmdline");
-            let cmdline_ok = read_path_into(&p, &mut self.cmdline).is_ok();
+            let cmdline_ok = read_path_into(p, &mut self.cmdline).is_ok();
             let Some(short) = field_str(&self.status, "Name") else {
                 if !self.mute_name {
                     errors.push(format!(
@@ -380,7 +380,7 @@ impl Scraper for ProcessScraper {
             }
             if self.attrs[7] {
                 let p = pid_path(&mut self.path, &proc_dir, pid_s, "cgroup");
-                match read_path_into(&p, cx.buf) {
+                match read_path_into(p, cx.buf) {
                     Ok(()) => res.push(kv("process.cgroup", cx.buf.trim_end_matches('\n'))),
                     Err(e) if !self.mute_cgroup => {
                         errors.push(format!("error reading process cgroup for pid {pid}: {e}"))
@@ -430,7 +430,7 @@ impl Scraper for ProcessScraper {
             };
 
             let p = pid_path(&mut self.path, &proc_dir, pid_s, "statm");
-            if read_path_into(&p, cx.buf).is_ok() {
+            if read_path_into(p, cx.buf).is_ok() {
                 let mut it = cx
                     .buf
                     .split_ascii_whitespace()
@@ -448,7 +448,7 @@ impl Scraper for ProcessScraper {
             }
             if self.rec.on(DISK_IO) || self.rec.on(DISK_OPS) {
                 let p = pid_path(&mut self.path, &proc_dir, pid_s, "io");
-                match read_path_into(&p, cx.buf) {
+                match read_path_into(p, cx.buf) {
                     Ok(()) => {
                         let g = |k| field_u64(cx.buf, k).unwrap_or(0) as i64;
                         self.rec.record(

@@ -179,14 +179,20 @@ impl Scraper for FilesystemScraper {
             let Some((left, right)) = line.split_once(" - ") else {
                 continue;
             };
-            let l: Vec<&str> = left.split(' ').collect();
+            // The first six columns (no per-line allocation); optional fields are not needed.
+            let mut l = [""; 6];
+            let mut cols = left.split(' ');
+            let mut complete = true;
+            for slot in &mut l {
+                match cols.next() {
+                    Some(c) => *slot = c,
+                    None => complete = false,
+                }
+            }
             let mut r = right.split(' ');
-            let (Some(fstype), Some(source)) = (r.next(), r.next()) else {
+            let (true, Some(fstype), Some(source)) = (complete, r.next(), r.next()) else {
                 continue;
             };
-            if l.len() < 6 {
-                continue;
-            }
             if !self.include_virtual
                 && (source == "none" || !self.physical_types.iter().any(|t| t == fstype))
             {

@@ -62,6 +62,8 @@ pub fn registry() -> Registry {
             .exporter(ferrotel_prometheus::remote_write::RemoteWriteExporterFactory);
         r.receiver(ferrotel_prometheus::remote_write::RemoteWriteReceiverFactory);
     }
+    #[cfg(feature = "filelog")]
+    r.receiver(ferrotel_filelog::FileLogReceiverFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

@@ -39,6 +39,7 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
                 .into()
         }
         (Kind::Receiver, "prometheusremotewrite") => "endpoint: 127.0.0.1:0".into(),
+        (Kind::Receiver, "filelog") => format!("include: ['{d}/*.log']"),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")

@@ -187,8 +187,13 @@ impl Tracker {
         let now = SystemTime::now();
         let mut seen_fingerprints: HashSet<Vec<u8>> = HashSet::new();
         let mut to_delete: Vec<usize> = Vec::new();
-        let batches = paths.chunks(self.settings.batch_files);
-        for (b, batch) in batches.enumerate() {
+        // At least one (maybe empty) batch, so files open since the last poll are finished
+        // even when nothing matches any more.
+        let mut batches: Vec<&[PathBuf]> = paths.chunks(self.settings.batch_files).collect();
+        if batches.is_empty() {
+            batches.push(&[]);
+        }
+        for (b, batch) in batches.into_iter().enumerate() {
             if self.settings.max_batches > 0 && b >= self.settings.max_batches {
                 break;
             }

@@ -13,7 +13,7 @@ use crate::config::MultilineConfig;
 /// The `encoding:` setting.
 #[derive(Debug, Clone, Copy)]
 pub enum Encoding {
-    /// UTF-8 (also `ascii`): each invalid byte becomes one U+FFFD, as Go's decoder does.
+    /// UTF-8 (also `ascii`): invalid bytes become U+FFFD as in Go (see [`decode_utf8`]).
     Utf8,
     /// Bytes as they are: the body is a bytes value and records are not split on newlines.
     Nop,
@@ -257,22 +257,11 @@ fn line_end(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token> {
     })
 }
 
-/// UTF-8 text in which each invalid byte becomes one U+FFFD (Go's decoder; Rust's lossy
-/// conversion would replace a whole invalid sequence with one).
+/// UTF-8 text with each invalid byte replaced by U+FFFD, except that an incomplete multi-byte
+/// sequence (`e2 82` then not a continuation) is one U+FFFD: exactly what the Go Collector's
+/// decoder does (checked by the equivalence test), and what `from_utf8_lossy` does.
 pub fn decode_utf8(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => {
-            let mut out = String::with_capacity(bytes.len() + 8);
-            for chunk in bytes.utf8_chunks() {
-                out.push_str(chunk.valid());
-                for _ in chunk.invalid() {
-                    out.push('\u{FFFD}');
-                }
-            }
-            out
-        }
-    }
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[cfg(test)]
@@ -309,9 +298,10 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_bytes_become_one_replacement_each() {
+    fn invalid_utf8_becomes_replacements_as_in_go() {
         assert_eq!(decode_utf8(b"a\xff\xfeb"), "a\u{FFFD}\u{FFFD}b");
-        assert_eq!(decode_utf8(b"\xe2\x82"), "\u{FFFD}\u{FFFD}");
+        assert_eq!(decode_utf8(b"\xe2\x82"), "\u{FFFD}");
+        assert_eq!(decode_utf8(b"\xe2\x82a\x80"), "\u{FFFD}a\u{FFFD}");
     }
 
     #[test]

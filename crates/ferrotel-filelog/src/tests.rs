@@ -317,7 +317,7 @@ fn restart_with_checkpoint_neither_loses_nor_repeats() {
 }
 
 #[test]
-fn binary_file_decodes_each_invalid_byte_to_one_replacement() {
+fn binary_file_is_read_whole_with_replacements() {
     let h = Harness::new();
     let mut bytes = Vec::new();
     let mut x: u32 = 12345;

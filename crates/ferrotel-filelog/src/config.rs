@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrotel_runtime::ComponentConfig;
-use ferrotel_runtime::config::{ConfigError, ComponentId, duration};
+use ferrotel_runtime::config::{ComponentId, ConfigError, duration};
 use ferrotel_stanza::OperatorsConfig;
 use serde::{Deserialize, Deserializer};
 
@@ -212,7 +212,10 @@ impl ComponentConfig for FileLogConfig {
         if self.start_at != "beginning" && self.start_at != "end" {
             return err(
                 "start_at",
-                format!("invalid start_at location {:?} (beginning or end)", self.start_at),
+                format!(
+                    "invalid start_at location {:?} (beginning or end)",
+                    self.start_at
+                ),
             );
         }
         if self.max_log_size == 0 {
@@ -272,7 +275,10 @@ impl ComponentConfig for FileLogConfig {
         }
         for (key, on) in [
             ("include_file_owner_name", self.include_file_owner_name),
-            ("include_file_owner_group_name", self.include_file_owner_group_name),
+            (
+                "include_file_owner_group_name",
+                self.include_file_owner_group_name,
+            ),
             ("acquire_fs_lock", self.acquire_fs_lock),
         ] {
             if on {

@@ -119,7 +119,10 @@ impl Emitter {
             let n = file.attrs.len() + self.attributes.len() + 2;
             let mut attributes = Vec::with_capacity(n);
             for (k, v) in &file.attrs {
-                attributes.push(kv((*k).to_owned(), any_value::Value::StringValue(v.clone())));
+                attributes.push(kv(
+                    (*k).to_owned(),
+                    any_value::Value::StringValue(v.clone()),
+                ));
             }
             if let Some(n) = record_number {
                 attributes.push(kv(
@@ -237,7 +240,8 @@ impl Emitter {
                 return;
             }
             std::thread::sleep(err.retry_after().unwrap_or(interval));
-            interval = (interval * 3 / 2).min(self.retry.max_interval.max(Duration::from_millis(1)));
+            interval =
+                (interval * 3 / 2).min(self.retry.max_interval.max(Duration::from_millis(1)));
         }
     }
 }

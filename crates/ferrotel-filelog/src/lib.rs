@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ferrotel_pdata::Signal;
 use ferrotel_runtime::config::ComponentId;
 use ferrotel_runtime::queue::QueueStorage;
-use ferrotel_pdata::Signal;
 use ferrotel_runtime::*;
 use ferrotel_stanza::Pipeline;
 
@@ -88,7 +88,13 @@ fn checkpoint_dir(
         .ok_or_else(|| ComponentError::new("filelog: storage directory has no parent"))?;
     let name: String = format!("receiver_{}", ctx.id.to_string().replace('/', "_"))
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '~' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '~'
+            }
+        })
         .collect();
     Ok(root.join(name))
 }

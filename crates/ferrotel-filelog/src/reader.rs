@@ -215,8 +215,7 @@ impl Tracker {
                 let stat = Stat::of(&meta);
                 if let Some(&i) = by_path.get(path) {
                     let f = &mut self.files[i];
-                    if f.stat == Some(stat) && f.partial.is_none() && f.last_seen == self.poll - 1
-                    {
+                    if f.stat == Some(stat) && f.partial.is_none() && f.last_seen == self.poll - 1 {
                         // Unchanged since the last poll: nothing to read, no need to open it.
                         f.last_seen = self.poll;
                         matched.insert(i);
@@ -403,7 +402,10 @@ fn index(
     i: usize,
 ) {
     match fingerprint.get(..PREFIX) {
-        Some(p) => by_prefix.entry(p.try_into().unwrap_or([0; PREFIX])).or_default().push(i),
+        Some(p) => by_prefix
+            .entry(p.try_into().unwrap_or([0; PREFIX]))
+            .or_default()
+            .push(i),
         None => short.push(i),
     }
 }
@@ -440,7 +442,10 @@ fn file_attrs(s: &Settings, path: &Path) -> Vec<(&'static str, String)> {
             out.push(("log.file.name_resolved", name(&resolved)));
         }
         if s.include_path_resolved {
-            out.push(("log.file.path_resolved", resolved.to_string_lossy().into_owned()));
+            out.push((
+                "log.file.path_resolved",
+                resolved.to_string_lossy().into_owned(),
+            ));
         }
     }
     out
@@ -529,7 +534,13 @@ impl ReadCtx<'_> {
         }
     }
 
-    fn emit(&mut self, f: &mut FileState, range: std::ops::Range<usize>, offset: u64, observed: u64) {
+    fn emit(
+        &mut self,
+        f: &mut FileState,
+        range: std::ops::Range<usize>,
+        offset: u64,
+        observed: u64,
+    ) {
         let raw = &self.buf[range];
         let body = match self.splitter.encoding() {
             Encoding::Nop => {
@@ -566,7 +577,9 @@ impl ReadCtx<'_> {
         self.emitter.record(
             body,
             &f.attrs,
-            self.settings.include_record_number.then_some(f.record_number),
+            self.settings
+                .include_record_number
+                .then_some(f.record_number),
             self.settings.include_record_offset.then_some(offset),
             observed,
         );
@@ -594,7 +607,6 @@ fn header_line(ops: &OperatorsConfig, text: &str, into: &mut Map) {
     }
 }
 
-
 /// The read settings and split function of a config; fails on what cannot be built (regexes,
 /// encoding, header operators).
 pub fn build_parts(config: &FileLogConfig) -> Result<(Settings, Splitter), String> {
@@ -606,8 +618,7 @@ pub fn build_parts(config: &FileLogConfig) -> Result<(Settings, Splitter), Strin
     let header = match &config.header {
         Some(h) => {
             // Fail at build time, not on the first file, when the operators cannot be built.
-            Pipeline::build(&h.metadata_operators)
-                .map_err(|e| format!("header::metadata_{e}"))?;
+            Pipeline::build(&h.metadata_operators).map_err(|e| format!("header::metadata_{e}"))?;
             let re = Regex::new(&h.pattern)
                 .map_err(|e| format!("header::pattern: invalid regex: {e}"))?;
             Some((re, h.metadata_operators.clone()))

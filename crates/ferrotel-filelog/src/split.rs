@@ -64,7 +64,10 @@ impl Multiline {
         let compile = |what: &str, p: &str| {
             Regex::new(&format!("(?m){p}")).map_err(|e| format!("{what}: invalid regex: {e}"))
         };
-        match (c.line_start_pattern.is_empty(), c.line_end_pattern.is_empty()) {
+        match (
+            c.line_start_pattern.is_empty(),
+            c.line_end_pattern.is_empty(),
+        ) {
             (true, true) => Ok(None),
             (false, true) => Ok(Some(Multiline::Start {
                 re: compile("line_start_pattern", &c.line_start_pattern)?,
@@ -207,7 +210,7 @@ fn is_space(b: u8) -> bool {
 
 fn line_start(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token> {
     let Some(first) = re.find(data) else {
-        return flush.then(|| Token {
+        return flush.then_some(Token {
             advance: data.len(),
             token: 0..data.len(),
         });
@@ -241,7 +244,7 @@ fn line_start(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token>
 
 fn line_end(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token> {
     let Some(m) = re.find(data) else {
-        return flush.then(|| Token {
+        return flush.then_some(Token {
             advance: data.len(),
             token: 0..data.len(),
         });
@@ -306,8 +309,17 @@ mod tests {
 
     #[test]
     fn utf16_newlines() {
-        let s = Splitter::new(Encoding::lookup("utf-16le").unwrap(), None, 1024, false, false);
-        let data: Vec<u8> = "hé\nyo\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let s = Splitter::new(
+            Encoding::lookup("utf-16le").unwrap(),
+            None,
+            1024,
+            false,
+            false,
+        );
+        let data: Vec<u8> = "hé\nyo\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let t = s.next(&data, false).unwrap();
         assert_eq!(s.decode_other(&data[t.token]), "hé");
     }

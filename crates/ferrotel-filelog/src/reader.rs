@@ -1,0 +1,664 @@
+//! Finding files and reading them: each poll matches the globs, identifies each file by its
+//! fingerprint (its first `fingerprint_size` bytes), and reads what was added since the last
+//! poll. A file keeps its identity across renames (move/create rotation) and copies
+//! (copytruncate: the copy has the old fingerprint, the truncated original starts anew), so no
+//! record is lost or read twice.
+//!
+//! Cost per poll: one `stat` per matched path; a file whose size, time and inode did not change
+//! is not opened. Reading uses one buffer reused for every file, split with memchr.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use ferrotel_stanza::{Map, OperatorsConfig, Pipeline, Value};
+use regex::bytes::Regex;
+
+use crate::checkpoint::{Checkpoint, Store, from_hex, to_hex};
+use crate::config::{Compression, FileLogConfig};
+use crate::emit::{Body, Emitter, FileAttrs};
+use crate::split::{Encoding, Splitter, decode_utf8};
+
+/// Polls after which a file not seen any more is forgotten (Go keeps three polls).
+const FORGET_AFTER_POLLS: u64 = 3;
+/// The read buffer's starting size; it grows up to `max_log_size` when a record needs it.
+const READ_BUFFER: usize = 256 * 1024;
+/// Fingerprints are indexed by their first bytes (the minimum fingerprint size).
+const PREFIX: usize = crate::config::MIN_FINGERPRINT_SIZE as usize;
+
+/// What identifies a file's content on disk between polls without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Stat {
+    fn of(m: &std::fs::Metadata) -> Stat {
+        Stat {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        }
+    }
+}
+
+/// One known file.
+struct FileState {
+    fingerprint: Vec<u8>,
+    /// Bytes read and handed on (for gzip: of the decompressed stream).
+    offset: u64,
+    record_number: u64,
+    path: Option<PathBuf>,
+    /// Kept open until the next batch, to finish reading a file that was moved away.
+    file: Option<File>,
+    stat: Option<Stat>,
+    attrs: FileAttrs,
+    /// Where the unterminated last record ends, and since when it has not grown.
+    partial: Option<(u64, Instant)>,
+    last_seen: u64,
+    /// Still reading header lines (a new file with `header` configured).
+    in_header: bool,
+}
+
+/// Settings the read loop needs, from the config.
+pub struct Settings {
+    include: Vec<String>,
+    exclude: Vec<glob::Pattern>,
+    exclude_older_than: Duration,
+    start_at_beginning: bool,
+    fingerprint_size: usize,
+    batch_files: usize,
+    max_batches: usize,
+    delete_after_read: bool,
+    force_flush_period: Duration,
+    compression: Compression,
+    max_log_size: usize,
+    include_name: bool,
+    include_path: bool,
+    include_name_resolved: bool,
+    include_path_resolved: bool,
+    include_record_number: bool,
+    include_record_offset: bool,
+    header: Option<(Regex, OperatorsConfig)>,
+}
+
+const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// The receiver's state: known files, the reused buffer, the emitter.
+pub struct Tracker {
+    settings: Settings,
+    splitter: Splitter,
+    emitter: Emitter,
+    buf: Vec<u8>,
+    files: Vec<FileState>,
+    poll: u64,
+    store: Option<Store>,
+}
+
+impl Tracker {
+    pub fn new(
+        config: &FileLogConfig,
+        emitter: Emitter,
+        store: Option<Store>,
+    ) -> Result<Tracker, String> {
+        let (settings, splitter) = build_parts(config)?;
+        let mut files = Vec::new();
+        if let Some(store) = &store {
+            for c in store.load()? {
+                if let Some(fingerprint) = from_hex(&c.fingerprint) {
+                    files.push(FileState {
+                        fingerprint,
+                        offset: c.offset,
+                        record_number: c.record_number,
+                        path: None,
+                        file: None,
+                        stat: None,
+                        attrs: FileAttrs::default(),
+                        partial: None,
+                        last_seen: 0,
+                        in_header: false,
+                    });
+                }
+            }
+        }
+        let buf_len = READ_BUFFER.min(settings.max_log_size.next_power_of_two().max(4096));
+        Ok(Tracker {
+            splitter,
+            settings,
+            emitter,
+            buf: vec![0; buf_len],
+            files,
+            poll: 0,
+            store,
+        })
+    }
+
+    pub fn emitter(&mut self) -> &mut Emitter {
+        &mut self.emitter
+    }
+
+    /// The paths the globs match now, sorted, without excluded ones.
+    fn discover(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for pattern in &self.settings.include {
+            let Ok(paths) = glob::glob_with(pattern, GLOB_OPTIONS) else {
+                continue;
+            };
+            for p in paths.flatten() {
+                if !self
+                    .settings
+                    .exclude
+                    .iter()
+                    .any(|x| x.matches_path_with(&p, GLOB_OPTIONS))
+                {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// One poll: find files, read what is new, hand it on, save the checkpoint.
+    pub fn poll(&mut self) {
+        self.poll += 1;
+        let paths = self.discover();
+        let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
+        let mut by_prefix: HashMap<[u8; PREFIX], Vec<usize>> = HashMap::new();
+        let mut short: Vec<usize> = Vec::new();
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(p) = &f.path {
+                by_path.insert(p.clone(), i);
+            }
+            index(&mut by_prefix, &mut short, &f.fingerprint, i);
+        }
+        let now = SystemTime::now();
+        let mut seen_fingerprints: HashSet<Vec<u8>> = HashSet::new();
+        let mut to_delete: Vec<usize> = Vec::new();
+        // At least one (maybe empty) batch, so files open since the last poll are finished
+        // even when nothing matches any more.
+        let mut batches: Vec<&[PathBuf]> = paths.chunks(self.settings.batch_files).collect();
+        if batches.is_empty() {
+            batches.push(&[]);
+        }
+        for (b, batch) in batches.into_iter().enumerate() {
+            if self.settings.max_batches > 0 && b >= self.settings.max_batches {
+                break;
+            }
+            let mut matched: HashSet<usize> = HashSet::new();
+            for path in batch {
+                let Ok(meta) = std::fs::metadata(path) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                if !self.settings.exclude_older_than.is_zero()
+                    && let Ok(mtime) = meta.modified()
+                    && now.duration_since(mtime).unwrap_or_default()
+                        > self.settings.exclude_older_than
+                {
+                    continue;
+                }
+                let stat = Stat::of(&meta);
+                if let Some(&i) = by_path.get(path) {
+                    let f = &mut self.files[i];
+                    if f.stat == Some(stat) && f.partial.is_none() && f.last_seen == self.poll - 1 {
+                        // Unchanged since the last poll: nothing to read, no need to open it.
+                        f.last_seen = self.poll;
+                        matched.insert(i);
+                        continue;
+                    }
+                }
+                let Ok(file) = File::open(path) else {
+                    continue;
+                };
+                let fingerprint = read_fingerprint(&file, self.settings.fingerprint_size);
+                if fingerprint.is_empty() || !seen_fingerprints.insert(fingerprint.clone()) {
+                    // Empty files wait for content; a second path to the same content is skipped.
+                    continue;
+                }
+                let found = self.find(&by_path, &by_prefix, &short, path, &fingerprint, &matched);
+                let i = match found {
+                    Some(i) => {
+                        let f = &mut self.files[i];
+                        if stat.size < f.offset && self.settings.compression == Compression::None {
+                            // Truncated (copytruncate, or `>`) and rewritten: read it from the start.
+                            f.offset = 0;
+                            f.record_number = 0;
+                            f.partial = None;
+                        }
+                        if f.path.as_deref() != Some(path) {
+                            f.attrs.attrs = file_attrs(&self.settings, path);
+                            f.path = Some(path.clone());
+                        }
+                        f.fingerprint = fingerprint;
+                        i
+                    }
+                    None => {
+                        let start_at_end = self.poll == 1 && !self.settings.start_at_beginning;
+                        self.files.push(FileState {
+                            offset: if start_at_end { stat.size } else { 0 },
+                            record_number: 0,
+                            path: Some(path.clone()),
+                            file: None,
+                            stat: None,
+                            attrs: FileAttrs {
+                                attrs: file_attrs(&self.settings, path),
+                                header: Map::new(),
+                            },
+                            partial: None,
+                            last_seen: self.poll,
+                            in_header: self.settings.header.is_some() && !start_at_end,
+                            fingerprint,
+                        });
+                        let i = self.files.len() - 1;
+                        by_path.insert(path.clone(), i);
+                        index(&mut by_prefix, &mut short, &self.files[i].fingerprint, i);
+                        i
+                    }
+                };
+                matched.insert(i);
+                self.files[i].last_seen = self.poll;
+                self.files[i].stat = Some(stat);
+                let eof = self.read(i, file);
+                if eof && self.settings.delete_after_read {
+                    to_delete.push(i);
+                }
+            }
+            // Files open since the last batch and not matched now were moved or deleted:
+            // finish them through the open handle, then let them go.
+            for i in 0..self.files.len() {
+                if !matched.contains(&i)
+                    && let Some(file) = self.files[i].file.take()
+                {
+                    self.read(i, file);
+                    self.files[i].file = None;
+                }
+            }
+        }
+        for &i in &to_delete {
+            if let Some(p) = self.files[i].path.take() {
+                if let Err(e) = std::fs::remove_file(&p) {
+                    tracing::warn!(path = %p.display(), error = %e, "filelog: delete_after_read failed");
+                }
+                self.files[i].file = None;
+                self.files[i].last_seen = 0;
+            }
+        }
+        let poll = self.poll;
+        self.files
+            .retain(|f| f.file.is_some() || poll.saturating_sub(f.last_seen) <= FORGET_AFTER_POLLS);
+        self.emitter.send_all(false);
+        self.save_checkpoint();
+    }
+
+    fn find(
+        &self,
+        by_path: &HashMap<PathBuf, usize>,
+        by_prefix: &HashMap<[u8; PREFIX], Vec<usize>>,
+        short: &[usize],
+        path: &Path,
+        fingerprint: &[u8],
+        matched: &HashSet<usize>,
+    ) -> Option<usize> {
+        let fits = |i: &usize| {
+            let known = &self.files[*i].fingerprint;
+            !matched.contains(i) && fingerprint.starts_with(known)
+        };
+        if let Some(i) = by_path.get(path).filter(|i| fits(i)) {
+            return Some(*i);
+        }
+        if fingerprint.len() >= PREFIX {
+            let key: [u8; PREFIX] = fingerprint[..PREFIX].try_into().ok()?;
+            if let Some(i) = by_prefix.get(&key).and_then(|v| v.iter().find(|i| fits(i))) {
+                return Some(*i);
+            }
+        }
+        short.iter().find(|i| fits(i)).copied()
+    }
+
+    /// Reads file `i` from its offset to the end. True when it reached the end with nothing
+    /// held back.
+    fn read(&mut self, i: usize, mut file: File) -> bool {
+        let f = &mut self.files[i];
+        let gzip = match self.settings.compression {
+            Compression::Gzip => true,
+            Compression::Auto => f
+                .path
+                .as_ref()
+                .is_some_and(|p| p.extension().is_some_and(|e| e == "gz")),
+            Compression::None => false,
+        };
+        let mut ctx = ReadCtx {
+            settings: &self.settings,
+            splitter: &self.splitter,
+            emitter: &mut self.emitter,
+            buf: &mut self.buf,
+        };
+        if gzip {
+            // A gzip stream cannot be sought: decompress from the start and skip what was read.
+            let Ok(clone) = file.try_clone() else {
+                return false;
+            };
+            let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone));
+            let skipped = std::io::copy(&mut (&mut decoder).take(f.offset), &mut std::io::sink());
+            if skipped.map_or(true, |n| n < f.offset) {
+                return false; // not complete yet (being written) or shorter: try next poll
+            }
+            ctx.read_stream(&mut decoder, f)
+        } else {
+            if file.seek(SeekFrom::Start(f.offset)).is_err() {
+                return false;
+            }
+            let done = ctx.read_stream(&mut file, f);
+            f.file = Some(file);
+            done
+        }
+    }
+
+    fn save_checkpoint(&self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let checkpoints: Vec<Checkpoint> = self
+            .files
+            .iter()
+            .filter(|f| !f.fingerprint.is_empty())
+            .map(|f| Checkpoint {
+                fingerprint: to_hex(&f.fingerprint),
+                offset: f.offset,
+                record_number: f.record_number,
+            })
+            .collect();
+        if let Err(e) = store.save(&checkpoints) {
+            tracing::error!(error = %e, "filelog: saving checkpoints failed");
+        }
+    }
+
+    /// On shutdown: hand on everything, including what operators hold, and save.
+    pub fn stop(&mut self) {
+        self.emitter.send_all(true);
+        self.save_checkpoint();
+    }
+}
+
+fn index(
+    by_prefix: &mut HashMap<[u8; PREFIX], Vec<usize>>,
+    short: &mut Vec<usize>,
+    fingerprint: &[u8],
+    i: usize,
+) {
+    match fingerprint.get(..PREFIX) {
+        Some(p) => by_prefix
+            .entry(p.try_into().unwrap_or([0; PREFIX]))
+            .or_default()
+            .push(i),
+        None => short.push(i),
+    }
+}
+
+fn read_fingerprint(file: &File, size: usize) -> Vec<u8> {
+    let mut fp = vec![0; size];
+    let mut n = 0;
+    while n < size {
+        match file.read_at(&mut fp[n..], n as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    fp.truncate(n);
+    fp
+}
+
+fn file_attrs(s: &Settings, path: &Path) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    if s.include_name {
+        out.push(("log.file.name", name(path)));
+    }
+    if s.include_path {
+        out.push(("log.file.path", path.to_string_lossy().into_owned()));
+    }
+    if s.include_name_resolved || s.include_path_resolved {
+        let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if s.include_name_resolved {
+            out.push(("log.file.name_resolved", name(&resolved)));
+        }
+        if s.include_path_resolved {
+            out.push((
+                "log.file.path_resolved",
+                resolved.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+fn now_unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+struct ReadCtx<'a> {
+    settings: &'a Settings,
+    splitter: &'a Splitter,
+    emitter: &'a mut Emitter,
+    buf: &'a mut Vec<u8>,
+}
+
+impl ReadCtx<'_> {
+    /// Reads `r` (positioned at `f.offset`) to its end, emitting every complete record, and
+    /// the partial last one once it has not grown for `force_flush_period`.
+    fn read_stream(&mut self, r: &mut dyn Read, f: &mut FileState) -> bool {
+        let mut pending = 0usize;
+        loop {
+            if pending == self.buf.len() {
+                // Only when a record may still be longer than the buffer (max_log_size > buffer).
+                let grown = (self.buf.len() * 2).min(self.settings.max_log_size + 8);
+                if grown <= self.buf.len() {
+                    // The splitter always cuts at max_log_size, so this cannot happen.
+                    return false;
+                }
+                self.buf.resize(grown, 0);
+            }
+            let n = match r.read(&mut self.buf[pending..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(path = ?f.path, error = %e, "filelog: read failed");
+                    return false;
+                }
+            };
+            pending += n;
+            let eof = n == 0;
+            let mut flush = false;
+            if eof && pending > 0 {
+                let end = f.offset + pending as u64;
+                let now = Instant::now();
+                match f.partial {
+                    Some((e, since)) if e == end => {
+                        flush = self.settings.delete_after_read
+                            || (!self.settings.force_flush_period.is_zero()
+                                && now.duration_since(since) >= self.settings.force_flush_period);
+                    }
+                    _ => f.partial = Some((end, now)),
+                }
+                flush |= self.settings.delete_after_read;
+            }
+            let observed = now_unix_nanos();
+            let mut pos = 0;
+            while let Some(t) = self.splitter.next(&self.buf[pos..pending], eof && flush) {
+                let start = pos + t.token.start;
+                let end = pos + t.token.end;
+                let record_offset = f.offset + pos as u64;
+                pos += t.advance;
+                f.record_number += 1;
+                self.emit(f, start..end, record_offset, observed);
+                if t.advance == 0 {
+                    break;
+                }
+            }
+            f.offset += pos as u64;
+            if pos > 0 {
+                self.buf.copy_within(pos..pending, 0);
+                pending -= pos;
+                if !eof {
+                    f.partial = None;
+                }
+            }
+            if eof {
+                if pending == 0 {
+                    f.partial = None;
+                }
+                return pending == 0;
+            }
+        }
+    }
+
+    fn emit(
+        &mut self,
+        f: &mut FileState,
+        range: std::ops::Range<usize>,
+        offset: u64,
+        observed: u64,
+    ) {
+        let raw = &self.buf[range];
+        let body = match self.splitter.encoding() {
+            Encoding::Nop => {
+                if raw.is_empty() {
+                    return;
+                }
+                Body::Bytes(raw.to_vec())
+            }
+            Encoding::Utf8 => {
+                let t = self.splitter.trim(raw);
+                if t.is_empty() {
+                    return;
+                }
+                Body::Text(decode_utf8(t))
+            }
+            Encoding::Other(_) => {
+                let s = self.splitter.decode_other(raw);
+                if s.is_empty() {
+                    return;
+                }
+                Body::Text(s)
+            }
+        };
+        if f.in_header {
+            if let Some((re, ops)) = &self.settings.header
+                && let Body::Text(text) = &body
+                && re.is_match(text.as_bytes())
+            {
+                header_line(ops, text, &mut f.attrs.header);
+                return;
+            }
+            f.in_header = false;
+        }
+        self.emitter.record(
+            body,
+            &f.attrs,
+            self.settings
+                .include_record_number
+                .then_some(f.record_number),
+            self.settings.include_record_offset.then_some(offset),
+            observed,
+        );
+    }
+}
+
+/// Runs a header line through `metadata_operators`; the attributes it ends with apply to every
+/// later record of the file.
+fn header_line(ops: &OperatorsConfig, text: &str, into: &mut Map) {
+    let Ok(mut pipeline) = Pipeline::build(ops) else {
+        return;
+    };
+    let mut out = Vec::new();
+    pipeline.process(
+        ferrotel_stanza::Entry::from_line(text.to_owned(), now_unix_nanos()),
+        &mut out,
+    );
+    pipeline.flush_all(&mut out);
+    for e in out {
+        for (k, v) in e.attributes {
+            if !matches!(v, Value::Null) {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The read settings and split function of a config; fails on what cannot be built (regexes,
+/// encoding, header operators).
+pub fn build_parts(config: &FileLogConfig) -> Result<(Settings, Splitter), String> {
+    let encoding = Encoding::lookup(&config.encoding)?;
+    let multiline = match &config.multiline {
+        Some(m) => crate::split::Multiline::build(m)?,
+        None => None,
+    };
+    let header = match &config.header {
+        Some(h) => {
+            // Fail at build time, not on the first file, when the operators cannot be built.
+            Pipeline::build(&h.metadata_operators).map_err(|e| format!("header::metadata_{e}"))?;
+            let re = Regex::new(&h.pattern)
+                .map_err(|e| format!("header::pattern: invalid regex: {e}"))?;
+            Some((re, h.metadata_operators.clone()))
+        }
+        None => None,
+    };
+    let mut max_log_size = config.max_log_size as usize;
+    if matches!(encoding, Encoding::Other(e) if !e.is_ascii_compatible()) {
+        max_log_size &= !1; // keep UTF-16 code units whole
+    }
+    let settings = Settings {
+        include: config.include.clone(),
+        exclude: config
+            .exclude
+            .iter()
+            .map(|g| glob::Pattern::new(g).map_err(|e| format!("exclude {g:?}: {e}")))
+            .collect::<Result<_, _>>()?,
+        exclude_older_than: config.exclude_older_than,
+        start_at_beginning: config.start_at_beginning(),
+        fingerprint_size: config.fingerprint_size as usize,
+        batch_files: (config.max_concurrent_files / 2).max(1),
+        max_batches: config.max_batches,
+        delete_after_read: config.delete_after_read,
+        force_flush_period: config.force_flush_period,
+        compression: config.compression(),
+        max_log_size,
+        include_name: config.include_file_name,
+        include_path: config.include_file_path,
+        include_name_resolved: config.include_file_name_resolved,
+        include_path_resolved: config.include_file_path_resolved,
+        include_record_number: config.include_file_record_number,
+        include_record_offset: config.include_file_record_offset,
+        header,
+    };
+    let splitter = Splitter::new(
+        encoding,
+        multiline,
+        max_log_size,
+        config.preserve_leading_whitespaces,
+        config.preserve_trailing_whitespaces,
+    );
+    Ok((settings, splitter))
+}

@@ -207,7 +207,9 @@ pub(super) fn key_value(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Opera
     if c.delimiter.is_empty() {
         return Err(ctx.err("delimiter", "delimiter is a required parameter"));
     }
-    if c.delimiter == c.pair_delimiter {
+    // An unset pair delimiter is whitespace, which Go compares as " ".
+    let pair = if c.pair_delimiter.is_empty() { " " } else { c.pair_delimiter.as_str() };
+    if c.delimiter == pair {
         return Err(ctx.err("pair_delimiter", "delimiter and pair_delimiter cannot be the same value"));
     }
     Ok(Box::new(Parser { core, parse: KeyValue { delimiter: c.delimiter, pair_delimiter: c.pair_delimiter } }))

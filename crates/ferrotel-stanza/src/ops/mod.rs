@@ -484,3 +484,9 @@ pub(crate) fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Opti
     let v = serde_json::Value::deserialize(d)?;
     duration(&v).map(Some).map_err(serde::de::Error::custom)
 }
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    pub(crate) use super::duration;
+    pub(crate) use super::recombine::byte_size;
+}

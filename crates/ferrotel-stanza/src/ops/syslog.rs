@@ -180,7 +180,7 @@ impl Syslog {
         self.pri(&mut c, &mut m)?;
         let r = c.rest();
         // `Mmm dd hh:mm:ss` (day space-padded) or an RFC 3339 timestamp.
-        let time = if r.len() >= 15 && MONTHS.iter().any(|mo| r.starts_with(mo)) && r.as_bytes().get(3) == Some(&b' ') {
+        let time = if r.len() >= 15 && r.is_char_boundary(15) && r[..15].is_ascii() && MONTHS.iter().any(|mo| r.starts_with(mo)) && r.as_bytes().get(3) == Some(&b' ') {
             let t = &r[..15];
             c.pos += 15;
             if c.rest().starts_with(' ') {

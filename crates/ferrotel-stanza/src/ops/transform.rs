@@ -293,7 +293,7 @@ struct Unquote {
 /// Go's `strconv.Unquote`: `"..."` with escapes, `` `...` `` raw, `'c'` one character.
 pub(crate) fn go_unquote(s: &str) -> Option<String> {
     let q = s.chars().next()?;
-    if s.len() < 2 || !s.ends_with(q) {
+    if !matches!(q, '"' | '\'' | '`') || s.len() < 2 || !s.ends_with(q) {
         return None;
     }
     let inner = &s[1..s.len() - 1];

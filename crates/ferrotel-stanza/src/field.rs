@@ -165,6 +165,11 @@ impl Field {
                 match value {
                     Value::Map(m) => {
                         let target = nested_map(root, &self.keys);
+                        // Parsers usually write into empty attributes: take the map whole.
+                        if target.is_empty() {
+                            *target = m;
+                            return Ok(());
+                        }
                         for (k, v) in m {
                             target.insert(k, v);
                         }

@@ -85,7 +85,10 @@ type Val<'e> = Cow<'e, Value>;
 impl Expr {
     pub fn compile(source: &str) -> Result<Expr, String> {
         let tokens = lex(source)?;
-        let mut p = Parser { toks: tokens, pos: 0 };
+        let mut p = Parser {
+            toks: tokens,
+            pos: 0,
+        };
         let root = p.expr()?;
         if p.pos != p.toks.len() {
             return Err(format!(
@@ -93,7 +96,10 @@ impl Expr {
                 p.toks[p.pos]
             ));
         }
-        Ok(Expr { root, source: source.to_string() })
+        Ok(Expr {
+            root,
+            source: source.to_string(),
+        })
     }
 
     pub fn eval(&self, e: &Entry) -> Result<Value, String> {
@@ -143,12 +149,17 @@ fn eval<'e>(n: &'e Node, e: &'e Entry) -> Result<Val<'e>, String> {
             };
             if let Some(m) = map {
                 return Ok(match key.as_ref() {
-                    Value::Str(k) => m.get(k).map(Cow::Borrowed).unwrap_or(Cow::Owned(Value::Null)),
+                    Value::Str(k) => m
+                        .get(k)
+                        .map(Cow::Borrowed)
+                        .unwrap_or(Cow::Owned(Value::Null)),
                     _ => Cow::Owned(Value::Null),
                 });
             }
             match eval(obj, e)? {
-                Cow::Borrowed(v) => member(v, &key).map(Cow::Borrowed).unwrap_or(Cow::Owned(Value::Null)),
+                Cow::Borrowed(v) => member(v, &key)
+                    .map(Cow::Borrowed)
+                    .unwrap_or(Cow::Owned(Value::Null)),
                 Cow::Owned(v) => Cow::Owned(member(&v, &key).cloned().unwrap_or(Value::Null)),
             }
         }
@@ -173,13 +184,21 @@ fn eval<'e>(n: &'e Node, e: &'e Entry) -> Result<Val<'e>, String> {
         Node::Matches(x, pat, negate) => {
             let v = eval(x, e)?;
             let Value::Str(s) = v.as_ref() else {
-                return Err(format!("invalid operation: {} matches string", type_name(&v)));
+                return Err(format!(
+                    "invalid operation: {} matches string",
+                    type_name(&v)
+                ));
             };
             let m = match pat {
                 Pattern::Fixed(re) => re.is_match(s),
                 Pattern::Dynamic(p) => match eval(p, e)?.as_ref() {
                     Value::Str(p) => Regex::new(p).map_err(|e| e.to_string())?.is_match(s),
-                    o => return Err(format!("invalid operation: string matches {}", type_name(o))),
+                    o => {
+                        return Err(format!(
+                            "invalid operation: string matches {}",
+                            type_name(o)
+                        ));
+                    }
                 },
             };
             Cow::Owned(Value::Bool(m != *negate))
@@ -261,7 +280,9 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                     _ => return bad(),
                 },
             };
-            let Some(ord) = ord else { return Ok(Value::Bool(false)) };
+            let Some(ord) = ord else {
+                return Ok(Value::Bool(false));
+            };
             match op {
                 BinOp::Lt => ord.is_lt(),
                 BinOp::Le => ord.is_le(),
@@ -276,7 +297,9 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
             _ => return bad(),
         },
         BinOp::Contains | BinOp::StartsWith | BinOp::EndsWith => {
-            let (Value::Str(x), Value::Str(y)) = (a, b) else { return bad() };
+            let (Value::Str(x), Value::Str(y)) = (a, b) else {
+                return bad();
+            };
             match op {
                 BinOp::Contains => x.contains(y.as_str()),
                 BinOp::StartsWith => x.starts_with(y.as_str()),
@@ -365,16 +388,25 @@ fn call(f: Func, args: &[Val]) -> Result<Value, String> {
         Func::Int => match one()? {
             Value::Int(i) => Value::Int(*i),
             Value::Double(d) => Value::Int(*d as i64),
-            Value::Str(t) => Value::Int(t.trim().parse().map_err(|_| format!("invalid int {t:?}"))?),
+            Value::Str(t) => {
+                Value::Int(t.trim().parse().map_err(|_| format!("invalid int {t:?}"))?)
+            }
             o => return Err(format!("invalid argument for int (type {})", type_name(o))),
         },
         Func::Float => match one()? {
             Value::Int(i) => Value::Double(*i as f64),
             Value::Double(d) => Value::Double(*d),
-            Value::Str(t) => {
-                Value::Double(t.trim().parse().map_err(|_| format!("invalid float {t:?}"))?)
+            Value::Str(t) => Value::Double(
+                t.trim()
+                    .parse()
+                    .map_err(|_| format!("invalid float {t:?}"))?,
+            ),
+            o => {
+                return Err(format!(
+                    "invalid argument for float (type {})",
+                    type_name(o)
+                ));
             }
-            o => return Err(format!("invalid argument for float (type {})", type_name(o))),
         },
         Func::Env => Value::Str(std::env::var(s(one()?)?).unwrap_or_default()),
     })
@@ -390,8 +422,8 @@ enum Tok {
 }
 
 const OPS: [&str; 22] = [
-    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", "[",
-    "]", ".", ",", "?", ":",
+    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", "[", "]",
+    ".", ",", "?", ":",
 ];
 
 fn lex(src: &str) -> Result<Vec<Tok>, String> {
@@ -420,10 +452,14 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 let t = src[s..i].replace('_', "");
-                out.push(Tok::Float(t.parse().map_err(|_| format!("bad number {t:?}"))?));
+                out.push(Tok::Float(
+                    t.parse().map_err(|_| format!("bad number {t:?}"))?,
+                ));
             } else {
                 let t = src[s..i].replace('_', "");
-                out.push(Tok::Int(t.parse().map_err(|_| format!("bad number {t:?}"))?));
+                out.push(Tok::Int(
+                    t.parse().map_err(|_| format!("bad number {t:?}"))?,
+                ));
             }
         } else if c == b'"' || c == b'\'' || c == b'`' {
             let (s, len) = lex_string(&src[i..])?;
@@ -629,7 +665,11 @@ impl Parser {
         }
     }
     fn primary(&mut self) -> Result<Node, String> {
-        let t = self.toks.get(self.pos).cloned().ok_or("unexpected end of expression")?;
+        let t = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or("unexpected end of expression")?;
         self.pos += 1;
         Ok(match t {
             Tok::Str(s) => Node::Lit(Value::Str(s)),

@@ -42,13 +42,22 @@ impl fmt::Display for Field {
 
 impl Field {
     pub fn body() -> Field {
-        Field { root: Root::Body, keys: Vec::new() }
+        Field {
+            root: Root::Body,
+            keys: Vec::new(),
+        }
     }
     pub fn attributes() -> Field {
-        Field { root: Root::Attributes, keys: Vec::new() }
+        Field {
+            root: Root::Attributes,
+            keys: Vec::new(),
+        }
     }
     pub fn attribute(key: &str) -> Field {
-        Field { root: Root::Attributes, keys: vec![key.to_string()] }
+        Field {
+            root: Root::Attributes,
+            keys: vec![key.to_string()],
+        }
     }
 
     pub fn is_root(&self) -> bool {
@@ -151,7 +160,9 @@ impl Field {
                 if !matches!(e.body, Value::Map(_)) {
                     e.body = Value::Map(Map::new());
                 }
-                let Value::Map(m) = &mut e.body else { unreachable!() };
+                let Value::Map(m) = &mut e.body else {
+                    unreachable!()
+                };
                 let (last, parents) = self.keys.split_last().expect("non-root");
                 nested_map(m, parents).insert(last.clone(), value);
                 Ok(())

@@ -28,7 +28,11 @@ impl<'de> Visitor<'de> for JsonSeed {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(if self.parse_ints { Value::Int(v) } else { Value::Double(v as f64) })
+        Ok(if self.parse_ints {
+            Value::Int(v)
+        } else {
+            Value::Double(v as f64)
+        })
     }
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(match i64::try_from(v) {

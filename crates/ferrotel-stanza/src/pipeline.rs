@@ -57,7 +57,10 @@ struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("id", &self.id).field("outputs", &self.outputs).finish()
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("outputs", &self.outputs)
+            .finish()
     }
 }
 
@@ -91,7 +94,9 @@ impl Pipeline {
                 None => {
                     let mut id = b.kind.clone();
                     let mut n = 0;
-                    while ids.contains(&id) || built.iter().any(|o| o.id.as_deref() == Some(id.as_str())) {
+                    while ids.contains(&id)
+                        || built.iter().any(|o| o.id.as_deref() == Some(id.as_str()))
+                    {
                         n += 1;
                         id = format!("{}{n}", b.kind);
                     }
@@ -119,17 +124,32 @@ impl Pipeline {
                     .iter()
                     .enumerate()
                     .map(|(r, names)| {
-                        let key = if r == 0 { "default".to_string() } else { format!("routes[{}].output", r - 1) };
+                        let key = if r == 0 {
+                            "default".to_string()
+                        } else {
+                            format!("routes[{}].output", r - 1)
+                        };
                         resolve(i, &key, names)
                     })
                     .collect::<Result<Vec<_>, _>>()?,
                 (None, Some(names)) => vec![resolve(i, "output", names)?],
                 (None, None) => vec![vec![next]],
             };
-            nodes.push(Node { id: id.clone(), on_error: b.on_error, cond: b.cond, op: b.op, outputs });
+            nodes.push(Node {
+                id: id.clone(),
+                on_error: b.on_error,
+                cond: b.cond,
+                op: b.op,
+                outputs,
+            });
         }
         check_cycles(&nodes)?;
-        Ok(Pipeline { nodes, stack: Vec::new(), scratch: Vec::new(), errors: 0 })
+        Ok(Pipeline {
+            nodes,
+            stack: Vec::new(),
+            scratch: Vec::new(),
+            errors: 0,
+        })
     }
 
     /// How many entries an operator failed on so far (each also logged unless `_quiet`).
@@ -149,7 +169,12 @@ impl Pipeline {
     }
 
     fn run(&mut self, out: &mut Vec<Entry>) {
-        let Pipeline { nodes, stack, scratch, errors } = self;
+        let Pipeline {
+            nodes,
+            stack,
+            scratch,
+            errors,
+        } = self;
         while let Some((t, e)) = stack.pop() {
             if t == OUT {
                 out.push(e);
@@ -247,7 +272,11 @@ fn check_cycles(nodes: &[Node]) -> Result<(), BuildError> {
     let mut state = vec![0u8; nodes.len()];
     for i in 0..nodes.len() {
         visit(i, nodes, &mut state).map_err(|at| {
-            ops::err(at, "output", format!("operator {:?} is part of a cycle", nodes[at].id))
+            ops::err(
+                at,
+                "output",
+                format!("operator {:?} is part of a cycle", nodes[at].id),
+            )
         })?;
     }
     Ok(())

@@ -43,14 +43,22 @@ fn builtin(preset: &str) -> HashMap<String, i32> {
     for (li, l) in LEVELS.iter().enumerate() {
         for k in 0..4 {
             let n = (li * 4 + k + 1) as i32;
-            let name = if k == 0 { l.to_string() } else { format!("{l}{}", k + 1) };
+            let name = if k == 0 {
+                l.to_string()
+            } else {
+                format!("{l}{}", k + 1)
+            };
             m.insert(name, n);
             m.insert(n.to_string(), n);
         }
     }
     if preset != "otel" && preset != "aliases" {
         for k in 0..4 {
-            let sfx = if k == 0 { String::new() } else { (k + 1).to_string() };
+            let sfx = if k == 0 {
+                String::new()
+            } else {
+                (k + 1).to_string()
+            };
             m.insert(format!("warning{sfx}"), 13 + k);
             m.insert(format!("err{sfx}"), 17 + k);
         }
@@ -94,13 +102,19 @@ fn expand(v: &serde_json::Value, out: &mut Vec<String>) -> Result<(), String> {
 }
 
 impl SeverityParser {
-    pub fn build(c: &SeverityConfig, default_from: Option<&Field>) -> Result<SeverityParser, (String, String)> {
+    pub fn build(
+        c: &SeverityConfig,
+        default_from: Option<&Field>,
+    ) -> Result<SeverityParser, (String, String)> {
         let mut mapping = builtin(&c.preset);
         let aliases = builtin("aliases");
         for (sev, values) in &c.mapping {
-            let n = *aliases
-                .get(&sev.to_lowercase())
-                .ok_or_else(|| (format!("mapping.{sev}"), format!("{sev:?} is not a severity level")))?;
+            let n = *aliases.get(&sev.to_lowercase()).ok_or_else(|| {
+                (
+                    format!("mapping.{sev}"),
+                    format!("{sev:?} is not a severity level"),
+                )
+            })?;
             let mut keys = Vec::new();
             let r = match values {
                 serde_json::Value::Array(a) => a.iter().try_for_each(|v| expand(v, &mut keys)),
@@ -115,8 +129,17 @@ impl SeverityParser {
             .parse_from
             .clone()
             .or_else(|| default_from.cloned())
-            .ok_or_else(|| ("parse_from".to_string(), "missing required field 'parse_from'".to_string()))?;
-        Ok(SeverityParser { parse_from, mapping, overwrite_text: c.overwrite_text })
+            .ok_or_else(|| {
+                (
+                    "parse_from".to_string(),
+                    "missing required field 'parse_from'".to_string(),
+                )
+            })?;
+        Ok(SeverityParser {
+            parse_from,
+            mapping,
+            overwrite_text: c.overwrite_text,
+        })
     }
 
     fn find(&self, v: &Value) -> Result<(i32, String), String> {
@@ -124,7 +147,9 @@ impl SeverityParser {
             Value::Int(i) => i.to_string(),
             Value::Double(d) => {
                 if *d != d.trunc() || !d.is_finite() {
-                    return Err("type float64 cannot be a severity unless it is a whole number".into());
+                    return Err(
+                        "type float64 cannot be a severity unless it is a whole number".into(),
+                    );
                 }
                 (*d as i64).to_string()
             }
@@ -133,7 +158,12 @@ impl SeverityParser {
                 return Ok((n, s.clone()));
             }
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            o => return Err(format!("type {} cannot be a severity", crate::value_type(o))),
+            o => {
+                return Err(format!(
+                    "type {} cannot be a severity",
+                    crate::value_type(o)
+                ));
+            }
         };
         Ok((self.lookup(&text), text))
     }

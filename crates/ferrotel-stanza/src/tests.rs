@@ -15,7 +15,14 @@ fn field_paths_parse_and_print() {
     ] {
         assert_eq!(Field::parse(text).unwrap().to_string(), printed, "{text}");
     }
-    for bad in ["message", "body.", "body[k]", "body[\"k\"", "attributes..x", "bodyx"] {
+    for bad in [
+        "message",
+        "body.",
+        "body[k]",
+        "body[\"k\"",
+        "attributes..x",
+        "bodyx",
+    ] {
         assert!(Field::parse(bad).is_err(), "{bad}");
     }
 }
@@ -28,9 +35,20 @@ fn setting_maps_merges_into_attributes_and_replaces_body_parents() {
     m.insert("new".into(), Value::Int(2));
     Field::attributes().set(&mut e, Value::Map(m)).unwrap();
     assert_eq!(e.attributes.len(), 2);
-    Field::parse("body.a.b").unwrap().set(&mut e, Value::Bool(true)).unwrap();
-    assert_eq!(Field::parse("body.a.b").unwrap().get_ref(&e), Some(&Value::Bool(true)));
-    assert!(Field::parse("attributes").unwrap().set(&mut e, Value::Int(3)).is_err());
+    Field::parse("body.a.b")
+        .unwrap()
+        .set(&mut e, Value::Bool(true))
+        .unwrap();
+    assert_eq!(
+        Field::parse("body.a.b").unwrap().get_ref(&e),
+        Some(&Value::Bool(true))
+    );
+    assert!(
+        Field::parse("attributes")
+            .unwrap()
+            .set(&mut e, Value::Int(3))
+            .is_err()
+    );
 }
 
 #[test]
@@ -41,7 +59,10 @@ fn expr_errors_are_errors_not_panics() {
     assert!(Expr::compile("1 % 0 == 0").unwrap().eval_bool(&e).is_err());
     assert!(Expr::compile("(1").is_err());
     assert!(Expr::compile("'unterminated").is_err());
-    assert_eq!(Expr::compile("1 / 2").unwrap().eval(&e).unwrap(), Value::Double(0.5));
+    assert_eq!(
+        Expr::compile("1 / 2").unwrap().eval(&e).unwrap(),
+        Value::Double(0.5)
+    );
 }
 
 #[test]
@@ -51,7 +72,10 @@ fn byte_sizes_and_durations() {
     assert_eq!(byte_size(&serde_json::json!(512)).unwrap(), 512);
     assert!(byte_size(&serde_json::json!("3 parsecs")).is_err());
     assert_eq!(duration(&serde_json::json!("1m30s")).unwrap().as_secs(), 90);
-    assert_eq!(duration(&serde_json::json!("250ms")).unwrap().as_millis(), 250);
+    assert_eq!(
+        duration(&serde_json::json!("250ms")).unwrap().as_millis(),
+        250
+    );
     assert!(duration(&serde_json::json!("5 minutes")).is_err());
 }
 

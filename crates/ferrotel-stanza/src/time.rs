@@ -47,9 +47,17 @@ enum Chunk {
     Pm,
     TzAbbrev,
     /// Numeric offset: `Z` accepted when the first flag is set; colons; seconds; hours only.
-    Offset { iso: bool, colon: bool, secs: bool, hours_only: bool },
+    Offset {
+        iso: bool,
+        colon: bool,
+        secs: bool,
+        hours_only: bool,
+    },
     /// Fractional seconds after `.`/`,`: fixed digit count (`.000`) or any (`.999`).
-    Frac { digits: usize, fixed: bool },
+    Frac {
+        digits: usize,
+        fixed: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -79,11 +87,27 @@ pub struct TimeParser {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const DAYS: [&str; 7] = [
-    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
 ];
 
 /// Go's layout chunks, longest first where prefixes overlap.
@@ -111,16 +135,96 @@ const GO_CHUNKS: &[(&str, Chunk)] = &[
     ("_2", Chunk::UnderDay),
     ("PM", Chunk::PM),
     ("pm", Chunk::Pm),
-    ("-07:00:00", Chunk::Offset { iso: false, colon: true, secs: true, hours_only: false }),
-    ("-070000", Chunk::Offset { iso: false, colon: false, secs: true, hours_only: false }),
-    ("-07:00", Chunk::Offset { iso: false, colon: true, secs: false, hours_only: false }),
-    ("-0700", Chunk::Offset { iso: false, colon: false, secs: false, hours_only: false }),
-    ("-07", Chunk::Offset { iso: false, colon: false, secs: false, hours_only: true }),
-    ("Z07:00:00", Chunk::Offset { iso: true, colon: true, secs: true, hours_only: false }),
-    ("Z070000", Chunk::Offset { iso: true, colon: false, secs: true, hours_only: false }),
-    ("Z07:00", Chunk::Offset { iso: true, colon: true, secs: false, hours_only: false }),
-    ("Z0700", Chunk::Offset { iso: true, colon: false, secs: false, hours_only: false }),
-    ("Z07", Chunk::Offset { iso: true, colon: false, secs: false, hours_only: true }),
+    (
+        "-07:00:00",
+        Chunk::Offset {
+            iso: false,
+            colon: true,
+            secs: true,
+            hours_only: false,
+        },
+    ),
+    (
+        "-070000",
+        Chunk::Offset {
+            iso: false,
+            colon: false,
+            secs: true,
+            hours_only: false,
+        },
+    ),
+    (
+        "-07:00",
+        Chunk::Offset {
+            iso: false,
+            colon: true,
+            secs: false,
+            hours_only: false,
+        },
+    ),
+    (
+        "-0700",
+        Chunk::Offset {
+            iso: false,
+            colon: false,
+            secs: false,
+            hours_only: false,
+        },
+    ),
+    (
+        "-07",
+        Chunk::Offset {
+            iso: false,
+            colon: false,
+            secs: false,
+            hours_only: true,
+        },
+    ),
+    (
+        "Z07:00:00",
+        Chunk::Offset {
+            iso: true,
+            colon: true,
+            secs: true,
+            hours_only: false,
+        },
+    ),
+    (
+        "Z070000",
+        Chunk::Offset {
+            iso: true,
+            colon: false,
+            secs: true,
+            hours_only: false,
+        },
+    ),
+    (
+        "Z07:00",
+        Chunk::Offset {
+            iso: true,
+            colon: true,
+            secs: false,
+            hours_only: false,
+        },
+    ),
+    (
+        "Z0700",
+        Chunk::Offset {
+            iso: true,
+            colon: false,
+            secs: false,
+            hours_only: false,
+        },
+    ),
+    (
+        "Z07",
+        Chunk::Offset {
+            iso: true,
+            colon: false,
+            secs: false,
+            hours_only: true,
+        },
+    ),
 ];
 
 fn compile_go(layout: &str) -> Vec<Chunk> {
@@ -135,7 +239,10 @@ fn compile_go(layout: &str) -> Vec<Chunk> {
     };
     while i < b.len() {
         // Fractional seconds: `.000`/`.999` (or with ','), only when not followed by a digit.
-        if (b[i] == b'.' || b[i] == b',') && i + 1 < b.len() && (b[i + 1] == b'0' || b[i + 1] == b'9') {
+        if (b[i] == b'.' || b[i] == b',')
+            && i + 1 < b.len()
+            && (b[i + 1] == b'0' || b[i + 1] == b'9')
+        {
             let d = b[i + 1];
             let mut j = i + 1;
             while j < b.len() && b[j] == d {
@@ -143,7 +250,10 @@ fn compile_go(layout: &str) -> Vec<Chunk> {
             }
             if j >= b.len() || !b[j].is_ascii_digit() {
                 push_lit(&mut chunks, lit_start, i);
-                chunks.push(Chunk::Frac { digits: j - i - 1, fixed: d == b'0' });
+                chunks.push(Chunk::Frac {
+                    digits: j - i - 1,
+                    fixed: d == b'0',
+                });
                 i = j;
                 lit_start = i;
                 continue;
@@ -241,18 +351,30 @@ pub(crate) fn local_zone() -> jiff::tz::TimeZone {
 impl TimeParser {
     /// Builds from a config; `default_from` is used when `parse_from` is absent (standalone
     /// `time_parser` reads the body; embedded blocks require it).
-    pub fn build(c: &TimeConfig, default_from: Option<&Field>) -> Result<TimeParser, (String, String)> {
+    pub fn build(
+        c: &TimeConfig,
+        default_from: Option<&Field>,
+    ) -> Result<TimeParser, (String, String)> {
         let parse_from = match (&c.parse_from, default_from) {
             (Some(f), _) => f.clone(),
             (None, Some(d)) => d.clone(),
-            (None, None) => return Err(("parse_from".into(), "missing required parameter 'parse_from'".into())),
+            (None, None) => {
+                return Err((
+                    "parse_from".into(),
+                    "missing required parameter 'parse_from'".into(),
+                ));
+            }
         };
         let layout_type = c.layout_type.as_deref().unwrap_or("strptime");
         if c.layout.is_empty() {
-            return Err(("layout".into(), "missing required configuration parameter `layout`".into()));
+            return Err((
+                "layout".into(),
+                "missing required configuration parameter `layout`".into(),
+            ));
         }
         let go_layout = match layout_type {
-            "strptime" => strptime_to_go(&c.layout).map_err(|m| ("layout".to_string(), format!("parse strptime layout: {m}")))?,
+            "strptime" => strptime_to_go(&c.layout)
+                .map_err(|m| ("layout".to_string(), format!("parse strptime layout: {m}")))?,
             "gotime" => c.layout.clone(),
             "epoch" => {
                 let l = match c.layout.as_str() {
@@ -270,24 +392,38 @@ impl TimeParser {
                         ));
                     }
                 };
-                return Ok(TimeParser { parse_from, kind: Kind::Epoch(l), location: None });
+                return Ok(TimeParser {
+                    parse_from,
+                    kind: Kind::Epoch(l),
+                    location: None,
+                });
             }
             other => {
                 return Err((
                     "layout_type".into(),
-                    format!("unsupported layout_type {other}: valid values are 'strptime', 'gotime', and 'epoch'"),
+                    format!(
+                        "unsupported layout_type {other}: valid values are 'strptime', 'gotime', and 'epoch'"
+                    ),
                 ));
             }
         };
         let location = if !c.location.is_empty() {
-            load_location(&c.location).map_err(|m| ("location".to_string(), format!("invalid 'location': {m}")))?
+            load_location(&c.location)
+                .map_err(|m| ("location".to_string(), format!("invalid 'location': {m}")))?
         } else if go_layout.ends_with('Z') {
             None
         } else {
             Some(local_zone())
         };
         let chunks = compile_go(&go_layout);
-        Ok(TimeParser { parse_from, kind: Kind::Go { layout: go_layout, chunks }, location })
+        Ok(TimeParser {
+            parse_from,
+            kind: Kind::Go {
+                layout: go_layout,
+                chunks,
+            },
+            location,
+        })
     }
 
     /// Parses the `parse_from` value onto the entry's timestamp.
@@ -310,7 +446,12 @@ impl TimeParser {
                 let s = match v {
                     Value::Str(s) => s.as_str(),
                     Value::Bytes(b) => std::str::from_utf8(b).map_err(|e| e.to_string())?,
-                    o => return Err(format!("type {} cannot be parsed as a time", crate::value_type(o))),
+                    o => {
+                        return Err(format!(
+                            "type {} cannot be parsed as a time",
+                            crate::value_type(o)
+                        ));
+                    }
                 };
                 parse_go(layout, chunks, s, self.location.as_ref())
             }
@@ -333,7 +474,12 @@ fn parse_epoch(l: EpochLayout, v: &Value) -> Result<i64, String> {
             SUs => format!("{d:.6}"),
             SNs => format!("{d:.9}"),
         },
-        o => return Err(format!("type {} cannot be parsed as a time", crate::value_type(o))),
+        o => {
+            return Err(format!(
+                "type {} cannot be parsed as a time",
+                crate::value_type(o)
+            ));
+        }
     };
     let name = match l {
         S => "s",
@@ -369,7 +515,9 @@ fn parse_epoch(l: EpochLayout, v: &Value) -> Result<i64, String> {
                 SUs => 1_000,
                 _ => 1,
             };
-            Ok(sec.saturating_mul(1_000_000_000).saturating_add(sub.saturating_mul(unit)))
+            Ok(sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(sub.saturating_mul(unit)))
         }
     }
 }
@@ -415,7 +563,12 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::TimeZone>) -> Result<i64, String> {
+fn parse_go(
+    layout: &str,
+    chunks: &[Chunk],
+    s: &str,
+    loc: Option<&jiff::tz::TimeZone>,
+) -> Result<i64, String> {
     let fail = |what: &str| format!("parsing time {s:?} as {layout:?}: {what}");
     let b = s.as_bytes();
     let mut pos = 0usize;
@@ -432,7 +585,11 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
             Chunk::Lit(a, z) => {
                 let lit = &layout.as_bytes()[a..z];
                 if !b[pos..].starts_with(lit) {
-                    return Err(fail(&format!("cannot parse {:?} as {:?}", &s[pos..], &layout[a..z])));
+                    return Err(fail(&format!(
+                        "cannot parse {:?} as {:?}",
+                        &s[pos..],
+                        &layout[a..z]
+                    )));
                 }
                 pos += lit.len();
             }
@@ -441,12 +598,21 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
                 let y = num(&mut pos, 2, 2, "year")?;
                 year = if y >= 69 { 1900 + y } else { 2000 + y };
             }
-            Chunk::MonthLong => month = name_index(b, &mut pos, &MONTHS, false).ok_or_else(|| fail("cannot parse month"))? as i64 + 1,
-            Chunk::Month => month = name_index(b, &mut pos, &MONTHS, true).ok_or_else(|| fail("cannot parse month"))? as i64 + 1,
+            Chunk::MonthLong => {
+                month = name_index(b, &mut pos, &MONTHS, false)
+                    .ok_or_else(|| fail("cannot parse month"))? as i64
+                    + 1
+            }
+            Chunk::Month => {
+                month = name_index(b, &mut pos, &MONTHS, true)
+                    .ok_or_else(|| fail("cannot parse month"))? as i64
+                    + 1
+            }
             Chunk::NumMonth => month = num(&mut pos, 1, 2, "month")?,
             Chunk::ZeroMonth => month = num(&mut pos, 2, 2, "month")?,
             Chunk::WeekdayLong => {
-                name_index(b, &mut pos, &DAYS, false).ok_or_else(|| fail("cannot parse weekday"))?;
+                name_index(b, &mut pos, &DAYS, false)
+                    .ok_or_else(|| fail("cannot parse weekday"))?;
             }
             Chunk::Weekday => {
                 name_index(b, &mut pos, &DAYS, true).ok_or_else(|| fail("cannot parse weekday"))?;
@@ -472,28 +638,44 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
             Chunk::Minute => min = num(&mut pos, 1, 2, "minute")?,
             Chunk::ZeroMinute => min = num(&mut pos, 2, 2, "minute")?,
             Chunk::Second | Chunk::ZeroSecond => {
-                sec = if *c == Chunk::Second { num(&mut pos, 1, 2, "second")? } else { num(&mut pos, 2, 2, "second")? };
+                sec = if *c == Chunk::Second {
+                    num(&mut pos, 1, 2, "second")?
+                } else {
+                    num(&mut pos, 2, 2, "second")?
+                };
                 // Go reads a fraction the layout does not mention.
                 let next_is_frac = matches!(chunks.get(ci + 1), Some(Chunk::Frac { .. }));
-                if !next_is_frac && pos + 1 < b.len() && (b[pos] == b'.' || b[pos] == b',') && b[pos + 1].is_ascii_digit() {
+                if !next_is_frac
+                    && pos + 1 < b.len()
+                    && (b[pos] == b'.' || b[pos] == b',')
+                    && b[pos + 1].is_ascii_digit()
+                {
                     pos += 1;
                     nanos = frac(b, &mut pos, usize::MAX);
                 }
             }
             Chunk::Frac { digits: n, fixed } => {
                 if fixed {
-                    if pos + 1 + n > b.len() || !(b[pos] == b'.' || b[pos] == b',') || !b[pos + 1..pos + 1 + n].iter().all(u8::is_ascii_digit) {
+                    if pos + 1 + n > b.len()
+                        || !(b[pos] == b'.' || b[pos] == b',')
+                        || !b[pos + 1..pos + 1 + n].iter().all(u8::is_ascii_digit)
+                    {
                         return Err(fail("cannot parse fractional second"));
                     }
                     pos += 1;
                     nanos = frac(b, &mut pos, n);
-                } else if pos + 1 < b.len() && (b[pos] == b'.' || b[pos] == b',') && b[pos + 1].is_ascii_digit() {
+                } else if pos + 1 < b.len()
+                    && (b[pos] == b'.' || b[pos] == b',')
+                    && b[pos + 1].is_ascii_digit()
+                {
                     pos += 1;
                     nanos = frac(b, &mut pos, usize::MAX);
                 }
             }
             Chunk::PM | Chunk::Pm => {
-                let t = b.get(pos..pos + 2).ok_or_else(|| fail("cannot parse AM/PM"))?;
+                let t = b
+                    .get(pos..pos + 2)
+                    .ok_or_else(|| fail("cannot parse AM/PM"))?;
                 pm = Some(match (t, *c) {
                     (b"PM", Chunk::PM) | (b"pm", Chunk::Pm) => true,
                     (b"AM", Chunk::PM) | (b"am", Chunk::Pm) => false,
@@ -525,7 +707,12 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
                     abbrev = Some(&s[start..pos]);
                 }
             }
-            Chunk::Offset { iso, colon, secs, hours_only } => {
+            Chunk::Offset {
+                iso,
+                colon,
+                secs,
+                hours_only,
+            } => {
                 if iso && b.get(pos) == Some(&b'Z') {
                     pos += 1;
                     offset = Some(0);
@@ -605,7 +792,10 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
         (None, Some(a)) => {
             let loc_abbrev_matches = loc.is_some_and(|tz| {
                 let guess = jiff::Timestamp::from_second(
-                    days_from_civil(year.max(1970), month, day) * 86400 + hour * 3600 + min * 60 + sec,
+                    days_from_civil(year.max(1970), month, day) * 86400
+                        + hour * 3600
+                        + min * 60
+                        + sec,
                 )
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
                 tz.to_offset_info(guess).abbreviation() == a
@@ -613,7 +803,10 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
             if loc_abbrev_matches {
                 loc.cloned()
             } else {
-                Some(jiff::tz::TimeZone::get(a).map_err(|_| fail(&format!("failed to load location {a}")))?)
+                Some(
+                    jiff::tz::TimeZone::get(a)
+                        .map_err(|_| fail(&format!("failed to load location {a}")))?,
+                )
             }
         }
         (None, None) => loc.cloned(),
@@ -625,7 +818,9 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
     let mut unix = match (offset, &zone) {
         (Some(off), _) => days_from_civil(year, month, day) * 86400 + secs_of_day - off,
         (None, None) => days_from_civil(year, month, day) * 86400 + secs_of_day,
-        (None, Some(tz)) => to_unix_in(tz, year, month, day, hour, min, sec).map_err(|m| fail(&m))?,
+        (None, Some(tz)) => {
+            to_unix_in(tz, year, month, day, hour, min, sec).map_err(|m| fail(&m))?
+        }
     };
     if yearless {
         // As Go's setTimestampYear: more than 7 days ahead means last year.
@@ -635,7 +830,9 @@ fn parse_go(layout: &str, chunks: &[Chunk], s: &str, loc: Option<&jiff::tz::Time
             unix = match (offset, &zone) {
                 (Some(off), _) => days_from_civil(year, month, day) * 86400 + secs_of_day - off,
                 (None, None) => days_from_civil(year, month, day) * 86400 + secs_of_day,
-                (None, Some(tz)) => to_unix_in(tz, year, month, day, hour, min, sec).map_err(|m| fail(&m))?,
+                (None, Some(tz)) => {
+                    to_unix_in(tz, year, month, day, hour, min, sec).map_err(|m| fail(&m))?
+                }
             };
         }
     }
@@ -658,10 +855,21 @@ fn frac(b: &[u8], pos: &mut usize, max: usize) -> i64 {
     v
 }
 
-fn to_unix_in(tz: &jiff::tz::TimeZone, y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Result<i64, String> {
+fn to_unix_in(
+    tz: &jiff::tz::TimeZone,
+    y: i64,
+    mo: i64,
+    d: i64,
+    h: i64,
+    mi: i64,
+    s: i64,
+) -> Result<i64, String> {
     let dt = jiff::civil::DateTime::new(y as i16, mo as i8, d as i8, h as i8, mi as i8, s as i8, 0)
         .map_err(|e| e.to_string())?;
-    let ts = tz.to_ambiguous_timestamp(dt).compatible().map_err(|e| e.to_string())?;
+    let ts = tz
+        .to_ambiguous_timestamp(dt)
+        .compatible()
+        .map_err(|e| e.to_string())?;
     Ok(ts.as_second())
 }
 

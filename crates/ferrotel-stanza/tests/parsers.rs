@@ -10,7 +10,9 @@ use serde_json::json;
 fn json_parser_numbers_are_doubles_and_null_is_empty() {
     let out = run(
         json!([{"type": "json_parser"}]),
-        vec![line(r#"{"key": "val", "n": 1, "nil": null, "nested": {"a": [2, true]}}"#)],
+        vec![line(
+            r#"{"key": "val", "n": 1, "nil": null, "nested": {"a": [2, true]}}"#,
+        )],
     );
     assert_eq!(out.len(), 1);
     let e = &out[0];
@@ -20,7 +22,13 @@ fn json_parser_numbers_are_doubles_and_null_is_empty() {
             ("key", s("val")),
             ("n", Value::Double(1.0)),
             ("nil", Value::Null),
-            ("nested", Value::Map(map(&[("a", Value::Array(vec![Value::Double(2.0), Value::Bool(true)]))]))),
+            (
+                "nested",
+                Value::Map(map(&[(
+                    "a",
+                    Value::Array(vec![Value::Double(2.0), Value::Bool(true)])
+                )]))
+            ),
         ])
     );
     // The body is kept (Go no longer moves parse_from away).
@@ -30,8 +38,14 @@ fn json_parser_numbers_are_doubles_and_null_is_empty() {
 
 #[test]
 fn json_parser_parse_ints_and_parse_to_body() {
-    let out = run(json!([{"type": "json_parser", "parse_ints": true, "parse_to": "body"}]), vec![line(r#"{"n": 3, "f": 1.5}"#)]);
-    assert_eq!(out[0].body, Value::Map(map(&[("n", Value::Int(3)), ("f", Value::Double(1.5))])));
+    let out = run(
+        json!([{"type": "json_parser", "parse_ints": true, "parse_to": "body"}]),
+        vec![line(r#"{"n": 3, "f": 1.5}"#)],
+    );
+    assert_eq!(
+        out[0].body,
+        Value::Map(map(&[("n", Value::Int(3)), ("f", Value::Double(1.5))]))
+    );
     assert!(out[0].attributes.is_empty());
 }
 
@@ -43,7 +57,9 @@ fn json_parser_with_embedded_time_and_severity() {
             "timestamp": {"parse_from": "attributes.time", "layout": "%Y-%m-%dT%H:%M:%S.%LZ"},
             "severity": {"parse_from": "attributes.level"}
         }]),
-        vec![line(r#"{"time": "2024-01-02T03:04:05.123Z", "level": "WARN", "msg": "hi"}"#)],
+        vec![line(
+            r#"{"time": "2024-01-02T03:04:05.123Z", "level": "WARN", "msg": "hi"}"#,
+        )],
     );
     let e = &out[0];
     assert_eq!(e.time_unix_nano, ts("2024-01-02T03:04:05.123Z"));
@@ -64,7 +80,10 @@ fn parse_errors_follow_on_error() {
         let out = run(json!([{"type": "json_parser", "on_error": mode}]), bad());
         assert_eq!(out.len(), 1, "{mode}");
     }
-    let out = run(json!([{"type": "json_parser", "on_error": "send_quiet"}]), bad());
+    let out = run(
+        json!([{"type": "json_parser", "on_error": "send_quiet"}]),
+        bad(),
+    );
     assert_eq!(out.len(), 3);
 }
 
@@ -84,10 +103,21 @@ fn regex_parser_named_groups() {
         json!([{"type": "regex_parser", "regex": "^Host=(?P<host>[^,]+), Type=(?P<type>.*)$"}]),
         vec![line("Host=127.0.0.1, Type=HTTP"), line("no match here")],
     );
-    assert_eq!(out[0].attributes, map(&[("host", s("127.0.0.1")), ("type", s("HTTP"))]));
-    assert!(out[1].attributes.is_empty(), "unmatched lines pass on unchanged");
-    assert!(build_err(json!([{"type": "regex_parser", "regex": "(a)"}])).contains("operators[0].regex"));
-    assert!(build_err(json!([{"type": "regex_parser", "regex": "(?P<a>"}])).starts_with("operators[0].regex:"));
+    assert_eq!(
+        out[0].attributes,
+        map(&[("host", s("127.0.0.1")), ("type", s("HTTP"))])
+    );
+    assert!(
+        out[1].attributes.is_empty(),
+        "unmatched lines pass on unchanged"
+    );
+    assert!(
+        build_err(json!([{"type": "regex_parser", "regex": "(a)"}])).contains("operators[0].regex")
+    );
+    assert!(
+        build_err(json!([{"type": "regex_parser", "regex": "(?P<a>"}]))
+            .starts_with("operators[0].regex:")
+    );
 }
 
 #[test]
@@ -98,29 +128,68 @@ fn regex_parser_parse_from_and_parse_to() {
         json!([{"type": "regex_parser", "regex": "^a=(?P<a>\\d+)$", "parse_from": "attributes.raw", "parse_to": "body.parsed"}]),
         vec![e],
     );
-    assert_eq!(out[0].body, Value::Map(map(&[("parsed", Value::Map(map(&[("a", s("1"))])))])));
+    assert_eq!(
+        out[0].body,
+        Value::Map(map(&[("parsed", Value::Map(map(&[("a", s("1"))])))]))
+    );
 }
 
 #[test]
 fn key_value_parser_cases() {
-    let out = run(json!([{"type": "key_value_parser"}]), vec![line("name=stanza age=2 msg=\"hello world\"")]);
-    assert_eq!(out[0].attributes, map(&[("name", s("stanza")), ("age", s("2")), ("msg", s("hello world"))]));
+    let out = run(
+        json!([{"type": "key_value_parser"}]),
+        vec![line("name=stanza age=2 msg=\"hello world\"")],
+    );
+    assert_eq!(
+        out[0].attributes,
+        map(&[
+            ("name", s("stanza")),
+            ("age", s("2")),
+            ("msg", s("hello world"))
+        ])
+    );
     let out = run(
         json!([{"type": "key_value_parser", "delimiter": ":", "pair_delimiter": "!"}]),
         vec![line("name:stanza!age:2")],
     );
-    assert_eq!(out[0].attributes, map(&[("name", s("stanza")), ("age", s("2"))]));
-    let out = run(json!([{"type": "key_value_parser", "on_error": "drop"}]), vec![line("novalue")]);
+    assert_eq!(
+        out[0].attributes,
+        map(&[("name", s("stanza")), ("age", s("2"))])
+    );
+    let out = run(
+        json!([{"type": "key_value_parser", "on_error": "drop"}]),
+        vec![line("novalue")],
+    );
     assert!(out.is_empty());
-    assert!(build_err(json!([{"type": "key_value_parser", "delimiter": " "}])).contains("pair_delimiter"));
+    assert!(
+        build_err(json!([{"type": "key_value_parser", "delimiter": " "}]))
+            .contains("pair_delimiter")
+    );
 }
 
 #[test]
 fn csv_parser_cases() {
     let ops = json!([{"type": "csv_parser", "header": "id,severity,message"}]);
-    let out = run(ops.clone(), vec![line("1,debug,Debug Message"), line("2,info,\"quoted, with comma\""), line("1,2")]);
-    assert_eq!(out[0].attributes, map(&[("id", s("1")), ("severity", s("debug")), ("message", s("Debug Message"))]));
-    assert_eq!(out[1].attributes.get("message"), Some(&s("quoted, with comma")));
+    let out = run(
+        ops.clone(),
+        vec![
+            line("1,debug,Debug Message"),
+            line("2,info,\"quoted, with comma\""),
+            line("1,2"),
+        ],
+    );
+    assert_eq!(
+        out[0].attributes,
+        map(&[
+            ("id", s("1")),
+            ("severity", s("debug")),
+            ("message", s("Debug Message"))
+        ])
+    );
+    assert_eq!(
+        out[1].attributes.get("message"),
+        Some(&s("quoted, with comma"))
+    );
     assert!(out[2].attributes.is_empty(), "wrong field count fails");
     let out = run(
         json!([{"type": "csv_parser", "header": "a|b", "header_delimiter": "|", "delimiter": "\t"}]),
@@ -129,21 +198,38 @@ fn csv_parser_cases() {
     assert_eq!(out[0].attributes, map(&[("a", s("x")), ("b", s("y"))]));
     let mut e = line("1;2");
     e.attributes.insert("hdr".into(), s("x;y"));
-    let out = run(json!([{"type": "csv_parser", "header_attribute": "hdr", "delimiter": ";"}]), vec![e]);
+    let out = run(
+        json!([{"type": "csv_parser", "header_attribute": "hdr", "delimiter": ";"}]),
+        vec![e],
+    );
     assert_eq!(out[0].attributes.get("y"), Some(&s("2")));
-    let out = run(json!([{"type": "csv_parser", "header": "a,b", "lazy_quotes": true}]), vec![line("a\"b,c")]);
+    let out = run(
+        json!([{"type": "csv_parser", "header": "a,b", "lazy_quotes": true}]),
+        vec![line("a\"b,c")],
+    );
     assert_eq!(out[0].attributes.get("a"), Some(&s("a\"b")));
     assert!(build_err(json!([{"type": "csv_parser"}])).contains("operators[0].header"));
 }
 
 #[test]
 fn json_array_parser_cases() {
-    let out = run(json!([{"type": "json_array_parser", "header": "a,b,c,d"}]), vec![line(r#"[1, "x", null, {"k": 1}]"#)]);
+    let out = run(
+        json!([{"type": "json_array_parser", "header": "a,b,c,d"}]),
+        vec![line(r#"[1, "x", null, {"k": 1}]"#)],
+    );
     assert_eq!(
         out[0].attributes,
-        map(&[("a", Value::Int(1)), ("b", s("x")), ("c", Value::Null), ("d", s(r#"{"k":1}"#))])
+        map(&[
+            ("a", Value::Int(1)),
+            ("b", s("x")),
+            ("c", Value::Null),
+            ("d", s(r#"{"k":1}"#))
+        ])
     );
-    let out = run(json!([{"type": "json_array_parser"}]), vec![line(r#"["a", true]"#)]);
+    let out = run(
+        json!([{"type": "json_array_parser"}]),
+        vec![line(r#"["a", true]"#)],
+    );
     assert_eq!(out[0].body, Value::Array(vec![s("a"), Value::Bool(true)]));
 }
 
@@ -151,7 +237,9 @@ fn json_array_parser_cases() {
 fn syslog_rfc5424() {
     let out = run(
         json!([{"type": "syslog_parser", "protocol": "rfc5424"}]),
-        vec![line(r#"<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 23108 ID52020 [SecureAuth@27389 UserHostAddress="192.168.2.132" Realm="SecureAuth0" UserID="Tester2" PEN="27389"] Found the user for retrieving user's profile"#)],
+        vec![line(
+            r#"<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 23108 ID52020 [SecureAuth@27389 UserHostAddress="192.168.2.132" Realm="SecureAuth0" UserID="Tester2" PEN="27389"] Found the user for retrieving user's profile"#,
+        )],
     );
     let e = &out[0];
     let sd = map(&[(
@@ -190,16 +278,24 @@ fn syslog_rfc5424_octet_counting_and_nil_values() {
         json!([{"type": "syslog_parser", "protocol": "rfc5424", "enable_octet_counting": true}]),
         vec![line(&framed)],
     );
-    assert_eq!(out[0].attributes.get("message"), Some(&s("'su root' failed")));
+    assert_eq!(
+        out[0].attributes.get("message"),
+        Some(&s("'su root' failed"))
+    );
     assert_eq!(out[0].attributes.get("proc_id"), None);
-    assert_eq!((out[0].severity_number, out[0].severity_text.as_str()), (18, "crit"));
+    assert_eq!(
+        (out[0].severity_number, out[0].severity_text.as_str()),
+        (18, "crit")
+    );
 }
 
 #[test]
 fn syslog_rfc3164_takes_the_current_year_in_location() {
     let out = run(
         json!([{"type": "syslog_parser", "protocol": "rfc3164", "location": "America/New_York"}]),
-        vec![line("<34>Jan 12 06:30:00 1.2.3.4 apache_server[42]: test message")],
+        vec![line(
+            "<34>Jan 12 06:30:00 1.2.3.4 apache_server[42]: test message",
+        )],
     );
     let e = &out[0];
     assert_eq!(
@@ -218,23 +314,40 @@ fn syslog_rfc3164_takes_the_current_year_in_location() {
     let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
     let year = tz.to_datetime(now).year();
     let at = |y: i16| {
-        tz.to_ambiguous_timestamp(jiff::civil::date(y, 1, 12).at(6, 30, 0, 0)).compatible().unwrap().as_nanosecond() as u64
+        tz.to_ambiguous_timestamp(jiff::civil::date(y, 1, 12).at(6, 30, 0, 0))
+            .compatible()
+            .unwrap()
+            .as_nanosecond() as u64
     };
-    let expected = if at(year) > (now.as_nanosecond() as u64) + 7 * 86_400_000_000_000 { at(year - 1) } else { at(year) };
+    let expected = if at(year) > (now.as_nanosecond() as u64) + 7 * 86_400_000_000_000 {
+        at(year - 1)
+    } else {
+        at(year)
+    };
     assert_eq!(e.time_unix_nano, expected);
     assert_eq!(e.severity_number, 18);
 }
 
-const POD_PATH: &str =
-    "/var/log/pods/some_kube-scheduler-kind-control-plane_49cc7c1fd3702c40b2686ea7486091d3/kube-scheduler44/1.log";
+const POD_PATH: &str = "/var/log/pods/some_kube-scheduler-kind-control-plane_49cc7c1fd3702c40b2686ea7486091d3/kube-scheduler44/1.log";
 
 #[test]
 fn container_docker_with_k8s_metadata() {
-    let e = with_path(line(r#"{"log":"INFO: log line here","stream":"stdout","time":"2029-03-30T08:31:20.545192187Z"}"#), POD_PATH);
+    let e = with_path(
+        line(
+            r#"{"log":"INFO: log line here","stream":"stdout","time":"2029-03-30T08:31:20.545192187Z"}"#,
+        ),
+        POD_PATH,
+    );
     let out = run(json!([{"type": "container"}]), vec![e]);
     let e = &out[0];
     assert_eq!(body_text(e), "INFO: log line here");
-    assert_eq!(e.attributes, map(&[("log.iostream", s("stdout")), ("log.file.path", s(POD_PATH))]));
+    assert_eq!(
+        e.attributes,
+        map(&[
+            ("log.iostream", s("stdout")),
+            ("log.file.path", s(POD_PATH))
+        ])
+    );
     assert_eq!(e.time_unix_nano, ts("2029-03-30T08:31:20.545192187Z"));
     assert_eq!(
         e.resource,
@@ -251,24 +364,48 @@ fn container_docker_with_k8s_metadata() {
 #[test]
 fn container_cri_partial_lines_join_keeping_the_first_time() {
     let entries = vec![
-        with_path(line("2023-06-22T10:27:25.813799277Z stdout P multiline containerd line that i"), POD_PATH),
-        with_path(line("2023-06-22T10:27:26.000000000Z stdout F s super awesomne"), POD_PATH),
-        with_path(line("2023-06-22T10:27:27.000000000Z stderr F single"), POD_PATH),
+        with_path(
+            line("2023-06-22T10:27:25.813799277Z stdout P multiline containerd line that i"),
+            POD_PATH,
+        ),
+        with_path(
+            line("2023-06-22T10:27:26.000000000Z stdout F s super awesomne"),
+            POD_PATH,
+        ),
+        with_path(
+            line("2023-06-22T10:27:27.000000000Z stderr F single"),
+            POD_PATH,
+        ),
     ];
-    let out = run(json!([{"type": "container", "format": "containerd"}]), entries);
+    let out = run(
+        json!([{"type": "container", "format": "containerd"}]),
+        entries,
+    );
     assert_eq!(out.len(), 2);
-    assert_eq!(body_text(&out[0]), "multiline containerd line that is super awesomne");
+    assert_eq!(
+        body_text(&out[0]),
+        "multiline containerd line that is super awesomne"
+    );
     assert_eq!(out[0].time_unix_nano, ts("2023-06-22T10:27:25.813799277Z"));
     assert_eq!(out[0].attributes.get("log.iostream"), Some(&s("stdout")));
     assert_eq!(body_text(&out[1]), "single");
     assert_eq!(out[1].attributes.get("log.iostream"), Some(&s("stderr")));
-    assert_eq!(out[1].resource.get("k8s.pod.name"), Some(&s("kube-scheduler-kind-control-plane")));
+    assert_eq!(
+        out[1].resource.get("k8s.pod.name"),
+        Some(&s("kube-scheduler-kind-control-plane"))
+    );
 }
 
 #[test]
 fn container_detects_crio_with_offset_time() {
-    let e = with_path(line("2024-04-13T07:59:37.505201169-10:00 stdout F my log"), POD_PATH);
-    let out = run(json!([{"type": "container", "add_metadata_from_filepath": false}]), vec![e]);
+    let e = with_path(
+        line("2024-04-13T07:59:37.505201169-10:00 stdout F my log"),
+        POD_PATH,
+    );
+    let out = run(
+        json!([{"type": "container", "add_metadata_from_filepath": false}]),
+        vec![e],
+    );
     assert_eq!(body_text(&out[0]), "my log");
     assert_eq!(out[0].time_unix_nano, ts("2024-04-13T17:59:37.505201169Z"));
     assert!(out[0].resource.is_empty());
@@ -277,17 +414,61 @@ fn container_detects_crio_with_offset_time() {
 #[test]
 fn time_parser_layouts() {
     let cases: &[(serde_json::Value, Value, &str)] = &[
-        (json!({"layout": "%Y-%m-%dT%H:%M:%S.%f%z"}), s("2020-01-02T03:04:05.123456+0100"), "2020-01-02T02:04:05.123456Z"),
-        (json!({"layout": "%d/%b/%Y:%H:%M:%S %z"}), s("10/Oct/2000:13:55:36 -0700"), "2000-10-10T20:55:36Z"),
-        (json!({"layout": "%Y-%m-%d %H:%M:%S", "location": "Asia/Tokyo"}), s("2021-06-01 09:00:00"), "2021-06-01T00:00:00Z"),
-        (json!({"layout_type": "gotime", "layout": "2006-01-02T15:04:05Z07:00"}), s("2019-12-31T23:59:59Z"), "2019-12-31T23:59:59Z"),
-        (json!({"layout_type": "gotime", "layout": "Jan _2 15:04:05.000 2006", "location": "UTC"}), s("Feb  3 04:05:06.789 2022"), "2022-02-03T04:05:06.789Z"),
-        (json!({"layout_type": "gotime", "layout": "02 Jan 06 15:04 MST"}), s("02 Jan 06 15:04 UTC"), "2006-01-02T15:04:00Z"),
-        (json!({"layout_type": "gotime", "layout": "3:04PM 2006-01-02", "location": "UTC"}), s("1:30PM 2020-05-05"), "2020-05-05T13:30:00Z"),
-        (json!({"layout_type": "epoch", "layout": "s"}), s("1136214245"), "2006-01-02T15:04:05Z"),
-        (json!({"layout_type": "epoch", "layout": "ms"}), Value::Double(1136214245123.0), "2006-01-02T15:04:05.123Z"),
-        (json!({"layout_type": "epoch", "layout": "s.us"}), s("1136214245.123456"), "2006-01-02T15:04:05.123456Z"),
-        (json!({"layout_type": "epoch", "layout": "ns"}), Value::Int(1136214245000000001), "2006-01-02T15:04:05.000000001Z"),
+        (
+            json!({"layout": "%Y-%m-%dT%H:%M:%S.%f%z"}),
+            s("2020-01-02T03:04:05.123456+0100"),
+            "2020-01-02T02:04:05.123456Z",
+        ),
+        (
+            json!({"layout": "%d/%b/%Y:%H:%M:%S %z"}),
+            s("10/Oct/2000:13:55:36 -0700"),
+            "2000-10-10T20:55:36Z",
+        ),
+        (
+            json!({"layout": "%Y-%m-%d %H:%M:%S", "location": "Asia/Tokyo"}),
+            s("2021-06-01 09:00:00"),
+            "2021-06-01T00:00:00Z",
+        ),
+        (
+            json!({"layout_type": "gotime", "layout": "2006-01-02T15:04:05Z07:00"}),
+            s("2019-12-31T23:59:59Z"),
+            "2019-12-31T23:59:59Z",
+        ),
+        (
+            json!({"layout_type": "gotime", "layout": "Jan _2 15:04:05.000 2006", "location": "UTC"}),
+            s("Feb  3 04:05:06.789 2022"),
+            "2022-02-03T04:05:06.789Z",
+        ),
+        (
+            json!({"layout_type": "gotime", "layout": "02 Jan 06 15:04 MST"}),
+            s("02 Jan 06 15:04 UTC"),
+            "2006-01-02T15:04:00Z",
+        ),
+        (
+            json!({"layout_type": "gotime", "layout": "3:04PM 2006-01-02", "location": "UTC"}),
+            s("1:30PM 2020-05-05"),
+            "2020-05-05T13:30:00Z",
+        ),
+        (
+            json!({"layout_type": "epoch", "layout": "s"}),
+            s("1136214245"),
+            "2006-01-02T15:04:05Z",
+        ),
+        (
+            json!({"layout_type": "epoch", "layout": "ms"}),
+            Value::Double(1136214245123.0),
+            "2006-01-02T15:04:05.123Z",
+        ),
+        (
+            json!({"layout_type": "epoch", "layout": "s.us"}),
+            s("1136214245.123456"),
+            "2006-01-02T15:04:05.123456Z",
+        ),
+        (
+            json!({"layout_type": "epoch", "layout": "ns"}),
+            Value::Int(1136214245000000001),
+            "2006-01-02T15:04:05.000000001Z",
+        ),
     ];
     for (cfg, input, want) in cases {
         let mut op = cfg.clone();
@@ -308,9 +489,18 @@ fn time_parser_errors_and_bad_configs() {
     );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].time_unix_nano, ts("2021-01-01T00:00:00Z"));
-    assert!(build_err(json!([{"type": "time_parser", "layout": "%Q"}])).starts_with("operators[0].layout:"));
-    assert!(build_err(json!([{"type": "time_parser", "layout_type": "epoch", "layout": "h"}])).contains("layout"));
-    assert!(build_err(json!([{"type": "time_parser", "layout": "%Y", "location": "Mars/Base"}])).contains("location"));
+    assert!(
+        build_err(json!([{"type": "time_parser", "layout": "%Q"}]))
+            .starts_with("operators[0].layout:")
+    );
+    assert!(
+        build_err(json!([{"type": "time_parser", "layout_type": "epoch", "layout": "h"}]))
+            .contains("layout")
+    );
+    assert!(
+        build_err(json!([{"type": "time_parser", "layout": "%Y", "location": "Mars/Base"}]))
+            .contains("location")
+    );
 }
 
 #[test]
@@ -334,24 +524,38 @@ fn severity_parser_presets_mappings_and_ranges() {
         let mut e = line("x");
         e.attributes.insert("s".into(), v.clone());
         let out = run(ops.clone(), vec![e]);
-        assert_eq!((out[0].severity_number, out[0].severity_text.as_str()), (*n, *t), "{v:?}");
+        assert_eq!(
+            (out[0].severity_number, out[0].severity_text.as_str()),
+            (*n, *t),
+            "{v:?}"
+        );
     }
     let mut e = line("x");
     e.attributes.insert("s".into(), s("info"));
-    let out = run(json!([{"type": "severity_parser", "parse_from": "attributes.s", "preset": "none"}]), vec![e.clone()]);
+    let out = run(
+        json!([{"type": "severity_parser", "parse_from": "attributes.s", "preset": "none"}]),
+        vec![e.clone()],
+    );
     assert_eq!(out[0].severity_number, 0);
     let out = run(
         json!([{"type": "severity_parser", "parse_from": "attributes.s", "overwrite_text": true, "mapping": {"warn2": "info"}}]),
         vec![e],
     );
-    assert_eq!((out[0].severity_number, out[0].severity_text.as_str()), (14, "WARN2"));
-    assert!(build_err(json!([{"type": "severity_parser", "mapping": {"loud": "x"}}])).starts_with("operators[0].mapping.loud"));
+    assert_eq!(
+        (out[0].severity_number, out[0].severity_text.as_str()),
+        (14, "WARN2")
+    );
+    assert!(
+        build_err(json!([{"type": "severity_parser", "mapping": {"loud": "x"}}]))
+            .starts_with("operators[0].mapping.loud")
+    );
 }
 
 #[test]
 fn trace_and_scope_name_parsers() {
     let mut e = line("x");
-    e.attributes.insert("trace_id".into(), s("480140f3d770a5ae32f0a22b6a812cff"));
+    e.attributes
+        .insert("trace_id".into(), s("480140f3d770a5ae32f0a22b6a812cff"));
     e.attributes.insert("span_id".into(), s("92c3792d54ba94f3"));
     e.attributes.insert("trace_flags".into(), s("01"));
     e.attributes.insert("logger".into(), s("com.example.Main"));
@@ -362,20 +566,32 @@ fn trace_and_scope_name_parsers() {
     let e = &out[0];
     assert_eq!(e.trace_id.len(), 16);
     assert_eq!(e.trace_id[0], 0x48);
-    assert_eq!(e.span_id, vec![0x92, 0xc3, 0x79, 0x2d, 0x54, 0xba, 0x94, 0xf3]);
+    assert_eq!(
+        e.span_id,
+        vec![0x92, 0xc3, 0x79, 0x2d, 0x54, 0xba, 0x94, 0xf3]
+    );
     assert_eq!(e.trace_flags, 1);
     assert_eq!(e.scope_name, "com.example.Main");
     assert!(!e.attributes.contains_key("logger"));
     let mut bad = line("x");
     bad.attributes.insert("trace_id".into(), s("xyz"));
-    let out = run(json!([{"type": "trace_parser", "on_error": "drop"}]), vec![bad]);
+    let out = run(
+        json!([{"type": "trace_parser", "on_error": "drop"}]),
+        vec![bad],
+    );
     assert!(out.is_empty());
 }
 
 #[test]
 fn invalid_utf8_bytes_become_one_replacement_each() {
-    assert_eq!(ferrotel_stanza::text_from_bytes(b"a\xE2\x82b"), "a\u{FFFD}\u{FFFD}b");
+    assert_eq!(
+        ferrotel_stanza::text_from_bytes(b"a\xE2\x82b"),
+        "a\u{FFFD}\u{FFFD}b"
+    );
     assert_eq!(ferrotel_stanza::text_from_bytes(b"ok"), "ok");
-    assert_eq!(ferrotel_stanza::text_from_bytes(b"\xff\xfe"), "\u{FFFD}\u{FFFD}");
+    assert_eq!(
+        ferrotel_stanza::text_from_bytes(b"\xff\xfe"),
+        "\u{FFFD}\u{FFFD}"
+    );
     let _: Map = Map::new();
 }

@@ -45,7 +45,8 @@ struct Container {
 }
 
 const CRIO: &str = r"^(?P<time>[^ Z]+) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$";
-const CONTAINERD: &str = r"^(?P<time>[^ ^Z]+Z) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$";
+const CONTAINERD: &str =
+    r"^(?P<time>[^ ^Z]+Z) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$";
 const LOG_PATH: &str = r"^.*(\/|\\)(?P<namespace>[^_]+)_(?P<pod_name>[^_]+)_(?P<uid>[a-f0-9\-]+)(\/|\\)(?P<container_name>[^\._]+)(\/|\\)(?P<restart_count>\d+)\.log$";
 
 const K8S: [(&str, &str); 5] = [
@@ -62,7 +63,10 @@ impl Container {
             return Err("entry cannot be parsed as container logs".into());
         };
         let Value::Str(s) = v else {
-            return Err(format!("type '{}' cannot be parsed as container logs", crate::value_type(v)));
+            return Err(format!(
+                "type '{}' cannot be parsed as container logs",
+                crate::value_type(v)
+            ));
         };
         if s.starts_with('{') {
             Ok(Format::Docker)
@@ -78,19 +82,34 @@ impl Container {
     /// Time from `attributes.time` (removed), `log` to the body, `stream` to `log.iostream`,
     /// k8s metadata from the path.
     fn mappings(&self, e: &mut Entry, time: &TimeParser) -> Result<(), String> {
-        time.parse(e).map_err(|m| format!("failed to parse time: {m}"))?;
+        time.parse(e)
+            .map_err(|m| format!("failed to parse time: {m}"))?;
         e.attributes.remove("time");
-        let log = e.attributes.remove("log").ok_or("move: field log does not exist")?;
+        let log = e
+            .attributes
+            .remove("log")
+            .ok_or("move: field log does not exist")?;
         e.body = log;
-        let stream = e.attributes.remove("stream").ok_or("move: field stream does not exist")?;
+        let stream = e
+            .attributes
+            .remove("stream")
+            .ok_or("move: field stream does not exist")?;
         e.attributes.insert("log.iostream".into(), stream);
         if self.metadata {
             let path = match e.attributes.get("log.file.path") {
                 Some(Value::Str(p)) => p.clone(),
-                Some(v) => return Err(format!("type '{}' cannot be parsed as log path field", crate::value_type(v))),
+                Some(v) => {
+                    return Err(format!(
+                        "type '{}' cannot be parsed as log path field",
+                        crate::value_type(v)
+                    ));
+                }
                 None => return Err("type '<nil>' cannot be parsed as log path field".into()),
             };
-            let m = self.path.matches(&path).map_err(|_| "failed to detect a valid log path".to_string())?;
+            let m = self
+                .path
+                .matches(&path)
+                .map_err(|_| "failed to detect a valid log path".to_string())?;
             for (from, to) in K8S {
                 if let Some(v) = m.get(from) {
                     e.resource.insert(to.into(), v.clone());
@@ -107,14 +126,22 @@ impl Operator for Container {
             Some(f) => f,
             None => match self.detect(&e) {
                 Ok(f) => f,
-                Err(m) => return Err((e, format!("failed to detect a valid container log format: {m}"))),
+                Err(m) => {
+                    return Err((
+                        e,
+                        format!("failed to detect a valid container log format: {m}"),
+                    ));
+                }
             },
         };
         match format {
             Format::Docker => {
                 let mut e = self.core.run(e, |v| {
                     let Value::Str(s) = v else {
-                        return Err(format!("type '{}' cannot be parsed as docker container logs", crate::value_type(v)));
+                        return Err(format!(
+                            "type '{}' cannot be parsed as docker container logs",
+                            crate::value_type(v)
+                        ));
                     };
                     crate::json::parse(s, false)
                 })?;
@@ -124,12 +151,23 @@ impl Operator for Container {
                 out.push((0, e));
             }
             Format::Crio | Format::Containerd => {
-                let re = if format == Format::Crio { &self.crio } else { &self.containerd };
+                let re = if format == Format::Crio {
+                    &self.crio
+                } else {
+                    &self.containerd
+                };
                 let mut e = self.core.run(e, |v| match v {
                     Value::Str(s) => re.matches(s).map(Value::Map),
-                    o => Err(format!("type '{}' cannot be parsed as cri logs", crate::value_type(o))),
+                    o => Err(format!(
+                        "type '{}' cannot be parsed as cri logs",
+                        crate::value_type(o)
+                    )),
                 })?;
-                let time = if format == Format::Crio { &self.crio_time } else { &self.utc_time };
+                let time = if format == Format::Crio {
+                    &self.crio_time
+                } else {
+                    &self.utc_time
+                };
                 if let Err(m) = self.mappings(&mut e, time) {
                     // As Go: a CRI entry whose mappings fail is reported, not passed on.
                     tracing::warn!(error = %m, "container: failed to handle attribute mappings");
@@ -172,7 +210,12 @@ pub(super) fn build(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>
         Some("docker") => Some(Format::Docker),
         Some("crio") => Some(Format::Crio),
         Some("containerd") => Some(Format::Containerd),
-        Some(o) => return Err(ctx.err("format", format!("invalid format {o:?}: use docker, crio or containerd"))),
+        Some(o) => {
+            return Err(ctx.err(
+                "format",
+                format!("invalid format {o:?}: use docker, crio or containerd"),
+            ));
+        }
     };
     let mut recombine = Recombiner::new(None, false, Field::body(), String::new(), false);
     if let Some(v) = &c.max_log_size {

@@ -3,6 +3,10 @@
 //! `trace`/`scope_name`), and one module per family. Each operator's typed config sits with
 //! its logic; `deny_unknown_fields` rejects keys the Go Collector would reject.
 
+// A failed entry travels back by value, as a successful one does; boxing it would allocate on
+// every error for no gain.
+#![allow(clippy::result_large_err)]
+
 mod container;
 mod parsers;
 mod recombine;
@@ -93,7 +97,10 @@ pub(crate) fn err(index: usize, key: &str, message: impl Into<String>) -> BuildE
     } else {
         format!("operators[{index}].{key}")
     };
-    BuildError { path, message: message.into() }
+    BuildError {
+        path,
+        message: message.into(),
+    }
 }
 
 /// Turns a serde error into one naming the key where serde says which.
@@ -101,7 +108,11 @@ fn serde_err(index: usize, prefix: &str, e: serde_json::Error) -> BuildError {
     let msg = e.to_string();
     let key = ["unknown field `", "missing field `", "duplicate field `"]
         .iter()
-        .find_map(|p| msg.split_once(p).and_then(|(_, r)| r.split_once('`')).map(|(k, _)| k.to_string()));
+        .find_map(|p| {
+            msg.split_once(p)
+                .and_then(|(_, r)| r.split_once('`'))
+                .map(|(k, _)| k.to_string())
+        });
     let key = match (prefix.is_empty(), key) {
         (true, Some(k)) => k,
         (false, Some(k)) => format!("{prefix}.{k}"),
@@ -111,7 +122,10 @@ fn serde_err(index: usize, prefix: &str, e: serde_json::Error) -> BuildError {
 }
 
 /// Takes `keys` out of `obj` into a new object.
-fn take_keys(obj: &mut serde_json::Map<String, serde_json::Value>, keys: &[&str]) -> serde_json::Value {
+fn take_keys(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    keys: &[&str],
+) -> serde_json::Value {
     let mut taken = serde_json::Map::new();
     for k in keys {
         if let Some(v) = obj.remove(*k) {
@@ -121,7 +135,11 @@ fn take_keys(obj: &mut serde_json::Map<String, serde_json::Value>, keys: &[&str]
     serde_json::Value::Object(taken)
 }
 
-fn typed<T: DeserializeOwned>(index: usize, prefix: &str, v: serde_json::Value) -> Result<T, BuildError> {
+fn typed<T: DeserializeOwned>(
+    index: usize,
+    prefix: &str,
+    v: serde_json::Value,
+) -> Result<T, BuildError> {
     serde_json::from_value(v).map_err(|e| serde_err(index, prefix, e))
 }
 
@@ -150,15 +168,40 @@ impl Ctx {
 fn is_parser(kind: &str) -> bool {
     matches!(
         kind,
-        "json_parser" | "regex_parser" | "key_value_parser" | "csv_parser" | "syslog_parser" | "container"
+        "json_parser"
+            | "regex_parser"
+            | "key_value_parser"
+            | "csv_parser"
+            | "syslog_parser"
+            | "container"
             | "json_array_parser"
     )
 }
 
 pub(crate) const TYPES: &[&str] = &[
-    "add", "container", "copy", "csv_parser", "filter", "flatten", "json_array_parser", "json_parser",
-    "key_value_parser", "move", "noop", "recombine", "regex_parser", "regex_replace", "remove", "retain",
-    "router", "scope_name_parser", "severity_parser", "syslog_parser", "time_parser", "trace_parser", "unquote",
+    "add",
+    "container",
+    "copy",
+    "csv_parser",
+    "filter",
+    "flatten",
+    "json_array_parser",
+    "json_parser",
+    "key_value_parser",
+    "move",
+    "noop",
+    "recombine",
+    "regex_parser",
+    "regex_replace",
+    "remove",
+    "retain",
+    "router",
+    "scope_name_parser",
+    "severity_parser",
+    "syslog_parser",
+    "time_parser",
+    "trace_parser",
+    "unquote",
 ];
 
 pub(crate) fn build(index: usize, raw: &serde_json::Value) -> Result<Built, BuildError> {
@@ -166,14 +209,22 @@ pub(crate) fn build(index: usize, raw: &serde_json::Value) -> Result<Built, Buil
         return Err(err(index, "", "an operator must be a map with a `type`"));
     };
     let mut obj = obj.clone();
-    let common: CommonKeys = typed(index, "", take_keys(&mut obj, &["type", "id", "output", "on_error", "if"]))?;
+    let common: CommonKeys = typed(
+        index,
+        "",
+        take_keys(&mut obj, &["type", "id", "output", "on_error", "if"]),
+    )?;
     let on_error = match common.on_error.as_deref() {
         None | Some("send") => OnError::Send,
         Some("send_quiet") => OnError::SendQuiet,
         Some("drop") => OnError::Drop,
         Some("drop_quiet") => OnError::DropQuiet,
         Some(o) => {
-            return Err(err(index, "on_error", format!("{o:?} is not one of send, send_quiet, drop, drop_quiet")));
+            return Err(err(
+                index,
+                "on_error",
+                format!("{o:?} is not one of send, send_quiet, drop, drop_quiet"),
+            ));
         }
     };
     let cond = match common.cond.as_deref() {
@@ -188,13 +239,24 @@ pub(crate) fn build(index: usize, raw: &serde_json::Value) -> Result<Built, Buil
     let parser = if is_parser(&kind) {
         let keys = take_keys(
             &mut obj,
-            &["parse_from", "parse_to", "body", "timestamp", "severity", "trace", "scope_name"],
+            &[
+                "parse_from",
+                "parse_to",
+                "body",
+                "timestamp",
+                "severity",
+                "trace",
+                "scope_name",
+            ],
         );
         Some(ParserCore::build(index, keys)?)
     } else {
         None
     };
-    let mut ctx = Ctx { index, rest: serde_json::Value::Object(obj) };
+    let mut ctx = Ctx {
+        index,
+        rest: serde_json::Value::Object(obj),
+    };
     let mut route_outputs = None;
     let op: Box<dyn Operator> = match kind.as_str() {
         "json_parser" => parsers::json(&mut ctx, parser.expect("parser"))?,
@@ -228,14 +290,29 @@ pub(crate) fn build(index: usize, raw: &serde_json::Value) -> Result<Built, Buil
             return Err(err(
                 index,
                 "type",
-                format!("unsupported operator type {other:?}; supported: {}", TYPES.join(", ")),
+                format!(
+                    "unsupported operator type {other:?}; supported: {}",
+                    TYPES.join(", ")
+                ),
             ));
         }
     };
     if kind == "router" && output.is_some() {
-        return Err(err(index, "output", "a router sends entries to its routes' outputs and `default`"));
+        return Err(err(
+            index,
+            "output",
+            "a router sends entries to its routes' outputs and `default`",
+        ));
     }
-    Ok(Built { kind, id: common.id, output, route_outputs, on_error, cond, op })
+    Ok(Built {
+        kind,
+        id: common.id,
+        output,
+        route_outputs,
+        on_error,
+        cond,
+        op,
+    })
 }
 
 #[derive(Deserialize)]
@@ -278,23 +355,38 @@ pub(crate) struct TraceParser {
 impl TraceParser {
     pub fn new(c: &TraceConfig) -> TraceParser {
         TraceParser {
-            trace_id: c.trace_id.parse_from.clone().unwrap_or_else(|| Field::attribute("trace_id")),
-            span_id: c.span_id.parse_from.clone().unwrap_or_else(|| Field::attribute("span_id")),
-            trace_flags: c.trace_flags.parse_from.clone().unwrap_or_else(|| Field::attribute("trace_flags")),
+            trace_id: c
+                .trace_id
+                .parse_from
+                .clone()
+                .unwrap_or_else(|| Field::attribute("trace_id")),
+            span_id: c
+                .span_id
+                .parse_from
+                .clone()
+                .unwrap_or_else(|| Field::attribute("span_id")),
+            trace_flags: c
+                .trace_flags
+                .parse_from
+                .clone()
+                .unwrap_or_else(|| Field::attribute("trace_flags")),
         }
     }
 
     pub fn parse(&self, e: &mut Entry) -> Result<(), String> {
         let mut errors = Vec::new();
-        let hex_of = |f: &Field, e: &Entry, n: usize, name: &str| -> Option<Result<Vec<u8>, String>> {
-            let v = f.get_ref(e)?;
-            let Value::Str(s) = v else {
-                return Some(Err(format!("{name} must be a string")));
+        let hex_of =
+            |f: &Field, e: &Entry, n: usize, name: &str| -> Option<Result<Vec<u8>, String>> {
+                let v = f.get_ref(e)?;
+                let Value::Str(s) = v else {
+                    return Some(Err(format!("{name} must be a string")));
+                };
+                Some(
+                    decode_hex(s).filter(|b| b.len() == n).ok_or_else(|| {
+                        format!("{name} must be {} hex characters, got {s:?}", n * 2)
+                    }),
+                )
             };
-            Some(decode_hex(s).filter(|b| b.len() == n).ok_or_else(|| {
-                format!("{name} must be {} hex characters, got {s:?}", n * 2)
-            }))
-        };
         match hex_of(&self.trace_id, e, 16, "trace_id") {
             Some(Ok(b)) => e.trace_id = b,
             Some(Err(m)) => errors.push(m),
@@ -310,22 +402,31 @@ impl TraceParser {
             Some(Err(m)) => errors.push(m),
             None => {}
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
     }
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.as_bytes().chunks(2).map(|p| Some(nib(p[0])? << 4 | nib(p[1])?)).collect()
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
 }
 
 /// Moves a string field into the entry's scope name (the field is removed, as in Go).
 pub(crate) fn parse_scope_name(from: &Field, e: &mut Entry) -> Result<(), String> {
     match from.delete(e) {
-        None => Err(format!("log entry does not have the expected parse_from field {from}")),
+        None => Err(format!(
+            "log entry does not have the expected parse_from field {from}"
+        )),
         Some(Value::Str(s)) => {
             e.scope_name = s;
             Ok(())
@@ -362,14 +463,20 @@ impl ParserCore {
         let time = match k.timestamp {
             Some(v) => {
                 let c: TimeConfig = typed(index, "timestamp", v)?;
-                Some(TimeParser::build(&c, None).map_err(|(key, m)| err(index, &format!("timestamp.{key}"), m))?)
+                Some(
+                    TimeParser::build(&c, None)
+                        .map_err(|(key, m)| err(index, &format!("timestamp.{key}"), m))?,
+                )
             }
             None => None,
         };
         let severity = match k.severity {
             Some(v) => {
                 let c: SeverityConfig = typed(index, "severity", v)?;
-                Some(SeverityParser::build(&c, None).map_err(|(key, m)| err(index, &format!("severity.{key}"), m))?)
+                Some(
+                    SeverityParser::build(&c, None)
+                        .map_err(|(key, m)| err(index, &format!("severity.{key}"), m))?,
+                )
             }
             None => None,
         };
@@ -377,17 +484,24 @@ impl ParserCore {
             Some(v) => Some(TraceParser::new(&typed::<TraceConfig>(index, "trace", v)?)),
             None => None,
         };
-        let scope_name = match k.scope_name {
-            Some(v) => {
-                let c: FromKey = typed(index, "scope_name", v)?;
-                Some(c.parse_from.ok_or_else(|| err(index, "scope_name.parse_from", "missing required field"))?)
-            }
-            None => None,
-        };
+        let scope_name =
+            match k.scope_name {
+                Some(v) => {
+                    let c: FromKey = typed(index, "scope_name", v)?;
+                    Some(c.parse_from.ok_or_else(|| {
+                        err(index, "scope_name.parse_from", "missing required field")
+                    })?)
+                }
+                None => None,
+            };
         Ok(ParserCore {
             parse_from: field("parse_from", &k.parse_from, Field::body())?,
             parse_to: field("parse_to", &k.parse_to, Field::attributes())?,
-            body: k.body.as_ref().map(|b| Field::parse(b).map_err(|m| err(index, "body", m))).transpose()?,
+            body: k
+                .body
+                .as_ref()
+                .map(|b| Field::parse(b).map_err(|m| err(index, "body", m)))
+                .transpose()?,
             time,
             severity,
             trace,
@@ -396,10 +510,17 @@ impl ParserCore {
     }
 
     /// Reads `parse_from`, parses it, writes `parse_to`, then the embedded parsers.
-    pub fn run(&self, mut e: Entry, parse: impl FnOnce(&Value) -> Result<Value, String>) -> Result<Entry, Failure> {
+    pub fn run(
+        &self,
+        mut e: Entry,
+        parse: impl FnOnce(&Value) -> Result<Value, String>,
+    ) -> Result<Entry, Failure> {
         let parsed = match self.parse_from.get(&e) {
             None => {
-                let m = format!("entry is missing the expected parse_from field {}", self.parse_from);
+                let m = format!(
+                    "entry is missing the expected parse_from field {}",
+                    self.parse_from
+                );
                 return Err((e, m));
             }
             Some(v) => parse(&v),
@@ -424,9 +545,17 @@ impl ParserCore {
         let t = self.time.as_ref().map(|t| t.parse(&mut e)).transpose();
         let s = self.severity.as_ref().map(|s| s.parse(&mut e)).transpose();
         let tr = self.trace.as_ref().map(|t| t.parse(&mut e)).transpose();
-        let sc = self.scope_name.as_ref().map(|f| parse_scope_name(f, &mut e)).transpose();
-        let first = [t.err().map(|m| format!("time parser: {m}")), s.err().map(|m| format!("severity parser: {m}")),
-            tr.err().map(|m| format!("trace parser: {m}")), sc.err().map(|m| format!("scope_name parser: {m}"))]
+        let sc = self
+            .scope_name
+            .as_ref()
+            .map(|f| parse_scope_name(f, &mut e))
+            .transpose();
+        let first = [
+            t.err().map(|m| format!("time parser: {m}")),
+            s.err().map(|m| format!("severity parser: {m}")),
+            tr.err().map(|m| format!("trace parser: {m}")),
+            sc.err().map(|m| format!("scope_name parser: {m}")),
+        ]
         .into_iter()
         .flatten()
         .next();
@@ -460,10 +589,16 @@ fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err("empty duration".into());
     }
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let n: f64 = rest[..n_end].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..n_end]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..u_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -480,7 +615,9 @@ fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Serde helper: a Go duration.
-pub(crate) fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+pub(crate) fn de_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
     let v = serde_json::Value::deserialize(d)?;
     duration(&v).map(Some).map_err(serde::de::Error::custom)
 }

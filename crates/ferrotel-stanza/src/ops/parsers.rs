@@ -3,7 +3,9 @@
 
 use serde::Deserialize;
 
-use super::{Ctx, Failure, FromKey, Operator, Out, ParserCore, TraceConfig, TraceParser, parse_scope_name};
+use super::{
+    Ctx, Failure, FromKey, Operator, Out, ParserCore, TraceConfig, TraceParser, parse_scope_name,
+};
 use crate::field::Field;
 use crate::severity::{SeverityConfig, SeverityParser};
 use crate::time::{TimeConfig, TimeParser};
@@ -32,7 +34,10 @@ fn text<'v>(v: &'v Value, what: &str) -> Result<&'v str, String> {
     match v {
         Value::Str(s) => Ok(s),
         Value::Bytes(b) => std::str::from_utf8(b).map_err(|e| e.to_string()),
-        o => Err(format!("type {} cannot be parsed as {what}", crate::value_type(o))),
+        o => Err(format!(
+            "type {} cannot be parsed as {what}",
+            crate::value_type(o)
+        )),
     }
 }
 
@@ -63,7 +68,12 @@ impl Parse for Json {
 
 pub(super) fn json(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>, BuildError> {
     let c: JsonConfig = ctx.config()?;
-    Ok(Box::new(Parser { core, parse: Json { parse_ints: c.parse_ints } }))
+    Ok(Box::new(Parser {
+        core,
+        parse: Json {
+            parse_ints: c.parse_ints,
+        },
+    }))
 }
 
 #[derive(Deserialize)]
@@ -101,7 +111,12 @@ impl RegexParse {
         Ok(self
             .names
             .iter()
-            .map(|(i, n)| (n.clone(), Value::Str(caps.get(*i).map(|m| m.as_str()).unwrap_or("").to_string())))
+            .map(|(i, n)| {
+                (
+                    n.clone(),
+                    Value::Str(caps.get(*i).map(|m| m.as_str()).unwrap_or("").to_string()),
+                )
+            })
             .collect())
     }
 }
@@ -198,7 +213,11 @@ impl Parse for KeyValue {
                 )),
             }
         }
-        if errors.is_empty() { Ok(Value::Map(m)) } else { Err(errors.join("; ")) }
+        if errors.is_empty() {
+            Ok(Value::Map(m))
+        } else {
+            Err(errors.join("; "))
+        }
     }
 }
 
@@ -208,11 +227,24 @@ pub(super) fn key_value(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Opera
         return Err(ctx.err("delimiter", "delimiter is a required parameter"));
     }
     // An unset pair delimiter is whitespace, which Go compares as " ".
-    let pair = if c.pair_delimiter.is_empty() { " " } else { c.pair_delimiter.as_str() };
+    let pair = if c.pair_delimiter.is_empty() {
+        " "
+    } else {
+        c.pair_delimiter.as_str()
+    };
     if c.delimiter == pair {
-        return Err(ctx.err("pair_delimiter", "delimiter and pair_delimiter cannot be the same value"));
+        return Err(ctx.err(
+            "pair_delimiter",
+            "delimiter and pair_delimiter cannot be the same value",
+        ));
     }
-    Ok(Box::new(Parser { core, parse: KeyValue { delimiter: c.delimiter, pair_delimiter: c.pair_delimiter } }))
+    Ok(Box::new(Parser {
+        core,
+        parse: KeyValue {
+            delimiter: c.delimiter,
+            pair_delimiter: c.pair_delimiter,
+        },
+    }))
 }
 
 #[derive(Deserialize)]
@@ -293,7 +325,10 @@ impl Csv {
         let header: &[String] = match (&self.header, dynamic) {
             (Some(h), _) => h,
             (None, Some(Value::Str(h))) => {
-                dyn_header = h.split(self.header_delimiter).map(str::to_string).collect::<Vec<_>>();
+                dyn_header = h
+                    .split(self.header_delimiter)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>();
                 &dyn_header
             }
             (None, _) => {
@@ -309,9 +344,19 @@ impl Csv {
             csv_fields(s, self.delimiter, self.lazy_quotes)?
         };
         if fields.len() != header.len() {
-            return Err(format!("wrong number of fields: expected {}, found {}", header.len(), fields.len()));
+            return Err(format!(
+                "wrong number of fields: expected {}, found {}",
+                header.len(),
+                fields.len()
+            ));
         }
-        Ok(Value::Map(header.iter().cloned().zip(fields.into_iter().map(Value::Str)).collect()))
+        Ok(Value::Map(
+            header
+                .iter()
+                .cloned()
+                .zip(fields.into_iter().map(Value::Str))
+                .collect(),
+        ))
     }
 }
 
@@ -323,8 +368,14 @@ struct CsvOp {
 
 impl Operator for CsvOp {
     fn process(&mut self, e: Entry, out: &mut Out) -> Result<(), Failure> {
-        let dynamic = self.csv.header_attribute.as_ref().map(|a| e.attributes.get(a).cloned().unwrap_or_default());
-        let e = self.core.run(e, |v| self.csv.parse_with(v, dynamic.as_ref()))?;
+        let dynamic = self
+            .csv
+            .header_attribute
+            .as_ref()
+            .map(|a| e.attributes.get(a).cloned().unwrap_or_default());
+        let e = self
+            .core
+            .run(e, |v| self.csv.parse_with(v, dynamic.as_ref()))?;
         out.push((0, e));
         Ok(())
     }
@@ -346,11 +397,17 @@ pub(super) fn csv(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>, 
         None => delimiter,
     };
     if c.lazy_quotes && c.ignore_quotes {
-        return Err(ctx.err("ignore_quotes", "only one of 'ignore_quotes' or 'lazy_quotes' can be true"));
+        return Err(ctx.err(
+            "ignore_quotes",
+            "only one of 'ignore_quotes' or 'lazy_quotes' can be true",
+        ));
     }
     let header = match (&c.header, &c.header_attribute) {
         (Some(_), Some(_)) => {
-            return Err(ctx.err("header", "only one header parameter can be set: 'header' or 'header_attribute'"));
+            return Err(ctx.err(
+                "header",
+                "only one header parameter can be set: 'header' or 'header_attribute'",
+            ));
         }
         (None, None) => return Err(ctx.err("header", "missing header field")),
         (Some(h), None) => {
@@ -399,16 +456,26 @@ fn array_item(v: serde_json::Value) -> Result<Value, String> {
 impl Parse for JsonArray {
     fn parse(&self, v: &Value) -> Result<Value, String> {
         let s = text(v, "json array")?;
-        let parsed: serde_json::Value = serde_json::from_str(s).map_err(|_| "failed to parse entry".to_string())?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(s).map_err(|_| "failed to parse entry".to_string())?;
         let items = match parsed {
             serde_json::Value::Array(a) => a,
             _ => Vec::new(),
         };
         match &self.header {
-            None => Ok(Value::Array(items.into_iter().map(array_item).collect::<Result<_, _>>()?)),
+            None => Ok(Value::Array(
+                items
+                    .into_iter()
+                    .map(array_item)
+                    .collect::<Result<_, _>>()?,
+            )),
             Some(h) => {
                 if h.len() != items.len() {
-                    return Err(format!("wrong number of fields: expected {}, found {}", h.len(), items.len()));
+                    return Err(format!(
+                        "wrong number of fields: expected {}, found {}",
+                        h.len(),
+                        items.len()
+                    ));
                 }
                 let mut m = Map::new();
                 for (k, v) in h.iter().zip(items) {
@@ -420,14 +487,22 @@ impl Parse for JsonArray {
     }
 }
 
-pub(super) fn json_array(ctx: &mut Ctx, mut core: ParserCore) -> Result<Box<dyn Operator>, BuildError> {
+pub(super) fn json_array(
+    ctx: &mut Ctx,
+    mut core: ParserCore,
+) -> Result<Box<dyn Operator>, BuildError> {
     let c: JsonArrayConfig = ctx.config()?;
-    let header = c.header.map(|h| h.split(',').map(str::to_string).collect::<Vec<_>>());
+    let header = c
+        .header
+        .map(|h| h.split(',').map(str::to_string).collect::<Vec<_>>());
     // Without a header the result is an array, which only the body can hold.
     if header.is_none() && core.parse_to == Field::attributes() {
         core.parse_to = Field::body();
     }
-    Ok(Box::new(Parser { core, parse: JsonArray { header } }))
+    Ok(Box::new(Parser {
+        core,
+        parse: JsonArray { header },
+    }))
 }
 
 #[derive(Debug)]

@@ -63,7 +63,13 @@ pub(crate) struct Recombiner {
 
 impl Recombiner {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(matcher: Option<Expr>, first: bool, combine_field: Field, combine_with: String, newest: bool) -> Self {
+    pub fn new(
+        matcher: Option<Expr>,
+        first: bool,
+        combine_field: Field,
+        combine_with: String,
+        newest: bool,
+    ) -> Self {
         Recombiner {
             matcher,
             first,
@@ -103,7 +109,9 @@ impl Recombiner {
             _ => None,
         };
         if !self.batches.contains_key(&source) && self.batches.len() >= self.max_sources {
-            tracing::warn!("recombine: too many sources; flushing all batched logs (consider raising max_sources)");
+            tracing::warn!(
+                "recombine: too many sources; flushing all batched logs (consider raising max_sources)"
+            );
             self.flush_all_into(out);
         }
         let batch = match self.batches.get_mut(&source) {
@@ -131,7 +139,9 @@ impl Recombiner {
         }
         let full = (self.max_log_size > 0 && batch.text.len() > self.max_log_size)
             || (self.max_batch_size > 0 && batch.entries >= self.max_batch_size)
-            || (!batch.matched && self.max_unmatched_batch_size > 0 && batch.entries >= self.max_unmatched_batch_size);
+            || (!batch.matched
+                && self.max_unmatched_batch_size > 0
+                && batch.entries >= self.max_unmatched_batch_size);
         if full {
             self.flush_source(&source, out);
         }
@@ -153,7 +163,10 @@ impl Recombiner {
         if self.force_flush_period.is_zero() {
             return None;
         }
-        self.batches.values().map(|b| b.since + self.force_flush_period).min()
+        self.batches
+            .values()
+            .map(|b| b.since + self.force_flush_period)
+            .min()
     }
 
     pub fn flush_expired(&mut self, now: Instant, out: &mut Vec<Entry>) {
@@ -221,10 +234,16 @@ pub(super) fn build(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: RecombineConfig = ctx.config()?;
     let (matcher, first) = match (&c.is_first_entry, &c.is_last_entry) {
         (Some(_), Some(_)) => {
-            return Err(ctx.err("is_first_entry", "only one of is_first_entry and is_last_entry can be set"));
+            return Err(ctx.err(
+                "is_first_entry",
+                "only one of is_first_entry and is_last_entry can be set",
+            ));
         }
         (None, None) => {
-            return Err(ctx.err("is_first_entry", "one of is_first_entry and is_last_entry must be set"));
+            return Err(ctx.err(
+                "is_first_entry",
+                "one of is_first_entry and is_last_entry must be set",
+            ));
         }
         (Some(f), None) => (ctx.expr("is_first_entry", f)?, true),
         (None, Some(l)) => (ctx.expr("is_last_entry", l)?, false),
@@ -236,9 +255,20 @@ pub(super) fn build(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let newest = match c.overwrite_with.as_deref() {
         Some("newest") => true,
         None | Some("oldest") | Some("") => false,
-        Some(o) => return Err(ctx.err("overwrite_with", format!("invalid value {o:?}: must be 'oldest' or 'newest'"))),
+        Some(o) => {
+            return Err(ctx.err(
+                "overwrite_with",
+                format!("invalid value {o:?}: must be 'oldest' or 'newest'"),
+            ));
+        }
     };
-    let mut r = Recombiner::new(Some(matcher), first, combine_field, c.combine_with.unwrap_or_else(|| "\n".into()), newest);
+    let mut r = Recombiner::new(
+        Some(matcher),
+        first,
+        combine_field,
+        c.combine_with.unwrap_or_else(|| "\n".into()),
+        newest,
+    );
     if let Some(n) = c.max_batch_size {
         r.max_batch_size = n;
     }
@@ -260,17 +290,27 @@ pub(super) fn build(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     if let Some(v) = &c.max_log_size {
         r.max_log_size = byte_size(v).map_err(|m| ctx.err("max_log_size", m))?;
     }
-    Ok(Box::new(Recombine { r, scratch: Vec::new() }))
+    Ok(Box::new(Recombine {
+        r,
+        scratch: Vec::new(),
+    }))
 }
 
 /// A byte size as Go's `helper.ByteSize`: a number, or text like `1MiB`, `256KB`.
 pub(crate) fn byte_size(v: &serde_json::Value) -> Result<usize, String> {
     match v {
-        serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize).ok_or_else(|| format!("invalid size {n}")),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| format!("invalid size {n}")),
         serde_json::Value::String(s) => {
             let t = s.trim();
-            let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-            let n: f64 = t[..split].parse().map_err(|_| format!("invalid size {s:?}"))?;
+            let split = t
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(t.len());
+            let n: f64 = t[..split]
+                .parse()
+                .map_err(|_| format!("invalid size {s:?}"))?;
             let mult = match t[split..].trim().to_ascii_lowercase().as_str() {
                 "" | "b" => 1.0,
                 "kb" => 1e3,

@@ -42,7 +42,9 @@ const SEVERITY: [(i32, &str); 8] = [
     (5, "debug"),
 ];
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 struct Cursor<'s> {
     s: &'s str,
@@ -95,13 +97,20 @@ impl Syslog {
         let mut c = Cursor { s, pos: 0 };
         self.pri(&mut c, &mut m)?;
         let version = c.word()?;
-        let v: i64 = version.parse().ok().filter(|v| (1..=999).contains(v)).ok_or("expecting a version value in the range 1-999")?;
+        let v: i64 = version
+            .parse()
+            .ok()
+            .filter(|v| (1..=999).contains(v))
+            .ok_or("expecting a version value in the range 1-999")?;
         m.insert("version".into(), Value::Int(v));
         let ts = c.word()?;
         let time = if ts == "-" {
             None
         } else {
-            Some(rfc3339(ts).ok_or_else(|| format!("expecting an RFC 3339 timestamp, got {ts:?}"))?)
+            Some(
+                rfc3339(ts)
+                    .ok_or_else(|| format!("expecting an RFC 3339 timestamp, got {ts:?}"))?,
+            )
         };
         for key in ["hostname", "appname", "proc_id", "msg_id"] {
             let w = c.word()?;
@@ -128,11 +137,17 @@ impl Syslog {
                         c.pos += 1;
                         break;
                     }
-                    let r = r.strip_prefix(' ').ok_or("expecting a structured data parameter")?;
+                    let r = r
+                        .strip_prefix(' ')
+                        .ok_or("expecting a structured data parameter")?;
                     c.pos += 1;
-                    let eq = r.find('=').ok_or("expecting '=' in a structured data parameter")?;
+                    let eq = r
+                        .find('=')
+                        .ok_or("expecting '=' in a structured data parameter")?;
                     let name = r[..eq].to_string();
-                    let r2 = r[eq + 1..].strip_prefix('"').ok_or("expecting a quoted parameter value")?;
+                    let r2 = r[eq + 1..]
+                        .strip_prefix('"')
+                        .ok_or("expecting a quoted parameter value")?;
                     let mut val = String::new();
                     let mut consumed = None;
                     let mut it = r2.char_indices();
@@ -180,13 +195,21 @@ impl Syslog {
         self.pri(&mut c, &mut m)?;
         let r = c.rest();
         // `Mmm dd hh:mm:ss` (day space-padded) or an RFC 3339 timestamp.
-        let time = if r.len() >= 15 && r.is_char_boundary(15) && r[..15].is_ascii() && MONTHS.iter().any(|mo| r.starts_with(mo)) && r.as_bytes().get(3) == Some(&b' ') {
+        let time = if r.len() >= 15
+            && r.is_char_boundary(15)
+            && r[..15].is_ascii()
+            && MONTHS.iter().any(|mo| r.starts_with(mo))
+            && r.as_bytes().get(3) == Some(&b' ')
+        {
             let t = &r[..15];
             c.pos += 15;
             if c.rest().starts_with(' ') {
                 c.pos += 1;
             }
-            Some(self.bsd_time(t).ok_or_else(|| format!("expecting a timestamp, got {t:?}"))?)
+            Some(
+                self.bsd_time(t)
+                    .ok_or_else(|| format!("expecting a timestamp, got {t:?}"))?,
+            )
         } else {
             let w = r.split(' ').next().unwrap_or("");
             match rfc3339(w) {
@@ -204,7 +227,7 @@ impl Syslog {
         m.insert("hostname".into(), Value::Str(host.to_string()));
         let r = c.rest();
         // TAG[PID]: message
-        let tag_end = r.find(|ch: char| ch == '[' || ch == ':' || ch == ' ').unwrap_or(r.len());
+        let tag_end = r.find(['[', ':', ' ']).unwrap_or(r.len());
         let mut msg = r;
         if tag_end > 0 && tag_end <= 48 {
             let after = &r[tag_end..];
@@ -242,8 +265,22 @@ impl Syslog {
         let tz = self.location.clone().unwrap_or(jiff::tz::TimeZone::UTC);
         let year = crate::time::current_year(Some(&tz));
         let at = |y: i64| -> Option<i64> {
-            let dt = jiff::civil::DateTime::new(y as i16, month as i8, day as i8, h as i8, mi as i8, s.min(59) as i8, 0).ok()?;
-            Some(tz.to_ambiguous_timestamp(dt).compatible().ok()?.as_nanosecond() as i64)
+            let dt = jiff::civil::DateTime::new(
+                y as i16,
+                month as i8,
+                day as i8,
+                h as i8,
+                mi as i8,
+                s.min(59) as i8,
+                0,
+            )
+            .ok()?;
+            Some(
+                tz.to_ambiguous_timestamp(dt)
+                    .compatible()
+                    .ok()?
+                    .as_nanosecond() as i64,
+            )
         };
         let mut ns = at(year)?;
         // A date more than a week ahead is from last year (as Go's setTimestampYear).
@@ -267,20 +304,32 @@ impl Operator for Syslog {
         let this = &*self;
         let e = this.core.run(e, |v| {
             let Value::Str(s) = v else {
-                return Err(format!("type {} cannot be parsed as syslog", crate::value_type(v)));
+                return Err(format!(
+                    "type {} cannot be parsed as syslog",
+                    crate::value_type(v)
+                ));
             };
             let mut s = s.as_str();
             if this.octet_counting {
                 let (len, rest) = s.split_once(' ').ok_or("expecting a message length")?;
-                let n: usize = len.parse().map_err(|_| "expecting a message length".to_string())?;
+                let n: usize = len
+                    .parse()
+                    .map_err(|_| "expecting a message length".to_string())?;
                 if n > this.max_octets {
-                    return Err(format!("message length {n} exceeds max_octets {}", this.max_octets));
+                    return Err(format!(
+                        "message length {n} exceeds max_octets {}",
+                        this.max_octets
+                    ));
                 }
                 s = rest.get(..n).unwrap_or(rest);
             } else if let Some(t) = this.trailer {
                 s = s.strip_suffix(t as char).unwrap_or(s);
             }
-            let (m, t) = if this.rfc5424 { this.parse_5424(s)? } else { this.parse_3164(s)? };
+            let (m, t) = if this.rfc5424 {
+                this.parse_5424(s)?
+            } else {
+                this.parse_3164(s)?
+            };
             time = t;
             Ok(Value::Map(m))
         });
@@ -315,18 +364,30 @@ pub(super) fn build(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>
         None => return Err(ctx.err("protocol", "missing field 'protocol'")),
         Some(o) => return Err(ctx.err("protocol", format!("unsupported protocol version: {o}"))),
     };
-    let location = crate::time::load_location(c.location.as_deref().unwrap_or("UTC")).map_err(|m| ctx.err("location", m))?;
+    let location = crate::time::load_location(c.location.as_deref().unwrap_or("UTC"))
+        .map_err(|m| ctx.err("location", m))?;
     if !rfc5424 && c.enable_octet_counting {
-        return Err(ctx.err("enable_octet_counting", "octet counting is only compatible with rfc5424"));
+        return Err(ctx.err(
+            "enable_octet_counting",
+            "octet counting is only compatible with rfc5424",
+        ));
     }
     let trailer = match c.non_transparent_framing_trailer.as_deref() {
         None => None,
         Some("LF") => Some(b'\n'),
         Some("NUL") => Some(0),
-        Some(o) => return Err(ctx.err("non_transparent_framing_trailer", format!("invalid trailer {o:?}: must be LF or NUL"))),
+        Some(o) => {
+            return Err(ctx.err(
+                "non_transparent_framing_trailer",
+                format!("invalid trailer {o:?}: must be LF or NUL"),
+            ));
+        }
     };
     if c.enable_octet_counting && trailer.is_some() {
-        return Err(ctx.err("non_transparent_framing_trailer", "only one of octet counting or non transparent framing can be enabled"));
+        return Err(ctx.err(
+            "non_transparent_framing_trailer",
+            "only one of octet counting or non transparent framing can be enabled",
+        ));
     }
     Ok(Box::new(Syslog {
         core,

@@ -35,7 +35,11 @@ pub(crate) enum AddValue {
 }
 
 impl AddValue {
-    pub(crate) fn from_config(ctx: &Ctx, key: &str, v: &serde_json::Value) -> Result<AddValue, BuildError> {
+    pub(crate) fn from_config(
+        ctx: &Ctx,
+        key: &str,
+        v: &serde_json::Value,
+    ) -> Result<AddValue, BuildError> {
         if let serde_json::Value::String(s) = v
             && let Some(inner) = s.strip_prefix("EXPR(").and_then(|r| r.strip_suffix(')'))
         {
@@ -74,7 +78,9 @@ impl Edit for Add {
 
 pub(super) fn add(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: AddConfig = ctx.config()?;
-    let value = c.value.ok_or_else(|| ctx.err("value", "missing required field 'value'"))?;
+    let value = c
+        .value
+        .ok_or_else(|| ctx.err("value", "missing required field 'value'"))?;
     Ok(Box::new(Transformer(Add {
         field: ctx.field("field", &c.field)?,
         value: AddValue::from_config(ctx, "value", &value)?,
@@ -96,7 +102,10 @@ struct Copy {
 
 impl Edit for Copy {
     fn edit(&mut self, e: &mut Entry) -> Result<(), String> {
-        let v = self.from.get(e).ok_or_else(|| format!("copy: from field does not exist: {}", self.from))?;
+        let v = self
+            .from
+            .get(e)
+            .ok_or_else(|| format!("copy: from field does not exist: {}", self.from))?;
         let v = v.into_owned();
         self.to.set(e, v)
     }
@@ -104,7 +113,10 @@ impl Edit for Copy {
 
 pub(super) fn copy(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FromTo = ctx.config()?;
-    Ok(Box::new(Transformer(Copy { from: ctx.field("from", &c.from)?, to: ctx.field("to", &c.to)? })))
+    Ok(Box::new(Transformer(Copy {
+        from: ctx.field("from", &c.from)?,
+        to: ctx.field("to", &c.to)?,
+    })))
 }
 
 #[derive(Debug)]
@@ -115,14 +127,20 @@ struct Move {
 
 impl Edit for Move {
     fn edit(&mut self, e: &mut Entry) -> Result<(), String> {
-        let v = self.from.delete(e).ok_or_else(|| format!("move: field does not exist: {}", self.from))?;
+        let v = self
+            .from
+            .delete(e)
+            .ok_or_else(|| format!("move: field does not exist: {}", self.from))?;
         self.to.set(e, v)
     }
 }
 
 pub(super) fn mv(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FromTo = ctx.config()?;
-    Ok(Box::new(Transformer(Move { from: ctx.field("from", &c.from)?, to: ctx.field("to", &c.to)? })))
+    Ok(Box::new(Transformer(Move {
+        from: ctx.field("from", &c.from)?,
+        to: ctx.field("to", &c.to)?,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -155,7 +173,9 @@ impl Edit for Remove {
 
 pub(super) fn remove(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FieldConfig = ctx.config()?;
-    Ok(Box::new(Transformer(Remove { field: ctx.field("field", &c.field)? })))
+    Ok(Box::new(Transformer(Remove {
+        field: ctx.field("field", &c.field)?,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -199,7 +219,11 @@ pub(super) fn retain(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     if c.fields.is_empty() {
         return Err(ctx.err("fields", "retain: 'fields' is empty"));
     }
-    let fields = c.fields.iter().map(|f| ctx.field("fields", f)).collect::<Result<Vec<_>, _>>()?;
+    let fields = c
+        .fields
+        .iter()
+        .map(|f| ctx.field("fields", f))
+        .collect::<Result<Vec<_>, _>>()?;
     let has = |r: Root| fields.iter().any(|f| f.root == r);
     Ok(Box::new(Transformer(Retain {
         body: has(Root::Body),
@@ -216,13 +240,23 @@ struct Flatten {
 
 impl Edit for Flatten {
     fn edit(&mut self, e: &mut Entry) -> Result<(), String> {
-        let parent = Field { root: self.field.root, keys: self.field.keys[..self.field.keys.len() - 1].to_vec() };
+        let parent = Field {
+            root: self.field.root,
+            keys: self.field.keys[..self.field.keys.len() - 1].to_vec(),
+        };
         match self.field.get_ref(e) {
             Some(Value::Map(_)) => {}
             Some(_) => return Err(format!("apply flatten: field {} is not a map", self.field)),
-            None => return Err(format!("apply flatten: field {} does not exist", self.field)),
+            None => {
+                return Err(format!(
+                    "apply flatten: field {} does not exist",
+                    self.field
+                ));
+            }
         }
-        let Some(Value::Map(inner)) = self.field.delete(e) else { unreachable!() };
+        let Some(Value::Map(inner)) = self.field.delete(e) else {
+            unreachable!()
+        };
         for (k, v) in inner {
             let mut f = parent.clone();
             f.keys.push(k);
@@ -236,7 +270,10 @@ pub(super) fn flatten(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FieldConfig = ctx.config()?;
     let field = ctx.field("field", &c.field)?;
     if field.root != Root::Body || field.is_root() {
-        return Err(ctx.err("field", "flatten: field must be a nested field of the body (body.x)"));
+        return Err(ctx.err(
+            "field",
+            "flatten: field must be a nested field of the body (body.x)",
+        ));
     }
     Ok(Box::new(Transformer(Flatten { field })))
 }
@@ -260,7 +297,9 @@ struct RegexReplace {
 
 impl Edit for RegexReplace {
     fn edit(&mut self, e: &mut Entry) -> Result<(), String> {
-        let Some(v) = self.field.get_mut(e) else { return Ok(()) };
+        let Some(v) = self.field.get_mut(e) else {
+            return Ok(());
+        };
         let Value::Str(s) = v else {
             return Err(format!("type {} cannot be handled", crate::value_type(v)));
         };
@@ -274,7 +313,9 @@ impl Edit for RegexReplace {
 pub(super) fn regex_replace(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: RegexReplaceConfig = ctx.config()?;
     let pattern = match (&c.regex, c.regex_name.as_deref()) {
-        (Some(_), Some(_)) => return Err(ctx.err("regex", "either regex or regex_name must be set, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ctx.err("regex", "either regex or regex_name must be set, not both"));
+        }
         (Some(r), None) => r.clone(),
         // The Go preset: ANSI escape (CSI) sequences.
         (None, Some("ansi_control_sequences")) => r"\x1B[\[\(\]][\d;]*[a-zA-Z]?".to_string(),
@@ -282,7 +323,11 @@ pub(super) fn regex_replace(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildErr
         (None, None) => return Err(ctx.err("regex", "either regex or regex_name must be set")),
     };
     let re = regex::Regex::new(&pattern).map_err(|e| ctx.err("regex", e.to_string()))?;
-    Ok(Box::new(Transformer(RegexReplace { field: ctx.field("field", &c.field)?, re, with: c.replace_with })))
+    Ok(Box::new(Transformer(RegexReplace {
+        field: ctx.field("field", &c.field)?,
+        re,
+        with: c.replace_with,
+    })))
 }
 
 #[derive(Debug)]
@@ -311,13 +356,14 @@ pub(crate) fn go_unquote(s: &str) -> Option<String> {
                     continue;
                 }
                 let e = it.next()?;
-                let hex = |it: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Option<u32> {
-                    let mut v = 0;
-                    for _ in 0..n {
-                        v = v * 16 + it.next()?.to_digit(16)?;
-                    }
-                    Some(v)
-                };
+                let hex =
+                    |it: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Option<u32> {
+                        let mut v = 0;
+                        for _ in 0..n {
+                            v = v * 16 + it.next()?.to_digit(16)?;
+                        }
+                        Some(v)
+                    };
                 match e {
                     'a' => out.push('\x07'),
                     'b' => out.push('\x08'),
@@ -365,7 +411,9 @@ impl Edit for Unquote {
 
 pub(super) fn unquote(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FieldConfig = ctx.config()?;
-    Ok(Box::new(Transformer(Unquote { field: ctx.field("field", &c.field)? })))
+    Ok(Box::new(Transformer(Unquote {
+        field: ctx.field("field", &c.field)?,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -414,7 +462,8 @@ impl Operator for Filter {
             self.rng ^= self.rng >> 12;
             self.rng ^= self.rng << 25;
             self.rng ^= self.rng >> 27;
-            let r = (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            let r =
+                (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             if r < self.drop_ratio {
                 return Ok(());
             }
@@ -435,7 +484,11 @@ pub(super) fn filter(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         | 1;
-    Ok(Box::new(Filter { expr: ctx.expr("expr", &c.expr)?, drop_ratio, rng: seed }))
+    Ok(Box::new(Filter {
+        expr: ctx.expr("expr", &c.expr)?,
+        drop_ratio,
+        rng: seed,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -507,7 +560,10 @@ impl Operator for Router {
     }
 }
 
-pub(super) fn router(ctx: &mut Ctx) -> Result<(Box<dyn Operator>, Vec<Vec<String>>), BuildError> {
+/// The router and its outputs per slot (`default`, then each route's).
+pub(super) type RouterParts = (Box<dyn Operator>, Vec<Vec<String>>);
+
+pub(super) fn router(ctx: &mut Ctx) -> Result<RouterParts, BuildError> {
     let c: RouterConfig = ctx.config()?;
     let mut outputs = vec![c.default.map(Outputs::into_vec).unwrap_or_default()];
     let mut routes = Vec::new();
@@ -516,11 +572,22 @@ pub(super) fn router(ctx: &mut Ctx) -> Result<(Box<dyn Operator>, Vec<Vec<String
         let attributes = r
             .attributes
             .iter()
-            .map(|(k, v)| Ok((k.clone(), AddValue::from_config(ctx, &format!("routes[{i}].attributes.{k}"), v)?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    AddValue::from_config(ctx, &format!("routes[{i}].attributes.{k}"), v)?,
+                ))
+            })
             .collect::<Result<Vec<_>, BuildError>>()?;
         outputs.push(r.output.map(Outputs::into_vec).unwrap_or_default());
         routes.push(Route { expr, attributes });
     }
     let has_default = !outputs[0].is_empty();
-    Ok((Box::new(Router { routes, has_default }), outputs))
+    Ok((
+        Box::new(Router {
+            routes,
+            has_default,
+        }),
+        outputs,
+    ))
 }

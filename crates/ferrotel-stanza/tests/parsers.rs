@@ -362,38 +362,51 @@ fn container_docker_with_k8s_metadata() {
 }
 
 #[test]
-fn container_cri_partial_lines_join_keeping_the_first_time() {
-    let entries = vec![
-        with_path(
-            line("2023-06-22T10:27:25.813799277Z stdout P multiline containerd line that i"),
-            POD_PATH,
-        ),
-        with_path(
-            line("2023-06-22T10:27:26.000000000Z stdout F s super awesomne"),
-            POD_PATH,
-        ),
-        with_path(
-            line("2023-06-22T10:27:27.000000000Z stderr F single"),
-            POD_PATH,
-        ),
-    ];
-    let out = run(
-        json!([{"type": "container", "format": "containerd"}]),
-        entries,
-    );
-    assert_eq!(out.len(), 2);
-    assert_eq!(
-        body_text(&out[0]),
-        "multiline containerd line that is super awesomne"
-    );
-    assert_eq!(out[0].time_unix_nano, ts("2023-06-22T10:27:25.813799277Z"));
-    assert_eq!(out[0].attributes.get("log.iostream"), Some(&s("stdout")));
-    assert_eq!(body_text(&out[1]), "single");
-    assert_eq!(out[1].attributes.get("log.iostream"), Some(&s("stderr")));
-    assert_eq!(
-        out[1].resource.get("k8s.pod.name"),
-        Some(&s("kube-scheduler-kind-control-plane"))
-    );
+fn container_cri_partial_lines_join_keeping_the_first_parts_fields() {
+    for (t, format) in [
+        ("2024-04-13T07:59:37.505201169Z", "containerd"),
+        ("2024-04-13T07:59:37.505201169-10:00", "crio"),
+    ] {
+        let entries = vec![
+            with_path(
+                line(&format!("{t} stdout P standalone {format} line which i")),
+                POD_PATH,
+            ),
+            with_path(line(&format!("{t} stdout F s awesome!")), POD_PATH),
+            with_path(
+                line(&format!(
+                    "{t} stdout F standalone {format}2 line which is awesome!"
+                )),
+                POD_PATH,
+            ),
+        ];
+        // Auto-detected format, as in the Go operator's tests.
+        let out = run(json!([{"type": "container"}]), entries);
+        assert_eq!(out.len(), 2, "{format}");
+        assert_eq!(
+            body_text(&out[0]),
+            format!("standalone {format} line which is awesome!")
+        );
+        assert_eq!(
+            out[0].attributes,
+            map(&[
+                ("time", s(t)),
+                ("log.iostream", s("stdout")),
+                ("logtag", s("P")),
+                ("log.file.path", s(POD_PATH))
+            ])
+        );
+        assert_eq!(out[0].time_unix_nano, ts(t));
+        assert_eq!(
+            body_text(&out[1]),
+            format!("standalone {format}2 line which is awesome!")
+        );
+        assert_eq!(out[1].attributes.get("logtag"), Some(&s("F")));
+        assert_eq!(
+            out[1].resource.get("k8s.pod.uid"),
+            Some(&s("49cc7c1fd3702c40b2686ea7486091d3"))
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! container: docker (JSON), cri-o and containerd (CRI text) logs; format detection; CRI
 //! partial lines (`P`) joined with the final (`F`) one, keeping the first part's fields and
 //! time; `log.iostream`; k8s metadata (namespace, pod, uid, container, restart count) from
-//! the `log.file.path` attribute into the resource.
+//! the `log.file.path` attribute into the resource. Cases in tests/parsers.rs are the Go
+//! operator's own.
 
 use std::time::Instant;
 
@@ -79,12 +80,13 @@ impl Container {
         }
     }
 
-    /// Time from `attributes.time` (removed), `log` to the body, `stream` to `log.iostream`,
+    /// Time from `attributes.time`, `log` to the body, `stream` to `log.iostream`,
     /// k8s metadata from the path.
     fn mappings(&self, e: &mut Entry, time: &TimeParser) -> Result<(), String> {
+        // The `time` attribute stays: Go removes it only behind the alpha feature gate
+        // `filelog.container.removeOriginalTimeField`.
         time.parse(e)
             .map_err(|m| format!("failed to parse time: {m}"))?;
-        e.attributes.remove("time");
         let log = e
             .attributes
             .remove("log")

@@ -345,7 +345,8 @@ fn container_docker_with_k8s_metadata() {
         e.attributes,
         map(&[
             ("log.iostream", s("stdout")),
-            ("log.file.path", s(POD_PATH))
+            ("log.file.path", s(POD_PATH)),
+            ("time", s("2029-03-30T08:31:20.545192187Z"))
         ])
     );
     assert_eq!(e.time_unix_nano, ts("2029-03-30T08:31:20.545192187Z"));

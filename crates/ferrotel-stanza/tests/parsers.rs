@@ -261,7 +261,6 @@ fn syslog_rfc5424() {
             ("msg_id", s("ID52020")),
             ("priority", Value::Int(86)),
             ("proc_id", s("23108")),
-            ("severity", Value::Int(6)),
             ("structured_data", Value::Map(sd)),
             ("version", Value::Int(1)),
         ])
@@ -307,7 +306,6 @@ fn syslog_rfc3164_takes_the_current_year_in_location() {
             ("message", s("test message")),
             ("priority", Value::Int(34)),
             ("proc_id", s("42")),
-            ("severity", Value::Int(2)),
         ])
     );
     let now = jiff::Timestamp::now();
@@ -608,4 +606,57 @@ fn invalid_utf8_bytes_become_one_replacement_each() {
         "\u{FFFD}\u{FFFD}"
     );
     let _: Map = Map::new();
+}
+
+#[test]
+fn syslog_go_cases_skip_pri_and_framing() {
+    let sd_line = r#"1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 23108 ID52020 [SecureAuth@27389 UserHostAddress="192.168.2.132" Realm="SecureAuth0" UserID="Tester2" PEN="27389"] Found the user for retrieving user's profile"#;
+    let skip =
+        json!([{"type": "syslog_parser", "protocol": "rfc5424", "allow_skip_pri_header": true}]);
+    let out = run(skip.clone(), vec![line(sd_line)]);
+    assert_eq!(
+        (out[0].severity_number, out[0].severity_text.as_str()),
+        (0, "")
+    );
+    assert!(!out[0].attributes.contains_key("priority"));
+    assert_eq!(out[0].time_unix_nano, ts("2015-08-05T21:58:59.693Z"));
+    let out = run(skip, vec![line(&format!("<123>{sd_line}"))]);
+    assert_eq!(
+        (out[0].severity_number, out[0].severity_text.as_str()),
+        (17, "err")
+    );
+    assert_eq!(out[0].attributes.get("facility"), Some(&Value::Int(15)));
+    assert_eq!(out[0].attributes.get("priority"), Some(&Value::Int(123)));
+    assert!(!out[0].attributes.contains_key("severity"));
+
+    let out = run(
+        json!([{"type": "syslog_parser", "protocol": "rfc5424", "enable_octet_counting": true}]),
+        vec![line(&format!("215 <86>{sd_line}"))],
+    );
+    assert_eq!(
+        out[0].attributes.get("message"),
+        Some(&s("Found the user for retrieving user's profile"))
+    );
+    let out = run(
+        json!([{"type": "syslog_parser", "protocol": "rfc5424", "non_transparent_framing_trailer": "NUL"}]),
+        vec![line(&format!("<86>{sd_line}\0"))],
+    );
+    assert_eq!(
+        out[0].attributes.get("message"),
+        Some(&s("Found the user for retrieving user's profile"))
+    );
+
+    let out = run(
+        json!([{"type": "syslog_parser", "protocol": "rfc3164", "allow_skip_pri_header": true}]),
+        vec![line("Jan  2 15:04:05 1.2.3.4 apache_server: test message")],
+    );
+    assert_eq!(
+        out[0].attributes,
+        map(&[
+            ("appname", s("apache_server")),
+            ("hostname", s("1.2.3.4")),
+            ("message", s("test message"))
+        ])
+    );
+    assert_eq!(out[0].severity_number, 0);
 }

@@ -87,15 +87,15 @@ impl Syslog {
             .ok_or("expecting a priority value in the range 1-191 or equal to 0")?;
         c.pos += close + 1;
         m.insert("priority".into(), Value::Int(p));
+        // The severity goes onto the entry, not into the attributes (as Go).
         m.insert("facility".into(), Value::Int(p / 8));
-        m.insert("severity".into(), Value::Int(p % 8));
         Ok(Some(p))
     }
 
-    fn parse_5424(&self, s: &str) -> Result<(Map, Option<i64>), String> {
+    fn parse_5424(&self, s: &str) -> Result<(Map, Option<i64>, Option<i64>), String> {
         let mut m = Map::new();
         let mut c = Cursor { s, pos: 0 };
-        self.pri(&mut c, &mut m)?;
+        let pri = self.pri(&mut c, &mut m)?;
         let version = c.word()?;
         let v: i64 = version
             .parse()
@@ -186,13 +186,13 @@ impl Syslog {
         } else if !c.rest().is_empty() {
             return Err("expecting a space before the message".into());
         }
-        Ok((m, time))
+        Ok((m, time, pri))
     }
 
-    fn parse_3164(&self, s: &str) -> Result<(Map, Option<i64>), String> {
+    fn parse_3164(&self, s: &str) -> Result<(Map, Option<i64>, Option<i64>), String> {
         let mut m = Map::new();
         let mut c = Cursor { s, pos: 0 };
-        self.pri(&mut c, &mut m)?;
+        let pri = self.pri(&mut c, &mut m)?;
         let r = c.rest();
         // `Mmm dd hh:mm:ss` (day space-padded) or an RFC 3339 timestamp.
         let time = if r.len() >= 15
@@ -221,7 +221,7 @@ impl Syslog {
             }
         };
         if c.rest().is_empty() {
-            return Ok((m, time));
+            return Ok((m, time, pri));
         }
         let host = c.word()?;
         m.insert("hostname".into(), Value::Str(host.to_string()));
@@ -246,7 +246,7 @@ impl Syslog {
         if !msg.is_empty() {
             m.insert("message".into(), Value::Str(msg.to_string()));
         }
-        Ok((m, time))
+        Ok((m, time, pri))
     }
 
     fn bsd_time(&self, t: &str) -> Option<i64> {
@@ -301,6 +301,7 @@ fn rfc3339(s: &str) -> Option<i64> {
 impl Operator for Syslog {
     fn process(&mut self, e: Entry, out: &mut Out) -> Result<(), Failure> {
         let mut time = None;
+        let mut pri = None;
         let this = &*self;
         let e = this.core.run(e, |v| {
             let Value::Str(s) = v else {
@@ -325,29 +326,20 @@ impl Operator for Syslog {
             } else if let Some(t) = this.trailer {
                 s = s.strip_suffix(t as char).unwrap_or(s);
             }
-            let (m, t) = if this.rfc5424 {
+            let (m, t, p) = if this.rfc5424 {
                 this.parse_5424(s)?
             } else {
                 this.parse_3164(s)?
             };
             time = t;
+            pri = p;
             Ok(Value::Map(m))
         });
         let mut e = e?;
         if let Some(t) = time {
             e.time_unix_nano = u64::try_from(t).unwrap_or(0);
         }
-        let sev = match self.core.parse_to.get_ref(&e) {
-            Some(Value::Map(m)) => m.get("severity").cloned(),
-            _ => {
-                let mut f = self.core.parse_to.clone();
-                f.keys.push("severity".into());
-                f.get_ref(&e).cloned()
-            }
-        };
-        if let Some(Value::Int(s)) = sev
-            && let Some((n, t)) = SEVERITY.get(s as usize)
-        {
+        if let Some((n, t)) = pri.and_then(|p| SEVERITY.get((p % 8) as usize)) {
             e.severity_number = *n;
             e.severity_text = (*t).to_string();
         }

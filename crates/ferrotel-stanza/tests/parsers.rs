@@ -158,9 +158,18 @@ fn key_value_parser_cases() {
     );
     let out = run(
         json!([{"type": "key_value_parser", "on_error": "drop"}]),
-        vec![line("novalue")],
+        lines(&["novalue", "a=\"open"]),
     );
     assert!(out.is_empty());
+    // As Go's SplitString: every quote character goes, repeated delimiters are skipped.
+    let out = run(
+        json!([{"type": "key_value_parser"}]),
+        vec![line("  k='a b'c  y=z ")],
+    );
+    assert_eq!(
+        out[0].attributes,
+        map(&[("k", s("a bc")), ("y", s("z"))])
+    );
     assert!(
         build_err(json!([{"type": "key_value_parser", "delimiter": " "}]))
             .contains("pair_delimiter")

@@ -149,49 +149,40 @@ fn eq() -> String {
 #[derive(Debug)]
 struct KeyValue {
     delimiter: String,
-    /// Empty: any whitespace.
     pair_delimiter: String,
 }
 
-/// Splits on `delim` (or whitespace when empty) outside single or double quotes.
-fn split_pairs<'s>(s: &'s str, delim: &str) -> Vec<&'s str> {
+/// Splits on `delim` outside quotes, dropping the quote characters and empty pieces, as Go's
+/// `parseutils.SplitString`; an unclosed quote is an error.
+fn split_pairs(s: &str, delim: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
+    let mut current = String::new();
     let mut quote: Option<char> = None;
-    let mut start = 0;
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None => {
-                let dl = if delim.is_empty() {
-                    if c.is_whitespace() { c.len_utf8() } else { 0 }
-                } else if s[i..].starts_with(delim) {
-                    delim.len()
-                } else {
-                    0
-                };
-                if dl > 0 {
-                    if i > start {
-                        out.push(&s[start..i]);
-                    }
-                    start = i + dl;
-                    while it.peek().is_some_and(|(j, _)| *j < start) {
-                        it.next();
-                    }
-                }
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if quote.is_none() && rest.starts_with(delim) {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
             }
+            rest = &rest[delim.len()..];
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        match quote {
+            None if c == '"' || c == '\'' => quote = Some(c),
+            Some(q) if c == q => quote = None,
+            _ => current.push(c),
         }
     }
-    if start < s.len() {
-        out.push(&s[start..]);
+    if quote.is_some() {
+        return Err(
+            "failed to parse pairs from input: never reached the end of a quoted value".into(),
+        );
     }
-    out
-}
-
-fn clean(s: &str) -> String {
-    s.trim().trim_matches(|c| c == '"' || c == '\'').to_string()
+    if !current.is_empty() {
+        out.push(current);
+    }
+    Ok(out)
 }
 
 impl Parse for KeyValue {
@@ -202,15 +193,12 @@ impl Parse for KeyValue {
         }
         let mut m = Map::new();
         let mut errors = Vec::new();
-        for raw in split_pairs(s, &self.pair_delimiter) {
+        for raw in split_pairs(s, &self.pair_delimiter)? {
             match raw.split_once(self.delimiter.as_str()) {
                 Some((k, v)) => {
-                    m.insert(clean(k), Value::Str(clean(v)));
+                    m.insert(k.trim().to_string(), Value::Str(v.trim().to_string()));
                 }
-                None => errors.push(format!(
-                    "expected '{raw}' to split by '{}' into two items, got 1",
-                    self.delimiter
-                )),
+                None => errors.push(format!("cannot split {raw:?} into 2 items, got 1 item(s)")),
             }
         }
         if errors.is_empty() {
@@ -226,13 +214,13 @@ pub(super) fn key_value(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Opera
     if c.delimiter.is_empty() {
         return Err(ctx.err("delimiter", "delimiter is a required parameter"));
     }
-    // An unset pair delimiter is whitespace, which Go compares as " ".
-    let pair = if c.pair_delimiter.is_empty() {
-        " "
+    // Go's default pair delimiter is one space.
+    let pair_delimiter = if c.pair_delimiter.is_empty() {
+        " ".to_string()
     } else {
-        c.pair_delimiter.as_str()
+        c.pair_delimiter
     };
-    if c.delimiter == pair {
+    if c.delimiter == pair_delimiter {
         return Err(ctx.err(
             "pair_delimiter",
             "delimiter and pair_delimiter cannot be the same value",
@@ -242,7 +230,7 @@ pub(super) fn key_value(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Opera
         core,
         parse: KeyValue {
             delimiter: c.delimiter,
-            pair_delimiter: c.pair_delimiter,
+            pair_delimiter,
         },
     }))
 }

@@ -166,10 +166,7 @@ fn key_value_parser_cases() {
         json!([{"type": "key_value_parser"}]),
         vec![line("  k='a b'c  y=z ")],
     );
-    assert_eq!(
-        out[0].attributes,
-        map(&[("k", s("a bc")), ("y", s("z"))])
-    );
+    assert_eq!(out[0].attributes, map(&[("k", s("a bc")), ("y", s("z"))]));
     assert!(
         build_err(json!([{"type": "key_value_parser", "delimiter": " "}]))
             .contains("pair_delimiter")

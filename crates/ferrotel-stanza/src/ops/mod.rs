@@ -103,20 +103,31 @@ pub(crate) fn err(index: usize, key: &str, message: impl Into<String>) -> BuildE
     }
 }
 
-/// Turns a serde error into one naming the key where serde says which.
-fn serde_err(index: usize, prefix: &str, e: serde_json::Error) -> BuildError {
-    let msg = e.to_string();
-    let key = ["unknown field `", "missing field `", "duplicate field `"]
+/// Turns a serde error into one naming the key: the path serde_path_to_error tracked, or the
+/// field serde names in unknown/missing-field messages.
+fn serde_err(
+    index: usize,
+    prefix: &str,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> BuildError {
+    let tracked = e.path().to_string();
+    let msg = e.into_inner().to_string();
+    let named = ["unknown field `", "missing field `", "duplicate field `"]
         .iter()
         .find_map(|p| {
             msg.split_once(p)
                 .and_then(|(_, r)| r.split_once('`'))
                 .map(|(k, _)| k.to_string())
         });
-    let key = match (prefix.is_empty(), key) {
-        (true, Some(k)) => k,
-        (false, Some(k)) => format!("{prefix}.{k}"),
-        (_, None) => prefix.to_string(),
+    let key = match named {
+        Some(k) => k,
+        None if tracked != "." => tracked,
+        None => String::new(),
+    };
+    let key = match (prefix.is_empty(), key.is_empty()) {
+        (_, true) => prefix.to_string(),
+        (true, false) => key,
+        (false, false) => format!("{prefix}.{key}"),
     };
     err(index, &key, msg)
 }
@@ -140,7 +151,7 @@ fn typed<T: DeserializeOwned>(
     prefix: &str,
     v: serde_json::Value,
 ) -> Result<T, BuildError> {
-    serde_json::from_value(v).map_err(|e| serde_err(index, prefix, e))
+    serde_path_to_error::deserialize(v).map_err(|e| serde_err(index, prefix, e))
 }
 
 /// Context handed to each operator's builder.

@@ -522,3 +522,45 @@ fn on_error_send_passes_the_entry_after_a_failed_operator() {
     p.process(line("abc"), &mut sink);
     assert_eq!(p.errors(), 1);
 }
+
+#[test]
+fn converts_to_otlp_grouped_by_resource_and_scope() {
+    use ferrotel_pdata::proto::common::v1::any_value::Value as V;
+    let mut a = line("a");
+    a.resource.insert("host".into(), s("h1"));
+    a.attributes.insert("n".into(), Value::Double(1.5));
+    a.attributes.insert("none".into(), Value::Null);
+    a.severity_number = 9;
+    a.severity_text = "info".into();
+    a.time_unix_nano = 42;
+    let mut b = line("b");
+    b.resource.insert("host".into(), s("h2"));
+    let mut c = line("c");
+    c.resource.insert("host".into(), s("h1"));
+    c.scope_name = "lib".into();
+    let rls = ferrotel_stanza::into_resource_logs(vec![a, b, c]);
+    assert_eq!(rls.len(), 2);
+    assert_eq!(rls[0].scope_logs.len(), 2, "two scopes under h1");
+    assert_eq!(rls[0].scope_logs[1].scope.as_ref().unwrap().name, "lib");
+    let rec = &rls[0].scope_logs[0].log_records[0];
+    assert_eq!(
+        (
+            rec.time_unix_nano,
+            rec.observed_time_unix_nano,
+            rec.severity_number
+        ),
+        (42, 7, 9)
+    );
+    assert_eq!(rec.severity_text, "info");
+    assert!(matches!(rec.body.as_ref().unwrap().value, Some(V::StringValue(ref t)) if t == "a"));
+    assert_eq!(rec.attributes[0].key, "n");
+    assert!(
+        matches!(rec.attributes[0].value.as_ref().unwrap().value, Some(V::DoubleValue(d)) if d == 1.5)
+    );
+    assert_eq!(
+        rec.attributes[1].value.as_ref().unwrap().value,
+        None,
+        "null is an empty value"
+    );
+    assert_eq!(rls[1].scope_logs[0].log_records.len(), 1);
+}

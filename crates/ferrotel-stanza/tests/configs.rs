@@ -34,3 +34,10 @@ fn invalid_configs_name_the_key() {
         }
     }
 }
+
+#[test]
+fn a_pipeline_can_move_to_a_reader_task() {
+    fn send<T: Send + 'static>() {}
+    send::<Pipeline>();
+    send::<OperatorsConfig>();
+}

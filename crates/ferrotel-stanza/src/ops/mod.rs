@@ -577,7 +577,7 @@ impl ParserCore {
     }
 }
 
-/// Go duration text (`5s`, `100ms`, `1m30s`) or a number of nanoseconds... as config gives it.
+/// A Go duration: text (`5s`, `100ms`, `1m30s`) or, as mapstructure reads a bare number, nanoseconds.
 pub(crate) fn duration(v: &serde_json::Value) -> Result<std::time::Duration, String> {
     match v {
         serde_json::Value::String(s) => parse_go_duration(s),
@@ -589,6 +589,8 @@ pub(crate) fn duration(v: &serde_json::Value) -> Result<std::time::Duration, Str
     }
 }
 
+/// `time.ParseDuration` syntax. ferrotel-runtime has the same parser; this crate does not
+/// depend on the runtime (and its async stack) for one function.
 fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     if t == "0" {

@@ -51,14 +51,15 @@ pub fn into_resource_logs(entries: impl IntoIterator<Item = Entry>) -> Vec<Resou
     out.into_iter().map(|(_, rl)| rl).collect()
 }
 
+/// Moves the entry's values into the record: no string is copied on this per-record path.
 fn log_record(entry: Entry) -> LogRecord {
     LogRecord {
         time_unix_nano: entry.time_unix_nano,
         observed_time_unix_nano: entry.observed_time_unix_nano,
         severity_number: entry.severity_number,
         severity_text: entry.severity_text,
-        body: Some(any_value(&entry.body)),
-        attributes: key_values(&entry.attributes),
+        body: Some(into_any_value(entry.body)),
+        attributes: into_key_values(entry.attributes),
         flags: entry.trace_flags,
         trace_id: entry.trace_id.into(),
         span_id: entry.span_id.into(),
@@ -90,6 +91,35 @@ fn any_value(v: &Value) -> AnyValue {
         })),
         Value::Map(m) => Some(V::KvlistValue(KeyValueList {
             values: key_values(m),
+        })),
+    };
+    AnyValue { value }
+}
+
+fn into_key_values(map: Map) -> Vec<KeyValue> {
+    map.into_iter()
+        .map(|(key, v)| KeyValue {
+            key,
+            value: Some(into_any_value(v)),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn into_any_value(v: Value) -> AnyValue {
+    use any_value::Value as V;
+    let value = match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(V::BoolValue(b)),
+        Value::Int(i) => Some(V::IntValue(i)),
+        Value::Double(d) => Some(V::DoubleValue(d)),
+        Value::Str(s) => Some(V::StringValue(s)),
+        Value::Bytes(b) => Some(V::BytesValue(b.into())),
+        Value::Array(a) => Some(V::ArrayValue(ArrayValue {
+            values: a.into_iter().map(into_any_value).collect(),
+        })),
+        Value::Map(m) => Some(V::KvlistValue(KeyValueList {
+            values: into_key_values(m),
         })),
     };
     AnyValue { value }

@@ -49,3 +49,19 @@ impl Entry {
         }
     }
 }
+
+/// Text from bytes as Go's decoders make it: each byte of an invalid UTF-8 sequence becomes
+/// one U+FFFD (Rust's `from_utf8_lossy` would write one per maximal invalid sequence).
+pub fn text_from_bytes(bytes: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    out
+}

@@ -16,7 +16,7 @@ use ferrotel_pdata::{Payload, Signal};
 use futures::future::BoxFuture;
 
 pub use crate::PartialSuccess;
-pub use crate::tls::TlsServerSettings;
+pub use crate::tls::{TlsServerSettings, server_config};
 pub use conn::ServerHandle;
 pub use grpc::start_grpc;
 pub use http::start_http;

@@ -79,7 +79,10 @@ impl Exposition {
         let mut s = String::with_capacity(self.series() * 80);
         for (name, counter, lines) in &self.families {
             let kind = if *counter { "counter" } else { "gauge" };
-            let _ = write!(s, "# HELP {name} A benchmark metric.\n# TYPE {name} {kind}\n");
+            let _ = write!(
+                s,
+                "# HELP {name} A benchmark metric.\n# TYPE {name} {kind}\n"
+            );
             for (prefix, base) in lines {
                 s.push_str(prefix);
                 let v = if *counter {
@@ -128,7 +131,7 @@ async fn serve_connection(
         let who = head
             .lines()
             .find_map(|l| l.strip_prefix("user-agent:"))
-            .map(|ua| {
+            .and_then(|ua| {
                 if ua.contains("prometheus") {
                     Some(Scraper::Prometheus)
                 } else if ua.contains("ferrotel") {
@@ -136,8 +139,7 @@ async fn serve_connection(
                 } else {
                     None
                 }
-            })
-            .unwrap_or(None);
+            });
         let body = match who {
             Some(w) => {
                 let n = target.requests[w as usize].fetch_add(1, Ordering::SeqCst);
@@ -415,7 +417,11 @@ mod tests {
         let a = String::from_utf8(e.render(1)).unwrap();
         let b = String::from_utf8(e.render(2)).unwrap();
         assert_eq!(a.lines().filter(|l| !l.starts_with('#')).count(), 1000);
-        assert!(a.contains("bench_metric_0_total{route=\"/api/v1/items/3\",status=\"200\",pod=\"pod-3\"} 10\n"));
-        assert!(b.contains("bench_metric_0_total{route=\"/api/v1/items/3\",status=\"200\",pod=\"pod-3\"} 11\n"));
+        assert!(a.contains(
+            "bench_metric_0_total{route=\"/api/v1/items/3\",status=\"200\",pod=\"pod-3\"} 10\n"
+        ));
+        assert!(b.contains(
+            "bench_metric_0_total{route=\"/api/v1/items/3\",status=\"200\",pod=\"pod-3\"} 11\n"
+        ));
     }
 }

@@ -151,7 +151,9 @@ fn bench(c: &mut Criterion) {
             } else {
                 (format!("bench_metric_{m}"), "gauge")
             };
-            s.push_str(&format!("# HELP {name} A benchmark metric.\n# TYPE {name} {kind}\n"));
+            s.push_str(&format!(
+                "# HELP {name} A benchmark metric.\n# TYPE {name} {kind}\n"
+            ));
             for i in 0..SERIES / 100 {
                 s.push_str(&format!(
                     "{name}{{route=\"/api/v1/items/{}\",status=\"{}\",pod=\"pod-{i}\"}} {}\n",

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use ferrotel_runtime::BoxFuture;
+use ferrotel_runtime::config::{ConfigError, duration};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use ferrotel_runtime::config::{ConfigError, duration};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -46,7 +46,10 @@ impl ServerTls {
                 "cert_file and key_file are both required to serve TLS",
             ));
         }
-        for (field, v) in [("min_version", &self.min_version), ("max_version", &self.max_version)] {
+        for (field, v) in [
+            ("min_version", &self.min_version),
+            ("max_version", &self.max_version),
+        ] {
             if let Some(v) = v
                 && !matches!(v.as_str(), "" | "1.2" | "1.3")
             {
@@ -132,7 +135,8 @@ impl Server {
                         let fut = handler(req);
                         async move { Ok::<_, Infallible>(fut.await) }
                     });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match acceptor {
                         None => {
                             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;

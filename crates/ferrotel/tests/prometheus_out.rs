@@ -622,8 +622,13 @@ fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 fn tls_on_the_exporter_and_the_remote_write_receiver() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_pki(dir.path());
-    let (otlp, exporter, receiver, own, prom) =
-        (free_port(), free_port(), free_port(), free_port(), free_port());
+    let (otlp, exporter, receiver, own, prom) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
     let (ca, cert, key) = (ca.display(), cert.display(), key.display());
     let d = dir.path().display();
     let _collector = Collector::start(

@@ -457,11 +457,7 @@ service:
         points("zipped_temperature").len() >= 2
     });
     assert!(gzipped.load(Ordering::SeqCst) >= 2, "gzip was asked for");
-    assert!(
-        points("zipped_temperature")
-            .iter()
-            .all(|p| *p == (0, 21.5))
-    );
+    assert!(points("zipped_temperature").iter().all(|p| *p == (0, 21.5)));
     // Dropped from discovery: staleness markers, and no more scrapes.
     std::fs::write(&sd, "[]").unwrap();
     wait_for(Duration::from_secs(30), "staleness markers", || {

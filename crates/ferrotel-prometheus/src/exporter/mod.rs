@@ -216,11 +216,20 @@ impl Lifecycle for PrometheusExporter {
             });
             let bound = self
                 .server
-                .start(&format!("exporter {}", self.id), addr, self.config.tls.as_ref(), handler)
+                .start(
+                    &format!("exporter {}", self.id),
+                    addr,
+                    self.config.tls.as_ref(),
+                    handler,
+                )
                 .await
                 .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);
-            let scheme = if self.config.tls.is_some() { "https" } else { "http" };
+            let scheme = if self.config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             tracing::info!(exporter = %self.id, "serving metrics on {scheme}://{bound}/metrics");
             Ok(())
         })

@@ -303,10 +303,7 @@ pub fn convert(
             // Scope labels are part of the series' identity but not of its attributes.
             let skip_attr = |n: &str| skip(n) || is_scope_label(n);
             let scope = match labels_view {
-                Some(ls) => scope_of(
-                    ls.iter().map(|l| (l.name, l.value.as_ref())),
-                    &mut scopes,
-                ),
+                Some(ls) => scope_of(ls.iter().map(|l| (l.name, l.value.as_ref())), &mut scopes),
                 None => scope_of(scratch.iter(), &mut scopes),
             };
             let mi = match by_name.entry((fam_name.clone(), kind, scope)) {

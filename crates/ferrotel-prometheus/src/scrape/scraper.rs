@@ -279,7 +279,10 @@ async fn scrape_loop(
             }
         }
         let req = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
-        last_resource = req.resource_metrics.first().and_then(|r| r.resource.clone());
+        last_resource = req
+            .resource_metrics
+            .first()
+            .and_then(|r| r.resource.clone());
         send(&job, &target, req).await;
     }
 }

@@ -524,44 +524,44 @@ proptest! {
 #[test]
 fn trim_metric_suffixes_naming_table() {
     use MetricType::*;
-        let cases: &[(&str, MetricType, Option<&str>, &str)] = &[
-            ("http_requests_total", Counter, None, "http_requests"),
-            ("http_requests_total", Gauge, None, "http_requests_total"),
-            (
-                "request_duration_seconds",
-                Histogram,
-                Some("seconds"),
-                "request_duration",
-            ),
-            (
-                "request_duration_seconds_total",
-                Counter,
-                Some("seconds"),
-                "request_duration",
-            ),
-            ("memory_usage_bytes", Gauge, Some("bytes"), "memory_usage"),
-            ("memory_usage_bytes", Gauge, None, "memory_usage_bytes"),
-            ("total", MetricType::Counter, None, "total"),
-            ("seconds", Gauge, Some("seconds"), "seconds"),
-            ("rx_bytes_per_second", Gauge, Some("bytes_per_second"), "rx"),
-            ("up", Gauge, None, "up"),
-        ];
-        for (name, kind, unit, want) in cases {
-            assert_eq!(
-                super::convert::trimmed_name(name, *kind, *unit),
-                *want,
-                "{name} {kind:?} {unit:?}"
-            );
-        }
-        let units = [
-            ("seconds", "s"),
-            ("bytes", "By"),
-            ("bytes_per_second", "By/s"),
-            ("ratio", "1"),
-            ("celsius", "Cel"),
-            ("widgets", "widgets"),
-        ];
-        for (word, ucum) in units {
-            assert_eq!(crate::naming::ucum_unit(word), ucum);
-        }
+    let cases: &[(&str, MetricType, Option<&str>, &str)] = &[
+        ("http_requests_total", Counter, None, "http_requests"),
+        ("http_requests_total", Gauge, None, "http_requests_total"),
+        (
+            "request_duration_seconds",
+            Histogram,
+            Some("seconds"),
+            "request_duration",
+        ),
+        (
+            "request_duration_seconds_total",
+            Counter,
+            Some("seconds"),
+            "request_duration",
+        ),
+        ("memory_usage_bytes", Gauge, Some("bytes"), "memory_usage"),
+        ("memory_usage_bytes", Gauge, None, "memory_usage_bytes"),
+        ("total", MetricType::Counter, None, "total"),
+        ("seconds", Gauge, Some("seconds"), "seconds"),
+        ("rx_bytes_per_second", Gauge, Some("bytes_per_second"), "rx"),
+        ("up", Gauge, None, "up"),
+    ];
+    for (name, kind, unit, want) in cases {
+        assert_eq!(
+            super::convert::trimmed_name(name, *kind, *unit),
+            *want,
+            "{name} {kind:?} {unit:?}"
+        );
     }
+    let units = [
+        ("seconds", "s"),
+        ("bytes", "By"),
+        ("bytes_per_second", "By/s"),
+        ("ratio", "1"),
+        ("celsius", "Cel"),
+        ("widgets", "widgets"),
+    ];
+    for (word, ucum) in units {
+        assert_eq!(crate::naming::ucum_unit(word), ucum);
+    }
+}

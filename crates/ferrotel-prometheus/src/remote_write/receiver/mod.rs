@@ -258,7 +258,11 @@ impl Lifecycle for RemoteWriteReceiver {
                 .await
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);
-            let scheme = if self.inner.config.tls.is_some() { "https" } else { "http" };
+            let scheme = if self.inner.config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             tracing::info!(receiver = %id, "remote write on {scheme}://{bound}/api/v1/write");
             Ok(())
         })

@@ -209,7 +209,8 @@ pub struct Figures {
 }
 
 fn wait_for(target: &Target, who: Scraper, n: usize, proc: &mut Proc) -> anyhow::Result<Instant> {
-    let limit = Instant::now() + INTERVAL * 3 + Duration::from_secs(10);
+    let pending = n.saturating_sub(target.requests[who as usize].load(Ordering::SeqCst));
+    let limit = Instant::now() + INTERVAL * (pending as u32 + 2) + Duration::from_secs(10);
     loop {
         if target.requests[who as usize].load(Ordering::SeqCst) >= n {
             return Ok(target.times.lock().unwrap()[who as usize][n - 1]);

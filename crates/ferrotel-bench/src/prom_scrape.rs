@@ -39,8 +39,11 @@ enum Scraper {
 /// The exposition: per series its `name{labels} ` prefix and a base value; the body is
 /// rendered per request with the scrape number added, so counters grow.
 struct Exposition {
-    families: Vec<(String, bool, Vec<(String, f64)>)>,
+    families: Vec<ExpositionFamily>,
 }
+
+/// (name, is a counter, per series its `name{labels} ` prefix and base value).
+type ExpositionFamily = (String, bool, Vec<(String, f64)>);
 
 impl Exposition {
     fn new(series: usize) -> Self {

@@ -9,6 +9,7 @@
 //! CPU per item is the figure to compare.
 
 mod procfs;
+mod prom_scrape;
 mod run;
 mod scenario;
 
@@ -64,6 +65,19 @@ struct Cli {
     /// Print the rows as JSON on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Instead of the scenarios: issue 21's side-by-side scrape benchmark, ferrotel's
+    /// `prometheus` receiver and the Prometheus server scraping one target every 5 s.
+    #[arg(long)]
+    prometheus_scrape: bool,
+    /// The Prometheus server binary for --prometheus-scrape.
+    #[arg(long, default_value = "/usr/bin/prometheus")]
+    prometheus: PathBuf,
+    /// Series in the --prometheus-scrape exposition.
+    #[arg(long, default_value_t = 100_000)]
+    series: usize,
+    /// Scrapes measured per scraper by --prometheus-scrape (5 s each).
+    #[arg(long, default_value_t = 12)]
+    scrapes: usize,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +162,10 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
     }
     // The collector runs in a temporary directory: make the path absolute.
     let collector = std::fs::canonicalize(&collector)?;
+    if cli.prometheus_scrape {
+        prom_scrape::run(&collector, &cli.prometheus, cli.series, cli.scrapes)?;
+        return Ok(true);
+    }
     let opts = RunOptions {
         duration: cli
             .duration

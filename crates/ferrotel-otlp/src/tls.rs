@@ -92,7 +92,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore, TransportError> {
 }
 
 /// A server config; ALPN offers `alpn` (h2 for gRPC, h2 + http/1.1 for HTTP).
-pub(crate) fn server_config(
+pub fn server_config(
     s: &TlsServerSettings,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TransportError> {

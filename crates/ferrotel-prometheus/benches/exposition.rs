@@ -1,6 +1,8 @@
 //! The Prometheus components' hot paths at 100 k series: the pull exporter's render (text and
 //! OpenMetrics) and ingest, remote write out (OTLP → series → protobuf → snappy) and in
-//! (snappy → protobuf → OTLP). `cargo bench -p ferrotel-prometheus --bench exposition`;
+//! (snappy → protobuf → OTLP), and the scrape receiver's parse + convert of a 100 k-series
+//! text exposition (the side-by-side run against Prometheus is `ferrotel-bench
+//! --prometheus-scrape`). `cargo bench -p ferrotel-prometheus --bench exposition`;
 //! figures in docs/benchmarks.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -11,6 +13,9 @@ use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_prometheus::exporter::{PrometheusExporter, PrometheusExporterConfig};
 use ferrotel_prometheus::remote_write::exporter::convert;
 use ferrotel_prometheus::remote_write::receiver::{decode, to_otlp};
+use ferrotel_prometheus::scrape::convert::{SeriesTracker, TargetContext, convert};
+use ferrotel_prometheus::scrape::relabel::Labels;
+use ferrotel_prometheus::scrape::{Format, parse};
 use prost::Message;
 
 const SERIES: usize = 100_000;
@@ -133,6 +138,53 @@ fn bench(c: &mut Criterion) {
                         .len()
                 })
                 .sum::<usize>()
+        })
+    });
+
+    // The prometheus receiver's per-scrape work on the exposition `ferrotel-bench
+    // --prometheus-scrape` serves (series known from the previous scrape, values changed).
+    let scrape_body = |n: usize| {
+        let mut s = String::new();
+        for m in 0..100 {
+            let (name, kind) = if m % 2 == 0 {
+                (format!("bench_metric_{m}_total"), "counter")
+            } else {
+                (format!("bench_metric_{m}"), "gauge")
+            };
+            s.push_str(&format!(
+                "# HELP {name} A benchmark metric.\n# TYPE {name} {kind}\n"
+            ));
+            for i in 0..SERIES / 100 {
+                s.push_str(&format!(
+                    "{name}{{route=\"/api/v1/items/{}\",status=\"{}\",pod=\"pod-{i}\"}} {}\n",
+                    i % 50,
+                    200 + i / 50,
+                    (i * 3 + n) as f64
+                ));
+            }
+        }
+        s
+    };
+    let bodies = [scrape_body(1), scrape_body(2)];
+    let target = TargetContext {
+        labels: Labels::from_pairs([("job", "bench"), ("instance", "127.0.0.1:9100")]),
+        honor_labels: false,
+        honor_timestamps: true,
+        trim_metric_suffixes: false,
+        sample_limit: 0,
+        metric_relabel: Vec::new(),
+    };
+    let mut tracker = SeriesTracker::default();
+    let mut n = 0i64;
+    g.bench_function("scrape_parse_convert", |b| {
+        b.iter(|| {
+            n += 1;
+            let body = &bodies[(n % 2) as usize];
+            let exp = parse(body.as_bytes(), Format::Text).unwrap();
+            convert(&exp, &target, &mut tracker, 1_700_000_000_000 + n * 5000)
+                .unwrap()
+                .metrics
+                .len()
         })
     });
     g.finish();

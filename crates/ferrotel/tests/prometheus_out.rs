@@ -31,6 +31,10 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(dir: &Path, config: &str, port: u16) -> Prometheus {
+        Self::start_with(dir, config, port, &[])
+    }
+
+    fn start_with(dir: &Path, config: &str, port: u16, flags: &[&str]) -> Prometheus {
         let bin = std::env::var_os("PROMETHEUS")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
@@ -51,6 +55,7 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--web.enable-remote-write-receiver")
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -234,13 +239,19 @@ fn otlp_metrics(t: u64) -> ExportMetricsServiceRequest {
 
 /// What Prometheus must hold for [`otlp_metrics`], queried by series selector.
 fn check_sent_values(p: &Prometheus) {
+    check_sent_values_le(p, "1")
+}
+
+/// The same, with the `le` of the bucket bounded by 1 as Prometheus spells it: "1" from the
+/// text formats, "1.0" from protobuf (its parser writes bounds in OpenMetrics' float form).
+fn check_sent_values_le(p: &Prometheus, le_one: &str) {
     let sel = r#"job="svc",instance="inst1""#;
     assert_eq!(
         p.value(&format!(r#"test_requests_total{{{sel},method="GET"}}"#)),
         42.0
     );
     assert_eq!(p.value(&format!("test_temperature_celsius{{{sel}}}")), 21.5);
-    for (le, want) in [("0.1", 1.0), ("1", 3.0), ("+Inf", 6.0)] {
+    for (le, want) in [("0.1", 1.0), (le_one, 3.0), ("+Inf", 6.0)] {
         assert_eq!(
             p.value(&format!(
                 r#"test_latency_seconds_bucket{{{sel},le="{le}"}}"#
@@ -309,6 +320,108 @@ scrape_configs:
     );
     check_sent_values(&p);
     // The scrape itself succeeded (OpenMetrics negotiated and parsed).
+    assert_eq!(p.value(r#"up{job="ferrotel"}"#), 1.0);
+}
+
+/// With native histograms enabled Prometheus prefers the protobuf exposition: every family
+/// comes through it, and an exponential histogram arrives as a native histogram whose count
+/// and sum are what was sent.
+#[test]
+fn prometheus_scrapes_native_histograms_over_protobuf() {
+    let dir = tempfile::tempdir().unwrap();
+    let (otlp, exporter, own, prom) = (free_port(), free_port(), free_port(), free_port());
+    let _collector = Collector::start(
+        "native",
+        dir.path(),
+        &format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp}
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:{exporter}
+    enable_open_metrics: true
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{own}
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheus]
+"#
+        ),
+        Some(own),
+    );
+    let t = now_ns();
+    let mut req = otlp_metrics(t);
+    req.resource_metrics[0].scope_metrics[0]
+        .metrics
+        .push(Metric {
+            name: "test.sizes".into(),
+            description: "sizes".into(),
+            unit: "By".into(),
+            data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: vec![ExponentialHistogramDataPoint {
+                    start_time_unix_nano: t - 60_000_000_000,
+                    time_unix_nano: t,
+                    count: 9,
+                    sum: Some(30.5),
+                    scale: 2,
+                    zero_count: 2,
+                    positive: Some(exponential_histogram_data_point::Buckets {
+                        offset: -1,
+                        bucket_counts: vec![1, 2, 3],
+                    }),
+                    negative: Some(exponential_histogram_data_point::Buckets {
+                        offset: 0,
+                        bucket_counts: vec![1],
+                    }),
+                    ..Default::default()
+                }],
+                aggregation_temporality: 2,
+            })),
+            ..Default::default()
+        });
+    assert_eq!(
+        post_otlp(otlp, "/v1/metrics", &req.encode_to_vec()).unwrap(),
+        200
+    );
+    let p = Prometheus::start_with(
+        dir.path(),
+        &format!(
+            r#"
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: ferrotel
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:{exporter}"]
+"#
+        ),
+        prom,
+        &["--enable-feature=native-histograms"],
+    );
+    let sel = r#"job="svc",instance="inst1""#;
+    assert_eq!(
+        p.value(&format!("histogram_count(test_sizes_bytes{{{sel}}})")),
+        9.0
+    );
+    assert_eq!(
+        p.value(&format!("histogram_sum(test_sizes_bytes{{{sel}}})")),
+        30.5
+    );
+    // Native, not classic: no `_bucket` series were made of it.
+    assert!(
+        p.query(&format!("test_sizes_bytes_bucket{{{sel}}}"), None)
+            .is_empty()
+    );
+    // Counters, gauges, classic histograms and target_info came through protobuf as well.
+    check_sent_values_le(&p, "1.0");
     assert_eq!(p.value(r#"up{job="ferrotel"}"#), 1.0);
 }
 
@@ -475,5 +588,137 @@ remote_write:
             "otelcol_receiver_accepted_metric_points_total",
             &[("receiver", "prometheusremotewrite")]
         ) > 0.0
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1, written to `dir`: (ca, cert, key).
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "ferrotel test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// TLS on both of ferrotel's servers, with Prometheus as the client verifying the test CA:
+/// it scrapes the exporter over https and remote-writes into the receiver over https; a
+/// plain-HTTP scrape of the TLS endpoint fails.
+#[test]
+fn tls_on_the_exporter_and_the_remote_write_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    let (otlp, exporter, receiver, own, prom) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let (ca, cert, key) = (ca.display(), cert.display(), key.display());
+    let d = dir.path().display();
+    let _collector = Collector::start(
+        "tls",
+        dir.path(),
+        &format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp}
+  prometheusremotewrite:
+    endpoint: 127.0.0.1:{receiver}
+    tls:
+      cert_file: {cert}
+      key_file: {key}
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:{exporter}
+    tls:
+      cert_file: {cert}
+      key_file: {key}
+  file:
+    path: {d}/metrics.bin
+    format: proto
+    flush_interval: 50ms
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{own}
+  pipelines:
+    metrics/out:
+      receivers: [otlp]
+      exporters: [prometheus]
+    metrics/in:
+      receivers: [prometheusremotewrite]
+      exporters: [file]
+"#
+        ),
+        Some(own),
+    );
+    let body = otlp_metrics(now_ns()).encode_to_vec();
+    assert_eq!(post_otlp(otlp, "/v1/metrics", &body).unwrap(), 200);
+    let p = Prometheus::start(
+        dir.path(),
+        &format!(
+            r#"
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: ferrotel
+    honor_labels: true
+    scheme: https
+    tls_config:
+      ca_file: {ca}
+    static_configs:
+      - targets: ["127.0.0.1:{exporter}"]
+  - job_name: plain
+    static_configs:
+      - targets: ["127.0.0.1:{exporter}"]
+remote_write:
+  - url: https://127.0.0.1:{receiver}/api/v1/write
+    tls_config:
+      ca_file: {ca}
+    queue_config:
+      batch_send_deadline: 1s
+"#
+        ),
+        prom,
+    );
+    check_sent_values(&p);
+    assert_eq!(p.value(r#"up{job="ferrotel"}"#), 1.0);
+    assert_eq!(p.value(r#"up{job="plain"}"#), 0.0);
+    // What Prometheus scraped over https came back over https.
+    let file = dir.path().join("metrics.bin");
+    wait_for(
+        Duration::from_secs(60),
+        "test_temperature_celsius remote-written over TLS",
+        || {
+            metrics(&file)
+                .iter()
+                .flat_map(|r| &r.resource_metrics)
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics)
+                .any(|m| {
+                    m.name == "test_temperature_celsius"
+                        && matches!(&m.data, Some(metric::Data::Gauge(g))
+                            if g.data_points.iter().any(|p| p.value == Some(number_data_point::Value::AsDouble(21.5))))
+                })
+        },
     );
 }

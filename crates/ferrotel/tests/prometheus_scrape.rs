@@ -369,3 +369,102 @@ service:
         .unwrap_or_else(|| panic!("no log line for the garbage target:\n{log}"));
     assert!(line.contains("line 3"), "{line}");
 }
+
+/// A target found through file_sd that answers gzip (as exporters do when asked): its values
+/// come through decompressed; when the file drops it, its series and `up` get staleness
+/// markers (the no-recorded-value flag), as Prometheus writes them for a vanished target.
+#[test]
+fn gzip_target_from_file_sd_goes_stale_when_dropped() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let gzipped = Arc::new(AtomicUsize::new(0));
+    let g = gzipped.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+            let body = "# TYPE zipped_temperature gauge\nzipped_temperature{room=\"a\"} 21.5\n";
+            let (enc, body) = if head.contains("accept-encoding: gzip") {
+                g.fetch_add(1, Ordering::SeqCst);
+                let mut e = GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(body.as_bytes()).unwrap();
+                ("Content-Encoding: gzip\r\n", e.finish().unwrap())
+            } else {
+                ("", body.as_bytes().to_vec())
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n{enc}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    let sd = dir.path().join("targets.json");
+    std::fs::write(&sd, format!(r#"[{{"targets": ["{target}"]}}]"#)).unwrap();
+    let (d, metrics_port) = (dir.path().display(), free_port());
+    let config = format!(
+        r#"
+receivers:
+  prometheus:
+    config:
+      scrape_configs:
+        - job_name: sd
+          scrape_interval: 1s
+          scrape_timeout: 1s
+          file_sd_configs:
+            - files: ["{d}/targets.json"]
+exporters:
+  file:
+    path: {d}/metrics.bin
+    format: proto
+    flush_interval: 50ms
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{metrics_port}
+  pipelines:
+    metrics:
+      receivers: [prometheus]
+      exporters: [file]
+"#
+    );
+    let _collector = Collector::start("promsd", dir.path(), &config, Some(metrics_port));
+    let bin = dir.path().join("metrics.bin");
+    let points = |name: &str| -> Vec<(u32, f64)> {
+        metrics(&bin)
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .filter(|m| m.name == name)
+            .flat_map(|m| match &m.data {
+                Some(metric::Data::Gauge(g)) => g
+                    .data_points
+                    .iter()
+                    .map(|p| (p.flags, num(&p.value)))
+                    .collect(),
+                _ => vec![],
+            })
+            .collect()
+    };
+    wait_for(Duration::from_secs(30), "two scrapes of the target", || {
+        points("zipped_temperature").len() >= 2
+    });
+    assert!(gzipped.load(Ordering::SeqCst) >= 2, "gzip was asked for");
+    assert!(points("zipped_temperature").iter().all(|p| *p == (0, 21.5)));
+    // Dropped from discovery: staleness markers, and no more scrapes.
+    std::fs::write(&sd, "[]").unwrap();
+    wait_for(Duration::from_secs(30), "staleness markers", || {
+        points("zipped_temperature").iter().any(|p| p.0 == 1)
+            && points("up").iter().any(|p| p.0 == 1)
+    });
+    let stale = points("zipped_temperature");
+    assert_eq!(stale.last().unwrap().0, 1, "the marker is the last point");
+    assert!(stale.last().unwrap().1.is_nan(), "and carries no value");
+}

@@ -16,7 +16,7 @@ use ferrotel_pdata::{Payload, Signal};
 use futures::future::BoxFuture;
 
 pub use crate::PartialSuccess;
-pub use crate::tls::TlsServerSettings;
+pub use crate::tls::{TlsServerSettings, server_config};
 
 /// A TLS acceptor for a plain HTTP server beside OTLP's (the extensions' pages), offering
 /// h2 and http/1.1 by ALPN; errors name the file that could not be used.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::metrics::v1::{
     Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, exemplar,
-    metric::Data, number_data_point,
+    exponential_histogram_data_point, metric::Data, number_data_point,
 };
 
 use crate::naming::{MetricKind, MetricNamer, prometheus_unit};
@@ -46,12 +46,119 @@ pub enum Value {
         count: u64,
         /// Per bucket, the latest exemplar that fell into it.
         exemplars: Vec<Option<Ex>>,
+        /// An exponential histogram's own buckets, for the protobuf exposition (native
+        /// histograms); the classic buckets above are derived from them for the text formats.
+        native: Option<Box<Native>>,
     },
     Summary {
         count: u64,
         sum: f64,
         quantiles: Vec<(f64, f64)>,
     },
+}
+
+/// Exponential buckets as OTLP has them: dense counts from an offset, per sign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Native {
+    /// Prometheus's schema: OTLP scales above 8 are reduced to 8 on the way in.
+    pub scale: i32,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    pub positive: (i32, Vec<u64>),
+    pub negative: (i32, Vec<u64>),
+}
+
+/// Prometheus's native histogram schemas.
+const MAX_SCALE: i32 = 8;
+const MIN_SCALE: i32 = -4;
+
+/// Buckets at scale `s` as buckets at scale `s - by` (each bucket merges into bucket
+/// `index >> by`, the floor of `index / 2^by`).
+fn downscale(b: &(i32, Vec<u64>), by: u32) -> (i32, Vec<u64>) {
+    if by == 0 || b.1.is_empty() {
+        return b.clone();
+    }
+    let first = b.0 >> by;
+    let last = (b.0 + b.1.len() as i32 - 1) >> by;
+    let mut counts = vec![0u64; (last - first + 1) as usize];
+    for (j, c) in b.1.iter().enumerate() {
+        counts[((b.0 + j as i32) >> by) as usize - first as usize] += c;
+    }
+    (first, counts)
+}
+
+/// The sum of two bucket runs at the same scale.
+fn add_buckets(a: &(i32, Vec<u64>), b: &(i32, Vec<u64>)) -> (i32, Vec<u64>) {
+    if a.1.is_empty() {
+        return b.clone();
+    }
+    if b.1.is_empty() {
+        return a.clone();
+    }
+    let first = a.0.min(b.0);
+    let end = (a.0 + a.1.len() as i32).max(b.0 + b.1.len() as i32);
+    let mut counts = vec![0u64; (end - first) as usize];
+    for run in [a, b] {
+        for (j, c) in run.1.iter().enumerate() {
+            counts[(run.0 - first) as usize + j] += c;
+        }
+    }
+    (first, counts)
+}
+
+impl Native {
+    /// `None` for a scale below Prometheus's lowest schema (served as classic buckets only).
+    fn from_point(p: &ExponentialHistogramDataPoint) -> Option<Native> {
+        if p.scale < MIN_SCALE {
+            return None;
+        }
+        let by = (p.scale - MAX_SCALE).max(0) as u32;
+        let run = |b: &Option<exponential_histogram_data_point::Buckets>| {
+            b.as_ref().map_or((0, Vec::new()), |b| {
+                downscale(&(b.offset, b.bucket_counts.clone()), by)
+            })
+        };
+        Some(Native {
+            scale: p.scale.min(MAX_SCALE),
+            zero_threshold: p.zero_threshold.max(0.0),
+            zero_count: p.zero_count,
+            positive: run(&p.positive),
+            negative: run(&p.negative),
+        })
+    }
+
+    /// Adds a later delta: both at the lower of the two scales.
+    fn add(&self, d: &Native) -> Native {
+        let scale = self.scale.min(d.scale);
+        let (a, b) = ((self.scale - scale) as u32, (d.scale - scale) as u32);
+        Native {
+            scale,
+            zero_threshold: self.zero_threshold.max(d.zero_threshold),
+            zero_count: self.zero_count + d.zero_count,
+            positive: add_buckets(&downscale(&self.positive, a), &downscale(&d.positive, b)),
+            negative: add_buckets(&downscale(&self.negative, a), &downscale(&d.negative, b)),
+        }
+    }
+
+    /// As an OTLP point, for the classic conversion.
+    fn to_point(&self, p: &ExponentialHistogramDataPoint) -> ExponentialHistogramDataPoint {
+        let buckets = |b: &(i32, Vec<u64>)| {
+            Some(exponential_histogram_data_point::Buckets {
+                offset: b.0,
+                bucket_counts: b.1.clone(),
+            })
+        };
+        ExponentialHistogramDataPoint {
+            scale: self.scale,
+            zero_threshold: self.zero_threshold,
+            zero_count: self.zero_count,
+            positive: buckets(&self.positive),
+            negative: buckets(&self.negative),
+            attributes: Vec::new(),
+            exemplars: Vec::new(),
+            ..p.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -378,18 +485,54 @@ impl Accumulator {
                         p,
                         h.aggregation_temporality == DELTA,
                         now,
+                        None,
                     );
                 }
             }
             Data::ExponentialHistogram(h) => {
+                let delta = h.aggregation_temporality == DELTA;
                 for p in &h.data_points {
-                    let (bounds, counts) = exponential_to_classic(p);
+                    let labels =
+                        label_text(&point_labels(base, &p.attributes, settings.namer.strategy));
+                    // Deltas add up in native form; the classic buckets follow from the sum.
+                    let mut native = Native::from_point(p);
+                    let mut count = p.count;
+                    let mut sum = p.sum.unwrap_or(0.0);
+                    if delta
+                        && p.flags & NO_RECORDED_VALUE == 0
+                        && let Some(Series {
+                            value:
+                                Value::Histogram {
+                                    native: Some(old),
+                                    count: oc,
+                                    sum: os,
+                                    ..
+                                },
+                            time_ns,
+                            ..
+                        }) = family.series.get(&labels)
+                        && (p.start_time_unix_nano == 0 || p.start_time_unix_nano >= *time_ns)
+                        && let Some(n) = &native
+                    {
+                        native = Some(old.add(n));
+                        count += oc;
+                        sum += os;
+                    }
+                    let merged = match &native {
+                        Some(n) => ExponentialHistogramDataPoint {
+                            count,
+                            sum: Some(sum),
+                            ..n.to_point(p)
+                        },
+                        None => p.clone(),
+                    };
+                    let (bounds, counts) = exponential_to_classic(&merged);
                     let classic = HistogramDataPoint {
                         attributes: p.attributes.clone(),
                         start_time_unix_nano: p.start_time_unix_nano,
                         time_unix_nano: p.time_unix_nano,
-                        count: p.count,
-                        sum: p.sum,
+                        count,
+                        sum: Some(sum),
                         bucket_counts: counts,
                         explicit_bounds: bounds,
                         exemplars: p.exemplars.clone(),
@@ -402,8 +545,9 @@ impl Accumulator {
                         &settings,
                         base,
                         &classic,
-                        h.aggregation_temporality == DELTA,
+                        false,
                         now,
+                        native.map(Box::new),
                     );
                 }
             }
@@ -520,6 +664,7 @@ fn histogram_point(
     p: &HistogramDataPoint,
     delta: bool,
     now: Instant,
+    native: Option<Box<Native>>,
 ) {
     let labels = label_text(&point_labels(base, &p.attributes, settings.namer.strategy));
     if p.flags & NO_RECORDED_VALUE != 0 {
@@ -572,6 +717,7 @@ fn histogram_point(
         sum,
         count,
         exemplars,
+        native,
     };
     upsert(
         family,

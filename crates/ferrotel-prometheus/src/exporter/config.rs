@@ -36,8 +36,8 @@ pub struct PrometheusExporterConfig {
     pub without_scope_info: bool,
     /// Not in the Go exporter (which always writes `target_info`); `false` leaves it out.
     pub target_info: TargetInfo,
-    /// Server TLS is not supported yet: refused with a clear error rather than ignored.
-    pub tls: Option<serde_json::Value>,
+    /// Serve HTTPS (configtls server settings).
+    pub tls: Option<crate::http_server::ServerTls>,
     /// Accepted for compatibility (confighttp server settings that have no effect here).
     pub cors: Option<serde_json::Value>,
     pub response_headers: Option<serde_json::Value>,
@@ -91,11 +91,8 @@ impl ComponentConfig for PrometheusExporterConfig {
         }
         ferrotel_runtime::config::parse_endpoint(&self.endpoint)
             .map_err(|e| ConfigError::field("endpoint", e))?;
-        if self.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            return Err(ConfigError::field(
-                "tls",
-                "TLS on the prometheus exporter's server is not supported yet; serve plain HTTP behind a TLS proxy",
-            ));
+        if let Some(t) = &self.tls {
+            t.validate()?;
         }
         Ok(())
     }

@@ -2,11 +2,14 @@
 //! Prometheus to scrape, in the text format 0.0.4 or, when `enable_open_metrics` is set and the
 //! scraper asks for it, OpenMetrics 1.0 (with `# UNIT`, exemplars and `# EOF`).
 //!
-//! Exponential histograms are served as classic histograms (one `le` bucket per exponential
-//! bucket); native-histogram protobuf exposition is not implemented.
+//! When the scraper prefers the delimited protobuf exposition (Prometheus with
+//! `--enable-feature=native-histograms`), everything is served in it and exponential histograms
+//! become native histograms; in the text formats they are classic histograms (one `le` bucket
+//! per exponential bucket), as the specification says.
 
 pub mod accumulator;
 pub mod config;
+pub mod protobuf;
 pub mod render;
 #[cfg(test)]
 mod tests;
@@ -108,6 +111,13 @@ impl PrometheusExporter {
         }
     }
 
+    /// The protobuf exposition (what a scraper preferring it gets).
+    pub fn scrape_protobuf(&self) -> Vec<u8> {
+        let mut acc = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        acc.expire(Instant::now());
+        protobuf::render(&acc, self.config.send_timestamps)
+    }
+
     /// What a scrape gets.
     pub fn scrape(&self, open_metrics: bool) -> String {
         scrape(
@@ -166,17 +176,26 @@ impl Lifecycle for PrometheusExporter {
                     if req.method() != Method::GET && req.method() != Method::HEAD {
                         return text(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n");
                     }
-                    let om = open_metrics
-                        && req
-                            .headers()
-                            .get(header::ACCEPT)
-                            .and_then(|v| v.to_str().ok())
-                            .is_some_and(wants_open_metrics);
+                    let accept = req
+                        .headers()
+                        .get(header::ACCEPT)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    let pb = protobuf::preferred(accept);
+                    let om = !pb && open_metrics && wants_open_metrics(accept);
                     let head = req.method() == Method::HEAD;
                     // Rendering 100 k series takes tens of milliseconds: off the async workers.
-                    let body = tokio::task::spawn_blocking(move || scrape(&state, om, timestamps))
-                        .await
-                        .unwrap_or_default();
+                    let body = tokio::task::spawn_blocking(move || {
+                        if pb {
+                            let mut acc = state.lock().unwrap_or_else(|e| e.into_inner());
+                            acc.expire(Instant::now());
+                            protobuf::render(&acc, timestamps)
+                        } else {
+                            scrape(&state, om, timestamps).into_bytes()
+                        }
+                    })
+                    .await
+                    .unwrap_or_default();
                     let mut r = http::Response::new(Full::new(if head {
                         Bytes::new()
                     } else {
@@ -184,7 +203,9 @@ impl Lifecycle for PrometheusExporter {
                     }));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
-                        http::HeaderValue::from_static(if om {
+                        http::HeaderValue::from_static(if pb {
+                            protobuf::CONTENT_TYPE
+                        } else if om {
                             render::OPENMETRICS_CONTENT_TYPE
                         } else {
                             render::TEXT_CONTENT_TYPE
@@ -195,11 +216,21 @@ impl Lifecycle for PrometheusExporter {
             });
             let bound = self
                 .server
-                .start(&format!("exporter {}", self.id), addr, handler)
+                .start(
+                    &format!("exporter {}", self.id),
+                    addr,
+                    self.config.tls.as_ref(),
+                    handler,
+                )
                 .await
                 .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);
-            tracing::info!(exporter = %self.id, "serving metrics on http://{bound}/metrics");
+            let scheme = if self.config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!(exporter = %self.id, "serving metrics on {scheme}://{bound}/metrics");
             Ok(())
         })
     }

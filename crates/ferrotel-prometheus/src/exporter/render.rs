@@ -168,6 +168,7 @@ fn family(ctx: &Ctx, out: &mut String, name: &str, f: &Family) {
                 sum,
                 count,
                 exemplars,
+                ..
             } => {
                 let mut cumulative = 0u64;
                 for (i, c) in counts.iter().enumerate() {

@@ -18,7 +18,6 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point, summary_data_point::ValueAtQuantile,
 };
 
-use super::names::trim_suffixes;
 use super::parse::{Exposition, Family, Label, MetricType, Sample};
 use super::relabel::{Labels, Rule, relabel};
 
@@ -77,6 +76,16 @@ struct StaleTemplate {
     metric: String,
     kind: MetricType,
     attrs: Vec<KeyValue>,
+    /// From `otel_scope_name`/`otel_scope_version`; `None`: the receiver's scope.
+    scope: Option<ScopeKey>,
+}
+
+/// An instrumentation scope named by a series' `otel_scope_name` and `otel_scope_version`
+/// labels (the spec: those labels become the scope and leave the attributes).
+pub type ScopeKey = (String, String);
+
+fn is_scope_label(name: &str) -> bool {
+    matches!(name, "otel_scope_name" | "otel_scope_version")
 }
 
 impl SeriesTracker {
@@ -90,19 +99,22 @@ impl SeriesTracker {
 
     /// Every tracked series as a staleness point at `now_ns` (a failed scrape: Prometheus
     /// marks everything the target exposed stale), and forgets them.
-    pub fn all_stale(&mut self, now_ns: u64) -> Vec<Metric> {
+    pub fn all_stale(&mut self, now_ns: u64) -> (Vec<Metric>, Vec<(ScopeKey, Vec<Metric>)>) {
         let mut out = MetricsOut::default();
         for (_, st) in self.points.drain() {
             out.stale(&st, now_ns);
         }
-        out.metrics
+        (out.metrics, out.scoped)
     }
 }
 
 /// The result of one successful scrape.
 #[derive(Debug, Default)]
 pub struct Converted {
+    /// Metrics of the receiver's scope.
     pub metrics: Vec<Metric>,
+    /// Metrics of scopes named by `otel_scope_name`/`otel_scope_version` labels.
+    pub scoped: Vec<(ScopeKey, Vec<Metric>)>,
     /// Labels of `target_info` (minus job/instance), for the resource.
     pub resource_attrs: Vec<KeyValue>,
     pub samples_scraped: u64,
@@ -171,6 +183,8 @@ struct PointAcc {
 struct MetricAcc<'e> {
     name: Cow<'e, str>,
     kind: MetricType,
+    /// Index into this scrape's scopes; `None`: the receiver's scope.
+    scope: Option<usize>,
     help: Option<&'e str>,
     unit: Option<&'e str>,
     points: Vec<PointAcc>,
@@ -219,7 +233,8 @@ pub fn convert(
         ..Default::default()
     };
     let mut metrics: Vec<MetricAcc<'_>> = Vec::new();
-    let mut by_name: HashMap<(Cow<'_, str>, MetricType), usize> = HashMap::new();
+    let mut by_name: HashMap<(Cow<'_, str>, MetricType, Option<usize>), usize> = HashMap::new();
+    let mut scopes: Vec<ScopeKey> = Vec::new();
     let mut scratch = Labels::new();
     let relabeling = !target.metric_relabel.is_empty();
 
@@ -285,12 +300,19 @@ pub fn convert(
             let skip = |n: &str| {
                 (role == Role::Bucket && n == "le") || (role == Role::Quantile && n == "quantile")
             };
-            let mi = match by_name.entry((fam_name.clone(), kind)) {
+            // Scope labels are part of the series' identity but not of its attributes.
+            let skip_attr = |n: &str| skip(n) || is_scope_label(n);
+            let scope = match labels_view {
+                Some(ls) => scope_of(ls.iter().map(|l| (l.name, l.value.as_ref())), &mut scopes),
+                None => scope_of(scratch.iter(), &mut scopes),
+            };
+            let mi = match by_name.entry((fam_name.clone(), kind, scope)) {
                 Entry::Occupied(e) => *e.get(),
                 Entry::Vacant(e) => {
                     metrics.push(MetricAcc {
                         name: fam_name.clone(),
                         kind,
+                        scope,
                         help: fam.help.as_deref(),
                         unit: fam.unit,
                         points: Vec::new(),
@@ -323,11 +345,11 @@ pub fn convert(
                 Entry::Occupied(e) => *e.get(),
                 Entry::Vacant(e) => {
                     let attrs = match labels_view {
-                        Some(ls) => point_attrs(ls, target, &skip),
+                        Some(ls) => point_attrs(ls, target, &skip_attr),
                         None => scratch
                             .iter()
                             .filter(|(k, _)| {
-                                !skip(k) && !matches!(*k, "__name__" | "job" | "instance")
+                                !skip_attr(k) && !matches!(*k, "__name__" | "job" | "instance")
                             })
                             .map(|(k, v)| kv(k, v))
                             .collect(),
@@ -385,7 +407,7 @@ pub fn convert(
     let mut mo = MetricsOut::default();
     for m in metrics {
         let name = if target.trim_metric_suffixes {
-            trim_suffixes(&m.name, m.kind, m.unit)
+            trimmed_name(&m.name, m.kind, m.unit).to_owned()
         } else {
             m.name.into_owned()
         };
@@ -436,6 +458,7 @@ pub fn convert(
                             metric: metric.name.clone(),
                             kind: m.kind,
                             attrs: p.attrs.clone(),
+                            scope: m.scope.map(|i| scopes[i].clone()),
                         }),
                     });
                     start
@@ -469,7 +492,10 @@ pub fn convert(
             }
         }
         metric.data = Some(data_for(m.kind, numbers, hists, sums));
-        mo.metrics.push(metric);
+        match m.scope {
+            None => mo.metrics.push(metric),
+            Some(i) => mo.scoped_mut(&scopes[i]).push(metric),
+        }
     }
     // Series seen before but not in this scrape: a staleness point each, then forgotten.
     let now_ns = ms_to_ns(scrape_ms);
@@ -481,6 +507,7 @@ pub fn convert(
         false
     });
     out.metrics = mo.metrics;
+    out.scoped = mo.scoped;
     Ok(out)
 }
 
@@ -513,32 +540,84 @@ fn data_for(
     }
 }
 
-/// Builds staleness points, one metric per (name, kind) in order of first appearance.
+/// The scope a series' labels name (interned in `scopes`), if any.
+fn scope_of<'a>(
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    scopes: &mut Vec<ScopeKey>,
+) -> Option<usize> {
+    let (mut name, mut version) = (None, None);
+    for (k, v) in labels {
+        match k {
+            "otel_scope_name" => name = Some(v),
+            "otel_scope_version" => version = Some(v),
+            _ => {}
+        }
+    }
+    if name.is_none() && version.is_none() {
+        return None;
+    }
+    let (name, version) = (name.unwrap_or(""), version.unwrap_or(""));
+    Some(
+        match scopes.iter().position(|(n, v)| n == name && v == version) {
+            Some(i) => i,
+            None => {
+                scopes.push((name.to_owned(), version.to_owned()));
+                scopes.len() - 1
+            }
+        },
+    )
+}
+
+/// Output metrics per scope; staleness points are added one metric per (scope, name, kind)
+/// in order of first appearance.
 #[derive(Default)]
 struct MetricsOut {
     metrics: Vec<Metric>,
-    stale_index: HashMap<(String, MetricType), usize>,
+    scoped: Vec<(ScopeKey, Vec<Metric>)>,
+    stale_index: HashMap<(Option<ScopeKey>, String, MetricType), usize>,
 }
 
 impl MetricsOut {
+    fn scoped_mut(&mut self, scope: &ScopeKey) -> &mut Vec<Metric> {
+        let i = match self.scoped.iter().position(|(s, _)| s == scope) {
+            Some(i) => i,
+            None => {
+                self.scoped.push((scope.clone(), Vec::new()));
+                self.scoped.len() - 1
+            }
+        };
+        &mut self.scoped[i].1
+    }
+
     fn stale(&mut self, st: &PointState, now_ns: u64) {
         let t = &st.template;
         let flags = DataPointFlags::NoRecordedValueMask as u32;
-        let idx = match self.stale_index.entry((t.metric.clone(), t.kind)) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                self.metrics.push(Metric {
+        let key = (t.scope.clone(), t.metric.clone(), t.kind);
+        let idx = match self.stale_index.get(&key) {
+            Some(i) => *i,
+            None => {
+                let list = match &t.scope {
+                    None => &mut self.metrics,
+                    Some(s) => self.scoped_mut(s),
+                };
+                list.push(Metric {
                     name: t.metric.clone(),
                     description: String::new(),
                     unit: String::new(),
                     metadata: vec![kv("prometheus.type", t.kind.as_str())],
                     data: Some(data_for(t.kind, vec![], vec![], vec![])),
                 });
-                *e.insert(self.metrics.len() - 1)
+                let idx = list.len() - 1;
+                self.stale_index.insert(key, idx);
+                idx
             }
         };
         let start = st.start_ns;
-        match self.metrics[idx].data.as_mut() {
+        let list = match &t.scope {
+            None => &mut self.metrics,
+            Some(s) => self.scoped_mut(s),
+        };
+        match list[idx].data.as_mut() {
             Some(metric::Data::Histogram(h)) => h.data_points.push(HistogramDataPoint {
                 attributes: t.attrs.clone(),
                 start_time_unix_nano: start,
@@ -742,4 +821,16 @@ fn hex_id<const N: usize>(s: &str) -> Option<[u8; N]> {
         out[off + i] = (hi * 16 + lo) as u8;
     }
     Some(out)
+}
+
+/// `trim_metric_suffixes`: the one `naming::trim_suffixes` (the Go receiver's
+/// `TrimPromSuffixes`: `_total` of counters, then the `# UNIT` suffix, token-wise), with the
+/// family's type mapped to the OTLP kind it becomes.
+pub fn trimmed_name<'a>(name: &'a str, kind: MetricType, unit: Option<&str>) -> &'a str {
+    let kind = if kind == MetricType::Counter {
+        crate::naming::MetricKind::MonotonicCounter
+    } else {
+        crate::naming::MetricKind::Gauge
+    };
+    crate::naming::trim_suffixes(name, kind, unit.unwrap_or(""))
 }

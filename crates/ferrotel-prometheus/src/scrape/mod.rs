@@ -10,7 +10,6 @@
 
 pub mod config;
 pub mod convert;
-pub mod names;
 pub mod parse;
 pub mod relabel;
 pub mod scraper;

@@ -13,7 +13,8 @@ use ferrotel_otlp::client::ClientTls;
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_pdata::proto::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+    DataPointFlags, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric,
+    number_data_point,
 };
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::{Payload, Request};
@@ -25,7 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
 use super::config::{Authorization, BasicAuth, StaticConfig, TlsConfig};
-use super::convert::{SeriesTracker, TargetContext, convert, kv};
+use super::convert::{ScopeKey, SeriesTracker, TargetContext, convert, kv};
 use super::parse::{ACCEPT, Format, parse};
 use super::relabel::Rule;
 use super::target::{JobDefaults, Target, build_targets, expand_glob, read_file_sd};
@@ -124,7 +125,7 @@ fn now_ms() -> i64 {
 /// Runs a job until aborted: (re)builds its targets from static and file_sd groups, one scrape
 /// task per target, started and stopped as discovery changes.
 pub async fn run_job(job: Arc<Job>) {
-    let mut running: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    let mut running: HashMap<u64, TargetTask> = HashMap::new();
     let mut last_files: Option<Vec<(PathBuf, Option<SystemTime>, u64)>> = None;
     let mut last_full = Instant::now();
     let refresh = job
@@ -174,33 +175,58 @@ pub async fn run_job(job: Arc<Job>) {
             }
             let mut wanted: HashMap<u64, Target> =
                 targets.into_iter().map(|t| (t.key(), t)).collect();
-            running.retain(|k, h| {
+            running.retain(|k, task| {
                 let keep = wanted.remove(k).is_some();
                 if !keep {
-                    h.abort();
+                    // Gone from discovery: the loop marks its series stale and ends, as
+                    // Prometheus does for a target that disappears.
+                    task.retire();
                 }
                 keep
             });
             for (k, t) in wanted {
                 tracing::debug!(job = %job.defaults.job_name, target = %t.url, "scraping");
-                running.insert(k, tokio::spawn(scrape_loop(job.clone(), t)));
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                running.insert(
+                    k,
+                    TargetTask {
+                        stop: Some(stop),
+                        handle: tokio::spawn(scrape_loop(job.clone(), t, stopped)),
+                    },
+                );
             }
         }
         if job.file_sd.is_empty() {
-            // Static targets only: nothing will change; park until aborted.
-            struct AbortAll(HashMap<u64, JoinHandle<()>>);
-            impl Drop for AbortAll {
-                fn drop(&mut self) {
-                    for h in self.0.values() {
-                        h.abort();
-                    }
-                }
-            }
-            let _guard = AbortAll(running);
+            // Static targets only: nothing will change; park until aborted (dropping
+            // `running` then aborts the target tasks).
+            let _running = running;
             std::future::pending::<()>().await;
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A target's scrape task: aborted when dropped (the receiver shuts down), unless retired.
+struct TargetTask {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: JoinHandle<()>,
+}
+
+impl TargetTask {
+    /// Asks the loop to send staleness markers for its series and end.
+    fn retire(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for TargetTask {
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            self.handle.abort();
+        }
     }
 }
 
@@ -215,7 +241,11 @@ fn offset(t: &Target, interval: Duration) -> Duration {
     Duration::from_millis((phase + ms - now % ms) % ms)
 }
 
-async fn scrape_loop(job: Arc<Job>, target: Target) {
+async fn scrape_loop(
+    job: Arc<Job>,
+    target: Target,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
     let interval = job.defaults.interval;
     let ctx = TargetContext {
         labels: target.labels.clone(),
@@ -227,17 +257,123 @@ async fn scrape_loop(job: Arc<Job>, target: Target) {
     };
     let resource = resource_attrs(&target);
     let mut tracker = SeriesTracker::default();
-    tokio::time::sleep(offset(&target, interval)).await;
-    let mut ticker = tokio::time::interval(interval);
+    // The last scrape's resource (with target_info), for the staleness markers at the end.
+    let mut last_resource: Option<Resource> = None;
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + offset(&target, interval),
+        interval,
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        ticker.tick().await;
-        let req = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
-        let payload = Payload::from_request(Request::Metrics(req));
-        if let Err(e) = job.next.consume(payload, Context::default()).await {
-            tracing::warn!(job = %job.defaults.job_name, target = %target.url,
-                "pipeline refused scraped metrics: {e}");
+        tokio::select! {
+            _ = ticker.tick() => {}
+            retired = &mut stopped => {
+                if retired.is_ok() && last_resource.is_some() {
+                    let now_ns = (now_ms().max(0) as u64).saturating_mul(1_000_000);
+                    let (mut metrics, scoped) = tracker.all_stale(now_ns);
+                    metrics.extend(report_metrics(&target, None, now_ns));
+                    let resource = last_resource.take().unwrap_or_default();
+                    send(&job, &target, request(resource, metrics, scoped)).await;
+                }
+                return;
+            }
         }
+        let req = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
+        last_resource = req
+            .resource_metrics
+            .first()
+            .and_then(|r| r.resource.clone());
+        send(&job, &target, req).await;
+    }
+}
+
+async fn send(job: &Job, target: &Target, req: ExportMetricsServiceRequest) {
+    let payload = Payload::from_request(Request::Metrics(req));
+    if let Err(e) = job.next.consume(payload, Context::default()).await {
+        tracing::warn!(job = %job.defaults.job_name, target = %target.url,
+            "pipeline refused scraped metrics: {e}");
+    }
+}
+
+/// `up` and the `scrape_*` metrics of one scrape; `None`: staleness markers for them.
+fn report_metrics(target: &Target, values: Option<[f64; 5]>, now_ns: u64) -> Vec<Metric> {
+    let attrs: Vec<KeyValue> = target
+        .labels
+        .iter()
+        .filter(|(k, _)| *k != "job" && *k != "instance")
+        .map(|(k, v)| kv(k, v))
+        .collect();
+    let names = [
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ];
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Metric {
+            name: (*name).into(),
+            description: String::new(),
+            unit: if *name == "scrape_duration_seconds" {
+                "s".into()
+            } else {
+                String::new()
+            },
+            metadata: vec![kv("prometheus.type", "gauge")],
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: vec![NumberDataPoint {
+                    attributes: attrs.clone(),
+                    time_unix_nano: now_ns,
+                    value: values.map(|v| number_data_point::Value::AsDouble(v[i])),
+                    flags: if values.is_none() {
+                        DataPointFlags::NoRecordedValueMask as u32
+                    } else {
+                        0
+                    },
+                    ..Default::default()
+                }],
+            })),
+        })
+        .collect()
+}
+
+/// The request of one target's metrics: the receiver's scope, then scopes named by
+/// `otel_scope_name`/`otel_scope_version` labels.
+fn request(
+    resource: Resource,
+    metrics: Vec<Metric>,
+    scoped: Vec<(ScopeKey, Vec<Metric>)>,
+) -> ExportMetricsServiceRequest {
+    let mut scope_metrics = vec![ScopeMetrics {
+        scope: Some(InstrumentationScope {
+            name: SCOPE_NAME.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        }),
+        metrics,
+        schema_url: String::new(),
+    }];
+    scope_metrics.extend(
+        scoped
+            .into_iter()
+            .map(|((name, version), metrics)| ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name,
+                    version,
+                    ..Default::default()
+                }),
+                metrics,
+                schema_url: String::new(),
+            }),
+    );
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(resource),
+            scope_metrics,
+            schema_url: String::new(),
+        }],
     }
 }
 
@@ -273,6 +409,8 @@ struct Fetched {
 async fn fetch(job: &Job, target: &Target) -> Result<Fetched, String> {
     let mut req = http::Request::get(&target.url)
         .header(http::header::ACCEPT, ACCEPT)
+        // As Prometheus: a 12 MB exposition is ~1 MB gzipped, and exporters gzip when asked.
+        .header(http::header::ACCEPT_ENCODING, "gzip")
         .header(http::header::USER_AGENT, "ferrotel")
         .header(
             "X-Prometheus-Scrape-Timeout-Seconds",
@@ -302,14 +440,17 @@ async fn fetch(job: &Job, target: &Target) -> Result<Fetched, String> {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     );
-    if let Some(enc) = resp.headers().get(http::header::CONTENT_ENCODING)
-        && enc.as_bytes() != b"identity"
-    {
-        return Err(format!(
-            "unsupported Content-Encoding {:?} (none was requested)",
-            String::from_utf8_lossy(enc.as_bytes())
-        ));
-    }
+    let gzip = match resp.headers().get(http::header::CONTENT_ENCODING) {
+        None => false,
+        Some(enc) if enc.as_bytes().eq_ignore_ascii_case(b"gzip") => true,
+        Some(enc) if enc.as_bytes().eq_ignore_ascii_case(b"identity") => false,
+        Some(enc) => {
+            return Err(format!(
+                "unsupported Content-Encoding {:?} (gzip was asked for)",
+                String::from_utf8_lossy(enc.as_bytes())
+            ));
+        }
+    };
     let limit = job.body_limit;
     if let Some(len) = resp
         .headers()
@@ -336,7 +477,25 @@ async fn fetch(job: &Job, target: &Target) -> Result<Fetched, String> {
         }
     })?
     .to_bytes();
+    let body = if gzip { gunzip(&body, limit)? } else { body };
     Ok(Fetched { body, format })
+}
+
+/// Decompresses a gzip body, bounded by `body_size_limit` as Prometheus bounds the decoded
+/// size (a small body can inflate a thousandfold).
+fn gunzip(body: &[u8], limit: u64) -> Result<Bytes, String> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len().saturating_mul(8).min(limit as usize));
+    flate2::read::MultiGzDecoder::new(body)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("decompressing the gzip body: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!(
+            "decompressed body exceeds body_size_limit {limit} bytes"
+        ));
+    }
+    Ok(Bytes::from(out))
 }
 
 /// One scrape: fetch, parse, convert, plus `up` and the `scrape_*` metrics. A failure gives
@@ -364,9 +523,10 @@ pub(crate) async fn scrape_once(
         convert(&exp, ctx, tracker, scrape_ms).map_err(|e| e.to_string())
     });
     let now_ns = (scrape_ms.max(0) as u64).saturating_mul(1_000_000);
-    let (mut metrics, mut res_attrs, up, scraped, post, added) = match result {
+    let (mut metrics, scoped, mut res_attrs, up, scraped, post, added) = match result {
         Ok(c) => (
             c.metrics,
+            c.scoped,
             c.resource_attrs,
             1.0,
             c.samples_scraped,
@@ -375,64 +535,28 @@ pub(crate) async fn scrape_once(
         ),
         Err(e) => {
             tracing::warn!(job = %job.defaults.job_name, target = %target.url, "scrape failed: {e}");
-            (tracker.all_stale(now_ns), Vec::new(), 0.0, 0, 0, 0)
+            let (metrics, scoped) = tracker.all_stale(now_ns);
+            (metrics, scoped, Vec::new(), 0.0, 0, 0, 0)
         }
     };
     let duration = started.elapsed().as_secs_f64();
-    let attrs: Vec<KeyValue> = target
-        .labels
-        .iter()
-        .filter(|(k, _)| *k != "job" && *k != "instance")
-        .map(|(k, v)| kv(k, v))
-        .collect();
-    for (name, v) in [
-        ("up", up),
-        ("scrape_duration_seconds", duration),
-        ("scrape_samples_scraped", scraped as f64),
-        ("scrape_samples_post_metric_relabeling", post as f64),
-        ("scrape_series_added", added as f64),
-    ] {
-        metrics.push(Metric {
-            name: name.into(),
-            description: String::new(),
-            unit: if name == "scrape_duration_seconds" {
-                "s".into()
-            } else {
-                String::new()
-            },
-            metadata: vec![kv("prometheus.type", "gauge")],
-            data: Some(metric::Data::Gauge(Gauge {
-                data_points: vec![NumberDataPoint {
-                    attributes: attrs.clone(),
-                    time_unix_nano: now_ns,
-                    value: Some(number_data_point::Value::AsDouble(v)),
-                    ..Default::default()
-                }],
-            })),
-        });
-    }
+    metrics.extend(report_metrics(
+        target,
+        Some([up, duration, scraped as f64, post as f64, added as f64]),
+        now_ns,
+    ));
     let mut resource_attributes = resource.to_vec();
     for a in res_attrs.drain(..) {
         if !resource_attributes.iter().any(|r| r.key == a.key) {
             resource_attributes.push(a);
         }
     }
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: resource_attributes,
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(InstrumentationScope {
-                    name: SCOPE_NAME.into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    ..Default::default()
-                }),
-                metrics,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    }
+    request(
+        Resource {
+            attributes: resource_attributes,
+            ..Default::default()
+        },
+        metrics,
+        scoped,
+    )
 }

@@ -320,9 +320,49 @@ fn staleness_when_a_series_disappears() {
     assert!(stale.value.is_none());
     assert_eq!(tr.len(), 1);
     // A failed scrape marks everything stale.
-    let all = tr.all_stale(3 * S);
+    let (all, _) = tr.all_stale(3 * S);
     assert_eq!(points(&all, "g")[0].flags, 1);
     assert!(tr.is_empty());
+}
+
+/// The spec: `otel_scope_name`/`otel_scope_version` labels name the instrumentation scope and
+/// leave the attributes; series of different scopes stay apart, also when they go stale.
+#[test]
+fn otel_scope_labels_become_the_scope() {
+    let t = target();
+    let mut tr = SeriesTracker::default();
+    let body = "# TYPE r_total counter\n\
+        r_total{otel_scope_name=\"lib.a\",otel_scope_version=\"1.2\",k=\"x\"} 1\n\
+        r_total{otel_scope_name=\"lib.b\",k=\"x\"} 2\n\
+        r_total{k=\"x\"} 3\n";
+    let exp = parse(body.as_bytes(), Format::Text).unwrap();
+    let c = convert(&exp, &t, &mut tr, 1000).unwrap();
+    assert_eq!(value(&points(&c.metrics, "r_total")[0]), 3.0);
+    let scopes: Vec<_> = c
+        .scoped
+        .iter()
+        .map(|((n, v), m)| (n.as_str(), v.as_str(), value(&points(m, "r_total")[0])))
+        .collect();
+    assert_eq!(scopes, [("lib.a", "1.2", 1.0), ("lib.b", "", 2.0)]);
+    for (_, m) in &c.scoped {
+        let keys: Vec<_> = points(m, "r_total")[0]
+            .attributes
+            .iter()
+            .map(|a| a.key.clone())
+            .collect();
+        assert_eq!(keys, ["k", "env"]);
+    }
+    // lib.a's series disappears: its staleness point is in lib.a's scope.
+    let body = "# TYPE r_total counter\nr_total{otel_scope_name=\"lib.b\",k=\"x\"} 2\nr_total{k=\"x\"} 3\n";
+    let exp = parse(body.as_bytes(), Format::Text).unwrap();
+    let c = convert(&exp, &t, &mut tr, 2000).unwrap();
+    let (scope, m) = c
+        .scoped
+        .iter()
+        .find(|(s, _)| s.0 == "lib.a")
+        .expect("lib.a's staleness marker");
+    assert_eq!(scope.1, "1.2");
+    assert_eq!(points(m, "r_total")[0].flags, 1);
 }
 
 #[test]
@@ -477,5 +517,51 @@ proptest! {
             prop_assert_eq!(a.labels_of(&x.labels), b.labels_of(&y.labels));
         }
         prop_assert_eq!(a.samples.len(), b.samples.len());
+    }
+}
+
+/// The spec's and the Go receiver's examples, as a table.
+#[test]
+fn trim_metric_suffixes_naming_table() {
+    use MetricType::*;
+    let cases: &[(&str, MetricType, Option<&str>, &str)] = &[
+        ("http_requests_total", Counter, None, "http_requests"),
+        ("http_requests_total", Gauge, None, "http_requests_total"),
+        (
+            "request_duration_seconds",
+            Histogram,
+            Some("seconds"),
+            "request_duration",
+        ),
+        (
+            "request_duration_seconds_total",
+            Counter,
+            Some("seconds"),
+            "request_duration",
+        ),
+        ("memory_usage_bytes", Gauge, Some("bytes"), "memory_usage"),
+        ("memory_usage_bytes", Gauge, None, "memory_usage_bytes"),
+        ("total", MetricType::Counter, None, "total"),
+        ("seconds", Gauge, Some("seconds"), "seconds"),
+        ("rx_bytes_per_second", Gauge, Some("bytes_per_second"), "rx"),
+        ("up", Gauge, None, "up"),
+    ];
+    for (name, kind, unit, want) in cases {
+        assert_eq!(
+            super::convert::trimmed_name(name, *kind, *unit),
+            *want,
+            "{name} {kind:?} {unit:?}"
+        );
+    }
+    let units = [
+        ("seconds", "s"),
+        ("bytes", "By"),
+        ("bytes_per_second", "By/s"),
+        ("ratio", "1"),
+        ("celsius", "Cel"),
+        ("widgets", "widgets"),
+    ];
+    for (word, ucum) in units {
+        assert_eq!(crate::naming::ucum_unit(word), ucum);
     }
 }

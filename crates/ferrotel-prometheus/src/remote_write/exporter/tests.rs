@@ -245,7 +245,7 @@ async fn mock(
         })
     });
     let addr = server
-        .start("mock", "127.0.0.1:0".parse().unwrap(), handler)
+        .start("mock", "127.0.0.1:0".parse().unwrap(), None, handler)
         .await
         .unwrap();
     (server, format!("http://{addr}/api/v1/write"), got)

@@ -16,8 +16,8 @@ pub struct RemoteWriteReceiverConfig {
     pub max_decompressed_body_size: usize,
     /// Families whose 1.0 metadata is remembered (Prometheus sends it in separate requests).
     pub max_metadata_families: usize,
-    /// Server TLS is not supported yet: refused rather than ignored.
-    pub tls: Option<serde_json::Value>,
+    /// Serve HTTPS (configtls server settings).
+    pub tls: Option<crate::http_server::ServerTls>,
     /// Accepted for compatibility.
     pub cors: Option<serde_json::Value>,
     pub include_metadata: bool,
@@ -51,11 +51,8 @@ impl ComponentConfig for RemoteWriteReceiverConfig {
                 "body size limits must be positive",
             ));
         }
-        if self.tls.as_ref().is_some_and(|t| !t.is_null()) {
-            return Err(ConfigError::field(
-                "tls",
-                "TLS on the prometheusremotewrite receiver is not supported yet; terminate TLS in a proxy",
-            ));
+        if let Some(t) = &self.tls {
+            t.validate()?;
         }
         Ok(())
     }

@@ -249,11 +249,21 @@ impl Lifecycle for RemoteWriteReceiver {
             let handler: Handler = Arc::new(move |req| Box::pin(inner.clone().handle(req)));
             let bound = self
                 .server
-                .start(&format!("receiver {id}"), addr, handler)
+                .start(
+                    &format!("receiver {id}"),
+                    addr,
+                    self.inner.config.tls.as_ref(),
+                    handler,
+                )
                 .await
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);
-            tracing::info!(receiver = %id, "remote write on http://{bound}/api/v1/write");
+            let scheme = if self.inner.config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            tracing::info!(receiver = %id, "remote write on {scheme}://{bound}/api/v1/write");
             Ok(())
         })
     }

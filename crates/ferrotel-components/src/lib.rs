@@ -62,6 +62,11 @@ pub fn registry() -> Registry {
             .exporter(ferrotel_prometheus::remote_write::RemoteWriteExporterFactory);
         r.receiver(ferrotel_prometheus::remote_write::RemoteWriteReceiverFactory);
     }
+    #[cfg(feature = "zipkin")]
+    {
+        r.receiver(ferrotel_zipkin::ZipkinReceiverFactory);
+        r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
+    }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

@@ -40,6 +40,8 @@ fn json_of(v: &Value) -> serde_json::Value {
                 .collect(),
         ),
         Value::KvlistValue(l) => serde_json::Value::Object(attrs_json(&l.values)),
+        // An index into a profiles string table: meaningless without it.
+        Value::StringValueStrindex(i) => serde_json::Value::from(*i),
         Value::BytesValue(b) => {
             serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
@@ -111,7 +113,12 @@ fn span(s: &OtlpSpan, service: &str, base_tags: &[(String, String)]) -> Option<S
     let mut start_absent = false;
     for kv in &s.attributes {
         match kv.key.as_str() {
-            SHARED => shared = matches!(kv.value.as_ref().and_then(|v| v.value.as_ref()), Some(Value::BoolValue(true))),
+            SHARED => {
+                shared = matches!(
+                    kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                    Some(Value::BoolValue(true))
+                )
+            }
             START_TIME_ABSENT => start_absent = true,
             _ => {
                 // A span attribute overrides a resource tag of the same name.
@@ -123,27 +130,50 @@ fn span(s: &OtlpSpan, service: &str, base_tags: &[(String, String)]) -> Option<S
             }
         }
     }
-    let mut take = |keys: &[&str]| -> Option<String> {
+    fn take(tags: &mut Vec<(String, String)>, keys: &[&str]) -> Option<String> {
         keys.iter().find_map(|key| {
             let i = tags.iter().position(|(k, _)| k == key)?;
             Some(tags.remove(i).1)
         })
-    };
+    }
     // Local endpoint: the service, and the local socket when the span says it.
-    let local_ip = take(&[LOCAL_ADDRESS, "net.host.ip"]);
-    let local_port = take(&[LOCAL_PORT, "net.host.port"]);
+    let local_ip = take(&mut tags, &[LOCAL_ADDRESS, "net.host.ip"]);
+    let local_port = take(&mut tags, &[LOCAL_PORT, "net.host.port"]);
     let mut local = Endpoint {
         service_name: service.to_owned(),
         ..Endpoint::default()
     };
     let mut leftovers = Vec::new();
-    set_address(&mut local, local_ip, local_port, LOCAL_ADDRESS, LOCAL_PORT, &mut leftovers);
+    set_address(
+        &mut local,
+        local_ip,
+        local_port,
+        LOCAL_ADDRESS,
+        LOCAL_PORT,
+        &mut leftovers,
+    );
     // Remote endpoint (the specification's ranking): peer.service names the remote service
     // (and is then carried by the endpoint alone); server.address and net.peer.name stand in
     // for it but stay tags; the socket address is network.peer.* or an older name for it.
-    let peer_service = take(&[PEER_SERVICE]);
-    let remote_ip = take(&[PEER_ADDRESS, "net.peer.ip", "net.sock.peer.addr", "server.socket.address"]);
-    let remote_port = take(&[PEER_PORT, "net.peer.port", "net.sock.peer.port", "server.socket.port"]);
+    let peer_service = take(&mut tags, &[PEER_SERVICE]);
+    let remote_ip = take(
+        &mut tags,
+        &[
+            PEER_ADDRESS,
+            "net.peer.ip",
+            "net.sock.peer.addr",
+            "server.socket.address",
+        ],
+    );
+    let remote_port = take(
+        &mut tags,
+        &[
+            PEER_PORT,
+            "net.peer.port",
+            "net.sock.peer.port",
+            "server.socket.port",
+        ],
+    );
     tags.extend(leftovers);
     let mut remote = Endpoint {
         service_name: peer_service.unwrap_or_else(|| {
@@ -155,7 +185,14 @@ fn span(s: &OtlpSpan, service: &str, base_tags: &[(String, String)]) -> Option<S
         ..Endpoint::default()
     };
     let mut leftovers = Vec::new();
-    set_address(&mut remote, remote_ip, remote_port, PEER_ADDRESS, PEER_PORT, &mut leftovers);
+    set_address(
+        &mut remote,
+        remote_ip,
+        remote_port,
+        PEER_ADDRESS,
+        PEER_PORT,
+        &mut leftovers,
+    );
     tags.extend(leftovers);
     // Status (the specification): otel.status_code unless UNSET; `error` = the description
     // for ERROR only, and an `error` attribute is removed otherwise.
@@ -208,8 +245,8 @@ fn span(s: &OtlpSpan, service: &str, base_tags: &[(String, String)]) -> Option<S
     }
     // Units of time (the specification): whole microseconds; a span that ended after it
     // started lasts at least 1 µs (Zipkin reads 0 as "unknown").
-    let timestamp = (!start_absent && s.start_time_unix_nano != 0)
-        .then_some(s.start_time_unix_nano / 1000);
+    let timestamp =
+        (!start_absent && s.start_time_unix_nano != 0).then_some(s.start_time_unix_nano / 1000);
     let duration = (s.end_time_unix_nano > s.start_time_unix_nano)
         .then(|| ((s.end_time_unix_nano - s.start_time_unix_nano) / 1000).max(1));
     Some(Span {

@@ -12,18 +12,18 @@
 //! share nothing but OTLP.
 
 pub mod exporter;
+pub mod from_otlp;
 mod http_server;
 pub mod json;
 pub mod model;
 pub mod proto;
 pub mod receiver;
-pub mod to_otlp;
-pub mod from_otlp;
-pub mod v1;
-#[cfg(test)]
-mod translation_tests;
 #[cfg(test)]
 mod testdata_util;
+pub mod to_otlp;
+#[cfg(test)]
+mod translation_tests;
+pub mod v1;
 
 pub use exporter::ZipkinExporterFactory;
 pub use receiver::ZipkinReceiverFactory;
@@ -35,8 +35,13 @@ pub fn fuzz_decode(data: &[u8]) {
     let opts = to_otlp::Options {
         parse_string_tags: true,
     };
-    for decoded in [json::decode(data), proto::decode(data), v1::decode(data)] {
-        if let Ok(spans) = decoded {
+    let decoded = [
+        json::decode(data).ok(),
+        proto::decode(data).ok(),
+        v1::decode(data).ok(),
+    ];
+    for spans in decoded.into_iter().flatten() {
+        {
             let req = to_otlp::to_otlp(spans, &opts);
             let back = from_otlp::from_otlp(&req, "<missing service name>");
             let _ = json::encode(&back);

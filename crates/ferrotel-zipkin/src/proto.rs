@@ -85,7 +85,8 @@ fn endpoint(e: Option<PEndpoint>, what: &str) -> Result<Option<Endpoint>, String
         Ok(b) => Some(Ipv6Addr::from(b)),
         Err(_) => return Err(format!("{what}.ipv6 has {} bytes, not 16", e.ipv6.len())),
     };
-    let port = u16::try_from(e.port).map_err(|_| format!("{what}.port {} is not a port", e.port))?;
+    let port =
+        u16::try_from(e.port).map_err(|_| format!("{what}.port {} is not a port", e.port))?;
     let ep = Endpoint {
         service_name: e.service_name,
         ipv4,

@@ -77,6 +77,7 @@ pub(crate) fn kv(key: impl Into<String>, v: Value) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
     }
 }
 
@@ -251,30 +252,30 @@ pub fn to_otlp(spans: Vec<Span>, opts: &Options) -> ExportTraceServiceRequest {
 
 fn convert(s: Span, opts: &Options) -> (Group, OtlpSpan) {
     let mut tags = s.tags;
-    let mut take = |key: &str| -> Option<String> {
+    fn take_from(tags: &mut Vec<(String, String)>, key: &str) -> Option<String> {
         let i = tags.iter().position(|(k, _)| k == key)?;
         Some(tags.swap_remove(i).1)
-    };
+    }
     // Scope: the current names win over the older ones (the Python exporter sends both).
-    let scope_name = take(SCOPE_NAME);
-    let scope_version = take(SCOPE_VERSION);
-    let lib_name = take(LIBRARY_NAME);
-    let lib_version = take(LIBRARY_VERSION);
+    let scope_name = take_from(&mut tags, SCOPE_NAME);
+    let scope_version = take_from(&mut tags, SCOPE_VERSION);
+    let lib_name = take_from(&mut tags, LIBRARY_NAME);
+    let lib_version = take_from(&mut tags, LIBRARY_VERSION);
     let scope = (
         scope_name.or(lib_name).unwrap_or_default(),
         scope_version.or(lib_version).unwrap_or_default(),
     );
-    let code = take(STATUS_CODE);
-    let description = take(STATUS_DESCRIPTION);
-    let error = take(ERROR);
-    let trace_state = take(TRACE_STATE).unwrap_or_default();
-    let span_kind_tag = take(SPAN_KIND);
+    let code = take_from(&mut tags, STATUS_CODE);
+    let description = take_from(&mut tags, STATUS_DESCRIPTION);
+    let error = take_from(&mut tags, ERROR);
+    let trace_state = take_from(&mut tags, TRACE_STATE).unwrap_or_default();
+    let span_kind_tag = take_from(&mut tags, SPAN_KIND);
     let mut counts = [0u32; 3];
     for (i, key) in [DROPPED_ATTRIBUTES, DROPPED_EVENTS, DROPPED_LINKS]
         .into_iter()
         .enumerate()
     {
-        if let Some(v) = take(key) {
+        if let Some(v) = take_from(&mut tags, key) {
             match v.parse::<u32>() {
                 Ok(n) => counts[i] = n,
                 // Not a count: keep it as the attribute it was sent as.
@@ -284,7 +285,7 @@ fn convert(s: Span, opts: &Options) -> (Group, OtlpSpan) {
     }
     let mut links = Vec::new();
     for i in 0.. {
-        let Some(v) = take(&format!("{LINK_PREFIX}{i}")) else {
+        let Some(v) = take_from(&mut tags, &format!("{LINK_PREFIX}{i}")) else {
             break;
         };
         match link(&v) {

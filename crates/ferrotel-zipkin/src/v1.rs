@@ -120,12 +120,21 @@ fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
                 continue;
             }
         };
-        let slot = if is_start { &mut side.start } else { &mut side.end };
+        let slot = if is_start {
+            &mut side.start
+        } else {
+            &mut side.end
+        };
         *slot = Some((a.timestamp, ep));
     }
     let (mut ca, mut sa, mut ma) = (None, None, None);
     let mut tags = Vec::new();
-    for (i, b) in v.binary_annotations.unwrap_or_default().into_iter().enumerate() {
+    for (i, b) in v
+        .binary_annotations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let ep = endpoint(b.endpoint, &format!("binaryAnnotations[{i}].endpoint"))?;
         match b.key.as_str() {
             "ca" => ca = ep,

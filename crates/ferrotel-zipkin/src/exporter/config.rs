@@ -82,7 +82,8 @@ impl ComponentConfig for ZipkinExporterConfig {
             ));
         }
         let c = self.compression.as_str();
-        if !c.is_empty() && c != "none" && ferrotel_otlp::compression::Encoding::parse(c).is_none() {
+        if !c.is_empty() && c != "none" && ferrotel_otlp::compression::Encoding::parse(c).is_none()
+        {
             return Err(ConfigError::field(
                 "compression",
                 format!("{c:?}: expected none, gzip, zstd, deflate, snappy or lz4"),

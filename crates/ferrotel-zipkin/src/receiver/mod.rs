@@ -47,7 +47,9 @@ impl ReceiverFactory for ZipkinReceiverFactory {
             .into_iter()
             .find(|(s, _)| *s == Signal::Traces)
             .map(|(_, c)| c)
-            .ok_or_else(|| ComponentError::new("the zipkin receiver feeds traces pipelines only"))?;
+            .ok_or_else(|| {
+                ComponentError::new("the zipkin receiver feeds traces pipelines only")
+            })?;
         Ok(Arc::new(ZipkinReceiver::new(&ctx, config, next)))
     }
 }
@@ -113,7 +115,9 @@ impl Format {
                 Err("Zipkin v1 has no protobuf encoding; send it to /api/v2/spans".into())
             }
             "/api/v1/spans" => Ok(Format::V1Json),
-            _ => Err(format!("Zipkin spans are served on /api/v2/spans and /api/v1/spans, not {path}")),
+            _ => Err(format!(
+                "Zipkin spans are served on /api/v2/spans and /api/v1/spans, not {path}"
+            )),
         }
     }
 }
@@ -145,7 +149,10 @@ impl Inner {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let format = match Format::of(req.uri().path(), header_str(header::CONTENT_TYPE).as_deref()) {
+        let format = match Format::of(
+            req.uri().path(),
+            header_str(header::CONTENT_TYPE).as_deref(),
+        ) {
             Ok(f) => f,
             Err(m) => {
                 let status = if m.contains("served on") {
@@ -182,7 +189,11 @@ impl Inner {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
             Err(e) => {
-                return bad(StatusCode::BAD_REQUEST, &self.id, format!("reading the body: {e}"));
+                return bad(
+                    StatusCode::BAD_REQUEST,
+                    &self.id,
+                    format!("reading the body: {e}"),
+                );
             }
         };
         let opts = to_otlp::Options {

@@ -28,7 +28,11 @@ fn bad_input_is_named() {
     ];
     for (format, body, want) in cases {
         let err = decode(*format, body, &Options::default()).expect_err(want);
-        assert!(err.contains(want), "{format:?} {:?}: {err:?} lacks {want:?}", String::from_utf8_lossy(body));
+        assert!(
+            err.contains(want),
+            "{format:?} {:?}: {err:?} lacks {want:?}",
+            String::from_utf8_lossy(body)
+        );
     }
     assert!(decode(Format::V2Json, GOOD.as_bytes(), &Options::default()).is_ok());
 }
@@ -36,11 +40,28 @@ fn bad_input_is_named() {
 #[test]
 fn format_from_path_and_content_type() {
     assert_eq!(Format::of("/api/v2/spans", None), Ok(Format::V2Json));
-    assert_eq!(Format::of("/api/v2/spans", Some("application/json; charset=utf-8")), Ok(Format::V2Json));
-    assert_eq!(Format::of("/api/v2/spans", Some("application/x-protobuf")), Ok(Format::V2Proto));
-    assert_eq!(Format::of("/api/v1/spans", Some("application/json")), Ok(Format::V1Json));
-    assert!(Format::of("/api/v1/spans", Some("application/x-thrift")).unwrap_err().contains("Thrift"));
-    assert!(Format::of("/v1/traces", None).unwrap_err().contains("served on"));
+    assert_eq!(
+        Format::of("/api/v2/spans", Some("application/json; charset=utf-8")),
+        Ok(Format::V2Json)
+    );
+    assert_eq!(
+        Format::of("/api/v2/spans", Some("application/x-protobuf")),
+        Ok(Format::V2Proto)
+    );
+    assert_eq!(
+        Format::of("/api/v1/spans", Some("application/json")),
+        Ok(Format::V1Json)
+    );
+    assert!(
+        Format::of("/api/v1/spans", Some("application/x-thrift"))
+            .unwrap_err()
+            .contains("Thrift")
+    );
+    assert!(
+        Format::of("/v1/traces", None)
+            .unwrap_err()
+            .contains("served on")
+    );
 }
 
 #[test]

@@ -294,7 +294,7 @@ fn status_from_tags() {
 fn scope_from_tags() {
     let (_, s, scope) = decode_one(
         &format!(
-            r#"[{{{IDS},"tags":{{"otel.scope.name":"lib","otel.scope.version":"1.2","otel.library.name":"old"}}}}]"#
+            r#"[{{{IDS},"timestamp":1,"tags":{{"otel.scope.name":"lib","otel.scope.version":"1.2","otel.library.name":"old"}}}}]"#
         ),
         false,
     );
@@ -379,7 +379,7 @@ fn shared_flag() {
 fn dropped_counts_tags() {
     let (_, s, _) = decode_one(
         &format!(
-            r#"[{{{IDS},"tags":{{"otel.dropped_attributes_count":"3","otel.dropped_events_count":"4","otel.dropped_links_count":"5"}}}}]"#
+            r#"[{{{IDS},"timestamp":1,"tags":{{"otel.dropped_attributes_count":"3","otel.dropped_events_count":"4","otel.dropped_links_count":"5"}}}}]"#
         ),
         false,
     );

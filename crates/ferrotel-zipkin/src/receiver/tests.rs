@@ -22,7 +22,7 @@ fn bad_input_is_named() {
         (Format::V2Json, br#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","remoteEndpoint":{"port":70000}}]"#, "remoteEndpoint.port 70000 is not a port"),
         (Format::V2Proto, b"\x0a\x05\x0a\x03abc", "span[0]: trace_id has 3 bytes, not 8 or 16"),
         (Format::V2Proto, b"\x0a\xff\xff\xff\xff\x0f", "invalid Zipkin protobuf"),
-        (Format::V2Proto, b"\x0a\x14\x0a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x1a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x20\x09", "kind 9 is not a Zipkin span kind"),
+        (Format::V2Proto, b"\x0a\x16\x0a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x1a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x20\x09", "kind 9 is not a Zipkin span kind"),
         (Format::V1Json, br#"[{"traceId":"5af7183fb1d4cf5f","id":"1"}]"#, "span[0]: id \"1\" must be 16 hex characters"),
         (Format::V1Json, br#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","annotations":[{"timestamp":1,"value":"cs","endpoint":{"ipv6":"nope"}}]}]"#, "annotations[0].endpoint.ipv6 \"nope\""),
     ];

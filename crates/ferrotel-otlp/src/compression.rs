@@ -67,11 +67,7 @@ const SNAPPY_STREAM_ID: &[u8] = b"\xff\x06\x00\x00sNaPpY";
 /// field (gzip's ISIZE trailer, zstd's frame content size), never past `limit`; that buffer
 /// becomes the payload, so there is nothing to pool beyond the decoder state. The other
 /// codings stream through `read_limited`.
-pub fn decompress(
-    enc: Encoding,
-    data: Bytes,
-    limit: usize,
-) -> Result<Bytes, DecompressError> {
+pub fn decompress(enc: Encoding, data: Bytes, limit: usize) -> Result<Bytes, DecompressError> {
     match enc {
         Encoding::Identity => {
             if data.len() > limit {

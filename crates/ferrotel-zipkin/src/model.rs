@@ -98,7 +98,7 @@ pub fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String>
             _ => return Err(format!("{what} {s:?} is not hexadecimal")),
         };
         let pos = start + i;
-        out[pos / 2] |= if pos % 2 == 0 { v << 4 } else { v };
+        out[pos / 2] |= if pos.is_multiple_of(2) { v << 4 } else { v };
     }
     Ok(out)
 }

@@ -8,10 +8,10 @@ use crate::model::Span;
 use crate::to_otlp::{Options, to_otlp};
 use crate::{json, proto, v1};
 
-fn decode_one(
-    body: &str,
-    parse: bool,
-) -> (Vec<(String, Value)>, OtlpSpan, Option<(String, String)>) {
+/// Resource attributes, the span, and its scope (name, version).
+type Decoded = (Vec<(String, Value)>, OtlpSpan, Option<(String, String)>);
+
+fn decode_one(body: &str, parse: bool) -> Decoded {
     let spans = json::decode(body.as_bytes()).expect("decodes");
     let req = to_otlp(
         spans,

@@ -2,4 +2,6 @@
 //! decodes to an error or translates to OTLP and back to Zipkin, never panics.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| { ferrotel_zipkin::fuzz_decode(data) });
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ferrotel_zipkin::fuzz_decode(data)
+});

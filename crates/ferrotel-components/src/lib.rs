@@ -66,6 +66,11 @@ pub fn registry() -> Registry {
     r.receiver(ferrotel_hostmetrics::HostMetricsReceiverFactory);
     #[cfg(feature = "filelog")]
     r.receiver(ferrotel_filelog::FileLogReceiverFactory);
+    #[cfg(feature = "zipkin")]
+    {
+        r.receiver(ferrotel_zipkin::ZipkinReceiverFactory);
+        r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
+    }
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

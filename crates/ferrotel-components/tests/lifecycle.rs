@@ -41,6 +41,8 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Receiver, "prometheusremotewrite") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Receiver, "hostmetrics") => "scrapers: {cpu: {}, memory: {}}".into(),
         (Kind::Receiver, "filelog") => format!("include: ['{d}/*.log']"),
+        (Kind::Receiver, "zipkin") => "endpoint: 127.0.0.1:0".into(),
+        (Kind::Exporter, "zipkin") => "endpoint: http://127.0.0.1:1/api/v2/spans".into(),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")

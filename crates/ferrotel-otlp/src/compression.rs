@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 /// A content coding (HTTP `Content-Encoding`, gRPC `grpc-encoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
+pub enum Encoding {
     Identity,
     Gzip,
     Zstd,
@@ -27,7 +27,7 @@ pub(crate) enum Encoding {
 
 impl Encoding {
     /// Parses a content-coding token (case-insensitive). `None` for unsupported codings.
-    pub(crate) fn parse(value: &str) -> Option<Self> {
+    pub fn parse(value: &str) -> Option<Self> {
         let v = value.trim();
         Some(if v.is_empty() || v.eq_ignore_ascii_case("identity") {
             Encoding::Identity
@@ -51,7 +51,7 @@ impl Encoding {
 
 /// Why a body could not be decompressed.
 #[derive(Debug)]
-pub(crate) enum DecompressError {
+pub enum DecompressError {
     /// The decompressed data exceeds the limit.
     TooLarge,
     /// The data is not valid for its coding.
@@ -67,11 +67,7 @@ const SNAPPY_STREAM_ID: &[u8] = b"\xff\x06\x00\x00sNaPpY";
 /// field (gzip's ISIZE trailer, zstd's frame content size), never past `limit`; that buffer
 /// becomes the payload, so there is nothing to pool beyond the decoder state. The other
 /// codings stream through `read_limited`.
-pub(crate) fn decompress(
-    enc: Encoding,
-    data: Bytes,
-    limit: usize,
-) -> Result<Bytes, DecompressError> {
+pub fn decompress(enc: Encoding, data: Bytes, limit: usize) -> Result<Bytes, DecompressError> {
     match enc {
         Encoding::Identity => {
             if data.len() > limit {
@@ -232,7 +228,7 @@ fn read_limited(
 }
 
 /// Compresses `data` (the client side).
-pub(crate) fn compress(enc: Encoding, data: &[u8]) -> std::io::Result<Vec<u8>> {
+pub fn compress(enc: Encoding, data: &[u8]) -> std::io::Result<Vec<u8>> {
     if enc == Encoding::Identity {
         return Ok(data.to_vec());
     }
@@ -244,7 +240,7 @@ pub(crate) fn compress(enc: Encoding, data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// Compresses `data`, appending to `out` (so a caller can reserve a prefix, as gRPC framing
 /// does). gzip and zlib at the fastest level, as the Go Collector's exporters: exporters are
 /// CPU-bound long before they are bandwidth-bound; zstd at level 1.
-pub(crate) fn compress_into(enc: Encoding, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+pub fn compress_into(enc: Encoding, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Write;
     match enc {
         Encoding::Identity => out.extend_from_slice(data),

@@ -14,7 +14,7 @@
 
 mod body;
 pub mod client;
-mod compression;
+pub mod compression;
 mod grpc_status;
 pub mod server;
 mod tls;

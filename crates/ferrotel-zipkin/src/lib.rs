@@ -1,0 +1,51 @@
+//! Zipkin both ways (issue 17): the `zipkin` receiver (`/api/v2/spans` JSON and protobuf,
+//! `/api/v1/spans` JSON, gzip/zstd bodies) and the `zipkin` exporter (v2 JSON or protobuf,
+//! behind the shared queue and retry), with the OpenTelemetry specification's Zipkin mapping
+//! and the Go Collector's conventions for what the specification leaves open.
+//!
+//! - `model`: one Zipkin v2 span model every wire format decodes into and encodes from.
+//! - `json`, `proto`, `v1`: the wire formats (v1 is converted to v2 as Zipkin's own
+//!   `V1SpanConverter` does).
+//! - `to_otlp`, `from_otlp`: the translation (docs/migration.md lists each rule and its test).
+//!
+//! The Jaeger half of the migration story belongs in its own crate beside this one; the two
+//! share nothing but OTLP.
+
+pub mod exporter;
+pub mod from_otlp;
+mod http_server;
+pub mod json;
+pub mod model;
+pub mod proto;
+pub mod receiver;
+#[cfg(test)]
+mod testdata_util;
+pub mod to_otlp;
+#[cfg(test)]
+mod translation_tests;
+pub mod v1;
+
+pub use exporter::ZipkinExporterFactory;
+pub use receiver::ZipkinReceiverFactory;
+
+/// Entry point for the fuzz target (`fuzz/fuzz_targets/zipkin.rs`), not an API: decoding any
+/// body in any format never panics, and what decodes translates to OTLP and back.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    let opts = to_otlp::Options {
+        parse_string_tags: true,
+    };
+    let decoded = [
+        json::decode(data).ok(),
+        proto::decode(data).ok(),
+        v1::decode(data).ok(),
+    ];
+    for spans in decoded.into_iter().flatten() {
+        {
+            let req = to_otlp::to_otlp(spans, &opts);
+            let back = from_otlp::from_otlp(&req, "<missing service name>");
+            let _ = json::encode(&back);
+            let _ = proto::encode(&back);
+        }
+    }
+}

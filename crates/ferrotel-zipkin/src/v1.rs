@@ -1,0 +1,223 @@
+//! Zipkin v1 JSON (`/api/v1/spans`, zipkin-api.yaml): spans whose kind, times and endpoints
+//! live in "core" annotations (`cs`, `sr`, `ss`, `cr`, `ms`, `mr`) and address binary
+//! annotations (`ca`, `sa`, `ma`). Converted to the v2 model as Zipkin's `V1SpanConverter`
+//! does: a span carrying both client and server annotations (one id shared by both sides)
+//! becomes a client span and a `shared` server span.
+
+use serde::Deserialize;
+
+use crate::json::{TagValue, WireEndpoint, endpoint};
+use crate::model::{Annotation, Endpoint, Kind, Span, check_ids, parse_hex};
+
+pub use crate::json::DecodeError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V1Span {
+    trace_id: String,
+    id: String,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    timestamp: Option<u64>,
+    #[serde(default)]
+    duration: Option<u64>,
+    #[serde(default)]
+    annotations: Option<Vec<V1Annotation>>,
+    #[serde(default)]
+    binary_annotations: Option<Vec<V1Binary>>,
+    #[serde(default)]
+    debug: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct V1Annotation {
+    timestamp: u64,
+    value: String,
+    #[serde(default)]
+    endpoint: Option<WireEndpoint>,
+}
+
+#[derive(Deserialize)]
+struct V1Binary {
+    key: String,
+    value: TagValue,
+    #[serde(default)]
+    endpoint: Option<WireEndpoint>,
+}
+
+/// The start and end annotations of one side of an RPC or message.
+#[derive(Default)]
+struct Side {
+    start: Option<(u64, Option<Endpoint>)>,
+    end: Option<(u64, Option<Endpoint>)>,
+}
+
+impl Side {
+    fn present(&self) -> bool {
+        self.start.is_some() || self.end.is_some()
+    }
+
+    fn endpoint(&self) -> Option<Endpoint> {
+        self.start
+            .as_ref()
+            .and_then(|s| s.1.clone())
+            .or_else(|| self.end.as_ref().and_then(|e| e.1.clone()))
+    }
+
+    fn times(&self) -> (Option<u64>, Option<u64>) {
+        let start = self.start.as_ref().map(|s| s.0);
+        let end = self.end.as_ref().map(|e| e.0);
+        let dur = match (start, end) {
+            (Some(s), Some(e)) if e >= s => Some(e - s),
+            _ => None,
+        };
+        (start, dur)
+    }
+}
+
+fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
+    if !matches!(v.trace_id.len(), 16 | 32) {
+        return Err(format!(
+            "traceId {:?} must be 16 or 32 hex characters",
+            v.trace_id
+        ));
+    }
+    let trace_id = parse_hex::<16>(&v.trace_id, "traceId")?;
+    if v.id.len() != 16 {
+        return Err(format!("id {:?} must be 16 hex characters", v.id));
+    }
+    let id = parse_hex::<8>(&v.id, "id")?;
+    let parent_id = match v.parent_id.as_deref() {
+        None | Some("") => None,
+        Some(p) if p.len() != 16 => {
+            return Err(format!("parentId {p:?} must be 16 hex characters"));
+        }
+        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
+    };
+    let (mut client, mut server, mut producer, mut consumer) = Default::default();
+    let mut annotations = Vec::new();
+    let mut first_endpoint: Option<Endpoint> = None;
+    for (i, a) in v.annotations.unwrap_or_default().into_iter().enumerate() {
+        let ep = endpoint(a.endpoint, &format!("annotations[{i}].endpoint"))?;
+        if first_endpoint.is_none() {
+            first_endpoint.clone_from(&ep);
+        }
+        let (side, is_start): (&mut Side, bool) = match a.value.as_str() {
+            "cs" => (&mut client, true),
+            "cr" => (&mut client, false),
+            "sr" => (&mut server, true),
+            "ss" => (&mut server, false),
+            "ms" => (&mut producer, true),
+            "mr" => (&mut consumer, true),
+            _ => {
+                annotations.push(Annotation {
+                    timestamp: a.timestamp,
+                    value: a.value,
+                });
+                continue;
+            }
+        };
+        let slot = if is_start {
+            &mut side.start
+        } else {
+            &mut side.end
+        };
+        *slot = Some((a.timestamp, ep));
+    }
+    let (mut ca, mut sa, mut ma) = (None, None, None);
+    let mut tags = Vec::new();
+    for (i, b) in v
+        .binary_annotations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let ep = endpoint(b.endpoint, &format!("binaryAnnotations[{i}].endpoint"))?;
+        match b.key.as_str() {
+            "ca" => ca = ep,
+            "sa" => sa = ep,
+            "ma" => ma = ep,
+            _ => {
+                if first_endpoint.is_none() {
+                    first_endpoint.clone_from(&ep);
+                }
+                tags.push((b.key, b.value.into_string()));
+            }
+        }
+    }
+    let base = Span {
+        trace_id,
+        id,
+        parent_id,
+        name: v.name.unwrap_or_default(),
+        debug: v.debug.unwrap_or(false),
+        ..Span::default()
+    };
+    check_ids(&base)?;
+    // The sides present, in V1SpanConverter's order; the first gets the annotations and tags.
+    let mut sides: Vec<(Kind, Side, Option<Endpoint>)> = Vec::new();
+    if client.present() {
+        sides.push((Kind::Client, client, sa.clone()));
+    }
+    if server.present() {
+        sides.push((Kind::Server, server, ca.clone()));
+    }
+    if producer.present() {
+        sides.push((Kind::Producer, producer, ma.clone()));
+    }
+    if consumer.present() {
+        sides.push((Kind::Consumer, consumer, ma.clone()));
+    }
+    if sides.is_empty() {
+        // A local span, or one whose address annotations alone say who the peer was.
+        out.push(Span {
+            timestamp: v.timestamp,
+            duration: v.duration,
+            local_endpoint: first_endpoint,
+            remote_endpoint: sa.or(ca).or(ma),
+            annotations,
+            tags,
+            ..base
+        });
+        return Ok(());
+    }
+    let several = sides.len() > 1;
+    for (i, (kind, side, remote)) in sides.into_iter().enumerate() {
+        let (start, dur) = side.times();
+        let mut s = Span {
+            kind: Some(kind),
+            // The span-level times belong to the side that started the span (the client).
+            timestamp: if i == 0 { v.timestamp.or(start) } else { start },
+            duration: if i == 0 && !several {
+                v.duration.or(dur)
+            } else {
+                dur
+            },
+            local_endpoint: side.endpoint().or_else(|| first_endpoint.clone()),
+            remote_endpoint: remote,
+            // The server half of a client+server span shares the client's id.
+            shared: i > 0 && kind == Kind::Server,
+            ..base.clone()
+        };
+        if i == 0 {
+            s.annotations = std::mem::take(&mut annotations);
+            s.tags = std::mem::take(&mut tags);
+        }
+        out.push(s);
+    }
+    Ok(())
+}
+
+/// Decodes a v1 JSON body (a list of v1 spans).
+pub fn decode(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    let wire: Vec<V1Span> =
+        serde_json::from_slice(body).map_err(|e| DecodeError::Syntax(e.to_string()))?;
+    let mut out = Vec::with_capacity(wire.len());
+    for (i, w) in wire.into_iter().enumerate() {
+        convert(w, &mut out).map_err(|m| DecodeError::Span(i, m))?;
+    }
+    Ok(out)
+}

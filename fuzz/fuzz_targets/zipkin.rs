@@ -1,0 +1,7 @@
+//! Fuzzes the zipkin receiver's decoders: any body, as v2 JSON, v2 protobuf or v1 JSON,
+//! decodes to an error or translates to OTLP and back to Zipkin, never panics.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ferrotel_zipkin::fuzz_decode(data)
+});

@@ -102,18 +102,25 @@ fn compare(case: &str, mut ferrotel: impl FnMut(), mut otel: impl FnMut()) -> f6
 /// [`compare`] with closures that run `n` iterations themselves (to set up a `tracing`
 /// dispatcher once per round rather than per span).
 fn compare_n(case: &str, mut ferrotel: impl FnMut(u64), mut otel: impl FnMut(u64)) -> f64 {
+    // `BENCH_ONLY=ferrotel` (or `opentelemetry`) runs one side only: for profilers.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let time = |iters: u64, f: &mut dyn FnMut(u64)| {
         let start = thread_cpu_ns();
         f(iters);
         (thread_cpu_ns() - start) as f64 / iters as f64
     };
     // Warm-up (caches, allocator, thread-locals).
-    time(ITERS / 4, &mut ferrotel);
-    time(ITERS / 4, &mut otel);
+    let (run_a, run_b) = match only.as_str() {
+        "ferrotel" => (ITERS, 1),
+        "opentelemetry" => (1, ITERS),
+        _ => (ITERS, ITERS),
+    };
+    time(run_a / 4 + 1, &mut ferrotel);
+    time(run_b / 4 + 1, &mut otel);
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        a.push(time(ITERS, &mut ferrotel));
-        b.push(time(ITERS, &mut otel));
+        a.push(time(run_a, &mut ferrotel));
+        b.push(time(run_b, &mut otel));
     }
     let (a, b) = (median(a), median(b));
     println!("{case}: ferrotel {a:.1} ns/span, opentelemetry-rust {b:.1} ns/span");
@@ -295,8 +302,11 @@ fn main() {
             drop(guard);
             drop(span);
         }
-        // What both pay before either layer runs: the registry and dispatch alone.
-        let registry = tracing::Dispatch::new(tracing_subscriber::registry());
+        // What both pay before either layer runs: the registry and dispatch, with a layer that
+        // does nothing (a bare registry never frees its spans: only a layered one closes them).
+        let registry = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+        );
         let floor = compare_n(
             "tracing_registry_alone",
             |n| tracing::dispatcher::with_default(&registry, || (0..n).for_each(|_| one())),

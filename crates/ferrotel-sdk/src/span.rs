@@ -141,6 +141,23 @@ impl Span {
         }
     }
 
+    /// Adds an attribute whose key the caller knows is not set yet (the bridge's metadata
+    /// attributes, set first): no search for an earlier value; the limits still apply.
+    #[cfg(feature = "tracing")]
+    #[inline(always)]
+    pub(crate) fn push_new_attribute(&mut self, mut kv: KeyValue) {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return;
+        };
+        core.limits.truncate(&mut kv);
+        self.key_bits |= key_bit(kv.key.as_str());
+        if r.attributes.len() < core.limits.max_attributes_per_span as usize {
+            r.attributes.push(kv);
+        } else {
+            r.dropped_attributes_count = r.dropped_attributes_count.saturating_add(1);
+        }
+    }
+
     /// Sets several attributes.
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         if self.recording.is_none() {

@@ -24,6 +24,7 @@
 //! ```
 
 mod ext;
+mod store;
 mod visit;
 
 use std::any::TypeId;
@@ -39,6 +40,8 @@ use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
+
+use store::Store;
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 
@@ -67,6 +70,8 @@ struct Config {
 pub struct OpenTelemetryLayer<S> {
     tracer: Tracer,
     config: Config,
+    /// Every recorded span's state, by id (see [`store`]).
+    store: Store,
     with_state: WithState,
     _subscriber: PhantomData<fn(S)>,
 }
@@ -101,7 +106,7 @@ struct Timings {
     entered: u32,
 }
 
-/// What the bridge keeps in a `tracing` span's extensions.
+/// What the bridge keeps of a `tracing` span (in its [`Store`]).
 pub(crate) struct SpanState {
     span: Span,
     /// The parent context: chosen at creation, replaceable until the span activates.
@@ -109,7 +114,8 @@ pub(crate) struct SpanState {
     /// The OTel context holding this span (its parent's plus the span), made on first need.
     cx: Option<Context>,
     last_exit: Option<SystemTime>,
-    timings: Option<Timings>,
+    /// Boxed: rarely on, and the state moves in and out of the store.
+    timings: Option<Box<Timings>>,
 }
 
 impl SpanState {
@@ -171,6 +177,13 @@ impl Inside {
         // `try_with`: spans may close in thread-local destructors, after ours are gone.
         Inside(INSIDE.try_with(|i| i.replace(true)).unwrap_or(true))
     }
+
+    /// Whether this thread is inside the bridge (holding a span's state, or in the SDK on its
+    /// behalf): `tracing` calls made from there are ignored (never a lock taken twice).
+    #[inline]
+    fn is_set() -> bool {
+        INSIDE.try_with(Cell::get).unwrap_or(true)
+    }
 }
 
 impl Drop for Inside {
@@ -188,10 +201,40 @@ fn thread_attributes() -> (i64, Option<StringValue>) {
         .trim_end_matches(')')
         .parse()
         .unwrap_or(0);
-    let name = current
-        .name()
-        .map(|n| StringValue::from(std::sync::Arc::<str>::from(n)));
+    let name = current.name().map(|n| StringValue::from(intern(n)));
     (id, name)
+}
+
+/// A `&'static` copy of a thread name, one per distinct name: the attribute then costs no
+/// reference count per span (threads come and go, their names repeat).
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.into());
+    names.push(leaked);
+    leaked
+}
+
+/// Ends a span whose state left the store: busy/idle timings, the end time of its last exit.
+fn finish(mut state: SpanState) {
+    state.activate();
+    let _inside = Inside::enter();
+    if let Some(t) = state.timings.take() {
+        let idle = if t.entered == 0 {
+            t.idle_ns + Instant::now().duration_since(t.last).as_nanos() as i64
+        } else {
+            t.idle_ns
+        };
+        state
+            .span
+            .set_attribute(KeyValue::new("busy_ns", t.busy_ns));
+        state.span.set_attribute(KeyValue::new("idle_ns", idle));
+    }
+    let end = state.last_exit.unwrap_or_else(now);
+    state.span.end_with_timestamp(end);
 }
 
 fn now() -> SystemTime {
@@ -215,6 +258,7 @@ where
                 timings: false,
                 context_activation: true,
             },
+            store: Store::default(),
             with_state: WithState(Self::with_state),
             _subscriber: PhantomData,
         }
@@ -258,34 +302,27 @@ where
     }
 
     fn with_state(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState)) {
-        let Some(subscriber) = dispatch.downcast_ref::<S>() else {
+        if Inside::is_set() {
             return;
-        };
-        let Some(span) = subscriber.span(id) else {
-            return;
-        };
-        let mut ext = span.extensions_mut();
-        if let Some(state) = ext.get_mut::<SpanState>() {
-            let _inside = Inside::enter();
-            f(state);
+        }
+        if let Some(layer) = dispatch.downcast_ref::<Self>() {
+            layer.state(id, f);
         }
     }
 
-    /// The state of span `id`, through `f`.
-    fn state<T>(
-        ctx: &LayerContext<'_, S>,
-        id: &Id,
-        f: impl FnOnce(&mut SpanState) -> T,
-    ) -> Option<T> {
-        let span = ctx.span(id)?;
-        let mut ext = span.extensions_mut();
-        ext.get_mut::<SpanState>().map(f)
+    /// The state of span `id`, through `f` (under its shard's lock, inside the bridge). A
+    /// close that had to wait for the lock is finished by this thread's next `on_close`.
+    #[inline]
+    fn state<T>(&self, id: &Id, f: impl FnOnce(&mut SpanState) -> T) -> Option<T> {
+        self.store.with(id, f)
     }
 
     fn parent_context(&self, attrs: &Attributes<'_>, ctx: &LayerContext<'_, S>) -> Context {
         if let Some(parent) = attrs.parent() {
             // A parent this layer does not see (filtered out) makes a root span.
-            return Self::state(ctx, parent, |p| p.context().clone()).unwrap_or_default();
+            return self
+                .state(parent, |p| p.context().clone())
+                .unwrap_or_default();
         }
         if !attrs.is_contextual() {
             return Context::new();
@@ -294,36 +331,39 @@ where
             return Context::current();
         }
         ctx.lookup_current()
-            .and_then(|p| Self::state(ctx, &p.id(), |p| p.context().clone()))
+            .and_then(|p| self.state(&p.id(), |p| p.context().clone()))
             .unwrap_or_else(Context::current)
     }
 
+    /// The attributes every span gets from its metadata and thread: the first ones set on a
+    /// new span, so pushed without looking for an earlier value of their key.
     fn span_attributes(&self, span: &mut Span, meta: &'static tracing::Metadata<'static>) {
         let c = self.config;
         if c.location {
             if let Some(file) = meta.file() {
-                span.set_attribute(KeyValue::new("code.file.path", file));
+                span.push_new_attribute(KeyValue::new("code.file.path", file));
             }
             if let Some(module) = meta.module_path() {
-                span.set_attribute(KeyValue::new("code.module.name", module));
+                span.push_new_attribute(KeyValue::new("code.module.name", module));
             }
             if let Some(line) = meta.line() {
-                span.set_attribute(KeyValue::new("code.line.number", i64::from(line)));
+                span.push_new_attribute(KeyValue::new("code.line.number", i64::from(line)));
             }
         }
         if c.threads {
             let _ = THREAD.try_with(|(id, name)| {
-                span.set_attribute(KeyValue::new("thread.id", *id));
+                span.push_new_attribute(KeyValue::new("thread.id", *id));
                 if let Some(name) = name {
-                    span.set_attribute(KeyValue::new("thread.name", name.clone()));
+                    // A `&'static str` (interned): a copy, no reference count.
+                    span.push_new_attribute(KeyValue::new("thread.name", name.clone()));
                 }
             });
         }
         if c.level {
-            span.set_attribute(KeyValue::new("level", meta.level().as_str()));
+            span.push_new_attribute(KeyValue::new("level", meta.level().as_str()));
         }
         if c.target {
-            span.set_attribute(KeyValue::new("target", meta.target()));
+            span.push_new_attribute(KeyValue::new("target", meta.target()));
         }
     }
 }
@@ -333,6 +373,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        if Inside::is_set() {
+            // A span made by the SDK itself (a processor, the sampler) or by a `Debug` impl
+            // the bridge runs: not recorded, as the SDK's own telemetry never is.
+            return;
+        }
         let parent_cx = self.parent_context(attrs, &ctx);
         let meta = attrs.metadata();
         let mut span = self.tracer.pending_span(Cow::Borrowed(meta.name()), now());
@@ -340,39 +385,49 @@ where
             self.span_attributes(&mut span, meta);
             attrs.record(&mut visit::SpanFields { span: &mut span });
         }
-        let timings = self.config.timings.then(|| Timings {
-            busy_ns: 0,
-            idle_ns: 0,
-            last: Instant::now(),
-            entered: 0,
+        let timings = self.config.timings.then(|| {
+            Box::new(Timings {
+                busy_ns: 0,
+                idle_ns: 0,
+                last: Instant::now(),
+                entered: 0,
+            })
         });
-        let Some(span_ref) = ctx.span(id) else {
-            return;
-        };
-        span_ref.extensions_mut().insert(SpanState {
-            span,
-            parent_cx,
-            cx: None,
-            last_exit: None,
-            timings,
-        });
+        self.store.insert(
+            id,
+            SpanState {
+                span,
+                parent_cx,
+                cx: None,
+                last_exit: None,
+                timings,
+            },
+        );
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        Self::state(&ctx, id, |s| {
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
+        if Inside::is_set() {
+            return;
+        }
+        // Visited first, with no lock held (a `Debug` impl may use `tracing`), then applied.
+        let mut recorded = visit::Recorded::default();
+        values.record(&mut recorded);
+        self.state(id, |s| {
             if s.span.is_recording() {
-                values.record(&mut visit::SpanFields { span: &mut s.span });
+                recorded.apply(&mut s.span);
             }
         });
     }
 
-    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        // One span's extensions at a time: the two may be locked in the other order elsewhere.
-        let Some(link) = Self::state(&ctx, follows, |f| f.context().span().span_context().clone())
-        else {
+    fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: LayerContext<'_, S>) {
+        if Inside::is_set() {
+            return;
+        }
+        // One span's state at a time: the two may be in one shard.
+        let Some(link) = self.state(follows, |f| f.context().span().span_context().clone()) else {
             return;
         };
-        Self::state(&ctx, id, |s| s.span.add_link(link, Vec::new()));
+        self.state(id, |s| s.span.add_link(link, Vec::new()));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
@@ -380,13 +435,12 @@ where
             return;
         }
         // Events outside any span are not span events (the logs signal would carry them).
-        let Some(span) = ctx.event_span(event) else {
+        let Some(span_id) = ctx.event_span(event).map(|s| s.id()) else {
             return;
         };
-        let recording = span
-            .extensions()
-            .get::<SpanState>()
-            .is_some_and(|s| s.span.is_recording());
+        let recording = self
+            .state(&span_id, |s| s.span.is_recording())
+            .unwrap_or(false);
         if !recording {
             return;
         }
@@ -422,38 +476,40 @@ where
         }
         let name = fields.name.unwrap_or(Cow::Borrowed(meta.name()));
         let timestamp = now();
-        let mut ext = span.extensions_mut();
-        let Some(state) = ext.get_mut::<SpanState>() else {
-            return;
-        };
-        let s = &mut state.span;
-        if let Some(error) = fields.error {
-            s.set_status(Status::error(error));
-        } else if *meta.level() == Level::ERROR && s.status() == Some(&Status::Unset) {
-            s.set_status(Status::error(""));
-        }
-        s.add_event_with_timestamp(name, timestamp, fields.attributes);
+        self.state(&span_id, |state| {
+            let s = &mut state.span;
+            if let Some(error) = fields.error {
+                s.set_status(Status::error(error));
+            } else if *meta.level() == Level::ERROR && s.status() == Some(&Status::Unset) {
+                s.set_status(Status::error(""));
+            }
+            s.add_event_with_timestamp(name, timestamp, fields.attributes);
+        });
     }
 
-    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+    fn on_enter(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        if Inside::is_set() {
+            return;
+        }
         let activation = self.config.context_activation;
-        let cx = Self::state(&ctx, id, |s| {
-            if let Some(t) = s.timings.as_mut() {
-                if t.entered == 0 {
-                    let now = Instant::now();
-                    t.idle_ns += now.duration_since(t.last).as_nanos() as i64;
-                    t.last = now;
+        let cx = self
+            .state(id, |s| {
+                if let Some(t) = s.timings.as_mut() {
+                    if t.entered == 0 {
+                        let now = Instant::now();
+                        t.idle_ns += now.duration_since(t.last).as_nanos() as i64;
+                        t.last = now;
+                    }
+                    t.entered += 1;
                 }
-                t.entered += 1;
-            }
-            if activation {
-                Some(s.context().clone())
-            } else {
-                s.activate();
-                None
-            }
-        })
-        .flatten();
+                if activation {
+                    Some(s.context().clone())
+                } else {
+                    s.activate();
+                    None
+                }
+            })
+            .flatten();
         if let Some(cx) = cx {
             let guard = cx.attach();
             // Without the thread-local (thread exiting) the guard drops now: the context is
@@ -462,18 +518,25 @@ where
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+        if Inside::is_set() {
+            return;
+        }
         if self.config.context_activation {
             // Restores the context; dropped outside the `RefCell` borrow.
             let guard = GUARDS.try_with(|g| {
                 let mut g = g.borrow_mut();
+                // Usually the innermost: spans exit in the order they were entered.
+                if g.last().is_some_and(|(i, _)| i == id) {
+                    return g.pop();
+                }
                 let pos = g.iter().rposition(|(i, _)| i == id)?;
                 Some(g.remove(pos))
             });
             drop(guard);
         }
         let end = now();
-        Self::state(&ctx, id, |s| {
+        self.state(id, |s| {
             s.last_exit = Some(end);
             if let Some(t) = s.timings.as_mut() {
                 t.entered = t.entered.saturating_sub(1);
@@ -486,30 +549,15 @@ where
         });
     }
 
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(&id) else {
-            return;
-        };
-        // Taken out first: the span ends (processors run) with no extensions lock held.
-        let Some(mut state) = span.extensions_mut().remove::<SpanState>() else {
-            return;
-        };
-        drop(span);
-        state.activate();
-        let _inside = Inside::enter();
-        if let Some(t) = state.timings.take() {
-            let idle = if t.entered == 0 {
-                t.idle_ns + Instant::now().duration_since(t.last).as_nanos() as i64
-            } else {
-                t.idle_ns
-            };
-            state
-                .span
-                .set_attribute(KeyValue::new("busy_ns", t.busy_ns));
-            state.span.set_attribute(KeyValue::new("idle_ns", idle));
+    fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
+        // Taken out first: the span ends (processors run) with no lock held. Never ignored,
+        // even from inside the bridge: the state would stay in the store.
+        if let Some(state) = self.store.remove(&id) {
+            finish(state);
         }
-        let end = state.last_exit.unwrap_or_else(now);
-        state.span.end_with_timestamp(end);
+        if !Inside::is_set() && Store::has_deferred() {
+            self.store.take_deferred().into_iter().for_each(finish);
+        }
     }
 
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {

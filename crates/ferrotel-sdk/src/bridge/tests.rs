@@ -324,3 +324,59 @@ fn unsampled_and_disabled_record_nothing() {
     });
     assert!(exporter.spans().is_empty());
 }
+
+/// A `Debug` value that uses `tracing` while the bridge formats it (with no lock held: the
+/// span made there is recorded like any other); nothing deadlocks.
+struct Noisy;
+
+impl std::fmt::Debug for Noisy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = tracing::info_span!("made-while-formatting");
+        inner.in_scope(|| tracing::info!("logged while formatting"));
+        f.write_str("noisy")
+    }
+}
+
+#[test]
+fn the_span_store_empties_as_spans_close_on_any_thread() {
+    let (exporter, _provider, dispatch) = setup(|l| l.with_timings(true));
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Closed on other threads, entered on several.
+        let spans: Vec<tracing::Span> = (0..64)
+            .map(|i| tracing::info_span!("moved", i, later = tracing::field::Empty))
+            .collect();
+        spans[0].in_scope(|| {});
+        let d = dispatch.clone();
+        std::thread::scope(|s| {
+            for chunk in spans.chunks(16) {
+                let chunk = chunk.to_vec();
+                let d = d.clone();
+                s.spawn(move || {
+                    tracing::dispatcher::with_default(&d, || {
+                        for span in chunk {
+                            span.in_scope(|| tracing::info!("on another thread"));
+                            span.record("later", tracing::field::debug(Noisy));
+                        }
+                    })
+                });
+            }
+        });
+        drop(spans);
+        // Never entered; recorded with a value that uses `tracing` itself.
+        let quiet = tracing::info_span!("quiet", noisy = ?Noisy);
+        quiet.record("noisy", tracing::field::debug(Noisy));
+        drop(quiet);
+    });
+    let layer = dispatch
+        .downcast_ref::<super::OpenTelemetryLayer<tracing_subscriber::Registry>>()
+        .expect("the layer");
+    assert_eq!(layer.store.len(), 0, "every closed span left the store");
+    let spans = exporter.spans();
+    assert_eq!(spans.iter().filter(|s| s.name == "moved").count(), 64);
+    assert!(spans.iter().any(|s| s.name == "made-while-formatting"));
+    let quiet = by_name(&spans, "quiet");
+    assert_eq!(attr(quiet, "noisy"), Some(&Value::from("noisy")));
+    let moved = spans.iter().find(|s| s.name == "moved").expect("moved");
+    assert_eq!(attr(moved, "later"), Some(&Value::from("noisy")));
+    assert_eq!(moved.events.len(), 1);
+}

@@ -56,7 +56,12 @@ pub(crate) struct SpanFields<'a> {
 
 impl SpanFields<'_> {
     /// The `otel.*` conventions and `error`; `false` when `name` is an ordinary field.
+    #[inline]
     fn convention(&mut self, name: &str, value: &str) -> bool {
+        // Most fields are neither: one length-and-prefix test before the comparisons.
+        if !(name.starts_with("otel.") || name == "error") {
+            return false;
+        }
         match name {
             NAME => self.span.update_name(value.to_owned()),
             KIND => {
@@ -85,6 +90,42 @@ impl SpanFields<'_> {
         }
         true
     }
+
+    /// A field whose value is (or was formatted to) a string.
+    #[inline]
+    fn string(&mut self, name: &'static str, value: &str) {
+        if !self.convention(name, value) {
+            self.span
+                .set_attribute(KeyValue::new(name, value.to_owned()));
+        }
+    }
+
+    fn owned_string(&mut self, name: &'static str, value: String) {
+        if !self.convention(name, &value) {
+            self.span.set_attribute(KeyValue::new(name, value));
+        }
+    }
+
+    fn error(&mut self, name: &'static str, message: String, chain: Vec<StringValue>) {
+        self.span.set_status(Status::error(message.clone()));
+        self.span
+            .set_attribute(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
+        if !chain.is_empty() {
+            self.span.set_attribute(KeyValue::new(
+                EXCEPTION_STACKTRACE,
+                Value::Array(Array::String(chain)),
+            ));
+        }
+        self.span.set_attribute(KeyValue::new(name, message));
+    }
+}
+
+fn i128_value(value: i128) -> Value {
+    i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64)
+}
+
+fn u128_value(value: u128) -> Value {
+    i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64)
 }
 
 impl Visit for SpanFields<'_> {
@@ -102,13 +143,13 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
-        self.span.set_attribute(KeyValue::new(field.name(), v));
+        self.span
+            .set_attribute(KeyValue::new(field.name(), i128_value(value)));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
-        self.span.set_attribute(KeyValue::new(field.name(), v));
+        self.span
+            .set_attribute(KeyValue::new(field.name(), u128_value(value)));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
@@ -116,33 +157,83 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.convention(field.name(), value) {
-            self.span
-                .set_attribute(KeyValue::new(field.name(), value.to_owned()));
-        }
+        self.string(field.name(), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let value = format!("{value:?}");
-        if !self.convention(field.name(), &value) {
-            self.span.set_attribute(KeyValue::new(field.name(), value));
-        }
+        self.owned_string(field.name(), format!("{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        let message = value.to_string();
-        let chain = source_chain(value);
-        self.span.set_status(Status::error(message.clone()));
-        self.span
-            .set_attribute(KeyValue::new(EXCEPTION_MESSAGE, message.clone()));
-        if !chain.is_empty() {
-            self.span.set_attribute(KeyValue::new(
-                EXCEPTION_STACKTRACE,
-                Value::Array(Array::String(chain)),
-            ));
+        self.error(field.name(), value.to_string(), source_chain(value));
+    }
+}
+
+/// Fields recorded later (`Span::record`), visited before the span's state is locked (a
+/// `Debug` impl may itself use `tracing`) and applied to it afterwards.
+#[derive(Default)]
+pub(crate) struct Recorded {
+    ops: Vec<(&'static str, Op)>,
+}
+
+enum Op {
+    Value(Value),
+    String(String),
+    Error(String, Vec<StringValue>),
+}
+
+impl Recorded {
+    pub(crate) fn apply(self, span: &mut Span) {
+        let mut fields = SpanFields { span };
+        for (name, op) in self.ops {
+            match op {
+                Op::Value(v) => fields.span.set_attribute(KeyValue::new(name, v)),
+                Op::String(s) => fields.owned_string(name, s),
+                Op::Error(message, chain) => fields.error(name, message, chain),
+            }
         }
-        self.span
-            .set_attribute(KeyValue::new(field.name(), message));
+    }
+}
+
+impl Visit for Recorded {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.ops.push((field.name(), Op::Value(Value::Bool(value))));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.ops.push((field.name(), Op::Value(Value::I64(value))));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.ops.push((field.name(), Op::Value(u64_value(value))));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.ops.push((field.name(), Op::Value(i128_value(value))));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.ops.push((field.name(), Op::Value(u128_value(value))));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.ops.push((field.name(), Op::Value(Value::F64(value))));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.ops.push((field.name(), Op::String(value.to_owned())));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.ops
+            .push((field.name(), Op::String(format!("{value:?}"))));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.ops.push((
+            field.name(),
+            Op::Error(value.to_string(), source_chain(value)),
+        ));
     }
 }
 

@@ -173,8 +173,14 @@ struct Job {
 pub struct OtlpSpanExporter {
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<thread::JoinHandle<()>>,
+    /// HTTP/JSON: the client encodes JSON from pdata structs, so the batch is built as those.
+    json: bool,
     resource: pr::Resource,
+    /// The resource's protobuf encoding (gRPC and HTTP/protobuf encode spans straight to bytes).
+    resource_proto: Vec<u8>,
     schema_url: Option<String>,
+    /// The size of the last request: the next one's buffer starts at it.
+    last_size: usize,
 }
 
 impl OtlpSpanExporter {
@@ -184,6 +190,7 @@ impl OtlpSpanExporter {
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), SdkError>>(1);
         let settings = config.client_settings();
+        let json = config.protocol == Protocol::HttpJson;
         let worker = thread::Builder::new()
             .name("ferrotel-otlp".into())
             .spawn(move || worker(settings, config, jobs_rx, ready_tx))
@@ -192,8 +199,11 @@ impl OtlpSpanExporter {
             Ok(Ok(())) => Ok(OtlpSpanExporter {
                 jobs: Some(jobs_tx),
                 worker: Some(worker),
+                json,
                 resource: pr::Resource::default(),
+                resource_proto: Vec::new(),
                 schema_url: None,
+                last_size: 0,
             }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SdkError::Config("the exporter thread stopped".into())),
@@ -294,9 +304,25 @@ impl SpanExporter for OtlpSpanExporter {
         let Some(jobs) = &self.jobs else {
             return Err(SdkError::AlreadyShutdown);
         };
-        let request = encode::request(&self.resource, self.schema_url.as_deref(), batch);
-        // HTTP/JSON encodes from these types; protobuf is encoded once, on first send.
-        let payload = Payload::from_request(Request::Traces(request));
+        let payload = if self.json {
+            // HTTP/JSON encodes from these types.
+            let request = encode::request(&self.resource, self.schema_url.as_deref(), batch);
+            Payload::from_request(Request::Traces(request))
+        } else {
+            // Straight to protobuf: no owned copy of every string and attribute first.
+            let mut out = Vec::with_capacity(self.last_size + self.last_size / 8);
+            encode::proto::request(
+                &mut out,
+                &self.resource_proto,
+                self.schema_url.as_deref(),
+                &batch,
+            );
+            self.last_size = out.len();
+            // The spans' memory goes back before the request is sent.
+            drop(batch);
+            Payload::from_proto(Signal::Traces, out.into())
+                .map_err(|e| SdkError::Export(format!("encoding spans: {e}")))?
+        };
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         jobs.send(Job {
             payload,
@@ -314,6 +340,7 @@ impl SpanExporter for OtlpSpanExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = encode::resource(resource);
+        self.resource_proto = encode::proto::resource(resource);
         self.schema_url = resource.schema_url().map(str::to_owned);
     }
 

@@ -1,0 +1,151 @@
+//! The bridge's own span store: the state of every recorded `tracing` span, keyed by its id.
+//!
+//! Rather than `tracing_subscriber`'s per-span extensions (a registry look-up, a lock and a
+//! type-map per access, and a boxed value per span), the layer keeps its spans in a table split
+//! into shards by id. A shard is a plain map under its own mutex: spans on different threads
+//! almost always fall in different shards, so there is no lock that every thread takes, and a
+//! freed entry's room is reused by the next span (no allocation per span once warm).
+//!
+//! A shard's lock is never held while code outside the bridge runs, except the SDK's own
+//! (sampler, processors), which runs under [`super::Inside`], where the layer ignores what
+//! `tracing` calls it for (see [`Store::close`] for the one exception it must not ignore).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use tracing::span::Id;
+
+use super::SpanState;
+
+/// Shards (a power of two): enough that threads rarely meet in one.
+const SHARDS: usize = 64;
+
+/// `tracing` ids are already unique integers: a multiplicative hash spreads them over the
+/// buckets (the registry's ids are mostly small and dense).
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map = HashMap<u64, SpanState, BuildHasherDefault<IdHasher>>;
+
+#[repr(align(64))]
+struct Shard(Mutex<Map>);
+
+pub(crate) struct Store {
+    shards: Box<[Shard]>,
+}
+
+thread_local! {
+    /// Spans closed while this thread held a shard (a `Debug` impl or a processor dropping
+    /// the last handle of another span): removed once the lock is released.
+    static DEFERRED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            shards: (0..SHARDS).map(|_| Shard(Mutex::default())).collect(),
+        }
+    }
+}
+
+impl Store {
+    #[inline]
+    fn shard(&self, id: u64) -> &Mutex<Map> {
+        // The high bits of the same multiplicative hash: independent of the buckets' low bits.
+        let h = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &self.shards[(h >> 58) as usize & (SHARDS - 1)].0
+    }
+
+    #[inline]
+    fn lock(&self, id: u64) -> MutexGuard<'_, Map> {
+        // A poisoned shard only means a panic elsewhere while it was held: the map itself is
+        // consistent (every mutation is a single map call).
+        self.shard(id).lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    pub(crate) fn insert(&self, id: &Id, state: SpanState) {
+        let old = self.lock(id.into_u64()).insert(id.into_u64(), state);
+        // An id is reused only after its span closed (and left the store): nothing to drop
+        // but, should a layer miss a close, the stale state, outside the lock.
+        drop(old);
+    }
+
+    /// Runs `f` on span `id`'s state, if the layer records it.
+    #[inline]
+    pub(crate) fn with<T>(&self, id: &Id, f: impl FnOnce(&mut SpanState) -> T) -> Option<T> {
+        let mut map = self.lock(id.into_u64());
+        let state = map.get_mut(&id.into_u64())?;
+        let _inside = super::Inside::enter();
+        Some(f(state))
+    }
+
+    /// Takes span `id`'s state out. Called where the bridge itself may hold a shard (a span
+    /// closed from inside the SDK or a `Debug` impl on this thread), it never waits: when the
+    /// shard is taken the removal is deferred until this thread releases it.
+    #[inline]
+    pub(crate) fn remove(&self, id: &Id) -> Option<SpanState> {
+        let key = id.into_u64();
+        let shard = self.shard(key);
+        if !super::Inside::is_set() {
+            return shard.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        }
+        match shard.try_lock() {
+            Ok(mut map) => map.remove(&key),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().remove(&key),
+            Err(TryLockError::WouldBlock) => {
+                // Held by this thread (it is inside the bridge) or, for a moment, by another:
+                // either way removed later by this thread, once it is out of the bridge.
+                let _ = DEFERRED.try_with(|d| d.borrow_mut().push(key));
+                None
+            }
+        }
+    }
+
+    /// Removes the spans whose close was deferred (see [`Store::remove`]); their states are
+    /// returned to be ended outside any lock.
+    pub(crate) fn take_deferred(&self) -> Vec<SpanState> {
+        let keys = DEFERRED
+            .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+            .unwrap_or_default();
+        keys.into_iter()
+            .filter_map(|k| self.lock(k).remove(&k))
+            .collect()
+    }
+
+    /// Whether this thread has closes to finish.
+    #[inline]
+    pub(crate) fn has_deferred() -> bool {
+        DEFERRED
+            .try_with(|d| !d.borrow().is_empty())
+            .unwrap_or(false)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.0.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+}

@@ -439,6 +439,18 @@ pub(crate) fn decide(
     (context, decision, extra)
 }
 
+/// Drops a vector, skipping the (out-of-line) drop call when it never allocated: the plain
+/// start passes and gets empty attribute, link and sampler-attribute lists.
+#[inline(always)]
+fn forget_empty<T>(v: Vec<T>) {
+    if v.capacity() == 0 {
+        // Nothing allocated, nothing in it: nothing to drop.
+        std::mem::forget(v);
+    } else {
+        drop(v);
+    }
+}
+
 /// The parent span id and whether the parent is remote, as a span records them.
 #[inline]
 pub(crate) fn parent_ids(parent: Option<&SpanContext>) -> (opentelemetry::trace::SpanId, bool) {
@@ -539,6 +551,9 @@ impl Tracer {
         let (context, decision, extra) = decide(core, parent, &name, &kind, &attributes, &links);
         let (parent_span_id, parent_is_remote) = parent_ids(parent);
         if decision == SamplingDecision::Drop {
+            forget_empty(attributes);
+            forget_empty(extra);
+            forget_empty(links);
             return Span::non_recording(context);
         }
         self.record(
@@ -588,19 +603,29 @@ impl Tracer {
         events: Option<Vec<Event>>,
     ) -> Span {
         let mut span = Span::recording(context, recording, self.core);
-        // The common start has none of these: skip building iterators over empty vectors.
-        if !(attributes.is_empty() && extra.is_empty()) {
-            for kv in attributes.into_iter().chain(extra) {
-                span.set_attribute(kv);
+        // The common start has none of these: no iterator over (nor drop of) empty vectors.
+        let mut set_all = |list: Vec<KeyValue>| {
+            if list.capacity() == 0 {
+                forget_empty(list);
+            } else {
+                for kv in list {
+                    span.set_attribute(kv);
+                }
             }
-        }
-        if !links.is_empty() {
+        };
+        set_all(attributes);
+        set_all(extra);
+        if links.capacity() == 0 {
+            forget_empty(links);
+        } else {
             for l in links {
                 span.add_link(l.span_context, l.attributes);
             }
         }
-        for e in events.into_iter().flatten() {
-            span.add_event_with_timestamp(e.name, e.timestamp, e.attributes);
+        if let Some(events) = events {
+            for e in events {
+                span.add_event_with_timestamp(e.name, e.timestamp, e.attributes);
+            }
         }
         for p in &self.core.processors {
             p.on_start(&span);

@@ -6,6 +6,10 @@
 //! received by the collector, the spans the processor dropped (queue full), the application
 //! thread's CPU time per span, and the CPU time of the SDK's batch and exporter threads per
 //! exported span (so spans/s per core of the export path).
+//!
+//! Against a running ferrotel collector instead (its OTLP receiver): `BENCH_COLLECTOR_GRPC=
+//! 127.0.0.1:4317` and/or `BENCH_COLLECTOR_HTTP=127.0.0.1:4318`; "received" is then what the
+//! collector accepted (the exporter's successful exports).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,25 +93,39 @@ fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
         .expect("runtime");
     let count = Arc::new(Count::default());
     let handler: Arc<dyn ExportHandler> = count.clone();
+    let external = std::env::var(if protocol == Protocol::Grpc {
+        "BENCH_COLLECTOR_GRPC"
+    } else {
+        "BENCH_COLLECTOR_HTTP"
+    })
+    .ok();
     let endpoint = SocketAddr::from(([127, 0, 0, 1], 0));
-    let handle = rt
-        .block_on(async {
-            if protocol == Protocol::Grpc {
-                let s = GrpcServerSettings {
-                    endpoint,
-                    ..Default::default()
-                };
-                start_grpc(s, handler).await
-            } else {
-                let s = HttpServerSettings {
-                    endpoint,
-                    ..Default::default()
-                };
-                start_http(s, handler).await
-            }
-        })
-        .expect("server");
-    let addr = handle.local_addr();
+    let handle = match &external {
+        Some(_) => None,
+        None => Some(
+            rt.block_on(async {
+                if protocol == Protocol::Grpc {
+                    let s = GrpcServerSettings {
+                        endpoint,
+                        ..Default::default()
+                    };
+                    start_grpc(s, handler).await
+                } else {
+                    let s = HttpServerSettings {
+                        endpoint,
+                        ..Default::default()
+                    };
+                    start_http(s, handler).await
+                }
+            })
+            .expect("server"),
+        ),
+    };
+    let addr = match (&external, &handle) {
+        (Some(e), _) => e.clone(),
+        (None, Some(h)) => h.local_addr().to_string(),
+        (None, None) => unreachable!("a server or an external collector"),
+    };
     let exporter = OtlpSpanExporter::new(OtlpExporterConfig {
         protocol,
         endpoint: if protocol == Protocol::Grpc {
@@ -163,14 +181,21 @@ fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
     let _ = provider.force_flush_with_timeout(Duration::from_secs(10));
     let elapsed = start.elapsed();
     let sdk_cpu = sdk_threads().saturating_sub(sdk0);
-    let received = count.0.load(Ordering::Relaxed);
     let s = stats.get();
+    let received = if external.is_some() {
+        s.exported
+    } else {
+        count.0.load(Ordering::Relaxed)
+    };
     let name = match protocol {
         Protocol::Grpc => "grpc",
         Protocol::HttpProtobuf => "http/protobuf",
         Protocol::HttpJson => "http/json",
     };
-    let mode = rate.map_or("full speed".to_string(), |r| format!("{r} spans/s"));
+    let mut mode = rate.map_or("full speed".to_string(), |r| format!("{r} spans/s"));
+    if let Some(e) = &external {
+        mode.push_str(&format!(", collector at {e}"));
+    }
     println!(
         "batch_otlp {name} ({mode}): created {created}, received {received} ({:.0} spans/s), \
          dropped {} ({:.1} %), app thread {:.0} ns CPU/span, batch + exporter threads {:.0} ns \
@@ -183,7 +208,9 @@ fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
         received as f64 / sdk_cpu.as_secs_f64().max(1e-9),
     );
     let _ = provider.shutdown();
-    rt.block_on(handle.shutdown(Duration::from_millis(100)));
+    if let Some(handle) = handle {
+        rt.block_on(handle.shutdown(Duration::from_millis(100)));
+    }
 }
 
 fn main() {

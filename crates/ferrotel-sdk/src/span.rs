@@ -294,8 +294,13 @@ impl Span {
             self.recording = None;
             return;
         }
-        for kv in extra {
-            self.set_attribute(kv);
+        if extra.capacity() == 0 {
+            // Never allocated, empty: nothing to drop.
+            std::mem::forget(extra);
+        } else {
+            for kv in extra {
+                self.set_attribute(kv);
+            }
         }
         for p in &core.processors {
             p.on_start(self);

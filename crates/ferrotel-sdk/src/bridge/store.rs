@@ -13,7 +13,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use tracing::span::Id;
 
@@ -78,9 +79,9 @@ impl Store {
 
     #[inline]
     fn lock(&self, id: u64) -> MutexGuard<'_, Map> {
-        // A poisoned shard only means a panic elsewhere while it was held: the map itself is
-        // consistent (every mutation is a single map call).
-        self.shard(id).lock().unwrap_or_else(|e| e.into_inner())
+        // No poisoning: a panic while a shard was held (there is no user code under it) leaves
+        // the map consistent, every mutation being a single map call.
+        self.shard(id).lock()
     }
 
     #[inline]
@@ -108,12 +109,11 @@ impl Store {
         let key = id.into_u64();
         let shard = self.shard(key);
         if !super::Inside::is_set() {
-            return shard.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            return shard.lock().remove(&key);
         }
         match shard.try_lock() {
-            Ok(mut map) => map.remove(&key),
-            Err(TryLockError::Poisoned(e)) => e.into_inner().remove(&key),
-            Err(TryLockError::WouldBlock) => {
+            Some(mut map) => map.remove(&key),
+            None => {
                 // Held by this thread (it is inside the bridge) or, for a moment, by another:
                 // either way removed later by this thread, once it is out of the bridge.
                 let _ = DEFERRED.try_with(|d| d.borrow_mut().push(key));
@@ -143,9 +143,6 @@ impl Store {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.0.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.shards.iter().map(|s| s.0.lock().len()).sum()
     }
 }

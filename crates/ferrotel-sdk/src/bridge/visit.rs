@@ -58,10 +58,16 @@ impl SpanFields<'_> {
     /// The `otel.*` conventions and `error`; `false` when `name` is an ordinary field.
     #[inline]
     fn convention(&mut self, name: &str, value: &str) -> bool {
-        // Most fields are neither: one length-and-prefix test before the comparisons.
-        if !(name.starts_with("otel.") || name == "error") {
+        // Most fields are neither: a test of the first bytes before any comparison.
+        let b = name.as_bytes();
+        if !(b.len() >= 5 && (b[..5] == *b"otel." || b == b"error")) {
             return false;
         }
+        self.apply_convention(name, value)
+    }
+
+    #[inline(never)]
+    fn apply_convention(&mut self, name: &str, value: &str) -> bool {
         match name {
             NAME => self.span.update_name(value.to_owned()),
             KIND => {

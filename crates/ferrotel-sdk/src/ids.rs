@@ -9,7 +9,8 @@ use std::hash::{BuildHasher, Hasher};
 use opentelemetry::trace::{SpanId, TraceId};
 
 thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
+    /// 0 until the thread's first id (a const initialiser: no lazy-init check per access).
+    static STATE: Cell<u64> = const { Cell::new(0) };
 }
 
 fn seed() -> u64 {
@@ -20,14 +21,21 @@ fn seed() -> u64 {
         h.write_u128(d.as_nanos());
     }
     h.write_u32(std::process::id());
-    h.finish()
+    // Never 0, which marks an unseeded thread.
+    h.finish() | 1
 }
 
 /// wyrand: 64 bits per call, passes BigCrush; plenty for ids (not for secrets).
 #[inline]
 fn next_u64() -> u64 {
     STATE.with(|s| {
-        let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+        let mut x = s.get();
+        if x == 0 {
+            x = seed();
+        }
+        // The state after a step is never 0 again but once in 2^64 steps, when the thread
+        // would merely draw a new seed.
+        let x = x.wrapping_add(0xa076_1d64_78bd_642f);
         s.set(x);
         let t = u128::from(x).wrapping_mul(u128::from(x ^ 0xe703_7ed1_a0b4_28db));
         ((t >> 64) as u64) ^ (t as u64)

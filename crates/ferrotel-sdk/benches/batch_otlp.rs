@@ -60,10 +60,10 @@ fn cpu(clock: libc::clockid_t) -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// CPU time so far of this process's threads named `name` (from /proc, in clock ticks of
-/// 10 ms: enough over seconds).
-fn threads_cpu(name: &str) -> Duration {
-    let mut total = 0u64;
+/// CPU time so far of each of this process's threads named `name`, by thread id (from /proc, in
+/// clock ticks of 10 ms: enough over seconds).
+fn threads_cpu(name: &str) -> std::collections::HashMap<String, u64> {
+    let mut out = std::collections::HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
         for task in dir.flatten() {
             let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
@@ -78,10 +78,24 @@ fn threads_cpu(name: &str) -> Duration {
             }
             let f: Vec<&str> = stat[close + 2..].split(' ').collect();
             let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            total += ticks(11) + ticks(12); // utime, stime
+            // utime, stime
+            out.insert(task.file_name().to_string_lossy().into_owned(), ticks(11) + ticks(12));
         }
     }
-    Duration::from_millis(total * 10)
+    out
+}
+
+/// The CPU time the threads alive at `now` used since `before` (threads of an earlier run that
+/// ended in between do not count against this one).
+fn cpu_since(
+    before: &std::collections::HashMap<String, u64>,
+    now: &std::collections::HashMap<String, u64>,
+) -> Duration {
+    let ticks: u64 = now
+        .iter()
+        .map(|(tid, t)| t.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 /// `rate`: spans per second the application thread aims at (`None`: as fast as it can).
@@ -153,7 +167,11 @@ fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
         .build();
     let tracer = provider.tracer("batch-bench");
 
-    let sdk_threads = || threads_cpu("ferrotel-bsp") + threads_cpu("ferrotel-otlp");
+    let sdk_threads = || {
+        let mut t = threads_cpu("ferrotel-bsp");
+        t.extend(threads_cpu("ferrotel-otlp"));
+        t
+    };
     let (sdk0, thread0, start) = (
         sdk_threads(),
         cpu(libc::CLOCK_THREAD_CPUTIME_ID),
@@ -180,7 +198,7 @@ fn run(protocol: Protocol, secs: u64, rate: Option<u64>) {
     let app_cpu = cpu(libc::CLOCK_THREAD_CPUTIME_ID) - thread0;
     let _ = provider.force_flush_with_timeout(Duration::from_secs(10));
     let elapsed = start.elapsed();
-    let sdk_cpu = sdk_threads().saturating_sub(sdk0);
+    let sdk_cpu = cpu_since(&sdk0, &sdk_threads());
     let s = stats.get();
     let received = if external.is_some() {
         s.exported

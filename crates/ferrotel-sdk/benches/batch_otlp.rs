@@ -79,7 +79,10 @@ fn threads_cpu(name: &str) -> std::collections::HashMap<String, u64> {
             let f: Vec<&str> = stat[close + 2..].split(' ').collect();
             let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             // utime, stime
-            out.insert(task.file_name().to_string_lossy().into_owned(), ticks(11) + ticks(12));
+            out.insert(
+                task.file_name().to_string_lossy().into_owned(),
+                ticks(11) + ticks(12),
+            );
         }
     }
     out

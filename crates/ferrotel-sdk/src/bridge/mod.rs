@@ -374,8 +374,8 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
         if Inside::is_set() {
-            // A span made by the SDK itself (a processor, the sampler) or by a `Debug` impl
-            // the bridge runs: not recorded, as the SDK's own telemetry never is.
+            // A span made by the SDK itself while the bridge works on a span (the sampler, a
+            // processor): not recorded, as the SDK's own telemetry never is.
             return;
         }
         let parent_cx = self.parent_context(attrs, &ctx);

@@ -213,7 +213,7 @@ pub mod proto {
     #[inline]
     fn varint_len(v: u64) -> usize {
         // 1 byte per started group of 7 bits (at least one).
-        ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+        (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
     }
 
     #[inline]
@@ -472,7 +472,7 @@ mod tests {
         let t0 = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789 + n);
         let mut attributes = Attributes::new();
         attributes.extend([
-            KeyValue::new("b", n % 2 == 0),
+            KeyValue::new("b", n.is_multiple_of(2)),
             KeyValue::new("i", -(n as i64) - 1),
             KeyValue::new("zero", 0i64),
             KeyValue::new("f", 1.5 * n as f64),
@@ -491,17 +491,21 @@ mod tests {
         let status = match n % 3 {
             0 => Status::Unset,
             1 => Status::Ok,
-            _ => Status::error(if n % 2 == 0 { "" } else { "boom" }),
+            _ => Status::error(if n.is_multiple_of(2) { "" } else { "boom" }),
         };
         Box::new(SpanData {
             span_context: ctx(
                 0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10 + u128::from(n),
                 0x1112_1314_1516_1718 + n,
-                if n % 2 == 0 { 0x03 } else { 0x01 },
+                if n.is_multiple_of(2) { 0x03 } else { 0x01 },
                 false,
-                if n % 2 == 0 { "ot=th:8,vendor=v1" } else { "" },
+                if n.is_multiple_of(2) {
+                    "ot=th:8,vendor=v1"
+                } else {
+                    ""
+                },
             ),
-            parent_span_id: if n % 3 == 0 {
+            parent_span_id: if n.is_multiple_of(3) {
                 SpanId::INVALID
             } else {
                 SpanId::from(77 + n)
@@ -569,8 +573,8 @@ mod tests {
         for spans in [
             vec![],
             vec![span(plain, 0)],
-            (0..40)
-                .map(|n| span(if n % 3 == 0 { full } else { plain }, n))
+            (0..40u64)
+                .map(|n| span(if n.is_multiple_of(3) { full } else { plain }, n))
                 .collect::<Vec<_>>(),
         ] {
             for schema in [None, Some("https://example.com/schema")] {

@@ -310,8 +310,17 @@ where
         }
     }
 
+    /// Ends the spans whose close had to wait for a shard this thread or another held (see
+    /// [`Store::remove`]): at this thread's next exit or close.
+    #[inline]
+    fn finish_deferred(&self) {
+        if !Inside::is_set() && Store::has_deferred() {
+            self.store.take_deferred().into_iter().for_each(finish);
+        }
+    }
+
     /// The state of span `id`, through `f` (under its shard's lock, inside the bridge). A
-    /// close that had to wait for the lock is finished by this thread's next `on_close`.
+    /// close that had to wait for the lock is finished by this thread's next exit or close.
     #[inline]
     fn state<T>(&self, id: &Id, f: impl FnOnce(&mut SpanState) -> T) -> Option<T> {
         self.store.with(id, f)
@@ -547,6 +556,7 @@ where
                 }
             }
         });
+        self.finish_deferred();
     }
 
     fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
@@ -555,9 +565,7 @@ where
         if let Some(state) = self.store.remove(&id) {
             finish(state);
         }
-        if !Inside::is_set() && Store::has_deferred() {
-            self.store.take_deferred().into_iter().for_each(finish);
-        }
+        self.finish_deferred();
     }
 
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {

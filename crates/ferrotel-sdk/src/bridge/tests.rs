@@ -380,3 +380,73 @@ fn the_span_store_empties_as_spans_close_on_any_thread() {
     assert_eq!(attr(moved, "later"), Some(&Value::from("noisy")));
     assert_eq!(moved.events.len(), 1);
 }
+
+/// Drops the `tracing` spans it holds when a span starts: closes that arrive while the bridge
+/// holds a shard (the processor runs during activation), some on that very shard.
+struct DropsSpansOnStart(std::sync::Mutex<Vec<tracing::Span>>);
+
+impl crate::SpanProcessor for DropsSpansOnStart {
+    fn on_start(&self, _span: &crate::Span) {
+        let held = std::mem::take(&mut *self.0.lock().unwrap());
+        drop(held);
+    }
+    fn on_end(&self, _span: Box<SpanData>) {}
+    fn force_flush(&self, _timeout: Duration) -> Result<(), crate::SdkError> {
+        Ok(())
+    }
+    fn shutdown(&self, _timeout: Duration) -> Result<(), crate::SdkError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn spans_closed_from_inside_the_bridge_are_finished_later() {
+    let exporter = InMemoryExporter::new();
+    let dropper = std::sync::Arc::new(DropsSpansOnStart(Default::default()));
+    struct Shared(std::sync::Arc<DropsSpansOnStart>);
+    impl crate::SpanProcessor for Shared {
+        fn on_start(&self, span: &crate::Span) {
+            self.0.on_start(span)
+        }
+        fn on_end(&self, span: Box<SpanData>) {
+            self.0.on_end(span)
+        }
+        fn force_flush(&self, t: Duration) -> Result<(), crate::SdkError> {
+            self.0.force_flush(t)
+        }
+        fn shutdown(&self, t: Duration) -> Result<(), crate::SdkError> {
+            self.0.shutdown(t)
+        }
+    }
+    let provider = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(Shared(dropper.clone()))
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(super::layer(provider.tracer("t"))),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Entered once (so ended at that exit), then handed to the processor: 256 of them
+        // cover every shard.
+        let victims: Vec<tracing::Span> = (0..256)
+            .map(|i| {
+                let s = tracing::info_span!("victim", i);
+                s.in_scope(|| {});
+                s
+            })
+            .collect();
+        *dropper.0.lock().unwrap() = victims;
+        // Its activation runs the processor, which drops every victim.
+        let trigger = tracing::info_span!("trigger");
+        trigger.in_scope(|| {});
+        drop(trigger);
+    });
+    let layer = dispatch
+        .downcast_ref::<super::OpenTelemetryLayer<tracing_subscriber::Registry>>()
+        .expect("the layer");
+    assert_eq!(layer.store.len(), 0, "deferred closes were finished");
+    let spans = exporter.spans();
+    assert_eq!(spans.iter().filter(|s| s.name == "victim").count(), 256);
+    assert_eq!(spans.iter().filter(|s| s.name == "trigger").count(), 1);
+}

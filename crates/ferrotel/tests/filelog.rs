@@ -222,10 +222,12 @@ fn serve(mut conn: TcpStream, keep: Arc<Mutex<Vec<Record>>>) {
     }
 }
 
+/// One queue consumer: with the default ten, the Go Collector's exports of one file's batches
+/// may arrive out of order, and the comparison is per file in order.
 fn collector_yaml(receiver: &str, sink_port: u16) -> String {
     let indented: String = receiver.lines().map(|l| format!("    {l}\n")).collect();
     format!(
-        "receivers:\n  filelog:\n{indented}exporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:{sink_port}\n    compression: none\nservice:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines:\n    logs: {{receivers: [filelog], exporters: [otlphttp]}}\n"
+        "receivers:\n  filelog:\n{indented}exporters:\n  otlphttp:\n    endpoint: http://127.0.0.1:{sink_port}\n    compression: none\n    sending_queue: {{num_consumers: 1}}\nservice:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines:\n    logs: {{receivers: [filelog], exporters: [otlphttp]}}\n"
     )
 }
 

@@ -13,7 +13,6 @@
 
 pub mod exporter;
 pub mod from_otlp;
-mod http_server;
 pub mod json;
 pub mod model;
 pub mod proto;

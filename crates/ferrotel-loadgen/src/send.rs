@@ -178,12 +178,14 @@ pub async fn run(signal: Signal, args: &LoadArgs) -> anyhow::Result<Report> {
             }
             let proto = args.protocol == crate::args::ProtocolArg::ZipkinProto;
             Client::Zipkin {
-                client: PostClient::new(PostSettings {
-                    url: args.endpoint(),
-                    timeout: args.timeout,
-                    ..Default::default()
-                })
-                .context("building the Zipkin client")?,
+                client: Box::new(
+                    PostClient::new(PostSettings {
+                        url: args.endpoint(),
+                        timeout: args.timeout,
+                        ..Default::default()
+                    })
+                    .context("building the Zipkin client")?,
+                ),
                 proto,
                 content_type: [(
                     CONTENT_TYPE,
@@ -259,7 +261,7 @@ pub async fn run(signal: Signal, args: &LoadArgs) -> anyhow::Result<Report> {
 enum Client {
     Otlp(OtlpClient),
     Zipkin {
-        client: PostClient,
+        client: Box<PostClient>,
         proto: bool,
         content_type: [(HeaderName, HeaderValue); 1],
     },

@@ -104,6 +104,8 @@ pub struct Tracker {
     poll: u64,
     batch: u64,
     store: Option<Store>,
+    /// A digest of the checkpoints last written.
+    saved: Option<u64>,
 }
 
 impl Tracker {
@@ -146,6 +148,7 @@ impl Tracker {
             poll: 0,
             batch: 0,
             store,
+            saved: None,
         };
         tracker.reindex();
         Ok(tracker)
@@ -366,10 +369,18 @@ impl Tracker {
         }
     }
 
-    fn save_checkpoint(&self) {
+    fn save_checkpoint(&mut self) {
         let Some(store) = &self.store else {
             return;
         };
+        // Most polls of many files change nothing: skip rewriting the same checkpoints.
+        let signature = self.files.iter().fold(self.files.len() as u64, |h, f| {
+            (h.rotate_left(7) ^ f.fp_hash ^ f.offset.wrapping_mul(31) ^ f.record_number)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        if self.saved == Some(signature) {
+            return;
+        }
         let checkpoints: Vec<Checkpoint> = self
             .files
             .iter()
@@ -380,8 +391,9 @@ impl Tracker {
                 record_number: f.record_number,
             })
             .collect();
-        if let Err(e) = store.save(&checkpoints) {
-            tracing::error!(error = %e, "filelog: saving checkpoints failed");
+        match store.save(&checkpoints) {
+            Ok(()) => self.saved = Some(signature),
+            Err(e) => tracing::error!(error = %e, "filelog: saving checkpoints failed"),
         }
     }
 

@@ -41,6 +41,9 @@ struct Include {
 pub struct Finder {
     includes: Vec<Include>,
     exclude: Vec<Pattern>,
+    /// A single pattern without `**` is walked depth first in sorted order, which already is
+    /// the paths' order; otherwise the results are sorted and deduplicated.
+    needs_sort: bool,
 }
 
 /// One directory's entries, read once per poll even when several patterns walk it.
@@ -57,7 +60,7 @@ impl Finder {
         let mut includes = Vec::new();
         for g in include {
             // Validate the whole pattern as the glob crate would.
-            Pattern::new(g).map_err(|e| format!("include {g:?}: {e}"))?;
+            Pattern::new(g).map_err(|e| format!("include: parse glob {g:?}: {e}"))?;
             let mut base = PathBuf::new();
             let mut parts = Vec::new();
             for c in Path::new(g).components() {
@@ -65,7 +68,7 @@ impl Finder {
                 match (c, s.to_str()) {
                     (Component::Normal(_), Some("**")) => parts.push(Part::AnyDirs),
                     (Component::Normal(_), Some(t)) if is_glob(t) => parts.push(Part::Glob(
-                        Pattern::new(t).map_err(|e| format!("include {g:?}: {e}"))?,
+                        Pattern::new(t).map_err(|e| format!("include: parse glob {g:?}: {e}"))?,
                     )),
                     _ if parts.is_empty() => base.push(s),
                     _ => parts.push(Part::Literal(s.to_owned())),
@@ -78,9 +81,17 @@ impl Finder {
         }
         let exclude = exclude
             .iter()
-            .map(|g| Pattern::new(g).map_err(|e| format!("exclude {g:?}: {e}")))
+            .map(|g| Pattern::new(g).map_err(|e| format!("exclude: parse glob {g:?}: {e}")))
             .collect::<Result<_, _>>()?;
-        Ok(Finder { includes, exclude })
+        let needs_sort = includes.len() > 1
+            || includes
+                .iter()
+                .any(|i| i.parts.iter().any(|p| matches!(p, Part::AnyDirs)));
+        Ok(Finder {
+            includes,
+            exclude,
+            needs_sort,
+        })
     }
 
     /// The matched paths now, sorted and without duplicates or excluded ones.
@@ -98,7 +109,7 @@ impl Finder {
             }
             walk(&inc.base, &inc.parts, &mut listings, &mut out);
         }
-        if self.includes.len() > 1 || out.windows(2).any(|w| w[0].path >= w[1].path) {
+        if self.needs_sort {
             out.sort_by(|a, b| a.path.cmp(&b.path));
             out.dedup_by(|a, b| a.path == b.path);
         }
@@ -231,6 +242,7 @@ mod tests {
         let root = r.to_str().unwrap();
         for (inc, exc) in [
             (vec![format!("{root}/*.log")], vec![]),
+            (vec![format!("{root}/*/*.log")], vec![]),
             (vec![format!("{root}/**/*.log")], vec![]),
             (vec![format!("{root}/**/*.log")], vec![format!("{root}/x/**")]),
             (vec![format!("{root}/x*/*.log"), format!("{root}/*.txt")], vec![]),
@@ -259,7 +271,7 @@ mod tests {
     #[test]
     fn bad_patterns_name_the_setting() {
         let e = Finder::new(&["/x/[".into()], &[]).err().unwrap();
-        assert!(e.contains("include \"/x/[\""), "{e}");
+        assert!(e.contains("include: parse glob \"/x/[\""), "{e}");
         let e = Finder::new(&[], &["/x/[".into()]).err().unwrap();
         assert!(e.contains("exclude"), "{e}");
     }

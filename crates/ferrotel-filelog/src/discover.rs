@@ -192,7 +192,12 @@ fn walk(
         Part::AnyDirs => {
             if last {
                 // A trailing `**` matches what `*` would (files and directories below).
-                walk(dir, &[Part::Glob(Pattern::new("*").unwrap_or_default())], listings, out);
+                walk(
+                    dir,
+                    &[Part::Glob(Pattern::new("*").unwrap_or_default())],
+                    listings,
+                    out,
+                );
                 return;
             }
             walk(dir, &parts[1..], listings, out);
@@ -234,7 +239,14 @@ mod tests {
     fn matches_as_the_glob_crate() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
-        for p in ["a.log", "b.txt", ".h.log", "x/c.log", "x/y/d.log", "x-z/e.log"] {
+        for p in [
+            "a.log",
+            "b.txt",
+            ".h.log",
+            "x/c.log",
+            "x/y/d.log",
+            "x-z/e.log",
+        ] {
             let p = r.join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "1\n").unwrap();
@@ -244,9 +256,18 @@ mod tests {
             (vec![format!("{root}/*.log")], vec![]),
             (vec![format!("{root}/*/*.log")], vec![]),
             (vec![format!("{root}/**/*.log")], vec![]),
-            (vec![format!("{root}/**/*.log")], vec![format!("{root}/x/**")]),
-            (vec![format!("{root}/x*/*.log"), format!("{root}/*.txt")], vec![]),
-            (vec![format!("{root}/x/y/d.log"), format!("{root}/?.log")], vec![]),
+            (
+                vec![format!("{root}/**/*.log")],
+                vec![format!("{root}/x/**")],
+            ),
+            (
+                vec![format!("{root}/x*/*.log"), format!("{root}/*.txt")],
+                vec![],
+            ),
+            (
+                vec![format!("{root}/x/y/d.log"), format!("{root}/?.log")],
+                vec![],
+            ),
             (vec![format!("{root}/nothing/*.log")], vec![]),
         ] {
             let f = Finder::new(&inc, &exc).unwrap();

@@ -22,8 +22,8 @@ use regex::bytes::Regex;
 use crate::checkpoint::{Checkpoint, Store, from_hex, to_hex};
 use crate::config::{Compression, FileLogConfig};
 use crate::discover::{Finder, Found};
-use crate::index::{KnownIndex, PrefixHash};
 use crate::emit::{Body, Emitter, FileAttrs};
+use crate::index::{KnownIndex, PrefixHash};
 use crate::split::{Encoding, Splitter, decode_utf8};
 
 /// Polls after which a file not seen any more is forgotten (Go keeps three polls).
@@ -238,7 +238,9 @@ impl Tracker {
                 let files = &self.files;
                 let fits = |i: usize| {
                     let f = &files[i];
-                    f.stamp != stamp && !f.fingerprint.is_empty() && fingerprint.starts_with(&f.fingerprint)
+                    f.stamp != stamp
+                        && !f.fingerprint.is_empty()
+                        && fingerprint.starts_with(&f.fingerprint)
                 };
                 let known = by_inode
                     .filter(|&i| fits(i))

@@ -153,7 +153,10 @@ fn flatten_regex_replace_unquote() {
     let mut e = line("x");
     e.attributes
         .insert("ctx".into(), Value::Map(map(&[("a", s("1"))])));
-    let out = run(json!([{"type": "flatten", "field": "attributes.ctx"}]), vec![e]);
+    let out = run(
+        json!([{"type": "flatten", "field": "attributes.ctx"}]),
+        vec![e],
+    );
     assert_eq!(out[0].attributes.get("a"), Some(&s("1")));
     assert!(out[0].attributes.get("ctx").is_none());
     assert!(

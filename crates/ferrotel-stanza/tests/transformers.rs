@@ -158,7 +158,7 @@ fn flatten_regex_replace_unquote() {
         vec![e],
     );
     assert_eq!(out[0].attributes.get("a"), Some(&s("1")));
-    assert!(out[0].attributes.get("ctx").is_none());
+    assert!(!out[0].attributes.contains_key("ctx"));
     assert!(
         build_err(json!([{"type": "flatten", "field": "attributes"}]))
             .starts_with("operators[0].field")

@@ -8,7 +8,7 @@
 pub mod encode;
 pub mod jaeger;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 

@@ -112,7 +112,10 @@ fn resource_attributes(p: Process) -> Vec<KeyValue> {
     }
     let mut attrs = Attrs::with_capacity(p.tags.len() + 1);
     if !p.service_name.is_empty() {
-        attrs.put(SERVICE_NAME.into(), any_value::Value::StringValue(p.service_name));
+        attrs.put(
+            SERVICE_NAME.into(),
+            any_value::Value::StringValue(p.service_name),
+        );
     }
     attrs.put_tags(p.tags);
     // `hostname` (what Jaeger clients send) is the semantic conventions' host.name.
@@ -165,7 +168,8 @@ fn parent_of(s: &Span) -> u64 {
     if s.parent_span_id != 0 {
         return s.parent_span_id;
     }
-    let same_trace = |r: &&SpanRef| r.trace_id_high == s.trace_id_high && r.trace_id_low == s.trace_id_low;
+    let same_trace =
+        |r: &&SpanRef| r.trace_id_high == s.trace_id_high && r.trace_id_low == s.trace_id_low;
     s.references
         .iter()
         .filter(same_trace)

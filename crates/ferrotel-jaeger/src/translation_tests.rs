@@ -87,7 +87,10 @@ fn service_name_and_process_tags_to_resource() {
             ("host.name".into(), s("h1")),
             ("ip".into(), s("10.0.0.1")),
             ("n".into(), Value::IntValue(3)),
-            ("opencensus.exporterversion".into(), s("Jaeger-Python-4.8.0")),
+            (
+                "opencensus.exporterversion".into(),
+                s("Jaeger-Python-4.8.0")
+            ),
             ("service.name".into(), s("api")),
         ]
     );
@@ -149,7 +152,10 @@ fn ids_times_name_and_128_bit_trace_id() {
         &[0x35, 0x2b, 0xff, 0x9a, 0x74, 0xca, 0x9a, 0xd2]
     );
     assert_eq!(o.name, "op");
-    assert_eq!((o.start_time_unix_nano, o.end_time_unix_nano), (1_000_000, 3_000_000));
+    assert_eq!(
+        (o.start_time_unix_nano, o.end_time_unix_nano),
+        (1_000_000, 3_000_000)
+    );
     assert!(o.parent_span_id.is_empty());
 }
 
@@ -281,7 +287,10 @@ fn status_from_otel_status_code() {
         Tag::str("k", "v"),
     ]));
     let st = o.status.clone().unwrap();
-    assert_eq!((st.code, st.message.as_str()), (StatusCode::Error as i32, "boom"));
+    assert_eq!(
+        (st.code, st.message.as_str()),
+        (StatusCode::Error as i32, "boom")
+    );
     assert_eq!(attrs(&o), vec![("k".into(), s("v"))]);
     let o = one(span(vec![Tag::str("otel.status_code", "OK")]));
     assert_eq!(o.status.unwrap().code, StatusCode::Ok as i32);
@@ -301,7 +310,10 @@ fn error_tag_true_wins_over_status_code() {
         (StatusCode::Error as i32, "Bad Gateway")
     );
     // otel.status_code always goes; the HTTP message stays an attribute.
-    assert_eq!(attrs(&o), vec![("http.status_message".into(), s("Bad Gateway"))]);
+    assert_eq!(
+        attrs(&o),
+        vec![("http.status_message".into(), s("Bad Gateway"))]
+    );
 }
 
 #[test]
@@ -317,9 +329,12 @@ fn error_tag_not_bool_or_false_stays_attribute() {
 #[test]
 fn http_status_code_fallback() {
     let code = |kind: &str, http: TagValue| {
-        one(span(vec![Tag::str("span.kind", kind), tag("http.status_code", http)]))
-            .status
-            .map(|s| s.code)
+        one(span(vec![
+            Tag::str("span.kind", kind),
+            tag("http.status_code", http),
+        ]))
+        .status
+        .map(|s| s.code)
     };
     let err = Some(StatusCode::Error as i32);
     assert_eq!(code("client", TagValue::Long(404)), err);
@@ -379,7 +394,11 @@ fn dropped_count_tags_to_counts() {
         tag("otel.dropped_links_count", TagValue::Long(5)),
     ]));
     assert_eq!(
-        (o.dropped_attributes_count, o.dropped_events_count, o.dropped_links_count),
+        (
+            o.dropped_attributes_count,
+            o.dropped_events_count,
+            o.dropped_links_count
+        ),
         (3, 4, 5)
     );
     assert!(o.attributes.is_empty());

@@ -16,7 +16,8 @@ use ferrotel_pdata::proto::trace::v1::{Span, span, status};
 use interop_support::*;
 use serde_json::json;
 
-const VENV_HINT: &str = "run .ci/run's pip steps (the Jaeger clients' venv, tests/interop/.venv-jaeger)";
+const VENV_HINT: &str =
+    "run .ci/run's pip steps (the Jaeger clients' venv, tests/interop/.venv-jaeger)";
 
 struct Ports {
     compact: u16,
@@ -128,16 +129,36 @@ fn check(sent: &[serde_json::Value], path: &std::path::Path) {
             .find(|(_, _, s)| hex(&s.span_id) == want["span_id"].as_str().unwrap())
             .unwrap_or_else(|| panic!("span {name} not received"));
         assert_eq!(s.name, name);
-        assert_eq!(hex(&s.trace_id), want["trace_id"].as_str().unwrap(), "{name}");
-        assert_eq!(hex(&s.parent_span_id), want["parent_id"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            hex(&s.trace_id),
+            want["trace_id"].as_str().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            hex(&s.parent_span_id),
+            want["parent_id"].as_str().unwrap(),
+            "{name}"
+        );
         assert_eq!(
             span::SpanKind::try_from(s.kind).unwrap().as_str_name(),
             format!("SPAN_KIND_{}", want["kind"].as_str().unwrap()),
             "{name}"
         );
-        assert_eq!(s.start_time_unix_nano, want["start"].as_u64().unwrap(), "{name}");
-        assert_eq!(s.end_time_unix_nano, want["end"].as_u64().unwrap(), "{name}");
-        assert_eq!(typed_map(&s.attributes), want["attributes"], "{name}: attributes");
+        assert_eq!(
+            s.start_time_unix_nano,
+            want["start"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            s.end_time_unix_nano,
+            want["end"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            typed_map(&s.attributes),
+            want["attributes"],
+            "{name}: attributes"
+        );
         let events: Vec<_> = s
             .events
             .iter()
@@ -166,7 +187,11 @@ fn check(sent: &[serde_json::Value], path: &std::path::Path) {
             assert_eq!(kv.map(typed), Some(v.clone()), "{name}: resource {k}");
         }
         let scope = scope.clone().unwrap_or_default();
-        assert_eq!(json!([scope.name, scope.version]), want["scope"], "{name}: scope");
+        assert_eq!(
+            json!([scope.name, scope.version]),
+            want["scope"],
+            "{name}: scope"
+        );
     }
 }
 
@@ -179,7 +204,11 @@ fn python_jaeger_client_agent_udp_compact() {
     check(&sent, &dir.path().join("traces.bin"));
     // The Jaeger client's process tags: hostname became host.name.
     let got = all_spans(&dir.path().join("traces.bin"));
-    assert!(got[0].0.iter().any(|kv| kv.key == "host.name"), "{:?}", got[0].0);
+    assert!(
+        got[0].0.iter().any(|kv| kv.key == "host.name"),
+        "{:?}",
+        got[0].0
+    );
     drop(c);
 }
 
@@ -195,7 +224,10 @@ fn python_otel_jaeger_thrift_exporter_agent_udp() {
 fn python_otel_jaeger_thrift_exporter_collector_http() {
     let dir = tempfile::tempdir().unwrap();
     let (_c, p) = start(dir.path());
-    let sent = send("otel-http", format!("http://127.0.0.1:{}/api/traces", p.http));
+    let sent = send(
+        "otel-http",
+        format!("http://127.0.0.1:{}/api/traces", p.http),
+    );
     check(&sent, &dir.path().join("traces.bin"));
 }
 
@@ -217,9 +249,11 @@ fn bad_udp_packets_dropped_other_senders_served() {
     let to = ("127.0.0.1", p.compact);
     // Over max_packet_size (65000): the kernel delivers it whole to our larger buffer.
     bad.send_to(&vec![0x82; 65_001], to).unwrap();
-    bad.send_to(b"\x82\x81\x01\x09emitBatch\x1c\xff\xff", to).unwrap();
+    bad.send_to(b"\x82\x81\x01\x09emitBatch\x1c\xff\xff", to)
+        .unwrap();
     bad.send_to(b"not thrift at all", to).unwrap();
-    bad.send_to(&[0x82, 0x81, 0x01, 0x09], ("127.0.0.1", p.binary)).unwrap();
+    bad.send_to(&[0x82, 0x81, 0x01, 0x09], ("127.0.0.1", p.binary))
+        .unwrap();
     let sent = send("jaeger-client", p.compact.to_string());
     check(&sent, &dir.path().join("traces.bin"));
     let _ = c.terminate();

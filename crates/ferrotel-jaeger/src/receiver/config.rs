@@ -150,9 +150,12 @@ fn tls_refused(tls: &Option<serde_json::Value>, path: &str) -> Result<(), Config
 
 /// Go's wording: "invalid port number for the <what> endpoint: …".
 fn check_endpoint(endpoint: &str, path: &str, what: &str) -> Result<(), ConfigError> {
-    parse_endpoint(endpoint)
-        .map(|_| ())
-        .map_err(|e| ConfigError::field(path, format!("invalid port number for the {what} endpoint: {e}")))
+    parse_endpoint(endpoint).map(|_| ()).map_err(|e| {
+        ConfigError::field(
+            path,
+            format!("invalid port number for the {what} endpoint: {e}"),
+        )
+    })
 }
 
 fn check_udp(u: &UdpConfig, path: &str, default: &str, what: &str) -> Result<(), ConfigError> {
@@ -219,7 +222,11 @@ impl ComponentConfig for JaegerReceiverConfig {
             }
         }
         if let Some(h) = &p.thrift_http {
-            check_endpoint(&h.endpoint, "protocols::thrift_http::endpoint", "Thrift HTTP")?;
+            check_endpoint(
+                &h.endpoint,
+                "protocols::thrift_http::endpoint",
+                "Thrift HTTP",
+            )?;
             if h.max_request_body_size == 0 {
                 return Err(ConfigError::field(
                     "protocols::thrift_http::max_request_body_size",

@@ -19,7 +19,10 @@ pub const TRACES_PATH: &str = "/api/traces";
 pub const POST_SPANS_PATH: &str = "/jaeger.api_v2.CollectorService/PostSpans";
 
 /// The media types the Jaeger collector accepts on /api/traces.
-const THRIFT_TYPES: &[&str] = &["application/x-thrift", "application/vnd.apache.thrift.binary"];
+const THRIFT_TYPES: &[&str] = &[
+    "application/x-thrift",
+    "application/vnd.apache.thrift.binary",
+];
 
 pub(super) struct ThriftHttp {
     pub shared: Arc<Shared>,
@@ -38,7 +41,10 @@ impl ThriftHttp {
             return bad(
                 id,
                 StatusCode::NOT_FOUND,
-                format!("Jaeger Thrift is served on {TRACES_PATH}, not {}", req.uri().path()),
+                format!(
+                    "Jaeger Thrift is served on {TRACES_PATH}, not {}",
+                    req.uri().path()
+                ),
             );
         }
         if req.method() != Method::POST {
@@ -74,7 +80,11 @@ impl ThriftHttp {
                 );
             }
             Err(e) => {
-                return bad(id, StatusCode::BAD_REQUEST, format!("reading the body: {e}"));
+                return bad(
+                    id,
+                    StatusCode::BAD_REQUEST,
+                    format!("reading the body: {e}"),
+                );
             }
         };
         let request = match decode_batch(&body, Protocol::Binary) {
@@ -172,7 +182,10 @@ impl Grpc {
             return grpc_fail(
                 id,
                 code::UNIMPLEMENTED,
-                format!("unknown method {} (served: {POST_SPANS_PATH})", req.uri().path()),
+                format!(
+                    "unknown method {} (served: {POST_SPANS_PATH})",
+                    req.uri().path()
+                ),
             );
         }
         if let Err(e) = self.shared.next.admit(ferrotel_pdata::Signal::Traces) {
@@ -185,7 +198,10 @@ impl Grpc {
             .unwrap_or("identity")
             .to_owned();
         let limit = self.max_message;
-        let body = match Limited::new(req.into_body(), limit.saturating_add(5)).collect().await {
+        let body = match Limited::new(req.into_body(), limit.saturating_add(5))
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 return grpc_fail(

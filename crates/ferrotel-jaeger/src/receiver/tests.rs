@@ -8,8 +8,8 @@ use ferrotel_runtime::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::thrift::{Protocol, encode};
 use crate::thrift::tests::sample_batch;
+use crate::thrift::{Protocol, encode};
 
 #[test]
 fn config_testdata() {
@@ -22,12 +22,26 @@ fn config_defaults_and_messages() {
     let c = load("protocols:\n  thrift_compact:\n  grpc:\n").unwrap();
     let p = c.protocols.unwrap();
     let u = p.thrift_compact.unwrap();
-    assert_eq!(u.endpoint_or(super::config::DEFAULT_THRIFT_COMPACT), "localhost:6831");
-    assert_eq!((u.queue_size, u.max_packet_size, u.workers, u.socket_buffer_size), (1000, 65000, 10, 0));
+    assert_eq!(
+        u.endpoint_or(super::config::DEFAULT_THRIFT_COMPACT),
+        "localhost:6831"
+    );
+    assert_eq!(
+        (
+            u.queue_size,
+            u.max_packet_size,
+            u.workers,
+            u.socket_buffer_size
+        ),
+        (1000, 65000, 10, 0)
+    );
     assert_eq!(p.grpc.unwrap().endpoint, "localhost:14250");
     assert!(p.thrift_http.is_none() && p.thrift_binary.is_none());
     let err = |y: &str| load(y).unwrap_err().to_string();
-    assert_eq!(err("{}"), "protocols: empty \"protocols\" config for Jaeger receiver");
+    assert_eq!(
+        err("{}"),
+        "protocols: empty \"protocols\" config for Jaeger receiver"
+    );
     assert_eq!(
         err("protocols:\n"),
         "protocols: must specify at least one protocol when using the Jaeger receiver"
@@ -102,24 +116,38 @@ async fn udp_drops_bad_packets_and_serves_the_rest() {
     let binary = a.thrift_binary.unwrap();
     // Over max_packet_size (a valid packet, padded with a long tag).
     let mut big = sample_batch();
-    big.spans[0].tags.push(crate::model::Tag::str("pad", "x".repeat(2000)));
+    big.spans[0]
+        .tags
+        .push(crate::model::Tag::str("pad", "x".repeat(2000)));
     sender
         .send_to(&encode::emit_batch(&big, Protocol::Compact), compact)
         .await
         .unwrap();
     // Garbage, and a truncated packet.
-    sender.send_to(b"\x82\x81\x01garbage", compact).await.unwrap();
+    sender
+        .send_to(b"\x82\x81\x01garbage", compact)
+        .await
+        .unwrap();
     let good = encode::emit_batch(&sample_batch(), Protocol::Compact);
-    sender.send_to(&good[..good.len() / 2], compact).await.unwrap();
+    sender
+        .send_to(&good[..good.len() / 2], compact)
+        .await
+        .unwrap();
     // A binary packet to the compact port.
     sender
-        .send_to(&encode::emit_batch(&sample_batch(), Protocol::Binary), compact)
+        .send_to(
+            &encode::emit_batch(&sample_batch(), Protocol::Binary),
+            compact,
+        )
         .await
         .unwrap();
     // The good ones, on both ports.
     other.send_to(&good, compact).await.unwrap();
     other
-        .send_to(&encode::emit_batch(&sample_batch(), Protocol::Binary), binary)
+        .send_to(
+            &encode::emit_batch(&sample_batch(), Protocol::Binary),
+            binary,
+        )
         .await
         .unwrap();
     sink.wait_for(2).await;
@@ -137,7 +165,12 @@ async fn udp_drops_bad_packets_and_serves_the_rest() {
     r.shutdown().await.unwrap();
 }
 
-async fn http_post(addr: std::net::SocketAddr, path: &str, content_type: &str, body: &[u8]) -> String {
+async fn http_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -156,15 +189,25 @@ async fn thrift_http_accepts_batches_and_names_bad_input() {
     r.start().await.unwrap();
     let addr = r.addresses().thrift_http.unwrap();
     let body = encode::batch(&sample_batch(), Protocol::Binary);
-    for ct in ["application/x-thrift", "application/vnd.apache.thrift.binary"] {
+    for ct in [
+        "application/x-thrift",
+        "application/vnd.apache.thrift.binary",
+    ] {
         let resp = http_post(addr, "/api/traces", ct, &body).await;
         assert!(resp.starts_with("HTTP/1.1 202"), "{resp}");
     }
     assert_eq!(sink.spans(), 2);
     let resp = http_post(addr, "/api/traces", "application/json", &body).await;
-    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("Unsupported content type: application/json"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 400")
+            && resp.contains("Unsupported content type: application/json"),
+        "{resp}"
+    );
     let resp = http_post(addr, "/api/traces", "application/x-thrift", &body[..10]).await;
-    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("Unable to process request body: batch"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 400") && resp.contains("Unable to process request body: batch"),
+        "{resp}"
+    );
     let resp = http_post(addr, "/api/v2/spans", "application/x-thrift", &body).await;
     assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
     r.shutdown().await.unwrap();

@@ -385,7 +385,11 @@ impl<'a> Reader<'a> {
                     (Type::Byte, Type::Byte, 0)
                 } else {
                     let h = self.byte()?;
-                    (Self::compact_type(h >> 4)?, Self::compact_type(h & 0x0f)?, n)
+                    (
+                        Self::compact_type(h >> 4)?,
+                        Self::compact_type(h & 0x0f)?,
+                        n,
+                    )
                 }
             }
         };

@@ -79,9 +79,7 @@ fn batch_round_trips_in_both_protocols() {
 fn compact_long_lists_and_large_field_deltas() {
     let mut b = sample_batch();
     b.spans = (0..40).map(|_| b.spans[0].clone()).collect();
-    b.spans[0].tags = (0..300)
-        .map(|i| Tag::str(format!("k{i}"), "v"))
-        .collect();
+    b.spans[0].tags = (0..300).map(|i| Tag::str(format!("k{i}"), "v")).collect();
     for p in [Protocol::Binary, Protocol::Compact] {
         assert_eq!(decode_batch(&encode::batch(&b, p), p).unwrap(), b);
     }
@@ -94,7 +92,10 @@ fn truncated_payloads_are_errors() {
     for p in [Protocol::Binary, Protocol::Compact] {
         let full = encode::emit_batch(&b, p);
         for n in 0..full.len() {
-            assert!(decode_agent_message(&full[..n], p).is_err(), "{p:?} prefix {n}");
+            assert!(
+                decode_agent_message(&full[..n], p).is_err(),
+                "{p:?} prefix {n}"
+            );
         }
         let full = encode::batch(&b, p);
         for n in 0..full.len() {
@@ -113,12 +114,18 @@ fn errors_name_what_went_wrong() {
     huge.extend_from_slice(&i32::MAX.to_be_bytes());
     huge.extend_from_slice(b"abc");
     let e = msg(decode_batch(&huge, Protocol::Binary));
-    assert!(e.contains("batch.process: declared length 2147483647 is past the end"), "{e}");
+    assert!(
+        e.contains("batch.process: declared length 2147483647 is past the end"),
+        "{e}"
+    );
     // A list declaring a billion spans.
     let mut many = vec![15, 0, 2, 12];
     many.extend_from_slice(&1_000_000_000i32.to_be_bytes());
     let e = msg(decode_batch(&many, Protocol::Binary));
-    assert!(e.contains("batch.spans: declared list size 1000000000"), "{e}");
+    assert!(
+        e.contains("batch.spans: declared list size 1000000000"),
+        "{e}"
+    );
     // Negative lengths.
     let mut neg = vec![15, 0, 2, 12];
     neg.extend_from_slice(&(-1i32).to_be_bytes());
@@ -126,7 +133,10 @@ fn errors_name_what_went_wrong() {
     // Missing required fields, with the path to them.
     let mut b = sample_batch();
     b.process = None;
-    let e = msg(decode_batch(&encode::batch(&b, Protocol::Compact), Protocol::Compact));
+    let e = msg(decode_batch(
+        &encode::batch(&b, Protocol::Compact),
+        Protocol::Compact,
+    ));
     assert_eq!(e, "batch: required field process is not set");
     // A bad tag deep inside names its place.
     let mut bytes = encode::batch(&sample_batch(), Protocol::Binary);
@@ -134,13 +144,21 @@ fn errors_name_what_went_wrong() {
     let e = msg(decode_batch(&bytes, Protocol::Binary));
     assert!(e.starts_with("batch.spans[0]"), "{e}");
     // Not a message / wrong method.
-    assert!(msg(decode_agent_message(b"\x00\x01", Protocol::Compact)).contains("not a compact protocol message"));
+    assert!(
+        msg(decode_agent_message(b"\x00\x01", Protocol::Compact))
+            .contains("not a compact protocol message")
+    );
     let mut other = encode::emit_batch(&sample_batch(), Protocol::Compact);
     other[4..13].copy_from_slice(b"emitBatcX");
-    assert!(msg(decode_agent_message(&other, Protocol::Compact)).contains("unknown agent method \"emitBatcX\""));
+    assert!(
+        msg(decode_agent_message(&other, Protocol::Compact))
+            .contains("unknown agent method \"emitBatcX\"")
+    );
     let mut bin = encode::emit_batch(&sample_batch(), Protocol::Binary);
     bin[1] = 2;
-    assert!(msg(decode_agent_message(&bin, Protocol::Binary)).contains("bad binary protocol version"));
+    assert!(
+        msg(decode_agent_message(&bin, Protocol::Binary)).contains("bad binary protocol version")
+    );
 }
 
 #[test]
@@ -150,7 +168,9 @@ fn deep_nesting_is_bounded() {
     for _ in 0..10_000 {
         deep.extend_from_slice(&[12, 0, 9]);
     }
-    let e = decode_batch(&deep, Protocol::Binary).unwrap_err().to_string();
+    let e = decode_batch(&deep, Protocol::Binary)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nested deeper than 64"), "{e}");
     let e = decode_batch(&vec![0x9c; 10_000], Protocol::Compact)
         .unwrap_err()
@@ -172,12 +192,20 @@ fn unknown_fields_and_mistyped_fields_are_skipped() {
 
 #[test]
 fn compact_varints_and_doubles() {
-    let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], Protocol::Compact);
+    let mut r = Reader::new(
+        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        Protocol::Compact,
+    );
     assert_eq!(r.i64().unwrap(), i64::MIN);
     let mut r = Reader::new(&[0xff; 11], Protocol::Compact);
     assert!(r.i64().is_err());
     let mut r = Reader::new(&[0x80, 0x80, 0x80, 0x80, 0x10], Protocol::Compact);
-    assert!(r.i32().unwrap_err().to_string().contains("i32 out of range"));
+    assert!(
+        r.i32()
+            .unwrap_err()
+            .to_string()
+            .contains("i32 out of range")
+    );
 }
 
 proptest! {

@@ -22,8 +22,8 @@ mod translation_tests;
 pub use receiver::JaegerReceiverFactory;
 
 /// Entry point for the fuzz target (`fuzz/fuzz_targets/jaeger_thrift.rs`), not an API: any
-/// bytes, as a bare `Batch` or an agent message in either protocol, decode to an error or
-/// translate to OTLP, never panic.
+/// bytes, as a bare `Batch` or an agent message in either protocol, or as a gRPC
+/// `PostSpansRequest`, decode to an error or translate to OTLP, never panic.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     use thrift::Protocol::{Binary, Compact};
@@ -36,5 +36,8 @@ pub fn fuzz_decode(data: &[u8]) {
         {
             let _ = to_otlp::to_otlp(vec![b]);
         }
+    }
+    if let Ok(b) = proto::decode_post_spans(data) {
+        let _ = to_otlp::to_otlp(vec![b]);
     }
 }

@@ -200,3 +200,71 @@ pub fn decode_post_spans(body: &[u8]) -> Result<Batch, String> {
         spans,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(trace_id: Vec<u8>) -> Vec<u8> {
+        PostSpansRequest {
+            batch: Some(PBatch {
+                spans: vec![PSpan {
+                    trace_id,
+                    span_id: vec![0, 0, 0, 0, 0, 0, 0, 9],
+                    operation_name: "op".into(),
+                    references: vec![PSpanRef {
+                        trace_id: vec![1; 16],
+                        span_id: vec![0, 0, 0, 0, 0, 0, 0, 7],
+                        ref_type: 0,
+                    }],
+                    start_time: Some(Timestamp {
+                        seconds: 1_700_000_000,
+                        nanos: 123,
+                    }),
+                    duration: Some(Timestamp {
+                        seconds: 1,
+                        nanos: 5,
+                    }),
+                    tags: vec![PKeyValue {
+                        key: "n".into(),
+                        v_type: 2,
+                        v_int64: 5,
+                        ..Default::default()
+                    }],
+                    process: Some(PProcess {
+                        service_name: "own".into(),
+                        tags: vec![],
+                    }),
+                    ..Default::default()
+                }],
+                process: Some(PProcess {
+                    service_name: "svc".into(),
+                    tags: vec![],
+                }),
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn post_spans_decodes_with_nanosecond_times() {
+        let b = decode_post_spans(&request(vec![1; 16])).unwrap();
+        let s = &b.spans[0];
+        assert_eq!(s.trace_id_high, 0x0101010101010101);
+        assert_eq!(s.span_id, 9);
+        assert_eq!(s.start_unix_nano, 1_700_000_000_000_000_123);
+        assert_eq!(s.end_unix_nano, 1_700_000_001_000_000_128);
+        assert_eq!(s.references[0].span_id, 7);
+        assert_eq!(s.tags[0].value, TagValue::Long(5));
+        assert_eq!(s.process.as_ref().unwrap().service_name, "own");
+        assert_eq!(b.process.unwrap().service_name, "svc");
+    }
+
+    #[test]
+    fn bad_ids_and_bytes_are_named() {
+        let e = decode_post_spans(&request(vec![1; 8])).unwrap_err();
+        assert_eq!(e, "batch.spans[0].trace_id has 8 bytes, not 16");
+        let e = decode_post_spans(b"\x0a\xff\xff\xff\xff\x0f").unwrap_err();
+        assert!(e.starts_with("invalid PostSpansRequest"), "{e}");
+    }
+}

@@ -181,22 +181,48 @@ def otel(client, target):
         sys.exit(1)
     if client == "otel-agent":
         time.sleep(0.3)  # UDP: give the receiver a moment before the test reads the file
+
+    # Times as the exporter puts them on the wire (its own conversions: Thrift rounds to µs,
+    # the protobuf exporter goes through a float and loses a few ns).
+    if client == "otel-grpc":
+        from opentelemetry.exporter.jaeger.proto.grpc.translate import (
+            _duration_from_two_time_stamps, _proto_timestamp_from_epoch_nanos)
+
+        def ns(ts):
+            return ts.seconds * 10**9 + ts.nanos
+
+        def wire_time(t):
+            return ns(_proto_timestamp_from_epoch_nanos(t))
+
+        def wire_span(start, end):
+            a, b = _proto_timestamp_from_epoch_nanos(start), _proto_timestamp_from_epoch_nanos(end)
+            return ns(a), ns(a) + ns(_duration_from_two_time_stamps(a, b))
+    else:
+        from opentelemetry.exporter.jaeger.thrift.translate import _nsec_to_usec_round
+
+        def wire_time(t):
+            return _nsec_to_usec_round(t) * 1000
+
+        def wire_span(start, end):
+            us = _nsec_to_usec_round(start)
+            return us * 1000, (us + _nsec_to_usec_round(end - start)) * 1000
     out = []
     for s in spans:
         # The exporters send resource attributes as span tags too; Go keeps them there.
         attrs = {k: typed(v) for k, v in s.attributes.items()}
         attrs.update({k: typed(v) for k, v in s.resource.attributes.items()})
         status = {0: "UNSET", 1: "OK", 2: "ERROR"}[s.status.status_code.value]
+        start, end = wire_span(s.start_time, s.end_time)
         out.append({
             "trace_id": f"{s.context.trace_id:032x}",
             "span_id": f"{s.context.span_id:016x}",
             "parent_id": f"{s.parent.span_id:016x}" if s.parent else "",
             "name": s.name,
             "kind": s.kind.name,
-            "start": s.start_time,
-            "end": s.end_time,
+            "start": start,
+            "end": end,
             "attributes": attrs,
-            "events": [{"name": e.name, "time": e.timestamp, "attributes": {k: typed(v) for k, v in e.attributes.items()}} for e in s.events],
+            "events": [{"name": e.name, "time": wire_time(e.timestamp), "attributes": {k: typed(v) for k, v in e.attributes.items()}} for e in s.events],
             "links": [{"trace_id": f"{l.context.trace_id:032x}", "span_id": f"{l.context.span_id:016x}", "ref_type": "follows_from"} for l in s.links],
             "status": [status, s.status.description or ""],
             "resource": {"service.name": ["str", f"py-{client}"]},

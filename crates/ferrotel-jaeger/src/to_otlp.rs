@@ -265,11 +265,10 @@ fn status(attrs: &mut Attrs, kind: i32) -> Option<Status> {
             _ => None,
         };
         if let Some(http) = parsed {
-            let c = if (400..500).contains(&http) && kind == span::SpanKind::Client as i32 {
-                StatusCode::Error
-            } else if (400..500).contains(&http) && kind == span::SpanKind::Server as i32 {
-                StatusCode::Unset
-            } else if (100..399).contains(&http) {
+            // 4xx: an error of the client's, not the server's; 100..=398 unset (Go's bounds).
+            let client_4xx = (400..500).contains(&http) && kind == span::SpanKind::Client as i32;
+            let server_4xx = (400..500).contains(&http) && kind == span::SpanKind::Server as i32;
+            let c = if !client_4xx && (server_4xx || (100..399).contains(&http)) {
                 StatusCode::Unset
             } else {
                 StatusCode::Error
@@ -283,7 +282,7 @@ fn status(attrs: &mut Attrs, kind: i32) -> Option<Status> {
             }
         }
     }
-    exists.then(|| Status {
+    exists.then_some(Status {
         code: code as i32,
         message,
     })

@@ -71,6 +71,8 @@ pub fn registry() -> Registry {
         r.receiver(ferrotel_zipkin::ZipkinReceiverFactory);
         r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
     }
+    #[cfg(feature = "jaeger")]
+    r.receiver(ferrotel_jaeger::JaegerReceiverFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

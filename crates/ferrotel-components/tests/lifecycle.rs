@@ -43,6 +43,7 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Receiver, "filelog") => format!("include: ['{d}/*.log']"),
         (Kind::Receiver, "zipkin") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Exporter, "zipkin") => "endpoint: http://127.0.0.1:1/api/v2/spans".into(),
+        (Kind::Receiver, "jaeger") => "protocols: {grpc: {endpoint: '127.0.0.1:0'}, thrift_http: {endpoint: '127.0.0.1:0'}, thrift_compact: {endpoint: '127.0.0.1:0'}, thrift_binary: {endpoint: '127.0.0.1:0'}}".into(),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")

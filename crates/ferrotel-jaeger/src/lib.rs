@@ -8,7 +8,7 @@
 //! - `receiver`: the `jaeger` receiver and its config.
 //! - `to_otlp`: the translation (docs/migration.md, "Jaeger", lists each rule and its test).
 
-mod http_server;
+mod http_body;
 pub mod model;
 pub mod proto;
 pub mod receiver;

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
 use super::Shared;
-use crate::http_server::{Body, Request, Response, text};
+use crate::http_body::{Body, Request, Response, text};
 use crate::thrift::Protocol;
 use crate::thrift::jaeger::decode_batch;
 use crate::to_otlp::to_otlp;

@@ -21,8 +21,8 @@ use ferrotel_runtime::*;
 
 pub use self::config::JaegerReceiverConfig;
 use self::config::{DEFAULT_THRIFT_BINARY, DEFAULT_THRIFT_COMPACT};
-use crate::http_server::{Handler, Server};
 use crate::thrift::Protocol;
+use ferrotel_otlp::server::PlainHttpServer as Server;
 
 /// Factory of the `jaeger` receiver.
 pub struct JaegerReceiverFactory;
@@ -176,10 +176,10 @@ impl JaegerReceiver {
                 shared: self.shared.clone(),
                 max_body: h.max_request_body_size,
             });
-            let handler: Handler = Arc::new(move |req| Box::pin(state.clone().handle(req)));
+            let handler = move |req| state.clone().handle(req);
             let bound = self
                 .http
-                .start(&format!("receiver {id}"), addr, handler)
+                .start(&format!("receiver {id}"), addr, None, handler)
                 .await?;
             tracing::info!(receiver = %id, "Jaeger Thrift over HTTP on http://{bound}/api/traces");
             out.thrift_http = Some(bound);
@@ -190,10 +190,10 @@ impl JaegerReceiver {
                 shared: self.shared.clone(),
                 max_message: g.max_recv_msg_size_mib.saturating_mul(1 << 20),
             });
-            let handler: Handler = Arc::new(move |req| Box::pin(state.clone().handle(req)));
+            let handler = move |req| state.clone().handle(req);
             let bound = self
                 .grpc
-                .start(&format!("receiver {id}"), addr, handler)
+                .start(&format!("receiver {id}"), addr, None, handler)
                 .await?;
             tracing::info!(receiver = %id, "Jaeger gRPC on {bound}");
             out.grpc = Some(bound);

@@ -44,7 +44,8 @@ impl PlainHttpServer {
     /// Binds `addr` and answers every request with `handler` (over TLS when `tls` is given)
     /// until [`PlainHttpServer::stop`]; returns the bound address. `what` names the server in
     /// errors and logs.
-    pub async fn start<F, Fut>(
+    /// The response body may be any hyper body (gRPC answers end in trailers).
+    pub async fn start<F, Fut, B>(
         &self,
         what: &str,
         addr: SocketAddr,
@@ -53,7 +54,10 @@ impl PlainHttpServer {
     ) -> Result<SocketAddr, String>
     where
         F: Fn(PlainRequest) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = PlainResponse> + Send + 'static,
+        Fut: Future<Output = http::Response<B>> + Send + 'static,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let listener = TcpListener::bind(addr)
             .await

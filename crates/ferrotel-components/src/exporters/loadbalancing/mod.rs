@@ -56,6 +56,16 @@ impl ExporterFactory for LoadBalancingExporterFactory {
         c: Self::Config,
         signals: &[Signal],
     ) -> Result<Arc<dyn Exporter>, ComponentError> {
+        Ok(LoadBalancer::build(ctx, c, signals)?)
+    }
+}
+
+impl LoadBalancer {
+    fn build(
+        ctx: CreateContext,
+        c: LoadBalancingConfig,
+        signals: &[Signal],
+    ) -> Result<Arc<LoadBalancer>, ComponentError> {
         let key = RoutingKey::parse(&c.routing_key);
         let traces_key = key.unwrap_or(RoutingKey::TraceId);
         let metrics_key = key.unwrap_or(RoutingKey::Service);

@@ -24,10 +24,15 @@ pub struct HashRing {
 
 impl HashRing {
     pub fn new(endpoints: &[String]) -> HashRing {
+        HashRing::with_points(endpoints, POINTS_PER_ENDPOINT)
+    }
+
+    /// A ring with `points` positions per endpoint (Go's tests use 5).
+    pub fn with_points(endpoints: &[String], points: usize) -> HashRing {
         let mut taken = std::collections::HashSet::new();
-        let mut items = Vec::with_capacity(endpoints.len() * POINTS_PER_ENDPOINT);
+        let mut items = Vec::with_capacity(endpoints.len() * points);
         for (idx, endpoint) in endpoints.iter().enumerate() {
-            for i in 0..POINTS_PER_ENDPOINT {
+            for i in 0..points {
                 let mut h = crc32fast::Hasher::new();
                 h.update(endpoint.as_bytes());
                 h.update(&[i as u8]);
@@ -47,6 +52,13 @@ impl HashRing {
     /// The endpoints, in the order the ring was built from.
     pub fn endpoints(&self) -> &[String] {
         &self.endpoints
+    }
+
+    /// (position, endpoint) in ring order.
+    pub fn positions(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.items
+            .iter()
+            .map(|(p, i)| (*p, self.endpoints[*i].as_str()))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -92,6 +92,11 @@ fn service_name(resource: &Option<Resource>) -> Option<&str> {
         })
 }
 
+#[cfg(test)]
+pub fn tests_service_name(resource: &Option<Resource>) -> String {
+    service_name(resource).unwrap_or_default().to_string()
+}
+
 fn traces_by_service(r: ExportTraceServiceRequest, ring: &HashRing) -> Result<Routed, ConsumeError> {
     let mut out: HashMap<usize, ExportTraceServiceRequest> = HashMap::new();
     let mut order = Vec::new();

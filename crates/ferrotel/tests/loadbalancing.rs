@@ -189,9 +189,11 @@ fn every_trace_lands_on_one_gateway_and_a_stopped_gateway_gets_its_share_back() 
     // Phase 1: 20 requests of 15 traces, all gateways up.
     send(http, 0, 20, 15);
     let phase1 = 300 * SPANS_PER_TRACE as usize;
-    wait_for(Duration::from_secs(30), "phase 1 spans on the gateways", || {
-        span_count(&file_refs) == phase1
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "phase 1 spans on the gateways",
+        || span_count(&file_refs) == phase1,
+    );
 
     let mut sorted = addrs.clone();
     sorted.sort();
@@ -208,8 +210,16 @@ fn every_trace_lands_on_one_gateway_and_a_stopped_gateway_gets_its_share_back() 
             let (g, names) = by_gw.iter().next().unwrap();
             assert_eq!(*g, owner(*t), "trace {t} not on the ring's owner");
             let unique: BTreeSet<_> = names.iter().collect();
-            assert_eq!(unique.len(), SPANS_PER_TRACE as usize, "trace {t}: {names:?}");
-            assert_eq!(names.len(), SPANS_PER_TRACE as usize, "trace {t} duplicated");
+            assert_eq!(
+                unique.len(),
+                SPANS_PER_TRACE as usize,
+                "trace {t}: {names:?}"
+            );
+            assert_eq!(
+                names.len(),
+                SPANS_PER_TRACE as usize,
+                "trace {t} duplicated"
+            );
             per_gateway[*g] += 1;
         }
         per_gateway
@@ -240,9 +250,11 @@ fn every_trace_lands_on_one_gateway_and_a_stopped_gateway_gets_its_share_back() 
     running[1] = gws[1].start("gw1-again", &dirs[1].join("again"));
     let again = dirs[1].join("again/traces.bin");
     let all_files = [file_refs[0], file_refs[1], file_refs[2], again.as_path()];
-    wait_for(Duration::from_secs(30), "the held share after restart", || {
-        span_count(&all_files) == 600 * SPANS_PER_TRACE as usize
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the held share after restart",
+        || span_count(&all_files) == 600 * SPANS_PER_TRACE as usize,
+    );
     // The restarted gateway's file counts as gateway 1.
     let mut got = received(&all_files);
     for by_gw in got.values_mut() {

@@ -23,20 +23,12 @@ pub struct LoadBalancingConfig {
 }
 
 /// `protocol`: only OTLP/gRPC, as in Go.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProtocolConfig {
     /// The template of every backend's `otlp_grpc` exporter; its `endpoint` is replaced by the
     /// backend's address.
     pub otlp: OtlpGrpcConfig,
-}
-
-impl Default for ProtocolConfig {
-    fn default() -> Self {
-        ProtocolConfig {
-            otlp: OtlpGrpcConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

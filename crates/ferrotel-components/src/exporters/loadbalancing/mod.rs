@@ -280,9 +280,10 @@ impl LoadBalancer {
             Some(n) => format!("{n}_{endpoint}"),
             None => endpoint.to_string(),
         };
-        let id: ferrotel_runtime::config::ComponentId = format!("{}/{name}", self.ctx.id.type_name())
-            .parse()
-            .map_err(ComponentError::new)?;
+        let id: ferrotel_runtime::config::ComponentId =
+            format!("{}/{name}", self.ctx.id.type_name())
+                .parse()
+                .map_err(ComponentError::new)?;
         let mut ctx = self.ctx.clone();
         ctx.id = id;
         let mut cfg = self.template.clone();

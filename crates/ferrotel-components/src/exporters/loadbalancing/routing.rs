@@ -97,7 +97,10 @@ pub fn tests_service_name(resource: &Option<Resource>) -> String {
     service_name(resource).unwrap_or_default().to_string()
 }
 
-fn traces_by_service(r: ExportTraceServiceRequest, ring: &HashRing) -> Result<Routed, ConsumeError> {
+fn traces_by_service(
+    r: ExportTraceServiceRequest,
+    ring: &HashRing,
+) -> Result<Routed, ConsumeError> {
     let mut out: HashMap<usize, ExportTraceServiceRequest> = HashMap::new();
     let mut order = Vec::new();
     for rs in r.resource_spans {
@@ -107,7 +110,9 @@ fn traces_by_service(r: ExportTraceServiceRequest, ring: &HashRing) -> Result<Ro
                 "loadbalancing: unable to get service name (routing_key: service needs the resource attribute service.name)",
             ));
         };
-        let idx = ring.endpoint_index(svc.as_bytes()).expect("ring is not empty");
+        let idx = ring
+            .endpoint_index(svc.as_bytes())
+            .expect("ring is not empty");
         out.entry(idx)
             .or_insert_with(|| {
                 order.push(idx);
@@ -150,19 +155,23 @@ fn logs_by_trace_id(r: ExportLogsServiceRequest, ring: &HashRing, fallback: u64)
                 let idx = if rec.trace_id.is_empty() || rec.trace_id.iter().all(|b| *b == 0) {
                     fallback_idx
                 } else {
-                    ring.endpoint_index(&rec.trace_id).expect("ring is not empty")
+                    ring.endpoint_index(&rec.trace_id)
+                        .expect("ring is not empty")
                 };
-                let pos = scopes.iter().position(|(i, _)| *i == idx).unwrap_or_else(|| {
-                    scopes.push((
-                        idx,
-                        ScopeLogs {
-                            scope: scope.clone(),
-                            log_records: Vec::new(),
-                            schema_url: scope_schema.clone(),
-                        },
-                    ));
-                    scopes.len() - 1
-                });
+                let pos = scopes
+                    .iter()
+                    .position(|(i, _)| *i == idx)
+                    .unwrap_or_else(|| {
+                        scopes.push((
+                            idx,
+                            ScopeLogs {
+                                scope: scope.clone(),
+                                log_records: Vec::new(),
+                                schema_url: scope_schema.clone(),
+                            },
+                        ));
+                        scopes.len() - 1
+                    });
                 scopes[pos].1.log_records.push(rec);
             }
             for (idx, s) in scopes {
@@ -282,7 +291,11 @@ fn metrics(
 
 /// A resource's metrics by metric name or by stream (resource, scope, metric identity and
 /// data point attributes).
-fn metrics_split(rm: ResourceMetrics, key: RoutingKey, ring: &HashRing) -> Vec<(usize, ResourceMetrics)> {
+fn metrics_split(
+    rm: ResourceMetrics,
+    key: RoutingKey,
+    ring: &HashRing,
+) -> Vec<(usize, ResourceMetrics)> {
     let ResourceMetrics {
         resource,
         scope_metrics,
@@ -307,7 +320,9 @@ fn metrics_split(rm: ResourceMetrics, key: RoutingKey, ring: &HashRing) -> Vec<(
         let mut scopes: Vec<(usize, ScopeMetrics)> = Vec::new();
         for m in metrics {
             let parts: Vec<(usize, Metric)> = if key == RoutingKey::Metric {
-                let idx = ring.endpoint_index(m.name.as_bytes()).expect("ring is not empty");
+                let idx = ring
+                    .endpoint_index(m.name.as_bytes())
+                    .expect("ring is not empty");
                 vec![(idx, m)]
             } else {
                 split_points(m, &scope_key, ring)
@@ -344,9 +359,11 @@ fn split_points(m: Metric, scope_key: &[u8], ring: &HashRing) -> Vec<(usize, Met
     metric_key.push(0);
     match &m.data {
         Some(metric::Data::Gauge(_)) => metric_key.push(1),
-        Some(metric::Data::Sum(s)) => {
-            metric_key.extend_from_slice(&[2, s.aggregation_temporality as u8, s.is_monotonic as u8])
-        }
+        Some(metric::Data::Sum(s)) => metric_key.extend_from_slice(&[
+            2,
+            s.aggregation_temporality as u8,
+            s.is_monotonic as u8,
+        ]),
         Some(metric::Data::Histogram(h)) => {
             metric_key.extend_from_slice(&[3, h.aggregation_temporality as u8])
         }
@@ -443,12 +460,7 @@ fn split_points(m: Metric, scope_key: &[u8], ring: &HashRing) -> Vec<(usize, Met
     }
 }
 
-fn shell_none(
-    name: String,
-    description: String,
-    unit: String,
-    metadata: Vec<KeyValue>,
-) -> Metric {
+fn shell_none(name: String, description: String, unit: String, metadata: Vec<KeyValue>) -> Metric {
     Metric {
         name,
         description,

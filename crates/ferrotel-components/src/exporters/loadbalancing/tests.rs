@@ -67,7 +67,10 @@ fn ring_lookup_matches_go() {
     assert_eq!(ring.endpoint_for(&[1, 2, 0, 0]), Some("endpoint-1"));
     assert_eq!(ring.endpoint_for(&[128, 128, 0, 0]), Some("endpoint-2"));
     assert_eq!(ring.endpoint_for(b"ad-service-7"), Some("endpoint-1"));
-    assert_eq!(ring.endpoint_for(b"get-recommendations-1"), Some("endpoint-2"));
+    assert_eq!(
+        ring.endpoint_for(b"get-recommendations-1"),
+        Some("endpoint-2")
+    );
     assert_eq!(HashRing::new(&[]).endpoint_for(b"x"), None);
 }
 
@@ -269,9 +272,7 @@ fn metrics_payload(services: &[Option<&str>]) -> Payload {
         .map(|svc| ResourceMetrics {
             resource: resource(*svc),
             scope_metrics: vec![ScopeMetrics {
-                metrics: (0..10)
-                    .map(|i| gauge(&format!("m{i}"), &hosts))
-                    .collect(),
+                metrics: (0..10).map(|i| gauge(&format!("m{i}"), &hosts)).collect(),
                 ..Default::default()
             }],
             ..Default::default()
@@ -298,7 +299,9 @@ fn points(parts: &[(usize, Payload)]) -> Vec<(usize, String, String, String)> {
                     };
                     for dp in g.data_points {
                         let host = match dp.attributes[0].value.as_ref().unwrap().value.as_ref() {
-                            Some(ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(s)) => s.clone(),
+                            Some(
+                                ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(s),
+                            ) => s.clone(),
                             _ => panic!(),
                         };
                         out.push((*idx, svc.clone(), m.name.clone(), host));
@@ -327,7 +330,11 @@ fn metrics_by_service_resource_metric_and_stream() {
         )
         .unwrap();
         let pts = points(&parts);
-        assert_eq!(pts.len(), 3 * 10 * 30, "{key:?}: every point delivered once");
+        assert_eq!(
+            pts.len(),
+            3 * 10 * 30,
+            "{key:?}: every point delivered once"
+        );
         let unique: BTreeSet<_> = pts.iter().map(|(_, s, m, h)| (s, m, h)).collect();
         assert_eq!(unique.len(), pts.len(), "{key:?}: no point duplicated");
         // The same key always lands on one backend.
@@ -368,7 +375,13 @@ fn metrics_without_service_name_are_dropped_as_go_does() {
     )
     .unwrap();
     assert_eq!(points(&parts).len(), 300);
-    let err = route(metrics_payload(&[None]), RoutingKey::Service, &ring, &mut || 0).unwrap_err();
+    let err = route(
+        metrics_payload(&[None]),
+        RoutingKey::Service,
+        &ring,
+        &mut || 0,
+    )
+    .unwrap_err();
     assert!(err.message.contains("service name"), "{err}");
 }
 
@@ -434,7 +447,10 @@ fn testdata_valid_configs_decode_with_go_defaults() {
     let c: LoadBalancingConfig = config(include_str!("testdata/config.yaml"));
     c_validate(&c);
     let dns = c.resolver.dns.as_ref().unwrap();
-    assert_eq!(dns.hostname, "otelcol-headless.observability.svc.cluster.local");
+    assert_eq!(
+        dns.hostname,
+        "otelcol-headless.observability.svc.cluster.local"
+    );
     assert_eq!(dns.port, "4317");
     assert_eq!(dns.interval, Duration::from_secs(5));
     assert_eq!(dns.timeout, Duration::from_secs(1));
@@ -445,7 +461,10 @@ fn testdata_valid_configs_decode_with_go_defaults() {
     assert_eq!(c.routing_key, "service");
     let r = Resolver::from_config(&c.resolver).unwrap();
     let Resolver::Static(list) = r else { panic!() };
-    assert_eq!(list, ["backend-1:4317", "backend-2:4317", "backend-3:55690"]);
+    assert_eq!(
+        list,
+        ["backend-1:4317", "backend-2:4317", "backend-3:55690"]
+    );
 }
 
 fn c_validate(c: &LoadBalancingConfig) {
@@ -456,15 +475,42 @@ fn c_validate(c: &LoadBalancingConfig) {
 #[test]
 fn testdata_invalid_configs_fail_with_the_field() {
     let cases = [
-        ("invalid-no-resolver.yaml", "resolver", "no resolvers specified"),
-        ("invalid-two-resolvers.yaml", "resolver", "only one resolver"),
-        ("invalid-routing-key.yaml", "routing_key", "unsupported routing_key: \"span\""),
+        (
+            "invalid-no-resolver.yaml",
+            "resolver",
+            "no resolvers specified",
+        ),
+        (
+            "invalid-two-resolvers.yaml",
+            "resolver",
+            "only one resolver",
+        ),
+        (
+            "invalid-routing-key.yaml",
+            "routing_key",
+            "unsupported routing_key: \"span\"",
+        ),
         ("invalid-k8s.yaml", "resolver::k8s", "not supported"),
-        ("invalid-empty-static.yaml", "resolver::static::hostnames", "no endpoints"),
-        ("invalid-dns-no-hostname.yaml", "resolver::dns::hostname", "no hostname"),
-        ("invalid-otlp-compression.yaml", "protocol::otlp::compression", "unsupported compression"),
+        (
+            "invalid-empty-static.yaml",
+            "resolver::static::hostnames",
+            "no endpoints",
+        ),
+        (
+            "invalid-dns-no-hostname.yaml",
+            "resolver::dns::hostname",
+            "no hostname",
+        ),
+        (
+            "invalid-otlp-compression.yaml",
+            "protocol::otlp::compression",
+            "unsupported compression",
+        ),
     ];
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/exporters/loadbalancing/testdata");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/exporters/loadbalancing/testdata"
+    );
     for (file, path, msg) in cases {
         let yaml = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
         let err = config_error::<LoadBalancingConfig>(&yaml);
@@ -494,15 +540,24 @@ fn routing_keys_are_checked_per_signal() {
             .map(|e| e.to_string())
     };
     assert_eq!(mk("service", &[Signal::Traces, Signal::Metrics]), None);
-    assert!(mk("metric", &[Signal::Traces]).unwrap().contains("for traces"));
-    assert!(mk("traceID", &[Signal::Metrics]).unwrap().contains("for metrics"));
+    assert!(
+        mk("metric", &[Signal::Traces])
+            .unwrap()
+            .contains("for traces")
+    );
+    assert!(
+        mk("traceID", &[Signal::Metrics])
+            .unwrap()
+            .contains("for metrics")
+    );
     assert_eq!(mk("streamID", &[Signal::Metrics, Signal::Logs]), None);
 }
 
 #[tokio::test]
 async fn dns_resolver_resolves_localhost_with_the_port() {
     let r = Resolver::from_config(
-        &config::<LoadBalancingConfig>("resolver: {dns: {hostname: localhost, port: 5555}}").resolver,
+        &config::<LoadBalancingConfig>("resolver: {dns: {hostname: localhost, port: 5555}}")
+            .resolver,
     )
     .unwrap();
     let got = r.resolve().await.unwrap();
@@ -604,7 +659,11 @@ async fn each_trace_reaches_exactly_one_real_backend() {
     lb.start().await.unwrap();
     lb.consume(many_traces(), Context::default()).await.unwrap();
     let refs: Vec<&Backend> = bs.iter().collect();
-    wait_for(|| bs.iter().map(|b| b.got.items()).sum::<usize>() == 120, "120 spans").await;
+    wait_for(
+        || bs.iter().map(|b| b.got.items()).sum::<usize>() == 120,
+        "120 spans",
+    )
+    .await;
     let own = owners(&refs);
     assert_eq!(own.len(), 40);
     let ring = HashRing::new(&{
@@ -617,7 +676,13 @@ async fn each_trace_reaches_exactly_one_real_backend() {
         let owner = ring.endpoint_for(&[*t; 16]).unwrap();
         assert_eq!(&bs[*set.iter().next().unwrap()].addr, owner);
     }
-    assert!(own.values().map(|s| s.iter().next()).collect::<BTreeSet<_>>().len() > 1);
+    assert!(
+        own.values()
+            .map(|s| s.iter().next())
+            .collect::<BTreeSet<_>>()
+            .len()
+            > 1
+    );
     lb.shutdown().await.unwrap();
     for b in &bs {
         b.receiver.shutdown().await.unwrap();
@@ -641,7 +706,10 @@ async fn a_removed_backends_queue_is_rerouted_to_the_new_owners() {
     let on_down = (1u8..=40)
         .filter(|t| ring.endpoint_for(&[*t; 16]) == Some(bs[1].addr.as_str()))
         .count();
-    assert!(on_down > 0, "some traces must belong to the stopped backend");
+    assert!(
+        on_down > 0,
+        "some traces must belong to the stopped backend"
+    );
     wait_for(
         || bs[0].got.items() + bs[2].got.items() == (40 - on_down) * 3,
         "the live backends' share",
@@ -649,7 +717,11 @@ async fn a_removed_backends_queue_is_rerouted_to_the_new_owners() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(bs[1].got.items(), 0);
-    assert_eq!(bs[0].got.items() + bs[2].got.items(), (40 - on_down) * 3, "held while in the ring");
+    assert_eq!(
+        bs[0].got.items() + bs[2].got.items(),
+        (40 - on_down) * 3,
+        "held while in the ring"
+    );
 
     // The resolver drops it.
     lb.set_endpoints(vec![bs[0].addr.clone(), bs[2].addr.clone()])
@@ -679,7 +751,10 @@ async fn a_removed_backends_queue_is_rerouted_to_the_new_owners() {
 async fn no_backends_is_a_retryable_refusal() {
     let lb = balancer(&[&"127.0.0.1:1".to_string()]);
     // Not started: the ring is empty.
-    let err = lb.consume(many_traces(), Context::default()).await.unwrap_err();
+    let err = lb
+        .consume(many_traces(), Context::default())
+        .await
+        .unwrap_err();
     assert!(err.is_retryable());
     assert!(err.message.contains("no backends"), "{err}");
     lb.shutdown().await.unwrap();

@@ -170,7 +170,10 @@ fn build(
     )?))
 }
 
-fn sender(ctx: &CreateContext, settings: ClientSettings) -> Result<Arc<dyn Sender>, ComponentError> {
+fn sender(
+    ctx: &CreateContext,
+    settings: ClientSettings,
+) -> Result<Arc<dyn Sender>, ComponentError> {
     let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
     let id = ctx.id.to_string();
     let rejected = ctx.telemetry.counter(

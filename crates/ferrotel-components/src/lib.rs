@@ -7,6 +7,7 @@ pub mod connectors {
 pub mod exporters {
     pub mod debug;
     pub mod file;
+    pub mod loadbalancing;
     pub mod otlp;
 }
 pub mod extensions {
@@ -52,7 +53,8 @@ pub fn registry() -> Registry {
     r.exporter(exporters::debug::DebugExporterFactory)
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)
-        .exporter(exporters::otlp::OtlpHttpExporterFactory);
+        .exporter(exporters::otlp::OtlpHttpExporterFactory)
+        .exporter(exporters::loadbalancing::LoadBalancingExporterFactory);
     #[cfg(feature = "local")]
     r.exporter(ferrotel_local::LocalStoreExporterFactory);
     #[cfg(feature = "prometheus")]

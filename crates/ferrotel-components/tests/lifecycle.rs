@@ -28,6 +28,9 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
             "endpoint: 127.0.0.1:1\ntls: {insecure: true}".into()
         }
         (Kind::Exporter, "otlp_http" | "otlphttp") => "endpoint: http://127.0.0.1:1".into(),
+        (Kind::Exporter, "loadbalancing" | "load_balancing") => {
+            "protocol: {otlp: {tls: {insecure: true}}}\nresolver: {static: {hostnames: ['127.0.0.1:1']}}".into()
+        }
         (Kind::Exporter, "file") => format!("path: {d}/out.jsonl"),
         (Kind::Exporter, "local_store") => "ui: {endpoint: '127.0.0.1:0'}".into(),
         (Kind::Exporter, "prometheus") => "endpoint: 127.0.0.1:0".into(),

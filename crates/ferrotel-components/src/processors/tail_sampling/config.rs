@@ -450,30 +450,18 @@ impl PolicyConfig {
                     &field("composite::composite_sub_policy"),
                     Level::CompositeSub,
                 )?;
+                // Go accepts policy_order and rate_allocation entries naming no sub-policy
+                // (and evaluates in composite_sub_policy order): warn, do not refuse.
                 let known = |n: &str| c.composite_sub_policy.iter().any(|p| p.name == n);
-                for (i, n) in c.policy_order.iter().enumerate() {
-                    if !known(n) {
-                        return Err(ConfigError::field(
-                            &field(&format!("composite::policy_order[{i}]")),
-                            format!("policy {n:?} is not a composite_sub_policy"),
-                        ));
-                    }
+                for n in c.policy_order.iter().filter(|n| !known(n)) {
+                    tracing::warn!(path, policy = %n, "composite policy_order names no composite_sub_policy");
                 }
-                let mut total = 0;
-                for (i, r) in c.rate_allocation.iter().enumerate() {
-                    if !known(&r.policy) {
-                        return Err(ConfigError::field(
-                            &field(&format!("composite::rate_allocation[{i}]::policy")),
-                            format!("policy {:?} is not a composite_sub_policy", r.policy),
-                        ));
-                    }
-                    total += r.percent.max(0);
+                for r in c.rate_allocation.iter().filter(|r| !known(&r.policy)) {
+                    tracing::warn!(path, policy = %r.policy, "composite rate_allocation names no composite_sub_policy: it is unused");
                 }
+                let total: i64 = c.rate_allocation.iter().map(|r| r.percent.max(0)).sum();
                 if total > 100 {
-                    return Err(ConfigError::field(
-                        &field("composite::rate_allocation"),
-                        format!("the rate allocation percentages add up to {total}, more than 100"),
-                    ));
+                    tracing::warn!(path, total, "composite rate_allocation percentages add up to more than 100");
                 }
             }
             _ => {}

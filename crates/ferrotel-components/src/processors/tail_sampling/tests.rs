@@ -896,6 +896,12 @@ fn valid_config_from_the_go_readme() {
 }
 
 #[test]
+fn loose_composite_is_accepted_as_go_accepts_it() {
+    let cfg: TailSamplingConfig = config(&testdata("valid_composite_loose.yaml"));
+    cfg.validate().unwrap();
+}
+
+#[test]
 fn defaults_are_gos() {
     let cfg: TailSamplingConfig = config("policies: [{name: a, type: always_sample}]");
     assert_eq!(cfg.decision_wait, Duration::from_secs(30));
@@ -916,7 +922,7 @@ fn invalid_configs_name_the_field() {
         ("invalid_no_policies.yaml", "policies", "no policies configured"),
         ("invalid_regex.yaml", "policies[0]::drop::drop_sub_policy[0]::string_attribute::values[0]", "invalid regular expression"),
         ("invalid_nested_composite.yaml", "policies[0]::and::and_sub_policy[0]::type", "unknown sampling policy type composite"),
-        ("invalid_rate_allocation.yaml", "policies[0]::composite::rate_allocation[0]::policy", "not a composite_sub_policy"),
+        ("invalid_composite_without_subs.yaml", "policies[0]::composite::composite_sub_policy", "at least one sub-policy is required"),
         ("invalid_missing_key.yaml", "policies[0]::numeric_attribute::key", "key is required"),
         ("invalid_ottl.yaml", "policies[0]::ottl_condition::span[0]", ""),
     ];

@@ -90,7 +90,7 @@ fn span(t: u64, i: u64) -> Span {
         end_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000 + 12_345_678,
         flags: 0x101,
         status: Some(Status {
-            code: if t % 50 == 0 { 2 } else { 0 },
+            code: if t.is_multiple_of(50) { 2 } else { 0 },
             ..Default::default()
         }),
         attributes: vec![
@@ -228,7 +228,9 @@ fn bench(c: &mut Criterion) {
     // pushed out once it is full, as in steady state).
     let p = processor();
     let mut next = 0u64;
-    let requests: Vec<Payload> = (0..200).map(|i| request(i * 100..i * 100 + 100, 0, 10)).collect();
+    let requests: Vec<Payload> = (0..200)
+        .map(|i| request(i * 100..i * 100 + 100, 0, 10))
+        .collect();
     g.bench_function("buffer_1000_spans", |b| {
         b.iter_batched(
             || {

@@ -75,7 +75,7 @@ fn span(i: u64, n: u64) -> Span {
     let mut sp = Span {
         trace_id: trace_id(i).into(),
         span_id: (i * 100 + n + 1).to_be_bytes().to_vec().into(),
-        name: if i % 19 == 0 && n == 0 {
+        name: if i.is_multiple_of(19) && n == 0 {
             "special".into()
         } else {
             format!("op-{n}")
@@ -86,24 +86,39 @@ fn span(i: u64, n: u64) -> Span {
         attributes: vec![
             s(
                 "http.route",
-                if i % 11 == 0 { "/checkout/cart" } else { "/browse" },
+                if i.is_multiple_of(11) {
+                    "/checkout/cart"
+                } else {
+                    "/browse"
+                },
             ),
-            s("url.path", if i % 5 == 0 { "/health" } else { "/api" }),
+            s(
+                "url.path",
+                if i.is_multiple_of(5) {
+                    "/health"
+                } else {
+                    "/api"
+                },
+            ),
             kv("order.items", Value::IntValue((i % 100) as i64)),
         ],
-        trace_state: if i % 17 == 0 { "vendor=keep".into() } else { "vendor=other".into() },
+        trace_state: if i.is_multiple_of(17) {
+            "vendor=keep".into()
+        } else {
+            "vendor=other".into()
+        },
         ..Default::default()
     };
-    if i % 13 == 0 {
+    if i.is_multiple_of(13) {
         sp.attributes.push(kv("debug", Value::BoolValue(true)));
     }
-    if i % 23 == 0 && n == 1 {
+    if i.is_multiple_of(23) && n == 1 {
         sp.events.push(Event {
             name: "exception".into(),
             ..Default::default()
         });
     }
-    if i % 29 == 0 && n == 0 {
+    if i.is_multiple_of(29) && n == 0 {
         sp.status = Some(Status {
             code: 2,
             ..Default::default()
@@ -128,7 +143,11 @@ fn requests() -> Vec<Vec<u8>> {
                 let n = spans_of(i);
                 let half = n.div_ceil(2);
                 let range = if round == 0 { 0..half } else { half..n };
-                let svc = if i % 7 == 0 { "payments" } else { "shop" };
+                let svc = if i.is_multiple_of(7) {
+                    "payments"
+                } else {
+                    "shop"
+                };
                 by_service
                     .entry(svc)
                     .or_default()
@@ -202,20 +221,22 @@ fn fnv1a64(parts: &[&[u8]]) -> u64 {
 fn expected_kept(i: u64) -> bool {
     let n = spans_of(i);
     let id = trace_id(i);
-    let prob = |salt: &str, pct: f64| fnv1a64(&[salt.as_bytes(), &id]) <= (pct / 100.0 * u64::MAX as f64) as u64;
-    let dropped = i % 5 == 0;
+    let prob = |salt: &str, pct: f64| {
+        fnv1a64(&[salt.as_bytes(), &id]) <= (pct / 100.0 * u64::MAX as f64) as u64
+    };
+    let dropped = i.is_multiple_of(5);
     let votes = [
-        i % 29 == 0,
+        i.is_multiple_of(29),
         prob("ferrotel-test", 25.0),
-        i % 11 == 0,
+        i.is_multiple_of(11),
         (90..=95).contains(&(i % 100)),
         n >= 6,
         // Earliest start: span 0 at +0; latest end: span n−1 at (n−1) ms + 3i ms.
         (n - 1) + 3 * i >= 1150,
-        i % 13 == 0,
-        i % 17 == 0,
-        i % 19 == 0 || (i % 23 == 0 && n >= 2),
-        i % 7 == 0 && prob("default-hash-seed", 50.0),
+        i.is_multiple_of(13),
+        i.is_multiple_of(17),
+        i.is_multiple_of(19) || (i.is_multiple_of(23) && n >= 2),
+        i.is_multiple_of(7) && prob("default-hash-seed", 50.0),
     ];
     !dropped && votes.iter().any(|v| *v)
 }

@@ -61,6 +61,10 @@ impl TraceTable {
         self.traces.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.traces.is_empty()
+    }
+
     /// Adds a new trace, first removing the oldest one when the table is full.
     pub fn insert(&mut self, id: TraceId, now: Instant, deadline: Instant) -> Evicted {
         let mut evicted = Evicted::Nothing;
@@ -68,7 +72,10 @@ impl TraceTable {
             let Some((old, generation)) = self.order.pop_front() else {
                 break;
             };
-            if self.traces.get(&old).is_some_and(|t| t.generation == generation)
+            if self
+                .traces
+                .get(&old)
+                .is_some_and(|t| t.generation == generation)
                 && let Some(t) = self.traces.remove(&old)
             {
                 evicted = match t.decision {

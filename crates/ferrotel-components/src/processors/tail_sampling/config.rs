@@ -338,13 +338,11 @@ impl PolicyConfig {
                     }
                 }
             }
-            "rate_limiting" => {
-                if self.rate_limiting.spans_per_second <= 0 {
-                    return Err(ConfigError::field(
-                        &field("rate_limiting::spans_per_second"),
-                        "spans_per_second must be greater than 0",
-                    ));
-                }
+            "rate_limiting" if self.rate_limiting.spans_per_second <= 0 => {
+                return Err(ConfigError::field(
+                    &field("rate_limiting::spans_per_second"),
+                    "spans_per_second must be greater than 0",
+                ));
             }
             "bytes_limiting" => {
                 let b = &self.bytes_limiting;
@@ -461,7 +459,11 @@ impl PolicyConfig {
                 }
                 let total: i64 = c.rate_allocation.iter().map(|r| r.percent.max(0)).sum();
                 if total > 100 {
-                    tracing::warn!(path, total, "composite rate_allocation percentages add up to more than 100");
+                    tracing::warn!(
+                        path,
+                        total,
+                        "composite rate_allocation percentages add up to more than 100"
+                    );
                 }
             }
             _ => {}
@@ -472,7 +474,10 @@ impl PolicyConfig {
 
 fn check_subs(subs: &[PolicyConfig], path: &str, level: Level) -> Result<(), ConfigError> {
     if subs.is_empty() {
-        return Err(ConfigError::field(path, "at least one sub-policy is required"));
+        return Err(ConfigError::field(
+            path,
+            "at least one sub-policy is required",
+        ));
     }
     for (i, p) in subs.iter().enumerate() {
         p.check(&format!("{path}[{i}]"), level)?;

@@ -428,9 +428,10 @@ impl Policy {
                 max,
                 invert,
             } => {
-                let found = t.any_attr(key, |v| {
-                    matches!(v, any_value::Value::IntValue(i) if *min <= *i && *i <= *max)
-                });
+                let found = t.any_attr(
+                    key,
+                    |v| matches!(v, any_value::Value::IntValue(i) if *min <= *i && *i <= *max),
+                );
                 if *invert { inverted(found) } else { yes(found) }
             }
             Policy::Probabilistic { salt, threshold } => {
@@ -446,7 +447,11 @@ impl Policy {
                     any_value::Value::StringValue(s) => m.matches(s),
                     _ => false,
                 });
-                if m.invert { inverted(found) } else { yes(found) }
+                if m.invert {
+                    inverted(found)
+                } else {
+                    yes(found)
+                }
             }
             Policy::RateLimiting {
                 per_second,
@@ -481,8 +486,10 @@ impl Policy {
             // W3C sampled flag, in the low byte of the span's flags.
             Policy::TraceFlags => yes(t.spans().any(|s| s.flags & 0x1 != 0)),
             Policy::Boolean { key, value, invert } => {
-                let found =
-                    t.any_attr(key, |v| matches!(v, any_value::Value::BoolValue(b) if b == value));
+                let found = t.any_attr(
+                    key,
+                    |v| matches!(v, any_value::Value::BoolValue(b) if b == value),
+                );
                 if *invert { inverted(found) } else { yes(found) }
             }
             Policy::Ottl {

@@ -248,8 +248,7 @@ async fn probabilistic_matches_go_decisions() {
             (vec![], vec![s])
         })
         .collect();
-    let expect =
-        |list: &[u8]| -> BTreeSet<[u8; 16]> { list.iter().map(|i| py_id(*i)).collect() };
+    let expect = |list: &[u8]| -> BTreeSet<[u8; 16]> { list.iter().map(|i| py_id(*i)).collect() };
     let got = run_policy(
         "{name: test-policy-4, type: probabilistic, probabilistic: {sampling_percentage: 10}}",
         traces.clone(),
@@ -264,8 +263,7 @@ async fn probabilistic_matches_go_decisions() {
     assert_eq!(
         got,
         expect(&[
-            0, 1, 2, 4, 5, 7, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 23, 25, 26, 30, 31, 32,
-            37
+            0, 1, 2, 4, 5, 7, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 23, 25, 26, 30, 31, 32, 37
         ])
     );
 }
@@ -462,7 +460,10 @@ async fn boolean_attribute() {
         with(1, Value::BoolValue(true)),
         with(2, Value::BoolValue(false)),
         with(3, Value::StringValue("true".into())),
-        (vec![kv("key4", Value::BoolValue(true))], vec![span(tid(4), 0, 1)]),
+        (
+            vec![kv("key4", Value::BoolValue(true))],
+            vec![span(tid(4), 0, 1)],
+        ),
     ];
     let got = run_policy(
         "{name: test-policy-12, type: boolean_attribute, boolean_attribute: {key: key4, value: true}}",
@@ -759,7 +760,11 @@ async fn late_spans_through_the_decision_caches() {
     h.send(vec![span(tid(4), 0, 1)]).await;
     h.send(vec![span(tid(1), 7, 1)]).await;
     h.send(vec![span(tid(2), 7, 1)]).await;
-    assert_eq!(h.sampled(), (ids(&[1]), 2), "trace 1's late span forwarded at once");
+    assert_eq!(
+        h.sampled(),
+        (ids(&[1]), 2),
+        "trace 1's late span forwarded at once"
+    );
     assert_eq!(
         h.metric(
             "otelcol_processor_tail_sampling_early_releases_from_cache_decision",
@@ -791,10 +796,7 @@ async fn late_spans_without_cache_start_a_new_trace() {
         1
     );
     assert_eq!(
-        h.metric(
-            "otelcol_processor_tail_sampling_new_trace_id_received",
-            &[]
-        ),
+        h.metric("otelcol_processor_tail_sampling_new_trace_id_received", &[]),
         3
     );
     h.p.shutdown().await.unwrap();
@@ -811,7 +813,10 @@ async fn num_traces_evicts_the_oldest_pending_trace() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(
-        h.metric("otelcol_processor_tail_sampling_sampling_traces_on_memory", &[]),
+        h.metric(
+            "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+            &[]
+        ),
         3
     );
     h.pass_wait().await;
@@ -824,7 +829,10 @@ async fn num_traces_evicts_the_oldest_pending_trace() {
         2
     );
     assert_eq!(
-        h.metric("otelcol_processor_dropped_items", &[("processor", "tail_sampling")]),
+        h.metric(
+            "otelcol_processor_dropped_items",
+            &[("processor", "tail_sampling")]
+        ),
         4,
         "the evicted traces' spans are counted as dropped"
     );
@@ -838,9 +846,11 @@ async fn shutdown_decides_pending_traces_or_drops_them() {
     h.p.shutdown().await.unwrap();
     assert_eq!(h.sampled_ids(), ids(&[1]));
     // Refused after shutdown, retryably.
-    let err = h
-        .p
-        .consume(payload(vec![], vec![span(tid(2), 0, 1)]), Context::default())
+    let err =
+        h.p.consume(
+            payload(vec![], vec![span(tid(2), 0, 1)]),
+            Context::default(),
+        )
         .await
         .unwrap_err();
     assert!(err.is_retryable());
@@ -915,16 +925,52 @@ fn defaults_are_gos() {
 #[test]
 fn invalid_configs_name_the_field() {
     let cases = [
-        ("invalid_unknown_type.yaml", "policies[1]::type", "unknown sampling policy type always_sampel"),
-        ("invalid_missing_status_codes.yaml", "policies[0]::status_code::status_codes", "expected at least one status code"),
-        ("invalid_status_code.yaml", "policies[0]::status_code::status_codes[1]", "unknown status code \"FAILED\""),
+        (
+            "invalid_unknown_type.yaml",
+            "policies[1]::type",
+            "unknown sampling policy type always_sampel",
+        ),
+        (
+            "invalid_missing_status_codes.yaml",
+            "policies[0]::status_code::status_codes",
+            "expected at least one status code",
+        ),
+        (
+            "invalid_status_code.yaml",
+            "policies[0]::status_code::status_codes[1]",
+            "unknown status code \"FAILED\"",
+        ),
         ("invalid_unknown_key.yaml", "threshold", "unknown field"),
-        ("invalid_no_policies.yaml", "policies", "no policies configured"),
-        ("invalid_regex.yaml", "policies[0]::drop::drop_sub_policy[0]::string_attribute::values[0]", "invalid regular expression"),
-        ("invalid_nested_composite.yaml", "policies[0]::and::and_sub_policy[0]::type", "unknown sampling policy type composite"),
-        ("invalid_composite_without_subs.yaml", "policies[0]::composite::composite_sub_policy", "at least one sub-policy is required"),
-        ("invalid_missing_key.yaml", "policies[0]::numeric_attribute::key", "key is required"),
-        ("invalid_ottl.yaml", "policies[0]::ottl_condition::span[0]", ""),
+        (
+            "invalid_no_policies.yaml",
+            "policies",
+            "no policies configured",
+        ),
+        (
+            "invalid_regex.yaml",
+            "policies[0]::drop::drop_sub_policy[0]::string_attribute::values[0]",
+            "invalid regular expression",
+        ),
+        (
+            "invalid_nested_composite.yaml",
+            "policies[0]::and::and_sub_policy[0]::type",
+            "unknown sampling policy type composite",
+        ),
+        (
+            "invalid_composite_without_subs.yaml",
+            "policies[0]::composite::composite_sub_policy",
+            "at least one sub-policy is required",
+        ),
+        (
+            "invalid_missing_key.yaml",
+            "policies[0]::numeric_attribute::key",
+            "key is required",
+        ),
+        (
+            "invalid_ottl.yaml",
+            "policies[0]::ottl_condition::span[0]",
+            "",
+        ),
     ];
     for (file, path, msg) in cases {
         let err = config_error::<TailSamplingConfig>(&testdata(file));

@@ -420,12 +420,14 @@ impl Inner {
                 }
             }
         }
-        self.send(out).await;
+        // The senders were answered when the spans were buffered: errors can only be counted.
+        let _ = self.send(out).await;
     }
 
-    async fn send(&self, parts: Vec<Bytes>) {
+    /// Passes spans on as one request; a refusal is counted, logged and returned.
+    async fn send(&self, parts: Vec<Bytes>) -> Result<(), ConsumeError> {
         if parts.is_empty() {
-            return;
+            return Ok(());
         }
         let payload = wire::merge(Signal::Traces, &parts)
             .and_then(|b| Payload::from_proto(Signal::Traces, b));
@@ -433,16 +435,19 @@ impl Inner {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(processor = %self.id, error = %e, "tail_sampling: sampled spans could not be merged");
-                return;
+                return Err(ConsumeError::permanent(format!("tail_sampling: {e}")));
             }
         };
         let n = payload.items() as u64;
-        // The senders were answered when the spans were buffered: errors can only be counted.
         match self.next.consume(payload, Context::default()).await {
-            Ok(()) => self.obs.outgoing.add(n),
+            Ok(()) => {
+                self.obs.outgoing.add(n);
+                Ok(())
+            }
             Err(e) => {
                 self.obs.dropped.add(n);
                 tracing::error!(processor = %self.id, spans = n, reason = %e.message, "tail_sampling: sampled spans refused by the next component");
+                Err(e)
             }
         }
     }
@@ -473,8 +478,8 @@ impl Consumer for TailSampling {
             let bytes = payload.to_proto();
             drop(payload);
             let late = self.inner.buffer(&bytes)?;
-            self.inner.send(late).await;
-            Ok(())
+            // Late spans of sampled traces go on now: their sender still hears of a refusal.
+            self.inner.send(late).await
         })
     }
 

@@ -978,3 +978,29 @@ fn invalid_configs_name_the_field() {
         assert!(err.contains(msg), "{file}: {err}");
     }
 }
+
+/// A late span of a sampled trace goes on at once, so its sender hears of a refusal.
+#[tokio::test(start_paused = true)]
+async fn refused_late_span_is_an_error_for_its_sender() {
+    let h = Harness::new("decision_wait: 1s\npolicies: [{name: all, type: always_sample}]").await;
+    h.send(vec![span(tid(1), 0, 1)]).await;
+    h.pass_wait().await;
+    *h.rec.fail.lock().unwrap() = Some(ConsumeError::permanent("full"));
+    let err =
+        h.p.consume(
+            payload(vec![], vec![span(tid(1), 1, 1)]),
+            Context::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "full");
+    assert_eq!(
+        h.metric(
+            "otelcol_processor_dropped_items",
+            &[("processor", "tail_sampling")]
+        ),
+        1
+    );
+    *h.rec.fail.lock().unwrap() = None;
+    h.p.shutdown().await.unwrap();
+}

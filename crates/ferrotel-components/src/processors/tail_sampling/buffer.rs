@@ -4,8 +4,10 @@
 //! [`ferrotel_pdata::wire::split_by_trace_id`] cut from the received requests: the span bytes
 //! as received plus, per request, one copy of the resource and scope. Nothing is decoded until
 //! the decision is due. Memory per buffered span: its encoded size, plus the resource and scope
-//! once per received request that carried spans of the trace, plus ≈ 40 bytes of `Bytes`
-//! handle per chunk and ≈ 100 bytes of table entry per trace.
+//! once per received request that carried spans of the trace, plus a `Bytes` handle per piece
+//! and a table entry per trace. Measured (`benches/tail_sampling.rs`, 400-byte spans, 100 000
+//! traces): 1.13× the encoded size when a trace's spans come in one request, 1.75× when each
+//! span comes in a request of its own (the resource and scope are then held once per span).
 
 use std::collections::{HashMap, VecDeque};
 

@@ -28,6 +28,7 @@ pub mod processors {
     pub mod probabilistic_sampler;
     pub mod resource;
     pub mod resourcedetection;
+    pub mod tail_sampling;
     pub mod transform;
 }
 pub mod receivers {
@@ -50,6 +51,7 @@ pub fn registry() -> Registry {
     r.processor(processors::probabilistic_sampler::ProbabilisticSamplerFactory);
     r.processor(processors::filter::FilterProcessorFactory);
     r.processor(processors::transform::TransformProcessorFactory);
+    r.processor(processors::tail_sampling::TailSamplingFactory);
     r.exporter(exporters::debug::DebugExporterFactory)
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)

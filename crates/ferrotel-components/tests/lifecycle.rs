@@ -56,6 +56,7 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Processor, "memory_limiter") => "check_interval: 1s\nlimit_mib: 4000".into(),
         (Kind::Processor, "attributes") => "actions: [{key: k, action: delete}]".into(),
         (Kind::Processor, "resource") => "attributes: [{key: k, action: delete}]".into(),
+        (Kind::Processor, "tail_sampling") => "policies: [{name: all, type: always_sample}]".into(),
         _ => return None,
     })
 }

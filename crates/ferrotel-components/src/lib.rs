@@ -3,6 +3,7 @@
 
 pub mod connectors {
     pub mod forward;
+    pub mod spanmetrics;
 }
 pub mod exporters {
     pub mod debug;
@@ -72,6 +73,7 @@ pub fn registry() -> Registry {
         r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
     }
     r.connector(connectors::forward::ForwardConnectorFactory);
+    r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);
     #[cfg(feature = "pprof")]

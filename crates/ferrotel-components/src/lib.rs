@@ -2,6 +2,7 @@
 //! `connectors/`, `extensions/`. [`registry`] is the explicit list of all of them.
 
 pub mod connectors {
+    pub mod count;
     pub mod forward;
     pub mod spanmetrics;
 }
@@ -72,6 +73,7 @@ pub fn registry() -> Registry {
         r.receiver(ferrotel_zipkin::ZipkinReceiverFactory);
         r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
     }
+    r.connector(connectors::count::CountConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);

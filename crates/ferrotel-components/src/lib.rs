@@ -4,6 +4,7 @@
 pub mod connectors {
     pub mod count;
     pub mod forward;
+    pub mod routing;
     pub mod spanmetrics;
 }
 pub mod exporters {
@@ -75,6 +76,7 @@ pub fn registry() -> Registry {
     }
     r.connector(connectors::count::CountConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
+    r.connector(connectors::routing::RoutingConnectorFactory);
     r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);

@@ -52,6 +52,13 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Processor, "memory_limiter") => "check_interval: 1s\nlimit_mib: 4000".into(),
         (Kind::Processor, "attributes") => "actions: [{key: k, action: delete}]".into(),
         (Kind::Processor, "resource") => "attributes: [{key: k, action: delete}]".into(),
+        (Kind::Connector, "routing") => {
+            "table: [{condition: 'true', pipelines: [traces/a, metrics/a, logs/a]}]".into()
+        }
+        (Kind::Connector, "failover") => {
+            "priority_levels: [[traces/a, metrics/a, logs/a], [traces/b, metrics/b, logs/b]]"
+                .into()
+        }
         _ => return None,
     })
 }

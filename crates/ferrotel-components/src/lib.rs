@@ -3,6 +3,7 @@
 
 pub mod connectors {
     pub mod count;
+    pub mod failover;
     pub mod forward;
     pub mod routing;
     pub mod spanmetrics;
@@ -75,6 +76,7 @@ pub fn registry() -> Registry {
         r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
     }
     r.connector(connectors::count::CountConnectorFactory);
+    r.connector(connectors::failover::FailoverConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
     r.connector(connectors::routing::RoutingConnectorFactory);
     r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);

@@ -98,7 +98,9 @@ macro_rules! erase_info {
                 load_config::<F::Config>(node).map(|_| ())
             }
             fn listen_addresses(&self, node: &Node) -> Vec<String> {
-                load_config::<F::Config>(node).map(|c| c.listen_addresses()).unwrap_or_default()
+                load_config::<F::Config>(node)
+                    .map(|c| c.listen_addresses())
+                    .unwrap_or_default()
             }
         }
     };

@@ -67,9 +67,11 @@ service:
     send("beta", &["b1"]);
     send("alpha", &["a3"]);
     let (alpha, rest) = (dir.path().join("alpha.bin"), dir.path().join("rest.bin"));
-    wait_for(Duration::from_secs(10), "routed spans in both files", || {
-        span_names(&alpha).len() == 3 && span_names(&rest).len() == 1
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "routed spans in both files",
+        || span_names(&alpha).len() == 3 && span_names(&rest).len() == 1,
+    );
     c.terminate();
     assert_eq!(span_names(&alpha), names(&["a1", "a2", "a3"]));
     assert_eq!(span_names(&rest), names(&["b1"]));

@@ -16,7 +16,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn status_of(attrs: &[ferrotel_pdata::proto::common::v1::KeyValue]) -> String {
-    attrs_json(attrs)["status.code"].as_str().unwrap().to_string()
+    attrs_json(attrs)["status.code"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -66,7 +69,9 @@ service:
     );
     let path = dir.path().join("metrics.bin");
     let calls_total = |m: &Metric| -> i64 {
-        let Some(Data::Sum(s)) = &m.data else { return 0 };
+        let Some(Data::Sum(s)) = &m.data else {
+            return 0;
+        };
         s.data_points
             .iter()
             .map(|p| match p.value {

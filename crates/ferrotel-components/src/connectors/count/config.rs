@@ -39,11 +39,36 @@ pub struct CountConfig {
 
 /// The kinds of item counted: config key, OTTL context, default metric name and description.
 pub const KINDS: [(&str, Ctx, &str, &str); 5] = [
-    ("spans", Ctx::Span, "trace.span.count", "The number of spans observed."),
-    ("spanevents", Ctx::SpanEvent, "trace.span.event.count", "The number of span events observed."),
-    ("metrics", Ctx::Metric, "metric.count", "The number of metrics observed."),
-    ("datapoints", Ctx::DataPoint, "metric.datapoint.count", "The number of data points observed."),
-    ("logs", Ctx::Log, "log.record.count", "The number of log records observed."),
+    (
+        "spans",
+        Ctx::Span,
+        "trace.span.count",
+        "The number of spans observed.",
+    ),
+    (
+        "spanevents",
+        Ctx::SpanEvent,
+        "trace.span.event.count",
+        "The number of span events observed.",
+    ),
+    (
+        "metrics",
+        Ctx::Metric,
+        "metric.count",
+        "The number of metrics observed.",
+    ),
+    (
+        "datapoints",
+        Ctx::DataPoint,
+        "metric.datapoint.count",
+        "The number of data points observed.",
+    ),
+    (
+        "logs",
+        Ctx::Log,
+        "log.record.count",
+        "The number of log records observed.",
+    ),
 ];
 
 impl CountConfig {

@@ -24,7 +24,8 @@ pub use config::CountConfig;
 use config::{AttributeConfig, KINDS};
 
 /// The instrumentation scope of the metrics (as Go names it).
-pub const SCOPE_NAME: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector";
+pub const SCOPE_NAME: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector";
 
 /// Factory of the `count` connector.
 pub struct CountConnectorFactory;
@@ -33,10 +34,13 @@ impl ConnectorFactory for CountConnectorFactory {
     type Config = CountConfig;
 
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("count", "Counts spans, span events, metrics, data points and logs")
-            .connects(Signal::Traces, Signal::Metrics)
-            .connects(Signal::Metrics, Signal::Metrics)
-            .connects(Signal::Logs, Signal::Metrics)
+        FactoryInfo::new(
+            "count",
+            "Counts spans, span events, metrics, data points and logs",
+        )
+        .connects(Signal::Traces, Signal::Metrics)
+        .connects(Signal::Metrics, Signal::Metrics)
+        .connects(Signal::Logs, Signal::Metrics)
     }
 
     fn create(
@@ -50,6 +54,9 @@ impl ConnectorFactory for CountConnectorFactory {
         Ok(Arc::new(Count::new(&config, from, next)?))
     }
 }
+
+/// The points of one count metric: attribute values → (attributes, count).
+type Points = BTreeMap<Vec<String>, (Vec<KeyValue>, u64)>;
 
 /// One configured count metric.
 struct MetricDef {
@@ -112,7 +119,11 @@ fn item_attributes<'a>(t: &'a TCtx<'_>) -> &'a [KeyValue] {
 }
 
 impl Count {
-    pub fn new(config: &CountConfig, from: Signal, next: ConsumerRef) -> Result<Self, ComponentError> {
+    pub fn new(
+        config: &CountConfig,
+        from: Signal,
+        next: ConsumerRef,
+    ) -> Result<Self, ComponentError> {
         let mut groups = Vec::new();
         for (key, ctx, _, _) in KINDS {
             let applies = match ctx {
@@ -145,9 +156,7 @@ impl Count {
         for one in split_resources(req) {
             let mut one = one;
             let mut resource: Option<Resource> = None;
-            // metric name → attribute values → (attributes, count)
-            let mut counts: BTreeMap<&str, BTreeMap<Vec<String>, (Vec<KeyValue>, u64)>> =
-                BTreeMap::new();
+            let mut counts: BTreeMap<&str, Points> = BTreeMap::new();
             for g in &self.groups {
                 let mut err = None;
                 ferrotel_ottl::walk(&mut one, g.ctx, false, &mut |t| {
@@ -160,7 +169,8 @@ impl Count {
                         .as_ref()
                         .and_then(|s| s.as_ref())
                         .map_or(&[], |s| s.attributes.as_slice());
-                    let res: &[KeyValue] = t.resource.as_ref().map_or(&[], |r| r.attributes.as_slice());
+                    let res: &[KeyValue] =
+                        t.resource.as_ref().map_or(&[], |r| r.attributes.as_slice());
                     'defs: for d in &g.defs {
                         let mut values = Vec::with_capacity(d.attributes.len());
                         for a in &d.attributes {
@@ -281,17 +291,29 @@ fn split_resources(req: Request) -> Vec<Request> {
         Request::Traces(r) => r
             .resource_spans
             .into_iter()
-            .map(|rs| Request::Traces(ExportTraceServiceRequest { resource_spans: vec![rs] }))
+            .map(|rs| {
+                Request::Traces(ExportTraceServiceRequest {
+                    resource_spans: vec![rs],
+                })
+            })
             .collect(),
         Request::Metrics(r) => r
             .resource_metrics
             .into_iter()
-            .map(|rm| Request::Metrics(ExportMetricsServiceRequest { resource_metrics: vec![rm] }))
+            .map(|rm| {
+                Request::Metrics(ExportMetricsServiceRequest {
+                    resource_metrics: vec![rm],
+                })
+            })
             .collect(),
         Request::Logs(r) => r
             .resource_logs
             .into_iter()
-            .map(|rl| Request::Logs(ExportLogsServiceRequest { resource_logs: vec![rl] }))
+            .map(|rl| {
+                Request::Logs(ExportLogsServiceRequest {
+                    resource_logs: vec![rl],
+                })
+            })
             .collect(),
         Request::Profiles(_) => Vec::new(),
     }

@@ -7,8 +7,7 @@ use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{KeyValue, any_value};
 use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::metrics::v1::{
-    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
-    number_data_point,
+    Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data, number_data_point,
 };
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, span::Event};
@@ -66,11 +65,16 @@ fn traces() -> Request {
 fn count(yaml: &str, from: Signal, req: Request) -> ExportMetricsServiceRequest {
     let c: CountConfig = config(yaml);
     c.validate().unwrap();
-    Count::new(&c, from, Recorder::new()).unwrap().count(req, 42).unwrap()
+    Count::new(&c, from, Recorder::new())
+        .unwrap()
+        .count(req, 42)
+        .unwrap()
 }
 
-/// resource service → metric → [(attributes, count)]
-fn flat(out: &ExportMetricsServiceRequest) -> Vec<(String, String, Vec<(String, String)>, i64)> {
+/// (resource service, metric, attributes, count) of every point.
+type Flat = (String, String, Vec<(String, String)>, i64);
+
+fn flat(out: &ExportMetricsServiceRequest) -> Vec<Flat> {
     let mut v = Vec::new();
     for rm in &out.resource_metrics {
         let svc = rm
@@ -85,7 +89,9 @@ fn flat(out: &ExportMetricsServiceRequest) -> Vec<(String, String, Vec<(String, 
             .unwrap_or_default();
         assert_eq!(rm.scope_metrics[0].scope.as_ref().unwrap().name, SCOPE_NAME);
         for m in &rm.scope_metrics[0].metrics {
-            let Some(Data::Sum(s)) = &m.data else { panic!("sum") };
+            let Some(Data::Sum(s)) = &m.data else {
+                panic!("sum")
+            };
             assert!(s.is_monotonic);
             assert_eq!(s.aggregation_temporality, 1, "delta");
             for p in &s.data_points {
@@ -102,7 +108,9 @@ fn flat(out: &ExportMetricsServiceRequest) -> Vec<(String, String, Vec<(String, 
                         (kv.key.clone(), s)
                     })
                     .collect();
-                let Some(number_data_point::Value::AsInt(n)) = p.value else { panic!() };
+                let Some(number_data_point::Value::AsInt(n)) = p.value else {
+                    panic!()
+                };
                 v.push((svc.clone(), m.name.clone(), attrs, n));
             }
         }
@@ -128,7 +136,9 @@ fn default_span_and_event_counts_per_resource() {
     );
     let m = &out.resource_metrics[0].scope_metrics[0].metrics[0];
     assert_eq!(m.description, "The number of spans observed.");
-    let Some(Data::Sum(sum)) = &m.data else { panic!() };
+    let Some(Data::Sum(sum)) = &m.data else {
+        panic!()
+    };
     assert_eq!(sum.data_points[0].time_unix_nano, 42);
 }
 
@@ -185,7 +195,10 @@ fn metrics_and_data_points() {
         resource_metrics: vec![ResourceMetrics {
             resource: res("m"),
             scope_metrics: vec![ScopeMetrics {
-                metrics: vec![gauge("cpu", vec!["h1", "h2", "h1"]), gauge("mem", vec!["h1"])],
+                metrics: vec![
+                    gauge("cpu", vec!["h1", "h2", "h1"]),
+                    gauge("mem", vec!["h1"]),
+                ],
                 ..Default::default()
             }],
             ..Default::default()
@@ -209,9 +222,16 @@ fn metrics_and_data_points() {
 #[tokio::test]
 async fn logs_through_the_connector() {
     let rec = Recorder::new();
-    let c: CountConfig = config("logs: {errors: {conditions: ['severity_number >= SEVERITY_NUMBER_ERROR']}}");
+    let c: CountConfig =
+        config("logs: {errors: {conditions: ['severity_number >= SEVERITY_NUMBER_ERROR']}}");
     let conn = CountConnectorFactory
-        .create(crate::testing::ctx("count", Kind::Connector), c, Signal::Logs, Signal::Metrics, rec.clone())
+        .create(
+            crate::testing::ctx("count", Kind::Connector),
+            c,
+            Signal::Logs,
+            Signal::Metrics,
+            rec.clone(),
+        )
         .unwrap();
     let logs = |sev: Vec<i32>| ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
@@ -236,7 +256,9 @@ async fn logs_through_the_connector() {
     conn.consume(p, Context::default()).await.unwrap();
     let got = rec.got.lock().unwrap();
     assert_eq!(got.len(), 1);
-    let Request::Metrics(m) = got[0].to_request().unwrap() else { panic!() };
+    let Request::Metrics(m) = got[0].to_request().unwrap() else {
+        panic!()
+    };
     let f = flat(&m);
     assert_eq!(f.len(), 1);
     assert_eq!((f[0].1.as_str(), f[0].3), ("errors", 2));
@@ -247,7 +269,10 @@ fn config_errors_name_the_metric() {
     let e = config_error::<CountConfig>("spans: {x: {conditions: ['name ==']}}");
     assert!(e.starts_with("spans::x::conditions: condition 1"), "{e}");
     let e = config_error::<CountConfig>("metrics: {x: {attributes: [{key: a}]}}");
-    assert_eq!(e, "metrics::x::attributes: metrics attributes not supported: metric \"x\"");
+    assert_eq!(
+        e,
+        "metrics::x::attributes: metrics attributes not supported: metric \"x\""
+    );
     let e = config_error::<CountConfig>("logs: {x: {attributes: [{default_value: a}]}}");
     assert_eq!(e, "logs::x::attributes[0]::key: attribute key missing");
     let e = config_error::<CountConfig>("logs: {'': {}}");

@@ -48,9 +48,8 @@ impl ComponentConfig for FailoverConfig {
                 ));
             }
             for (j, p) in level.iter().enumerate() {
-                p.parse::<PipelineId>().map_err(|e| {
-                    ConfigError::field(&format!("priority_levels[{i}][{j}]"), e)
-                })?;
+                p.parse::<PipelineId>()
+                    .map_err(|e| ConfigError::field(&format!("priority_levels[{i}][{j}]"), e))?;
             }
         }
         let round = self.retry_gap * self.priority_levels.len() as u32;
@@ -64,7 +63,10 @@ impl ComponentConfig for FailoverConfig {
         if self.max_retries < 0 {
             return Err(ConfigError::field(
                 "max_retries",
-                format!("invalid max_retries: {}, must not be negative", self.max_retries),
+                format!(
+                    "invalid max_retries: {}, must not be negative",
+                    self.max_retries
+                ),
             ));
         }
         Ok(())

@@ -23,10 +23,13 @@ impl ConnectorFactory for FailoverConnectorFactory {
     type Config = FailoverConfig;
 
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("failover", "Sends data to the first healthy level of pipelines")
-            .connects(Signal::Traces, Signal::Traces)
-            .connects(Signal::Metrics, Signal::Metrics)
-            .connects(Signal::Logs, Signal::Logs)
+        FactoryInfo::new(
+            "failover",
+            "Sends data to the first healthy level of pipelines",
+        )
+        .connects(Signal::Traces, Signal::Traces)
+        .connects(Signal::Metrics, Signal::Metrics)
+        .connects(Signal::Logs, Signal::Logs)
     }
 
     /// Without pipeline ids every level is `next`.
@@ -211,20 +214,26 @@ impl Consumer for Failover {
                     }
                     Err(e) => {
                         tracing::debug!(connector = %self.id, level = idx, error = %e, "priority level failed");
-                        self.inner.selector.lock().expect("not poisoned").failed(idx);
+                        self.inner
+                            .selector
+                            .lock()
+                            .expect("not poisoned")
+                            .failed(idx);
                         last_err = Some(e);
                     }
                 }
             }
             Err(match last_err {
                 Some(e) => ConsumeError {
-                    message: format!("failover: All provided pipelines return errors: {}", e.message),
+                    message: format!(
+                        "failover: All provided pipelines return errors: {}",
+                        e.message
+                    ),
                     kind: e.kind,
                 },
-                None => ConsumeError::retryable(
-                    "failover: All provided pipelines return errors",
-                    None,
-                ),
+                None => {
+                    ConsumeError::retryable("failover: All provided pipelines return errors", None)
+                }
             })
         })
     }

@@ -39,17 +39,27 @@ fn setup(yaml: &str, n: usize) -> (Failover, Vec<Arc<Pipe>>) {
     let routes: Vec<(PipelineId, ConsumerRef)> = pipes
         .iter()
         .enumerate()
-        .map(|(i, p)| (format!("traces/p{i}").parse().unwrap(), p.clone() as ConsumerRef))
+        .map(|(i, p)| {
+            (
+                format!("traces/p{i}").parse().unwrap(),
+                p.clone() as ConsumerRef,
+            )
+        })
         .collect();
-    let f = Failover::build(&ctx("failover", Kind::Connector), &c, Signal::Traces, &|id| {
-        routes.iter().find(|(p, _)| p == id).map(|(_, c)| c.clone())
-    })
+    let f = Failover::build(
+        &ctx("failover", Kind::Connector),
+        &c,
+        Signal::Traces,
+        &|id| routes.iter().find(|(p, _)| p == id).map(|(_, c)| c.clone()),
+    )
     .unwrap();
     (f, pipes)
 }
 
 fn accepted(p: &[Arc<Pipe>]) -> Vec<usize> {
-    p.iter().map(|p| p.accepted.load(Ordering::SeqCst)).collect()
+    p.iter()
+        .map(|p| p.accepted.load(Ordering::SeqCst))
+        .collect()
 }
 
 async fn send(f: &Failover) -> Result<(), ConsumeError> {
@@ -67,7 +77,11 @@ async fn fails_over_at_once_and_stays() {
     assert_eq!(accepted(&p), vec![1, 1, 1]);
     p[0].down.store(false, Ordering::SeqCst);
     send(&f).await.unwrap();
-    assert_eq!(accepted(&p), vec![1, 2, 2], "no retry before retry_interval");
+    assert_eq!(
+        accepted(&p),
+        vec![1, 2, 2],
+        "no retry before retry_interval"
+    );
     assert_eq!(f.levels_in_use(), (1, 1));
 }
 
@@ -86,7 +100,11 @@ async fn every_level_down_is_an_error() {
     p[1].down.store(true, Ordering::SeqCst);
     let e = send(&f).await.unwrap_err();
     assert!(e.is_retryable());
-    assert!(e.message.starts_with("failover: All provided pipelines return errors"), "{e}");
+    assert!(
+        e.message
+            .starts_with("failover: All provided pipelines return errors"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +124,11 @@ async fn returns_to_a_recovered_level_after_a_retry_round() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     send(&f).await.unwrap();
-    assert_eq!(f.levels_in_use(), (0, 0), "level 0 took the data and is stable again");
+    assert_eq!(
+        f.levels_in_use(),
+        (0, 0),
+        "level 0 took the data and is stable again"
+    );
     assert_eq!(accepted(&p), vec![1, 1]);
     f.shutdown().await.unwrap();
     f.shutdown().await.unwrap();
@@ -135,7 +157,10 @@ async fn gives_up_on_a_level_after_max_retries() {
 #[test]
 fn config_errors() {
     let e = |y: &str| config_error::<FailoverConfig>(y);
-    assert_eq!(e("{}"), "priority_levels: No pipelines are defined in the priority list");
+    assert_eq!(
+        e("{}"),
+        "priority_levels: No pipelines are defined in the priority list"
+    );
     assert_eq!(
         e("priority_levels: [[traces/a], []]"),
         "priority_levels[1]: a priority level needs at least one pipeline"

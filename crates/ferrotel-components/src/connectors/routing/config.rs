@@ -84,9 +84,7 @@ pub struct RequestCondition {
 impl RequestCondition {
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
-            format!(
-                "request condition {text:?} must be request[\"<key>\"] == \"<value>\" (or !=)"
-            )
+            format!("request condition {text:?} must be request[\"<key>\"] == \"<value>\" (or !=)")
         };
         let rest = text.trim().strip_prefix("request[\"").ok_or_else(bad)?;
         let (key, rest) = rest.split_once("\"]").ok_or_else(bad)?;

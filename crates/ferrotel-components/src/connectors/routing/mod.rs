@@ -241,7 +241,9 @@ impl Consumer for Routing {
             let mut first_err: Option<ConsumeError> = None;
             for r in futures::future::join_all(sends).await {
                 if let Err(e) = r
-                    && first_err.as_ref().is_none_or(|p| !p.is_retryable() && e.is_retryable())
+                    && first_err
+                        .as_ref()
+                        .is_none_or(|p| !p.is_retryable() && e.is_retryable())
                 {
                     first_err = Some(e);
                 }

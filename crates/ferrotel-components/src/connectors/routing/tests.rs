@@ -99,7 +99,10 @@ fn tenant(t: &str) -> String {
     if t.is_empty() {
         String::new()
     } else {
-        format!("{:?}", ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(t.into()))
+        format!(
+            "{:?}",
+            ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(t.into())
+        )
     }
 }
 
@@ -124,12 +127,20 @@ table:
         Signal::Traces,
     );
     conn.consume(
-        traces(vec![("acme", vec!["1"]), ("other", vec!["2"]), ("", vec!["3"])]),
+        traces(vec![
+            ("acme", vec!["1"]),
+            ("other", vec!["2"]),
+            ("", vec!["3"]),
+        ]),
         Context::default(),
     )
     .await
     .unwrap();
-    assert_eq!(got(&p.a), v(&[("acme", &["1"])]), "acme matches both routes, goes to the first");
+    assert_eq!(
+        got(&p.a),
+        v(&[("acme", &["1"])]),
+        "acme matches both routes, goes to the first"
+    );
     assert_eq!(got(&p.b), v(&[("other", &["2"])]));
     assert_eq!(got(&p.d), v(&[("", &["3"])]));
 }
@@ -146,9 +157,12 @@ table:
 "#,
         Signal::Traces,
     );
-    conn.consume(traces(vec![("t", vec!["ping", "work", "ping"])]), Context::default())
-        .await
-        .unwrap();
+    conn.consume(
+        traces(vec![("t", vec!["ping", "work", "ping"])]),
+        Context::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(got(&p.a), v(&[("t", &["ping", "ping"])]));
     assert_eq!(got(&p.b), v(&[("t", &["ping", "ping"])]));
     assert_eq!(got(&p.d), v(&[("t", &["work"])]));
@@ -222,27 +236,46 @@ fn pipelines_must_receive_from_the_connector() {
     let r: Vec<(PipelineId, ConsumerRef)> =
         vec![("traces/a".parse().unwrap(), Recorder::new() as ConsumerRef)];
     let e = RoutingConnectorFactory
-        .create_routed(ctx("routing", Kind::Connector), c, Signal::Traces, Signal::Traces, r)
+        .create_routed(
+            ctx("routing", Kind::Connector),
+            c,
+            Signal::Traces,
+            Signal::Traces,
+            r,
+        )
         .err()
         .unwrap();
     assert_eq!(
         e.to_string(),
         "table[0]::pipelines[0]: pipeline \"traces/nope\" does not receive from connector \"routing\""
     );
-    let c: RoutingConfig = config("table: [{context: span, condition: 'true', pipelines: [logs/a]}]");
+    let c: RoutingConfig =
+        config("table: [{context: span, condition: 'true', pipelines: [logs/a]}]");
     let r: Vec<(PipelineId, ConsumerRef)> =
         vec![("logs/a".parse().unwrap(), Recorder::new() as ConsumerRef)];
     let e = RoutingConnectorFactory
-        .create_routed(ctx("routing", Kind::Connector), c, Signal::Logs, Signal::Logs, r)
+        .create_routed(
+            ctx("routing", Kind::Connector),
+            c,
+            Signal::Logs,
+            Signal::Logs,
+            r,
+        )
         .err()
         .unwrap();
-    assert_eq!(e.to_string(), "table[0]::context: context \"span\" cannot route logs");
+    assert_eq!(
+        e.to_string(),
+        "table[0]::context: context \"span\" cannot route logs"
+    );
 }
 
 #[test]
 fn config_errors() {
     let e = |y: &str| config_error::<RoutingConfig>(y);
-    assert_eq!(e("{}"), "table: invalid routing table: the routing table is empty");
+    assert_eq!(
+        e("{}"),
+        "table: invalid routing table: the routing table is empty"
+    );
     assert_eq!(
         e("table: [{pipelines: [traces/a]}]"),
         "table[0]: invalid route: no condition or statement provided"
@@ -259,12 +292,25 @@ fn config_errors() {
         e("table: [{context: scope, condition: 'true', pipelines: [traces/a]}]"),
         "table[0]::context: invalid context: scope"
     );
-    assert!(e("table: [{statement: 'drop()', pipelines: [traces/a]}]")
-        .starts_with("table[0]::statement: statement \"drop()\" must be `route() where <condition>`"));
-    assert!(e("table: [{condition: 'name ==', pipelines: [traces/a]}]").starts_with("table[0]::condition: col"));
-    assert!(e("table: [{condition: 'true', pipelines: [spans/a]}]").starts_with("table[0]::pipelines[0]:"));
-    assert!(e("match_once: false\ntable: [{condition: 'true', pipelines: [traces/a]}]")
-        .starts_with("match_once: match_once: false is no longer supported"));
-    assert!(e("table: [{context: request, condition: 'request[x] == 1', pipelines: [traces/a]}]")
-        .starts_with("table[0]::condition: request condition"));
+    assert!(
+        e("table: [{statement: 'drop()', pipelines: [traces/a]}]").starts_with(
+            "table[0]::statement: statement \"drop()\" must be `route() where <condition>`"
+        )
+    );
+    assert!(
+        e("table: [{condition: 'name ==', pipelines: [traces/a]}]")
+            .starts_with("table[0]::condition: col")
+    );
+    assert!(
+        e("table: [{condition: 'true', pipelines: [spans/a]}]")
+            .starts_with("table[0]::pipelines[0]:")
+    );
+    assert!(
+        e("match_once: false\ntable: [{condition: 'true', pipelines: [traces/a]}]")
+            .starts_with("match_once: match_once: false is no longer supported")
+    );
+    assert!(
+        e("table: [{context: request, condition: 'request[x] == 1', pipelines: [traces/a]}]")
+            .starts_with("table[0]::condition: request condition")
+    );
 }

@@ -140,12 +140,12 @@ impl KeyBuilder {
 
 /// Finds or creates the series of `key` in `map`, diverting a new series past the cardinality
 /// limit into the overflow series.
-fn series<'m, V>(
-    map: &'m mut SeriesMap<V>,
+fn series<V>(
+    map: &mut SeriesMap<V>,
     kb: KeyBuilder,
     limit: usize,
     new: impl FnOnce() -> V,
-) -> &'m mut Series<V> {
+) -> &mut Series<V> {
     let (key, attrs) = if limit > 0 && map.len() >= limit && !map.contains_key(&kb.key) {
         let kv = KeyValue {
             key: OVERFLOW_KEY.into(),
@@ -193,7 +193,10 @@ impl Aggregator {
             .iter()
             .filter(|kv| {
                 self.config.resource_metrics_key_attributes.is_empty()
-                    || self.config.resource_metrics_key_attributes.contains(&kv.key)
+                    || self
+                        .config
+                        .resource_metrics_key_attributes
+                        .contains(&kv.key)
             })
             .map(|kv| {
                 (
@@ -219,15 +222,15 @@ impl Aggregator {
         let key = self.resource_key(attrs);
         self.tick += 1;
         let cap = self.config.resource_metrics_cache_size.max(1) as usize;
-        if !self.resources.contains_key(&key) && self.resources.len() >= cap {
-            if let Some(oldest) = self
+        if !self.resources.contains_key(&key)
+            && self.resources.len() >= cap
+            && let Some(oldest) = self
                 .resources
                 .iter()
                 .min_by_key(|(_, r)| r.last_used)
                 .map(|(k, _)| k.clone())
-            {
-                self.resources.remove(&oldest);
-            }
+        {
+            self.resources.remove(&oldest);
         }
         let tick = self.tick;
         let entry = self.resources.entry(key).or_insert_with(|| ResourceEntry {
@@ -255,7 +258,11 @@ impl Aggregator {
         let limit = c.aggregation_cardinality_limit as usize;
         let unit = c.histogram.unit;
         let histogram = !c.histogram.disable;
-        let exp_size = c.histogram.exponential.as_ref().map(|e| e.max_size as usize);
+        let exp_size = c
+            .histogram
+            .exponential
+            .as_ref()
+            .map(|e| e.max_size as usize);
         let n_bounds = self.bounds.len();
         for rs in &req.resource_spans {
             let res_attrs: &[KeyValue] = rs
@@ -314,8 +321,7 @@ impl Aggregator {
 
                     if histogram {
                         let mut hist_key = base.clone();
-                        hist_key
-                            .dims(&config.histogram.dimensions, &[&span.attributes, res_attrs]);
+                        hist_key.dims(&config.histogram.dimensions, &[&span.attributes, res_attrs]);
                         let sh = series(&mut entry.duration, hist_key, limit, || match exp_size {
                             Some(n) => HistValue::Exponential(ExpHistogram::new(n)),
                             None => HistValue::Explicit {
@@ -384,7 +390,14 @@ impl Aggregator {
             let start = if delta { self.last_flush } else { entry.start };
             let mut metrics = Vec::new();
             if !entry.calls.is_empty() {
-                metrics.push(sum_metric(&self.calls_name, "", &mut entry.calls, start, now, temporality));
+                metrics.push(sum_metric(
+                    &self.calls_name,
+                    "",
+                    &mut entry.calls,
+                    start,
+                    now,
+                    temporality,
+                ));
             }
             if !entry.duration.is_empty() {
                 let points = sorted(&mut entry.duration);
@@ -443,7 +456,14 @@ impl Aggregator {
                 });
             }
             if !entry.events.is_empty() {
-                metrics.push(sum_metric(&self.events_name, "", &mut entry.events, start, now, temporality));
+                metrics.push(sum_metric(
+                    &self.events_name,
+                    "",
+                    &mut entry.events,
+                    start,
+                    now,
+                    temporality,
+                ));
             }
             if delta {
                 entry.calls.clear();
@@ -527,4 +547,3 @@ fn sum_metric(
         ..Default::default()
     }
 }
-

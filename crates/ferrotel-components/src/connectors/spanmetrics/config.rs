@@ -111,7 +111,10 @@ pub struct ExplicitConfig {
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     #[derive(Deserialize)]
     struct One(#[serde(deserialize_with = "duration::deserialize")] Duration);
-    Ok(Vec::<One>::deserialize(d)?.into_iter().map(|o| o.0).collect())
+    Ok(Vec::<One>::deserialize(d)?
+        .into_iter()
+        .map(|o| o.0)
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -259,20 +262,23 @@ impl ComponentConfig for SpanMetricsConfig {
                 "use either `explicit` or `exponential` buckets histogram",
             ));
         }
-        if let Some(e) = &self.histogram.explicit {
-            if e.buckets.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(ConfigError::field(
-                    "histogram::explicit::buckets",
-                    "buckets must be in increasing order",
-                ));
-            }
+        if let Some(e) = &self.histogram.explicit
+            && e.buckets.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(ConfigError::field(
+                "histogram::explicit::buckets",
+                "buckets must be in increasing order",
+            ));
         }
         if let Some(e) = &self.histogram.exponential
             && !(1..=16384).contains(&e.max_size)
         {
             return Err(ConfigError::field(
                 "histogram::exponential::max_size",
-                format!("invalid max_size: {}, must be between 1 and 16384", e.max_size),
+                format!(
+                    "invalid max_size: {}, must be between 1 and 16384",
+                    e.max_size
+                ),
             ));
         }
         if self.aggregation_temporality != DELTA && self.aggregation_temporality != CUMULATIVE {

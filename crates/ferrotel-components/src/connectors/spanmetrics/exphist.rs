@@ -175,7 +175,10 @@ mod tests {
         let base = 2f64.powf(2f64.powi(-dp.scale));
         for v in &values {
             let i = index(*v, dp.scale);
-            assert!(base.powf(i as f64) < *v * (1.0 + 1e-9) && *v <= base.powf(i as f64 + 1.0) * (1.0 + 1e-9));
+            assert!(
+                base.powf(i as f64) < *v * (1.0 + 1e-9)
+                    && *v <= base.powf(i as f64 + 1.0) * (1.0 + 1e-9)
+            );
         }
         assert_eq!(p.bucket_counts.iter().sum::<u64>(), values.len() as u64);
     }

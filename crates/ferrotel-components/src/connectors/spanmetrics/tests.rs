@@ -3,7 +3,7 @@
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{KeyValue, any_value};
-use ferrotel_pdata::proto::metrics::v1::{Metric, metric::Data, number_data_point};
+use ferrotel_pdata::proto::metrics::v1::{Metric, exemplar, metric::Data, number_data_point};
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use ferrotel_pdata::{Payload, Request};
@@ -141,36 +141,60 @@ fn calls_and_default_explicit_buckets() {
     let out = agg.flush(T0 + 5).unwrap();
     assert_eq!(out.resource_metrics.len(), 1);
     let rm = &out.resource_metrics[0];
-    assert_eq!(attrs_map(&rm.resource.as_ref().unwrap().attributes), a(&[("service.name", "shop")]));
-    assert_eq!(rm.scope_metrics[0].scope.as_ref().unwrap().name, "spanmetricsconnector");
+    assert_eq!(
+        attrs_map(&rm.resource.as_ref().unwrap().attributes),
+        a(&[("service.name", "shop")])
+    );
+    assert_eq!(
+        rm.scope_metrics[0].scope.as_ref().unwrap().name,
+        "spanmetricsconnector"
+    );
     let calls = metric(&out, "traces.span.metrics.calls");
     assert_eq!(calls.len(), 1);
     assert_eq!(
         sum_points(calls[0]),
         vec![
-            (base_attrs("shop", "GET /", "SPAN_KIND_SERVER", "STATUS_CODE_ERROR"), 1),
-            (base_attrs("shop", "GET /", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET"), 5),
+            (
+                base_attrs("shop", "GET /", "SPAN_KIND_SERVER", "STATUS_CODE_ERROR"),
+                1
+            ),
+            (
+                base_attrs("shop", "GET /", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET"),
+                5
+            ),
         ]
     );
-    let Some(Data::Sum(s)) = &calls[0].data else { unreachable!() };
+    let Some(Data::Sum(s)) = &calls[0].data else {
+        unreachable!()
+    };
     assert_eq!(s.aggregation_temporality, 2, "cumulative by default");
     assert_eq!(s.data_points[0].start_time_unix_nano, T0);
     assert_eq!(s.data_points[0].time_unix_nano, T0 + 5);
 
     let dur = metric(&out, "traces.span.metrics.duration");
     assert_eq!(dur[0].unit, "ms");
-    let Some(Data::Histogram(h)) = &dur[0].data else { panic!("explicit histogram") };
+    let Some(Data::Histogram(h)) = &dur[0].data else {
+        panic!("explicit histogram")
+    };
     let unset = h
         .data_points
         .iter()
-        .find(|p| attrs_map(&p.attributes).contains(&("status.code".into(), "STATUS_CODE_UNSET".into())))
+        .find(|p| {
+            attrs_map(&p.attributes).contains(&("status.code".into(), "STATUS_CODE_UNSET".into()))
+        })
         .unwrap();
     assert_eq!(
         unset.explicit_bounds,
-        vec![2., 4., 6., 8., 10., 50., 100., 200., 400., 800., 1000., 1400., 2000., 5000., 10000., 15000.]
+        vec![
+            2., 4., 6., 8., 10., 50., 100., 200., 400., 800., 1000., 1400., 2000., 5000., 10000.,
+            15000.
+        ]
     );
     //                          2  4  6  8 10 50 100 ... 15000 +inf
-    assert_eq!(unset.bucket_counts, vec![2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(
+        unset.bucket_counts,
+        vec![2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    );
     assert_eq!(unset.count, 5);
     assert_eq!(unset.sum, Some(1. + 2. + 3. + 50. + 20_000.));
     assert!(unset.exemplars.is_empty(), "exemplars are off by default");
@@ -198,9 +222,15 @@ fn cumulative_accumulates_and_delta_resets() {
     let out = delta.flush(T0 + 3).unwrap();
     let m = metric(&out, "traces.span.metrics.calls")[0];
     assert_eq!(sum_points(m)[0].1, 2);
-    let Some(Data::Sum(s)) = &m.data else { unreachable!() };
+    let Some(Data::Sum(s)) = &m.data else {
+        unreachable!()
+    };
     assert_eq!(s.aggregation_temporality, 1);
-    assert_eq!(s.data_points[0].start_time_unix_nano, T0 + 1, "starts at the previous flush");
+    assert_eq!(
+        s.data_points[0].start_time_unix_nano,
+        T0 + 1,
+        "starts at the previous flush"
+    );
     assert!(delta.flush(T0 + 4).is_none(), "nothing new, nothing sent");
 }
 
@@ -240,7 +270,6 @@ fn exemplars_carry_trace_and_span_ids_up_to_the_limit() {
     };
     assert!(h.data_points[0].exemplars.is_empty());
 }
-use ferrotel_pdata::proto::metrics::v1::exemplar;
 
 #[test]
 fn dimensions_from_span_then_resource_with_defaults() {
@@ -286,10 +315,22 @@ histogram: {dimensions: [{name: h.only, default: yes}]}
             (with("POST", "eu", ("peer", "none")), 1),
         ]
     );
-    let Some(Data::Histogram(h)) = &metric(&out, "duration")[0].data else { unreachable!() };
-    let mut got: Vec<_> = h.data_points.iter().map(|p| attrs_map(&p.attributes)).collect();
+    let Some(Data::Histogram(h)) = &metric(&out, "duration")[0].data else {
+        unreachable!()
+    };
+    let mut got: Vec<_> = h
+        .data_points
+        .iter()
+        .map(|p| attrs_map(&p.attributes))
+        .collect();
     got.sort();
-    assert_eq!(got, vec![with("GET", "us", ("h.only", "yes")), with("POST", "eu", ("h.only", "yes"))]);
+    assert_eq!(
+        got,
+        vec![
+            with("GET", "us", ("h.only", "yes")),
+            with("POST", "eu", ("h.only", "yes"))
+        ]
+    );
 }
 
 #[test]
@@ -310,7 +351,9 @@ fn seconds_and_configured_buckets() {
     let out = agg.flush(T0 + 1).unwrap();
     let m = metric(&out, "traces.span.metrics.duration")[0];
     assert_eq!(m.unit, "s");
-    let Some(Data::Histogram(h)) = &m.data else { unreachable!() };
+    let Some(Data::Histogram(h)) = &m.data else {
+        unreachable!()
+    };
     assert_eq!(h.data_points[0].explicit_bounds, vec![0.1, 1.0, 2.0]);
     assert_eq!(h.data_points[0].bucket_counts, vec![2, 0, 1, 1]);
     assert!((h.data_points[0].sum.unwrap() - 4.65).abs() < 1e-9);
@@ -335,7 +378,10 @@ fn exponential_histogram() {
     assert_eq!(p.scale, -1);
     let pos = p.positive.as_ref().unwrap();
     assert_eq!((pos.offset, pos.bucket_counts.clone()), (-1, vec![1, 2, 2]));
-    assert_eq!((p.count, p.sum, p.min, p.max), (5, Some(31.0), Some(1.0), Some(16.0)));
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max),
+        (5, Some(31.0), Some(1.0), Some(16.0))
+    );
 }
 
 #[test]
@@ -352,8 +398,14 @@ fn cardinality_limit_overflows_into_one_series() {
         sum_points(metric(&out, "traces.span.metrics.calls")[0]),
         vec![
             (a(&[("otel.metric.overflow", "true")]), 2),
-            (base_attrs("s", "a", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET"), 2),
-            (base_attrs("s", "b", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET"), 1),
+            (
+                base_attrs("s", "a", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET"),
+                2
+            ),
+            (
+                base_attrs("s", "b", "SPAN_KIND_INTERNAL", "STATUS_CODE_UNSET"),
+                1
+            ),
         ]
     );
 }
@@ -369,18 +421,34 @@ fn resource_key_attributes_and_spans_without_service() {
         &req(vec![
             (r1, vec![sp("x", 1, 0, MS, 1, vec![])]),
             (r2, vec![sp("x", 1, 0, MS, 2, vec![])]),
-            (vec![kv_str("host.name", "h3")], vec![sp("x", 1, 0, MS, 3, vec![])]),
+            (
+                vec![kv_str("host.name", "h3")],
+                vec![sp("x", 1, 0, MS, 3, vec![])],
+            ),
         ]),
         T0,
     );
     let out = agg.flush(T0 + 1).unwrap();
-    assert_eq!(out.resource_metrics.len(), 1, "one resource by service.name");
+    assert_eq!(
+        out.resource_metrics.len(),
+        1,
+        "one resource by service.name"
+    );
     // The resource keeps the attributes of the first span seen.
     assert_eq!(
-        attrs_map(&out.resource_metrics[0].resource.as_ref().unwrap().attributes),
+        attrs_map(
+            &out.resource_metrics[0]
+                .resource
+                .as_ref()
+                .unwrap()
+                .attributes
+        ),
         a(&[("service.name", "a"), ("host.name", "h1")])
     );
-    assert_eq!(sum_points(metric(&out, "traces.span.metrics.calls")[0])[0].1, 2);
+    assert_eq!(
+        sum_points(metric(&out, "traces.span.metrics.calls")[0])[0].1,
+        2
+    );
 }
 
 #[test]
@@ -409,13 +477,20 @@ fn events_metric() {
 fn resource_cache_evicts_least_recently_used() {
     let mut agg = aggregator("resource_metrics_cache_size: 2");
     for (i, s) in ["a", "b", "a", "c"].iter().enumerate() {
-        agg.add(&req(vec![(svc(s), vec![sp("x", 1, 0, MS, i as u8 + 1, vec![])])]), T0);
+        agg.add(
+            &req(vec![(svc(s), vec![sp("x", 1, 0, MS, i as u8 + 1, vec![])])]),
+            T0,
+        );
     }
     let out = agg.flush(T0 + 1).unwrap();
     let mut services: Vec<_> = out
         .resource_metrics
         .iter()
-        .map(|r| attrs_map(&r.resource.as_ref().unwrap().attributes)[0].1.clone())
+        .map(|r| {
+            attrs_map(&r.resource.as_ref().unwrap().attributes)[0]
+                .1
+                .clone()
+        })
         .collect();
     services.sort();
     assert_eq!(services, vec!["a", "c"], "b was least recently used");
@@ -424,7 +499,10 @@ fn resource_cache_evicts_least_recently_used() {
 #[test]
 fn metrics_expire() {
     let mut agg = aggregator("metrics_expiration: 10s");
-    agg.add(&req(vec![(svc("a"), vec![sp("x", 1, 0, MS, 1, vec![])])]), T0);
+    agg.add(
+        &req(vec![(svc("a"), vec![sp("x", 1, 0, MS, 1, vec![])])]),
+        T0,
+    );
     assert!(agg.flush(T0 + 1_000 * MS).is_some());
     assert!(agg.flush(T0 + 11_000 * MS).is_none());
     assert_eq!(agg.series_count(), 0);
@@ -435,21 +513,39 @@ fn config_errors_name_the_field() {
     let e = config_error::<SpanMetricsConfig>("dimensions: [{name: span.kind}]");
     assert_eq!(e, "dimensions[0]::name: duplicate dimension name span.kind");
     let e = config_error::<SpanMetricsConfig>("histogram: {explicit: {}, exponential: {}}");
-    assert_eq!(e, "histogram: use either `explicit` or `exponential` buckets histogram");
+    assert_eq!(
+        e,
+        "histogram: use either `explicit` or `exponential` buckets histogram"
+    );
     let e = config_error::<SpanMetricsConfig>("events: {enabled: true}");
     assert_eq!(e, "events::dimensions: no dimensions configured for events");
     let e = config_error::<SpanMetricsConfig>("aggregation_cardinality_limit: -1");
-    assert!(e.starts_with("aggregation_cardinality_limit: invalid aggregation_cardinality_limit: -1"), "{e}");
+    assert!(
+        e.starts_with("aggregation_cardinality_limit: invalid aggregation_cardinality_limit: -1"),
+        "{e}"
+    );
     let e = config_error::<SpanMetricsConfig>("aggregation_temporality: DELTA");
-    assert!(e.starts_with("aggregation_temporality: unknown aggregation temporality \"DELTA\""), "{e}");
+    assert!(
+        e.starts_with("aggregation_temporality: unknown aggregation temporality \"DELTA\""),
+        "{e}"
+    );
     let e = config_error::<SpanMetricsConfig>("histogram: {unit: min}");
     assert!(e.contains("unknown unit \"min\""), "{e}");
     let e = config_error::<SpanMetricsConfig>("histogram: {explicit: {buckets: [2ms, 1ms]}}");
-    assert_eq!(e, "histogram::explicit::buckets: buckets must be in increasing order");
+    assert_eq!(
+        e,
+        "histogram::explicit::buckets: buckets must be in increasing order"
+    );
     let e = config_error::<SpanMetricsConfig>("exclude_dimensions: [foo]");
-    assert!(e.starts_with("exclude_dimensions[0]: \"foo\" is not a default dimension"), "{e}");
+    assert!(
+        e.starts_with("exclude_dimensions[0]: \"foo\" is not a default dimension"),
+        "{e}"
+    );
     let e = config_error::<SpanMetricsConfig>("metrics_flush_interval: 0s");
-    assert!(e.starts_with("metrics_flush_interval: invalid metrics_flush_interval"), "{e}");
+    assert!(
+        e.starts_with("metrics_flush_interval: invalid metrics_flush_interval"),
+        "{e}"
+    );
     let e = config_error::<SpanMetricsConfig>("unknown_key: 1");
     assert!(e.contains("unknown_key"), "{e}");
     let c = SpanMetricsConfig::default();
@@ -479,5 +575,8 @@ async fn the_timer_flushes_and_shutdown_flushes_the_rest() {
     let Request::Metrics(last) = got.last().unwrap().to_request().unwrap() else {
         panic!("metrics")
     };
-    assert_eq!(sum_points(metric(&last, "traces.span.metrics.calls")[0])[0].1, 1);
+    assert_eq!(
+        sum_points(metric(&last, "traces.span.metrics.calls")[0])[0].1,
+        1
+    );
 }

@@ -2,7 +2,11 @@
 //! `connectors/`, `extensions/`. [`registry`] is the explicit list of all of them.
 
 pub mod connectors {
+    pub mod count;
+    pub mod failover;
     pub mod forward;
+    pub mod routing;
+    pub mod spanmetrics;
 }
 pub mod exporters {
     pub mod debug;
@@ -77,7 +81,11 @@ pub fn registry() -> Registry {
     }
     #[cfg(feature = "jaeger")]
     r.receiver(ferrotel_jaeger::JaegerReceiverFactory);
+    r.connector(connectors::count::CountConnectorFactory);
+    r.connector(connectors::failover::FailoverConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
+    r.connector(connectors::routing::RoutingConnectorFactory);
+    r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);
     #[cfg(feature = "pprof")]

@@ -57,6 +57,13 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Processor, "attributes") => "actions: [{key: k, action: delete}]".into(),
         (Kind::Processor, "resource") => "attributes: [{key: k, action: delete}]".into(),
         (Kind::Processor, "tail_sampling") => "policies: [{name: all, type: always_sample}]".into(),
+        (Kind::Connector, "routing") => {
+            "table: [{condition: 'true', pipelines: [traces/a, metrics/a, logs/a]}]".into()
+        }
+        (Kind::Connector, "failover") => {
+            "priority_levels: [[traces/a, metrics/a, logs/a], [traces/b, metrics/b, logs/b]]"
+                .into()
+        }
         _ => return None,
     })
 }

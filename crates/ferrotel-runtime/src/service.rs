@@ -179,7 +179,8 @@ impl Service {
                 let info = registry
                     .info(Kind::Connector, r.id.type_name())
                     .expect("validated");
-                let mut by_signal: BTreeMap<Signal, Vec<ConsumerRef>> = BTreeMap::new();
+                let mut by_signal: BTreeMap<Signal, Vec<(PipelineId, ConsumerRef)>> =
+                    BTreeMap::new();
                 for (down_id, down) in &config.service.pipelines {
                     if down.receivers.iter().any(|x| x.id == r.id)
                         && info.connects.contains(&(pid.signal, down_id.signal))
@@ -187,18 +188,18 @@ impl Service {
                         by_signal
                             .entry(down_id.signal)
                             .or_default()
-                            .push(entries[down_id].clone());
+                            .push((down_id.clone(), entries[down_id].clone()));
                     }
                 }
-                for (to, nexts) in by_signal {
+                for (to, routes) in by_signal {
                     let f = &registry.connectors[r.id.type_name()];
                     let c = f
-                        .create(
+                        .create_routed(
                             ctx(&r.id, Kind::Connector, &extensions),
                             node_of(&config.connectors, &r.id),
                             pid.signal,
                             to,
-                            Fanout::of(nexts),
+                            routes,
                         )
                         .map_err(|e| build_err(Kind::Connector, &r.id, e))?;
                     outputs.push(PanicGuard::wrap(

@@ -401,15 +401,60 @@ fn no_config_default_answers_on_4318_and_16686() {
         ready.contains("UI and query APIs: http://127.0.0.1:16686"),
         "{ready}"
     );
-    let json = std::fs::read(repo_root().join("examples/trace.json")).unwrap();
-    let body = ferrotel_pdata::json::decode(ferrotel_pdata::Signal::Traces, &json)
-        .unwrap()
-        .encode_proto();
-    assert_eq!(post_otlp(4318, "/v1/traces", &body).unwrap(), 200);
+    // The README's try-it commands, as the README shows them, from the repository's root.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let try_it: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("curl ") && l.contains("examples/"))
+        .collect();
+    assert_eq!(
+        try_it.len(),
+        2,
+        "the README's try-it curl commands: {try_it:?}"
+    );
+    for command in &try_it {
+        let out = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with('{') && !stdout.contains("rror"),
+            "{command}: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     wait_for(
         Duration::from_secs(10),
-        "the example trace in the store",
-        || get_json(16686, "/api/v1/services")["services"] == json!(["my.service"]),
+        "the example trace and logs in the store",
+        || {
+            get_json(16686, "/api/v1/services")["services"] == json!(["my.service"])
+                && get(16686, "/api/v1/logs?service=my.service")
+                    .text()
+                    .contains("Example log record")
+        },
+    );
+    assert_eq!(
+        get(16686, &format!("/api/traces/{EXAMPLE_TRACE}")).status,
+        200
+    );
+    // OTLP/gRPC on 4317, from the Python SDK's gRPC exporter.
+    let sent = run_client(
+        Command::new("python3").args(["-c", PYTHON_GRPC_SPAN, "127.0.0.1:4317"]),
+        PIP_HINT,
+    );
+    let grpc_trace = sent["trace_id"].as_str().unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the gRPC trace in the store",
+        || get(16686, &format!("/api/traces/{grpc_trace}")).status == 200,
+    );
+    let t = get_json(16686, &format!("/api/traces/{grpc_trace}"));
+    assert_eq!(
+        t["data"][0]["spans"][0]["operationName"], "grpc-span",
+        "{t}"
     );
     assert_eq!(terminate(child), Some(0));
     // Nothing written beside it: the default keeps data in memory.
@@ -499,3 +544,150 @@ fn data_dir_is_locked_and_a_foreign_one_is_set_aside() {
     let kept = dir.path().join(&set_aside[0]).join("notes.txt");
     assert_eq!(std::fs::read_to_string(kept).unwrap(), "not telemetry");
 }
+
+/// Runs `ferrotel ARGS...` to completion: (exit code, stdout, stderr).
+fn ferrotel_output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Posts one of the repository's examples (OTLP/JSON) as OTLP/HTTP protobuf.
+fn post_example(http: u16, file: &str, signal: ferrotel_pdata::Signal, path: &str) {
+    let json = std::fs::read(repo_root().join("examples").join(file)).unwrap();
+    let body = ferrotel_pdata::json::decode(signal, &json)
+        .unwrap()
+        .encode_proto();
+    assert_eq!(post_otlp(http, path, &body).unwrap(), 200, "{file}");
+}
+
+const EXAMPLE_TRACE: &str = "5b8efff798038103d269b633813fc60c";
+const EXAMPLE_SPAN: &str = "eee19b7ec3c1b174";
+
+/// `ferrotel query` against a running instance: each subcommand names what was sent; an
+/// unknown trace and an endpoint nobody listens on are errors with a non-zero exit.
+#[test]
+fn query_subcommand_reads_a_running_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let cfg = dir.path().join("local.yaml");
+    std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+    let (child, _) = spawn(&["--config", cfg.to_str().unwrap()], dir.path());
+    post_example(
+        http,
+        "trace.json",
+        ferrotel_pdata::Signal::Traces,
+        "/v1/traces",
+    );
+    post_example(http, "logs.json", ferrotel_pdata::Signal::Logs, "/v1/logs");
+    wait_for(Duration::from_secs(10), "the example in the store", || {
+        get_json(ui, "/api/v1/services")["services"] == json!(["my.service"])
+    });
+    let endpoint = format!("http://127.0.0.1:{ui}");
+    let query = |args: &[&str]| {
+        let mut all = vec!["query", "--endpoint", endpoint.as_str()];
+        all.extend_from_slice(args);
+        ferrotel_output(&all)
+    };
+
+    let (code, out, err) = query(&["services"]);
+    assert_eq!((code, out.as_str()), (Some(0), "my.service\n"), "{err}");
+
+    let (code, out, err) = query(&["traces", "--service", "my.service"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one trace:\n{out}");
+    assert!(lines[0].starts_with("TRACE ID"), "{out}");
+    for want in [EXAMPLE_TRACE, "my.service: I'm a server span"] {
+        assert!(lines[1].contains(want), "{want:?} not in {out}");
+    }
+    // A filter that matches nothing leaves only the header: the filter reached the server.
+    let (code, out, err) = query(&["traces", "--service", "my.service", "--operation", "nope"]);
+    assert_eq!((code, out.lines().count()), (Some(0), 1), "{out}{err}");
+
+    let (code, out, err) = query(&["trace", EXAMPLE_TRACE]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("my.service I'm a server span ") && out.contains(EXAMPLE_SPAN),
+        "{out}"
+    );
+
+    let (code, out, err) = query(&["logs", "--service", "my.service"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Example log record"), "{out}");
+    assert!(
+        out.contains(&format!("trace {EXAMPLE_TRACE} span {EXAMPLE_SPAN}")),
+        "{out}"
+    );
+    let (code, out, err) = query(&["logs", "--body", "no such text"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "{err}");
+
+    // An unknown trace: the API's 404 message, exit 1, nothing on stdout.
+    let (code, out, err) = query(&["trace", "0123456789abcdef0123456789abcdef"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert!(err.starts_with("error: HTTP 404"), "{err}");
+    // A malformed --tag is refused before any request, naming the flag.
+    let (code, _, err) = query(&["traces", "--service", "s", "--tag", "novalue"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--tag \"novalue\": expected key=value"),
+        "{err}"
+    );
+    assert_eq!(terminate(child), Some(0));
+
+    // Nobody listens there any more: a clear error, not a panic.
+    let (code, out, err) = query(&["services"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert!(
+        err.starts_with("error: ") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.1:{ui}")),
+        "the error names the endpoint: {err}"
+    );
+}
+
+/// `ferrotel default-config` prints the embedded default, and that output validates.
+#[test]
+fn default_config_prints_the_embedded_default_which_validates() {
+    let (code, out, err) = ferrotel_output(&["default-config"]);
+    assert_eq!(code, Some(0), "{err}");
+    let embedded =
+        std::fs::read_to_string(repo_root().join("crates/ferrotel/src/default.yaml")).unwrap();
+    assert_eq!(out, embedded);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("default.yaml");
+    std::fs::write(&file, &out).unwrap();
+    let (code, _, err) = ferrotel_output(&["validate", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Sends one span named `grpc-span` from service `grpc.client` with the Python SDK's OTLP/gRPC
+/// exporter to argv[1]; prints `{"trace_id": ...}`.
+const PYTHON_GRPC_SPAN: &str = r#"
+import json, sys
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+exporter = OTLPSpanExporter(endpoint=sys.argv[1], insecure=True, timeout=10)
+results = []
+class Recording(SimpleSpanProcessor):
+    def on_end(self, span):
+        results.append(exporter.export([span]))
+provider = TracerProvider(resource=Resource.create({"service.name": "grpc.client"}))
+provider.add_span_processor(Recording(exporter))
+with provider.get_tracer("t").start_as_current_span("grpc-span") as span:
+    trace_id = format(span.get_span_context().trace_id, "032x")
+provider.shutdown()
+if results != [SpanExportResult.SUCCESS]:
+    sys.exit(f"export failed: {results}")
+print(json.dumps({"trace_id": trace_id}))
+"#;

@@ -691,3 +691,136 @@ if results != [SpanExportResult.SUCCESS]:
     sys.exit(f"export failed: {results}")
 print(json.dumps({"trace_id": trace_id}))
 "#;
+
+/// `n` spans of ~300 bytes each in a trace of their own (`trace` picks its id).
+fn bulky_spans(trace: u64, n: u64) -> Vec<u8> {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+    use ferrotel_pdata::proto::resource::v1::Resource;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    let string = |s: String| {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        })
+    };
+    let mut trace_id = [0u8; 16];
+    trace_id[8..].copy_from_slice(&(trace + 1).to_be_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let spans = (0..n)
+        .map(|i| Span {
+            trace_id: trace_id.to_vec().into(),
+            span_id: (trace * n + i + 1).to_be_bytes().to_vec().into(),
+            name: format!("op-{}", i % 10),
+            start_time_unix_nano: now,
+            end_time_unix_nano: now + 1_000_000,
+            attributes: vec![KeyValue {
+                key: "payload".into(),
+                value: string(format!("{trace}-{i}-{}", "x".repeat(250))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: string("bulk".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    ferrotel_pdata::Request::Traces(req).encode_proto().to_vec()
+}
+
+/// A 1 MiB store fed ~10 MiB of spans through the binary: every request is accepted, the store
+/// stays under its cap and its own metrics count what it pruned.
+#[test]
+fn a_full_store_prunes_and_never_refuses() {
+    const CAP: u64 = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui, metrics) = (free_port(), free_port(), free_port(), free_port());
+    let cfg = config(grpc, http, ui)
+        .replace("max_size_mib: 64", "max_size_mib: 1")
+        .replace(
+            "telemetry: {metrics: {level: none}}",
+            &format!(
+                "telemetry: {{metrics: {{level: detailed, address: \"127.0.0.1:{metrics}\"}}}}"
+            ),
+        );
+    let file = dir.path().join("local.yaml");
+    std::fs::write(&file, cfg).unwrap();
+    let (child, _) = spawn(&["--config", file.to_str().unwrap()], dir.path());
+    let stats = || get_json(ui, "/api/v1/stats");
+    const REQUESTS: u64 = 40;
+    const SPANS: u64 = 1000;
+    for r in 0..REQUESTS {
+        let body = bulky_spans(r, SPANS);
+        assert_eq!(
+            post_otlp(http, "/v1/traces", &body).unwrap(),
+            200,
+            "request {r}"
+        );
+        let s = stats();
+        assert!(
+            s["bytes"].as_u64().unwrap() <= CAP,
+            "after request {r}: {s}"
+        );
+    }
+    let s = stats();
+    let (kept, pruned) = (
+        s["spans"].as_u64().unwrap(),
+        s["prunedSpans"].as_u64().unwrap(),
+    );
+    assert!(kept > 0 && pruned > 0, "{s}");
+    assert_eq!(kept + pruned, REQUESTS * SPANS, "{s}");
+    // The newest trace is kept, the oldest pruned.
+    assert_eq!(
+        get(ui, &format!("/api/v1/traces/{:032x}", REQUESTS)).status,
+        200
+    );
+    assert_eq!(get(ui, &format!("/api/v1/traces/{:032x}", 1)).status, 404);
+
+    let series = |name: &str, labels: &[(&str, &str)]| {
+        let text = client::get(
+            &format!("http://127.0.0.1:{metrics}"),
+            "/metrics",
+            "text/plain",
+        )
+        .unwrap()
+        .text();
+        assert!(text.contains(name), "no {name} in\n{text}");
+        metric_value(&text, name, labels)
+    };
+    let own = |name: &str| series(name, &[("exporter", "local_store")]);
+    wait_for(Duration::from_secs(10), "the pruned counter", || {
+        own("ferrotel_local_store_pruned_spans_total") == pruned as f64
+    });
+    assert_eq!(
+        own("ferrotel_local_store_stored_spans_total"),
+        (REQUESTS * SPANS) as f64
+    );
+    let bytes = own("ferrotel_local_store_bytes");
+    assert!(bytes > 0.0 && bytes <= CAP as f64, "{bytes}");
+    let receiver = [("receiver", "otlp")];
+    assert_eq!(
+        series("otelcol_receiver_accepted_spans_total", &receiver),
+        (REQUESTS * SPANS) as f64
+    );
+    assert_eq!(
+        series("otelcol_receiver_refused_spans_total", &receiver),
+        0.0
+    );
+    assert_eq!(terminate(child), Some(0));
+}

@@ -58,7 +58,7 @@ service:
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}");
     text.lines()
-        .filter(|l| !l.is_empty() && !(l.starts_with("ferrotel ") && l.contains(" ready in ")))
+        .filter(|l| !(l.is_empty() || l.starts_with("ferrotel ") && l.contains(" ready in ")))
         .map(str::to_string)
         .collect()
 }

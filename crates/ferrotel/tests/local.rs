@@ -824,3 +824,47 @@ fn a_full_store_prunes_and_never_refuses() {
     );
     assert_eq!(terminate(child), Some(0));
 }
+
+/// A SIGTERM as soon as the ready line is out is a clean shutdown with exit status 0, not the
+/// signal's default action: the handlers are installed before startup, not after the ready line.
+#[test]
+fn sigterm_right_after_the_ready_line_is_a_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let cfg = dir.path().join("local.yaml");
+    std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+    for attempt in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut head = Vec::new();
+        for line in lines.by_ref().map_while(Result::ok) {
+            let ready = line.contains(" ready in ");
+            head.push(line);
+            if ready {
+                // Directly, not through a `kill` process: the signal lands within microseconds.
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                break;
+            }
+        }
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "attempt {attempt}: {status}\n{}\n{}",
+            head.join("\n"),
+            rest.join("\n")
+        );
+        assert!(
+            rest.iter().any(|l| l.contains("shutdown complete")),
+            "{rest:#?}"
+        );
+    }
+}

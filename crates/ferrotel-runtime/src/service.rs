@@ -422,26 +422,46 @@ impl Service {
 
     /// Runs until SIGINT or SIGTERM, then drains.
     pub async fn run_until_signal(&self) {
-        wait_for_signal().await;
+        self.run_until(catch_signals()).await;
+    }
+
+    /// Runs until `signal` completes (from [`catch_signals`], installed before the service
+    /// started), then shuts down.
+    pub async fn run_until(&self, signal: impl Future<Output = ()>) {
+        signal.await;
         tracing::info!(timeout = ?self.shutdown_timeout, "shutdown signal received; draining");
         self.shutdown().await;
         tracing::info!("shutdown complete");
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that completes on the
+/// first of them. Installed before startup (as the Go Collector does), a signal that arrives
+/// while components start, or just after the ready line, is a clean shutdown rather than the
+/// default action (killed, exit status none, nothing flushed). Needs the tokio runtime.
+pub fn catch_signals() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        async move {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+/// Waits for SIGINT or SIGTERM (handlers installed on the first poll: prefer
+/// [`catch_signals`] before startup).
+pub async fn wait_for_signal() {
+    catch_signals().await;
 }

@@ -76,7 +76,6 @@ fn opentelemetry_demo_config() {
     assert_eq!(
         unknown,
         set(&[
-            "connector spanmetrics",
             "exporter opensearch",
             "receiver docker_stats",
             "receiver httpcheck",

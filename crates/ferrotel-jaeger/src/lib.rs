@@ -12,8 +12,6 @@ mod http_body;
 pub mod model;
 pub mod proto;
 pub mod receiver;
-#[cfg(test)]
-mod testdata_util;
 pub mod thrift;
 pub mod to_otlp;
 #[cfg(test)]

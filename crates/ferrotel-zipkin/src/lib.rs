@@ -17,8 +17,6 @@ pub mod json;
 pub mod model;
 pub mod proto;
 pub mod receiver;
-#[cfg(test)]
-mod testdata_util;
 pub mod to_otlp;
 #[cfg(test)]
 mod translation_tests;

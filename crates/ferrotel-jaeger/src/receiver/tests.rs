@@ -13,12 +13,14 @@ use crate::thrift::{Protocol, encode};
 
 #[test]
 fn config_testdata() {
-    crate::testdata_util::check::<JaegerReceiverConfig>("receiver");
+    ferrotel_runtime::config::testdata::check::<JaegerReceiverConfig>(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/receiver/testdata"),
+    );
 }
 
 #[test]
 fn config_defaults_and_messages() {
-    let load = crate::testdata_util::load::<JaegerReceiverConfig>;
+    let load = ferrotel_runtime::config::testdata::load::<JaegerReceiverConfig>;
     let c = load("protocols:\n  thrift_compact:\n  grpc:\n").unwrap();
     let p = c.protocols.unwrap();
     let u = p.thrift_compact.unwrap();
@@ -89,7 +91,7 @@ impl Sink {
 }
 
 fn receiver(yaml: &str) -> (JaegerReceiver, Arc<Sink>) {
-    let cfg = crate::testdata_util::load::<JaegerReceiverConfig>(yaml).unwrap();
+    let cfg = ferrotel_runtime::config::testdata::load::<JaegerReceiverConfig>(yaml).unwrap();
     let sink = Arc::new(Sink::default());
     let ctx = CreateContext {
         id: "jaeger".parse().unwrap(),

@@ -149,17 +149,9 @@ pub struct BooleanAttributeConfig {
     pub invert_match: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorMode {
-    /// Log and treat the condition as false.
-    Ignore,
-    /// Treat the condition as false.
-    Silent,
-    /// The policy's decision is an error (counted; the trace is not sampled by it).
-    #[default]
-    Propagate,
-}
+/// OTTL's `error_mode`, as the filter and transform processors read it. In a policy,
+/// `propagate` makes the decision an error (counted; the trace is not sampled by it).
+pub use crate::processors::filter::config::ErrorMode;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -3,4 +3,4 @@
 //! or translate to OTLP, never panic.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| { ferrotel_jaeger::fuzz_decode(data) });
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrotel_jaeger::fuzz_decode(data));

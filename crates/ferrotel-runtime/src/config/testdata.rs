@@ -31,3 +31,17 @@ pub fn check<T: ComponentConfig + serde::de::DeserializeOwned>(dir: &Path) {
         }
     }
 }
+
+/// The files of a testdata folder, sorted: (path, contents).
+pub fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.display().to_string(), text)
+        })
+        .collect();
+    out.sort();
+    out
+}

@@ -16,6 +16,7 @@
 //! of more than [`MAX_GROUPS`] resource/scope groups. `tests.rs` checks that both paths
 //! agree, on generated spans and on every body of the translation tests.
 
+mod event;
 mod json;
 mod pb;
 mod proto;
@@ -112,6 +113,7 @@ pub(crate) struct Builder {
     resource: Vec<u32>,
     links: Vec<span::Link>,
     span: Vec<u8>,
+    scratch: Vec<u8>,
     text: String,
 }
 
@@ -132,6 +134,7 @@ impl Builder {
             resource: Vec::new(),
             links: Vec::new(),
             span: Vec::new(),
+            scratch: Vec::new(),
             text: String::new(),
         }
     }
@@ -339,8 +342,11 @@ impl Builder {
         put_uint(b, 10, u64::from(counts[0]));
         for (t, v) in annotations {
             let v = v.as_ref();
+            if v.starts_with('{') && event::write(*t, v, b, &mut self.scratch).is_some() {
+                continue;
+            }
             if v.starts_with('{') || v.contains('|') {
-                // Maybe attributes in JSON: rare, and the reference's parser decides.
+                // Attributes in a shape `event` leaves out: the reference's parser decides.
                 let e = rules::event(*t, v.to_owned());
                 put_len(b, 11, e.encoded_len());
                 e.encode_raw(b);

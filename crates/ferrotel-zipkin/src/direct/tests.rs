@@ -71,7 +71,19 @@ fn span() -> impl Strategy<Value = Span> {
         1..u64::MAX,
         prop_oneof![
             2 => tag_value(),
-            1 => Just(r#"{"ev":{"a":"b","n":2}}"#.to_owned()),
+            2 => prop::sample::select(vec![
+                r#"{"ev":{"a":"b","n":2}}"#,
+                r#"{"ev":{"b":1,"a":2}}"#,
+                r#"{"ev":{"a":null,"b":1}}"#,
+                r#"{"ev":{"a":18446744073709551615,"b":-1,"c":1.5e300,"d":"x\"y","e":true,"f":-0}}"#,
+                r#"{"":{}}"#,
+                r#" {"ev":{"a":1,"a":2}} "#,
+                r#"{"a":{},"b":{}}"#,
+                r#"{"ev":"not attributes"}"#,
+                r#"{"ev":{"a":[1,{"b":"c"}]}}"#,
+                r#"{"ev":{"a":1}"#,
+            ])
+            .prop_map(String::from),
             1 => Just(r#"ev|{"a":1.5}|3"#.to_owned()),
         ],
     )

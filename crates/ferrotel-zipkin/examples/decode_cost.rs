@@ -2,7 +2,7 @@
 //! on a request shaped like the benchmark load generator's (100 spans of one service: nine
 //! resource attributes copied onto every span as tags by the zipkin exporter, a server root
 //! with HTTP attributes, client children, an event on one span in five, a link on one in
-//! ten). Run under callgrind twice and subtract (docs/benchmarks.md, "Zipkin ingest"):
+//! ten, five 20-character attributes on each). Run under callgrind twice and subtract (docs/benchmarks.md, "Zipkin ingest"):
 //!
 //!     valgrind --tool=callgrind target/release/examples/decode_cost json direct 1
 //!     valgrind --tool=callgrind target/release/examples/decode_cost json direct 101
@@ -51,7 +51,13 @@ fn request() -> ExportTraceServiceRequest {
             } else {
                 vec![s("db.system.name", "postgresql")]
             };
-            attributes.push(s("net.sock.family", "inet"));
+            // The load generator's five `attr.N` of 20 random characters.
+            for a in 0..5u64 {
+                let text: String = (0..20u64)
+                    .map(|c| char::from(b'a' + ((k * 7 + a * 3 + c) % 26) as u8))
+                    .collect();
+                attributes.push(s(&format!("attr.{a}"), &text));
+            }
             let start = 1_733_550_000_000_000_000 + k * 20_000;
             let events = if k % 5 == 0 {
                 vec![span::Event {

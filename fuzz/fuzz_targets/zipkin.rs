@@ -1,5 +1,6 @@
 //! Fuzzes the zipkin receiver's decoders: any body, as v2 JSON, v2 protobuf or v1 JSON,
-//! decodes to an error or translates to OTLP and back to Zipkin, never panics.
+//! decodes to an error or translates to OTLP and back to Zipkin, never panics; the receiver's
+//! direct path (v2 JSON and protobuf straight to OTLP bytes) gives the reference's bytes.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

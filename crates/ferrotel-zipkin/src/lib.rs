@@ -7,10 +7,13 @@
 //! - `json`, `proto`, `v1`: the wire formats (v1 is converted to v2 as Zipkin's own
 //!   `V1SpanConverter` does).
 //! - `to_otlp`, `from_otlp`: the translation (docs/migration.md lists each rule and its test).
+//! - `direct`: the receiver's fast path, v2 JSON and protobuf straight to OTLP protobuf bytes
+//!   by the same rules, falling back to `json`/`proto` + `to_otlp` for anything unusual.
 //!
 //! The Jaeger half of the migration story belongs in its own crate beside this one; the two
 //! share nothing but OTLP.
 
+pub mod direct;
 pub mod exporter;
 pub mod from_otlp;
 pub mod json;
@@ -26,7 +29,8 @@ pub use exporter::ZipkinExporterFactory;
 pub use receiver::ZipkinReceiverFactory;
 
 /// Entry point for the fuzz target (`fuzz/fuzz_targets/zipkin.rs`), not an API: decoding any
-/// body in any format never panics, and what decodes translates to OTLP and back.
+/// body in any format never panics, what decodes translates to OTLP and back, and the direct
+/// path agrees with the reference wherever it answers.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     let opts = to_otlp::Options {
@@ -37,6 +41,12 @@ pub fn fuzz_decode(data: &[u8]) {
         proto::decode(data).ok(),
         v1::decode(data).ok(),
     ];
+    use receiver::Format;
+    for format in [Format::V2Json, Format::V2Proto] {
+        if let Err(e) = direct::check_agrees(format, data, &opts) {
+            panic!("{format:?}: {e}");
+        }
+    }
     for spans in decoded.into_iter().flatten() {
         {
             let req = to_otlp::to_otlp(spans, &opts);

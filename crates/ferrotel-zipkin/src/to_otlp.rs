@@ -84,24 +84,42 @@ pub(crate) fn kv(key: impl Into<String>, v: Value) -> KeyValue {
     }
 }
 
-/// The Go receiver's `parse_string_tags`: integer, then float, then boolean, else string.
-fn typed(v: String, parse: bool) -> Value {
+/// What a tag value becomes under the Go receiver's `parse_string_tags`: integer, then float,
+/// then boolean, else the string itself. Shared with the direct path (`crate::direct`).
+#[derive(Clone, Copy)]
+pub(crate) enum Typed {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Str,
+}
+
+pub(crate) fn classify(v: &str, parse: bool) -> Typed {
     if parse {
         if let Ok(i) = v.parse::<i64>() {
-            return Value::IntValue(i);
+            return Typed::Int(i);
         }
         // Rust also reads "inf"/"nan"; Go's ParseFloat reads them too.
         if let Ok(f) = v.parse::<f64>() {
-            return Value::DoubleValue(f);
+            return Typed::Double(f);
         }
         // Go's strconv.ParseBool spellings (1 and 0 were taken as integers above).
-        match v.as_str() {
-            "t" | "T" | "true" | "TRUE" | "True" => return Value::BoolValue(true),
-            "f" | "F" | "false" | "FALSE" | "False" => return Value::BoolValue(false),
+        match v {
+            "t" | "T" | "true" | "TRUE" | "True" => return Typed::Bool(true),
+            "f" | "F" | "false" | "FALSE" | "False" => return Typed::Bool(false),
             _ => {}
         }
     }
-    Value::StringValue(v)
+    Typed::Str
+}
+
+fn typed(v: String, parse: bool) -> Value {
+    match classify(&v, parse) {
+        Typed::Int(i) => Value::IntValue(i),
+        Typed::Double(f) => Value::DoubleValue(f),
+        Typed::Bool(b) => Value::BoolValue(b),
+        Typed::Str => Value::StringValue(v),
+    }
 }
 
 /// A JSON value from an event or link attribute map: whole numbers are integers.
@@ -135,7 +153,7 @@ fn json_attrs(o: serde_json::Map<String, serde_json::Value>) -> Vec<KeyValue> {
 
 /// An annotation as an event: the specification's `{"name": {attributes}}`, the Go
 /// translator's `name|{attributes}|dropped`, or a plain name.
-fn event(timestamp: u64, value: String) -> span::Event {
+pub(crate) fn event(timestamp: u64, value: String) -> span::Event {
     let mut e = span::Event {
         time_unix_nano: timestamp.saturating_mul(1000),
         ..Default::default()
@@ -169,7 +187,7 @@ fn event(timestamp: u64, value: String) -> span::Event {
 }
 
 /// A link from the Go translator's `otlp.link.<i>` tag; `None` if it does not read as one.
-fn link(value: &str) -> Option<span::Link> {
+pub(crate) fn link(value: &str) -> Option<span::Link> {
     let parts: Vec<&str> = value.split('|').collect();
     if parts.len() < 5 {
         return None;

@@ -5,6 +5,7 @@ use ferrotel_pdata::proto::trace::v1::{Span as OtlpSpan, span::SpanKind, status:
 
 use crate::from_otlp::from_otlp;
 use crate::model::Span;
+use crate::receiver::Format;
 use crate::to_otlp::{Options, to_otlp};
 use crate::{json, proto, v1};
 
@@ -12,6 +13,20 @@ use crate::{json, proto, v1};
 type Decoded = (Vec<(String, Value)>, OtlpSpan, Option<(String, String)>);
 
 fn decode_one(body: &str, parse: bool) -> Decoded {
+    // Every body here is also testdata for the receiver's direct path: same bytes, or left
+    // to this reference path.
+    let opts = Options {
+        parse_string_tags: parse,
+    };
+    for format in [Format::V2Json, Format::V2Proto] {
+        let b = match format {
+            Format::V2Json => body.as_bytes().to_vec(),
+            _ => proto::encode(&json::decode(body.as_bytes()).expect("decodes")),
+        };
+        if let Err(e) = crate::direct::check_agrees(format, &b, &opts) {
+            panic!("{format:?} {body}: {e}");
+        }
+    }
     let spans = json::decode(body.as_bytes()).expect("decodes");
     let req = to_otlp(
         spans,

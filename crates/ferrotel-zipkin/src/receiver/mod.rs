@@ -20,7 +20,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
 pub use self::config::ZipkinReceiverConfig;
-use crate::{json, proto, to_otlp, v1};
+use crate::{direct, json, proto, to_otlp, v1};
 use ferrotel_otlp::server::{
     PlainHttpServer as Server, PlainRequest, PlainResponse as Response, text_response as text,
 };
@@ -124,7 +124,23 @@ impl Format {
     }
 }
 
-/// Decodes one (decompressed) body and translates it: what the receiver and the tests run.
+/// Decodes one (decompressed) body into the payload the receiver passes on: v2 JSON and
+/// protobuf straight to OTLP bytes ([`crate::direct`]), anything that path leaves to the
+/// reference (v1, unusual or invalid bodies) through [`decode`].
+pub fn decode_payload(
+    format: Format,
+    body: &[u8],
+    opts: &to_otlp::Options,
+) -> Result<Payload, String> {
+    if let Some((bytes, _spans)) = direct::translate(format, body, opts) {
+        // Validating costs a pass over bytes written here, but keeps the payload's invariant
+        // (checked wire structure) without a constructor that trusts its caller.
+        return Payload::from_proto(Signal::Traces, bytes.into()).map_err(|e| e.to_string());
+    }
+    decode(format, body, opts).map(|r| Payload::from_request(Request::Traces(r)))
+}
+
+/// Decodes one (decompressed) body and translates it by the reference path.
 pub fn decode(
     format: Format,
     body: &[u8],
@@ -210,10 +226,10 @@ impl Inner {
                     return Err(Some(format!("decompressing the {coding} body: {m}")));
                 }
             };
-            decode(format, &raw, &opts).map_err(Some)
+            decode_payload(format, &raw, &opts).map_err(Some)
         })
         .await;
-        let request = match decoded {
+        let payload = match decoded {
             Ok(Ok(r)) => r,
             Ok(Err(None)) => return too_large(),
             Ok(Err(Some(m))) => return bad(StatusCode::BAD_REQUEST, &self.id, m),
@@ -225,7 +241,6 @@ impl Inner {
                 );
             }
         };
-        let payload = Payload::from_request(Request::Traces(request));
         let items = payload.items();
         if items > 0 {
             match self.next.consume(payload, Context::default()).await {

@@ -264,3 +264,84 @@ fn setting_a_key_again_replaces_its_value_even_past_the_inline_attributes() {
     assert_eq!(get("k19"), Some(Value::I64(190)));
     assert_eq!(s.dropped_attributes_count, 0);
 }
+
+#[test]
+fn a_natively_attached_span_is_current_for_the_api_and_propagators() {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    let (p, e) = provider(Sampler::AlwaysOn, SpanLimits::default());
+    let t = p.tracer("lib");
+    let parent = t.start_span("parent").attach();
+    let (trace_id, span_id) = (parent.span_context().trace_id(), parent.span_context().span_id());
+    // `Context::current()` holds the span (what instrumentation libraries read)...
+    let cx = Context::current();
+    assert!(cx.has_active_span());
+    assert_eq!(cx.span().span_context(), parent.span_context());
+    // ...a propagator injects it...
+    let mut headers = std::collections::HashMap::new();
+    ferrotel_propagation::TraceContextPropagator::new().inject_context(&cx, &mut headers);
+    assert_eq!(
+        headers.get("traceparent").map(String::as_str),
+        Some(format!("00-{trace_id}-{span_id}-03").as_str())
+    );
+    // ...and spans of both APIs started under it are its children.
+    let mut api_child = opentelemetry::trace::Tracer::start(&t, "api-child");
+    api_child.end();
+    drop(api_child);
+    t.start_span("native-child").end();
+    drop(parent);
+    assert!(!Context::current().has_active_span());
+    let spans = e.spans();
+    assert_eq!(spans.len(), 3);
+    for child in &spans[..2] {
+        assert_eq!(child.span_context.trace_id(), trace_id, "{}", child.name);
+        assert_eq!(child.parent_span_id, span_id, "{}", child.name);
+    }
+}
+
+/// Adds an attribute and a tracestate entry to every span it samples.
+#[derive(Debug)]
+struct Marking;
+
+impl crate::sampler::ShouldSample for Marking {
+    fn should_sample(
+        &self,
+        _params: &crate::sampler::SamplingParameters<'_>,
+    ) -> crate::sampler::SamplingResult {
+        crate::sampler::SamplingResult {
+            decision: SamplingDecision::RecordAndSample,
+            attributes: vec![KeyValue::new("sampler.mark", true)],
+            trace_state: "m=1".parse().unwrap(),
+        }
+    }
+    fn description(&self) -> String {
+        "Marking".into()
+    }
+}
+
+#[test]
+fn plain_starts_keep_the_samplers_attributes_and_tracestate() {
+    let (p, e) = provider(
+        Sampler::Custom(std::sync::Arc::new(Marking)),
+        SpanLimits::default(),
+    );
+    let t = p.tracer("lib");
+    // Each way of starting a span without attributes, links or a start time.
+    t.start_span("start_span").end();
+    t.start_span_with_parent("with_parent", SpanKind::Client, &remote_parent(true))
+        .end();
+    t.span("builder").root().start().end();
+    opentelemetry::trace::Tracer::start(&t, "api").end();
+    let spans = e.spans();
+    assert_eq!(spans.len(), 4);
+    for s in &spans {
+        assert_eq!(
+            s.attributes.as_slice(),
+            &[KeyValue::new("sampler.mark", true)],
+            "{}",
+            s.name
+        );
+        assert_eq!(s.span_context.trace_state().header(), "m=1", "{}", s.name);
+    }
+    assert_eq!(spans[1].parent_span_id, remote_parent(true).span_id());
+    assert_eq!(spans[1].kind, SpanKind::Client);
+}

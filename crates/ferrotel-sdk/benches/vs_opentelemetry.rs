@@ -86,7 +86,10 @@ const ITERS: u64 = 200_000;
 /// difference of two runs' instruction counts, over the difference of their iterations, is the
 /// cost of one, setup excluded; each run also warms up with `N / 4 + 1`).
 fn rounds_iters() -> (usize, u64) {
-    match std::env::var("BENCH_ITERS").ok().and_then(|n| n.parse().ok()) {
+    match std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
         Some(n) => (1, n),
         None => (ROUNDS, ITERS),
     }

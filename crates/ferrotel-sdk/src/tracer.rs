@@ -503,7 +503,9 @@ impl Tracer {
     #[inline]
     pub fn start_span(&self, name: impl Into<Cow<'static, str>>) -> Span {
         let name = name.into();
-        Context::map_current(|cx| with_parent(cx, |p| self.start_plain(name, SpanKind::Internal, p)))
+        Context::map_current(|cx| {
+            with_parent(cx, |p| self.start_plain(name, SpanKind::Internal, p))
+        })
     }
 
     /// Starts a span under `parent` (a local span's context or one a propagator extracted).

@@ -271,7 +271,10 @@ fn a_natively_attached_span_is_current_for_the_api_and_propagators() {
     let (p, e) = provider(Sampler::AlwaysOn, SpanLimits::default());
     let t = p.tracer("lib");
     let parent = t.start_span("parent").attach();
-    let (trace_id, span_id) = (parent.span_context().trace_id(), parent.span_context().span_id());
+    let (trace_id, span_id) = (
+        parent.span_context().trace_id(),
+        parent.span_context().span_id(),
+    );
     // `Context::current()` holds the span (what instrumentation libraries read)...
     let cx = Context::current();
     assert!(cx.has_active_span());

@@ -193,9 +193,14 @@ fn throughput(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects cases by substring.
+    // `cargo bench` passes `--bench`; a filter argument selects groups of cases by substring
+    // (or by the name of a case in the group: `span_with_context_attach_via_api`).
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let run = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
+    let run = |group: &str| {
+        filter
+            .as_deref()
+            .is_none_or(|f| group.contains(f) || f.starts_with(group))
+    };
 
     let f_on = ferrotel_provider(true);
     let f_off = ferrotel_provider(false);

@@ -60,7 +60,7 @@ impl Core {
     #[inline]
     pub(crate) fn on_end(&self, span: Box<SpanData>) {
         if self.is_shutdown.load(Ordering::Relaxed) {
-            return;
+            return span.free();
         }
         match self.processors.split_last() {
             None => {}

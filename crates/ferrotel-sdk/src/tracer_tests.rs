@@ -348,3 +348,39 @@ fn plain_starts_keep_the_samplers_attributes_and_tracestate() {
     assert_eq!(spans[1].parent_span_id, remote_parent(true).span_id());
     assert_eq!(spans[1].kind, SpanKind::Client);
 }
+
+#[test]
+fn freeing_a_finished_span_drops_everything_it_owns() {
+    use std::sync::Arc;
+    // The no-op processor frees spans with `SpanData::free`: its shortcut (attributes inline,
+    // no events, no links) and the plain drop must both release every attribute.
+    let p = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_limits(SpanLimits::default())
+        .with_disabled(false)
+        .with_span_processor(crate::NoopSpanProcessor)
+        .build();
+    let t = p.tracer("lib");
+    let shared: Arc<str> = Arc::from("shared");
+    let kv = || KeyValue::new(shared.clone(), shared.clone());
+    let cases: [(&str, fn(&mut Span, &dyn Fn() -> KeyValue)); 4] = [
+        ("inline attributes", |s, kv| s.set_attribute(kv())),
+        ("spilled attributes", |s, kv| {
+            for i in 0..20 {
+                s.set_attribute(KeyValue::new(format!("k{i}"), kv().value));
+            }
+        }),
+        ("an event", |s, kv| s.add_event("ev", vec![kv()])),
+        ("a link", |s, kv| {
+            s.add_link(remote_parent(true), vec![kv()])
+        }),
+    ];
+    for (case, fill) in cases {
+        let mut span = t.span(format!("owned name {case}")).start();
+        fill(&mut span, &kv);
+        span.set_status(Status::error(format!("owned {case}")));
+        assert!(Arc::strong_count(&shared) > 1, "{case}");
+        span.end();
+        assert_eq!(Arc::strong_count(&shared), 1, "{case}");
+    }
+}

@@ -363,7 +363,8 @@ fn freeing_a_finished_span_drops_everything_it_owns() {
     let t = p.tracer("lib");
     let shared: Arc<str> = Arc::from("shared");
     let kv = || KeyValue::new(shared.clone(), shared.clone());
-    let cases: [(&str, fn(&mut Span, &dyn Fn() -> KeyValue)); 4] = [
+    type Fill = fn(&mut Span, &dyn Fn() -> KeyValue);
+    let cases: [(&str, Fill); 4] = [
         ("inline attributes", |s, kv| s.set_attribute(kv())),
         ("spilled attributes", |s, kv| {
             for i in 0..20 {

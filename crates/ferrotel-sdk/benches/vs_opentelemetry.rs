@@ -82,6 +82,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 const ROUNDS: usize = 15;
 const ITERS: u64 = 200_000;
 
+/// Rounds and iterations per round: `BENCH_ITERS=N` runs one round of `N` (for callgrind: the
+/// difference of two runs' instruction counts, over the difference of their iterations, is the
+/// cost of one, setup excluded; each run also warms up with `N / 4 + 1`).
+fn rounds_iters() -> (usize, u64) {
+    match std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => (1, n),
+        None => (ROUNDS, ITERS),
+    }
+}
+
 /// Runs both sides alternately and prints the figures and the ratio.
 fn compare(case: &str, mut ferrotel: impl FnMut(), mut otel: impl FnMut()) -> f64 {
     compare_n(
@@ -102,23 +115,28 @@ fn compare(case: &str, mut ferrotel: impl FnMut(), mut otel: impl FnMut()) -> f6
 /// [`compare`] with closures that run `n` iterations themselves (to set up a `tracing`
 /// dispatcher once per round rather than per span).
 fn compare_n(case: &str, mut ferrotel: impl FnMut(u64), mut otel: impl FnMut(u64)) -> f64 {
-    // `BENCH_ONLY=ferrotel` (or `opentelemetry`) runs one side only: for profilers.
+    // `BENCH_ONLY=ferrotel` (or `opentelemetry`) runs one side only, `BENCH_CASE=<case>` that
+    // case only: for profilers (scripts/sdk-instructions).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if std::env::var("BENCH_CASE").is_ok_and(|c| c != case) {
+        return f64::NAN;
+    }
     let time = |iters: u64, f: &mut dyn FnMut(u64)| {
         let start = thread_cpu_ns();
         f(iters);
         (thread_cpu_ns() - start) as f64 / iters as f64
     };
     // Warm-up (caches, allocator, thread-locals).
+    let (rounds, iters) = rounds_iters();
     let (run_a, run_b) = match only.as_str() {
-        "ferrotel" => (ITERS, 1),
-        "opentelemetry" => (1, ITERS),
-        _ => (ITERS, ITERS),
+        "ferrotel" => (iters, 1),
+        "opentelemetry" => (1, iters),
+        _ => (iters, iters),
     };
     time(run_a / 4 + 1, &mut ferrotel);
     time(run_b / 4 + 1, &mut otel);
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         a.push(time(run_a, &mut ferrotel));
         b.push(time(run_b, &mut otel));
     }
@@ -175,9 +193,14 @@ fn throughput(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects cases by substring.
+    // `cargo bench` passes `--bench`; a filter argument selects groups of cases by substring
+    // (or by the name of a case in the group: `span_with_context_attach_via_api`).
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let run = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
+    let run = |group: &str| {
+        filter
+            .as_deref()
+            .is_none_or(|f| group.contains(f) || f.starts_with(group))
+    };
 
     let f_on = ferrotel_provider(true);
     let f_off = ferrotel_provider(false);

@@ -30,6 +30,10 @@ impl api::Tracer for Tracer {
             events,
             links,
         } = builder;
+        if start_time.is_none() && attributes.is_none() && links.is_none() && events.is_none() {
+            let kind = span_kind.unwrap_or(SpanKind::Internal);
+            return with_parent(parent_cx, |parent| self.start_plain(name, kind, parent));
+        }
         with_parent(parent_cx, |parent| {
             self.start_inner(
                 name,

@@ -77,7 +77,7 @@ pub struct NoopSpanProcessor;
 impl SpanProcessor for NoopSpanProcessor {
     #[inline]
     fn on_end(&self, span: Box<SpanData>) {
-        drop(span);
+        span.free();
     }
     fn force_flush(&self, _timeout: Duration) -> Result<(), SdkError> {
         Ok(())

@@ -60,7 +60,7 @@ impl Core {
     #[inline]
     pub(crate) fn on_end(&self, span: Box<SpanData>) {
         if self.is_shutdown.load(Ordering::Relaxed) {
-            return;
+            return span.free();
         }
         match self.processors.split_last() {
             None => {}
@@ -356,6 +356,17 @@ impl<'t> SpanStart<'t> {
             attributes,
             links,
         } = self;
+        if start_time.is_none() && attributes.capacity() == 0 && links.capacity() == 0 {
+            forget_empty(attributes);
+            forget_empty(links);
+            return match parent {
+                ParentChoice::Explicit(p) => tracer.start_plain(name, kind, Some(p)),
+                ParentChoice::Root => tracer.start_plain(name, kind, None),
+                ParentChoice::Current => Context::map_current(|cx| {
+                    with_parent(cx, |p| tracer.start_plain(name, kind, p))
+                }),
+            };
+        }
         match parent {
             ParentChoice::Explicit(p) => {
                 tracer.start_inner(name, kind, Some(p), start_time, attributes, links, None)
@@ -493,17 +504,7 @@ impl Tracer {
     pub fn start_span(&self, name: impl Into<Cow<'static, str>>) -> Span {
         let name = name.into();
         Context::map_current(|cx| {
-            with_parent(cx, |p| {
-                self.start_inner(
-                    name,
-                    SpanKind::Internal,
-                    p,
-                    None,
-                    Vec::new(),
-                    Vec::new(),
-                    None,
-                )
-            })
+            with_parent(cx, |p| self.start_plain(name, SpanKind::Internal, p))
         })
     }
 
@@ -515,20 +516,44 @@ impl Tracer {
         kind: SpanKind,
         parent: &SpanContext,
     ) -> Span {
-        self.start_inner(
-            name.into(),
-            kind,
-            Some(parent),
-            None,
-            Vec::new(),
-            Vec::new(),
-            None,
-        )
+        self.start_plain(name.into(), kind, Some(parent))
     }
 
     /// The instrumentation scope.
     pub fn scope(&self) -> &InstrumentationScope {
         self.scope
+    }
+
+    /// The common start: no attributes, links, events nor start time to apply, so none of
+    /// [`Self::start_inner`]'s lists to pass, test and drop.
+    #[inline]
+    pub(crate) fn start_plain(
+        &self,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        parent: Option<&SpanContext>,
+    ) -> Span {
+        let core = self.core;
+        let parent = parent.filter(|p| p.is_valid());
+        if core.disabled {
+            return Span::non_recording(parent.cloned().unwrap_or(SpanContext::NONE));
+        }
+        let (context, decision, extra) = decide(core, parent, &name, &kind, &[], &[]);
+        if decision == SamplingDecision::Drop {
+            forget_empty(extra);
+            return Span::non_recording(context);
+        }
+        let data = new_span_data(self.scope, name, kind, parent_ids(parent), clock::now());
+        let mut span = Span::recording(context, data, core);
+        if extra.capacity() == 0 {
+            forget_empty(extra);
+        } else {
+            span.set_attributes(extra);
+        }
+        for p in &core.processors {
+            p.on_start(&span);
+        }
+        span
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -264,3 +264,124 @@ fn setting_a_key_again_replaces_its_value_even_past_the_inline_attributes() {
     assert_eq!(get("k19"), Some(Value::I64(190)));
     assert_eq!(s.dropped_attributes_count, 0);
 }
+
+#[test]
+fn a_natively_attached_span_is_current_for_the_api_and_propagators() {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    let (p, e) = provider(Sampler::AlwaysOn, SpanLimits::default());
+    let t = p.tracer("lib");
+    let parent = t.start_span("parent").attach();
+    let (trace_id, span_id) = (
+        parent.span_context().trace_id(),
+        parent.span_context().span_id(),
+    );
+    // `Context::current()` holds the span (what instrumentation libraries read)...
+    let cx = Context::current();
+    assert!(cx.has_active_span());
+    assert_eq!(cx.span().span_context(), parent.span_context());
+    // ...a propagator injects it...
+    let mut headers = std::collections::HashMap::new();
+    ferrotel_propagation::TraceContextPropagator::new().inject_context(&cx, &mut headers);
+    assert_eq!(
+        headers.get("traceparent").map(String::as_str),
+        Some(format!("00-{trace_id}-{span_id}-03").as_str())
+    );
+    // ...and spans of both APIs started under it are its children.
+    let mut api_child = opentelemetry::trace::Tracer::start(&t, "api-child");
+    api_child.end();
+    drop(api_child);
+    t.start_span("native-child").end();
+    drop(parent);
+    assert!(!Context::current().has_active_span());
+    let spans = e.spans();
+    assert_eq!(spans.len(), 3);
+    for child in &spans[..2] {
+        assert_eq!(child.span_context.trace_id(), trace_id, "{}", child.name);
+        assert_eq!(child.parent_span_id, span_id, "{}", child.name);
+    }
+}
+
+/// Adds an attribute and a tracestate entry to every span it samples.
+#[derive(Debug)]
+struct Marking;
+
+impl crate::sampler::ShouldSample for Marking {
+    fn should_sample(
+        &self,
+        _params: &crate::sampler::SamplingParameters<'_>,
+    ) -> crate::sampler::SamplingResult {
+        crate::sampler::SamplingResult {
+            decision: SamplingDecision::RecordAndSample,
+            attributes: vec![KeyValue::new("sampler.mark", true)],
+            trace_state: "m=1".parse().unwrap(),
+        }
+    }
+    fn description(&self) -> String {
+        "Marking".into()
+    }
+}
+
+#[test]
+fn plain_starts_keep_the_samplers_attributes_and_tracestate() {
+    let (p, e) = provider(
+        Sampler::Custom(std::sync::Arc::new(Marking)),
+        SpanLimits::default(),
+    );
+    let t = p.tracer("lib");
+    // Each way of starting a span without attributes, links or a start time.
+    t.start_span("start_span").end();
+    t.start_span_with_parent("with_parent", SpanKind::Client, &remote_parent(true))
+        .end();
+    t.span("builder").root().start().end();
+    opentelemetry::trace::Tracer::start(&t, "api").end();
+    let spans = e.spans();
+    assert_eq!(spans.len(), 4);
+    for s in &spans {
+        assert_eq!(
+            s.attributes.as_slice(),
+            &[KeyValue::new("sampler.mark", true)],
+            "{}",
+            s.name
+        );
+        assert_eq!(s.span_context.trace_state().header(), "m=1", "{}", s.name);
+    }
+    assert_eq!(spans[1].parent_span_id, remote_parent(true).span_id());
+    assert_eq!(spans[1].kind, SpanKind::Client);
+}
+
+#[test]
+fn freeing_a_finished_span_drops_everything_it_owns() {
+    use std::sync::Arc;
+    // The no-op processor frees spans with `SpanData::free`: its shortcut (attributes inline,
+    // no events, no links) and the plain drop must both release every attribute.
+    let p = TracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_limits(SpanLimits::default())
+        .with_disabled(false)
+        .with_span_processor(crate::NoopSpanProcessor)
+        .build();
+    let t = p.tracer("lib");
+    let shared: Arc<str> = Arc::from("shared");
+    let kv = || KeyValue::new(shared.clone(), shared.clone());
+    type Fill = fn(&mut Span, &dyn Fn() -> KeyValue);
+    let cases: [(&str, Fill); 4] = [
+        ("inline attributes", |s, kv| s.set_attribute(kv())),
+        ("spilled attributes", |s, kv| {
+            for i in 0..20 {
+                s.set_attribute(KeyValue::new(format!("k{i}"), kv().value));
+            }
+        }),
+        ("an event", |s, kv| s.add_event("ev", vec![kv()])),
+        ("a link", |s, kv| {
+            s.add_link(remote_parent(true), vec![kv()])
+        }),
+    ];
+    for (case, fill) in cases {
+        let mut span = t.span(format!("owned name {case}")).start();
+        fill(&mut span, &kv);
+        span.set_status(Status::error(format!("owned {case}")));
+        assert!(Arc::strong_count(&shared) > 1, "{case}");
+        span.end();
+        assert_eq!(Arc::strong_count(&shared), 1, "{case}");
+    }
+}

@@ -319,7 +319,7 @@ impl SpanExporter for OtlpSpanExporter {
             );
             self.last_size = out.len();
             // The spans' memory goes back before the request is sent.
-            drop(batch);
+            batch.into_iter().for_each(SpanData::free);
             Payload::from_proto(Signal::Traces, out.into())
                 .map_err(|e| SdkError::Export(format!("encoding spans: {e}")))?
         };

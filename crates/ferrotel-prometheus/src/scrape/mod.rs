@@ -6,14 +6,18 @@
 //! - `relabel`: Prometheus relabeling;
 //! - `target`: static/file_sd groups → targets;
 //! - `convert`: samples → OTLP with start-time, reset and staleness tracking;
+//! - `cached`: its fast path, a per-target cache keyed by the series text;
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
+mod cached;
 pub mod config;
 pub mod convert;
 pub mod parse;
 pub mod relabel;
 pub mod scraper;
 pub mod target;
+#[cfg(test)]
+mod cached_tests;
 #[cfg(test)]
 mod tests;
 

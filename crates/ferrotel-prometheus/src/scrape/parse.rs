@@ -118,6 +118,9 @@ pub struct Label<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample<'a> {
     pub name: &'a str,
+    /// The series as written: the name and the label set text up to its `}` (the scrape
+    /// receiver's series cache key: the same text is the same series, without hashing labels).
+    pub series: &'a str,
     /// Index range into [`Exposition::labels`].
     pub labels: Range<usize>,
     pub value: f64,
@@ -357,6 +360,7 @@ impl<'a> Parser<'a> {
             rest = self.labels(&rest[1..])?;
         }
         let labels = start..self.exp.labels.len();
+        let series = &l[..l.len() - rest.len()];
         if !rest.starts_with([' ', '\t']) {
             return Err(format!("expected a value after {name}"));
         }
@@ -385,6 +389,7 @@ impl<'a> Parser<'a> {
         }
         self.exp.samples.push(Sample {
             name,
+            series,
             labels,
             value,
             timestamp_ms,

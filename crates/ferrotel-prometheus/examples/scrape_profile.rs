@@ -154,8 +154,8 @@ fn measured_scrapes(
     let mut points = 0;
     for n in first..first + scrapes {
         let exp = parse(bodies[n % 2].as_bytes(), Format::Text).expect("parse");
-        let converted = convert(&exp, target, tracker, 1_700_000_000_000 + n as i64 * 5000)
-            .expect("convert");
+        let converted =
+            convert(&exp, target, tracker, 1_700_000_000_000 + n as i64 * 5000).expect("convert");
         points += converted.metrics.len();
         drop(converted);
     }
@@ -188,10 +188,15 @@ fn main() {
     let mut metrics = 0;
     for n in 0..2 {
         let exp = parse(bodies[n % 2].as_bytes(), Format::Text).expect("parse");
-        metrics = convert(&exp, &target, &mut tracker, 1_700_000_000_000 + n as i64 * 5000)
-            .expect("convert")
-            .metrics
-            .len();
+        metrics = convert(
+            &exp,
+            &target,
+            &mut tracker,
+            1_700_000_000_000 + n as i64 * 5000,
+        )
+        .expect("convert")
+        .metrics
+        .len();
     }
     let started = std::time::Instant::now();
     measured_scrapes(&bodies, &target, &mut tracker, scrapes, 2);

@@ -158,8 +158,11 @@ pub(super) fn convert_cached(
                     cm.acc = metrics.len() as u32;
                     let scope = cm.scope.as_ref().map(|sk| {
                         scope_of(
-                            [("otel_scope_name", sk.0.as_str()), ("otel_scope_version", sk.1.as_str())]
-                                .into_iter(),
+                            [
+                                ("otel_scope_name", sk.0.as_str()),
+                                ("otel_scope_version", sk.1.as_str()),
+                            ]
+                            .into_iter(),
                             &mut scopes,
                         )
                         .unwrap_or(0)
@@ -230,12 +233,16 @@ fn miss(
     };
     let suffix = s.name.strip_prefix(fam_name).unwrap_or("");
     let role = role(kind, suffix);
-    let skip =
-        |n: &str| (role == Role::Bucket && n == "le") || (role == Role::Quantile && n == "quantile");
+    let skip = |n: &str| {
+        (role == Role::Bucket && n == "le") || (role == Role::Quantile && n == "quantile")
+    };
     let skip_attr = |n: &str| skip(n) || is_scope_label(n);
     let mut scope_list = Vec::new();
-    let scope = scope_of(ls.iter().map(|l| (l.name, l.value.as_ref())), &mut scope_list)
-        .map(|_| scope_list.swap_remove(0));
+    let scope = scope_of(
+        ls.iter().map(|l| (l.name, l.value.as_ref())),
+        &mut scope_list,
+    )
+    .map(|_| scope_list.swap_remove(0));
     let metric_key = (fam_name.to_owned(), kind, scope);
     let mi = match cache.metric_index.get(&metric_key) {
         Some(i) => *i,

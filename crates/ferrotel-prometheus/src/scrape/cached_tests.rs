@@ -54,9 +54,16 @@ fn body(fams: &[Fam]) -> String {
             match KINDS[*k] {
                 "histogram" => {
                     for (i, le) in ["0.1", "1", "+Inf"].iter().enumerate() {
-                        let _ = writeln!(s, "{name}_bucket{} {}", l(Some(("le", le))), v + i as u16);
+                        let _ =
+                            writeln!(s, "{name}_bucket{} {}", l(Some(("le", le))), v + i as u16);
                     }
-                    let _ = writeln!(s, "{name}_sum{} {v}.5\n{name}_count{} {}", l(None), l(None), v + 2);
+                    let _ = writeln!(
+                        s,
+                        "{name}_sum{} {v}.5\n{name}_count{} {}",
+                        l(None),
+                        l(None),
+                        v + 2
+                    );
                 }
                 "summary" => {
                     for q in ["0.5", "0.9"] {

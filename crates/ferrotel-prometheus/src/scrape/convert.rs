@@ -761,7 +761,10 @@ fn summary_point(mut p: PointAcc, start_ns: u64, time_ns: u64) -> SummaryDataPoi
     }
 }
 
-pub(super) fn bound_of<'a>(mut labels: impl Iterator<Item = (&'a str, &'a str)>, role: Role) -> Option<f64> {
+pub(super) fn bound_of<'a>(
+    mut labels: impl Iterator<Item = (&'a str, &'a str)>,
+    role: Role,
+) -> Option<f64> {
     let want = match role {
         Role::Bucket => "le",
         Role::Quantile => "quantile",

@@ -10,14 +10,14 @@
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
 mod cached;
+#[cfg(test)]
+mod cached_tests;
 pub mod config;
 pub mod convert;
 pub mod parse;
 pub mod relabel;
 pub mod scraper;
 pub mod target;
-#[cfg(test)]
-mod cached_tests;
 #[cfg(test)]
 mod tests;
 

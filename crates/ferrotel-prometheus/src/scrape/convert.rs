@@ -245,7 +245,7 @@ fn hash_str(h: &mut impl Hasher, s: &str) {
 /// any order, and sorting them per sample would cost more than this. Fixed-seed foldhash:
 /// the same label set hashes the same in every scrape.
 pub(super) fn label_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let state = foldhash::fast::FixedState::with_seed(0x5eed_0f_5e71e5);
+    let state = foldhash::fast::FixedState::with_seed(0x5eed_0f5e_71e5);
     let mut acc = 0u64;
     for (k, v) in labels {
         let mut h = state.build_hasher();

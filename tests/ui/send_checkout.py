@@ -112,13 +112,15 @@ def main():
         print("log export failed", file=sys.stderr)
         sys.exit(1)
 
-    # Metrics: a counter and a histogram, collected three times so each series has several points.
+    # Metrics: a counter, a histogram and a gauge, collected three times so each series has several points.
     reader = InMemoryMetricReader()
     mp = MeterProvider(resource=Resource.create({"service.name": "backend"}), metric_readers=[reader])
     meter = mp.get_meter("ui-test.backend")
     orders = meter.create_counter("checkout.orders", unit="1", description="checkout attempts")
     latency = meter.create_histogram("checkout.duration", unit="ms", description="checkout latency")
+    depth = meter.create_gauge("checkout.queue_depth", unit="1", description="orders waiting")
     for round_ in range(3):
+        depth.set(5 + 3 * round_, {"queue": "payments"})
         for i in range(10):
             orders.add(1, {"outcome": "ok" if i % 4 else "declined"})
             latency.record(20 + 7 * i + 30 * round_, {"route": "/checkout"})

@@ -201,6 +201,19 @@ await step('logs page by service and severity', async () => {
   await shot('06-logs.png');
 });
 
+await step('logs filtered by body text from the form', async () => {
+  await page.goto(base + '/logs');
+  await ready();
+  await page.locator('#f-body').fill('DECLINED');
+  await page.locator('#f-body').press('Enter');
+  await page.waitForURL(/body=DECLINED/);
+  await ready();
+  const bodies = await texts('.log-body');
+  check(bodies.includes('card declined for order 17'), `body filter lost the match: ${JSON.stringify(bodies)}`);
+  check(bodies.every((b) => b.toLowerCase().includes('declined')), `body filter kept others: ${JSON.stringify(bodies)}`);
+  await shot('06b-logs-body.png');
+});
+
 await step('a counter drawn as an SVG line chart', async () => {
   await page.goto(base + '/metrics?service=backend');
   await ready();
@@ -227,6 +240,19 @@ await step('a histogram drawn as p50/p95/p99 lines', async () => {
   const d = await page.locator('svg.chart path.series').first().getAttribute('d');
   check(/L/.test(d), `percentile path has one point only: ${d}`);
   await shot('08-metric-histogram.png');
+});
+
+await step('a gauge drawn as an SVG line chart', async () => {
+  await page.locator('.metric-link', { hasText: 'checkout.queue_depth' }).click();
+  await page.waitForURL(/name=checkout.queue_depth/);
+  await ready();
+  const path = page.locator('svg.chart path.series').first();
+  await path.waitFor();
+  const d = await path.getAttribute('d');
+  check(/^M[\d.]+ [\d.]+( L[\d.]+ [\d.]+){2,}$/.test(d), `gauge path lacks its three points: ${d}`);
+  const titles = await texts('.chart-card h3');
+  check(titles.some((t) => t.includes('queue=payments')), `chart titles: ${titles}`);
+  await shot('08b-metric-gauge.png');
 });
 
 function otlpTrace(tid, svc, names, errorAt = -1) {
@@ -303,6 +329,26 @@ await step(`a ${BIG_SPANS}-span trace renders within ${BIG_BUDGET_MS} ms`, async
   await sel.waitFor();
   check(await sel.isVisible(), 'the error row is not scrolled into view');
   check((await page.locator('.err-pos').innerText()).startsWith('error 1 of'), 'no error position shown');
+  // Every 997th span is an error (crates/ferrotel/tests/ui_browser.rs): "previous" steps back
+  // and wraps from the first error to the last.
+  const errors = Math.max(0, Math.floor((BIG_SPANS - 997) / 997) + 1);
+  const errPos = async (want) => {
+    for (let i = 0; i < 50; i++) {
+      const t = (await page.locator('.err-pos').innerText()).trim();
+      if (t.startsWith(want)) return;
+      await page.waitForTimeout(100);
+    }
+    check(false, `error position is "${(await page.locator('.err-pos').innerText()).trim()}", expected "${want}"`);
+  };
+  if (errors >= 2) {
+    await page.locator('button.next-error').click();
+    await errPos(`error 2 of ${errors}`);
+    await page.locator('button.prev-error').click();
+    await errPos(`error 1 of ${errors}`);
+    await page.locator('button.prev-error').click();
+    await errPos(`error ${errors} of ${errors}`);
+    check(await page.locator('.span-row.selected.error').isVisible(), 'the last error row is not scrolled into view');
+  }
   await page.locator('button.collapse-all').click();
   check((await page.locator('.span-row:visible').count()) === 1, 'collapse all leaves more than the root');
   await page.locator('button.expand-all').click();

@@ -91,6 +91,7 @@ fn free_port() -> anyhow::Result<u16> {
 fn load_args(s: &Scenario, o: &RunOptions, port: u16, duration: Duration) -> LoadArgs {
     let endpoint = match s.protocol {
         ProtocolArg::Grpc => format!("127.0.0.1:{port}"),
+        p if p.is_zipkin() => format!("http://127.0.0.1:{port}/api/v2/spans"),
         _ => format!("http://127.0.0.1:{port}"),
     };
     let rate = s.rate.map_or("max".to_owned(), |r| r.to_string());

@@ -126,6 +126,17 @@ pub fn all() -> Vec<Scenario> {
     // The same load batched by the exporter after its queue, as the Go Collector now suggests.
     let mut exporter_batch = Scenario::new("traces-exporter-batch-10k", Signal::Traces, Some(1e4));
     exporter_batch.exporter_batch = true;
+    // Zipkin v2 JSON in (the zipkin exporter's own translation of the generated spans),
+    // OTLP/gRPC out: the Go Collector's testbed publishes its zipkin receiver at 10 k/s.
+    let zipkin = |name, rate, protocol| {
+        let mut s = Scenario::new(name, Signal::Traces, rate);
+        s.protocol = protocol;
+        s.requires = vec!["zipkin", "batch"];
+        s
+    };
+    let zipkin_json_10k = zipkin("zipkin-json-10k", Some(1e4), ProtocolArg::ZipkinJson);
+    let zipkin_json_max = zipkin("zipkin-json-max", None, ProtocolArg::ZipkinJson);
+    let zipkin_proto_max = zipkin("zipkin-proto-max", None, ProtocolArg::ZipkinProto);
     vec![
         Scenario::new("traces-grpc-max", Signal::Traces, None),
         http,
@@ -144,6 +155,9 @@ pub fn all() -> Vec<Scenario> {
         pipeline_max,
         persistent,
         exporter_batch,
+        zipkin_json_10k,
+        zipkin_json_max,
+        zipkin_proto_max,
     ]
 }
 
@@ -158,10 +172,22 @@ pub struct Ports {
 
 /// The collector config for `s`; `storage_dir` is used by the persistent queue.
 pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
-    let mut y = format!(
-        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{}\n      http:\n        endpoint: 127.0.0.1:{}\n",
-        p.receiver_grpc, p.receiver_http
-    );
+    let receiver = if s.protocol.is_zipkin() {
+        "zipkin"
+    } else {
+        "otlp"
+    };
+    let mut y = if s.protocol.is_zipkin() {
+        format!(
+            "receivers:\n  zipkin:\n    endpoint: 127.0.0.1:{}\n",
+            p.receiver_http
+        )
+    } else {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{}\n      http:\n        endpoint: 127.0.0.1:{}\n",
+            p.receiver_grpc, p.receiver_http
+        )
+    };
     y.push_str("processors:\n");
     if !s.exporter_batch {
         y.push_str("  batch:\n");
@@ -210,7 +236,7 @@ pub fn collector_config(s: &Scenario, p: &Ports, storage_dir: &str) -> String {
         .chain((!s.exporter_batch).then_some("batch"))
         .collect();
     y.push_str(&format!(
-        "service:\n{service_ext}  telemetry:\n    logs:\n      level: warn\n    metrics:\n      level: none\n  pipelines:\n    {}:\n      receivers: [otlp]\n      processors: [{}]\n      exporters: [{exporter}]\n",
+        "service:\n{service_ext}  telemetry:\n    logs:\n      level: warn\n    metrics:\n      level: none\n  pipelines:\n    {}:\n      receivers: [{receiver}]\n      processors: [{}]\n      exporters: [{exporter}]\n",
         s.signal,
         processors.join(", ")
     ));

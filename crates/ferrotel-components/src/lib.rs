@@ -2,11 +2,16 @@
 //! `connectors/`, `extensions/`. [`registry`] is the explicit list of all of them.
 
 pub mod connectors {
+    pub mod count;
+    pub mod failover;
     pub mod forward;
+    pub mod routing;
+    pub mod spanmetrics;
 }
 pub mod exporters {
     pub mod debug;
     pub mod file;
+    pub mod loadbalancing;
     pub mod otlp;
 }
 pub mod extensions {
@@ -27,6 +32,7 @@ pub mod processors {
     pub mod probabilistic_sampler;
     pub mod resource;
     pub mod resourcedetection;
+    pub mod tail_sampling;
     pub mod transform;
 }
 pub mod receivers {
@@ -49,10 +55,12 @@ pub fn registry() -> Registry {
     r.processor(processors::probabilistic_sampler::ProbabilisticSamplerFactory);
     r.processor(processors::filter::FilterProcessorFactory);
     r.processor(processors::transform::TransformProcessorFactory);
+    r.processor(processors::tail_sampling::TailSamplingFactory);
     r.exporter(exporters::debug::DebugExporterFactory)
         .exporter(exporters::file::FileExporterFactory)
         .exporter(exporters::otlp::OtlpGrpcExporterFactory)
-        .exporter(exporters::otlp::OtlpHttpExporterFactory);
+        .exporter(exporters::otlp::OtlpHttpExporterFactory)
+        .exporter(exporters::loadbalancing::LoadBalancingExporterFactory);
     #[cfg(feature = "local")]
     r.exporter(ferrotel_local::LocalStoreExporterFactory);
     #[cfg(feature = "prometheus")]
@@ -71,7 +79,13 @@ pub fn registry() -> Registry {
         r.receiver(ferrotel_zipkin::ZipkinReceiverFactory);
         r.exporter(ferrotel_zipkin::ZipkinExporterFactory);
     }
+    #[cfg(feature = "jaeger")]
+    r.receiver(ferrotel_jaeger::JaegerReceiverFactory);
+    r.connector(connectors::count::CountConnectorFactory);
+    r.connector(connectors::failover::FailoverConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);
+    r.connector(connectors::routing::RoutingConnectorFactory);
+    r.connector(connectors::spanmetrics::SpanMetricsConnectorFactory);
     r.extension(extensions::health_check::HealthCheckFactory);
     r.extension(extensions::zpages::ZpagesFactory);
     #[cfg(feature = "pprof")]

@@ -28,6 +28,9 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
             "endpoint: 127.0.0.1:1\ntls: {insecure: true}".into()
         }
         (Kind::Exporter, "otlp_http" | "otlphttp") => "endpoint: http://127.0.0.1:1".into(),
+        (Kind::Exporter, "loadbalancing" | "load_balancing") => {
+            "protocol: {otlp: {tls: {insecure: true}}}\nresolver: {static: {hostnames: ['127.0.0.1:1']}}".into()
+        }
         (Kind::Exporter, "file") => format!("path: {d}/out.jsonl"),
         (Kind::Exporter, "local_store") => "ui: {endpoint: '127.0.0.1:0'}".into(),
         (Kind::Exporter, "prometheus") => "endpoint: 127.0.0.1:0".into(),
@@ -43,6 +46,7 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Receiver, "filelog") => format!("include: ['{d}/*.log']"),
         (Kind::Receiver, "zipkin") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Exporter, "zipkin") => "endpoint: http://127.0.0.1:1/api/v2/spans".into(),
+        (Kind::Receiver, "jaeger") => "protocols: {grpc: {endpoint: '127.0.0.1:0'}, thrift_http: {endpoint: '127.0.0.1:0'}, thrift_compact: {endpoint: '127.0.0.1:0'}, thrift_binary: {endpoint: '127.0.0.1:0'}}".into(),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),
         (Kind::Extension, "file_storage") => {
             format!("directory: {d}/storage\ncreate_directory: true")
@@ -52,6 +56,14 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Processor, "memory_limiter") => "check_interval: 1s\nlimit_mib: 4000".into(),
         (Kind::Processor, "attributes") => "actions: [{key: k, action: delete}]".into(),
         (Kind::Processor, "resource") => "attributes: [{key: k, action: delete}]".into(),
+        (Kind::Processor, "tail_sampling") => "policies: [{name: all, type: always_sample}]".into(),
+        (Kind::Connector, "routing") => {
+            "table: [{condition: 'true', pipelines: [traces/a, metrics/a, logs/a]}]".into()
+        }
+        (Kind::Connector, "failover") => {
+            "priority_levels: [[traces/a, metrics/a, logs/a], [traces/b, metrics/b, logs/b]]"
+                .into()
+        }
         _ => return None,
     })
 }

@@ -2,7 +2,9 @@
 //! Collector's `filelog` receiver (`pkg/stanza/fileconsumer`).
 //!
 //! - `config`: the typed config, key for key the Go receiver's, with its defaults.
-//! - `reader`: globs, fingerprints, rotation and truncation, the read loop.
+//! - `discover`: the include/exclude globs, compiled once, one `readdir` per directory.
+//! - `index`: finding a known file again by (device, inode), else by fingerprint.
+//! - `reader`: fingerprints, rotation and truncation, the read loop.
 //! - `split`: records from bytes (newline, multiline, max_log_size, encodings, trimming).
 //! - `emit`: records → OTLP (directly, or through the stanza `operators:`), batches, retries.
 //! - `checkpoint`: offsets kept in the `storage` extension's directory across restarts.
@@ -13,7 +15,9 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod discover;
 pub mod emit;
+pub mod index;
 pub mod reader;
 pub mod split;
 

@@ -4,10 +4,12 @@
 //! (copytruncate: the copy has the old fingerprint, the truncated original starts anew), so no
 //! record is lost or read twice.
 //!
-//! Cost per poll: one `stat` per matched path; a file whose size, time and inode did not change
-//! is not opened. Reading uses one buffer reused for every file, split with memchr.
+//! Cost per poll: one `readdir` per directory the globs walk and one `stat` per matched path; a
+//! file whose size, time and inode did not change is not opened, and a changed one is found
+//! again by (device, inode) or through the fingerprint index (`index`), never by comparing it
+//! with every known file. Reading uses one buffer reused for every file, split with memchr.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -19,15 +21,15 @@ use regex::bytes::Regex;
 
 use crate::checkpoint::{Checkpoint, Store, from_hex, to_hex};
 use crate::config::{Compression, FileLogConfig};
+use crate::discover::{Finder, Found};
 use crate::emit::{Body, Emitter, FileAttrs};
+use crate::index::{KnownIndex, PrefixHash};
 use crate::split::{Encoding, Splitter, decode_utf8};
 
 /// Polls after which a file not seen any more is forgotten (Go keeps three polls).
 const FORGET_AFTER_POLLS: u64 = 3;
 /// The read buffer's starting size; it grows up to `max_log_size` when a record needs it.
 const READ_BUFFER: usize = 256 * 1024;
-/// Fingerprints are indexed by their first bytes (the minimum fingerprint size).
-const PREFIX: usize = crate::config::MIN_FINGERPRINT_SIZE as usize;
 
 /// What identifies a file's content on disk between polls without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,12 +67,14 @@ struct FileState {
     last_seen: u64,
     /// Still reading header lines (a new file with `header` configured).
     in_header: bool,
+    fp_hash: u64,
+    /// The batch that last matched this file (a file is read at most once per batch).
+    stamp: u64,
 }
 
 /// Settings the read loop needs, from the config.
 pub struct Settings {
-    include: Vec<String>,
-    exclude: Vec<glob::Pattern>,
+    finder: Finder,
     exclude_older_than: Duration,
     start_at_beginning: bool,
     fingerprint_size: usize,
@@ -89,12 +93,6 @@ pub struct Settings {
     header: Option<(Regex, OperatorsConfig)>,
 }
 
-const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: true,
-    require_literal_leading_dot: false,
-};
-
 /// The receiver's state: known files, the reused buffer, the emitter.
 pub struct Tracker {
     settings: Settings,
@@ -102,8 +100,12 @@ pub struct Tracker {
     emitter: Emitter,
     buf: Vec<u8>,
     files: Vec<FileState>,
+    index: KnownIndex,
     poll: u64,
+    batch: u64,
     store: Option<Store>,
+    /// A digest of the checkpoints last written.
+    saved: Option<u64>,
 }
 
 impl Tracker {
@@ -117,6 +119,7 @@ impl Tracker {
         if let Some(store) = &store {
             for c in store.load()? {
                 if let Some(fingerprint) = from_hex(&c.fingerprint) {
+                    let fp_hash = PrefixHash::of(&fingerprint);
                     files.push(FileState {
                         fingerprint,
                         offset: c.offset,
@@ -128,68 +131,57 @@ impl Tracker {
                         partial: None,
                         last_seen: 0,
                         in_header: false,
+                        fp_hash,
+                        stamp: 0,
                     });
                 }
             }
         }
         let buf_len = READ_BUFFER.min(settings.max_log_size.next_power_of_two().max(4096));
-        Ok(Tracker {
+        let mut tracker = Tracker {
             splitter,
             settings,
             emitter,
             buf: vec![0; buf_len],
             files,
+            index: KnownIndex::default(),
             poll: 0,
+            batch: 0,
             store,
-        })
+            saved: None,
+        };
+        tracker.reindex();
+        Ok(tracker)
     }
 
     pub fn emitter(&mut self) -> &mut Emitter {
         &mut self.emitter
     }
 
-    /// The paths the globs match now, sorted, without excluded ones.
-    fn discover(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for pattern in &self.settings.include {
-            let Ok(paths) = glob::glob_with(pattern, GLOB_OPTIONS) else {
-                continue;
-            };
-            for p in paths.flatten() {
-                if !self
-                    .settings
-                    .exclude
-                    .iter()
-                    .any(|x| x.matches_path_with(&p, GLOB_OPTIONS))
-                {
-                    out.push(p);
-                }
+    /// Rebuilds the (device, inode) and fingerprint indexes (after files were forgotten, which
+    /// shifts indices).
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(s) = &f.stat {
+                self.index.set_inode((s.dev, s.ino), i);
             }
+            self.index.insert_fingerprint(&f.fingerprint, f.fp_hash, i);
         }
-        out.sort();
-        out.dedup();
-        out
     }
 
     /// One poll: find files, read what is new, hand it on, save the checkpoint.
     pub fn poll(&mut self) {
         self.poll += 1;
-        let paths = self.discover();
-        let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
-        let mut by_prefix: HashMap<[u8; PREFIX], Vec<usize>> = HashMap::new();
-        let mut short: Vec<usize> = Vec::new();
-        for (i, f) in self.files.iter().enumerate() {
-            if let Some(p) = &f.path {
-                by_path.insert(p.clone(), i);
-            }
-            index(&mut by_prefix, &mut short, &f.fingerprint, i);
-        }
+        let found = self.settings.finder.find();
         let now = SystemTime::now();
-        let mut seen_fingerprints: HashSet<Vec<u8>> = HashSet::new();
+        // Fingerprint hash → file read under it this poll (a second path to the same
+        // content is skipped, as Go skips duplicates).
+        let mut seen: HashMap<u64, usize> = HashMap::new();
         let mut to_delete: Vec<usize> = Vec::new();
         // At least one (maybe empty) batch, so files open since the last poll are finished
         // even when nothing matches any more.
-        let mut batches: Vec<&[PathBuf]> = paths.chunks(self.settings.batch_files).collect();
+        let mut batches: Vec<&[Found]> = found.chunks(self.settings.batch_files).collect();
         if batches.is_empty() {
             batches.push(&[]);
         }
@@ -197,9 +189,10 @@ impl Tracker {
             if self.settings.max_batches > 0 && b >= self.settings.max_batches {
                 break;
             }
-            let mut matched: HashSet<usize> = HashSet::new();
-            for path in batch {
-                let Ok(meta) = std::fs::metadata(path) else {
+            self.batch += 1;
+            let stamp = self.batch;
+            for Found { path, meta } in batch {
+                let Some(meta) = meta else {
                     continue;
                 };
                 if !meta.is_file() {
@@ -212,13 +205,20 @@ impl Tracker {
                 {
                     continue;
                 }
-                let stat = Stat::of(&meta);
-                if let Some(&i) = by_path.get(path) {
+                let stat = Stat::of(meta);
+                let by_inode = self.index.by_inode((stat.dev, stat.ino));
+                if let Some(i) = by_inode {
                     let f = &mut self.files[i];
-                    if f.stat == Some(stat) && f.partial.is_none() && f.last_seen == self.poll - 1 {
+                    if f.stat == Some(stat)
+                        && f.partial.is_none()
+                        && f.last_seen + 1 == self.poll
+                        && f.stamp != stamp
+                        && f.path.as_deref() == Some(path.as_path())
+                    {
                         // Unchanged since the last poll: nothing to read, no need to open it.
                         f.last_seen = self.poll;
-                        matched.insert(i);
+                        f.stamp = stamp;
+                        seen.entry(f.fp_hash).or_insert(i);
                         continue;
                     }
                 }
@@ -226,12 +226,26 @@ impl Tracker {
                     continue;
                 };
                 let fingerprint = read_fingerprint(&file, self.settings.fingerprint_size);
-                if fingerprint.is_empty() || !seen_fingerprints.insert(fingerprint.clone()) {
-                    // Empty files wait for content; a second path to the same content is skipped.
+                if fingerprint.is_empty() {
+                    continue; // empty files wait for content
+                }
+                let fp_hash = PrefixHash::of(&fingerprint);
+                if let Some(&j) = seen.get(&fp_hash)
+                    && self.files[j].fingerprint == fingerprint
+                {
                     continue;
                 }
-                let found = self.find(&by_path, &by_prefix, &short, path, &fingerprint, &matched);
-                let i = match found {
+                let files = &self.files;
+                let fits = |i: usize| {
+                    let f = &files[i];
+                    f.stamp != stamp
+                        && !f.fingerprint.is_empty()
+                        && fingerprint.starts_with(&f.fingerprint)
+                };
+                let known = by_inode
+                    .filter(|&i| fits(i))
+                    .or_else(|| self.index.find_by_fingerprint(&fingerprint, fits));
+                let i = match known {
                     Some(i) => {
                         let f = &mut self.files[i];
                         if stat.size < f.offset && self.settings.compression == Compression::None {
@@ -240,15 +254,22 @@ impl Tracker {
                             f.record_number = 0;
                             f.partial = None;
                         }
-                        if f.path.as_deref() != Some(path) {
+                        if f.path.as_deref() != Some(path.as_path()) {
                             f.attrs.attrs = file_attrs(&self.settings, path);
                             f.path = Some(path.clone());
                         }
-                        f.fingerprint = fingerprint;
+                        if f.fingerprint != fingerprint {
+                            self.index.remove_fingerprint(&f.fingerprint, f.fp_hash, i);
+                            self.index.insert_fingerprint(&fingerprint, fp_hash, i);
+                            f.fingerprint = fingerprint;
+                            f.fp_hash = fp_hash;
+                        }
                         i
                     }
                     None => {
                         let start_at_end = self.poll == 1 && !self.settings.start_at_beginning;
+                        let i = self.files.len();
+                        self.index.insert_fingerprint(&fingerprint, fp_hash, i);
                         self.files.push(FileState {
                             offset: if start_at_end { stat.size } else { 0 },
                             record_number: 0,
@@ -263,16 +284,18 @@ impl Tracker {
                             last_seen: self.poll,
                             in_header: self.settings.header.is_some() && !start_at_end,
                             fingerprint,
+                            fp_hash,
+                            stamp,
                         });
-                        let i = self.files.len() - 1;
-                        by_path.insert(path.clone(), i);
-                        index(&mut by_prefix, &mut short, &self.files[i].fingerprint, i);
                         i
                     }
                 };
-                matched.insert(i);
-                self.files[i].last_seen = self.poll;
-                self.files[i].stat = Some(stat);
+                seen.insert(fp_hash, i);
+                self.index.set_inode((stat.dev, stat.ino), i);
+                let f = &mut self.files[i];
+                f.stamp = stamp;
+                f.last_seen = self.poll;
+                f.stat = Some(stat);
                 let eof = self.read(i, file);
                 if eof && self.settings.delete_after_read {
                     to_delete.push(i);
@@ -281,7 +304,7 @@ impl Tracker {
             // Files open since the last batch and not matched now were moved or deleted:
             // finish them through the open handle, then let them go.
             for i in 0..self.files.len() {
-                if !matched.contains(&i)
+                if self.files[i].stamp != stamp
                     && let Some(file) = self.files[i].file.take()
                 {
                     self.read(i, file);
@@ -299,35 +322,14 @@ impl Tracker {
             }
         }
         let poll = self.poll;
+        let before = self.files.len();
         self.files
             .retain(|f| f.file.is_some() || poll.saturating_sub(f.last_seen) <= FORGET_AFTER_POLLS);
+        if self.files.len() != before {
+            self.reindex();
+        }
         self.emitter.send_all(false);
         self.save_checkpoint();
-    }
-
-    fn find(
-        &self,
-        by_path: &HashMap<PathBuf, usize>,
-        by_prefix: &HashMap<[u8; PREFIX], Vec<usize>>,
-        short: &[usize],
-        path: &Path,
-        fingerprint: &[u8],
-        matched: &HashSet<usize>,
-    ) -> Option<usize> {
-        let fits = |i: &usize| {
-            let known = &self.files[*i].fingerprint;
-            !matched.contains(i) && fingerprint.starts_with(known)
-        };
-        if let Some(i) = by_path.get(path).filter(|i| fits(i)) {
-            return Some(*i);
-        }
-        if fingerprint.len() >= PREFIX {
-            let key: [u8; PREFIX] = fingerprint[..PREFIX].try_into().ok()?;
-            if let Some(i) = by_prefix.get(&key).and_then(|v| v.iter().find(|i| fits(i))) {
-                return Some(*i);
-            }
-        }
-        short.iter().find(|i| fits(i)).copied()
     }
 
     /// Reads file `i` from its offset to the end. True when it reached the end with nothing
@@ -369,10 +371,18 @@ impl Tracker {
         }
     }
 
-    fn save_checkpoint(&self) {
+    fn save_checkpoint(&mut self) {
         let Some(store) = &self.store else {
             return;
         };
+        // Most polls of many files change nothing: skip rewriting the same checkpoints.
+        let signature = self.files.iter().fold(self.files.len() as u64, |h, f| {
+            (h.rotate_left(7) ^ f.fp_hash ^ f.offset.wrapping_mul(31) ^ f.record_number)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        if self.saved == Some(signature) {
+            return;
+        }
         let checkpoints: Vec<Checkpoint> = self
             .files
             .iter()
@@ -383,8 +393,9 @@ impl Tracker {
                 record_number: f.record_number,
             })
             .collect();
-        if let Err(e) = store.save(&checkpoints) {
-            tracing::error!(error = %e, "filelog: saving checkpoints failed");
+        match store.save(&checkpoints) {
+            Ok(()) => self.saved = Some(signature),
+            Err(e) => tracing::error!(error = %e, "filelog: saving checkpoints failed"),
         }
     }
 
@@ -392,21 +403,6 @@ impl Tracker {
     pub fn stop(&mut self) {
         self.emitter.send_all(true);
         self.save_checkpoint();
-    }
-}
-
-fn index(
-    by_prefix: &mut HashMap<[u8; PREFIX], Vec<usize>>,
-    short: &mut Vec<usize>,
-    fingerprint: &[u8],
-    i: usize,
-) {
-    match fingerprint.get(..PREFIX) {
-        Some(p) => by_prefix
-            .entry(p.try_into().unwrap_or([0; PREFIX]))
-            .or_default()
-            .push(i),
-        None => short.push(i),
     }
 }
 
@@ -630,12 +626,7 @@ pub fn build_parts(config: &FileLogConfig) -> Result<(Settings, Splitter), Strin
         max_log_size &= !1; // keep UTF-16 code units whole
     }
     let settings = Settings {
-        include: config.include.clone(),
-        exclude: config
-            .exclude
-            .iter()
-            .map(|g| glob::Pattern::new(g).map_err(|e| format!("exclude {g:?}: {e}")))
-            .collect::<Result<_, _>>()?,
+        finder: Finder::new(&config.include, &config.exclude)?,
         exclude_older_than: config.exclude_older_than,
         start_at_beginning: config.start_at_beginning(),
         fingerprint_size: config.fingerprint_size as usize,

@@ -264,7 +264,12 @@ fn line_end(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token> {
 /// sequence (`e2 82` then not a continuation) is one U+FFFD: exactly what the Go Collector's
 /// decoder does (checked by the equivalence test), and what `from_utf8_lossy` does.
 pub fn decode_utf8(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    // Valid text is the common case, and `from_utf8` validates it word by word; the lossy
+    // path (chunk by chunk) only for lines with invalid bytes.
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 #[cfg(test)]

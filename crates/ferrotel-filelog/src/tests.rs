@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use ferrotel_pdata::proto::common::v1::any_value::Value as V;
 use ferrotel_pdata::{Payload, Request};
-use ferrotel_runtime::config::{ConfigError, decode, node::parse_yaml};
-use ferrotel_runtime::{BoxFuture, ComponentConfig, ConsumeError, Consumer, Context};
+use ferrotel_runtime::config::ConfigError;
+use ferrotel_runtime::{BoxFuture, ConsumeError, Consumer, Context};
 
 use crate::checkpoint::Store;
 use crate::config::FileLogConfig;
@@ -20,28 +20,15 @@ use crate::emit::Emitter;
 use crate::reader::Tracker;
 
 fn load(text: &str) -> Result<FileLogConfig, ConfigError> {
-    let node = parse_yaml(text, "test.yaml").unwrap();
-    let cfg: FileLogConfig = decode(&node)?;
-    cfg.validate()?;
-    Ok(cfg)
+    ferrotel_runtime::config::testdata::load(text)
 }
 
 fn testdata(kind: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/testdata")
-        .join(kind);
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    ferrotel_runtime::config::testdata::files(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/testdata")
+            .join(kind),
+    )
 }
 
 #[test]

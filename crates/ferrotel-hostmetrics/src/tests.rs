@@ -7,34 +7,20 @@ use std::path::{Path, PathBuf};
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::common::v1::any_value;
 use ferrotel_pdata::proto::metrics::v1::{Metric, NumberDataPoint, metric, number_data_point};
-use ferrotel_runtime::ComponentConfig;
-use ferrotel_runtime::config::{ConfigError, decode, node::parse_yaml};
+use ferrotel_runtime::config::ConfigError;
 
 use crate::{Collector, HostMetricsConfig};
 
 fn load(text: &str) -> Result<HostMetricsConfig, ConfigError> {
-    let node = parse_yaml(text, "test.yaml").unwrap();
-    let cfg: HostMetricsConfig = decode(&node)?;
-    cfg.validate()?;
-    Ok(cfg)
+    ferrotel_runtime::config::testdata::load(text)
 }
 
 fn testdata(kind: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(kind);
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    ferrotel_runtime::config::testdata::files(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(kind),
+    )
 }
 
 fn fake_root() -> PathBuf {

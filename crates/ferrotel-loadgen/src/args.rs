@@ -54,15 +54,27 @@ pub enum ProtocolArg {
     HttpProtobuf,
     #[value(name = "http/json")]
     HttpJson,
+    /// Zipkin v2 JSON to `/api/v2/spans` (traces only), for the zipkin receiver's benchmark.
+    #[value(name = "zipkin/json")]
+    ZipkinJson,
+    /// Zipkin v2 protobuf (`ListOfSpans`) to `/api/v2/spans`.
+    #[value(name = "zipkin/proto")]
+    ZipkinProto,
 }
 
 impl ProtocolArg {
-    pub fn protocol(self) -> Protocol {
+    /// The OTLP protocol, or `None` for Zipkin.
+    pub fn protocol(self) -> Option<Protocol> {
         match self {
-            ProtocolArg::Grpc => Protocol::Grpc,
-            ProtocolArg::HttpProtobuf => Protocol::HttpProtobuf,
-            ProtocolArg::HttpJson => Protocol::HttpJson,
+            ProtocolArg::Grpc => Some(Protocol::Grpc),
+            ProtocolArg::HttpProtobuf => Some(Protocol::HttpProtobuf),
+            ProtocolArg::HttpJson => Some(Protocol::HttpJson),
+            ProtocolArg::ZipkinJson | ProtocolArg::ZipkinProto => None,
         }
+    }
+
+    pub fn is_zipkin(self) -> bool {
+        self.protocol().is_none()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +82,8 @@ impl ProtocolArg {
             ProtocolArg::Grpc => "grpc",
             ProtocolArg::HttpProtobuf => "http/protobuf",
             ProtocolArg::HttpJson => "http/json",
+            ProtocolArg::ZipkinJson => "zipkin/json",
+            ProtocolArg::ZipkinProto => "zipkin/proto",
         }
     }
 }
@@ -185,6 +199,9 @@ impl LoadArgs {
         match (&self.endpoint, self.protocol) {
             (Some(e), _) => e.clone(),
             (None, ProtocolArg::Grpc) => "127.0.0.1:4317".into(),
+            (None, ProtocolArg::ZipkinJson | ProtocolArg::ZipkinProto) => {
+                "http://127.0.0.1:9411/api/v2/spans".into()
+            }
             (None, _) => "http://127.0.0.1:4318".into(),
         }
     }

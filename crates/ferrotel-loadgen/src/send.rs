@@ -7,8 +7,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use ferrotel_otlp::client::{ClientSettings, ClientTls, OtlpClient};
+use ferrotel_otlp::client::{
+    ClientSettings, ClientTls, OtlpClient, PostClient, PostSettings, SendError,
+};
+use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::{Payload, Signal};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use prost::Message;
 
 use crate::args::{LoadArgs, Rate};
 use crate::generate::Pool;
@@ -152,20 +157,47 @@ pub async fn run(signal: Signal, args: &LoadArgs) -> anyhow::Result<Report> {
         (None, None, Source::Generated { .. }) => Some(Duration::from_secs(10)),
         _ => None,
     };
-    let client = Arc::new(
-        OtlpClient::new(ClientSettings {
-            protocol: args.protocol.protocol(),
-            endpoint: args.endpoint(),
-            compression: args.compression.compression(),
-            timeout: args.timeout,
-            tls: ClientTls {
-                insecure: true,
+    let client = Arc::new(match args.protocol.protocol() {
+        Some(protocol) => Client::Otlp(
+            OtlpClient::new(ClientSettings {
+                protocol,
+                endpoint: args.endpoint(),
+                compression: args.compression.compression(),
+                timeout: args.timeout,
+                tls: ClientTls {
+                    insecure: true,
+                    ..Default::default()
+                },
                 ..Default::default()
-            },
-            ..Default::default()
-        })
-        .context("building the OTLP client")?,
-    );
+            })
+            .context("building the OTLP client")?,
+        ),
+        None => {
+            if signal != Signal::Traces {
+                bail!("{} carries traces only", args.protocol.as_str());
+            }
+            let proto = args.protocol == crate::args::ProtocolArg::ZipkinProto;
+            Client::Zipkin {
+                client: Box::new(
+                    PostClient::new(PostSettings {
+                        url: args.endpoint(),
+                        timeout: args.timeout,
+                        ..Default::default()
+                    })
+                    .context("building the Zipkin client")?,
+                ),
+                proto,
+                content_type: [(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static(if proto {
+                        "application/x-protobuf"
+                    } else {
+                        "application/json"
+                    }),
+                )],
+            }
+        }
+    });
     let start = Instant::now();
     let shared = Arc::new(Shared {
         source,
@@ -224,9 +256,53 @@ pub async fn run(signal: Signal, args: &LoadArgs) -> anyhow::Result<Report> {
     })
 }
 
+/// Where requests go: an OTLP endpoint, or a Zipkin one (each request translated with the
+/// zipkin exporter's own translation, so the receiver sees what ferrotel's exporter sends).
+enum Client {
+    Otlp(OtlpClient),
+    Zipkin {
+        client: Box<PostClient>,
+        proto: bool,
+        content_type: [(HeaderName, HeaderValue); 1],
+    },
+}
+
+impl Client {
+    /// Sends one request of `n` items (`raw` is the payload's protobuf); the number the
+    /// server rejected.
+    async fn send(&self, payload: &Payload, raw: &Bytes, n: u64) -> Result<u64, SendError> {
+        match self {
+            Client::Otlp(c) => c
+                .export(payload)
+                .await
+                .map(|ps| (ps.rejected.max(0) as u64).min(n)),
+            Client::Zipkin {
+                client,
+                proto,
+                content_type,
+            } => {
+                let req =
+                    ExportTraceServiceRequest::decode(raw.clone()).map_err(|e| SendError {
+                        retryable: false,
+                        retry_after: None,
+                        message: e.to_string(),
+                        status: "encode".into(),
+                    })?;
+                let spans = ferrotel_zipkin::from_otlp::from_otlp(&req, "loadgen");
+                let body = if *proto {
+                    ferrotel_zipkin::proto::encode(&spans)
+                } else {
+                    ferrotel_zipkin::json::encode(&spans)
+                };
+                client.post(body.into(), content_type).await.map(|()| 0)
+            }
+        }
+    }
+}
+
 async fn worker(
     shared: Arc<Shared>,
-    client: Arc<OtlpClient>,
+    client: Arc<Client>,
     max_retries: u32,
     interval: Option<Duration>,
     offset: Option<Duration>,
@@ -239,6 +315,7 @@ async fn worker(
             next_at += i;
         }
         let n = n as u64;
+        let raw = bytes.clone();
         let payload = match Payload::from_proto(shared.signal, bytes) {
             Ok(p) => p,
             Err(e) => {
@@ -252,11 +329,10 @@ async fn worker(
         loop {
             t.requests += 1;
             let began = Instant::now();
-            let result = client.export(&payload).await;
+            let result = client.send(&payload, &raw, n).await;
             t.latency.record(began.elapsed());
             match result {
-                Ok(ps) => {
-                    let rejected = (ps.rejected.max(0) as u64).min(n);
+                Ok(rejected) => {
                     t.acknowledged += n - rejected;
                     t.refused_permanent += rejected;
                     break;

@@ -9,11 +9,11 @@
 //! - `exporter`, `remote_write`: the pull exporter, remote write out and in.
 
 pub mod exporter;
-mod http_server;
 pub mod naming;
 pub mod remote_write;
 pub mod scrape;
 pub mod series;
+mod server_tls;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -423,10 +423,11 @@ pub trait ExporterFactory: Send + Sync + 'static {
     ) -> Result<Arc<dyn Exporter>, ComponentError>;
 }
 
-/// Builds connectors: one instance per id and (from, to) signal pair.
+/// Builds connectors: one instance per id, upstream pipeline and (from, to) signal pair.
 pub trait ConnectorFactory: Send + Sync + 'static {
     type Config: ComponentConfig;
     fn info(&self) -> FactoryInfo;
+    /// Builds the connector feeding `next`: every pipeline of signal `to` that receives from it.
     fn create(
         &self,
         ctx: CreateContext,
@@ -435,6 +436,21 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         to: Signal,
         next: ConsumerRef,
     ) -> Result<Arc<dyn Connector>, ComponentError>;
+
+    /// Builds the connector with its downstream pipelines by id, for connectors that choose
+    /// among them (`routing`, `failover`). The graph builder calls this; the default joins the
+    /// pipelines in one fan-out and calls [`ConnectorFactory::create`].
+    fn create_routed(
+        &self,
+        ctx: CreateContext,
+        config: Self::Config,
+        from: Signal,
+        to: Signal,
+        routes: Vec<(crate::config::PipelineId, ConsumerRef)>,
+    ) -> Result<Arc<dyn Connector>, ComponentError> {
+        let next = crate::fanout::Fanout::of(routes.into_iter().map(|(_, c)| c).collect());
+        self.create(ctx, config, from, to, next)
+    }
 }
 
 /// Builds extensions: one instance per id.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ferrotel_pdata::Signal;
 
 use crate::component::*;
-use crate::config::{ConfigError, Node, decode};
+use crate::config::{ConfigError, Node, PipelineId, decode};
 
 fn load_config<C: ComponentConfig>(node: &Node) -> Result<C, ConfigError> {
     let config: C = decode(node)?;
@@ -68,6 +68,15 @@ pub trait DynConnectorFactory: DynFactory {
         to: Signal,
         next: ConsumerRef,
     ) -> Result<Arc<dyn Connector>, ComponentError>;
+    /// [`ConnectorFactory::create_routed`]: the downstream pipelines by id.
+    fn create_routed(
+        &self,
+        ctx: CreateContext,
+        node: &Node,
+        from: Signal,
+        to: Signal,
+        routes: Vec<(PipelineId, ConsumerRef)>,
+    ) -> Result<Arc<dyn Connector>, ComponentError>;
 }
 /// Erased extension factory.
 pub trait DynExtensionFactory: DynFactory {
@@ -79,8 +88,8 @@ fn cfg_err(e: ConfigError) -> ComponentError {
     ComponentError::new(e.to_string())
 }
 
-macro_rules! erase {
-    ($typed:ident, $dyn:ident, ($($arg:ident: $ty:ty),*) -> $out:ty) => {
+macro_rules! erase_info {
+    ($typed:ident) => {
         impl<F: $typed> DynFactory for Wrap<F, { Kinds::$typed as u8 }> {
             fn info(&self) -> FactoryInfo {
                 self.0.info()
@@ -89,9 +98,17 @@ macro_rules! erase {
                 load_config::<F::Config>(node).map(|_| ())
             }
             fn listen_addresses(&self, node: &Node) -> Vec<String> {
-                load_config::<F::Config>(node).map(|c| c.listen_addresses()).unwrap_or_default()
+                load_config::<F::Config>(node)
+                    .map(|c| c.listen_addresses())
+                    .unwrap_or_default()
             }
         }
+    };
+}
+
+macro_rules! erase {
+    ($typed:ident, $dyn:ident, ($($arg:ident: $ty:ty),*) -> $out:ty) => {
+        erase_info!($typed);
         impl<F: $typed> $dyn for Wrap<F, { Kinds::$typed as u8 }> {
             fn create(&self, ctx: CreateContext, node: &Node, $($arg: $ty),*) -> Result<$out, ComponentError> {
                 let config = load_config::<F::Config>(node).map_err(cfg_err)?;
@@ -116,7 +133,31 @@ enum Kinds {
 erase!(ReceiverFactory, DynReceiverFactory, (outputs: SignalOutputs) -> Arc<dyn Receiver>);
 erase!(ProcessorFactory, DynProcessorFactory, (signal: Signal, next: ConsumerRef) -> Arc<dyn Processor>);
 erase!(ExporterFactory, DynExporterFactory, (signals: &[Signal]) -> Arc<dyn Exporter>);
-erase!(ConnectorFactory, DynConnectorFactory, (from: Signal, to: Signal, next: ConsumerRef) -> Arc<dyn Connector>);
+erase_info!(ConnectorFactory);
+impl<F: ConnectorFactory> DynConnectorFactory for Wrap<F, { Kinds::ConnectorFactory as u8 }> {
+    fn create(
+        &self,
+        ctx: CreateContext,
+        node: &Node,
+        from: Signal,
+        to: Signal,
+        next: ConsumerRef,
+    ) -> Result<Arc<dyn Connector>, ComponentError> {
+        let config = load_config::<F::Config>(node).map_err(cfg_err)?;
+        self.0.create(ctx, config, from, to, next)
+    }
+    fn create_routed(
+        &self,
+        ctx: CreateContext,
+        node: &Node,
+        from: Signal,
+        to: Signal,
+        routes: Vec<(PipelineId, ConsumerRef)>,
+    ) -> Result<Arc<dyn Connector>, ComponentError> {
+        let config = load_config::<F::Config>(node).map_err(cfg_err)?;
+        self.0.create_routed(ctx, config, from, to, routes)
+    }
+}
 erase!(ExtensionFactory, DynExtensionFactory, () -> Arc<dyn Extension>);
 
 /// Every component type a binary knows, by kind and type name.

@@ -179,7 +179,8 @@ impl Service {
                 let info = registry
                     .info(Kind::Connector, r.id.type_name())
                     .expect("validated");
-                let mut by_signal: BTreeMap<Signal, Vec<ConsumerRef>> = BTreeMap::new();
+                let mut by_signal: BTreeMap<Signal, Vec<(PipelineId, ConsumerRef)>> =
+                    BTreeMap::new();
                 for (down_id, down) in &config.service.pipelines {
                     if down.receivers.iter().any(|x| x.id == r.id)
                         && info.connects.contains(&(pid.signal, down_id.signal))
@@ -187,18 +188,18 @@ impl Service {
                         by_signal
                             .entry(down_id.signal)
                             .or_default()
-                            .push(entries[down_id].clone());
+                            .push((down_id.clone(), entries[down_id].clone()));
                     }
                 }
-                for (to, nexts) in by_signal {
+                for (to, routes) in by_signal {
                     let f = &registry.connectors[r.id.type_name()];
                     let c = f
-                        .create(
+                        .create_routed(
                             ctx(&r.id, Kind::Connector, &extensions),
                             node_of(&config.connectors, &r.id),
                             pid.signal,
                             to,
-                            Fanout::of(nexts),
+                            routes,
                         )
                         .map_err(|e| build_err(Kind::Connector, &r.id, e))?;
                     outputs.push(PanicGuard::wrap(
@@ -421,26 +422,46 @@ impl Service {
 
     /// Runs until SIGINT or SIGTERM, then drains.
     pub async fn run_until_signal(&self) {
-        wait_for_signal().await;
+        self.run_until(catch_signals()).await;
+    }
+
+    /// Runs until `signal` completes (from [`catch_signals`], installed before the service
+    /// started), then shuts down.
+    pub async fn run_until(&self, signal: impl Future<Output = ()>) {
+        signal.await;
         tracing::info!(timeout = ?self.shutdown_timeout, "shutdown signal received; draining");
         self.shutdown().await;
         tracing::info!("shutdown complete");
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that completes on the
+/// first of them. Installed before startup (as the Go Collector does), a signal that arrives
+/// while components start, or just after the ready line, is a clean shutdown rather than the
+/// default action (killed, exit status none, nothing flushed). Needs the tokio runtime.
+pub fn catch_signals() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        async move {
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+}
+
+/// Waits for SIGINT or SIGTERM (handlers installed on the first poll: prefer
+/// [`catch_signals`] before startup).
+pub async fn wait_for_signal() {
+    catch_signals().await;
 }

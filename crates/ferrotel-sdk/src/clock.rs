@@ -65,6 +65,24 @@ fn wall_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// A (TSC, monotonic) pair read close together: the TSC read on both sides of the clock read,
+/// best of a few tries, so a preemption between the two reads (common on a loaded VM) cannot
+/// skew the rate measured from two such pairs.
+fn paired_reading() -> (u64, Instant) {
+    let mut best: Option<(u64, u64, Instant)> = None;
+    for _ in 0..8 {
+        let before = rdtsc();
+        let mono = Instant::now();
+        let after = rdtsc();
+        let spread = after.wrapping_sub(before);
+        if best.is_none_or(|(s, _, _)| spread < s) {
+            best = Some((spread, before + spread / 2, mono));
+        }
+    }
+    let (_, tsc, mono) = best.expect("eight tries");
+    (tsc, mono)
+}
+
 /// Whether the kernel's clocksource is the TSC (then it is invariant and synchronised).
 fn kernel_uses_tsc() -> bool {
     cfg!(all(target_arch = "x86_64", target_os = "linux"))
@@ -88,11 +106,11 @@ pub(crate) fn init() {
         MODE.store(SYSTEM, Ordering::Release);
         return;
     }
-    let (t0, m0) = (rdtsc(), Instant::now());
+    let (t0, m0) = paired_reading();
     while m0.elapsed() < Duration::from_millis(2) {
         std::hint::spin_loop();
     }
-    let (t1, m1) = (rdtsc(), Instant::now());
+    let (t1, m1) = paired_reading();
     let ns = m1.duration_since(m0).as_nanos() as u64;
     let ticks = t1.wrapping_sub(t0);
     if ticks == 0 || t1 < t0 {
@@ -100,7 +118,7 @@ pub(crate) fn init() {
         return;
     }
     let rate = ((u128::from(ns) << SHIFT) / u128::from(ticks)) as u64;
-    let (t, m) = (rdtsc(), Instant::now());
+    let (t, m) = paired_reading();
     *baseline = Some(Baseline {
         tsc0: t0,
         mono0: m0,
@@ -136,7 +154,8 @@ fn reanchor() {
     let Some(b) = guard.as_mut() else {
         return;
     };
-    let (t, m, wall) = (rdtsc(), Instant::now(), wall_ns());
+    let (t, m) = paired_reading();
+    let wall = wall_ns();
     if t <= b.tsc0 || t <= b.anchor_tsc {
         return;
     }

@@ -149,8 +149,18 @@ fn flatten_regex_replace_unquote() {
     assert_eq!(body_text(&out[0]), "hello \"world\"\n");
     assert_eq!(body_text(&out[1]), "raw");
     assert_eq!(body_text(&out[2]), "not quoted");
+    // otelcol-contrib 0.135 flattens below attributes too (the equivalence case `transform`).
+    let mut e = line("x");
+    e.attributes
+        .insert("ctx".into(), Value::Map(map(&[("a", s("1"))])));
+    let out = run(
+        json!([{"type": "flatten", "field": "attributes.ctx"}]),
+        vec![e],
+    );
+    assert_eq!(out[0].attributes.get("a"), Some(&s("1")));
+    assert!(!out[0].attributes.contains_key("ctx"));
     assert!(
-        build_err(json!([{"type": "flatten", "field": "attributes.x"}]))
+        build_err(json!([{"type": "flatten", "field": "attributes"}]))
             .starts_with("operators[0].field")
     );
 }

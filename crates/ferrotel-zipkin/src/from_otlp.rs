@@ -66,23 +66,44 @@ fn id8(b: &[u8]) -> Option<[u8; 8]> {
     <[u8; 8]>::try_from(b).ok().filter(|i| *i != [0; 8])
 }
 
+/// Where the local service name comes from, in the Go translator's order: `service.name`,
+/// else `faas.name`, `k8s.deployment.name` or `process.executable.name`, which is then named
+/// in an `otlp.service.name.source` tag so the receiver puts it back under its key; else
+/// `default`. The attribute used (and an empty `service.name`) is taken out of the tags.
+fn service_name(tags: &mut Vec<(String, String)>, default: &str) -> String {
+    const FALLBACKS: [&str; 3] = [
+        "faas.name",
+        "k8s.deployment.name",
+        "process.executable.name",
+    ];
+    if let Some(at) = tags.iter().position(|(k, _)| k == SERVICE_NAME) {
+        let name = tags.remove(at).1;
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    for key in FALLBACKS {
+        if let Some(at) = tags.iter().position(|(k, _)| k == key) {
+            let name = tags.remove(at).1;
+            tags.push((SERVICE_NAME_SOURCE.to_owned(), key.to_owned()));
+            return name;
+        }
+    }
+    default.to_owned()
+}
+
 /// Converts an OTLP request into Zipkin spans. Spans with invalid (empty or zero) ids, which
 /// Zipkin cannot carry, are left out.
 pub fn from_otlp(req: &ExportTraceServiceRequest, default_service_name: &str) -> Vec<Span> {
     let mut out = Vec::new();
     for rs in &req.resource_spans {
-        let mut service = None;
-        let mut resource_tags: Vec<(String, String)> = Vec::new();
-        for kv in rs.resource.iter().flat_map(|r| &r.attributes) {
-            if kv.key == SERVICE_NAME {
-                service = Some(value_string(&kv.value));
-            } else {
-                resource_tags.push((kv.key.clone(), value_string(&kv.value)));
-            }
-        }
-        let service = service
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| default_service_name.to_owned());
+        let mut resource_tags: Vec<(String, String)> = rs
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .map(|kv| (kv.key.clone(), value_string(&kv.value)))
+            .collect();
+        let service = service_name(&mut resource_tags, default_service_name);
         for ss in &rs.scope_spans {
             let mut base_tags = resource_tags.clone();
             if let Some(sc) = &ss.scope {

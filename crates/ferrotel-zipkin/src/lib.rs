@@ -13,13 +13,10 @@
 
 pub mod exporter;
 pub mod from_otlp;
-mod http_server;
 pub mod json;
 pub mod model;
 pub mod proto;
 pub mod receiver;
-#[cfg(test)]
-mod testdata_util;
 pub mod to_otlp;
 #[cfg(test)]
 mod translation_tests;

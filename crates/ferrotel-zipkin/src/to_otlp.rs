@@ -36,6 +36,9 @@ pub const LINK_PREFIX: &str = "otlp.link.";
 pub const START_TIME_ABSENT: &str = "otel.zipkin.absentField.startTime";
 /// Zipkin's `shared` flag (a server span reusing its client's id) has no OTLP field.
 pub const SHARED: &str = "zipkin.shared";
+/// Names the resource attribute the local service name came from when it was not
+/// `service.name` (the Go translator's tag; see `from_otlp::service_name`).
+pub const SERVICE_NAME_SOURCE: &str = "otlp.service.name.source";
 pub const PEER_SERVICE: &str = "peer.service";
 pub const SERVER_ADDRESS: &str = "server.address";
 pub const PEER_ADDRESS: &str = "network.peer.address";
@@ -334,12 +337,16 @@ fn convert(s: Span, opts: &Options) -> (Group, OtlpSpan) {
         .as_ref()
         .map(|e| e.service_name.clone())
         .filter(|n| !n.is_empty());
+    let service_key = match tags.iter().position(|(k, _)| k == SERVICE_NAME_SOURCE) {
+        Some(at) => tags.swap_remove(at).1,
+        None => SERVICE_NAME.to_owned(),
+    };
     let mut i = 0;
     while i < tags.len() {
         if is_resource_tag(&tags[i].0) {
             let (k, v) = tags.swap_remove(i);
-            // The endpoint's service name wins over a `service.name` tag.
-            if !(k == SERVICE_NAME && service.is_some()) {
+            // The endpoint's service name wins over a tag of the same key.
+            if !(k == service_key && service.is_some()) {
                 resource.push((k, v));
             }
         } else {
@@ -347,7 +354,7 @@ fn convert(s: Span, opts: &Options) -> (Group, OtlpSpan) {
         }
     }
     if let Some(n) = service {
-        resource.push((SERVICE_NAME.to_owned(), n));
+        resource.push((service_key, n));
     }
     resource.sort();
     let has = |tags: &[(String, String)], key: &str| tags.iter().any(|(k, _)| k == key);

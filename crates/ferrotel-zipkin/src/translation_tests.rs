@@ -440,6 +440,100 @@ fn default_service_name_when_resource_has_none() {
 }
 
 #[test]
+fn service_name_fallbacks_and_their_source_tag_round_trip() {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue};
+    use ferrotel_pdata::proto::resource::v1::Resource;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans};
+    let (_, s, _) = decode_one(&format!("[{{{IDS}}}]"), false);
+    let request = |attrs: &[(&str, &str)]| ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: attrs
+                    .iter()
+                    .map(|(k, v)| KeyValue {
+                        key: (*k).into(),
+                        value: Some(AnyValue {
+                            value: Some(str_v(v)),
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![s.clone()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    // The Go translator's order: service.name, faas.name, k8s.deployment.name,
+    // process.executable.name; an empty service.name does not count.
+    for (attrs, name, source) in [
+        (
+            vec![("service.name", "api"), ("faas.name", "f")],
+            "api",
+            None,
+        ),
+        (
+            vec![
+                ("service.name", ""),
+                ("faas.name", "f"),
+                ("k8s.deployment.name", "d"),
+            ],
+            "f",
+            Some("faas.name"),
+        ),
+        (
+            vec![
+                ("k8s.deployment.name", "d"),
+                ("process.executable.name", "p"),
+            ],
+            "d",
+            Some("k8s.deployment.name"),
+        ),
+        (
+            vec![("process.executable.name", "p")],
+            "p",
+            Some("process.executable.name"),
+        ),
+        (vec![("host.name", "h")], "<missing service name>", None),
+    ] {
+        let z = from_otlp(&request(&attrs), "<missing service name>").remove(0);
+        assert_eq!(
+            z.local_endpoint.as_ref().unwrap().service_name,
+            name,
+            "{attrs:?}"
+        );
+        assert_eq!(tag(&z, "otlp.service.name.source"), source, "{attrs:?}");
+        assert_eq!(tag(&z, source.unwrap_or("service.name")), None, "{attrs:?}");
+        // Back to OTLP: the name returns under the attribute it came from.
+        let back = to_otlp(vec![z], &Options::default());
+        let res: Vec<(String, Value)> = back.resource_spans[0]
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .map(|kv| (kv.key.clone(), kv.value.clone().unwrap().value.unwrap()))
+            .collect();
+        if name != "<missing service name>" {
+            let key = source.unwrap_or("service.name");
+            assert!(
+                res.contains(&(key.to_owned(), str_v(name))),
+                "{attrs:?} -> {res:?}"
+            );
+        }
+        assert!(
+            !back.resource_spans[0].scope_spans[0].spans[0]
+                .attributes
+                .iter()
+                .any(|kv| kv.key == "otlp.service.name.source"),
+            "the source tag is consumed"
+        );
+    }
+}
+
+#[test]
 fn proto_and_json_agree() {
     let body = format!(
         r#"[{{{IDS},"parentId":"0000000000000002","kind":"CLIENT","name":"get","timestamp":10,"duration":5,"localEndpoint":{{"serviceName":"a","ipv4":"1.2.3.4"}},"remoteEndpoint":{{"serviceName":"b","port":80}},"annotations":[{{"timestamp":11,"value":"x"}}],"tags":{{"k":"v"}},"shared":true,"debug":true}}]"#

@@ -256,6 +256,8 @@ async fn serve(
     push: ferrotel_runtime::telemetry::export::SenderFactory,
     resource: Arc<OwnResource>,
 ) -> ExitCode {
+    // Before anything starts: a SIGTERM from here on is a clean shutdown, never a kill.
+    let signals = ferrotel_runtime::service::catch_signals();
     if config.service.telemetry.traces_configured {
         tracing::warn!(
             "service::telemetry::traces: ferrotel records no spans of its own; nothing is exported"
@@ -303,6 +305,6 @@ async fn serve(
     }
     // The Go Collector's line, for whoever watches the exported logs.
     tracing::info!("Everything is ready. Begin running and processing data.");
-    service.run_until_signal().await;
+    service.run_until(signals).await;
     ExitCode::SUCCESS
 }

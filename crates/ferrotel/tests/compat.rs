@@ -55,7 +55,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[test]
 fn otelcol_contrib_default_config() {
     let (unknown, other) = split(validate_errors("otelcol-contrib-default.yaml", &[]));
-    assert_eq!(unknown, set(&["receiver jaeger"]));
+    assert_eq!(unknown, set(&[]));
     assert_eq!(other, set(&[]));
 }
 
@@ -76,7 +76,6 @@ fn opentelemetry_demo_config() {
     assert_eq!(
         unknown,
         set(&[
-            "connector spanmetrics",
             "exporter opensearch",
             "receiver docker_stats",
             "receiver httpcheck",

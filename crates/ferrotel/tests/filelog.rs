@@ -45,6 +45,15 @@ fn value(v: &Option<AnyValue>) -> String {
         Some(V::DoubleValue(d)) => format!("double:{d}"),
         Some(V::BoolValue(b)) => format!("bool:{b}"),
         Some(V::BytesValue(b)) => format!("bytes:{b:?}"),
+        // Maps compare as maps: the Go Collector's nested keys come in Go's random map order.
+        Some(V::KvlistValue(m)) => format!("map:{:?}", sorted(&m.values)),
+        Some(V::ArrayValue(a)) => format!(
+            "array:{:?}",
+            a.values
+                .iter()
+                .map(|v| value(&Some(v.clone())))
+                .collect::<Vec<_>>()
+        ),
         Some(other) => format!("{other:?}"),
     }
 }

@@ -401,15 +401,60 @@ fn no_config_default_answers_on_4318_and_16686() {
         ready.contains("UI and query APIs: http://127.0.0.1:16686"),
         "{ready}"
     );
-    let json = std::fs::read(repo_root().join("examples/trace.json")).unwrap();
-    let body = ferrotel_pdata::json::decode(ferrotel_pdata::Signal::Traces, &json)
-        .unwrap()
-        .encode_proto();
-    assert_eq!(post_otlp(4318, "/v1/traces", &body).unwrap(), 200);
+    // The README's try-it commands, as the README shows them, from the repository's root.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let try_it: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("curl ") && l.contains("examples/"))
+        .collect();
+    assert_eq!(
+        try_it.len(),
+        2,
+        "the README's try-it curl commands: {try_it:?}"
+    );
+    for command in &try_it {
+        let out = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with('{') && !stdout.contains("rror"),
+            "{command}: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     wait_for(
         Duration::from_secs(10),
-        "the example trace in the store",
-        || get_json(16686, "/api/v1/services")["services"] == json!(["my.service"]),
+        "the example trace and logs in the store",
+        || {
+            get_json(16686, "/api/v1/services")["services"] == json!(["my.service"])
+                && get(16686, "/api/v1/logs?service=my.service")
+                    .text()
+                    .contains("Example log record")
+        },
+    );
+    assert_eq!(
+        get(16686, &format!("/api/traces/{EXAMPLE_TRACE}")).status,
+        200
+    );
+    // OTLP/gRPC on 4317, from the Python SDK's gRPC exporter.
+    let sent = run_client(
+        Command::new("python3").args(["-c", PYTHON_GRPC_SPAN, "127.0.0.1:4317"]),
+        PIP_HINT,
+    );
+    let grpc_trace = sent["trace_id"].as_str().unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the gRPC trace in the store",
+        || get(16686, &format!("/api/traces/{grpc_trace}")).status == 200,
+    );
+    let t = get_json(16686, &format!("/api/traces/{grpc_trace}"));
+    assert_eq!(
+        t["data"][0]["spans"][0]["operationName"], "grpc-span",
+        "{t}"
     );
     assert_eq!(terminate(child), Some(0));
     // Nothing written beside it: the default keeps data in memory.
@@ -498,4 +543,328 @@ fn data_dir_is_locked_and_a_foreign_one_is_set_aside() {
     assert_eq!(set_aside.len(), 1, "{set_aside:?}");
     let kept = dir.path().join(&set_aside[0]).join("notes.txt");
     assert_eq!(std::fs::read_to_string(kept).unwrap(), "not telemetry");
+}
+
+/// Runs `ferrotel ARGS...` to completion: (exit code, stdout, stderr).
+fn ferrotel_output(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Posts one of the repository's examples (OTLP/JSON) as OTLP/HTTP protobuf.
+fn post_example(http: u16, file: &str, signal: ferrotel_pdata::Signal, path: &str) {
+    let json = std::fs::read(repo_root().join("examples").join(file)).unwrap();
+    let body = ferrotel_pdata::json::decode(signal, &json)
+        .unwrap()
+        .encode_proto();
+    assert_eq!(post_otlp(http, path, &body).unwrap(), 200, "{file}");
+}
+
+const EXAMPLE_TRACE: &str = "5b8efff798038103d269b633813fc60c";
+const EXAMPLE_SPAN: &str = "eee19b7ec3c1b174";
+
+/// `ferrotel query` against a running instance: each subcommand names what was sent; an
+/// unknown trace and an endpoint nobody listens on are errors with a non-zero exit.
+#[test]
+fn query_subcommand_reads_a_running_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let cfg = dir.path().join("local.yaml");
+    std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+    let (child, _) = spawn(&["--config", cfg.to_str().unwrap()], dir.path());
+    post_example(
+        http,
+        "trace.json",
+        ferrotel_pdata::Signal::Traces,
+        "/v1/traces",
+    );
+    post_example(http, "logs.json", ferrotel_pdata::Signal::Logs, "/v1/logs");
+    wait_for(Duration::from_secs(10), "the example in the store", || {
+        get_json(ui, "/api/v1/services")["services"] == json!(["my.service"])
+    });
+    let endpoint = format!("http://127.0.0.1:{ui}");
+    let query = |args: &[&str]| {
+        let mut all = vec!["query", "--endpoint", endpoint.as_str()];
+        all.extend_from_slice(args);
+        ferrotel_output(&all)
+    };
+
+    let (code, out, err) = query(&["services"]);
+    assert_eq!((code, out.as_str()), (Some(0), "my.service\n"), "{err}");
+
+    let (code, out, err) = query(&["traces", "--service", "my.service"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one trace:\n{out}");
+    assert!(lines[0].starts_with("TRACE ID"), "{out}");
+    for want in [EXAMPLE_TRACE, "my.service: I'm a server span"] {
+        assert!(lines[1].contains(want), "{want:?} not in {out}");
+    }
+    // A filter that matches nothing leaves only the header: the filter reached the server.
+    let (code, out, err) = query(&["traces", "--service", "my.service", "--operation", "nope"]);
+    assert_eq!((code, out.lines().count()), (Some(0), 1), "{out}{err}");
+
+    let (code, out, err) = query(&["trace", EXAMPLE_TRACE]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("my.service I'm a server span ") && out.contains(EXAMPLE_SPAN),
+        "{out}"
+    );
+
+    let (code, out, err) = query(&["logs", "--service", "my.service"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Example log record"), "{out}");
+    assert!(
+        out.contains(&format!("trace {EXAMPLE_TRACE} span {EXAMPLE_SPAN}")),
+        "{out}"
+    );
+    let (code, out, err) = query(&["logs", "--body", "no such text"]);
+    assert_eq!((code, out.as_str()), (Some(0), ""), "{err}");
+
+    // An unknown trace: the API's 404 message, exit 1, nothing on stdout.
+    let (code, out, err) = query(&["trace", "0123456789abcdef0123456789abcdef"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert!(err.starts_with("error: HTTP 404"), "{err}");
+    // A malformed --tag is refused before any request, naming the flag.
+    let (code, _, err) = query(&["traces", "--service", "s", "--tag", "novalue"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("--tag \"novalue\": expected key=value"),
+        "{err}"
+    );
+    assert_eq!(terminate(child), Some(0));
+
+    // Nobody listens there any more: a clear error, not a panic.
+    let (code, out, err) = query(&["services"]);
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert!(
+        err.starts_with("error: ") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.1:{ui}")),
+        "the error names the endpoint: {err}"
+    );
+}
+
+/// `ferrotel default-config` prints the embedded default, and that output validates.
+#[test]
+fn default_config_prints_the_embedded_default_which_validates() {
+    let (code, out, err) = ferrotel_output(&["default-config"]);
+    assert_eq!(code, Some(0), "{err}");
+    let embedded =
+        std::fs::read_to_string(repo_root().join("crates/ferrotel/src/default.yaml")).unwrap();
+    assert_eq!(out, embedded);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("default.yaml");
+    std::fs::write(&file, &out).unwrap();
+    let (code, _, err) = ferrotel_output(&["validate", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Sends one span named `grpc-span` from service `grpc.client` with the Python SDK's OTLP/gRPC
+/// exporter to argv[1]; prints `{"trace_id": ...}`.
+const PYTHON_GRPC_SPAN: &str = r#"
+import json, sys
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+exporter = OTLPSpanExporter(endpoint=sys.argv[1], insecure=True, timeout=10)
+results = []
+class Recording(SimpleSpanProcessor):
+    def on_end(self, span):
+        results.append(exporter.export([span]))
+provider = TracerProvider(resource=Resource.create({"service.name": "grpc.client"}))
+provider.add_span_processor(Recording(exporter))
+with provider.get_tracer("t").start_as_current_span("grpc-span") as span:
+    trace_id = format(span.get_span_context().trace_id, "032x")
+provider.shutdown()
+if results != [SpanExportResult.SUCCESS]:
+    sys.exit(f"export failed: {results}")
+print(json.dumps({"trace_id": trace_id}))
+"#;
+
+/// `n` spans of ~300 bytes each in a trace of their own (`trace` picks its id).
+fn bulky_spans(trace: u64, n: u64) -> Vec<u8> {
+    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
+    use ferrotel_pdata::proto::resource::v1::Resource;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    let string = |s: String| {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        })
+    };
+    let mut trace_id = [0u8; 16];
+    trace_id[8..].copy_from_slice(&(trace + 1).to_be_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let spans = (0..n)
+        .map(|i| Span {
+            trace_id: trace_id.to_vec().into(),
+            span_id: (trace * n + i + 1).to_be_bytes().to_vec().into(),
+            name: format!("op-{}", i % 10),
+            start_time_unix_nano: now,
+            end_time_unix_nano: now + 1_000_000,
+            attributes: vec![KeyValue {
+                key: "payload".into(),
+                value: string(format!("{trace}-{i}-{}", "x".repeat(250))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: string("bulk".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    ferrotel_pdata::Request::Traces(req).encode_proto().to_vec()
+}
+
+/// A 1 MiB store fed ~10 MiB of spans through the binary: every request is accepted, the store
+/// stays under its cap and its own metrics count what it pruned.
+#[test]
+fn a_full_store_prunes_and_never_refuses() {
+    const CAP: u64 = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui, metrics) = (free_port(), free_port(), free_port(), free_port());
+    let cfg = config(grpc, http, ui)
+        .replace("max_size_mib: 64", "max_size_mib: 1")
+        .replace(
+            "telemetry: {metrics: {level: none}}",
+            &format!(
+                "telemetry: {{metrics: {{level: detailed, address: \"127.0.0.1:{metrics}\"}}}}"
+            ),
+        );
+    let file = dir.path().join("local.yaml");
+    std::fs::write(&file, cfg).unwrap();
+    let (child, _) = spawn(&["--config", file.to_str().unwrap()], dir.path());
+    let stats = || get_json(ui, "/api/v1/stats");
+    const REQUESTS: u64 = 40;
+    const SPANS: u64 = 1000;
+    for r in 0..REQUESTS {
+        let body = bulky_spans(r, SPANS);
+        assert_eq!(
+            post_otlp(http, "/v1/traces", &body).unwrap(),
+            200,
+            "request {r}"
+        );
+        let s = stats();
+        assert!(
+            s["bytes"].as_u64().unwrap() <= CAP,
+            "after request {r}: {s}"
+        );
+    }
+    let s = stats();
+    let (kept, pruned) = (
+        s["spans"].as_u64().unwrap(),
+        s["prunedSpans"].as_u64().unwrap(),
+    );
+    assert!(kept > 0 && pruned > 0, "{s}");
+    assert_eq!(kept + pruned, REQUESTS * SPANS, "{s}");
+    // The newest trace is kept, the oldest pruned.
+    assert_eq!(
+        get(ui, &format!("/api/v1/traces/{:032x}", REQUESTS)).status,
+        200
+    );
+    assert_eq!(get(ui, &format!("/api/v1/traces/{:032x}", 1)).status, 404);
+
+    let series = |name: &str, labels: &[(&str, &str)]| {
+        let text = client::get(
+            &format!("http://127.0.0.1:{metrics}"),
+            "/metrics",
+            "text/plain",
+        )
+        .unwrap()
+        .text();
+        assert!(text.contains(name), "no {name} in\n{text}");
+        metric_value(&text, name, labels)
+    };
+    let own = |name: &str| series(name, &[("exporter", "local_store")]);
+    wait_for(Duration::from_secs(10), "the pruned counter", || {
+        own("ferrotel_local_store_pruned_spans_total") == pruned as f64
+    });
+    assert_eq!(
+        own("ferrotel_local_store_stored_spans_total"),
+        (REQUESTS * SPANS) as f64
+    );
+    let bytes = own("ferrotel_local_store_bytes");
+    assert!(bytes > 0.0 && bytes <= CAP as f64, "{bytes}");
+    let receiver = [("receiver", "otlp")];
+    assert_eq!(
+        series("otelcol_receiver_accepted_spans_total", &receiver),
+        (REQUESTS * SPANS) as f64
+    );
+    assert_eq!(
+        series("otelcol_receiver_refused_spans_total", &receiver),
+        0.0
+    );
+    assert_eq!(terminate(child), Some(0));
+}
+
+/// A SIGTERM as soon as the ready line is out is a clean shutdown with exit status 0, not the
+/// signal's default action: the handlers are installed before startup, not after the ready line.
+#[test]
+fn sigterm_right_after_the_ready_line_is_a_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let cfg = dir.path().join("local.yaml");
+    std::fs::write(&cfg, config(grpc, http, ui)).unwrap();
+    for attempt in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+            .args(["--config", cfg.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut head = Vec::new();
+        for line in lines.by_ref().map_while(Result::ok) {
+            let ready = line.contains(" ready in ");
+            head.push(line);
+            if ready {
+                // Directly, not through a `kill` process: the signal lands within microseconds.
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                break;
+            }
+        }
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "attempt {attempt}: {status}\n{}\n{}",
+            head.join("\n"),
+            rest.join("\n")
+        );
+        assert!(
+            rest.iter().any(|l| l.contains("shutdown complete")),
+            "{rest:#?}"
+        );
+    }
 }

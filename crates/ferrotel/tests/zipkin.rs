@@ -1,5 +1,6 @@
 //! The `zipkin` receiver and exporter in the real `ferrotel` binary: the Python OpenTelemetry
-//! Zipkin exporters (JSON and protobuf) checked field by field at a file exporter; a round
+//! Zipkin exporters (JSON and protobuf) and py_zipkin (v1 JSON, v2 JSON and protobuf) checked
+//! field by field at a file exporter; a round
 //! trip OTLP → zipkin exporter → zipkin receiver → OTLP; malformed and compressed bodies on
 //! the wire (a bad body is a 400 naming what was wrong and the receiver keeps serving).
 
@@ -214,6 +215,136 @@ fn python_zipkin_json_exporter() {
 #[test]
 fn python_zipkin_proto_exporter() {
     python("proto");
+}
+
+/// py_zipkin (Yelp's client, the one Python services instrumented before OpenTelemetry use)
+/// in one of its encodings, posted to the v1 or v2 endpoint as its users do.
+fn py_zipkin(encoding: &str, path: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (zp, op) = (free_port(), free_port());
+    let _c = Collector::start(
+        "zipkin",
+        dir.path(),
+        &config(dir.path(), zp, op, None),
+        None,
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("tests/interop/send_py_zipkin.py"))
+        .args(["--encoding", encoding, "--url"])
+        .arg(format!("http://127.0.0.1:{zp}{path}"));
+    let sent = run_client(
+        &mut cmd,
+        "run .ci/run's pip step (tests/interop/requirements.txt)",
+    );
+    let sent = sent.as_array().unwrap();
+    let file = dir.path().join("traces.bin");
+    wait_for(
+        Duration::from_secs(10),
+        "spans in the file exporter",
+        || all_spans(&file).len() >= sent.len(),
+    );
+    let got = all_spans(&file);
+    assert_eq!(got.len(), sent.len(), "{encoding}: {got:?}");
+    for want in sent {
+        let name = want["name"].as_str().unwrap();
+        let (res, _, s) = got
+            .iter()
+            .find(|(_, _, s)| hex(&s.span_id) == want["span_id"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{encoding}: span {name} not received"));
+        // 64-bit trace ids are left-padded to 128 bits.
+        assert_eq!(
+            hex(&s.trace_id),
+            format!("{:0>32}", want["trace_id"].as_str().unwrap()),
+            "{encoding} {name}"
+        );
+        assert_eq!(
+            hex(&s.parent_span_id),
+            want["parent_id"].as_str().unwrap_or(""),
+            "{encoding} {name}"
+        );
+        assert_eq!(s.name, name, "{encoding}");
+        let kind = match want["kind"].as_str().unwrap() {
+            // Zipkin's local spans carry no kind.
+            "LOCAL" => "SPAN_KIND_UNSPECIFIED".to_string(),
+            k => format!("SPAN_KIND_{k}"),
+        };
+        assert_eq!(
+            span::SpanKind::try_from(s.kind).unwrap().as_str_name(),
+            kind,
+            "{encoding} {name}"
+        );
+        match (want["start_us"].as_u64(), want["duration_us"].as_u64()) {
+            (Some(start), Some(duration)) => {
+                assert_eq!(s.start_time_unix_nano, start * 1000, "{encoding} {name}");
+                assert_eq!(
+                    s.end_time_unix_nano,
+                    (start + duration) * 1000,
+                    "{encoding} {name}"
+                );
+            }
+            // Stamped by py_zipkin's clock: only sane.
+            _ => assert!(
+                s.start_time_unix_nano > 1_600_000_000_000_000_000
+                    && s.end_time_unix_nano >= s.start_time_unix_nano,
+                "{encoding} {name}: {} .. {}",
+                s.start_time_unix_nano,
+                s.end_time_unix_nano
+            ),
+        }
+        for (k, v) in want["tags"].as_object().unwrap() {
+            assert_eq!(attr(&s.attributes, k), *v, "{encoding} {name}: tag {k}");
+        }
+        // Besides the tags, only the local endpoint's address.
+        for a in &s.attributes {
+            assert!(
+                want["tags"].get(&a.key).is_some() || a.key == "network.local.address",
+                "{encoding} {name}: unexpected attribute {a:?}"
+            );
+        }
+        // py_zipkin's v1 local spans carry no annotation, so no endpoint: no service, no address.
+        let endpoint = !(encoding == "V1_JSON" && want["kind"] == "LOCAL");
+        let (address, service) = if endpoint {
+            (json!("127.0.0.1"), want["service"].clone())
+        } else {
+            (serde_json::Value::Null, serde_json::Value::Null)
+        };
+        assert_eq!(
+            attr(&s.attributes, "network.local.address"),
+            address,
+            "{encoding} {name}"
+        );
+        let notes = want["annotations"].as_object().unwrap();
+        assert_eq!(
+            s.events.len(),
+            notes.len(),
+            "{encoding} {name}: {:?}",
+            s.events
+        );
+        for e in &s.events {
+            assert_eq!(
+                Some(e.time_unix_nano),
+                notes[&e.name].as_u64().map(|us| us * 1000),
+                "{encoding} {name}: event {}",
+                e.name
+            );
+        }
+        assert_eq!(attr(res, "service.name"), service, "{encoding} {name}");
+    }
+}
+
+#[test]
+fn py_zipkin_v1_json() {
+    py_zipkin("V1_JSON", "/api/v1/spans");
+}
+
+#[test]
+fn py_zipkin_v2_json() {
+    py_zipkin("V2_JSON", "/api/v2/spans");
+}
+
+#[test]
+fn py_zipkin_v2_proto3() {
+    py_zipkin("V2_PROTO3", "/api/v2/spans");
 }
 
 fn kv(k: &str, v: Value) -> KeyValue {

@@ -6,6 +6,7 @@
 mod conn;
 mod grpc;
 mod http;
+mod plain_http;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub fn tls_acceptor(
 pub use conn::ServerHandle;
 pub use grpc::start_grpc;
 pub use http::start_http;
+pub use plain_http::{PlainHttpServer, PlainRequest, PlainResponse, text_response};
 
 /// The transport a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

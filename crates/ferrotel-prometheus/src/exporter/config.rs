@@ -37,7 +37,7 @@ pub struct PrometheusExporterConfig {
     /// Not in the Go exporter (which always writes `target_info`); `false` leaves it out.
     pub target_info: TargetInfo,
     /// Serve HTTPS (configtls server settings).
-    pub tls: Option<crate::http_server::ServerTls>,
+    pub tls: Option<crate::server_tls::ServerTls>,
     /// Accepted for compatibility (confighttp server settings that have no effect here).
     pub cors: Option<serde_json::Value>,
     pub response_headers: Option<serde_json::Value>,

@@ -27,9 +27,9 @@ use http_body_util::Full;
 
 use self::accumulator::{Accumulator, Settings};
 pub use self::config::PrometheusExporterConfig;
-use crate::http_server::{Handler, Server, text};
 use crate::naming::{MetricNamer, TranslationStrategy};
 use crate::series::LabelOptions;
+use ferrotel_otlp::server::{PlainHttpServer as Server, PlainRequest, text_response as text};
 
 /// Factory of the `prometheus` exporter.
 pub struct PrometheusExporterFactory;
@@ -167,7 +167,7 @@ impl Lifecycle for PrometheusExporter {
             let state = self.state.clone();
             let open_metrics = self.config.enable_open_metrics;
             let timestamps = self.config.send_timestamps;
-            let handler: Handler = Arc::new(move |req| {
+            let handler = move |req: PlainRequest| {
                 let state = state.clone();
                 Box::pin(async move {
                     if req.uri().path() != "/metrics" {
@@ -213,15 +213,14 @@ impl Lifecycle for PrometheusExporter {
                     );
                     r
                 })
-            });
+            };
+            let tls = (self.config.tls.as_ref())
+                .map(|t| t.acceptor())
+                .transpose()
+                .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
             let bound = self
                 .server
-                .start(
-                    &format!("exporter {}", self.id),
-                    addr,
-                    self.config.tls.as_ref(),
-                    handler,
-                )
+                .start(&format!("exporter {}", self.id), addr, tls, handler)
                 .await
                 .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);

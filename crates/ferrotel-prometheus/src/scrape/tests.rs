@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use ferrotel_pdata::proto::metrics::v1::{Metric, NumberDataPoint, metric, number_data_point};
-use ferrotel_runtime::ComponentConfig;
 use ferrotel_runtime::config::{ConfigError, decode, node::parse_yaml};
 use proptest::prelude::*;
 
@@ -14,28 +13,15 @@ use super::parse::{Format, MetricType, parse, render};
 use super::relabel::{Labels, RelabelConfig};
 
 fn load(text: &str) -> Result<PrometheusReceiverConfig, ConfigError> {
-    let node = parse_yaml(text, "test.yaml").unwrap();
-    let cfg: PrometheusReceiverConfig = decode(&node)?;
-    cfg.validate()?;
-    Ok(cfg)
+    ferrotel_runtime::config::testdata::load(text)
 }
 
 fn testdata(kind: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/scrape/testdata")
-        .join(kind);
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    ferrotel_runtime::config::testdata::files(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/scrape/testdata")
+            .join(kind),
+    )
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod id;
 pub mod node;
 pub mod service;
 pub mod telemetry;
+pub mod testdata;
 
 use std::fmt;
 use std::time::Duration;

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -42,6 +43,14 @@ pub fn init(cfg: &LogsTelemetry) -> LogExport {
     let otlp = (!export.queues.is_empty()).then(|| OtlpLayer {
         queues: export.queues.clone(),
     });
+    // Colours only for a terminal (as the Go Collector's console encoder, none in files and
+    // pipes); NO_COLOR turns them off there too.
+    let ansi = std::env::var_os("NO_COLOR").is_none()
+        && match cfg.output {
+            LogOutput::Stderr => std::io::stderr().is_terminal(),
+            LogOutput::Stdout | LogOutput::Both => std::io::stdout().is_terminal(),
+            LogOutput::Nowhere => false,
+        };
     let writer = match cfg.output {
         LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
         LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
@@ -50,9 +59,11 @@ pub fn init(cfg: &LogsTelemetry) -> LogExport {
     };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false);
     let fmt = if cfg.encoding == "json" {
-        fmt.json().boxed()
+        // zap's JSON shape, as the Go Collector writes it (see zap_json.rs).
+        fmt.event_format(super::zap_json::ZapJson).boxed()
     } else {
         fmt.boxed()
     };

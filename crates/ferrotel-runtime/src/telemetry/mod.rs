@@ -9,6 +9,7 @@ pub mod export;
 pub mod logs;
 pub mod obs;
 pub mod server;
+pub mod zap_json;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -269,10 +269,11 @@ impl Edit for Flatten {
 pub(super) fn flatten(ctx: &mut Ctx) -> Result<Box<dyn Operator>, BuildError> {
     let c: FieldConfig = ctx.config()?;
     let field = ctx.field("field", &c.field)?;
-    if field.root != Root::Body || field.is_root() {
+    // The Go operator flattens a map below the body, attributes or resource, not a root.
+    if field.is_root() {
         return Err(ctx.err(
             "field",
-            "flatten: field must be a nested field of the body (body.x)",
+            "flatten: field must be a nested field (body.x, attributes.x or resource.x)",
         ));
     }
     Ok(Box::new(Transformer(Flatten { field })))

@@ -20,8 +20,10 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
 pub use self::config::ZipkinReceiverConfig;
-use crate::http_server::{Handler, Response, Server, text};
 use crate::{json, proto, to_otlp, v1};
+use ferrotel_otlp::server::{
+    PlainHttpServer as Server, PlainRequest, PlainResponse as Response, text_response as text,
+};
 
 /// Factory of the `zipkin` receiver.
 pub struct ZipkinReceiverFactory;
@@ -142,7 +144,7 @@ fn bad(status: StatusCode, id: &str, msg: String) -> Response {
 }
 
 impl Inner {
-    async fn handle(self: Arc<Self>, req: crate::http_server::Request) -> Response {
+    async fn handle(self: Arc<Self>, req: PlainRequest) -> Response {
         let header_str = |n: header::HeaderName| {
             req.headers()
                 .get(n)
@@ -258,10 +260,10 @@ impl Lifecycle for ZipkinReceiver {
             let addr = parse_endpoint(&self.inner.config.endpoint)
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             let inner = self.inner.clone();
-            let handler: Handler = Arc::new(move |req| Box::pin(inner.clone().handle(req)));
+            let handler = move |req| inner.clone().handle(req);
             let bound = self
                 .server
-                .start(&format!("receiver {id}"), addr, handler)
+                .start(&format!("receiver {id}"), addr, None, handler)
                 .await
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);

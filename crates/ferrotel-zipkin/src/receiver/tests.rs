@@ -66,7 +66,9 @@ fn format_from_path_and_content_type() {
 
 #[test]
 fn config_testdata() {
-    crate::testdata_util::check::<ZipkinReceiverConfig>("receiver");
+    ferrotel_runtime::config::testdata::check::<ZipkinReceiverConfig>(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/receiver/testdata"),
+    );
 }
 
 proptest! {

@@ -77,18 +77,34 @@ impl ExporterFactory for OtlpGrpcExporterFactory {
         c: Self::Config,
         _signals: &[Signal],
     ) -> Result<Arc<dyn Exporter>, ComponentError> {
-        let settings = ClientSettings {
-            protocol: Protocol::Grpc,
-            endpoint: c.endpoint.clone(),
-            signal_endpoints: HashMap::new(),
-            compression: compression(&c.compression),
-            headers: c.headers.clone().into_iter().collect(),
-            timeout: c.timeout,
-            tls: tls(&c.tls),
-            auth: auth(&ctx, &c.auth)?,
-        };
-        build(&ctx, settings, &c.sending_queue, c.retry_on_failure)
+        let sender = grpc_sender(&ctx, &c)?;
+        Ok(Arc::new(QueuedExporter::new(
+            &ctx,
+            sender,
+            &c.sending_queue,
+            c.retry_on_failure.clone(),
+            c.timeout,
+        )?))
     }
+}
+
+/// The OTLP/gRPC client of an `otlp_grpc` config, without queue and retry: the
+/// `loadbalancing` exporter wraps one per backend in its own queue.
+pub(crate) fn grpc_sender(
+    ctx: &CreateContext,
+    c: &OtlpGrpcConfig,
+) -> Result<Arc<dyn Sender>, ComponentError> {
+    let settings = ClientSettings {
+        protocol: Protocol::Grpc,
+        endpoint: c.endpoint.clone(),
+        signal_endpoints: HashMap::new(),
+        compression: compression(&c.compression),
+        headers: c.headers.clone().into_iter().collect(),
+        timeout: c.timeout,
+        tls: tls(&c.tls),
+        auth: auth(ctx, &c.auth)?,
+    };
+    sender(ctx, settings)
 }
 
 /// Factory of `otlp_http`.
@@ -148,6 +164,16 @@ fn build(
     retry: RetrySettings,
 ) -> Result<Arc<dyn Exporter>, ComponentError> {
     let timeout = settings.timeout;
+    let sender = sender(ctx, settings)?;
+    Ok(Arc::new(QueuedExporter::new(
+        ctx, sender, queue, retry, timeout,
+    )?))
+}
+
+fn sender(
+    ctx: &CreateContext,
+    settings: ClientSettings,
+) -> Result<Arc<dyn Sender>, ComponentError> {
     let client = OtlpClient::new(settings).map_err(|e| ComponentError::new(e.to_string()))?;
     let id = ctx.id.to_string();
     let rejected = ctx.telemetry.counter(
@@ -155,14 +181,11 @@ fn build(
         "Items the destination rejected in a partial-success answer.",
         &[("exporter", &id)],
     );
-    let sender = Arc::new(OtlpSender {
+    Ok(Arc::new(OtlpSender {
         client,
         id,
         rejected,
-    });
-    Ok(Arc::new(QueuedExporter::new(
-        ctx, sender, queue, retry, timeout,
-    )?))
+    }))
 }
 
 struct OtlpSender {

@@ -229,10 +229,17 @@ impl Lifecycle for Pprof {
             if !self.config.save_to_file.is_empty() {
                 let path = self.config.save_to_file.clone();
                 let (tx, rx) = std::sync::mpsc::channel::<()>();
+                // Start returns once the profiler runs (as Go's StartCPUProfile in the
+                // extension's Start): the profile covers the run from here, not from whenever
+                // the thread got going (setting the profiler up takes ~1 s on a loaded machine).
+                let (started_tx, mut started) =
+                    tokio::sync::mpsc::unbounded_channel::<Result<(), String>>();
+                let failed = started_tx.clone();
                 let thread = std::thread::Builder::new()
                     .name("pprof-save".into())
                     .spawn(move || {
                         match cpu_profile(|| {
+                            let _ = started_tx.send(Ok(()));
                             let _ = rx.recv();
                         }) {
                             Ok(body) => {
@@ -240,10 +247,24 @@ impl Lifecycle for Pprof {
                                     tracing::error!("pprof: cannot write {path}: {e}");
                                 }
                             }
-                            Err(e) => tracing::error!("pprof: save_to_file: {e}"),
+                            Err(e) => {
+                                let _ = failed.send(Err(e));
+                            }
                         }
                     })
                     .map_err(|e| ComponentError::new(format!("profiler thread: {e}")))?;
+                match started.recv().await {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => {
+                        let _ = thread.join();
+                        return Err(ComponentError::new(format!("save_to_file: {e}")));
+                    }
+                    None => {
+                        return Err(ComponentError::new(
+                            "save_to_file: the profiler thread ended",
+                        ));
+                    }
+                }
                 *self.whole_run.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx, thread));
             }
             Ok(())

@@ -204,12 +204,17 @@ pub async fn ec2(
     Outcome::Found(out)
 }
 
-fn on_kubernetes() -> bool {
+pub fn on_kubernetes() -> bool {
     std::env::var("KUBERNETES_SERVICE_HOST").is_ok_and(|v| !v.is_empty())
 }
 
-pub async fn eks(endpoints: &Endpoints, on: &Enabled, deadline: Instant) -> Outcome {
-    if !on_kubernetes() {
+pub async fn eks(
+    endpoints: &Endpoints,
+    kubernetes: bool,
+    on: &Enabled,
+    deadline: Instant,
+) -> Outcome {
+    if !kubernetes {
         return Outcome::Missing(
             "not running on Kubernetes (KUBERNETES_SERVICE_HOST is unset)".into(),
         );
@@ -477,8 +482,13 @@ pub fn aks_cluster_name(resource_group: &str) -> String {
     }
 }
 
-pub async fn aks(endpoints: &Endpoints, on: &Enabled, deadline: Instant) -> Outcome {
-    if !on_kubernetes() {
+pub async fn aks(
+    endpoints: &Endpoints,
+    kubernetes: bool,
+    on: &Enabled,
+    deadline: Instant,
+) -> Outcome {
+    if !kubernetes {
         return Outcome::Missing(
             "not running on Kubernetes (KUBERNETES_SERVICE_HOST is unset)".into(),
         );

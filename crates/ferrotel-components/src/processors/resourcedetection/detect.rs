@@ -46,6 +46,9 @@ pub enum Outcome {
 pub struct Sources {
     pub endpoints: Endpoints,
     pub docker_socket: Result<String, String>,
+    /// Whether this process runs in a Kubernetes pod (`KUBERNETES_SERVICE_HOST` set), which
+    /// the eks and aks detectors require before they ask their cloud's metadata service.
+    pub kubernetes: bool,
 }
 
 impl Sources {
@@ -53,6 +56,7 @@ impl Sources {
         Sources {
             endpoints: Endpoints::from_env(),
             docker_socket: docker::socket_path(),
+            kubernetes: cloud::on_kubernetes(),
         }
     }
 }
@@ -80,8 +84,8 @@ async fn run_one(
         Detector::Ec2 => cloud::ec2(&sources.endpoints, &cfg.ec2, &on, deadline).await,
         Detector::Gcp => cloud::gcp(&sources.endpoints, &cfg.gcp, &on, deadline).await,
         Detector::Azure => cloud::azure(&sources.endpoints, &cfg.azure, &on, deadline).await,
-        Detector::Eks => cloud::eks(&sources.endpoints, &on, deadline).await,
-        Detector::Aks => cloud::aks(&sources.endpoints, &on, deadline).await,
+        Detector::Eks => cloud::eks(&sources.endpoints, sources.kubernetes, &on, deadline).await,
+        Detector::Aks => cloud::aks(&sources.endpoints, sources.kubernetes, &on, deadline).await,
     }
 }
 

@@ -206,6 +206,7 @@ fn no_sources() -> Sources {
             azure: refused,
         },
         docker_socket: Ok("/nonexistent/docker.sock".into()),
+        kubernetes: false,
     }
 }
 
@@ -536,6 +537,7 @@ async fn cloud_detectors_read_fake_metadata_services() {
             azure,
         },
         docker_socket: Ok("/nonexistent".into()),
+        kubernetes: true,
     };
     let detect = |yaml: &'static str, id: &'static str| {
         let sources = sources.clone();
@@ -580,6 +582,15 @@ async fn cloud_detectors_read_fake_metadata_services() {
         !g.contains_key("gcp.gce.instance.hostname"),
         "disabled by default"
     );
+    // In a pod, eks and aks ask the same metadata services and name the platform.
+    let eks = detect("detectors: [eks]\n", "resource_detection/eks").await;
+    let eks: HashMap<&str, &AttrValue> = strs(&eks).into_iter().collect();
+    assert_eq!(eks["cloud.provider"], &s("aws"));
+    assert_eq!(eks["cloud.platform"], &s("aws_eks"));
+    let aks = detect("detectors: [aks]\n", "resource_detection/aks").await;
+    let aks: HashMap<&str, &AttrValue> = strs(&aks).into_iter().collect();
+    assert_eq!(aks["cloud.provider"], &s("azure"));
+    assert_eq!(aks["cloud.platform"], &s("azure_aks"));
     // First detector wins: ec2 before azure keeps AWS's cloud.provider.
     let both = detect("detectors: [ec2, azure]\n", "resource_detection/both").await;
     let both: HashMap<&str, &AttrValue> = strs(&both).into_iter().collect();
@@ -597,8 +608,10 @@ async fn absent_or_silent_metadata_services_are_skipped_within_the_timeout() {
             azure: (Target::Tcp("127.0.0.1:9".into()), "127.0.0.1:9".into()),
         },
         docker_socket: Ok("/nonexistent/docker.sock".into()),
+        // In a pod, so eks and aks ask the (silent) metadata services too.
+        kubernetes: true,
     };
-    let yaml = "detectors: [system, ec2, gcp, azure, docker]\ntimeout: 500ms\nsystem: {hostname_sources: [os]}\n";
+    let yaml = "detectors: [system, ec2, gcp, azure, eks, aks, docker]\ntimeout: 500ms\nsystem: {hostname_sources: [os]}\n";
     let (p, _) = processor_with(
         yaml,
         "resource_detection/skip",

@@ -218,16 +218,16 @@ fn batches_respect_the_size_limit() {
 async fn mock(
     statuses: Vec<u16>,
 ) -> (
-    crate::http_server::Server,
+    ferrotel_otlp::server::PlainHttpServer,
     String,
     Arc<Mutex<Vec<(http::HeaderMap, WriteRequest)>>>,
 ) {
     use http_body_util::BodyExt;
     let got = Arc::new(Mutex::new(Vec::new()));
     let statuses = Arc::new(Mutex::new(statuses));
-    let server = crate::http_server::Server::default();
+    let server = ferrotel_otlp::server::PlainHttpServer::default();
     let g = got.clone();
-    let handler: crate::http_server::Handler = Arc::new(move |req| {
+    let handler = move |req: ferrotel_otlp::server::PlainRequest| {
         let g = g.clone();
         let statuses = statuses.clone();
         Box::pin(async move {
@@ -241,9 +241,9 @@ async fn mock(
                 let mut s = statuses.lock().unwrap();
                 if s.is_empty() { 204 } else { s.remove(0) }
             };
-            crate::http_server::text(http::StatusCode::from_u16(s).unwrap(), "nope")
+            ferrotel_otlp::server::text_response(http::StatusCode::from_u16(s).unwrap(), "nope")
         })
-    });
+    };
     let addr = server
         .start("mock", "127.0.0.1:0".parse().unwrap(), None, handler)
         .await

@@ -17,7 +17,7 @@ pub struct RemoteWriteReceiverConfig {
     /// Families whose 1.0 metadata is remembered (Prometheus sends it in separate requests).
     pub max_metadata_families: usize,
     /// Serve HTTPS (configtls server settings).
-    pub tls: Option<crate::http_server::ServerTls>,
+    pub tls: Option<crate::server_tls::ServerTls>,
     /// Accepted for compatibility.
     pub cors: Option<serde_json::Value>,
     pub include_metadata: bool,

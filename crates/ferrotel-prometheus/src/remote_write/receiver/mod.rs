@@ -22,7 +22,9 @@ use http_body_util::{BodyExt, Limited};
 
 pub use self::config::RemoteWriteReceiverConfig;
 use self::decode::{DecodeError, Meta, Version};
-use crate::http_server::{Handler, Response, Server, text};
+use ferrotel_otlp::server::{
+    PlainHttpServer as Server, PlainRequest, PlainResponse as Response, text_response as text,
+};
 
 /// Factory of the `prometheusremotewrite` receiver.
 pub struct RemoteWriteReceiverFactory;
@@ -100,7 +102,7 @@ fn bad(status: StatusCode, id: &str, msg: String) -> Response {
 }
 
 impl Inner {
-    async fn handle(self: Arc<Self>, req: crate::http_server::Request) -> Response {
+    async fn handle(self: Arc<Self>, req: PlainRequest) -> Response {
         if req.uri().path() != "/api/v1/write" {
             return text(
                 StatusCode::NOT_FOUND,
@@ -246,15 +248,14 @@ impl Lifecycle for RemoteWriteReceiver {
             let addr = parse_endpoint(&self.inner.config.endpoint)
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             let inner = self.inner.clone();
-            let handler: Handler = Arc::new(move |req| Box::pin(inner.clone().handle(req)));
+            let handler = move |req| inner.clone().handle(req);
+            let tls = (self.inner.config.tls.as_ref())
+                .map(|t| t.acceptor())
+                .transpose()
+                .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             let bound = self
                 .server
-                .start(
-                    &format!("receiver {id}"),
-                    addr,
-                    self.inner.config.tls.as_ref(),
-                    handler,
-                )
+                .start(&format!("receiver {id}"), addr, tls, handler)
                 .await
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
             *self.address.lock().unwrap_or_else(|e| e.into_inner()) = Some(bound);

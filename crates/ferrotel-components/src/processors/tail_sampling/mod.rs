@@ -1,0 +1,550 @@
+//! `tail_sampling` processor: holds the spans of each trace for `decision_wait` after its first
+//! span, then runs the policies on the whole trace and passes it on or drops it — the Go
+//! Collector's `tailsamplingprocessor` (same config, policy types, decision precedence, own
+//! metrics `otelcol_processor_tail_sampling_*`).
+//!
+//! - Received requests are cut by trace id on the wire ([`wire::split_by_trace_id`]); a trace
+//!   is buffered as those encoded pieces and decoded once, when its decision is due; a sampled
+//!   trace goes on as its encoded bytes (no re-encode). See [`buffer`] for memory per span.
+//! - At most `num_traces` traces (pending and decided) are in memory; a new trace pushes out
+//!   the oldest, counted in `sampling_trace_dropped_too_early` when it was still pending.
+//! - Late spans of a decided trace follow its decision while the trace is in memory, then the
+//!   decision caches' (`decision_cache`); otherwise they start a new trace, as in Go.
+//! - Decision precedence (README): a `drop` or inverted-not-sampled vote drops; else a sampled
+//!   vote keeps; else an inverted-sampled vote keeps when no policy voted not sampled; else
+//!   the trace is dropped. Evaluation errors count in `sampling_policy_evaluation_error`.
+
+pub mod buffer;
+pub mod config;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ferrotel_pdata::{Payload, Request, Signal, wire};
+use ferrotel_runtime::telemetry::obs::ProcessorObs;
+use ferrotel_runtime::telemetry::{Counter, Gauge};
+use ferrotel_runtime::*;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use buffer::{DecisionCache, DueTrace, Evicted, TraceTable};
+pub use config::TailSamplingConfig;
+use policy::{Clock, Decision, Policy, TraceData};
+
+/// Factory of the `tail_sampling` processor.
+pub struct TailSamplingFactory;
+
+impl ProcessorFactory for TailSamplingFactory {
+    type Config = TailSamplingConfig;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new(
+            "tail_sampling",
+            "Samples whole traces by policies, after waiting for their spans",
+        )
+        .signal(Signal::Traces, Stability::Beta)
+    }
+
+    fn create(
+        &self,
+        ctx: CreateContext,
+        config: Self::Config,
+        signal: Signal,
+        next: ConsumerRef,
+    ) -> Result<Arc<dyn Processor>, ComponentError> {
+        let policies = config
+            .policies
+            .iter()
+            .map(|p| Ok((p.name.clone(), Policy::new(p)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(ComponentError::new)?;
+        let id = ctx.id.to_string();
+        let pipeline = ctx
+            .pipeline
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let metrics = Metrics::new(&ctx.telemetry, &id, &policies);
+        let capacity = usize::try_from(config.num_traces).unwrap_or(usize::MAX);
+        let expected = (config.expected_new_traces_per_sec as f64
+            * config.decision_wait.as_secs_f64()) as usize;
+        Ok(Arc::new(TailSampling {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    table: TraceTable::new(capacity, expected),
+                    sampled: DecisionCache::new(config.decision_cache.sampled_cache_size),
+                    not_sampled: DecisionCache::new(config.decision_cache.non_sampled_cache_size),
+                    stopped: false,
+                }),
+                policies: Mutex::new(policies),
+                obs: ProcessorObs::new(&ctx.telemetry, &id, &pipeline, signal),
+                id,
+                config,
+                next,
+                metrics,
+                wake: Notify::new(),
+                base: Instant::now(),
+            }),
+            timer: Mutex::new(None),
+        }))
+    }
+}
+
+/// The processor's own metrics, named as the Go processor's.
+struct Metrics {
+    /// `count_traces_sampled{policy, decision, sampled}`, per top-level policy.
+    per_policy: Vec<HashMap<Decision, Counter>>,
+    global_sampled: Counter,
+    global_not_sampled: Counter,
+    dropped_too_early: Counter,
+    late_sampled: Counter,
+    late_not_sampled: Counter,
+    cache_sampled: Counter,
+    cache_not_sampled: Counter,
+    new_traces: Counter,
+    evaluation_errors: Counter,
+    spans_sampled: Counter,
+    spans_not_sampled: Counter,
+    traces_on_memory: Gauge,
+}
+
+const PREFIX_COUNT: &str = "otelcol_processor_tail_sampling_count_traces_sampled";
+
+impl Metrics {
+    fn new(t: &Telemetry, id: &str, policies: &[(String, Policy)]) -> Self {
+        let p = ("processor", id);
+        let per_policy = policies
+            .iter()
+            .map(|(name, _)| {
+                Decision::ALL
+                    .iter()
+                    .map(|d| {
+                        let sampled = matches!(d, Decision::Sampled | Decision::InvertSampled);
+                        let c = t.counter(
+                            PREFIX_COUNT,
+                            "Traces per policy and decision (a vote, not the final decision).",
+                            &[
+                                p,
+                                ("policy", name.as_str()),
+                                ("decision", d.label()),
+                                ("sampled", if sampled { "true" } else { "false" }),
+                            ],
+                        );
+                        (*d, c)
+                    })
+                    .collect()
+            })
+            .collect();
+        let with = |name, help, k: &'static str, v: &str| t.counter(name, help, &[p, (k, v)]);
+        Metrics {
+            per_policy,
+            global_sampled: with(
+                "otelcol_processor_tail_sampling_global_count_traces_sampled",
+                "Final decisions: traces sampled or not.",
+                "sampled",
+                "true",
+            ),
+            global_not_sampled: with(
+                "otelcol_processor_tail_sampling_global_count_traces_sampled",
+                "Final decisions: traces sampled or not.",
+                "sampled",
+                "false",
+            ),
+            spans_sampled: with(
+                "otelcol_processor_tail_sampling_count_spans_sampled",
+                "Spans of the traces decided, by final decision.",
+                "sampled",
+                "true",
+            ),
+            spans_not_sampled: with(
+                "otelcol_processor_tail_sampling_count_spans_sampled",
+                "Spans of the traces decided, by final decision.",
+                "sampled",
+                "false",
+            ),
+            late_sampled: with(
+                "otelcol_processor_tail_sampling_sampling_late_spans",
+                "Spans that arrived after their trace's decision, by that decision.",
+                "sampled",
+                "true",
+            ),
+            late_not_sampled: with(
+                "otelcol_processor_tail_sampling_sampling_late_spans",
+                "Spans that arrived after their trace's decision, by that decision.",
+                "sampled",
+                "false",
+            ),
+            cache_sampled: with(
+                "otelcol_processor_tail_sampling_early_releases_from_cache_decision",
+                "Spans released at once by a decision cache hit.",
+                "sampled",
+                "true",
+            ),
+            cache_not_sampled: with(
+                "otelcol_processor_tail_sampling_early_releases_from_cache_decision",
+                "Spans released at once by a decision cache hit.",
+                "sampled",
+                "false",
+            ),
+            dropped_too_early: t.counter(
+                "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early",
+                "Traces pushed out of memory (num_traces) before their decision.",
+                &[p],
+            ),
+            new_traces: t.counter(
+                "otelcol_processor_tail_sampling_new_trace_id_received",
+                "Traces seen for the first time (or again after leaving memory).",
+                &[p],
+            ),
+            evaluation_errors: t.counter(
+                "otelcol_processor_tail_sampling_sampling_policy_evaluation_error",
+                "Policy evaluations that failed.",
+                &[p],
+            ),
+            traces_on_memory: t.gauge(
+                "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+                "Traces in memory, pending and decided.",
+                &[p],
+            ),
+        }
+    }
+}
+
+struct State {
+    table: TraceTable,
+    sampled: DecisionCache,
+    not_sampled: DecisionCache,
+    stopped: bool,
+}
+
+struct Inner {
+    id: String,
+    config: TailSamplingConfig,
+    next: ConsumerRef,
+    obs: ProcessorObs,
+    metrics: Metrics,
+    state: Mutex<State>,
+    /// Only the decision task (and the shutdown after it) evaluates: stateful policies (rate
+    /// limits) need the one lock.
+    policies: Mutex<Vec<(String, Policy)>>,
+    /// Wakes the decision task when the first pending trace arrives.
+    wake: Notify,
+    /// Origin of the per-second counters of rate-limiting policies.
+    base: Instant,
+}
+
+/// The final decision from the policies' votes (Go's precedence).
+fn decide(
+    policies: &mut [(String, Policy)],
+    trace: &mut TraceData,
+    clock: Clock,
+    first_match: bool,
+    metrics: &Metrics,
+) -> bool {
+    let mut seen: HashMap<Decision, bool> = HashMap::new();
+    for (i, (_, p)) in policies.iter_mut().enumerate() {
+        let d = p.evaluate(trace, clock);
+        if let Some(c) = metrics.per_policy.get(i).and_then(|m| m.get(&d)) {
+            c.add(1);
+        }
+        if d == Decision::Error {
+            metrics.evaluation_errors.add(1);
+            continue;
+        }
+        seen.insert(d, true);
+        if first_match && d == Decision::Sampled {
+            break;
+        }
+    }
+    let has = |d| seen.contains_key(&d);
+    if has(Decision::Dropped) || has(Decision::InvertNotSampled) {
+        false
+    } else if has(Decision::Sampled) {
+        true
+    } else {
+        has(Decision::InvertSampled) && !has(Decision::NotSampled)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clock(&self) -> Clock {
+        let now = Instant::now();
+        Clock {
+            now,
+            second: now.saturating_duration_since(self.base).as_secs(),
+        }
+    }
+
+    /// Buffers the spans of a request by trace; returns the late spans of sampled traces,
+    /// to pass on at once.
+    fn buffer(&self, bytes: &Bytes) -> Result<Vec<Bytes>, ConsumeError> {
+        let groups = wire::split_by_trace_id(bytes)
+            .map_err(|e| ConsumeError::permanent(format!("tail_sampling: {e}")))?;
+        let now = Instant::now();
+        let deadline = now + self.config.decision_wait;
+        let m = &self.metrics;
+        let mut forward = Vec::new();
+        let mut st = self.lock();
+        if st.stopped {
+            return Err(ConsumeError::retryable(
+                "tail_sampling processor is shutting down",
+                None,
+            ));
+        }
+        let mut wake = false;
+        for (id, chunk) in groups {
+            let spans = wire::count(Signal::Traces, &chunk).unwrap_or(0) as u64;
+            let st = &mut *st;
+            if let Some(t) = st.table.traces.get_mut(&id) {
+                match t.decision {
+                    None => {
+                        t.spans += spans;
+                        t.bytes += chunk.len() as u64;
+                        t.chunks.push(chunk);
+                    }
+                    Some(true) => {
+                        m.late_sampled.add(spans);
+                        forward.push(chunk);
+                    }
+                    Some(false) => {
+                        m.late_not_sampled.add(spans);
+                        self.obs.dropped.add(spans);
+                    }
+                }
+                continue;
+            }
+            if st.sampled.get(&id) {
+                m.cache_sampled.add(spans);
+                forward.push(chunk);
+                continue;
+            }
+            if st.not_sampled.get(&id) {
+                m.cache_not_sampled.add(spans);
+                self.obs.dropped.add(spans);
+                continue;
+            }
+            wake |= st.table.next_deadline().is_none();
+            match st.table.insert(id, now, deadline) {
+                Evicted::Pending(n) => {
+                    m.dropped_too_early.add(1);
+                    self.obs.dropped.add(n);
+                }
+                Evicted::Decided | Evicted::Nothing => {}
+            }
+            m.new_traces.add(1);
+            if let Some(t) = st.table.traces.get_mut(&id) {
+                t.spans = spans;
+                t.bytes = chunk.len() as u64;
+                t.chunks.push(chunk);
+            }
+        }
+        m.traces_on_memory.set(st.table.len() as u64);
+        drop(st);
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(forward)
+    }
+
+    /// Decides on the due traces and passes the sampled ones on, as one request.
+    async fn decide_and_send(&self, due: Vec<DueTrace>) {
+        if due.is_empty() {
+            return;
+        }
+        let clock = self.clock();
+        let m = &self.metrics;
+        let mut decisions = Vec::with_capacity(due.len());
+        let mut out = Vec::new();
+        {
+            let mut policies = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+            for d in due {
+                let merged = match wire::merge(Signal::Traces, &d.chunks)
+                    .and_then(|b| Ok((Request::decode_proto(Signal::Traces, b.clone())?, b)))
+                {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Cannot happen for pieces cut by split_by_trace_id; never silent.
+                        tracing::error!(processor = %self.id, error = %e, "tail_sampling: trace dropped, its spans do not decode");
+                        self.obs.dropped.add(d.spans);
+                        decisions.push((d.id, d.generation, false));
+                        continue;
+                    }
+                };
+                let (request, bytes) = merged;
+                let mut trace = TraceData {
+                    request,
+                    span_count: d.spans,
+                    bytes: d.bytes,
+                    trace_id: d.id,
+                };
+                let sampled = decide(
+                    &mut policies,
+                    &mut trace,
+                    clock,
+                    self.config.sample_on_first_match,
+                    m,
+                );
+                if sampled {
+                    m.global_sampled.add(1);
+                    m.spans_sampled.add(d.spans);
+                    out.push(bytes);
+                } else {
+                    m.global_not_sampled.add(1);
+                    m.spans_not_sampled.add(d.spans);
+                    self.obs.dropped.add(d.spans);
+                }
+                decisions.push((d.id, d.generation, sampled));
+            }
+        }
+        {
+            let mut st = self.lock();
+            for (id, generation, sampled) in decisions {
+                // Spans that came while the policies ran follow the decision.
+                let rest = st.table.decided(&id, generation, sampled);
+                if sampled {
+                    out.extend(rest);
+                    st.sampled.put(id);
+                } else {
+                    let n: usize = rest
+                        .iter()
+                        .map(|c| wire::count(Signal::Traces, c).unwrap_or(0))
+                        .sum();
+                    self.obs.dropped.add(n as u64);
+                    st.not_sampled.put(id);
+                }
+            }
+        }
+        // The senders were answered when the spans were buffered: errors can only be counted.
+        let _ = self.send(out).await;
+    }
+
+    /// Passes spans on as one request; a refusal is counted, logged and returned.
+    async fn send(&self, parts: Vec<Bytes>) -> Result<(), ConsumeError> {
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let payload = wire::merge(Signal::Traces, &parts)
+            .and_then(|b| Payload::from_proto(Signal::Traces, b));
+        let payload = match payload {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(processor = %self.id, error = %e, "tail_sampling: sampled spans could not be merged");
+                return Err(ConsumeError::permanent(format!("tail_sampling: {e}")));
+            }
+        };
+        let n = payload.items() as u64;
+        match self.next.consume(payload, Context::default()).await {
+            Ok(()) => {
+                self.obs.outgoing.add(n);
+                Ok(())
+            }
+            Err(e) => {
+                self.obs.dropped.add(n);
+                tracing::error!(processor = %self.id, spans = n, reason = %e.message, "tail_sampling: sampled spans refused by the next component");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The `tail_sampling` processor of one pipeline.
+pub struct TailSampling {
+    inner: Arc<Inner>,
+    timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl TailSampling {
+    /// Traces in memory (pending and decided), for tests.
+    pub fn traces_in_memory(&self) -> usize {
+        self.inner.lock().table.len()
+    }
+}
+
+impl Consumer for TailSampling {
+    fn consume(&self, payload: Payload, _ctx: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let n = payload.items() as u64;
+            self.inner.obs.incoming.add(n);
+            if n == 0 {
+                return Ok(());
+            }
+            // Encoded as received (free), or encoded once if a processor before decoded it.
+            let bytes = payload.to_proto();
+            drop(payload);
+            let late = self.inner.buffer(&bytes)?;
+            // Late spans of sampled traces go on now: their sender still hears of a refusal.
+            self.inner.send(late).await
+        })
+    }
+
+    fn admit(&self, signal: Signal) -> Result<(), ConsumeError> {
+        self.inner.next.admit(signal)
+    }
+}
+
+impl Lifecycle for TailSampling {
+    fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            let mut timer = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            if timer.is_some() {
+                return Ok(());
+            }
+            let inner = self.inner.clone();
+            *timer = Some(tokio::spawn(async move {
+                loop {
+                    let notified = inner.wake.notified();
+                    let (due, next, stopped) = {
+                        let mut st = inner.lock();
+                        let due = st.table.take_due(Instant::now(), false);
+                        (due, st.table.next_deadline(), st.stopped)
+                    };
+                    inner.decide_and_send(due).await;
+                    if stopped {
+                        return;
+                    }
+                    match next {
+                        Some(deadline) => {
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(deadline) => {}
+                                _ = notified => {}
+                            }
+                        }
+                        None => notified.await,
+                    }
+                }
+            }));
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
+        Box::pin(async move {
+            self.inner.lock().stopped = true;
+            self.inner.wake.notify_one();
+            let timer = self.timer.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = timer {
+                let _ = t.await;
+            }
+            // The traces still waiting: decided on what arrived, or dropped when asked to.
+            let rest = self.inner.lock().table.take_due(Instant::now(), true);
+            if self.inner.config.drop_pending_traces_on_shutdown {
+                let n: u64 = rest.iter().map(|d| d.spans).sum();
+                self.inner.obs.dropped.add(n);
+            } else {
+                self.inner.decide_and_send(rest).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Processor for TailSampling {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! The `jaeger` receiver (issue 17, the Jaeger half of the migration story): Jaeger clients'
+//! and agents' traffic in, OTLP out.
+//!
+//! - `thrift`: our own Thrift decoder (binary and compact protocols) for jaeger.thrift and the
+//!   agent's `emitBatch`, bounded against hostile input.
+//! - `model`: the span model Thrift and protobuf decode into.
+//! - `proto`: Jaeger protobuf (`jaeger.api_v2`) for the gRPC `PostSpans` call.
+//! - `receiver`: the `jaeger` receiver and its config.
+//! - `to_otlp`: the translation (docs/migration.md, "Jaeger", lists each rule and its test).
+
+mod http_body;
+pub mod model;
+pub mod proto;
+pub mod receiver;
+pub mod thrift;
+pub mod to_otlp;
+#[cfg(test)]
+mod translation_tests;
+
+pub use receiver::JaegerReceiverFactory;
+
+/// Entry point for the fuzz target (`fuzz/fuzz_targets/jaeger_thrift.rs`), not an API: any
+/// bytes, as a bare `Batch` or an agent message in either protocol, or as a gRPC
+/// `PostSpansRequest`, decode to an error or translate to OTLP, never panic.
+#[doc(hidden)]
+pub fn fuzz_decode(data: &[u8]) {
+    use thrift::Protocol::{Binary, Compact};
+    for p in [Binary, Compact] {
+        if let Ok(b) = thrift::jaeger::decode_batch(data, p) {
+            let _ = to_otlp::to_otlp(vec![b]);
+        }
+        if let Ok(thrift::jaeger::AgentMessage::EmitBatch(b)) =
+            thrift::jaeger::decode_agent_message(data, p)
+        {
+            let _ = to_otlp::to_otlp(vec![b]);
+        }
+    }
+    if let Ok(b) = proto::decode_post_spans(data) {
+        let _ = to_otlp::to_otlp(vec![b]);
+    }
+}

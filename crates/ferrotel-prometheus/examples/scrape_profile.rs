@@ -1,5 +1,5 @@
-//! A driver for profiling the scrape receiver's per-scrape work (parse + convert + dropping the
-//! OTLP result) under callgrind, where criterion's timing loop would only add noise:
+//! A driver for profiling the scrape receiver's per-scrape work (parse + convert + encoding the
+//! request payload, as the scrape loop hands it to the pipeline) under callgrind, where criterion's timing loop would only add noise:
 //!
 //! ```sh
 //! CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo build -p ferrotel-prometheus --example scrape_profile
@@ -16,9 +16,20 @@
 
 use std::fmt::Write;
 
-use ferrotel_prometheus::scrape::convert::{SeriesTracker, TargetContext, convert};
+use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_prometheus::scrape::convert::{SeriesTracker, TargetContext};
 use ferrotel_prometheus::scrape::relabel::Labels;
+use ferrotel_prometheus::scrape::scraper::convert_body;
 use ferrotel_prometheus::scrape::{Format, parse};
+
+/// One scrape as the receiver's loop does it: parse, convert, the request payload.
+fn scrape(body: &str, target: &TargetContext, tracker: &mut SeriesTracker, n: usize) -> usize {
+    let ms = 1_700_000_000_000 + n as i64 * 5000;
+    let scraped = convert_body(body.as_bytes(), Format::Text, target, tracker, ms).expect("convert");
+    scraped
+        .into_payload(Vec::new(), Resource::default())
+        .items()
+}
 
 /// A node_exporter-like exposition of about `n` samples; `round` changes the values.
 fn node_body(n: usize, round: usize) -> String {
@@ -151,15 +162,9 @@ fn measured_scrapes(
     scrapes: usize,
     first: usize,
 ) -> usize {
-    let mut points = 0;
-    for n in first..first + scrapes {
-        let exp = parse(bodies[n % 2].as_bytes(), Format::Text).expect("parse");
-        let converted =
-            convert(&exp, target, tracker, 1_700_000_000_000 + n as i64 * 5000).expect("convert");
-        points += converted.metrics.len();
-        drop(converted);
-    }
-    points
+    (first..first + scrapes)
+        .map(|n| scrape(&bodies[n % 2], target, tracker, n))
+        .sum()
 }
 
 fn main() {
@@ -185,24 +190,15 @@ fn main() {
         .len();
     let mut tracker = SeriesTracker::default();
     // Warm-up: the series are created, as in the steady state of a running receiver.
-    let mut metrics = 0;
+    let mut points = 0;
     for n in 0..2 {
-        let exp = parse(bodies[n % 2].as_bytes(), Format::Text).expect("parse");
-        metrics = convert(
-            &exp,
-            &target,
-            &mut tracker,
-            1_700_000_000_000 + n as i64 * 5000,
-        )
-        .expect("convert")
-        .metrics
-        .len();
+        points = scrape(&bodies[n % 2], &target, &mut tracker, n);
     }
     let started = std::time::Instant::now();
     measured_scrapes(&bodies, &target, &mut tracker, scrapes, 2);
     let elapsed = started.elapsed();
     println!(
-        "{shape}: {samples} samples per scrape ({} bytes), {metrics} metrics, {} tracked points; {scrapes} measured scrapes = {} samples; {:.0} ns/sample (wall, indicative only)",
+        "{shape}: {samples} samples per scrape ({} bytes), {points} points per payload, {} tracked points; {scrapes} measured scrapes = {} samples; {:.0} ns/sample (wall, indicative only)",
         bodies[0].len(),
         tracker.len(),
         samples * scrapes,

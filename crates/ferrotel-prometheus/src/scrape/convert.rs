@@ -18,7 +18,7 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point, summary_data_point::ValueAtQuantile,
 };
 
-use super::cached::{SeriesCache, convert_cached};
+use super::fast::SeriesCache;
 use super::parse::{Exposition, Family, Label, MetricType, Sample};
 use super::relabel::{Labels, Rule, relabel};
 
@@ -61,7 +61,8 @@ pub struct SeriesTracker {
     /// Fixed seed: staleness points come out in the same order for the same history.
     points: HashMap<u64, PointState, foldhash::fast::FixedState>,
     pub(super) generation: u64,
-    /// The fast path's per-series cache (targets without metric relabeling).
+    /// The fast path's state (targets without metric relabeling): it keeps its points' start
+    /// times itself, so `points` stays empty while it is used.
     pub(super) cache: SeriesCache,
 }
 
@@ -94,20 +95,34 @@ pub(super) fn is_scope_label(name: &str) -> bool {
 
 impl SeriesTracker {
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.points.len() + self.cache.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
+    }
+
+    /// The fast path's state, [`super::fast`]; the reference path's is dropped (a target
+    /// switching paths loses its start times rather than mixing two states).
+    pub(crate) fn fast(&mut self) -> &mut SeriesCache {
+        self.points.clear();
+        &mut self.cache
     }
 
     /// Every tracked series as a staleness point at `now_ns` (a failed scrape: Prometheus
     /// marks everything the target exposed stale), and forgets them.
     pub fn all_stale(&mut self, now_ns: u64) -> (Vec<Metric>, Vec<(ScopeKey, Vec<Metric>)>) {
         let mut out = MetricsOut::default();
-        self.cache.clear();
         for (_, st) in self.points.drain() {
             out.stale(&st, now_ns);
+        }
+        let mut cached = Vec::new();
+        self.cache.all_stale(now_ns, &mut cached);
+        for (scope, m) in cached {
+            match scope {
+                None => out.metrics.push(m),
+                Some(s) => out.scoped_mut(&s).push(m),
+            }
         }
         (out.metrics, out.scoped)
     }
@@ -224,11 +239,11 @@ pub(super) struct MetricAcc<'e> {
     pub by_key: HashMap<u64, usize>,
 }
 
-fn ms_to_ns(ms: i64) -> u64 {
+pub(super) fn ms_to_ns(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
-fn secs_to_ns(s: f64) -> u64 {
+pub(super) fn secs_to_ns(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
         (s * 1e9) as u64
     } else {
@@ -256,9 +271,10 @@ pub(super) fn label_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -
     acc
 }
 
-/// The part of a data point's tracker key that names its metric family.
-pub(super) fn family_key(fam_name: &str) -> u64 {
-    label_hash(std::iter::once(("\0family", fam_name)))
+/// The part of a data point's tracker key that names its metric family and type: a family
+/// that changes type is a new series (new start time), as the fast path's cache keys it.
+fn family_key(fam_name: &str, kind: MetricType) -> u64 {
+    label_hash([("\0family", fam_name), ("\0type", kind.as_str())].into_iter())
 }
 
 /// `target_info` (text: a gauge named target_info; OpenMetrics: info family "target").
@@ -267,19 +283,16 @@ pub(super) fn is_target_info(fam: &Family<'_>) -> bool {
         || (fam.name == "target" && fam.kind == MetricType::Info)
 }
 
-/// Converts one parsed exposition. `scrape_ms` is the scrape's start (ms since the epoch).
-/// Without metric relabeling, through the per-series cache ([`super::cached`]).
+/// Converts one parsed exposition into pdata metrics. `scrape_ms` is the scrape's start (ms
+/// since the epoch). The scraper uses it for targets with metric relabeling; without, the
+/// encoding fast path ([`super::fast`]), which this is the reference of.
 pub fn convert(
     exp: &Exposition<'_>,
     target: &TargetContext,
     tracker: &mut SeriesTracker,
     scrape_ms: i64,
 ) -> Result<Converted, ConvertError> {
-    if target.metric_relabel.is_empty() {
-        convert_cached(exp, target, tracker, scrape_ms)
-    } else {
-        convert_reference(exp, target, tracker, scrape_ms)
-    }
+    convert_reference(exp, target, tracker, scrape_ms)
 }
 
 /// The conversion sample by sample, with metric relabeling; the fast path's reference.
@@ -416,7 +429,7 @@ pub fn convert_reference(
                             .collect(),
                     };
                     m.points.push(PointAcc {
-                        key: key ^ family_key(&fam_name),
+                        key: key ^ family_key(&fam_name, kind),
                         attrs,
                         ts_ms,
                         value: 0.0,

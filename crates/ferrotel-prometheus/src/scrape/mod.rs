@@ -6,12 +6,12 @@
 //! - `relabel`: Prometheus relabeling;
 //! - `target`: static/file_sd groups → targets;
 //! - `convert`: samples → OTLP with start-time, reset and staleness tracking;
-//! - `cached`: its fast path, a per-target cache keyed by the series text;
+//! - `fast`: its fast path, encoding OTLP bytes from a per-target cache keyed by the series text;
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
-mod cached;
+mod fast;
 #[cfg(test)]
-mod cached_tests;
+mod fast_tests;
 pub mod config;
 pub mod convert;
 pub mod parse;
@@ -28,6 +28,7 @@ use ferrotel_runtime::*;
 use tokio::task::JoinHandle;
 
 pub use config::PrometheusReceiverConfig;
+pub use fast::FastScrape;
 pub use parse::{Exposition, Format, ParseError, parse};
 
 use config::DEFAULT_BODY_SIZE_LIMIT;

@@ -129,6 +129,9 @@ pub struct Sample<'a> {
     pub exemplar: Option<Exemplar>,
     /// 1-based line in the body.
     pub line: u32,
+    /// What [`parse_with`]'s lookup answered for the series text: a series it knows (and
+    /// validated in an earlier body), whose labels were not parsed again (`labels` is empty).
+    pub known: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +178,20 @@ fn is_metric_name(s: &str) -> bool {
 /// Parses a whole body. Invalid UTF-8, a malformed line, a missing `# EOF` (OpenMetrics) are
 /// errors naming the line.
 pub fn parse(body: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> {
+    parse_with(body, format, None)
+}
+
+/// A lookup of series texts (`name{labels}` as written) already validated by an earlier parse.
+pub type KnownSeries<'k> = &'k mut dyn FnMut(&str) -> Option<u32>;
+
+/// [`parse`], asking `known` about each series text first: a known series' label set is only
+/// scanned for its end, not parsed (the scrape receiver's steady state, where nearly every
+/// series was in the last body), and its sample carries the lookup's answer.
+pub fn parse_with<'a>(
+    body: &'a [u8],
+    format: Format,
+    known: Option<KnownSeries<'_>>,
+) -> Result<Exposition<'a>, ParseError> {
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
         Err(e) => {
@@ -200,6 +217,7 @@ pub fn parse(body: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> 
             labels: Vec::with_capacity(lines * 2),
         },
         cur: None,
+        known,
     };
     let mut eof = false;
     let mut line = 0usize;
@@ -245,11 +263,12 @@ fn err(line: usize, m: &str) -> ParseError {
     }
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'k> {
     format: Format,
     exp: Exposition<'a>,
     /// The family samples are appended to.
     cur: Option<usize>,
+    known: Option<KnownSeries<'k>>,
 }
 
 fn is_blank(b: u8) -> bool {
@@ -281,7 +300,7 @@ fn token(s: &str) -> (&str, &str) {
     }
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn close_current(&mut self) {
         if let Some(f) = self.cur {
             self.exp.families[f].samples.end = self.exp.samples.len();
@@ -387,7 +406,17 @@ impl<'a> Parser<'a> {
         }
         let mut rest = &l[name_end..];
         let start = self.exp.labels.len();
-        if rest.starts_with('{') {
+        let mut known = None;
+        if let Some(lookup) = self.known.as_mut() {
+            let end = match rest.strip_prefix('{') {
+                Some(r) => label_block_end(r).map(|e| name_end + 1 + e),
+                None => Some(name_end),
+            };
+            known = end.and_then(|e| lookup(&l[..e]).map(|id| (id, e)));
+        }
+        if let Some((_, end)) = known {
+            rest = &l[end..];
+        } else if rest.starts_with('{') {
             rest = self.labels(&rest[1..])?;
         }
         let labels = start..self.exp.labels.len();
@@ -426,6 +455,7 @@ impl<'a> Parser<'a> {
             timestamp_ms,
             exemplar,
             line: u32::try_from(line).unwrap_or(u32::MAX),
+            known: known.map(|(id, _)| id),
         });
         Ok(())
     }
@@ -495,6 +525,41 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// The byte offset just past the `}` closing a label set (`s` starts after its `{`), quoted
+/// values skipped; `None` if unterminated. Only finds the end: what it spans is either known
+/// to be valid or parsed after.
+fn label_block_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut quoted = false;
+    while i < b.len() {
+        match (b[i], quoted) {
+            (b'\\', true) => i += 1,
+            (b'"', q) => quoted = !q,
+            (b'}', false) => return Some(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The labels of a series text (`name{labels}`) that parsed before, for a converter that
+/// skipped them ([`parse_with`]'s known series).
+pub fn series_labels(series: &str) -> Result<Vec<Label<'_>>, String> {
+    let Some(i) = series.find('{') else {
+        return Ok(Vec::new());
+    };
+    let mut p = Parser {
+        format: Format::Text,
+        exp: Exposition::default(),
+        cur: None,
+        known: None,
+    };
+    p.labels(&series[i + 1..])?;
+    Ok(p.exp.labels)
 }
 
 /// A quoted value's content (after the opening quote) and what follows its closing quote.

@@ -54,6 +54,7 @@ pub struct SeriesCache {
     metric_index: FastMap<(String, MetricType, Option<ScopeKey>), u32>,
     /// Exposition family (name, type) → id, which slots check a hit against.
     families: FastMap<String, Vec<(MetricType, u32)>>,
+    next_family: u32,
     generation: u32,
     // Working memory of one scrape, kept for the next.
     order: Vec<u32>,
@@ -252,7 +253,7 @@ impl SeriesCache {
     }
 
     fn family_id(&mut self, fam: &Family<'_>) -> u32 {
-        let next = self.families.values().map(Vec::len).sum::<usize>() as u32;
+        let next = self.next_family;
         let list = match self.families.get_mut(fam.name) {
             Some(l) => l,
             None => self.families.entry(fam.name.to_owned()).or_default(),
@@ -261,6 +262,7 @@ impl SeriesCache {
             Some((_, id)) => *id,
             None => {
                 list.push((fam.kind, next));
+                self.next_family += 1;
                 next
             }
         }
@@ -342,7 +344,10 @@ impl SeriesCache {
         };
         let key = label_hash(pairs().filter(|(k, _)| !skip(k)));
         let bound = super::convert::bound_of(pairs(), role);
-        let slot_id = match s.known {
+        // A series new to the parse's lookup may have been added by this scrape already (a
+        // duplicate line): one slot per text.
+        let known = s.known.or_else(|| self.lookup(s.series));
+        let slot_id = match known {
             Some(i) => i,
             None => self.slots.len() as u32,
         };
@@ -379,7 +384,7 @@ impl SeriesCache {
             role,
             bound,
         };
-        match s.known {
+        match known {
             Some(i) => {
                 let old = &mut self.slots[i as usize];
                 *old = Slot {
@@ -813,6 +818,8 @@ fn set_head(m: &mut CachedMetric, help: Option<&str>, unit: Option<&str>, target
 fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32, now_ns: u64) {
     out.buf = Vec::with_capacity(GAP + cache.last_size + cache.last_size / 8);
     out.buf.resize(GAP, 0);
+    // A histogram or summary point without any of its samples' extra state: all zero.
+    let mut no_extra = Extra::default();
     let SeriesCache {
         metrics,
         points,
@@ -867,9 +874,9 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
             p.last = observed;
             let at = p.attrs as usize;
             let a = &attrs[at..at + p.attrs_len as usize];
-            let needs_extra = matches!(m.kind, MetricType::Histogram | MetricType::Summary)
-                || extra.as_ref().is_some_and(|e| !e.exemplars.is_empty());
-            if !needs_extra {
+            if matches!(m.kind, MetricType::Histogram | MetricType::Summary) {
+                extra = Some(extra.unwrap_or(&mut no_extra));
+            } else if extra.as_ref().is_none_or(|e| e.exemplars.is_empty()) {
                 extra = None;
             }
             encode_point(scratch, tmp, m.kind, a, p, extra, p.start_ns);

@@ -50,14 +50,31 @@ fn label_text(mask: u8, reverse: bool, extra: Option<(&str, &str)>) -> String {
     }
 }
 
-fn body(fams: &[Fam]) -> String {
+/// The exposition of one scrape; OpenMetrics adds counters' `_total`, `_created` (odd values)
+/// and exemplars (values divisible by 3).
+fn body(fams: &[Fam], om: bool) -> String {
     let mut s = String::new();
     for (f, k, series) in fams {
         let name = format!("fam_{f}");
-        let _ = writeln!(s, "# HELP {name} family {f}\n# TYPE {name} {}", KINDS[*k]);
+        let kind = match KINDS[*k] {
+            "untyped" if om => "unknown",
+            k => k,
+        };
+        let _ = writeln!(s, "# HELP {name} family {f}\n# TYPE {name} {kind}");
         for (mask, rev, v) in series {
             let l = |extra| label_text(*mask, *rev, extra);
             match KINDS[*k] {
+                "counter" if om => {
+                    let exemplar = if v % 3 == 0 {
+                        " # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",user=\"u\"} 1.5 1700000000.1"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(s, "{name}_total{} {v}{exemplar}", l(None));
+                    if v % 2 == 1 {
+                        let _ = writeln!(s, "{name}_created{} 1600000{v}.25", l(None));
+                    }
+                }
                 "histogram" => {
                     for (i, le) in ["0.1", "1", "+Inf"].iter().enumerate() {
                         let _ =
@@ -83,7 +100,11 @@ fn body(fams: &[Fam]) -> String {
             }
         }
     }
-    s.push_str("target_info{env=\"prod\"} 1\n");
+    if om {
+        s.push_str("# TYPE target info\ntarget_info{env=\"prod\"} 1\n# EOF\n");
+    } else {
+        s.push_str("target_info{env=\"prod\"} 1\n");
+    }
     s
 }
 
@@ -163,15 +184,53 @@ fn arb_scrape() -> impl Strategy<Value = Vec<Fam>> {
     )
 }
 
+/// A scrape after the first: mostly the base exposition with some series left out, new values
+/// (resets included) and label order flipped; sometimes an unrelated one (types change).
+#[derive(Debug, Clone)]
+enum Round {
+    Derived { keep: u64, values: Vec<u16>, flip: bool },
+    Random(Vec<Fam>),
+}
+
+fn arb_round() -> impl Strategy<Value = Round> {
+    prop_oneof![
+        4 => (any::<u64>(), proptest::collection::vec(0u16..20, 1..8), any::<bool>())
+            .prop_map(|(keep, values, flip)| Round::Derived { keep, values, flip }),
+        1 => arb_scrape().prop_map(Round::Random),
+    ]
+}
+
+fn realize(base: &[Fam], round: &Round) -> Vec<Fam> {
+    let Round::Derived { keep, values, flip } = round else {
+        let Round::Random(fams) = round else { unreachable!() };
+        return fams.clone();
+    };
+    let mut i = 0;
+    base.iter()
+        .map(|(f, k, series)| {
+            let kept = series
+                .iter()
+                .filter_map(|(mask, rev, _)| {
+                    i += 1;
+                    (keep & (1 << (i % 64)) != 0).then(|| (*mask, rev ^ flip, values[i % values.len()]))
+                })
+                .collect();
+            (*f, *k, kept)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn cached_conversion_equals_the_reference(
-        scrapes in proptest::collection::vec(arb_scrape(), 1..6),
+        base in arb_scrape(),
+        rounds in proptest::collection::vec(arb_round(), 0..6),
         honor_labels in any::<bool>(),
-        sample_limit in prop_oneof![Just(0u64), 1u64..40],
+        sample_limit in prop_oneof![3 => Just(0u64), 1 => 1u64..40],
         trim_metric_suffixes in any::<bool>(),
+        om in any::<bool>(),
     ) {
         let target = TargetContext {
             labels: Labels::from_pairs([("job", "j"), ("instance", "h:1"), ("a", "t")]),
@@ -182,12 +241,14 @@ proptest! {
             metric_relabel: Vec::new(),
         };
         let (mut fast, mut reference) = (SeriesTracker::default(), SeriesTracker::default());
-        for (i, fams) in scrapes.iter().enumerate() {
-            let text = body(fams);
+        let scrapes = std::iter::once(base.clone()).chain(rounds.iter().map(|r| realize(&base, r)));
+        for (i, fams) in scrapes.enumerate() {
+            let text = body(&fams, om);
+            let format = if om { Format::OpenMetrics } else { Format::Text };
             // Duplicate series and other malformed bodies are the parser's to refuse.
-            let Ok(exp) = parse(text.as_bytes(), Format::Text) else { continue };
+            let Ok(exp) = parse(text.as_bytes(), format) else { continue };
             let ms = 1_700_000_000_000 + i as i64 * 5000;
-            let a = convert_body(text.as_bytes(), Format::Text, &target, &mut fast, ms);
+            let a = convert_body(text.as_bytes(), format, &target, &mut fast, ms);
             let b = convert_reference(&exp, &target, &mut reference, ms);
             match (a, b) {
                 (Ok(a), Ok(b)) => same(a, b)?,
@@ -208,6 +269,23 @@ proptest! {
             }
             prop_assert_eq!(fast.len(), reference.len());
         }
+    }
+}
+
+
+/// The generator's bodies parse (else the property above would compare nothing), in both
+/// formats, exemplars and `_created` included.
+#[test]
+fn generated_bodies_parse() {
+    let fams: Vec<Fam> = (0..4)
+        .map(|f| (f, f + 1, vec![(1, false, 3), (2, true, 5)]))
+        .chain([(0, 0, vec![(3, true, 9), (0, false, 7)])])
+        .collect();
+    for om in [false, true] {
+        let format = if om { Format::OpenMetrics } else { Format::Text };
+        let text = body(&fams, om);
+        let exp = parse(text.as_bytes(), format).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(exp.samples.iter().filter(|s| s.exemplar.is_some()).count(), usize::from(om));
     }
 }
 

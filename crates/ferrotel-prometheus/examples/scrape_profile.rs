@@ -25,7 +25,8 @@ use ferrotel_prometheus::scrape::{Format, parse};
 /// One scrape as the receiver's loop does it: parse, convert, the request payload.
 fn scrape(body: &str, target: &TargetContext, tracker: &mut SeriesTracker, n: usize) -> usize {
     let ms = 1_700_000_000_000 + n as i64 * 5000;
-    let scraped = convert_body(body.as_bytes(), Format::Text, target, tracker, ms).expect("convert");
+    let scraped =
+        convert_body(body.as_bytes(), Format::Text, target, tracker, ms).expect("convert");
     scraped
         .into_payload(Vec::new(), Resource::default())
         .items()

@@ -169,7 +169,10 @@ fn same(a: Scraped, b: Converted) -> Result<(), TestCaseError> {
     prop_assert_eq!(f.samples_scraped, b.samples_scraped);
     prop_assert_eq!(f.samples_post_relabel, b.samples_post_relabel);
     prop_assert_eq!(f.series_added, b.series_added);
-    prop_assert_eq!(normalized(payload(a)), normalized(payload(Scraped::Decoded(b))));
+    prop_assert_eq!(
+        normalized(payload(a)),
+        normalized(payload(Scraped::Decoded(b)))
+    );
     Ok(())
 }
 
@@ -188,7 +191,11 @@ fn arb_scrape() -> impl Strategy<Value = Vec<Fam>> {
 /// (resets included) and label order flipped; sometimes an unrelated one (types change).
 #[derive(Debug, Clone)]
 enum Round {
-    Derived { keep: u64, values: Vec<u16>, flip: bool },
+    Derived {
+        keep: u64,
+        values: Vec<u16>,
+        flip: bool,
+    },
     Random(Vec<Fam>),
 }
 
@@ -202,7 +209,9 @@ fn arb_round() -> impl Strategy<Value = Round> {
 
 fn realize(base: &[Fam], round: &Round) -> Vec<Fam> {
     let Round::Derived { keep, values, flip } = round else {
-        let Round::Random(fams) = round else { unreachable!() };
+        let Round::Random(fams) = round else {
+            unreachable!()
+        };
         return fams.clone();
     };
     let mut i = 0;
@@ -212,7 +221,8 @@ fn realize(base: &[Fam], round: &Round) -> Vec<Fam> {
                 .iter()
                 .filter_map(|(mask, rev, _)| {
                     i += 1;
-                    (keep & (1 << (i % 64)) != 0).then(|| (*mask, rev ^ flip, values[i % values.len()]))
+                    (keep & (1 << (i % 64)) != 0)
+                        .then(|| (*mask, rev ^ flip, values[i % values.len()]))
                 })
                 .collect();
             (*f, *k, kept)
@@ -272,7 +282,6 @@ proptest! {
     }
 }
 
-
 /// The generator's bodies parse (else the property above would compare nothing), in both
 /// formats, exemplars and `_created` included.
 #[test]
@@ -282,10 +291,16 @@ fn generated_bodies_parse() {
         .chain([(0, 0, vec![(3, true, 9), (0, false, 7)])])
         .collect();
     for om in [false, true] {
-        let format = if om { Format::OpenMetrics } else { Format::Text };
+        let format = if om {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        };
         let text = body(&fams, om);
         let exp = parse(text.as_bytes(), format).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(exp.samples.iter().filter(|s| s.exemplar.is_some()).count(), usize::from(om));
+        assert_eq!(
+            exp.samples.iter().filter(|s| s.exemplar.is_some()).count(),
+            usize::from(om)
+        );
     }
 }
-

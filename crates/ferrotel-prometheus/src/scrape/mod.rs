@@ -9,11 +9,11 @@
 //! - `fast`: its fast path, encoding OTLP bytes from a per-target cache keyed by the series text;
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
+pub mod config;
+pub mod convert;
 mod fast;
 #[cfg(test)]
 mod fast_tests;
-pub mod config;
-pub mod convert;
 pub mod parse;
 pub mod relabel;
 pub mod scraper;

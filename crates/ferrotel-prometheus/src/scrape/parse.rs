@@ -401,9 +401,6 @@ impl<'a> Parser<'a, '_> {
             .position(|b| b == b'{' || is_blank(b))
             .unwrap_or(l.len());
         let name = &l[..name_end];
-        if !is_metric_name(name) {
-            return Err(format!("invalid metric name {:?}", truncate(name)));
-        }
         let mut rest = &l[name_end..];
         let start = self.exp.labels.len();
         let mut known = None;
@@ -413,6 +410,10 @@ impl<'a> Parser<'a, '_> {
                 None => Some(name_end),
             };
             known = end.and_then(|e| lookup(&l[..e]).map(|id| (id, e)));
+        }
+        // A known series text begins with a name validated when it was new.
+        if known.is_none() && !is_metric_name(name) {
+            return Err(format!("invalid metric name {:?}", truncate(name)));
         }
         if let Some((_, end)) = known {
             rest = &l[end..];

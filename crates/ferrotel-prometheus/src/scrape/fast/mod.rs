@@ -3,29 +3,36 @@
 //!
 //! Per target, a [`SeriesCache`] remembers each series by its text as written (`name{labels}`):
 //! one hash of that text finds its slot (the parser skips the label set of a known series,
-//! [`super::parse::parse_with`]), the slot its data point, and the point holds its attributes
-//! already encoded, its start time and last value. A known point's bytes are its attribute
-//! bytes copied plus the timestamps and value written. Texts and attribute bytes live in two
-//! arenas per target, not one allocation per series.
+//! [`crate::scrape::parse::parse_with`]), the slot its data point, and the point holds its
+//! attributes already encoded, its start time and last value. A known point's bytes are its
+//! attribute bytes copied plus the timestamps and value written. Texts and attribute bytes live
+//! in two arenas per target, not one allocation per series.
 //!
-//! The result equals [`super::convert::convert_reference`]'s (start times, resets, staleness,
-//! `target_info`, naming): a property test holds them equal.
+//! The result equals [`crate::scrape::convert::convert_reference`]'s (start times, resets,
+//! staleness, `target_info`, naming): a property test holds them equal.
 
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use ferrotel_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
-use ferrotel_pdata::proto::metrics::v1::{DataPointFlags, Exemplar as OtlpExemplar, Metric};
+use ferrotel_pdata::proto::metrics::v1::Metric;
 use ferrotel_pdata::proto::resource::v1::Resource;
 use hashbrown::HashTable;
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+use prost::encoding::encoded_len_varint;
 
-use super::convert::{
-    ConvertError, Role, ScopeKey, TargetContext, is_scope_label, is_target_info, kv, label_hash, ms_to_ns,
-    point_attrs, role, scope_of, secs_to_ns, to_exemplar, trimmed_name,
+mod wire;
+
+use wire::{
+    Extra, encode_point, encode_stale, key_len, put_data, put_len_field, put_message, write_metric,
 };
-use super::parse::{Exposition, Family, Label, MetricType, Sample, series_labels};
+
+use crate::scrape::convert::{
+    bound_of,
+    ConvertError, Role, ScopeKey, TargetContext, is_scope_label, is_target_info, kv, label_hash,
+    ms_to_ns, point_attrs, role, scope_of, secs_to_ns, to_exemplar, trimmed_name,
+};
+use crate::scrape::parse::{Exposition, Family, Label, MetricType, Sample, series_labels};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -96,25 +103,6 @@ struct Point {
     samples: u32,
 }
 
-#[derive(Debug, Default)]
-struct Extra {
-    created: Option<f64>,
-    sum: Option<f64>,
-    count: Option<f64>,
-    buckets: Vec<(f64, f64)>,
-    quantiles: Vec<(f64, f64)>,
-    exemplars: Vec<OtlpExemplar>,
-}
-
-impl Extra {
-    fn reset(&mut self) {
-        (self.created, self.sum, self.count) = (None, None, None);
-        self.buckets.clear();
-        self.quantiles.clear();
-        self.exemplars.clear();
-    }
-}
-
 #[derive(Debug)]
 struct CachedMetric {
     fam_name: String,
@@ -144,29 +132,6 @@ pub struct FastScrape {
     pub series_added: u64,
     /// Data points written, for the payload's item count.
     pub points: usize,
-}
-
-fn put_len_field(buf: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
-}
-
-fn put_fixed64(buf: &mut Vec<u8>, tag: u32, v: u64) {
-    encode_key(tag, WireType::SixtyFourBit, buf);
-    buf.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_double(buf: &mut Vec<u8>, tag: u32, v: f64) {
-    put_fixed64(buf, tag, v.to_bits());
-}
-
-fn put_message(buf: &mut Vec<u8>, tag: u32, m: &impl Message) {
-    put_len_field(buf, tag, m.encoded_len());
-    m.encode_raw(buf);
-}
-
-fn key_len(tag: u32) -> usize {
-    prost::encoding::key_len(tag)
 }
 
 impl FastScrape {
@@ -343,7 +308,7 @@ impl SeriesCache {
             }
         };
         let key = label_hash(pairs().filter(|(k, _)| !skip(k)));
-        let bound = super::convert::bound_of(pairs(), role);
+        let bound = bound_of(pairs(), role);
         // A series new to the parse's lookup may have been added by this scrape already (a
         // duplicate line): one slot per text.
         let known = s.known.or_else(|| self.lookup(s.series));
@@ -442,7 +407,10 @@ impl SeriesCache {
             *pi = remap[*pi as usize];
             *pi != NONE
         });
-        let (old_slots, old_text) = (std::mem::take(&mut self.slots), std::mem::take(&mut self.text));
+        let (old_slots, old_text) = (
+            std::mem::take(&mut self.slots),
+            std::mem::take(&mut self.text),
+        );
         let mut slot_remap = vec![NONE; old_slots.len()];
         self.table.clear();
         for (i, mut s) in old_slots.into_iter().enumerate() {
@@ -466,7 +434,10 @@ impl SeriesCache {
             });
         }
         for p in &mut self.points {
-            p.attrs_slot = slot_remap.get(p.attrs_slot as usize).copied().unwrap_or(NONE);
+            p.attrs_slot = slot_remap
+                .get(p.attrs_slot as usize)
+                .copied()
+                .unwrap_or(NONE);
         }
         self.table.shrink_to_fit(|&j| {
             let s = &self.slots[j as usize];
@@ -481,7 +452,11 @@ impl SeriesCache {
         for (mi, m) in self.metrics.iter().enumerate() {
             let mut bytes = Vec::new();
             let mut n = 0;
-            for p in self.points.iter().filter(|p| p.metric == mi as u32 && !p.fresh) {
+            for p in self
+                .points
+                .iter()
+                .filter(|p| p.metric == mi as u32 && !p.fresh)
+            {
                 encode_stale(&mut bytes, m.kind, self.attrs_bytes(p), p.start_ns, now_ns);
                 n += 1;
             }
@@ -507,163 +482,6 @@ fn stale_head(m: &CachedMetric) -> Vec<u8> {
         ..Default::default()
     }
     .encode_to_vec()
-}
-
-/// Metric.data's field number for `kind`, and whether it carries cumulative temporality and
-/// `is_monotonic: true` (two bytes each).
-fn data_shape(kind: MetricType) -> (u32, bool, bool) {
-    match kind {
-        MetricType::Counter => (7, true, true),
-        MetricType::Info | MetricType::StateSet => (7, true, false),
-        MetricType::Histogram => (9, true, false),
-        MetricType::Summary => (11, false, false),
-        _ => (5, false, false),
-    }
-}
-
-fn data_len(kind: MetricType, points: usize) -> usize {
-    let (_, temporality, monotonic) = data_shape(kind);
-    points + 2 * temporality as usize + 2 * monotonic as usize
-}
-
-/// Appends the data field (gauge, sum, histogram or summary) holding `points` (encoded
-/// `data_points` fields).
-fn put_data(buf: &mut Vec<u8>, kind: MetricType, points: &[u8]) {
-    let (tag, temporality, monotonic) = data_shape(kind);
-    put_len_field(buf, tag, data_len(kind, points.len()));
-    buf.extend_from_slice(points);
-    if temporality {
-        buf.extend_from_slice(&[0x10, 2]); // aggregation_temporality: CUMULATIVE
-    }
-    if monotonic {
-        buf.extend_from_slice(&[0x18, 1]); // is_monotonic: true
-    }
-}
-
-/// A staleness data point (no value, the no-recorded-value flag) as a `data_points` field.
-fn encode_stale(buf: &mut Vec<u8>, kind: MetricType, attrs: &[u8], start_ns: u64, now_ns: u64) {
-    let flags_tag = match kind {
-        MetricType::Histogram => 10,
-        _ => 8,
-    };
-    let len = attrs.len()
-        + if start_ns != 0 { 9 } else { 0 }
-        + if now_ns != 0 { 9 } else { 0 }
-        + key_len(flags_tag)
-        + 1;
-    put_len_field(buf, 1, len);
-    buf.extend_from_slice(attrs);
-    if start_ns != 0 {
-        put_fixed64(buf, 2, start_ns);
-    }
-    if now_ns != 0 {
-        put_fixed64(buf, 3, now_ns);
-    }
-    encode_key(flags_tag, WireType::Varint, buf);
-    buf.push(DataPointFlags::NoRecordedValueMask as u8);
-}
-
-/// One live data point as a `data_points` field (`tmp`: scratch for its body).
-fn encode_point(
-    buf: &mut Vec<u8>,
-    tmp: &mut Vec<u8>,
-    kind: MetricType,
-    attrs: &[u8],
-    p: &Point,
-    extra: Option<&mut Extra>,
-    start_ns: u64,
-) {
-    let time_ns = ms_to_ns(p.ts_ms);
-    let ts_len = if start_ns != 0 { 9 } else { 0 } + if time_ns != 0 { 9 } else { 0 };
-    let put_times = |b: &mut Vec<u8>| {
-        if start_ns != 0 {
-            put_fixed64(b, 2, start_ns);
-        }
-        if time_ns != 0 {
-            put_fixed64(b, 3, time_ns);
-        }
-    };
-    let Some(e) = extra else {
-        // The common case, written straight: attributes, times, the value.
-        put_len_field(buf, 1, attrs.len() + ts_len + 9);
-        buf.extend_from_slice(attrs);
-        put_times(buf);
-        put_double(buf, 4, p.value);
-        return;
-    };
-    tmp.clear();
-    tmp.extend_from_slice(attrs);
-    put_times(tmp);
-    match kind {
-        MetricType::Histogram => {
-            e.buckets
-                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-            let count = e
-                .count
-                .or_else(|| e.buckets.last().filter(|b| b.0 == f64::INFINITY).map(|b| b.1))
-                .unwrap_or(0.0);
-            let count_u = count.max(0.0) as u64;
-            if count_u != 0 {
-                put_fixed64(tmp, 4, count_u);
-            }
-            if let Some(sum) = e.sum {
-                put_double(tmp, 5, sum);
-            }
-            if !e.buckets.is_empty() {
-                // Cumulative → per-bucket; a non-monotonic exposition is clamped.
-                let finite = e.buckets.iter().filter(|b| b.0 != f64::INFINITY).count();
-                put_len_field(tmp, 6, 8 * (finite + 1));
-                let mut prev = 0.0f64;
-                for (le, cum) in &e.buckets {
-                    if *le == f64::INFINITY {
-                        continue;
-                    }
-                    tmp.extend_from_slice(&(((cum - prev).max(0.0)) as u64).to_le_bytes());
-                    prev = prev.max(*cum);
-                }
-                tmp.extend_from_slice(&(((count - prev).max(0.0)) as u64).to_le_bytes());
-                if finite > 0 {
-                    put_len_field(tmp, 7, 8 * finite);
-                    for (le, _) in e.buckets.iter().filter(|b| b.0 != f64::INFINITY) {
-                        tmp.extend_from_slice(&le.to_bits().to_le_bytes());
-                    }
-                }
-            }
-            for x in &e.exemplars {
-                put_message(tmp, 8, x);
-            }
-        }
-        MetricType::Summary => {
-            e.quantiles
-                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-            let count = e.count.unwrap_or(0.0).max(0.0) as u64;
-            if count != 0 {
-                put_fixed64(tmp, 4, count);
-            }
-            let sum = e.sum.unwrap_or(0.0);
-            if sum != 0.0 {
-                put_double(tmp, 5, sum);
-            }
-            for (q, v) in &e.quantiles {
-                let len = if *q != 0.0 { 9 } else { 0 } + if *v != 0.0 { 9 } else { 0 };
-                put_len_field(tmp, 6, len);
-                if *q != 0.0 {
-                    put_double(tmp, 1, *q);
-                }
-                if *v != 0.0 {
-                    put_double(tmp, 2, *v);
-                }
-            }
-        }
-        _ => {
-            put_double(tmp, 4, p.value);
-            for x in &e.exemplars {
-                put_message(tmp, 5, x);
-            }
-        }
-    }
-    put_len_field(buf, 1, tmp.len());
-    buf.extend_from_slice(tmp);
 }
 
 /// Converts one exposition (parsed with [`SeriesCache::lookup`]) of a target without metric
@@ -753,7 +571,9 @@ pub fn encode_scrape(
                     m.points.clear();
                     cache.order.push(mi as u32);
                     let help = fam.help.as_deref();
-                    if m.head.is_empty() || m.help.as_deref() != help || m.unit.as_deref() != fam.unit
+                    if m.head.is_empty()
+                        || m.help.as_deref() != help
+                        || m.unit.as_deref() != fam.unit
                     {
                         set_head(m, help, fam.unit, target);
                     }
@@ -879,7 +699,7 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
             } else if extra.as_ref().is_none_or(|e| e.exemplars.is_empty()) {
                 extra = None;
             }
-            encode_point(scratch, tmp, m.kind, a, p, extra, p.start_ns);
+            encode_point(scratch, tmp, m.kind, a, p.value, time_ns, extra, p.start_ns);
             out.points += 1;
         }
         let dst = match &m.scope {
@@ -930,13 +750,4 @@ fn scoped_buf<'a>(scoped: &'a mut Vec<(ScopeKey, Vec<u8>)>, sk: &ScopeKey) -> &'
         }
     };
     &mut scoped[i].1
-}
-
-/// A `ScopeMetrics.metrics` field: the metric's head fields and its data holding `points`.
-fn write_metric(dst: &mut Vec<u8>, head: &[u8], kind: MetricType, points: &[u8]) {
-    let (tag, ..) = data_shape(kind);
-    let len = data_len(kind, points.len());
-    put_len_field(dst, 2, head.len() + key_len(tag) + encoded_len_varint(len as u64) + len);
-    dst.extend_from_slice(head);
-    put_data(dst, kind, points);
 }

@@ -24,13 +24,13 @@ use prost::encoding::encoded_len_varint;
 mod wire;
 
 use wire::{
-    Extra, encode_point, encode_stale, key_len, put_data, put_len_field, put_message, write_metric,
+    Extra, PointFields, encode_point, encode_stale, key_len, put_data, put_len_field, put_message,
+    write_metric,
 };
 
 use crate::scrape::convert::{
-    bound_of,
-    ConvertError, Role, ScopeKey, TargetContext, is_scope_label, is_target_info, kv, label_hash,
-    ms_to_ns, point_attrs, role, scope_of, secs_to_ns, to_exemplar, trimmed_name,
+    ConvertError, Role, ScopeKey, TargetContext, bound_of, is_scope_label, is_target_info, kv,
+    label_hash, ms_to_ns, point_attrs, role, scope_of, secs_to_ns, to_exemplar, trimmed_name,
 };
 use crate::scrape::parse::{Exposition, Family, Label, MetricType, Sample, series_labels};
 
@@ -699,7 +699,18 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
             } else if extra.as_ref().is_none_or(|e| e.exemplars.is_empty()) {
                 extra = None;
             }
-            encode_point(scratch, tmp, m.kind, a, p.value, time_ns, extra, p.start_ns);
+            encode_point(
+                scratch,
+                tmp,
+                m.kind,
+                PointFields {
+                    attrs: a,
+                    value: p.value,
+                    start_ns: p.start_ns,
+                    time_ns,
+                },
+                extra,
+            );
             out.points += 1;
         }
         let dst = match &m.scope {

@@ -110,17 +110,29 @@ pub(super) fn encode_stale(
     buf.push(DataPointFlags::NoRecordedValueMask as u8);
 }
 
+/// A live data point's own fields.
+pub(super) struct PointFields<'a> {
+    /// Encoded attribute fields.
+    pub attrs: &'a [u8],
+    pub value: f64,
+    pub start_ns: u64,
+    pub time_ns: u64,
+}
+
 /// One live data point as a `data_points` field (`tmp`: scratch for its body).
 pub(super) fn encode_point(
     buf: &mut Vec<u8>,
     tmp: &mut Vec<u8>,
     kind: MetricType,
-    attrs: &[u8],
-    value: f64,
-    time_ns: u64,
+    f: PointFields<'_>,
     extra: Option<&mut Extra>,
-    start_ns: u64,
 ) {
+    let PointFields {
+        attrs,
+        value,
+        start_ns,
+        time_ns,
+    } = f;
     let ts_len = if start_ns != 0 { 9 } else { 0 } + if time_ns != 0 { 9 } else { 0 };
     let put_times = |b: &mut Vec<u8>| {
         if start_ns != 0 {

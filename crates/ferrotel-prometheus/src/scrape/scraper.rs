@@ -17,6 +17,7 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point,
 };
 use ferrotel_pdata::proto::resource::v1::Resource;
+use ferrotel_pdata::payload::metric_point_count;
 use ferrotel_pdata::{Payload, Request};
 use ferrotel_runtime::{ConsumerRef, Context};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -533,13 +534,9 @@ impl Scraped {
     pub fn into_payload(self, extra: Vec<Metric>, resource: Resource) -> Payload {
         match self {
             Scraped::Encoded(f) => {
+                let items = f.points + extra.iter().map(metric_point_count).sum::<usize>();
                 let bytes = f.finish(&extra, &resource, &receiver_scope());
-                // Our encoding of the generated types: a failure here is a bug, logged, and
-                // the scrape is not lost (an empty request is sent instead of a panic).
-                Payload::from_proto(ferrotel_pdata::Signal::Metrics, bytes).unwrap_or_else(|e| {
-                    tracing::error!("prometheus receiver encoded an invalid request: {e}");
-                    Payload::empty(ferrotel_pdata::Signal::Metrics)
-                })
+                Payload::from_encoded(ferrotel_pdata::Signal::Metrics, bytes, items)
             }
             Scraped::Decoded(mut c) => {
                 c.metrics.extend(extra);

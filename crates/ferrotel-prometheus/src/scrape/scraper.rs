@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use bytes::Bytes;
 use ferrotel_otlp::client::ClientTls;
+use ferrotel_pdata::payload::metric_point_count;
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_pdata::proto::metrics::v1::{
@@ -17,7 +18,6 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point,
 };
 use ferrotel_pdata::proto::resource::v1::Resource;
-use ferrotel_pdata::payload::metric_point_count;
 use ferrotel_pdata::{Payload, Request};
 use ferrotel_runtime::{ConsumerRef, Context};
 use http_body_util::{BodyExt, Empty, Limited};

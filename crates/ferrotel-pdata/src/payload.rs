@@ -146,6 +146,19 @@ impl Payload {
         })
     }
 
+    /// Takes protobuf bytes a component encoded itself (a receiver writing OTLP straight
+    /// from its input) with their item count, without [`Payload::from_proto`]'s validation
+    /// pass, which would read every byte just written. Debug builds still validate and
+    /// check the count, so an encoder's bug fails its tests.
+    pub fn from_encoded(signal: Signal, bytes: Bytes, items: usize) -> Self {
+        debug_assert_eq!(wire::validate(signal, &bytes).ok(), Some(items));
+        Payload {
+            signal,
+            items,
+            repr: Repr::Encoded(bytes),
+        }
+    }
+
     /// Wraps a decoded request.
     pub fn from_request(request: Request) -> Self {
         Payload {

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
 use bytes::Bytes;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
@@ -18,6 +18,7 @@ use ferrotel_pdata::proto::metrics::v1::{
     number_data_point, summary_data_point::ValueAtQuantile,
 };
 
+use super::fast::SeriesCache;
 use super::parse::{Exposition, Family, Label, MetricType, Sample};
 use super::relabel::{Labels, Rule, relabel};
 
@@ -57,8 +58,12 @@ impl TargetContext {
 /// Series state kept between scrapes of one target.
 #[derive(Debug, Default)]
 pub struct SeriesTracker {
-    points: HashMap<u64, PointState>,
-    generation: u64,
+    /// Fixed seed: staleness points come out in the same order for the same history.
+    points: HashMap<u64, PointState, foldhash::fast::FixedState>,
+    pub(super) generation: u64,
+    /// The fast path's state (targets without metric relabeling): it keeps its points' start
+    /// times itself, so `points` stays empty while it is used.
+    pub(super) cache: SeriesCache,
 }
 
 #[derive(Debug)]
@@ -84,17 +89,24 @@ struct StaleTemplate {
 /// labels (the spec: those labels become the scope and leave the attributes).
 pub type ScopeKey = (String, String);
 
-fn is_scope_label(name: &str) -> bool {
+pub(super) fn is_scope_label(name: &str) -> bool {
     matches!(name, "otel_scope_name" | "otel_scope_version")
 }
 
 impl SeriesTracker {
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.points.len() + self.cache.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
+    }
+
+    /// The fast path's state, [`super::fast`]; the reference path's is dropped (a target
+    /// switching paths loses its start times rather than mixing two states).
+    pub(crate) fn fast(&mut self) -> &mut SeriesCache {
+        self.points.clear();
+        &mut self.cache
     }
 
     /// Every tracked series as a staleness point at `now_ns` (a failed scrape: Prometheus
@@ -103,6 +115,14 @@ impl SeriesTracker {
         let mut out = MetricsOut::default();
         for (_, st) in self.points.drain() {
             out.stale(&st, now_ns);
+        }
+        let mut cached = Vec::new();
+        self.cache.all_stale(now_ns, &mut cached);
+        for (scope, m) in cached {
+            match scope {
+                None => out.metrics.push(m),
+                Some(s) => out.scoped_mut(&s).push(m),
+            }
         }
         (out.metrics, out.scoped)
     }
@@ -143,7 +163,7 @@ impl std::fmt::Display for ConvertError {
 
 /// How a sample contributes to its data point.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Role {
+pub(super) enum Role {
     Value,
     Created,
     Sum,
@@ -152,7 +172,7 @@ enum Role {
     Quantile,
 }
 
-fn role(kind: MetricType, suffix: &str) -> Role {
+pub(super) fn role(kind: MetricType, suffix: &str) -> Role {
     match (kind, suffix) {
         (MetricType::Counter | MetricType::Histogram | MetricType::Summary, "_created") => {
             Role::Created
@@ -166,36 +186,64 @@ fn role(kind: MetricType, suffix: &str) -> Role {
 }
 
 /// A data point being assembled from its samples.
-struct PointAcc {
-    key: u64,
-    attrs: Vec<KeyValue>,
-    ts_ms: i64,
-    value: f64,
-    created: Option<f64>,
-    sum: Option<f64>,
-    count: Option<f64>,
-    buckets: Vec<(f64, f64)>,
-    quantiles: Vec<(f64, f64)>,
-    exemplars: Vec<OtlpExemplar>,
-    samples: u64,
+pub(super) struct PointAcc {
+    /// The tracker's key.
+    pub key: u64,
+    pub attrs: Vec<KeyValue>,
+    pub ts_ms: i64,
+    pub value: f64,
+    pub created: Option<f64>,
+    pub sum: Option<f64>,
+    pub count: Option<f64>,
+    pub buckets: Vec<(f64, f64)>,
+    pub quantiles: Vec<(f64, f64)>,
+    pub exemplars: Vec<OtlpExemplar>,
+    pub samples: u64,
 }
 
-struct MetricAcc<'e> {
-    name: Cow<'e, str>,
-    kind: MetricType,
+impl PointAcc {
+    /// One sample's contribution.
+    pub fn add(&mut self, role: Role, bound: Option<f64>, value: f64, ts_ms: i64) {
+        self.samples += 1;
+        match role {
+            Role::Value => self.value = value,
+            Role::Created => self.created = Some(value),
+            Role::Sum => self.sum = Some(value),
+            Role::Count => {
+                self.count = Some(value);
+                // The count's timestamp is the point's (it is the one required sample).
+                self.ts_ms = ts_ms;
+            }
+            Role::Bucket => {
+                if let Some(b) = bound {
+                    self.buckets.push((b, value));
+                }
+            }
+            Role::Quantile => {
+                if let Some(q) = bound {
+                    self.quantiles.push((q, value));
+                }
+            }
+        }
+    }
+}
+
+pub(super) struct MetricAcc<'e> {
+    pub name: Cow<'e, str>,
+    pub kind: MetricType,
     /// Index into this scrape's scopes; `None`: the receiver's scope.
-    scope: Option<usize>,
-    help: Option<&'e str>,
-    unit: Option<&'e str>,
-    points: Vec<PointAcc>,
-    by_key: HashMap<u64, usize>,
+    pub scope: Option<usize>,
+    pub help: Option<&'e str>,
+    pub unit: Option<&'e str>,
+    pub points: Vec<PointAcc>,
+    pub by_key: HashMap<u64, usize>,
 }
 
-fn ms_to_ns(ms: i64) -> u64 {
+pub(super) fn ms_to_ns(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
-fn secs_to_ns(s: f64) -> u64 {
+pub(super) fn secs_to_ns(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
         (s * 1e9) as u64
     } else {
@@ -209,11 +257,13 @@ fn hash_str(h: &mut impl Hasher, s: &str) {
 }
 
 /// Order-independent hash of a label set (a sum of per-label hashes): exposed labels come in
-/// any order, and sorting them per sample would cost more than this.
-fn label_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+/// any order, and sorting them per sample would cost more than this. Fixed-seed foldhash:
+/// the same label set hashes the same in every scrape.
+pub(super) fn label_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let state = foldhash::fast::FixedState::with_seed(0x5eed_0f5e_71e5);
     let mut acc = 0u64;
     for (k, v) in labels {
-        let mut h = DefaultHasher::new();
+        let mut h = state.build_hasher();
         hash_str(&mut h, k);
         hash_str(&mut h, v);
         acc = acc.wrapping_add(h.finish());
@@ -221,13 +271,39 @@ fn label_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     acc
 }
 
-/// Converts one parsed exposition. `scrape_ms` is the scrape's start (ms since the epoch).
+/// The part of a data point's tracker key that names its metric family and type: a family
+/// that changes type is a new series (new start time), as the fast path's cache keys it.
+fn family_key(fam_name: &str, kind: MetricType) -> u64 {
+    label_hash([("\0family", fam_name), ("\0type", kind.as_str())].into_iter())
+}
+
+/// `target_info` (text: a gauge named target_info; OpenMetrics: info family "target").
+pub(super) fn is_target_info(fam: &Family<'_>) -> bool {
+    (fam.name == "target_info" && fam.kind != MetricType::Info)
+        || (fam.name == "target" && fam.kind == MetricType::Info)
+}
+
+/// Converts one parsed exposition into pdata metrics. `scrape_ms` is the scrape's start (ms
+/// since the epoch). The scraper uses it for targets with metric relabeling; without, the
+/// encoding fast path ([`super::fast`]), which this is the reference of.
 pub fn convert(
     exp: &Exposition<'_>,
     target: &TargetContext,
     tracker: &mut SeriesTracker,
     scrape_ms: i64,
 ) -> Result<Converted, ConvertError> {
+    convert_reference(exp, target, tracker, scrape_ms)
+}
+
+/// The conversion sample by sample, with metric relabeling; the fast path's reference.
+pub fn convert_reference(
+    exp: &Exposition<'_>,
+    target: &TargetContext,
+    tracker: &mut SeriesTracker,
+    scrape_ms: i64,
+) -> Result<Converted, ConvertError> {
+    // The cache would go stale while this path runs.
+    tracker.cache.clear();
     let mut out = Converted {
         samples_scraped: exp.samples.len() as u64,
         ..Default::default()
@@ -239,9 +315,7 @@ pub fn convert(
     let relabeling = !target.metric_relabel.is_empty();
 
     for fam in &exp.families {
-        // target_info (text: a gauge named target_info; OpenMetrics: info family "target").
-        let is_target_info = (fam.name == "target_info" && fam.kind != MetricType::Info)
-            || (fam.name == "target" && fam.kind == MetricType::Info);
+        let is_target_info = is_target_info(fam);
         for s in &exp.samples[fam.samples.clone()] {
             if is_target_info && !relabeling {
                 for l in exp.labels_of(&s.labels) {
@@ -355,7 +429,7 @@ pub fn convert(
                             .collect(),
                     };
                     m.points.push(PointAcc {
-                        key: key ^ label_hash(std::iter::once(("\0family", fam_name.as_ref()))),
+                        key: key ^ family_key(&fam_name, kind),
                         attrs,
                         ts_ms,
                         value: 0.0,
@@ -371,27 +445,7 @@ pub fn convert(
                 }
             };
             let p = &mut m.points[pi];
-            p.samples += 1;
-            match role {
-                Role::Value => p.value = s.value,
-                Role::Created => p.created = Some(s.value),
-                Role::Sum => p.sum = Some(s.value),
-                Role::Count => {
-                    p.count = Some(s.value);
-                    // The count's timestamp is the point's (it is the one required sample).
-                    p.ts_ms = ts_ms;
-                }
-                Role::Bucket => {
-                    if let Some(b) = bound {
-                        p.buckets.push((b, s.value));
-                    }
-                }
-                Role::Quantile => {
-                    if let Some(q) = bound {
-                        p.quantiles.push((q, s.value));
-                    }
-                }
-            }
+            p.add(role, bound, s.value, ts_ms);
             if let Some(e) = &s.exemplar {
                 p.exemplars.push(to_exemplar(
                     exp.labels_of(&e.labels),
@@ -401,7 +455,20 @@ pub fn convert(
             }
         }
     }
+    finish(metrics, scopes, target, tracker, scrape_ms, &mut out);
+    Ok(out)
+}
 
+/// The per-point step both paths share: start times and resets from the tracker, OTLP data
+/// points, staleness points for series that went away.
+pub(super) fn finish(
+    metrics: Vec<MetricAcc<'_>>,
+    scopes: Vec<ScopeKey>,
+    target: &TargetContext,
+    tracker: &mut SeriesTracker,
+    scrape_ms: i64,
+    out: &mut Converted,
+) {
     tracker.generation += 1;
     let generation = tracker.generation;
     let mut mo = MetricsOut::default();
@@ -508,7 +575,6 @@ pub fn convert(
     });
     out.metrics = mo.metrics;
     out.scoped = mo.scoped;
-    Ok(out)
 }
 
 fn data_for(
@@ -541,7 +607,7 @@ fn data_for(
 }
 
 /// The scope a series' labels name (interned in `scopes`), if any.
-fn scope_of<'a>(
+pub(super) fn scope_of<'a>(
     labels: impl Iterator<Item = (&'a str, &'a str)>,
     scopes: &mut Vec<ScopeKey>,
 ) -> Option<usize> {
@@ -708,7 +774,10 @@ fn summary_point(mut p: PointAcc, start_ns: u64, time_ns: u64) -> SummaryDataPoi
     }
 }
 
-fn bound_of<'a>(mut labels: impl Iterator<Item = (&'a str, &'a str)>, role: Role) -> Option<f64> {
+pub(super) fn bound_of<'a>(
+    mut labels: impl Iterator<Item = (&'a str, &'a str)>,
+    role: Role,
+) -> Option<f64> {
     let want = match role {
         Role::Bucket => "le",
         Role::Quantile => "quantile",
@@ -721,7 +790,7 @@ fn bound_of<'a>(mut labels: impl Iterator<Item = (&'a str, &'a str)>, role: Role
 
 /// Sample labels plus target labels, conflicts resolved as `honor_labels` says (false: the
 /// scraped label is kept as `exported_<name>`).
-fn point_attrs(
+pub(super) fn point_attrs(
     ls: &[Label<'_>],
     target: &TargetContext,
     skip: &dyn Fn(&str) -> bool,
@@ -781,7 +850,7 @@ fn renamed_family(fam: &Family<'_>, old: &str, new: &str) -> (String, MetricType
     }
 }
 
-fn to_exemplar(labels: &[Label<'_>], value: f64, ts_ms: Option<i64>) -> OtlpExemplar {
+pub(super) fn to_exemplar(labels: &[Label<'_>], value: f64, ts_ms: Option<i64>) -> OtlpExemplar {
     let mut e = OtlpExemplar {
         value: Some(exemplar::Value::AsDouble(value)),
         time_unix_nano: ts_ms.map(ms_to_ns).unwrap_or(0),

@@ -6,10 +6,14 @@
 //! - `relabel`: Prometheus relabeling;
 //! - `target`: static/file_sd groups → targets;
 //! - `convert`: samples → OTLP with start-time, reset and staleness tracking;
+//! - `fast`: its fast path, encoding OTLP bytes from a per-target cache keyed by the series text;
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
 pub mod config;
 pub mod convert;
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 pub mod parse;
 pub mod relabel;
 pub mod scraper;
@@ -24,6 +28,7 @@ use ferrotel_runtime::*;
 use tokio::task::JoinHandle;
 
 pub use config::PrometheusReceiverConfig;
+pub use fast::FastScrape;
 pub use parse::{Exposition, Format, ParseError, parse};
 
 use config::DEFAULT_BODY_SIZE_LIMIT;

@@ -118,6 +118,9 @@ pub struct Label<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample<'a> {
     pub name: &'a str,
+    /// The series as written: the name and the label set text up to its `}` (the scrape
+    /// receiver's series cache key: the same text is the same series, without hashing labels).
+    pub series: &'a str,
     /// Index range into [`Exposition::labels`].
     pub labels: Range<usize>,
     pub value: f64,
@@ -126,6 +129,9 @@ pub struct Sample<'a> {
     pub exemplar: Option<Exemplar>,
     /// 1-based line in the body.
     pub line: u32,
+    /// What [`parse_with`]'s lookup answered for the series text: a series it knows (and
+    /// validated in an earlier body), whose labels were not parsed again (`labels` is empty).
+    pub known: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +178,20 @@ fn is_metric_name(s: &str) -> bool {
 /// Parses a whole body. Invalid UTF-8, a malformed line, a missing `# EOF` (OpenMetrics) are
 /// errors naming the line.
 pub fn parse(body: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> {
+    parse_with(body, format, None)
+}
+
+/// A lookup of series texts (`name{labels}` as written) already validated by an earlier parse.
+pub type KnownSeries<'k> = &'k mut dyn FnMut(&str) -> Option<u32>;
+
+/// [`parse`], asking `known` about each series text first: a known series' label set is only
+/// scanned for its end, not parsed (the scrape receiver's steady state, where nearly every
+/// series was in the last body), and its sample carries the lookup's answer.
+pub fn parse_with<'a>(
+    body: &'a [u8],
+    format: Format,
+    known: Option<KnownSeries<'_>>,
+) -> Result<Exposition<'a>, ParseError> {
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
         Err(e) => {
@@ -185,10 +205,19 @@ pub fn parse(body: &[u8], format: Format) -> Result<Exposition<'_>, ParseError> 
             });
         }
     };
+    // Sized once from the line count (a vectorised byte count) instead of grown by doubling,
+    // which copied the vectors' contents several times per scrape. Capped: a body of empty
+    // lines must not reserve a sample per byte.
+    let lines = (body.iter().filter(|b| **b == b'\n').count() + 1).min(1 << 18);
     let mut p = Parser {
         format,
-        exp: Exposition::default(),
+        exp: Exposition {
+            families: Vec::new(),
+            samples: Vec::with_capacity(lines),
+            labels: Vec::with_capacity(lines * 2),
+        },
         cur: None,
+        known,
     };
     let mut eof = false;
     let mut line = 0usize;
@@ -234,23 +263,44 @@ fn err(line: usize, m: &str) -> ParseError {
     }
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'k> {
     format: Format,
     exp: Exposition<'a>,
     /// The family samples are appended to.
     cur: Option<usize>,
+    known: Option<KnownSeries<'k>>,
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+// Byte scans rather than `str` methods with a char-array pattern, which decode char by char
+// (a third of the parser's instructions before).
+fn skip_blanks(s: &str) -> &str {
+    let n = s.bytes().take_while(|b| is_blank(*b)).count();
+    &s[n..]
+}
+
+fn trim_blanks_end(s: &str) -> &str {
+    let n = s.bytes().rev().take_while(|b| is_blank(*b)).count();
+    &s[..s.len() - n]
+}
+
+fn trim_blanks(s: &str) -> &str {
+    trim_blanks_end(skip_blanks(s))
 }
 
 /// Splits off the next token separated by spaces or tabs.
 fn token(s: &str) -> (&str, &str) {
-    let s = s.trim_start_matches([' ', '\t']);
-    match s.find([' ', '\t']) {
+    let s = skip_blanks(s);
+    match s.bytes().position(is_blank) {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, ""),
     }
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn close_current(&mut self) {
         if let Some(f) = self.cur {
             self.exp.families[f].samples.end = self.exp.samples.len();
@@ -310,7 +360,7 @@ impl<'a> Parser<'a> {
         let after = after.strip_prefix([' ', '\t']).unwrap_or(after);
         match kw {
             "TYPE" => {
-                let t = after.trim_matches([' ', '\t']);
+                let t = trim_blanks(after);
                 let kind = MetricType::parse(t, self.format)
                     .ok_or_else(|| format!("unknown metric type {:?} for {name}", truncate(t)))?;
                 let f = self.family_for_metadata(name);
@@ -322,7 +372,7 @@ impl<'a> Parser<'a> {
                 self.exp.families[f].help = Some(help);
             }
             _ => {
-                let unit = after.trim_matches([' ', '\t']);
+                let unit = trim_blanks(after);
                 if !unit.is_empty() && !name.ends_with(unit) {
                     // OpenMetrics: the unit must be a suffix of the family name.
                     return Err(format!("unit {unit:?} is not a suffix of {name}"));
@@ -346,17 +396,32 @@ impl<'a> Parser<'a> {
 
     fn sample(&mut self, l: &'a str, line: usize) -> Result<(), String> {
         let om = self.format == Format::OpenMetrics;
-        let name_end = l.find(['{', ' ', '\t']).unwrap_or(l.len());
+        let name_end = l
+            .bytes()
+            .position(|b| b == b'{' || is_blank(b))
+            .unwrap_or(l.len());
         let name = &l[..name_end];
-        if !is_metric_name(name) {
-            return Err(format!("invalid metric name {:?}", truncate(name)));
-        }
         let mut rest = &l[name_end..];
         let start = self.exp.labels.len();
-        if rest.starts_with('{') {
+        let mut known = None;
+        if let Some(lookup) = self.known.as_mut() {
+            let end = match rest.strip_prefix('{') {
+                Some(r) => label_block_end(r).map(|e| name_end + 1 + e),
+                None => Some(name_end),
+            };
+            known = end.and_then(|e| lookup(&l[..e]).map(|id| (id, e)));
+        }
+        // A known series text begins with a name validated when it was new.
+        if known.is_none() && !is_metric_name(name) {
+            return Err(format!("invalid metric name {:?}", truncate(name)));
+        }
+        if let Some((_, end)) = known {
+            rest = &l[end..];
+        } else if rest.starts_with('{') {
             rest = self.labels(&rest[1..])?;
         }
         let labels = start..self.exp.labels.len();
+        let series = &l[..l.len() - rest.len()];
         if !rest.starts_with([' ', '\t']) {
             return Err(format!("expected a value after {name}"));
         }
@@ -370,7 +435,7 @@ impl<'a> Parser<'a> {
             rest = r;
         }
         let mut exemplar = None;
-        let rest_t = rest.trim_start_matches([' ', '\t']);
+        let rest_t = skip_blanks(rest);
         if let Some(ex) = rest_t.strip_prefix('#') {
             if !om {
                 return Err("exemplars need the OpenMetrics format".into());
@@ -385,17 +450,19 @@ impl<'a> Parser<'a> {
         }
         self.exp.samples.push(Sample {
             name,
+            series,
             labels,
             value,
             timestamp_ms,
             exemplar,
             line: u32::try_from(line).unwrap_or(u32::MAX),
+            known: known.map(|(id, _)| id),
         });
         Ok(())
     }
 
     fn exemplar(&mut self, ex: &'a str) -> Result<Exemplar, String> {
-        let ex = ex.trim_start_matches([' ', '\t']);
+        let ex = skip_blanks(ex);
         let Some(ex) = ex.strip_prefix('{') else {
             return Err("exemplar must start with {".into());
         };
@@ -417,7 +484,7 @@ impl<'a> Parser<'a> {
         } else {
             Some(parse_timestamp(t, true)?)
         };
-        if !rest.trim_matches([' ', '\t']).is_empty() {
+        if !trim_blanks(rest).is_empty() {
             return Err("unexpected text after the exemplar".into());
         }
         Ok(Exemplar {
@@ -431,18 +498,18 @@ impl<'a> Parser<'a> {
     fn labels(&mut self, mut s: &'a str) -> Result<&'a str, String> {
         let start = self.exp.labels.len();
         loop {
-            s = s.trim_start_matches([' ', '\t']);
+            s = skip_blanks(s);
             if let Some(r) = s.strip_prefix('}') {
                 return Ok(r);
             }
             let eq = s
                 .find('=')
                 .ok_or_else(|| "unterminated label set (truncated line?)".to_string())?;
-            let name = s[..eq].trim_end_matches([' ', '\t']);
+            let name = trim_blanks_end(&s[..eq]);
             if !super::relabel::is_label_name(name) {
                 return Err(format!("invalid label name {:?}", truncate(name)));
             }
-            let r = s[eq + 1..].trim_start_matches([' ', '\t']);
+            let r = skip_blanks(&s[eq + 1..]);
             let Some(r) = r.strip_prefix('"') else {
                 return Err(format!("label {name}: value must be quoted"));
             };
@@ -451,7 +518,7 @@ impl<'a> Parser<'a> {
                 return Err(format!("duplicate label {name}"));
             }
             self.exp.labels.push(Label { name, value });
-            s = after.trim_start_matches([' ', '\t']);
+            s = skip_blanks(after);
             if let Some(r) = s.strip_prefix(',') {
                 s = r;
             } else if !s.starts_with('}') {
@@ -459,6 +526,41 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// The byte offset just past the `}` closing a label set (`s` starts after its `{`), quoted
+/// values skipped; `None` if unterminated. Only finds the end: what it spans is either known
+/// to be valid or parsed after.
+fn label_block_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut quoted = false;
+    while i < b.len() {
+        match (b[i], quoted) {
+            (b'\\', true) => i += 1,
+            (b'"', q) => quoted = !q,
+            (b'}', false) => return Some(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The labels of a series text (`name{labels}`) that parsed before, for a converter that
+/// skipped them ([`parse_with`]'s known series).
+pub fn series_labels(series: &str) -> Result<Vec<Label<'_>>, String> {
+    let Some(i) = series.find('{') else {
+        return Ok(Vec::new());
+    };
+    let mut p = Parser {
+        format: Format::Text,
+        exp: Exposition::default(),
+        cur: None,
+        known: None,
+    };
+    p.labels(&series[i + 1..])?;
+    Ok(p.exp.labels)
 }
 
 /// A quoted value's content (after the opening quote) and what follows its closing quote.

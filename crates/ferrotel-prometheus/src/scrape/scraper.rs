@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use bytes::Bytes;
 use ferrotel_otlp::client::ClientTls;
+use ferrotel_pdata::payload::metric_point_count;
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_pdata::proto::metrics::v1::{
@@ -26,8 +27,9 @@ use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
 use super::config::{Authorization, BasicAuth, StaticConfig, TlsConfig};
-use super::convert::{ScopeKey, SeriesTracker, TargetContext, convert, kv};
-use super::parse::{ACCEPT, Format, parse};
+use super::convert::{Converted, ScopeKey, SeriesTracker, TargetContext, convert, kv};
+use super::fast::{FastScrape, encode_scrape};
+use super::parse::{ACCEPT, Format, parse, parse_with};
 use super::relabel::Rule;
 use super::target::{JobDefaults, Target, build_targets, expand_glob, read_file_sd};
 
@@ -278,17 +280,17 @@ async fn scrape_loop(
                 return;
             }
         }
-        let req = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
-        last_resource = req
-            .resource_metrics
-            .first()
-            .and_then(|r| r.resource.clone());
-        send(&job, &target, req).await;
+        let (payload, res) = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
+        last_resource = Some(res);
+        send_payload(&job, &target, payload).await;
     }
 }
 
 async fn send(job: &Job, target: &Target, req: ExportMetricsServiceRequest) {
-    let payload = Payload::from_request(Request::Metrics(req));
+    send_payload(job, target, Payload::from_request(Request::Metrics(req))).await;
+}
+
+async fn send_payload(job: &Job, target: &Target, payload: Payload) {
     if let Err(e) = job.next.consume(payload, Context::default()).await {
         tracing::warn!(job = %job.defaults.job_name, target = %target.url,
             "pipeline refused scraped metrics: {e}");
@@ -339,6 +341,14 @@ fn report_metrics(target: &Target, values: Option<[f64; 5]>, now_ns: u64) -> Vec
         .collect()
 }
 
+fn receiver_scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: SCOPE_NAME.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    }
+}
+
 /// The request of one target's metrics: the receiver's scope, then scopes named by
 /// `otel_scope_name`/`otel_scope_version` labels.
 fn request(
@@ -347,11 +357,7 @@ fn request(
     scoped: Vec<(ScopeKey, Vec<Metric>)>,
 ) -> ExportMetricsServiceRequest {
     let mut scope_metrics = vec![ScopeMetrics {
-        scope: Some(InstrumentationScope {
-            name: SCOPE_NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            ..Default::default()
-        }),
+        scope: Some(receiver_scope()),
         metrics,
         schema_url: String::new(),
     }];
@@ -498,16 +504,82 @@ fn gunzip(body: &[u8], limit: u64) -> Result<Bytes, String> {
     Ok(Bytes::from(out))
 }
 
+/// Bodies the fast path takes: its arenas index with `u32`, and hold at most about two
+/// bodies' series texts and attributes.
+const FAST_BODY_MAX: usize = 1 << 30;
+
+/// What a scrape's samples became: encoded request bytes (the fast path) or pdata metrics
+/// (metric relabeling, or a failed scrape's staleness points).
+pub enum Scraped {
+    Encoded(FastScrape),
+    Decoded(Converted),
+}
+
+impl Scraped {
+    /// Samples scraped, after relabeling, series added; resource attributes from target_info.
+    fn counts(&self) -> ([u64; 3], &[KeyValue]) {
+        match self {
+            Scraped::Encoded(f) => (
+                [f.samples_scraped, f.samples_post_relabel, f.series_added],
+                &f.resource_attrs,
+            ),
+            Scraped::Decoded(c) => (
+                [c.samples_scraped, c.samples_post_relabel, c.series_added],
+                &c.resource_attrs,
+            ),
+        }
+    }
+
+    /// The payload of these metrics plus `extra` (the receiver's own) under `resource`.
+    pub fn into_payload(self, extra: Vec<Metric>, resource: Resource) -> Payload {
+        match self {
+            Scraped::Encoded(f) => {
+                let items = f.points + extra.iter().map(metric_point_count).sum::<usize>();
+                let bytes = f.finish(&extra, &resource, &receiver_scope());
+                Payload::from_encoded(ferrotel_pdata::Signal::Metrics, bytes, items)
+            }
+            Scraped::Decoded(mut c) => {
+                c.metrics.extend(extra);
+                Payload::from_request(Request::Metrics(request(resource, c.metrics, c.scoped)))
+            }
+        }
+    }
+}
+
+/// Parses and converts one body: the encoding fast path without metric relabeling, the pdata
+/// conversion with it.
+pub fn convert_body(
+    body: &[u8],
+    format: Format,
+    ctx: &TargetContext,
+    tracker: &mut SeriesTracker,
+    scrape_ms: i64,
+) -> Result<Scraped, String> {
+    let parsed = |e| format!("parsing the exposition: {e}");
+    if ctx.metric_relabel.is_empty() && body.len() < FAST_BODY_MAX {
+        let cache = tracker.fast();
+        let exp = parse_with(body, format, Some(&mut |s| cache.lookup(s))).map_err(parsed)?;
+        encode_scrape(&exp, ctx, cache, scrape_ms)
+            .map(Scraped::Encoded)
+            .map_err(|e| e.to_string())
+    } else {
+        let exp = parse(body, format).map_err(parsed)?;
+        convert(&exp, ctx, tracker, scrape_ms)
+            .map(Scraped::Decoded)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// One scrape: fetch, parse, convert, plus `up` and the `scrape_*` metrics. A failure gives
 /// `up` 0, staleness points for everything the target exposed before, and a log line naming
-/// the target (and the line, for a parse error).
+/// the target (and the line, for a parse error). Returns the payload and its resource.
 pub(crate) async fn scrape_once(
     job: &Job,
     target: &Target,
     ctx: &TargetContext,
     resource: &[KeyValue],
     tracker: &mut SeriesTracker,
-) -> ExportMetricsServiceRequest {
+) -> (Payload, Resource) {
     let started = Instant::now();
     let scrape_ms = now_ms();
     let fetched = tokio::time::timeout(job.defaults.timeout, fetch(job, target))
@@ -518,45 +590,37 @@ pub(crate) async fn scrape_once(
                 job.defaults.timeout
             ))
         });
-    let result = fetched.and_then(|f| {
-        let exp = parse(&f.body, f.format).map_err(|e| format!("parsing the exposition: {e}"))?;
-        convert(&exp, ctx, tracker, scrape_ms).map_err(|e| e.to_string())
-    });
+    let result = fetched.and_then(|f| convert_body(&f.body, f.format, ctx, tracker, scrape_ms));
     let now_ns = (scrape_ms.max(0) as u64).saturating_mul(1_000_000);
-    let (mut metrics, scoped, mut res_attrs, up, scraped, post, added) = match result {
-        Ok(c) => (
-            c.metrics,
-            c.scoped,
-            c.resource_attrs,
-            1.0,
-            c.samples_scraped,
-            c.samples_post_relabel,
-            c.series_added,
-        ),
+    let (scraped, up) = match result {
+        Ok(s) => (s, 1.0),
         Err(e) => {
             tracing::warn!(job = %job.defaults.job_name, target = %target.url, "scrape failed: {e}");
             let (metrics, scoped) = tracker.all_stale(now_ns);
-            (metrics, scoped, Vec::new(), 0.0, 0, 0, 0)
+            let c = Converted {
+                metrics,
+                scoped,
+                ..Default::default()
+            };
+            (Scraped::Decoded(c), 0.0)
         }
     };
+    let ([scraped_n, post, added], res_attrs) = scraped.counts();
     let duration = started.elapsed().as_secs_f64();
-    metrics.extend(report_metrics(
+    let report = report_metrics(
         target,
-        Some([up, duration, scraped as f64, post as f64, added as f64]),
+        Some([up, duration, scraped_n as f64, post as f64, added as f64]),
         now_ns,
-    ));
-    let mut resource_attributes = resource.to_vec();
-    for a in res_attrs.drain(..) {
-        if !resource_attributes.iter().any(|r| r.key == a.key) {
-            resource_attributes.push(a);
+    );
+    let mut attributes = resource.to_vec();
+    for a in res_attrs {
+        if !attributes.iter().any(|r| r.key == a.key) {
+            attributes.push(a.clone());
         }
     }
-    request(
-        Resource {
-            attributes: resource_attributes,
-            ..Default::default()
-        },
-        metrics,
-        scoped,
-    )
+    let resource = Resource {
+        attributes,
+        ..Default::default()
+    };
+    (scraped.into_payload(report, resource.clone()), resource)
 }

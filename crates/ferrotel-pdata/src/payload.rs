@@ -146,6 +146,18 @@ impl Payload {
         })
     }
 
+    /// Takes protobuf bytes the caller encoded itself (a receiver writing its records straight
+    /// to the wire), with their item count, without the validation pass [`Payload::from_proto`]
+    /// makes of untrusted input. Debug builds still validate and check the count.
+    pub fn from_own_proto(signal: Signal, bytes: Bytes, items: usize) -> Self {
+        debug_assert_eq!(wire::validate(signal, &bytes).ok(), Some(items));
+        Payload {
+            signal,
+            items,
+            repr: Repr::Encoded(bytes),
+        }
+    }
+
     /// Wraps a decoded request.
     pub fn from_request(request: Request) -> Self {
         Payload {

@@ -8,8 +8,8 @@
 //! severity_parser as three operators, then the entries encoded as an OTLP export request per
 //! batch of 1024. `receiver-prost`: the same through prost structs (the path before).
 
-use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
+use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_stanza::{Entry, OperatorsConfig, Pipeline, Value};
 
 const LINE: &str = r#"{"time":"2024-01-02T03:04:05.123456Z","level":"info","msg":"request handled","status":200,"path":"/api/v1/users","latency_ms":12.5,"user":"alice"}"#;

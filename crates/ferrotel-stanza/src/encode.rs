@@ -117,7 +117,9 @@ fn log_record(b: &mut Vec<u8>, e: &Entry) {
         Value::Bytes(x) => x.len(),
         _ => 0,
     };
-    nested_sized(b, 5, varint_len(body_len as u64 + 3), |b| any_value(b, &e.body));
+    nested_sized(b, 5, varint_len(body_len as u64 + 3), |b| {
+        any_value(b, &e.body)
+    });
     key_values(b, 6, &e.attributes);
     if e.trace_flags != 0 {
         tag(b, 8, FIXED32);

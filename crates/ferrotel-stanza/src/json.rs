@@ -393,13 +393,11 @@ pub(crate) fn from_config(v: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::Str(s.clone()),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(from_config).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Map(
-                o.iter()
-                    .map(|(k, v)| (k.as_str().into(), from_config(v)))
-                    .collect(),
-            )
-        }
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (k.as_str().into(), from_config(v)))
+                .collect(),
+        ),
     }
 }
 

@@ -100,7 +100,9 @@ fn obj(text: &str) -> crate::Map {
 
 #[test]
 fn json_strings_unescape_as_go_decodes_them() {
-    let m = obj(r#"{"a\"b": "x\\y\/z\n\t\u00e9\ud83d\ude00", "lone": "\ud800x", "lone_pair": "\ud800\u0041", "low": "\udc00", "plain": "héllo"}"#);
+    let m = obj(
+        r#"{"a\"b": "x\\y\/z\n\t\u00e9\ud83d\ude00", "lone": "\ud800x", "lone_pair": "\ud800\u0041", "low": "\udc00", "plain": "héllo"}"#,
+    );
     assert_eq!(m["a\"b"], Value::Str("x\\y/z\n\té😀".into()));
     // A lone surrogate is one U+FFFD (serde_json would reject the line; Go does not).
     assert_eq!(m["lone"], Value::Str("\u{FFFD}x".into()));
@@ -111,7 +113,9 @@ fn json_strings_unescape_as_go_decodes_them() {
 
 #[test]
 fn json_numbers_literals_and_duplicates() {
-    let m = obj(r#" {"d": 0.1, "e": -1.5e3, "z": -0, "i": 12, "big": 123456789012345678901234567890, "t": true, "f": false, "n": null, "dup": 1, "dup": 2} "#);
+    let m = obj(
+        r#" {"d": 0.1, "e": -1.5e3, "z": -0, "i": 12, "big": 123456789012345678901234567890, "t": true, "f": false, "n": null, "dup": 1, "dup": 2} "#,
+    );
     assert_eq!(m["d"], Value::Double(0.1));
     assert_eq!(m["e"], Value::Double(-1500.0));
     assert!(matches!(m["z"], Value::Double(z) if z == 0.0 && z.is_sign_negative()));
@@ -120,7 +124,11 @@ fn json_numbers_literals_and_duplicates() {
     assert_eq!(m["t"], Value::Bool(true));
     assert_eq!(m["f"], Value::Bool(false));
     assert_eq!(m["n"], Value::Null);
-    assert_eq!(m["dup"], Value::Double(2.0), "the last duplicate wins, as in Go");
+    assert_eq!(
+        m["dup"],
+        Value::Double(2.0),
+        "the last duplicate wins, as in Go"
+    );
     let mut p = crate::json::JsonParser::new(true);
     let Ok(Value::Map(m)) = p.parse(r#"{"i": -7, "big": 18446744073709551616, "f": 1.0}"#) else {
         panic!()
@@ -133,15 +141,39 @@ fn json_numbers_literals_and_duplicates() {
 #[test]
 fn json_rejects_what_go_rejects_without_panicking() {
     for bad in [
-        "", " ", "{", "{\"a\"", "{\"a\":}", "{\"a\":1,}", "[1,]", "{a:1}", "{\"a\":01}",
-        "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}", "{\"a\":1e400}", "{\"a\":tru}",
-        "{\"a\":\"x\ny\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":1} x", "\"open",
-        "{\"a\":\"\\", "nul", "[", "{\"a\" 1}", "{\"a\":1 \"b\":2}",
+        "",
+        " ",
+        "{",
+        "{\"a\"",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "[1,]",
+        "{a:1}",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":1e}",
+        "{\"a\":-}",
+        "{\"a\":1e400}",
+        "{\"a\":tru}",
+        "{\"a\":\"x\ny\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":1} x",
+        "\"open",
+        "{\"a\":\"\\",
+        "nul",
+        "[",
+        "{\"a\" 1}",
+        "{\"a\":1 \"b\":2}",
     ] {
         assert!(json(bad).is_err(), "{bad:?} parsed");
     }
     let deep = "[".repeat(200) + &"]".repeat(200);
-    assert!(json(&deep).is_err(), "nesting past the limit is an error, not a stack overflow");
+    assert!(
+        json(&deep).is_err(),
+        "nesting past the limit is an error, not a stack overflow"
+    );
     let ok = "[".repeat(100) + &"]".repeat(100);
     assert!(json(&ok).is_ok());
 }

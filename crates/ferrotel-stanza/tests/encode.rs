@@ -55,7 +55,11 @@ fn entry() -> impl Strategy<Value = Entry> {
         (any::<u64>(), any::<u64>(), value(), map()),
         // Few distinct resources and scopes, so groups repeat and interleave.
         prop_oneof![Just(Map::new()), map()],
-        (0..25i32, "[A-Z]{0,5}", prop_oneof![Just(""), Just("scope.a")]),
+        (
+            0..25i32,
+            "[A-Z]{0,5}",
+            prop_oneof![Just(""), Just("scope.a")],
+        ),
         (
             prop_oneof![Just(vec![]), Just(vec![7u8; 16])],
             prop_oneof![Just(vec![]), Just(vec![9u8; 8])],
@@ -94,9 +98,12 @@ proptest! {
 #[test]
 fn a_large_body_and_a_typical_record_encode_as_prost_does() {
     let mut big = Entry::from_line("x".repeat(70_000), 5);
-    big.attributes.insert("log.file.name".into(), Value::Str("a.log".into()));
+    big.attributes
+        .insert("log.file.name".into(), Value::Str("a.log".into()));
     let mut typical = Entry::from_line(r#"{"level":"info"}"#.into(), 6);
-    typical.attributes.insert("level".into(), Value::Str("info".into()));
+    typical
+        .attributes
+        .insert("level".into(), Value::Str("info".into()));
     typical.severity_number = 9;
     typical.severity_text = "info".into();
     typical.time_unix_nano = 1_700_000_000_123_456_789;

@@ -3,7 +3,8 @@
 //!
 //! Without operators, records become `LogRecord`s directly (no stanza `Entry` and its maps in
 //! between: that is the hot path). With operators (or a header), each record is an `Entry` run
-//! through `ferrotel_stanza::Pipeline`, and the output is converted with `into_resource_logs`.
+//! through `ferrotel_stanza::Pipeline`, and the output is encoded straight to protobuf bytes by
+//! `ferrotel_stanza::LogsEncoder` as it comes out.
 
 use std::time::{Duration, Instant};
 
@@ -11,9 +12,9 @@ use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::resource::v1::Resource;
-use ferrotel_pdata::{Payload, Request};
+use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::{ConsumerRef, Context};
-use ferrotel_stanza::{Entry, Map, Pipeline, Value};
+use ferrotel_stanza::{Entry, Key, LogsEncoder, Map, Pipeline, Value};
 
 use crate::config::RetryOnFailure;
 
@@ -43,8 +44,13 @@ pub struct Emitter {
     attributes: Vec<(String, String)>,
     resource: Vec<(String, String)>,
     pipeline: Option<Pipeline>,
+    /// The entry-map keys of file attributes, record number/offset and `attributes:`, made
+    /// once: keys are shared text, so per line they cost a reference count, not a copy.
+    keys: Vec<(&'static str, Key)>,
+    attribute_keys: Vec<Key>,
+    resource_map: Map,
     records: Vec<LogRecord>,
-    entries: Vec<Entry>,
+    encoder: LogsEncoder,
     out: Vec<Entry>,
     pending: usize,
     stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -60,7 +66,15 @@ impl Emitter {
         pipeline: Option<Pipeline>,
         stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Emitter {
+        let attribute_keys = attributes.iter().map(|(k, _)| k.as_str().into()).collect();
+        let resource_map = resource
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), Value::Str(v.clone())))
+            .collect();
         Emitter {
+            keys: Vec::new(),
+            attribute_keys,
+            resource_map,
             next,
             runtime,
             retry,
@@ -68,7 +82,7 @@ impl Emitter {
             resource,
             pipeline,
             records: Vec::with_capacity(MAX_BATCH),
-            entries: Vec::new(),
+            encoder: LogsEncoder::default(),
             out: Vec::new(),
             pending: 0,
             stopping,
@@ -94,27 +108,28 @@ impl Emitter {
                 ..Entry::default()
             };
             for (k, v) in &file.attrs {
-                e.attributes.insert((*k).to_owned(), Value::Str(v.clone()));
+                let k = key(&mut self.keys, *k);
+                e.attributes.insert(k, Value::Str(v.clone()));
             }
             for (k, v) in &file.header {
                 e.attributes.insert(k.clone(), v.clone());
             }
             if let Some(n) = record_number {
-                e.attributes
-                    .insert("log.file.record_number".into(), Value::Int(n as i64));
+                let k = key(&mut self.keys, "log.file.record_number");
+                e.attributes.insert(k, Value::Int(n as i64));
             }
             if let Some(o) = record_offset {
-                e.attributes
-                    .insert("log.file.record_offset".into(), Value::Int(o as i64));
+                let k = key(&mut self.keys, "log.file.record_offset");
+                e.attributes.insert(k, Value::Int(o as i64));
             }
-            for (k, v) in &self.attributes {
+            for (k, (_, v)) in self.attribute_keys.iter().zip(&self.attributes) {
                 e.attributes.insert(k.clone(), Value::Str(v.clone()));
             }
-            for (k, v) in &self.resource {
-                e.resource.insert(k.clone(), Value::Str(v.clone()));
+            if !self.resource_map.is_empty() {
+                e.resource = self.resource_map.clone();
             }
             p.process(e, &mut self.out);
-            self.entries.append(&mut self.out);
+            self.encode_out();
         } else {
             let n = file.attrs.len() + self.attributes.len() + 2;
             let mut attributes = Vec::with_capacity(n);
@@ -161,7 +176,7 @@ impl Emitter {
     pub fn flush_expired(&mut self) {
         if let Some(p) = self.pipeline.as_mut() {
             p.flush_expired(Instant::now(), &mut self.out);
-            self.entries.append(&mut self.out);
+            self.encode_out();
         }
     }
 
@@ -169,40 +184,49 @@ impl Emitter {
     pub fn send_all(&mut self, final_flush: bool) {
         if final_flush && let Some(p) = self.pipeline.as_mut() {
             p.flush_all(&mut self.out);
-            self.entries.append(&mut self.out);
+            self.encode_out();
         }
         self.send();
     }
 
+    /// Encodes what the operators let out (each entry dropped as soon as it is written).
+    fn encode_out(&mut self) {
+        for e in self.out.drain(..) {
+            self.encoder.push(e);
+        }
+    }
+
     fn send(&mut self) {
         self.pending = 0;
-        let resource_logs = if self.pipeline.is_some() {
-            if self.entries.is_empty() {
+        if self.pipeline.is_some() {
+            if self.encoder.is_empty() {
                 return;
             }
-            ferrotel_stanza::into_resource_logs(self.entries.drain(..))
-        } else {
-            if self.records.is_empty() {
-                return;
-            }
-            let records = std::mem::replace(&mut self.records, Vec::with_capacity(MAX_BATCH));
-            vec![ResourceLogs {
-                resource: Some(Resource {
-                    attributes: self
-                        .resource
-                        .iter()
-                        .map(|(k, v)| kv(k.clone(), any_value::Value::StringValue(v.clone())))
-                        .collect(),
-                    ..Default::default()
-                }),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope::default()),
-                    log_records: records,
-                    ..Default::default()
-                }],
+            let (bytes, items) = self.encoder.finish();
+            // LogsEncoder writes what prost would (its tests compare the bytes): no validation.
+            self.deliver(Payload::from_encoded(Signal::Logs, bytes, items));
+            return;
+        }
+        if self.records.is_empty() {
+            return;
+        }
+        let records = std::mem::replace(&mut self.records, Vec::with_capacity(MAX_BATCH));
+        let resource_logs = vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: self
+                    .resource
+                    .iter()
+                    .map(|(k, v)| kv(k.clone(), any_value::Value::StringValue(v.clone())))
+                    .collect(),
                 ..Default::default()
-            }]
-        };
+            }),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope::default()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
         let request = Request::Logs(ExportLogsServiceRequest { resource_logs });
         self.deliver(Payload::from_request(request));
     }
@@ -244,6 +268,16 @@ impl Emitter {
                 (interval * 3 / 2).min(self.retry.max_interval.max(Duration::from_millis(1)));
         }
     }
+}
+
+/// The shared key for a static name (a handful of names: a scan beats hashing).
+fn key(keys: &mut Vec<(&'static str, Key)>, name: &'static str) -> Key {
+    if let Some((_, k)) = keys.iter().find(|(n, _)| *n == name) {
+        return k.clone();
+    }
+    let k: Key = name.into();
+    keys.push((name, k.clone()));
+    k
 }
 
 fn kv(key: String, value: any_value::Value) -> KeyValue {

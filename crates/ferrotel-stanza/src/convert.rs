@@ -70,7 +70,7 @@ fn log_record(entry: Entry) -> LogRecord {
 fn key_values(map: &Map) -> Vec<KeyValue> {
     map.iter()
         .map(|(k, v)| KeyValue {
-            key: k.clone(),
+            key: k.to_string(),
             value: Some(any_value(v)),
             ..Default::default()
         })
@@ -99,7 +99,7 @@ fn any_value(v: &Value) -> AnyValue {
 fn into_key_values(map: Map) -> Vec<KeyValue> {
     map.into_iter()
         .map(|(key, v)| KeyValue {
-            key,
+            key: key.to_string(),
             value: Some(into_any_value(v)),
             ..Default::default()
         })

@@ -150,7 +150,7 @@ fn eval<'e>(n: &'e Node, e: &'e Entry) -> Result<Val<'e>, String> {
             if let Some(m) = map {
                 return Ok(match key.as_ref() {
                     Value::Str(k) => m
-                        .get(k)
+                        .get(k.as_str())
                         .map(Cow::Borrowed)
                         .unwrap_or(Cow::Owned(Value::Null)),
                     _ => Cow::Owned(Value::Null),
@@ -225,7 +225,7 @@ fn eval<'e>(n: &'e Node, e: &'e Entry) -> Result<Val<'e>, String> {
 
 fn member<'v>(v: &'v Value, key: &Value) -> Option<&'v Value> {
     match (v, key) {
-        (Value::Map(m), Value::Str(k)) => m.get(k),
+        (Value::Map(m), Value::Str(k)) => m.get(k.as_str()),
         (Value::Array(a), Value::Int(i)) => {
             let i = if *i < 0 { a.len() as i64 + i } else { *i };
             a.get(usize::try_from(i).ok()?)
@@ -292,7 +292,7 @@ fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
         }
         BinOp::In => match b {
             Value::Array(items) => items.iter().any(|i| equal(i, a)),
-            Value::Map(m) => matches!(a, Value::Str(k) if m.contains_key(k)),
+            Value::Map(m) => matches!(a, Value::Str(k) if m.contains_key(k.as_str())),
             Value::Null => false,
             _ => return bad(),
         },

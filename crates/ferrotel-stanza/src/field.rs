@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::{Entry, Map, Value};
+use crate::{Entry, Key, Map, Value};
 
 /// Which part of the entry a field lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum Root {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
     pub root: Root,
-    pub keys: Vec<String>,
+    pub keys: Vec<Key>,
 }
 
 impl fmt::Display for Field {
@@ -56,7 +56,7 @@ impl Field {
     pub fn attribute(key: &str) -> Field {
         Field {
             root: Root::Attributes,
-            keys: vec![key.to_string()],
+            keys: vec![key.into()],
         }
     }
 
@@ -84,7 +84,7 @@ impl Field {
                 if end == 0 {
                     return Err(bad("empty key after '.'"));
                 }
-                keys.push(r[..end].to_string());
+                keys.push(r[..end].into());
                 rest = &r[end..];
             } else if let Some(r) = rest.strip_prefix('[') {
                 let q = r.chars().next().ok_or_else(|| bad("unterminated '['"))?;
@@ -93,7 +93,7 @@ impl Field {
                 }
                 let r = &r[1..];
                 let end = r.find(q).ok_or_else(|| bad("unterminated quoted key"))?;
-                keys.push(r[..end].to_string());
+                keys.push(r[..end].into());
                 rest = r[end + 1..]
                     .strip_prefix(']')
                     .ok_or_else(|| bad("expected ']' after a quoted key"))?;
@@ -176,9 +176,14 @@ impl Field {
                 match value {
                     Value::Map(m) => {
                         let target = nested_map(root, &self.keys);
-                        // Parsers usually write into empty attributes: take the map whole.
-                        if target.is_empty() {
-                            *target = m;
+                        // Parsers usually write many keys into few (none, or the receiver's
+                        // file name): take the parsed map whole and add the few old keys it
+                        // does not have, rather than inserting each parsed key.
+                        if target.len() < m.len() {
+                            let old = std::mem::replace(target, m);
+                            for (k, v) in old {
+                                target.entry(k).or_insert(v);
+                            }
                             return Ok(());
                         }
                         for (k, v) in m {
@@ -234,7 +239,7 @@ impl Field {
     }
 }
 
-fn walk<'v>(mut v: &'v Value, keys: &[String]) -> Option<&'v Value> {
+fn walk<'v>(mut v: &'v Value, keys: &[Key]) -> Option<&'v Value> {
     for k in keys {
         v = match v {
             Value::Map(m) => m.get(k)?,
@@ -244,12 +249,12 @@ fn walk<'v>(mut v: &'v Value, keys: &[String]) -> Option<&'v Value> {
     Some(v)
 }
 
-fn lookup<'m>(m: &'m Map, keys: &[String]) -> Option<&'m Value> {
+fn lookup<'m>(m: &'m Map, keys: &[Key]) -> Option<&'m Value> {
     let (first, rest) = keys.split_first()?;
     walk(m.get(first)?, rest)
 }
 
-fn get_in_map<'m>(m: &'m Map, keys: &[String]) -> Option<Cow<'m, Value>> {
+fn get_in_map<'m>(m: &'m Map, keys: &[Key]) -> Option<Cow<'m, Value>> {
     if keys.is_empty() {
         return Some(Cow::Owned(Value::Map(m.clone())));
     }
@@ -257,7 +262,7 @@ fn get_in_map<'m>(m: &'m Map, keys: &[String]) -> Option<Cow<'m, Value>> {
 }
 
 /// The map at `keys` under `m`, created (replacing non-map values) as needed.
-fn nested_map<'m>(mut m: &'m mut Map, keys: &[String]) -> &'m mut Map {
+fn nested_map<'m>(mut m: &'m mut Map, keys: &[Key]) -> &'m mut Map {
     for k in keys {
         let slot = m.entry(k.clone()).or_insert_with(|| Value::Map(Map::new()));
         if !matches!(slot, Value::Map(_)) {

@@ -10,6 +10,7 @@
 //! folder each: most are a config struct and a few lines of logic sharing the parser helper.
 
 mod convert;
+mod encode;
 mod entry;
 mod expr;
 mod field;
@@ -23,7 +24,8 @@ mod time;
 mod tests;
 
 pub use convert::into_resource_logs;
-pub use entry::{Entry, Map, Value, text_from_bytes};
+pub use encode::LogsEncoder;
+pub use entry::{Entry, Key, Map, Value, text_from_bytes};
 pub use pipeline::{BuildError, OperatorsConfig, Pipeline};
 pub use severity::severity_name;
 

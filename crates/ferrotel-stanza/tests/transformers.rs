@@ -465,7 +465,10 @@ fn graph_wiring_ids_and_errors() {
         ]),
         lines(&["x"]),
     );
-    let keys: Vec<Vec<&String>> = out.iter().map(|e| e.attributes.keys().collect()).collect();
+    let keys: Vec<Vec<&str>> = out
+        .iter()
+        .map(|e| e.attributes.keys().map(|k| &**k).collect())
+        .collect();
     assert_eq!(keys, [vec!["b"], vec!["c"]]);
 
     let errs = [

@@ -43,6 +43,7 @@ struct Container {
     crio_time: TimeParser,
     recombine: Recombiner,
     scratch: Vec<Entry>,
+    json: crate::json::JsonParser,
 }
 
 const CRIO: &str = r"^(?P<time>[^ Z]+) (?P<stream>stdout|stderr) (?P<logtag>[^ ]*) ?(?P<log>.*)$";
@@ -138,6 +139,7 @@ impl Operator for Container {
         };
         match format {
             Format::Docker => {
+                let json = &mut self.json;
                 let mut e = self.core.run(e, |v| {
                     let Value::Str(s) = v else {
                         return Err(format!(
@@ -145,7 +147,7 @@ impl Operator for Container {
                             crate::value_type(v)
                         ));
                     };
-                    crate::json::parse(s, false)
+                    json.parse(s)
                 })?;
                 if let Err(m) = self.mappings(&mut e, &self.utc_time) {
                     return Err((e, m));
@@ -234,5 +236,6 @@ pub(super) fn build(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>
         crio_time: time_parser("2006-01-02T15:04:05.999999999Z07:00"),
         recombine,
         scratch: Vec::new(),
+        json: crate::json::JsonParser::new(false),
     }))
 }

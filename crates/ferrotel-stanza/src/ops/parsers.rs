@@ -9,7 +9,7 @@ use super::{
 use crate::field::Field;
 use crate::severity::{SeverityConfig, SeverityParser};
 use crate::time::{TimeConfig, TimeParser};
-use crate::{BuildError, Entry, Map, Value};
+use crate::{BuildError, Entry, Key, Map, Value};
 
 /// A parser: the shared keys plus how to turn the `parse_from` value into the parsed value.
 #[derive(Debug)]
@@ -19,12 +19,13 @@ struct Parser<P> {
 }
 
 trait Parse: std::fmt::Debug + Send {
-    fn parse(&self, v: &Value) -> Result<Value, String>;
+    fn parse(&mut self, v: &Value) -> Result<Value, String>;
 }
 
 impl<P: Parse> Operator for Parser<P> {
     fn process(&mut self, e: Entry, out: &mut Out) -> Result<(), Failure> {
-        let e = self.core.run(e, |v| self.parse.parse(v))?;
+        let parse = &mut self.parse;
+        let e = self.core.run(e, |v| parse.parse(v))?;
         out.push((0, e));
         Ok(())
     }
@@ -50,13 +51,13 @@ struct JsonConfig {
 
 #[derive(Debug)]
 struct Json {
-    parse_ints: bool,
+    parser: crate::json::JsonParser,
 }
 
 impl Parse for Json {
-    fn parse(&self, v: &Value) -> Result<Value, String> {
+    fn parse(&mut self, v: &Value) -> Result<Value, String> {
         let s = text(v, "JSON")?;
-        match crate::json::parse(s, self.parse_ints)? {
+        match self.parser.parse(s)? {
             m @ Value::Map(_) => Ok(m),
             other => Err(format!(
                 "json: cannot unmarshal {} into a map",
@@ -71,7 +72,7 @@ pub(super) fn json(ctx: &mut Ctx, core: ParserCore) -> Result<Box<dyn Operator>,
     Ok(Box::new(Parser {
         core,
         parse: Json {
-            parse_ints: c.parse_ints,
+            parser: crate::json::JsonParser::new(c.parse_ints),
         },
     }))
 }
@@ -89,16 +90,16 @@ struct RegexConfig {
 #[derive(Debug)]
 pub(super) struct RegexParse {
     re: regex::Regex,
-    names: Vec<(usize, String)>,
+    names: Vec<(usize, Key)>,
 }
 
 impl RegexParse {
     pub(super) fn new(pattern: &str) -> Result<RegexParse, String> {
         let re = regex::Regex::new(pattern).map_err(|e| format!("compiling regex: {e}"))?;
-        let names: Vec<(usize, String)> = re
+        let names: Vec<(usize, Key)> = re
             .capture_names()
             .enumerate()
-            .filter_map(|(i, n)| n.map(|n| (i, n.to_string())))
+            .filter_map(|(i, n)| n.map(|n| (i, n.into())))
             .collect();
         if names.is_empty() {
             return Err("no named capture groups in regex pattern".into());
@@ -122,7 +123,7 @@ impl RegexParse {
 }
 
 impl Parse for RegexParse {
-    fn parse(&self, v: &Value) -> Result<Value, String> {
+    fn parse(&mut self, v: &Value) -> Result<Value, String> {
         self.matches(text(v, "regex")?).map(Value::Map)
     }
 }
@@ -186,7 +187,7 @@ fn split_pairs(s: &str, delim: &str) -> Result<Vec<String>, String> {
 }
 
 impl Parse for KeyValue {
-    fn parse(&self, v: &Value) -> Result<Value, String> {
+    fn parse(&mut self, v: &Value) -> Result<Value, String> {
         let s = text(v, "key value pairs")?;
         if s.is_empty() {
             return Err("parse from field is empty".into());
@@ -196,7 +197,7 @@ impl Parse for KeyValue {
         for raw in split_pairs(s, &self.pair_delimiter)? {
             match raw.split_once(self.delimiter.as_str()) {
                 Some((k, v)) => {
-                    m.insert(k.trim().to_string(), Value::Str(v.trim().to_string()));
+                    m.insert(k.trim().into(), Value::Str(v.trim().to_string()));
                 }
                 None => errors.push(format!("cannot split {raw:?} into 2 items, got 1 item(s)")),
             }
@@ -341,7 +342,7 @@ impl Csv {
         Ok(Value::Map(
             header
                 .iter()
-                .cloned()
+                .map(|h| Key::from(h.as_str()))
                 .zip(fields.into_iter().map(Value::Str))
                 .collect(),
         ))
@@ -360,7 +361,7 @@ impl Operator for CsvOp {
             .csv
             .header_attribute
             .as_ref()
-            .map(|a| e.attributes.get(a).cloned().unwrap_or_default());
+            .map(|a| e.attributes.get(a.as_str()).cloned().unwrap_or_default());
         let e = self
             .core
             .run(e, |v| self.csv.parse_with(v, dynamic.as_ref()))?;
@@ -442,7 +443,7 @@ fn array_item(v: serde_json::Value) -> Result<Value, String> {
 }
 
 impl Parse for JsonArray {
-    fn parse(&self, v: &Value) -> Result<Value, String> {
+    fn parse(&mut self, v: &Value) -> Result<Value, String> {
         let s = text(v, "json array")?;
         let parsed: serde_json::Value =
             serde_json::from_str(s).map_err(|_| "failed to parse entry".to_string())?;
@@ -467,7 +468,7 @@ impl Parse for JsonArray {
                 }
                 let mut m = Map::new();
                 for (k, v) in h.iter().zip(items) {
-                    m.insert(k.clone(), array_item(v)?);
+                    m.insert(k.as_str().into(), array_item(v)?);
                 }
                 Ok(Value::Map(m))
             }

@@ -170,9 +170,9 @@ impl Syslog {
                     }
                     let n = consumed.ok_or("unterminated parameter value")?;
                     c.pos += eq + 2 + n;
-                    params.insert(name, Value::Str(val));
+                    params.insert(name.into(), Value::Str(val));
                 }
-                sd.insert(id, Value::Map(params));
+                sd.insert(id.into(), Value::Map(params));
             }
             m.insert("structured_data".into(), Value::Map(sd));
         } else {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Ctx, Failure, Operator, Out};
 use crate::expr::Expr;
 use crate::field::{Field, Root};
-use crate::{BuildError, Entry, Map, Value};
+use crate::{BuildError, Entry, Key, Map, Value};
 
 /// A transformer that edits the entry in place and passes it on.
 trait Edit: std::fmt::Debug + Send {
@@ -528,7 +528,7 @@ struct RouterConfig {
 #[derive(Debug)]
 struct Route {
     expr: Expr,
-    attributes: Vec<(String, AddValue)>,
+    attributes: Vec<(Key, AddValue)>,
 }
 
 #[derive(Debug)]
@@ -575,7 +575,7 @@ pub(super) fn router(ctx: &mut Ctx) -> Result<RouterParts, BuildError> {
             .iter()
             .map(|(k, v)| {
                 Ok((
-                    k.clone(),
+                    k.as_str().into(),
                     AddValue::from_config(ctx, &format!("routes[{i}].attributes.{k}"), v)?,
                 ))
             })

@@ -48,7 +48,7 @@ pub fn s(v: &str) -> Value {
 }
 
 pub fn map(kv: &[(&str, Value)]) -> Map {
-    kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    kv.iter().map(|(k, v)| ((*k).into(), v.clone())).collect()
 }
 
 pub fn body_text(e: &Entry) -> &str {

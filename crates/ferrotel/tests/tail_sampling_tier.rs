@@ -380,6 +380,10 @@ fn gateways_behind_a_load_balancer_sample_whole_traces_exactly_when_one_leaves()
             rerouted += usize::from(g != o3);
         }
     }
+    eprintln!(
+        "sampled per gateway {:?}, {rerouted} of them re-routed from gateway 1",
+        per.iter().map(|m| m.len()).collect::<Vec<_>>()
+    );
     assert!(
         rerouted > 0,
         "some of gateway 1's share of phase 2 must have been re-routed"

@@ -357,7 +357,8 @@ pub fn u64_of(v: &Value) -> u64 {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex of an id.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -628,11 +629,6 @@ pub fn span_names(path: &Path) -> Vec<String> {
         .flat_map(|s| &s.spans)
         .map(|s| s.name.clone())
         .collect()
-}
-
-/// Lower-case hex of an id.
-pub fn hex(id: &[u8]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Spans per trace id (hex) in a `format: proto` traces file.

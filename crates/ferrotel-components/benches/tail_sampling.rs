@@ -5,7 +5,9 @@
 //!   id and the table insert, per request;
 //! - `buffer_and_decide`: the whole life of 10 000 spans (1000 traces): buffering, then the
 //!   decision (one decode per trace, four policies: status_code, latency, probabilistic, regex
-//!   string_attribute) and the sampled traces' hand-off as encoded bytes.
+//!   string_attribute) and the sampled traces' hand-off as encoded bytes;
+//! - `buffer_500_spans_split_over_5_requests`: 100 traces whose 5 spans come in 5 requests,
+//!   so each trace's pieces are coalesced as they arrive (the resource and scope held once).
 //!
 //! Before criterion runs, the bench fills `num_traces: 100000` traces and prints the heap
 //! bytes held per buffered span (a counting allocator) next to the spans' encoded size, for
@@ -240,6 +242,28 @@ fn bench(c: &mut Criterion) {
                 request(base..base + 100, 0, 10)
             },
             |r| rt.block_on(p.consume(r, Context::default())).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    // Each of 100 traces' 5 spans in another request: the pieces of a trace are coalesced
+    // (resource and scope held once) as they arrive.
+    g.throughput(Throughput::Elements(500));
+    g.bench_function("buffer_500_spans_split_over_5_requests", |b| {
+        b.iter_batched(
+            || {
+                next += 1;
+                let base = 1_000_000 + next * 100;
+                (0..5)
+                    .map(|round| request(base..base + 100, round, 1))
+                    .collect::<Vec<_>>()
+            },
+            |rs| {
+                rt.block_on(async {
+                    for r in rs {
+                        p.consume(r, Context::default()).await.unwrap();
+                    }
+                })
+            },
             BatchSize::SmallInput,
         )
     });

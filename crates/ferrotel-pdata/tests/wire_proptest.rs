@@ -366,6 +366,21 @@ proptest! {
         wire::for_each_trace_id(&bytes, |t| seen.push(t)).unwrap();
         let expect: Vec<[u8; 16]> = spans.iter().map(|s| id(&s.trace_id)).collect();
         prop_assert_eq!(&seen, &expect);
+        let roots = spans.iter().any(|s| s.parent_span_id.is_empty());
+        prop_assert_eq!(wire::has_root_span(&bytes), Ok(roots));
+        // Coalescing the request with itself: every span twice, each resource and scope once.
+        let twice = wire::coalesce_traces(&[bytes.clone(), bytes.clone()]).unwrap();
+        let Request::Traces(c) = decode(Signal::Traces, &twice) else { unreachable!() };
+        let mut want = contextual_items(&Request::Traces(req.clone()));
+        want.extend(want.clone());
+        want.sort();
+        let mut got = contextual_items(&Request::Traces(c.clone()));
+        got.sort();
+        prop_assert_eq!(got, want);
+        let scopes = |r: &ExportTraceServiceRequest| -> usize {
+            r.resource_spans.iter().map(|rs| rs.scope_spans.iter().filter(|s| !s.spans.is_empty()).count()).sum()
+        };
+        prop_assert!(scopes(&c) <= scopes(&req).max(1));
 
         let groups = wire::split_by_trace_id(&bytes).unwrap();
         let mut ids: Vec<[u8; 16]> = expect.clone();

@@ -5,7 +5,7 @@
 //! gateway that stops keeps its share in the load balancer's per-backend queue (a static
 //! resolver keeps it in the ring, as in Go) and receives it when it comes back. Re-routing when
 //! a resolver drops a backend is tested in the component's unit tests, with real OTLP
-//! receivers, since a static list cannot change at runtime.
+//! receivers, and across processes with the `dns` resolver in `tail_sampling_tier.rs`.
 
 mod interop_support;
 

@@ -10,12 +10,12 @@ mod interop_support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ferrotel_pdata::Request;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value::Value};
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::proto::trace::v1::span::Event;
 use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use ferrotel_pdata::{Request, Signal};
 use interop_support::*;
 
 /// Policies written as the Go Collector's README writes them.
@@ -175,39 +175,6 @@ fn requests() -> Vec<Vec<u8>> {
     out
 }
 
-/// Spans per trace id (hex) in a `format: proto` traces file.
-fn kept(path: &std::path::Path) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for r in read_proto_file(path, Signal::Traces) {
-        let Request::Traces(r) = r else { continue };
-        for rs in r.resource_spans {
-            for ss in rs.scope_spans {
-                for sp in ss.spans {
-                    let id: String = sp.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-                    *out.entry(id).or_default() += 1;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Waits until the file has not changed for `quiet`, after having content.
-fn settled(path: &std::path::Path, quiet: Duration, timeout: Duration) {
-    let start = Instant::now();
-    let mut last = (0u64, Instant::now());
-    while start.elapsed() < timeout {
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if len != last.0 {
-            last = (len, Instant::now());
-        } else if len > 0 && last.1.elapsed() >= quiet {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{} did not settle within {timeout:?}", path.display());
-}
-
 /// FNV-1a 64 from its spec, for the oracle of the probabilistic policy.
 fn fnv1a64(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -277,11 +244,10 @@ service:
         sent.elapsed() >= Duration::from_secs(3),
         "nothing may leave before decision_wait"
     );
-    let got = kept(&out);
+    let got = spans_per_trace(&out);
     let mut want = BTreeMap::new();
     for i in (0..TRACES).filter(|i| expected_kept(*i)) {
-        let hex: String = trace_id(i).iter().map(|b| format!("{b:02x}")).collect();
-        want.insert(hex, spans_of(i) as usize);
+        want.insert(hex(&trace_id(i)), spans_of(i) as usize);
     }
     assert!(
         want.len() > 40 && want.len() < 300,

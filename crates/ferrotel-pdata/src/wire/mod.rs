@@ -10,8 +10,9 @@
 //! - [`edit_attributes`]: insert/update/delete attributes of items or resources, copying
 //!   everything else verbatim; [`edit_items`]: keep or drop spans and log records (sampling,
 //!   `filter`), reading each item, its resource and its scope lazily ([`ItemView`]).
-//! - [`for_each_resource`], [`for_each_trace_id`], [`split_by_trace_id`]: routing and
-//!   trace-aware load balancing without a decode.
+//! - [`for_each_resource`], [`for_each_trace_id`], [`split_by_trace_id`], [`has_root_span`],
+//!   [`coalesce_traces`]: routing, trace-aware load balancing and tail sampling without a
+//!   decode.
 //!
 //! The fast operations check only the structure they walk; when they fail, the error is
 //! recomputed by [`validate`] so it always carries an OTLP/JSON path.
@@ -139,6 +140,21 @@ pub fn for_each_resource<'a>(
 /// trace id yield all zeros.
 pub fn for_each_trace_id(buf: &[u8], f: impl FnMut([u8; 16])) -> Result<(), DecodeError> {
     view::for_each_trace_id(buf, f).map_err(|e| validate::explain(Signal::Traces, buf, e))
+}
+
+/// Merges traces requests into one in which resource and scope messages with byte-identical
+/// headers appear once, their spans together (each group's spans in order). `tail_sampling`
+/// keeps a trace's pieces cut from several requests of one service this way: the resource
+/// and scope once, not once per piece.
+pub fn coalesce_traces(parts: &[Bytes]) -> Result<Bytes, DecodeError> {
+    let joined = merge(Signal::Traces, parts)?;
+    split::coalesce_traces(&joined).map_err(|e| validate::explain(Signal::Traces, &joined, e))
+}
+
+/// Whether a traces request holds a root span (one without a parent span id), for
+/// `tail_sampling`'s `decision_wait_after_root_received`. Stops at the first root.
+pub fn has_root_span(buf: &[u8]) -> Result<bool, DecodeError> {
+    view::has_root_span(buf).map_err(|e| validate::explain(Signal::Traces, buf, e))
 }
 
 /// Regroups a traces request by trace id: for each trace id, in order of first appearance, an

@@ -529,6 +529,49 @@ pub(crate) fn split_by_trace_id(buf: &Bytes) -> Result<Vec<([u8; 16], Bytes)>, W
         .collect())
 }
 
+/// The spans of a traces request (usually several merged ones) with every resource-level and
+/// scope-level message whose header bytes repeat an earlier one's written once: its spans
+/// join the first one's, in order.
+pub(crate) fn coalesce_traces(buf: &[u8]) -> Result<Bytes, WireErr> {
+    let mut ix = Index::build(Signal::Traces, buf)?;
+    let order = ix.canonicalize();
+    Ok(ix.emit(order.into_iter(), &mut Vec::new()))
+}
+
+impl Index<'_> {
+    /// Maps every container to the first one with the same parent, field and header bytes,
+    /// and returns the item order that groups items under their canonical containers.
+    /// Parents are indexed before their children, so one pass suffices.
+    fn canonicalize(&mut self) -> Vec<usize> {
+        let mut canon = vec![NONE; self.containers.len()];
+        let mut seen: HashMap<(u32, u32, Vec<u8>), u32> = HashMap::new();
+        for c in 0..self.containers.len() {
+            let cont = &self.containers[c];
+            let parent = match cont.parent {
+                NONE => NONE,
+                p => canon[p as usize],
+            };
+            let mut hdr = Vec::with_capacity(cont.hdr_len);
+            for &(s, e) in &self.hdrs[cont.hdr_from as usize..cont.hdr_to as usize] {
+                hdr.extend_from_slice(&self.buf[s..e]);
+            }
+            canon[c] = *seen.entry((parent, cont.field, hdr)).or_insert(c as u32);
+            self.containers[c].parent = parent;
+        }
+        for it in &mut self.items {
+            it.leaf = canon[it.leaf as usize];
+        }
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        let (items, containers) = (&self.items, &self.containers);
+        // Stable: items keep their order within a container.
+        order.sort_by_key(|&i| {
+            let leaf = items[i].leaf;
+            (containers[leaf as usize].parent, leaf)
+        });
+        order
+    }
+}
+
 /// Follows one group's linked list of items.
 #[derive(Clone)]
 struct Chain<'n> {

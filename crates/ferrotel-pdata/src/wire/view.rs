@@ -187,8 +187,12 @@ pub(crate) fn for_each_resource<'a>(
     Ok(())
 }
 
-/// Calls `f` with the trace id of each span of a traces request.
-pub(crate) fn for_each_trace_id(buf: &[u8], mut f: impl FnMut([u8; 16])) -> Result<(), WireErr> {
+/// Calls `f` with the encoded body of each span of a traces request; stops when it returns
+/// `false`.
+fn for_each_span(
+    buf: &[u8],
+    mut f: impl FnMut(&[u8]) -> Result<bool, WireErr>,
+) -> Result<(), WireErr> {
     let ctx = RECURSION_LIMIT;
     let mut req = Reader::new(buf);
     while let Some(rs) = next_len_field(&mut req, 1, ctx)? {
@@ -196,9 +200,40 @@ pub(crate) fn for_each_trace_id(buf: &[u8], mut f: impl FnMut([u8; 16])) -> Resu
         while let Some(ss) = next_len_field(&mut rs, 2, ctx - 1)? {
             let mut ss = Reader::new(ss);
             while let Some(span) = next_len_field(&mut ss, 2, ctx - 2)? {
-                f(span_trace_id(span)?);
+                if !f(span)? {
+                    return Ok(());
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Calls `f` with the trace id of each span of a traces request.
+pub(crate) fn for_each_trace_id(buf: &[u8], mut f: impl FnMut([u8; 16])) -> Result<(), WireErr> {
+    for_each_span(buf, |span| {
+        f(span_trace_id(span)?);
+        Ok(true)
+    })
+}
+
+/// Whether a traces request holds a span without a parent span id (field 4, absent or empty).
+pub(crate) fn has_root_span(buf: &[u8]) -> Result<bool, WireErr> {
+    let mut found = false;
+    for_each_span(buf, |span| {
+        let mut r = Reader::new(span);
+        let mut root = true;
+        while !r.is_empty() {
+            let (field, wt) = r.key()?;
+            if field == 4 && wt == LEN {
+                // The last occurrence wins, as in prost.
+                root = r.bytes()?.is_empty();
+            } else {
+                r.skip(field, wt, RECURSION_LIMIT)?;
+            }
+        }
+        found = root;
+        Ok(!root)
+    })?;
+    Ok(found)
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use ferrotel_pdata::proto::metrics::v1::{
-    AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-    metric, number_data_point,
+    AggregationTemporality, Gauge, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum, metric, number_data_point,
 };
 use ferrotel_pdata::{Payload, Request, Signal};
 use futures::future::BoxFuture;
@@ -191,6 +191,7 @@ impl Telemetry {
                 });
             }
         }
+        self.push_histograms(&mut metrics, start, now);
         let seconds = |name: &str, help: &str, v: f64| Metric {
             name: name.into(),
             description: help.into(),
@@ -242,6 +243,49 @@ impl Telemetry {
                 schema_url: resource.schema_url.clone(),
             }],
         }))
+    }
+}
+
+impl Telemetry {
+    /// Histograms as cumulative OTLP histograms, one metric per name.
+    fn push_histograms(&self, metrics: &mut Vec<Metric>, start: u64, now: u64) {
+        let all = self.histograms.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&'static str> = all.iter().map(|h| h.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let mut meta = ("", "");
+            let data_points = all
+                .iter()
+                .filter(|h| h.name == name)
+                .map(|h| {
+                    meta = (h.help, h.unit);
+                    let bucket_counts = h.value.bucket_counts();
+                    HistogramDataPoint {
+                        attributes: h.labels.iter().map(|(k, v)| string_kv(k, v)).collect(),
+                        start_time_unix_nano: start,
+                        time_unix_nano: now,
+                        count: bucket_counts.iter().sum(),
+                        sum: Some(h.value.sum() as f64),
+                        bucket_counts,
+                        explicit_bounds: h.value.bounds().iter().map(|b| *b as f64).collect(),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            metrics.push(Metric {
+                name: name.to_owned(),
+                description: meta.0.to_owned(),
+                unit: meta.1.to_owned(),
+                data: Some(metric::Data::Histogram(
+                    ferrotel_pdata::proto::metrics::v1::Histogram {
+                        data_points,
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    },
+                )),
+                ..Default::default()
+            });
+        }
     }
 }
 
@@ -381,6 +425,41 @@ mod tests {
             matches!(&queue.data, Some(metric::Data::Gauge(g)) if g.data_points[0].value == Some(number_data_point::Value::AsInt(3)))
         );
         assert!(metrics.iter().any(|m| m.name == "otelcol_process_uptime"));
+    }
+
+    #[test]
+    fn histograms_are_cumulative_explicit_bucket_histograms() {
+        let t = Telemetry::new();
+        let h = t.histogram("otelcol_x_age", "Age.", "s", &[1, 10], &[("p", "a")]);
+        for v in [0, 1, 2, 10, 11, 50] {
+            h.record(v);
+        }
+        let Request::Metrics(req) = t
+            .metrics_request(&OwnResource::new(&TelemetryConfig::default()))
+            .into_request()
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let m = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == "otelcol_x_age")
+            .unwrap();
+        assert_eq!((m.unit.as_str(), m.description.as_str()), ("s", "Age."));
+        let Some(metric::Data::Histogram(hist)) = &m.data else {
+            panic!("{m:?}")
+        };
+        assert_eq!(
+            hist.aggregation_temporality,
+            AggregationTemporality::Cumulative as i32
+        );
+        let p = &hist.data_points[0];
+        assert_eq!(p.explicit_bounds, [1.0, 10.0]);
+        // (−∞, 1], (1, 10], (10, +∞)
+        assert_eq!(p.bucket_counts, [2, 2, 2]);
+        assert_eq!((p.count, p.sum), (6, Some(74.0)));
+        assert_eq!(p.attributes, [string_kv("p", "a")]);
     }
 
     #[test]

@@ -58,9 +58,30 @@ impl Collector {
     /// Starts `ferrotel --config <dir>/<name>.yaml` and waits until it says it is ready.
     /// `metrics_port` is where the config serves own metrics, if it does.
     pub fn start(name: &str, dir: &Path, config: &str, metrics_port: Option<u16>) -> Collector {
+        Collector::start_wrapped(name, dir, config, metrics_port, &[])
+    }
+
+    /// [`start`](Self::start) through a wrapper command: `wrapper[0] wrapper[1..] ferrotel
+    /// --config …` (e.g. `unshare`), which must end by exec'ing ferrotel so the pid is its.
+    pub fn start_wrapped(
+        name: &str,
+        dir: &Path,
+        config: &str,
+        metrics_port: Option<u16>,
+        wrapper: &[&str],
+    ) -> Collector {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))
+        let binary = env!("CARGO_BIN_EXE_ferrotel");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&path)
             .stdin(Stdio::null())
@@ -336,7 +357,8 @@ pub fn u64_of(v: &Value) -> u64 {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex of an id.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
@@ -607,4 +629,35 @@ pub fn span_names(path: &Path) -> Vec<String> {
         .flat_map(|s| &s.spans)
         .map(|s| s.name.clone())
         .collect()
+}
+
+/// Spans per trace id (hex) in a `format: proto` traces file.
+pub fn spans_per_trace(path: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in traces(path) {
+        for rs in r.resource_spans {
+            for ss in rs.scope_spans {
+                for sp in ss.spans {
+                    *out.entry(hex(&sp.trace_id)).or_default() += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Waits until the file has not changed for `quiet`, after having content.
+pub fn settled(path: &Path, quiet: Duration, timeout: Duration) {
+    let start = Instant::now();
+    let mut last = (0u64, Instant::now());
+    while start.elapsed() < timeout {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len != last.0 {
+            last = (len, Instant::now());
+        } else if len > 0 && last.1.elapsed() >= quiet {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} did not settle within {timeout:?}", path.display());
 }

@@ -5,13 +5,14 @@
 //! as received plus, per request, one copy of the resource and scope. Nothing is decoded until
 //! the decision is due. Memory per buffered span: its encoded size, plus the resource and scope
 //! once per received request that carried spans of the trace, plus a `Bytes` handle per piece
-//! and a table entry per trace. Measured (`benches/tail_sampling.rs`, 400-byte spans, 100 000
-//! traces): 1.13× the encoded size when a trace's spans come in one request, 1.75× when each
-//! span comes in a request of its own (the resource and scope are then held once per span).
+//! and a table entry per trace. Pieces of one trace from several requests are coalesced
+//! ([`Trace::add`]) so that a resource and scope repeated by every request are held about
+//! once. Measured figures: `docs/benchmarks.md`, "tail_sampling".
 
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
+use ferrotel_pdata::wire;
 use tokio::time::Instant;
 
 pub type TraceId = [u8; 16];
@@ -25,7 +26,32 @@ pub struct Trace {
     pub spans: u64,
     pub bytes: u64,
     pub arrived: Instant,
+    /// Pending: when its decision is due (`decision_wait` after arrival, or sooner after its
+    /// root). Decided: when it was decided, for the late spans' age.
+    pub due: Instant,
     pub decision: Option<bool>,
+}
+
+impl Trace {
+    /// Buffers a piece of the trace. Pieces from several requests each carry the resource and
+    /// scope: once the pieces after the first weigh as much as the first, all are coalesced
+    /// into one request holding each distinct resource and scope once. Amortised, each span
+    /// is copied a bounded number of times, as in a doubling vector.
+    pub fn add(&mut self, chunk: Bytes) {
+        self.chunks.push(chunk);
+        let Some((first, rest)) = self.chunks.split_first() else {
+            return;
+        };
+        let later: usize = rest.iter().map(Bytes::len).sum();
+        if rest.is_empty() || later < first.len() {
+            return;
+        }
+        // Pieces cut by split_by_trace_id always coalesce; if not, they stay as they are.
+        if let Ok(one) = wire::coalesce_traces(&self.chunks) {
+            self.chunks.clear();
+            self.chunks.push(one);
+        }
+    }
 }
 
 /// The traces in memory, bounded by `num_traces`: a new trace pushes the oldest out.
@@ -35,6 +61,9 @@ pub struct TraceTable {
     order: VecDeque<(TraceId, u64)>,
     /// Pending traces by decision deadline (arrival order: the wait is the same for all).
     pending: VecDeque<(Instant, TraceId, u64)>,
+    /// Traces brought forward by their root span (`decision_wait_after_root_received`), by
+    /// deadline: that wait too is the same for all. Their entry in `pending` goes stale.
+    early: VecDeque<(Instant, TraceId, u64)>,
     capacity: usize,
     next_generation: u64,
 }
@@ -43,9 +72,14 @@ pub struct TraceTable {
 pub enum Evicted {
     Nothing,
     /// A decided trace: its decision is forgotten (the caches may still hold it).
-    Decided,
+    Decided {
+        arrived: Instant,
+    },
     /// A trace still waiting for its decision: dropped too early, with its span count.
-    Pending(u64),
+    Pending {
+        spans: u64,
+        arrived: Instant,
+    },
 }
 
 impl TraceTable {
@@ -54,6 +88,7 @@ impl TraceTable {
             traces: HashMap::with_capacity(expected.min(capacity)),
             order: VecDeque::new(),
             pending: VecDeque::new(),
+            early: VecDeque::new(),
             capacity,
             next_generation: 0,
         }
@@ -81,8 +116,11 @@ impl TraceTable {
                 && let Some(t) = self.traces.remove(&old)
             {
                 evicted = match t.decision {
-                    Some(_) => Evicted::Decided,
-                    None => Evicted::Pending(t.spans),
+                    Some(_) => Evicted::Decided { arrived: t.arrived },
+                    None => Evicted::Pending {
+                        spans: t.spans,
+                        arrived: t.arrived,
+                    },
                 };
             }
         }
@@ -96,6 +134,7 @@ impl TraceTable {
                 spans: 0,
                 bytes: 0,
                 arrived: now,
+                due: deadline,
                 decision: None,
             },
         );
@@ -112,64 +151,110 @@ impl TraceTable {
             self.order
                 .retain(|(id, g)| traces.get(id).is_some_and(|t| t.generation == *g));
         }
-        if self.pending.len() > 2 * self.capacity + 64 {
-            let traces = &self.traces;
-            self.pending.retain(|(_, id, g)| {
-                traces
-                    .get(id)
-                    .is_some_and(|t| t.generation == *g && t.decision.is_none())
-            });
+        for queue in [&mut self.pending, &mut self.early] {
+            if queue.len() > 2 * self.capacity + 64 {
+                let traces = &self.traces;
+                queue.retain(|(d, id, g)| {
+                    traces
+                        .get(id)
+                        .is_some_and(|t| t.generation == *g && t.decision.is_none() && t.due == *d)
+                });
+            }
+        }
+    }
+
+    /// Brings a pending trace's decision forward to `deadline` if that is sooner than its
+    /// current one (a root span arrived); returns whether it did.
+    pub fn expedite(&mut self, id: &TraceId, deadline: Instant) -> bool {
+        match self.traces.get_mut(id) {
+            Some(t) if t.decision.is_none() && deadline < t.due => {
+                t.due = deadline;
+                self.early.push_back((deadline, *id, t.generation));
+                true
+            }
+            _ => false,
         }
     }
 
     /// The earliest deadline of a trace still pending.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&(deadline, id, g)) = self.pending.front() {
-            if self.is_pending(&id, g) {
-                return Some(deadline);
-            }
-            self.pending.pop_front();
-        }
-        None
+        let a = self.front(false);
+        let b = self.front(true);
+        a.into_iter().chain(b).min()
     }
 
-    fn is_pending(&self, id: &TraceId, generation: u64) -> bool {
-        self.traces
-            .get(id)
-            .is_some_and(|t| t.generation == generation && t.decision.is_none())
+    /// The deadline at the front of a queue, dropping entries gone stale.
+    fn front(&mut self, early: bool) -> Option<Instant> {
+        loop {
+            let queue = if early { &self.early } else { &self.pending };
+            let &(deadline, id, g) = queue.front()?;
+            if self.is_due_entry(&id, g, deadline) {
+                return Some(deadline);
+            }
+            if early {
+                self.early.pop_front();
+            } else {
+                self.pending.pop_front();
+            }
+        }
+    }
+
+    /// Whether a queue entry is the pending trace's current deadline (not one it was
+    /// brought forward from, nor of an older entry of the same trace id).
+    fn is_due_entry(&self, id: &TraceId, generation: u64, deadline: Instant) -> bool {
+        self.traces.get(id).is_some_and(|t| {
+            t.generation == generation && t.decision.is_none() && t.due == deadline
+        })
     }
 
     /// Takes the spans of every pending trace due by `now` (all pending ones when `all`).
     /// The traces stay in the table, pending, until [`TraceTable::decided`].
     pub fn take_due(&mut self, now: Instant, all: bool) -> Vec<DueTrace> {
         let mut due = Vec::new();
-        while let Some(&(deadline, id, g)) = self.pending.front() {
-            if !all && deadline > now {
-                break;
-            }
-            self.pending.pop_front();
-            if !self.is_pending(&id, g) {
-                continue;
-            }
-            if let Some(t) = self.traces.get_mut(&id) {
-                due.push(DueTrace {
-                    id,
-                    generation: g,
-                    chunks: std::mem::take(&mut t.chunks),
-                    spans: t.spans,
-                    bytes: t.bytes,
-                });
+        for early in [true, false] {
+            loop {
+                let queue = if early {
+                    &mut self.early
+                } else {
+                    &mut self.pending
+                };
+                let Some(&(deadline, id, g)) = queue.front() else {
+                    break;
+                };
+                if !all && deadline > now {
+                    break;
+                }
+                queue.pop_front();
+                if !self.is_due_entry(&id, g, deadline) {
+                    continue;
+                }
+                if let Some(t) = self.traces.get_mut(&id) {
+                    due.push(DueTrace {
+                        id,
+                        generation: g,
+                        chunks: std::mem::take(&mut t.chunks),
+                        spans: t.spans,
+                        bytes: t.bytes,
+                    });
+                }
             }
         }
         due
     }
 
-    /// Records a decision; returns the spans that arrived while the policies ran (none if
-    /// the trace left the table meanwhile).
-    pub fn decided(&mut self, id: &TraceId, generation: u64, sampled: bool) -> Vec<Bytes> {
+    /// Records a decision taken `at`; returns the spans that arrived while the policies ran
+    /// (none if the trace left the table meanwhile).
+    pub fn decided(
+        &mut self,
+        id: &TraceId,
+        generation: u64,
+        sampled: bool,
+        at: Instant,
+    ) -> Vec<Bytes> {
         match self.traces.get_mut(id) {
             Some(t) if t.generation == generation => {
                 t.decision = Some(sampled);
+                t.due = at;
                 std::mem::take(&mut t.chunks)
             }
             _ => Vec::new(),

@@ -14,6 +14,10 @@ pub struct TailSamplingConfig {
     /// Wait after a trace's first span before deciding on it.
     #[serde(deserialize_with = "duration::deserialize")]
     pub decision_wait: Duration,
+    /// When a trace's root span (no parent span id) arrives, decide this long after it if
+    /// that is sooner than `decision_wait` after the first span; 0 (the default) disables.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub decision_wait_after_root_received: Duration,
     /// Traces kept in memory (pending and decided); the oldest is dropped when full.
     pub num_traces: u64,
     /// Sizing hint for the trace table.
@@ -30,6 +34,7 @@ impl Default for TailSamplingConfig {
     fn default() -> Self {
         TailSamplingConfig {
             decision_wait: Duration::from_secs(30),
+            decision_wait_after_root_received: Duration::ZERO,
             num_traces: 50_000,
             expected_new_traces_per_sec: 0,
             decision_cache: DecisionCacheConfig::default(),

@@ -8,6 +8,9 @@
 //!   trace goes on as its encoded bytes (no re-encode). See [`buffer`] for memory per span.
 //! - At most `num_traces` traces (pending and decided) are in memory; a new trace pushes out
 //!   the oldest, counted in `sampling_trace_dropped_too_early` when it was still pending.
+//! - `decision_wait_after_root_received`: when a piece holding the trace's root span (no
+//!   parent span id, found on the wire) arrives, the decision is brought forward to that
+//!   long after it, never pushed back (Go's `MoveToEarlierBatch`, without its 1 s batches).
 //! - Late spans of a decided trace follow its decision while the trace is in memory, then the
 //!   decision caches' (`decision_cache`); otherwise they start a new trace, as in Go.
 //! - Decision precedence (README): a `drop` or inverted-not-sampled vote drops; else a sampled
@@ -24,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use ferrotel_pdata::{Payload, Request, Signal, wire};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
-use ferrotel_runtime::telemetry::{Counter, Gauge};
+use ferrotel_runtime::telemetry::{Counter, DEFAULT_BOUNDS, Gauge, Histogram};
 use ferrotel_runtime::*;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -96,6 +99,14 @@ impl ProcessorFactory for TailSamplingFactory {
 struct Metrics {
     /// `count_traces_sampled{policy, decision, sampled}`, per top-level policy.
     per_policy: Vec<HashMap<Decision, Counter>>,
+    /// `sampling_decision_latency{policy}` (µs), per top-level policy.
+    policy_latency: Vec<Histogram>,
+    /// `sampling_decision_timer_latency` (ms): one run of the decision task.
+    timer_latency: Histogram,
+    /// `sampling_late_span_age` (s): from the decision to a late span.
+    late_span_age: Histogram,
+    /// `sampling_trace_removal_age` (s): from a trace's arrival to its leaving memory.
+    removal_age: Histogram,
     global_sampled: Counter,
     global_not_sampled: Counter,
     dropped_too_early: Counter,
@@ -111,6 +122,12 @@ struct Metrics {
 }
 
 const PREFIX_COUNT: &str = "otelcol_processor_tail_sampling_count_traces_sampled";
+
+/// The Go processor's buckets for its latency histograms.
+const LATENCY_BOUNDS: &[u64] = &[
+    1, 2, 5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1000, 2000, 3000, 4000, 5000,
+    10000, 20000, 30000, 50000,
+];
 
 impl Metrics {
     fn new(t: &Telemetry, id: &str, policies: &[(String, Policy)]) -> Self {
@@ -137,9 +154,38 @@ impl Metrics {
                     .collect()
             })
             .collect();
+        let policy_latency = policies
+            .iter()
+            .map(|(name, _)| {
+                t.histogram(
+                    "otelcol_processor_tail_sampling_sampling_decision_latency",
+                    "Latency (in microseconds) of a given sampling policy.",
+                    "us",
+                    LATENCY_BOUNDS,
+                    &[p, ("policy", name.as_str())],
+                )
+            })
+            .collect();
         let with = |name, help, k: &'static str, v: &str| t.counter(name, help, &[p, (k, v)]);
+        let seconds = |name, help| t.histogram(name, help, "s", DEFAULT_BOUNDS, &[p]);
         Metrics {
             per_policy,
+            policy_latency,
+            timer_latency: t.histogram(
+                "otelcol_processor_tail_sampling_sampling_decision_timer_latency",
+                "Latency (in milliseconds) of each run of the sampling decision timer.",
+                "ms",
+                LATENCY_BOUNDS,
+                &[p],
+            ),
+            late_span_age: seconds(
+                "otelcol_processor_tail_sampling_sampling_late_span_age",
+                "Time (in seconds) from the sampling decision to the arrival of a late span.",
+            ),
+            removal_age: seconds(
+                "otelcol_processor_tail_sampling_sampling_trace_removal_age",
+                "Time (in seconds) from the arrival of a new trace to its removal from memory.",
+            ),
             global_sampled: with(
                 "otelcol_processor_tail_sampling_global_count_traces_sampled",
                 "Final decisions: traces sampled or not.",
@@ -245,7 +291,12 @@ fn decide(
 ) -> bool {
     let mut seen: HashMap<Decision, bool> = HashMap::new();
     for (i, (_, p)) in policies.iter_mut().enumerate() {
+        // Wall time even on tokio's paused test clock: this measures work, not waiting.
+        let started = std::time::Instant::now();
         let d = p.evaluate(trace, clock);
+        if let Some(h) = metrics.policy_latency.get(i) {
+            h.record(started.elapsed().as_micros() as u64);
+        }
         if let Some(c) = metrics.per_policy.get(i).and_then(|m| m.get(&d)) {
             c.add(1);
         }
@@ -297,6 +348,9 @@ impl Inner {
                 None,
             ));
         }
+        let after_root = self.config.decision_wait_after_root_received;
+        // Wakes the decision task only when a deadline sooner than its next one appears.
+        let mut earliest = st.table.next_deadline();
         let mut wake = false;
         for (id, chunk) in groups {
             let spans = wire::count(Signal::Traces, &chunk).unwrap_or(0) as u64;
@@ -306,15 +360,29 @@ impl Inner {
                     None => {
                         t.spans += spans;
                         t.bytes += chunk.len() as u64;
-                        t.chunks.push(chunk);
+                        if !after_root.is_zero() {
+                            wake |= expedite_on_root(
+                                &mut st.table,
+                                id,
+                                &chunk,
+                                now + after_root,
+                                &mut earliest,
+                            );
+                        }
+                        if let Some(t) = st.table.traces.get_mut(&id) {
+                            t.add(chunk);
+                        }
                     }
-                    Some(true) => {
-                        m.late_sampled.add(spans);
-                        forward.push(chunk);
-                    }
-                    Some(false) => {
-                        m.late_not_sampled.add(spans);
-                        self.obs.dropped.add(spans);
+                    Some(sampled) => {
+                        m.late_span_age
+                            .record(now.saturating_duration_since(t.due).as_secs());
+                        if sampled {
+                            m.late_sampled.add(spans);
+                            forward.push(chunk);
+                        } else {
+                            m.late_not_sampled.add(spans);
+                            self.obs.dropped.add(spans);
+                        }
                     }
                 }
                 continue;
@@ -329,19 +397,35 @@ impl Inner {
                 self.obs.dropped.add(spans);
                 continue;
             }
-            wake |= st.table.next_deadline().is_none();
+            if earliest.is_none_or(|e| deadline < e) {
+                earliest = Some(deadline);
+                wake = true;
+            }
             match st.table.insert(id, now, deadline) {
-                Evicted::Pending(n) => {
+                Evicted::Pending {
+                    spans: lost,
+                    arrived,
+                } => {
                     m.dropped_too_early.add(1);
-                    self.obs.dropped.add(n);
+                    m.removal_age
+                        .record(now.saturating_duration_since(arrived).as_secs());
+                    self.obs.dropped.add(lost);
                 }
-                Evicted::Decided | Evicted::Nothing => {}
+                Evicted::Decided { arrived } => {
+                    m.removal_age
+                        .record(now.saturating_duration_since(arrived).as_secs());
+                }
+                Evicted::Nothing => {}
             }
             m.new_traces.add(1);
+            if !after_root.is_zero() {
+                wake |=
+                    expedite_on_root(&mut st.table, id, &chunk, now + after_root, &mut earliest);
+            }
             if let Some(t) = st.table.traces.get_mut(&id) {
                 t.spans = spans;
                 t.bytes = chunk.len() as u64;
-                t.chunks.push(chunk);
+                t.add(chunk);
             }
         }
         m.traces_on_memory.set(st.table.len() as u64);
@@ -357,6 +441,7 @@ impl Inner {
         if due.is_empty() {
             return;
         }
+        let run = std::time::Instant::now();
         let clock = self.clock();
         let m = &self.metrics;
         let mut decisions = Vec::with_capacity(due.len());
@@ -406,7 +491,7 @@ impl Inner {
             let mut st = self.lock();
             for (id, generation, sampled) in decisions {
                 // Spans that came while the policies ran follow the decision.
-                let rest = st.table.decided(&id, generation, sampled);
+                let rest = st.table.decided(&id, generation, sampled, clock.now);
                 if sampled {
                     out.extend(rest);
                     st.sampled.put(id);
@@ -420,6 +505,7 @@ impl Inner {
                 }
             }
         }
+        m.timer_latency.record(run.elapsed().as_millis() as u64);
         // The senders were answered when the spans were buffered: errors can only be counted.
         let _ = self.send(out).await;
     }
@@ -451,6 +537,26 @@ impl Inner {
             }
         }
     }
+}
+
+/// `decision_wait_after_root_received`: a piece holding the trace's root span brings its
+/// decision forward to `deadline` (never later). Returns whether the decision task must wake.
+fn expedite_on_root(
+    table: &mut TraceTable,
+    id: buffer::TraceId,
+    chunk: &[u8],
+    deadline: Instant,
+    earliest: &mut Option<Instant>,
+) -> bool {
+    // A piece cut by split_by_trace_id walks; a failure cannot happen and only skips this.
+    if !wire::has_root_span(chunk).unwrap_or(false) || !table.expedite(&id, deadline) {
+        return false;
+    }
+    if earliest.is_some_and(|e| e <= deadline) {
+        return false;
+    }
+    *earliest = Some(deadline);
+    true
 }
 
 /// The `tail_sampling` processor of one pipeline.
@@ -548,3 +654,5 @@ impl Processor for TailSampling {}
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;

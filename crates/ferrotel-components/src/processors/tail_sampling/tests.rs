@@ -27,7 +27,7 @@ fn testdata(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn tid(i: u8) -> [u8; 16] {
+pub(super) fn tid(i: u8) -> [u8; 16] {
     let mut id = [0u8; 16];
     id[0] = 0xab;
     id[15] = i;
@@ -35,7 +35,7 @@ fn tid(i: u8) -> [u8; 16] {
 }
 
 /// A span of trace `trace` lasting `ms` milliseconds.
-fn span(trace: [u8; 16], n: u8, ms: u64) -> Span {
+pub(super) fn span(trace: [u8; 16], n: u8, ms: u64) -> Span {
     Span {
         trace_id: trace.to_vec().into(),
         span_id: vec![n + 1; 8].into(),
@@ -63,15 +63,15 @@ fn payload(resource: Vec<KeyValue>, spans: Vec<Span>) -> Payload {
     Payload::from_proto(Signal::Traces, Request::Traces(req).encode_proto()).unwrap()
 }
 
-struct Harness {
-    p: Arc<dyn Processor>,
+pub(super) struct Harness {
+    pub(super) p: Arc<dyn Processor>,
     rec: Arc<Recorder>,
-    tel: Telemetry,
+    pub(super) tel: Telemetry,
     wait: Duration,
 }
 
 impl Harness {
-    async fn new(yaml: &str) -> Harness {
+    pub(super) async fn new(yaml: &str) -> Harness {
         let cfg: TailSamplingConfig = config(yaml);
         cfg.validate().unwrap();
         let wait = cfg.decision_wait;
@@ -85,7 +85,7 @@ impl Harness {
         Harness { p, rec, tel, wait }
     }
 
-    async fn send(&self, spans: Vec<Span>) {
+    pub(super) async fn send(&self, spans: Vec<Span>) {
         self.send_with(Vec::new(), spans).await
     }
 
@@ -102,7 +102,7 @@ impl Harness {
     }
 
     /// Trace ids of every span passed on, and the span count.
-    fn sampled(&self) -> (BTreeSet<[u8; 16]>, usize) {
+    pub(super) fn sampled(&self) -> (BTreeSet<[u8; 16]>, usize) {
         let mut ids = BTreeSet::new();
         let mut n = 0;
         for p in self.rec.got.lock().unwrap().iter() {
@@ -122,16 +122,16 @@ impl Harness {
         (ids, n)
     }
 
-    fn sampled_ids(&self) -> BTreeSet<[u8; 16]> {
+    pub(super) fn sampled_ids(&self) -> BTreeSet<[u8; 16]> {
         self.sampled().0
     }
 
-    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+    pub(super) fn metric(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
         self.tel.sum(name, labels)
     }
 }
 
-fn ids(list: &[u8]) -> BTreeSet<[u8; 16]> {
+pub(super) fn ids(list: &[u8]) -> BTreeSet<[u8; 16]> {
     list.iter().map(|i| tid(*i)).collect()
 }
 

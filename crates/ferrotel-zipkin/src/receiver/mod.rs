@@ -132,10 +132,10 @@ pub fn decode_payload(
     body: &[u8],
     opts: &to_otlp::Options,
 ) -> Result<Payload, String> {
-    if let Some((bytes, _spans)) = direct::translate(format, body, opts) {
-        // Validating costs a pass over bytes written here, but keeps the payload's invariant
-        // (checked wire structure) without a constructor that trusts its caller.
-        return Payload::from_proto(Signal::Traces, bytes.into()).map_err(|e| e.to_string());
+    if let Some((bytes, spans)) = direct::translate(format, body, opts) {
+        // Our own encoding of checked input (strings UTF-8 checked, ids sized): no second pass
+        // over it; debug builds (tests, fuzzing) still validate it and its count.
+        return Ok(Payload::from_encoded(Signal::Traces, bytes.into(), spans));
     }
     decode(format, body, opts).map(|r| Payload::from_request(Request::Traces(r)))
 }

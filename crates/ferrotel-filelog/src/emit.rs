@@ -108,7 +108,7 @@ impl Emitter {
                 ..Entry::default()
             };
             for (k, v) in &file.attrs {
-                let k = key(&mut self.keys, *k);
+                let k = key(&mut self.keys, k);
                 e.attributes.insert(k, Value::Str(v.clone()));
             }
             for (k, v) in &file.header {

@@ -6,6 +6,8 @@
 
 use bytes::Bytes;
 
+use ferrotel_pdata::wire::{put_varint as varint, varint_len};
+
 use crate::{Entry, Map, Value};
 
 /// Wire types.
@@ -169,19 +171,6 @@ fn tag(b: &mut Vec<u8>, field: u32, wire: u32) {
     } else {
         varint(b, u64::from(field << 3 | wire));
     }
-}
-
-fn varint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
-
-fn varint_len(v: u64) -> usize {
-    // 1 byte per started 7 bits; 0 takes one.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
 }
 
 fn varint_field(b: &mut Vec<u8>, field: u32, v: u64) {

@@ -33,7 +33,7 @@ fn value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Double),
         // Lengths around the one-byte/two-byte varint boundary, and empty.
-        "\\PC{0,140}".prop_map(|s| Value::Str(s.into())),
+        "\\PC{0,140}".prop_map(Value::Str),
         proptest::collection::vec(any::<u8>(), 0..20).prop_map(Value::Bytes),
     ];
     leaf.prop_recursive(3, 40, 6, |inner| {

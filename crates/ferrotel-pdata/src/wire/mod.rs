@@ -33,6 +33,7 @@ pub use edit::{
     AttrTarget, EncodedAttr, ItemDecision, ItemOut, ItemView, KeyFilter, KeySet, Unsupported,
     WireAttrs, edit_attributes, edit_attributes_of, edit_items,
 };
+pub use reader::{put_varint, varint_len};
 pub use view::{AnyValueView, Attributes, ResourceView};
 
 /// Deepest AnyValue nesting (arrays and kvlists) that [`validate`] accepts.

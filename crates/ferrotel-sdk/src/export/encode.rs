@@ -201,20 +201,7 @@ pub mod proto {
     const LEN: u32 = 2;
     const FIXED32: u32 = 5;
 
-    #[inline]
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    #[inline]
-    fn varint_len(v: u64) -> usize {
-        // 1 byte per started group of 7 bits (at least one).
-        (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-    }
+    use ferrotel_pdata::wire::{put_varint as varint, varint_len};
 
     #[inline]
     fn key(out: &mut Vec<u8>, field: u32, wire_type: u32) {

@@ -13,17 +13,7 @@ pub(super) const fn key(n: u8, wt: u8) -> u8 {
     (n << 3) | wt
 }
 
-pub(super) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-pub(super) fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
+pub(super) use ferrotel_pdata::wire::{put_varint, varint_len};
 
 /// Key and length of a length-delimited field whose body follows.
 pub(super) fn put_len(buf: &mut Vec<u8>, field: u8, len: usize) {

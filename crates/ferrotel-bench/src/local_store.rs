@@ -229,7 +229,11 @@ fn queries(ui: u16, o: &Options, window_start_us: u64) -> anyhow::Result<bool> {
     let (services, _) = get_json(ui, "/api/services")?;
     let services: Vec<String> = services["data"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let Some(service) = services.first() else {
         bail!("the store lists no services");
@@ -254,10 +258,14 @@ fn queries(ui: u16, o: &Options, window_start_us: u64) -> anyhow::Result<bool> {
         let id = &ids[k % ids.len()];
         let (v, took) = get_json(ui, &format!("/api/traces/{id}"))?;
         by_id.push(took);
-        let trace_spans = v["data"][0]["spans"].as_array().cloned().unwrap_or_default();
+        let trace_spans = v["data"][0]["spans"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         spans += trace_spans.len();
         // The search below looks for a `url.path` this service's root spans really have.
-        if url_path.is_none() && v["data"][0]["processes"]["p1"]["serviceName"] == service.as_str() {
+        if url_path.is_none() && v["data"][0]["processes"]["p1"]["serviceName"] == service.as_str()
+        {
             url_path = trace_spans
                 .iter()
                 .filter(|s| s["operationName"] == ROOT_OP)
@@ -279,7 +287,10 @@ fn queries(ui: u16, o: &Options, window_start_us: u64) -> anyhow::Result<bool> {
     // As Grafana's Jaeger data source asks: start/end in µs, durations with units, tags JSON.
     let end = now_micros() + 60_000_000;
     let mut ok_search = true;
-    for (what, value) in [("a url.path that matches", url_path.as_str()), ("a url.path that matches nothing", ABSENT_PATH)] {
+    for (what, value) in [
+        ("a url.path that matches", url_path.as_str()),
+        ("a url.path that matches nothing", ABSENT_PATH),
+    ] {
         let tags = format!("{{\"url.path\":\"{value}\"}}");
         let path = format!(
             "/api/traces?service={}&operation={}&minDuration=4ms&tags={}&start={window_start_us}&end={end}&lookback=custom&limit=20",
@@ -335,12 +346,19 @@ pub fn run(collector: &Path, o: &Options, load: &tokio::runtime::Runtime) -> any
         let (_, stats) = stored(ui)?;
         let cost = st.cpu_s_per_million() - nop.cpu_s_per_million();
         // The target: at most 1/200 000 s of CPU per span on top of the pipeline, 5 s per M.
-        let store_rate = if cost > 0.0 { 1e6 / cost } else { f64::INFINITY };
+        let store_rate = if cost > 0.0 {
+            1e6 / cost
+        } else {
+            f64::INFINITY
+        };
         let ok_cpu = cost <= 5.0;
         let cap = o.cap_mib as f64;
         let ok_rss = st.peak_rss as f64 / MIB <= cap + nop.peak_rss as f64 / MIB;
         println!("round {}:", round + 1);
-        for (name, i) in [("otlp → batch → debug (no-op)", &nop), ("otlp → batch → local_store", &st)] {
+        for (name, i) in [
+            ("otlp → batch → debug (no-op)", &nop),
+            ("otlp → batch → local_store", &st),
+        ] {
             println!(
                 "  {name:<30} {:>9.0} spans/s, {:>5.2} CPU-s per M spans, RSS idle {:.0} MiB, peak {:.0} MiB ({} spans in {:.2} s)",
                 i.spans_per_s(),

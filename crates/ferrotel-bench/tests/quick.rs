@@ -152,9 +152,18 @@ fn local_store_mode_runs_both_pipelines_and_the_queries() {
             .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}\n{stderr}"))
             .to_owned()
     };
-    assert!(line("otlp → batch → debug").contains("(20000 spans in"), "{stdout}");
-    assert!(line("otlp → batch → local_store").contains("(20000 spans in"), "{stdout}");
-    assert!(line("the store's own cost").contains("CPU-s per M spans"), "{stdout}");
+    assert!(
+        line("otlp → batch → debug").contains("(20000 spans in"),
+        "{stdout}"
+    );
+    assert!(
+        line("otlp → batch → local_store").contains("(20000 spans in"),
+        "{stdout}"
+    );
+    assert!(
+        line("the store's own cost").contains("CPU-s per M spans"),
+        "{stdout}"
+    );
     assert!(line("peak RSS").contains("vs cap 64 MiB"), "{stdout}");
     assert!(line("trace by id").contains("median"), "{stdout}");
     let found = line("(a url.path that matches)");

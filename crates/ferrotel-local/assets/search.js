@@ -55,7 +55,13 @@ export async function renderSearch(ctx) {
   const maxIn = h('input', { name: 'maxDuration', id: 'f-maxDuration', value: q.maxDuration, placeholder: 'e.g. 2s', size: 8 });
   const custom = Boolean(q.start || q.end);
   const lookbacks = LOOKBACKS.map(([v, l]) => [v, `last ${l}`.replace('last all time', 'all time')]);
-  if (custom) lookbacks.unshift(['custom', `${q.start ? fmtTime(Number(q.start)) : 'the beginning'} to ${q.end ? fmtTime(Number(q.end)) : 'now'}`]);
+  if (custom) {
+    const from = q.start ? fmtTime(Number(q.start)) : 'the beginning';
+    let to = q.end ? fmtTime(Number(q.end)) : 'now';
+    // The date once when both ends fall on the same day, so the form stays on one line.
+    if (from.slice(0, 11) === to.slice(0, 11)) to = to.slice(11);
+    lookbacks.unshift(['custom', `${from} – ${to}`]);
+  }
   const lookSel = select('lookback', lookbacks, custom ? 'custom' : q.lookback);
   const limitIn = h('input', { name: 'limit', id: 'f-limit', type: 'number', min: 1, max: 1000, value: q.limit, size: 5 });
   const liveBox = h('input', { type: 'checkbox', name: 'live', id: 'f-live', checked: q.live });

@@ -369,9 +369,7 @@ fn searches_keep_to_the_start_end_window() {
         )
     };
     assert_eq!(
-        jaeger(&format!(
-            "start={start_us}&end={end_us}&lookback=custom"
-        )),
+        jaeger(&format!("start={start_us}&end={end_us}&lookback=custom")),
         inside
     );
     assert_eq!(
@@ -397,7 +395,9 @@ fn searches_keep_to_the_start_end_window() {
     let (start_s, end_s) = (start_us / 1_000_000, end_us / 1_000_000);
     let v = get_json(
         ui,
-        &format!("/tempo/api/search?tags=service.name%3Dclock&start={start_s}&end={end_s}&limit=20"),
+        &format!(
+            "/tempo/api/search?tags=service.name%3Dclock&start={start_s}&end={end_s}&limit=20"
+        ),
     );
     let found = sorted(
         v["traces"]
@@ -407,7 +407,11 @@ fn searches_keep_to_the_start_end_window() {
             .map(|t| t["traceID"].as_str().unwrap().to_string())
             .collect(),
     );
-    assert_eq!(found, sorted(vec![tempo_id("5400"), tempo_id("1800")]), "{v}");
+    assert_eq!(
+        found,
+        sorted(vec![tempo_id("5400"), tempo_id("1800")]),
+        "{v}"
+    );
 
     // ferrotel's own API (the UI's): µs.
     let v = get_json(

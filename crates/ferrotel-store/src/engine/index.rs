@@ -17,6 +17,7 @@ use ferrotel_pdata::proto::metrics::v1::Metric;
 use ferrotel_pdata::proto::resource::v1::Resource;
 use prost::Message;
 
+use super::bloom::{self, Bloom};
 use crate::reference::{data_points, metric_kind, service_name};
 use crate::wire::{self, Malformed, Reader, Value};
 use crate::{StoreStats, TraceId};
@@ -72,6 +73,8 @@ pub(crate) struct Chunk {
     pub origins: Vec<Origin>,
     /// Distinct attribute keys of this chunk's spans (not of their resources).
     pub span_keys: Vec<u32>,
+    /// Its spans' (attribute key, value) pairs, for rejecting a tag search without reading them.
+    pub span_values: Bloom,
     /// First item sequence number (span, log or metric record) and how many.
     pub first_item: u64,
     pub items: u64,
@@ -265,6 +268,7 @@ impl Index {
             signal,
             origins: Vec::new(),
             span_keys: Vec::new(),
+            span_values: Bloom::default(),
             first_item: 0,
             items: 0,
             counted: 0,
@@ -301,6 +305,7 @@ impl Index {
             + new_traces * TRACE_COST
             + chunk.origins.iter().map(Self::origin_cost).sum::<u64>()
             + (chunk.span_keys.len() * 4) as u64
+            + chunk.span_values.bytes()
             + size_of::<Chunk>() as u64;
         match signal {
             Signal::Traces => self.stats.spans += chunk.counted,
@@ -332,6 +337,7 @@ impl Index {
         let mut keys = KeySet::default();
         let mut ids: Vec<TraceId> = Vec::new();
         let mut has_id: Vec<bool> = Vec::new();
+        let mut pairs: Vec<u64> = Vec::new();
         wire::for_each_group(buf, |g| {
             let origin = self.origin(&g)?;
             let service = origin.service;
@@ -366,7 +372,10 @@ impl Index {
                         (6, Value::Varint(k)) => rec.kind = k as i32,
                         (7, Value::Fixed64(t)) => rec.start = t,
                         (8, Value::Fixed64(t)) => rec.end = t,
-                        (9, Value::Len(kv, _)) => keys.insert(wire::kv_key(kv)?),
+                        (9, Value::Len(kv, _)) => {
+                            keys.insert(wire::kv_key(kv)?);
+                            pairs.push(bloom::kv_hash(kv)?);
+                        }
                         (15, Value::Len(st, _)) => {
                             let mut s = Reader::new(st);
                             while let Some((f, v)) = s.next_field()? {
@@ -401,6 +410,7 @@ impl Index {
             let id = self.strings.intern(utf8(k)?);
             chunk.span_keys.push(id);
         }
+        chunk.span_values = Bloom::build(&mut pairs);
         chunk.first_item = first;
         chunk.items = ids.len() as u64;
         chunk.counted = chunk.items;

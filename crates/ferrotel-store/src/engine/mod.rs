@@ -2,6 +2,7 @@
 //! append-only segment files), compact indexes over them (see `index`), queries that decode
 //! only what they return or must check (see `query`). Design and figures: docs/local-store.md.
 
+mod bloom;
 mod index;
 mod query;
 #[cfg(test)]

@@ -222,8 +222,30 @@ impl<'a> KeySet<'a> {
 }
 
 impl Index {
+    /// What the store holds: chunks and records as counted at ingest, the interner, and the
+    /// record queues' and postings' spare capacity (allocated, so resident once the ring wraps).
     pub fn bytes(&self) -> u64 {
-        self.mem + self.strings.bytes
+        let spare = |cap: usize, len: usize, size: usize| ((cap - len) * size) as u64;
+        let postings: u64 = self
+            .by_service
+            .values()
+            .chain(self.by_op.values())
+            .map(|l| spare(l.capacity(), l.len(), 8))
+            .sum();
+        self.mem
+            + self.strings.bytes
+            + spare(
+                self.spans.capacity(),
+                self.spans.len(),
+                size_of::<SpanRec>(),
+            )
+            + spare(self.logs.capacity(), self.logs.len(), size_of::<LogRec>())
+            + spare(
+                self.metrics.capacity(),
+                self.metrics.len(),
+                size_of::<MetricRec>(),
+            )
+            + postings
     }
 
     fn origin(&mut self, g: &wire::Group<'_>) -> Result<Origin, Malformed> {
@@ -402,6 +424,7 @@ impl Index {
                         has_id.push(false);
                     }
                 }
+                grow(&mut self.spans);
                 self.spans.push_back(rec);
                 Ok(())
             })
@@ -422,11 +445,8 @@ impl Index {
             let Some(&rec) = self.spans.get(idx) else {
                 continue;
             };
-            self.by_service.entry(rec.service).or_default().push(s);
-            self.by_op
-                .entry((rec.service, rec.name))
-                .or_default()
-                .push(s);
+            post(self.by_service.entry(rec.service).or_default(), s);
+            post(self.by_op.entry((rec.service, rec.name)).or_default(), s);
             *self.service_spans.entry(rec.service).or_default() += 1;
             *self
                 .op_spans
@@ -528,6 +548,7 @@ impl Index {
                     }
                 }
                 rec.time = if time != 0 { time } else { observed };
+                grow(&mut self.logs);
                 self.logs.push_back(rec);
                 Ok(())
             })
@@ -570,6 +591,7 @@ impl Index {
                     unit: self.strings.intern(&metric.unit),
                     description: self.strings.intern(&metric.description),
                 };
+                grow(&mut self.metrics);
                 self.metrics.push_back(rec);
                 Ok(())
             })
@@ -729,6 +751,22 @@ fn dec<K: std::hash::Hash + Eq>(m: &mut HashMap<K, u64>, k: K) {
             m.remove(&k);
         }
     }
+}
+
+/// Room for one more record, growing by an eighth instead of doubling: the queues hold most of
+/// the index, and a doubled ring is up to twice the cap's share it is counted against.
+fn grow<T>(q: &mut VecDeque<T>) {
+    if q.len() == q.capacity() {
+        q.reserve_exact((q.len() / 8).max(64));
+    }
+}
+
+/// Appends to a posting list, growing it as [`grow`] does.
+fn post(l: &mut Vec<u64>, s: u64) {
+    if l.len() == l.capacity() {
+        l.reserve_exact((l.len() / 8).max(16));
+    }
+    l.push(s);
 }
 
 /// Drops pruned sequence numbers from the front of a posting list; false when empty.

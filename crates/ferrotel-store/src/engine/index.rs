@@ -395,8 +395,9 @@ impl Index {
                         (7, Value::Fixed64(t)) => rec.start = t,
                         (8, Value::Fixed64(t)) => rec.end = t,
                         (9, Value::Len(kv, _)) => {
-                            keys.insert(wire::kv_key(kv)?);
-                            pairs.push(bloom::kv_hash(kv)?);
+                            let (key, hash) = bloom::kv_key_hash(kv)?;
+                            keys.insert(key);
+                            pairs.push(hash);
                         }
                         (15, Value::Len(st, _)) => {
                             let mut s = Reader::new(st);

@@ -29,7 +29,9 @@ fn pair_hash(key: &[u8], value: &[u8]) -> u64 {
         }
         let mut a = [0u8; 8];
         a[..words.remainder().len()].copy_from_slice(words.remainder());
-        h = (h ^ u64::from_le_bytes(a) ^ 0xfe).wrapping_mul(K).rotate_left(29);
+        h = (h ^ u64::from_le_bytes(a) ^ 0xfe)
+            .wrapping_mul(K)
+            .rotate_left(29);
     }
     // splitmix64's finaliser.
     h ^= h >> 30;

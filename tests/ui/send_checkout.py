@@ -6,8 +6,10 @@ OpenTelemetry Python SDK's real OTLP/HTTP exporters, for the browser test of fer
 Usage: send_checkout.py --endpoint HOST:PORT
 
 The trace: frontend `GET /checkout` -> backend `charge card` (status error, an exception event)
--> db `SELECT accounts`, and backend `load cart` -> db `SELECT cart`. Times are now, so the
-UI's default time range finds them. Prints the ids as JSON on stdout.
+-> db `SELECT accounts`, and backend `load cart` -> db `SELECT cart`; then three one-span
+frontend traces just before it (`GET /cart` 120 ms, `GET /checkout` 4 ms, `GET /checkout` 150 ms
+on route /checkout/express) for the search filters. Times are now, so the UI's default time
+range finds them. Prints the ids as JSON on stdout.
 """
 
 import argparse
@@ -104,6 +106,19 @@ def main():
     charge.end(end_time=t0 + 90 * MS)
     root.end(end_time=t0 + 100 * MS)
 
+    # Three more frontend traces, older than the checkout trace, each unlike it in one respect,
+    # for the search form's operation, tag and duration filters (tests/ui/ui_test.mjs).
+    decoys = {}
+    for key, name, route, ms, back in (
+        ("cart", "GET /cart", "/cart", 120, 900),
+        ("quick", "GET /checkout", "/checkout", 4, 700),
+        ("express", "GET /checkout", "/checkout/express", 150, 500),
+    ):
+        d = tracers["frontend"].start_span(name, kind=SpanKind.SERVER, start_time=t0 - back * MS,
+                                           attributes={"http.request.method": "GET", "http.route": route})
+        d.end(end_time=t0 - back * MS + ms * MS)
+        decoys[key] = format(d.context.trace_id, "032x")
+
     spans = mem.get_finished_spans()
     if span_exp.export(spans) != SpanExportResult.SUCCESS:
         print("span export failed", file=sys.stderr)
@@ -131,10 +146,12 @@ def main():
 
     for e in (span_exp, metric_exp, log_exp):
         e.shutdown()
-    by_name = {s.name: s for s in spans}
+    by_name = {s.name: s for s in spans if s.context.trace_id == root.context.trace_id}
     json.dump({
         "trace_id": format(root.context.trace_id, "032x"),
         "spans": {n: format(s.context.span_id, "016x") for n, s in by_name.items()},
+        "decoys": decoys,
+        "t0_ns": t0,
     }, sys.stdout)
     print()
 

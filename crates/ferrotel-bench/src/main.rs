@@ -8,6 +8,7 @@
 //! and the sink compete with the collector for CPU: saturation throughput is a lower bound,
 //! CPU per item is the figure to compare.
 
+mod local_store;
 mod procfs;
 mod prom_scrape;
 mod run;
@@ -78,6 +79,20 @@ struct Cli {
     /// Scrapes measured per scraper by --prometheus-scrape (5 s each).
     #[arg(long, default_value_t = 12)]
     scrapes: usize,
+    /// Instead of the scenarios: issue 19's store benchmark, `otlp → batch → local_store`
+    /// against the same pipeline into a no-op exporter, then the Jaeger API's trace-by-id and
+    /// search timed on the filled store (`--repeat` rounds).
+    #[arg(long)]
+    local_store: bool,
+    /// Spans the load generator sends per pipeline with --local-store.
+    #[arg(long, default_value_t = 1_000_000)]
+    spans: u64,
+    /// The store's `max_size_mib` with --local-store.
+    #[arg(long, default_value_t = 256)]
+    store_mib: u64,
+    /// Calls per timed query with --local-store (the median is reported).
+    #[arg(long, default_value_t = 21)]
+    query_calls: usize,
 }
 
 fn main() -> ExitCode {
@@ -165,6 +180,16 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
     if cli.prometheus_scrape {
         prom_scrape::run(&collector, &cli.prometheus, cli.series, cli.scrapes)?;
         return Ok(true);
+    }
+    if cli.local_store {
+        let rt = Runtimes::new(cli.loadgen_threads)?;
+        let o = local_store::Options {
+            spans: cli.spans,
+            cap_mib: cli.store_mib,
+            calls: cli.query_calls,
+            repeat: cli.repeat,
+        };
+        return local_store::run(&collector, &o, &rt.load);
     }
     let opts = RunOptions {
         duration: cli

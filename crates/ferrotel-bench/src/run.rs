@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
 use crate::procfs;
-use crate::scenario::{Ports, Scenario, collector_config};
+pub(crate) use crate::scenario::Ports;
+use crate::scenario::{Scenario, collector_config};
 
 /// How long and how hard to run.
 #[derive(Debug, Clone)]
@@ -82,7 +83,7 @@ pub struct Row {
     pub skipped: Option<String>,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -117,16 +118,16 @@ fn load_args(s: &Scenario, o: &RunOptions, port: u16, duration: Duration) -> Loa
 }
 
 /// The collector child; terminated (SIGTERM, then SIGKILL) when dropped.
-struct Collector {
+pub(crate) struct Collector {
     child: Child,
 }
 
 impl Collector {
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
@@ -178,7 +179,7 @@ pub fn command_line(cmd: &[String], ports: &Ports, config: &Path) -> Vec<String>
     v
 }
 
-fn start_collector(
+pub(crate) fn start_collector(
     cmd: &[String],
     ports: &Ports,
     dir: &Path,
@@ -220,7 +221,7 @@ fn start_collector(
 }
 
 /// Samples `VmRSS` of `pid` every 100 ms until stopped.
-fn rss_sampler(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
+pub(crate) fn rss_sampler(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
     std::thread::spawn(move || {
         let mut v = Vec::new();
         while !stop.load(Ordering::Relaxed) {

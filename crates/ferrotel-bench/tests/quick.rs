@@ -124,3 +124,50 @@ fn compare_runs_the_other_collector_with_placeholders() {
     }
     assert!(stderr.contains("ferrotel/other:"), "{stderr}");
 }
+
+/// `--local-store` on 20 000 spans: both pipelines ran every span, the store's cost and RSS
+/// were compared, and the Jaeger queries answered, the search for a stored `url.path` finding
+/// traces and the one for an absent value none. The targets are not judged here (a debug build
+/// may miss them: exit 2).
+#[test]
+fn local_store_mode_runs_both_pipelines_and_the_queries() {
+    let collector = ferrotel_binary();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrotel-bench"))
+        .args(["--local-store", "--spans", "20000", "--store-mib", "64"])
+        .args(["--query-calls", "3", "--collector"])
+        .arg(&collector)
+        .output()
+        .expect("run ferrotel-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "ferrotel-bench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let line = |needle: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{stdout}\n{stderr}"))
+            .to_owned()
+    };
+    assert!(
+        line("otlp → batch → debug").contains("(20000 spans in"),
+        "{stdout}"
+    );
+    assert!(
+        line("otlp → batch → local_store").contains("(20000 spans in"),
+        "{stdout}"
+    );
+    assert!(
+        line("the store's own cost").contains("CPU-s per M spans"),
+        "{stdout}"
+    );
+    assert!(line("peak RSS").contains("vs cap 64 MiB"), "{stdout}");
+    assert!(line("trace by id").contains("median"), "{stdout}");
+    let found = line("(a url.path that matches)");
+    assert!(!found.contains(": 0 traces"), "{found}");
+    let none = line("(a url.path that matches nothing)");
+    assert!(none.contains(": 0 traces"), "{none}");
+}

@@ -30,6 +30,9 @@ export async function renderSearch(ctx) {
     minDuration: p.get('minDuration') || '',
     maxDuration: p.get('maxDuration') || '',
     lookback: p.get('lookback') || '1h',
+    // A fixed window in µs since the epoch (as the APIs take it); overrides the lookback.
+    start: p.get('start') || '',
+    end: p.get('end') || '',
     limit: p.get('limit') || '20',
     live: p.get('live') === '1',
   };
@@ -50,7 +53,16 @@ export async function renderSearch(ctx) {
   const tagsIn = h('input', { name: 'tags', id: 'f-tags', value: tagsText, placeholder: 'http.route=/x error=true', spellcheck: 'false' });
   const minIn = h('input', { name: 'minDuration', id: 'f-minDuration', value: q.minDuration, placeholder: 'e.g. 1.5ms', size: 8 });
   const maxIn = h('input', { name: 'maxDuration', id: 'f-maxDuration', value: q.maxDuration, placeholder: 'e.g. 2s', size: 8 });
-  const lookSel = select('lookback', LOOKBACKS.map(([v, l]) => [v, `last ${l}`.replace('last all time', 'all time')]), q.lookback);
+  const custom = Boolean(q.start || q.end);
+  const lookbacks = LOOKBACKS.map(([v, l]) => [v, `last ${l}`.replace('last all time', 'all time')]);
+  if (custom) {
+    const from = q.start ? fmtTime(Number(q.start)) : 'the beginning';
+    let to = q.end ? fmtTime(Number(q.end)) : 'now';
+    // The date once when both ends fall on the same day, so the form stays on one line.
+    if (from.slice(0, 11) === to.slice(0, 11)) to = to.slice(11);
+    lookbacks.unshift(['custom', `${from} – ${to}`]);
+  }
+  const lookSel = select('lookback', lookbacks, custom ? 'custom' : q.lookback);
   const limitIn = h('input', { name: 'limit', id: 'f-limit', type: 'number', min: 1, max: 1000, value: q.limit, size: 5 });
   const liveBox = h('input', { type: 'checkbox', name: 'live', id: 'f-live', checked: q.live });
 
@@ -102,7 +114,10 @@ export async function renderSearch(ctx) {
     }
     set('minDuration', minIn.value.trim());
     set('maxDuration', maxIn.value.trim());
-    if (lookSel.value !== '1h') set('lookback', lookSel.value);
+    if (lookSel.value === 'custom') {
+      set('start', q.start);
+      set('end', q.end);
+    } else if (lookSel.value !== '1h') set('lookback', lookSel.value);
     if (limitIn.value && limitIn.value !== '20') set('limit', limitIn.value);
     if (liveBox.checked) out.set('live', '1');
     return out;
@@ -129,7 +144,8 @@ export async function renderSearch(ctx) {
     tags: q.tags && !q.tags.trim().startsWith('{') ? safeTags(q.tags) : q.tags,
     minDuration: q.minDuration,
     maxDuration: q.maxDuration,
-    start: lookbackStart(q.lookback),
+    start: custom ? q.start : lookbackStart(q.lookback),
+    end: q.end,
     limit: q.limit,
   };
 

@@ -232,6 +232,25 @@ pub fn kv_key(kv: &[u8]) -> Result<&[u8], Malformed> {
     Ok(key)
 }
 
+/// An encoded KeyValue's key and, when it occurs exactly once, its encoded value, in one
+/// pass (see [`kv_key`] and [`kv_single_value`]).
+pub fn kv_parts(kv: &[u8]) -> Result<(&[u8], Option<&[u8]>), Malformed> {
+    let (mut key, mut value): (&[u8], Option<&[u8]>) = (&[], None);
+    let mut n = 0;
+    let mut r = Reader::new(kv);
+    while let Some((field, v)) = r.next_field()? {
+        match (field, v) {
+            (1, Value::Len(b, _)) => key = b,
+            (2, Value::Len(b, _)) => {
+                value = Some(b);
+                n += 1;
+            }
+            _ => {}
+        }
+    }
+    Ok((key, if n == 1 { value } else { None }))
+}
+
 /// The value of an encoded KeyValue when it occurs exactly once (prost merges repeats, which
 /// callers leave to prost): `Ok(None)` otherwise.
 pub fn kv_single_value(kv: &[u8]) -> Result<Option<&[u8]>, Malformed> {

@@ -329,6 +329,107 @@ fn python_sdk_data_through_jaeger_tempo_and_ferrotel_apis() {
     assert_eq!(c.terminate().code(), Some(0), "{}", c.log());
 }
 
+/// Grafana's time pickers: Jaeger's `start`/`end` in µs (Grafana adds `lookback=custom`, Jaeger
+/// UI a named lookback, which `start` overrides), Tempo's in seconds, ferrotel's own in µs. The
+/// Python SDK sends traces that started 3 h, 90 min, 30 min and 5 min ago; a window from 2 h to
+/// 20 min ago finds the two inside it and neither neighbour.
+#[test]
+fn searches_keep_to_the_start_end_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let mut c = Collector::start("local", dir.path(), &config(grpc, http, ui), None);
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("tests/local/send_at_times.py"))
+        .arg("--endpoint")
+        .arg(format!("127.0.0.1:{http}"));
+    for ago in ["10800", "5400", "1800", "300"] {
+        cmd.args(["--ago", ago]);
+    }
+    let sent = run_client(&mut cmd, PIP_HINT);
+    let id = |ago: &str| sent["traces"][ago].as_str().unwrap().to_string();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let now_us = sent["now_ns"].as_u64().unwrap() / 1000;
+    let (start_us, end_us) = (now_us - 7_200_000_000, now_us - 1_200_000_000);
+    let inside = sorted(vec![id("5400"), id("1800")]);
+    assert_eq!(inside.len(), 2);
+
+    let jaeger = |query: &str| {
+        let v = get_json(ui, &format!("/api/traces?service=clock&limit=20&{query}"));
+        assert_eq!(v["total"], v["data"].as_array().unwrap().len(), "{v}");
+        sorted(
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["traceID"].as_str().unwrap().to_string())
+                .collect(),
+        )
+    };
+    assert_eq!(
+        jaeger(&format!("start={start_us}&end={end_us}&lookback=custom")),
+        inside
+    );
+    assert_eq!(
+        jaeger(&format!("start={start_us}&end={end_us}&lookback=1h")),
+        inside,
+        "a lookback beside start/end must not widen the window"
+    );
+    // Without `start`, the lookback counts back from now.
+    assert_eq!(
+        jaeger("lookback=2h"),
+        sorted(vec![id("5400"), id("1800"), id("300")])
+    );
+    // A window with nothing in it: between the 3 h and the 90 min trace.
+    let empty = jaeger(&format!(
+        "start={}&end={}&lookback=custom",
+        now_us - 9_000_000_000,
+        now_us - 6_000_000_000
+    ));
+    assert!(empty.is_empty(), "{empty:?}");
+
+    // Tempo: seconds, and trace ids without leading zeros.
+    let tempo_id = |ago: &str| id(ago).trim_start_matches('0').to_string();
+    let (start_s, end_s) = (start_us / 1_000_000, end_us / 1_000_000);
+    let v = get_json(
+        ui,
+        &format!(
+            "/tempo/api/search?tags=service.name%3Dclock&start={start_s}&end={end_s}&limit=20"
+        ),
+    );
+    let found = sorted(
+        v["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["traceID"].as_str().unwrap().to_string())
+            .collect(),
+    );
+    assert_eq!(
+        found,
+        sorted(vec![tempo_id("5400"), tempo_id("1800")]),
+        "{v}"
+    );
+
+    // ferrotel's own API (the UI's): µs.
+    let v = get_json(
+        ui,
+        &format!("/api/v1/traces?service=clock&start={start_us}&end={end_us}"),
+    );
+    let found = sorted(
+        v["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["traceId"].as_str().unwrap().to_string())
+            .collect(),
+    );
+    assert_eq!(found, inside, "{v}");
+    assert_eq!(c.terminate().code(), Some(0), "{}", c.log());
+}
+
 /// Starts `ferrotel ARGS...` and waits for its ready line; `None` when it exits first.
 fn spawn(args: &[&str], cwd: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotel"))

@@ -266,6 +266,7 @@ fn web_ui_in_headless_chromium() {
         .arg(format!("http://127.0.0.1:{http}"))
         .env("CHROMIUM", &chromium)
         .env("UI_TEST_BIG_SPANS", BIG_SPANS.to_string())
+        .env("UI_TEST_SENT", sent.to_string())
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -284,6 +285,11 @@ fn web_ui_in_headless_chromium() {
         "04-span-logs.png",
         "07-metric-counter.png",
         "10-big-trace.png",
+        "13-search-operation.png",
+        "14-search-tag.png",
+        "15-search-min-duration.png",
+        "16-search-combined.png",
+        "17-search-window.png",
     ] {
         assert!(shots.join(name).is_file(), "no screenshot {name}");
     }

@@ -17,6 +17,7 @@ use ferrotel_pdata::proto::metrics::v1::Metric;
 use ferrotel_pdata::proto::resource::v1::Resource;
 use prost::Message;
 
+use super::bloom::{self, Bloom};
 use crate::reference::{data_points, metric_kind, service_name};
 use crate::wire::{self, Malformed, Reader, Value};
 use crate::{StoreStats, TraceId};
@@ -72,6 +73,8 @@ pub(crate) struct Chunk {
     pub origins: Vec<Origin>,
     /// Distinct attribute keys of this chunk's spans (not of their resources).
     pub span_keys: Vec<u32>,
+    /// Its spans' (attribute key, value) pairs, for rejecting a tag search without reading them.
+    pub span_values: Bloom,
     /// First item sequence number (span, log or metric record) and how many.
     pub first_item: u64,
     pub items: u64,
@@ -219,8 +222,30 @@ impl<'a> KeySet<'a> {
 }
 
 impl Index {
+    /// What the store holds: chunks and records as counted at ingest, the interner, and the
+    /// record queues' and postings' spare capacity (allocated, so resident once the ring wraps).
     pub fn bytes(&self) -> u64 {
-        self.mem + self.strings.bytes
+        let spare = |cap: usize, len: usize, size: usize| ((cap - len) * size) as u64;
+        let postings: u64 = self
+            .by_service
+            .values()
+            .chain(self.by_op.values())
+            .map(|l| spare(l.capacity(), l.len(), 8))
+            .sum();
+        self.mem
+            + self.strings.bytes
+            + spare(
+                self.spans.capacity(),
+                self.spans.len(),
+                size_of::<SpanRec>(),
+            )
+            + spare(self.logs.capacity(), self.logs.len(), size_of::<LogRec>())
+            + spare(
+                self.metrics.capacity(),
+                self.metrics.len(),
+                size_of::<MetricRec>(),
+            )
+            + postings
     }
 
     fn origin(&mut self, g: &wire::Group<'_>) -> Result<Origin, Malformed> {
@@ -265,6 +290,7 @@ impl Index {
             signal,
             origins: Vec::new(),
             span_keys: Vec::new(),
+            span_values: Bloom::default(),
             first_item: 0,
             items: 0,
             counted: 0,
@@ -301,6 +327,7 @@ impl Index {
             + new_traces * TRACE_COST
             + chunk.origins.iter().map(Self::origin_cost).sum::<u64>()
             + (chunk.span_keys.len() * 4) as u64
+            + chunk.span_values.bytes()
             + size_of::<Chunk>() as u64;
         match signal {
             Signal::Traces => self.stats.spans += chunk.counted,
@@ -332,6 +359,7 @@ impl Index {
         let mut keys = KeySet::default();
         let mut ids: Vec<TraceId> = Vec::new();
         let mut has_id: Vec<bool> = Vec::new();
+        let mut pairs: Vec<u64> = Vec::new();
         wire::for_each_group(buf, |g| {
             let origin = self.origin(&g)?;
             let service = origin.service;
@@ -366,7 +394,11 @@ impl Index {
                         (6, Value::Varint(k)) => rec.kind = k as i32,
                         (7, Value::Fixed64(t)) => rec.start = t,
                         (8, Value::Fixed64(t)) => rec.end = t,
-                        (9, Value::Len(kv, _)) => keys.insert(wire::kv_key(kv)?),
+                        (9, Value::Len(kv, _)) => {
+                            let (key, hash) = bloom::kv_key_hash(kv)?;
+                            keys.insert(key);
+                            pairs.push(hash);
+                        }
                         (15, Value::Len(st, _)) => {
                             let mut s = Reader::new(st);
                             while let Some((f, v)) = s.next_field()? {
@@ -393,6 +425,7 @@ impl Index {
                         has_id.push(false);
                     }
                 }
+                grow(&mut self.spans);
                 self.spans.push_back(rec);
                 Ok(())
             })
@@ -401,6 +434,7 @@ impl Index {
             let id = self.strings.intern(utf8(k)?);
             chunk.span_keys.push(id);
         }
+        chunk.span_values = Bloom::build(&mut pairs);
         chunk.first_item = first;
         chunk.items = ids.len() as u64;
         chunk.counted = chunk.items;
@@ -412,11 +446,8 @@ impl Index {
             let Some(&rec) = self.spans.get(idx) else {
                 continue;
             };
-            self.by_service.entry(rec.service).or_default().push(s);
-            self.by_op
-                .entry((rec.service, rec.name))
-                .or_default()
-                .push(s);
+            post(self.by_service.entry(rec.service).or_default(), s);
+            post(self.by_op.entry((rec.service, rec.name)).or_default(), s);
             *self.service_spans.entry(rec.service).or_default() += 1;
             *self
                 .op_spans
@@ -518,6 +549,7 @@ impl Index {
                     }
                 }
                 rec.time = if time != 0 { time } else { observed };
+                grow(&mut self.logs);
                 self.logs.push_back(rec);
                 Ok(())
             })
@@ -560,6 +592,7 @@ impl Index {
                     unit: self.strings.intern(&metric.unit),
                     description: self.strings.intern(&metric.description),
                 };
+                grow(&mut self.metrics);
                 self.metrics.push_back(rec);
                 Ok(())
             })
@@ -719,6 +752,22 @@ fn dec<K: std::hash::Hash + Eq>(m: &mut HashMap<K, u64>, k: K) {
             m.remove(&k);
         }
     }
+}
+
+/// Room for one more record, growing by an eighth instead of doubling: the queues hold most of
+/// the index, and a doubled ring is up to twice the cap's share it is counted against.
+fn grow<T>(q: &mut VecDeque<T>) {
+    if q.len() == q.capacity() {
+        q.reserve_exact((q.len() / 8).max(64));
+    }
+}
+
+/// Appends to a posting list, growing it as [`grow`] does.
+fn post(l: &mut Vec<u64>, s: u64) {
+    if l.len() == l.capacity() {
+        l.reserve_exact((l.len() / 8).max(16));
+    }
+    l.push(s);
 }
 
 /// Drops pruned sequence numbers from the front of a posting list; false when empty.

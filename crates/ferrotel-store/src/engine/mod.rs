@@ -2,6 +2,7 @@
 //! append-only segment files), compact indexes over them (see `index`), queries that decode
 //! only what they return or must check (see `query`). Design and figures: docs/local-store.md.
 
+mod bloom;
 mod index;
 mod query;
 #[cfg(test)]
@@ -214,6 +215,9 @@ impl Store {
         };
         let kept = stored && !pruned.contains(&seg);
         self.delete_segments(&mut disk, &pruned);
+        if !pruned.is_empty() {
+            release_freed();
+        }
         if kept {
             self.persist(&mut disk, seg, signal, arrival, &bytes);
         }
@@ -243,6 +247,17 @@ impl Store {
         if !disk.unsynced.iter().any(|f| Arc::ptr_eq(f, &file)) {
             disk.unsynced.push(file);
         }
+    }
+}
+
+/// Hands memory freed by pruning back to the OS. glibc keeps freed chunks (a pruned
+/// segment's requests, the posting lists' old fronts) in its arenas, so without this the RSS
+/// stays at its high-water mark over the cap; a pruning happens once per 1/16 of the cap.
+fn release_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

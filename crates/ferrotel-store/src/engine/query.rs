@@ -113,6 +113,23 @@ impl Index {
         self.span_tag(rec, key).as_deref() == Some(want)
     }
 
+    /// Whether some span of a chunk may have every tag of `tags`: false when, for one tag, the
+    /// chunk's filter rules out the span attribute and no resource of the chunk has the value
+    /// (a derived tag always may).
+    fn chunk_may_match(&self, chunk: u64, tags: &[(String, String)]) -> bool {
+        let Some(c) = self.chunk(chunk) else {
+            return false;
+        };
+        tags.iter().all(|(k, v)| {
+            DERIVED_TAGS.contains(&k.as_str())
+                || c.span_values.may_have(k, v)
+                || c.origins.iter().any(|o| {
+                    o.items > 0
+                        && find_attr(&o.resource.attributes, k).is_some_and(|a| value_text(a) == *v)
+                })
+        })
+    }
+
     fn summarize(&self, slot: u32) -> Option<TraceSummary> {
         let t = self.traces.get(slot as usize)?;
         let root = self.span(t.root)?;
@@ -159,9 +176,35 @@ impl Index {
         // (trace start, trace id, span): popping the max gives the most recent trace first,
         // the smaller id on ties, with all candidate spans of one trace in a row.
         let mut cands: Vec<(u64, Reverse<TraceId>, u64)> = Vec::new();
+        // Per chunk, whether its spans may have the tags (0 not known yet, 1 may, 2 cannot):
+        // a tag matching nothing is then rejected once per chunk, not read in every span.
+        let mut chunk_ok: Vec<u8> = Vec::new();
+        let mut tags_may_match = |chunk: u64| {
+            if q.tags.is_empty() {
+                return true;
+            }
+            if chunk_ok.is_empty() {
+                chunk_ok.resize(self.chunks.len(), 0);
+            }
+            let Some(known) = chunk
+                .checked_sub(self.chunk_base)
+                .and_then(|i| chunk_ok.get_mut(i as usize))
+            else {
+                return false;
+            };
+            if *known == 0 {
+                *known = if self.chunk_may_match(chunk, &q.tags) {
+                    1
+                } else {
+                    2
+                };
+            }
+            *known == 1
+        };
         let mut consider = |seq: u64| {
             if let Some(r) = self.span(seq)
                 && cheap(r)
+                && tags_may_match(r.chunk)
                 && let Some(t) = self.traces.get(r.trace as usize)
             {
                 cands.push((t.start, Reverse(t.id), seq));

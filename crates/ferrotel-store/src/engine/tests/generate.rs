@@ -42,8 +42,11 @@ impl Rng {
 pub const SERVICES: [&str; 3] = ["front", "back", "db"];
 pub const OPS: [&str; 3] = ["GET /", "query", "render"];
 pub const SCOPES: [&str; 3] = ["lib-a", "lib-b", ""];
-pub const TAGS: [(&str, &str); 12] = [
+pub const TAGS: [(&str, &str); 14] = [
     ("user", "a"),
+    // Values no span or resource has: the chunk filters reject them.
+    ("user", "nobody"),
+    ("n", "7"),
     ("user", "b"),
     ("n", "1"),
     ("flag", "true"),

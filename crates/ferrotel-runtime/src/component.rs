@@ -386,6 +386,21 @@ impl CreateContext {
 /// Receivers feed, per signal, the fan-out to every pipeline that lists them.
 pub type SignalOutputs = Vec<(Signal, ConsumerRef)>;
 
+/// The output of a receiver that serves one signal only (`kind` is its type, for the error).
+pub fn single_signal_output(
+    outputs: SignalOutputs,
+    signal: Signal,
+    kind: &str,
+) -> Result<ConsumerRef, ComponentError> {
+    outputs
+        .into_iter()
+        .find(|(s, _)| *s == signal)
+        .map(|(_, c)| c)
+        .ok_or_else(|| {
+            ComponentError::new(format!("the {kind} receiver feeds {signal} pipelines only"))
+        })
+}
+
 /// Builds receivers of one type. One instance serves every pipeline and signal that lists the id.
 pub trait ReceiverFactory: Send + Sync + 'static {
     type Config: ComponentConfig;

@@ -44,13 +44,7 @@ impl ReceiverFactory for JaegerReceiverFactory {
         config: Self::Config,
         outputs: SignalOutputs,
     ) -> Result<Arc<dyn Receiver>, ComponentError> {
-        let next = outputs
-            .into_iter()
-            .find(|(s, _)| *s == Signal::Traces)
-            .map(|(_, c)| c)
-            .ok_or_else(|| {
-                ComponentError::new("the jaeger receiver feeds traces pipelines only")
-            })?;
+        let next = single_signal_output(outputs, Signal::Traces, "jaeger")?;
         Ok(Arc::new(JaegerReceiver::new(&ctx, config, next)))
     }
 }

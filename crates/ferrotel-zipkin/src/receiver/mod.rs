@@ -45,13 +45,7 @@ impl ReceiverFactory for ZipkinReceiverFactory {
         config: Self::Config,
         outputs: SignalOutputs,
     ) -> Result<Arc<dyn Receiver>, ComponentError> {
-        let next = outputs
-            .into_iter()
-            .find(|(s, _)| *s == Signal::Traces)
-            .map(|(_, c)| c)
-            .ok_or_else(|| {
-                ComponentError::new("the zipkin receiver feeds traces pipelines only")
-            })?;
+        let next = single_signal_output(outputs, Signal::Traces, "zipkin")?;
         Ok(Arc::new(ZipkinReceiver::new(&ctx, config, next)))
     }
 }

@@ -46,15 +46,7 @@ impl ReceiverFactory for RemoteWriteReceiverFactory {
         config: Self::Config,
         outputs: SignalOutputs,
     ) -> Result<Arc<dyn Receiver>, ComponentError> {
-        let next = outputs
-            .into_iter()
-            .find(|(s, _)| *s == Signal::Metrics)
-            .map(|(_, c)| c)
-            .ok_or_else(|| {
-                ComponentError::new(
-                    "the prometheusremotewrite receiver feeds metrics pipelines only",
-                )
-            })?;
+        let next = single_signal_output(outputs, Signal::Metrics, "prometheusremotewrite")?;
         Ok(Arc::new(RemoteWriteReceiver::new(&ctx, config, next)))
     }
 }

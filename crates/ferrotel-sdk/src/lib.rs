@@ -27,6 +27,7 @@ pub mod limits;
 pub mod processor;
 pub mod resource;
 pub mod sampler;
+pub mod shared;
 pub mod span;
 pub mod tracer;
 
@@ -39,6 +40,7 @@ pub use limits::SpanLimits;
 pub use processor::{NoopSpanProcessor, SimpleSpanProcessor, SpanProcessor};
 pub use resource::Resource;
 pub use sampler::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
+pub use shared::SharedAttributes;
 pub use span::{AttachedSpan, Span, SpanData};
 pub use tracer::{Tracer, TracerProvider, TracerProviderBuilder};
 

@@ -12,6 +12,7 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use smallvec::SmallVec;
 
+use crate::shared::SharedAttributes;
 use crate::tracer::Core;
 
 /// A span's attributes: the first 12 live inline (a `tracing` span through the bridge carries 6
@@ -29,7 +30,11 @@ pub struct SpanData {
     pub name: Cow<'static, str>,
     pub start_time: SystemTime,
     pub end_time: SystemTime,
+    /// The attributes set on the span; on a `tracing` span, after its [`Self::shared_attributes`].
     pub attributes: Attributes,
+    /// Attributes shared with other spans (a `tracing` span's callsite and thread), kept by
+    /// reference; exported before [`Self::attributes`]. [`Self::all_attributes`] gives both.
+    pub shared_attributes: SharedAttributes,
     pub dropped_attributes_count: u32,
     pub events: Vec<Event>,
     pub dropped_events_count: u32,
@@ -41,6 +46,22 @@ pub struct SpanData {
 }
 
 impl SpanData {
+    /// Every attribute, in order: the shared ones, then those set on the span.
+    pub fn all_attributes(&self) -> impl Iterator<Item = KeyValue> + '_ {
+        self.shared_attributes
+            .iter()
+            .chain(self.attributes.iter().cloned())
+    }
+
+    /// Copies the shared attributes into [`Self::attributes`] (before the others), for code
+    /// that reads that list alone.
+    pub fn resolve_shared_attributes(&mut self) {
+        if !self.shared_attributes.is_empty() {
+            let shared = std::mem::take(&mut self.shared_attributes);
+            self.attributes.insert_many(0, shared.iter());
+        }
+    }
+
     /// Frees a finished span: what dropping it does, minus the out-of-line drop calls for the
     /// lists most spans leave empty or inline (no events, no links, attributes inline). The SDK
     /// frees the spans it owns this way (the no-op processor, the OTLP exporter after encoding
@@ -65,6 +86,7 @@ impl SpanData {
             start_time: _,
             end_time: _,
             attributes: _,
+            shared_attributes: _,
             dropped_attributes_count: _,
             events: _,
             dropped_events_count: _,
@@ -113,11 +135,24 @@ pub struct Span {
 /// The key's bit in `Span::key_bits` (length and last byte: keys of one span usually differ
 /// in one or the other).
 #[inline]
-fn key_bit(key: &str) -> u64 {
+const fn key_bit(key: &str) -> u64 {
     let b = key.as_bytes();
-    let h = b.len().wrapping_mul(7) ^ usize::from(b.last().copied().unwrap_or(0));
+    let last = if b.is_empty() { 0 } else { b[b.len() - 1] };
+    let h = b.len().wrapping_mul(7) ^ last as usize;
     1u64 << (h & 63)
 }
+
+/// The bits of every key a [`SharedAttributes`] may hold.
+#[cfg(feature = "tracing")]
+const SHARED_KEY_BITS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < crate::shared::KEYS.len() {
+        bits |= key_bit(crate::shared::KEYS[i]);
+        i += 1;
+    }
+    bits
+};
 
 impl Span {
     /// A span that records nothing and carries `context` (how a non-sampled span, or a parent
@@ -173,6 +208,14 @@ impl Span {
         let bit = key_bit(key);
         let seen = self.key_bits & bit != 0;
         self.key_bits |= bit;
+        let max = core.limits.max_attributes_per_span as usize;
+        if !r.shared_attributes.is_empty()
+            && ((seen && r.shared_attributes.contains_key(key))
+                || r.attributes.len() + r.shared_attributes.len() >= max)
+        {
+            // Replacing a shared attribute, or at the limit: as if they had been set first.
+            r.resolve_shared_attributes();
+        }
         if let Some(existing) = seen
             .then(|| {
                 r.attributes
@@ -182,10 +225,22 @@ impl Span {
             .flatten()
         {
             existing.value = kv.value;
-        } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
+        } else if r.attributes.len() < max {
             r.attributes.push(kv);
         } else {
             r.dropped_attributes_count = r.dropped_attributes_count.saturating_add(1);
+        }
+    }
+
+    /// Gives the span attributes shared with other spans (the bridge's, on a new span, with
+    /// the provider's [`Core::shares_attributes`]); their keys count as set.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn set_shared_attributes(&mut self, shared: SharedAttributes) {
+        if let Some(r) = self.recording.as_mut() {
+            debug_assert!(r.attributes.is_empty() && r.shared_attributes.is_empty());
+            r.shared_attributes = shared;
+            self.key_bits |= SHARED_KEY_BITS;
         }
     }
 

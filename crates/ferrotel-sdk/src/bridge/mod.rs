@@ -41,7 +41,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 
-use store::Store;
+use store::{Boxed, Store};
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 
@@ -222,7 +222,7 @@ fn intern(name: &str) -> &'static str {
 }
 
 /// Ends a span whose state left the store: busy/idle timings, the end time of its last exit.
-fn finish(mut state: SpanState) {
+fn finish(mut state: Boxed) {
     state.activate();
     let _inside = Inside::enter();
     if let Some(t) = state.timings.take() {
@@ -428,13 +428,13 @@ where
         });
         self.store.insert(
             id,
-            SpanState {
+            Boxed::new(SpanState {
                 span,
                 parent_cx,
                 cx: None,
                 last_exit: None,
                 timings,
-            },
+            }),
         );
     }
 

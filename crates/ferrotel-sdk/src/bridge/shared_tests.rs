@@ -163,3 +163,4 @@ fn shared_attributes_encode_as_resolved_ones() {
         encode::request(&r, None, resolved)
     );
 }
+

@@ -4,12 +4,12 @@
 //!
 //! They come before the span's own attributes, as if set first. Whatever would make them
 //! differ from that (a field of the same key, the count limit reached) first copies them into
-//! [`SpanData::attributes`] ([`SpanData::resolve_shared_attributes`]), so what is exported is
+//! [`SpanData::attributes`] ([`SpanData::resolve_attributes`]), so what is exported is
 //! the same either way. Without the `tracing` feature the type is empty.
 //!
 //! [`SpanData`]: crate::SpanData
 //! [`SpanData::attributes`]: crate::SpanData::attributes
-//! [`SpanData::resolve_shared_attributes`]: crate::SpanData::resolve_shared_attributes
+//! [`SpanData::resolve_attributes`]: crate::SpanData::resolve_attributes
 
 use opentelemetry::KeyValue;
 

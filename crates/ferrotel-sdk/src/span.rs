@@ -12,6 +12,9 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use smallvec::SmallVec;
 
+use crate::inline::InlineAttributes;
+#[cfg(feature = "tracing")]
+use crate::inline::InlineValue;
 use crate::shared::SharedAttributes;
 use crate::tracer::Core;
 
@@ -30,11 +33,14 @@ pub struct SpanData {
     pub name: Cow<'static, str>,
     pub start_time: SystemTime,
     pub end_time: SystemTime,
-    /// The attributes set on the span; on a `tracing` span, after its [`Self::shared_attributes`].
+    /// The attributes set on the span; on a `tracing` span, after its
+    /// [`Self::shared_attributes`] and [`Self::inline_attributes`].
     pub attributes: Attributes,
     /// Attributes shared with other spans (a `tracing` span's callsite and thread), kept by
-    /// reference; exported before [`Self::attributes`]. [`Self::all_attributes`] gives both.
+    /// reference; exported first. [`Self::all_attributes`] gives every attribute in order.
     pub shared_attributes: SharedAttributes,
+    /// Small values kept inline (a `tracing` span's fields); exported after the shared ones.
+    pub inline_attributes: InlineAttributes,
     pub dropped_attributes_count: u32,
     pub events: Vec<Event>,
     pub dropped_events_count: u32,
@@ -46,19 +52,28 @@ pub struct SpanData {
 }
 
 impl SpanData {
-    /// Every attribute, in order: the shared ones, then those set on the span.
+    /// Every attribute, in order: the shared ones, the inline ones, then the others.
     pub fn all_attributes(&self) -> impl Iterator<Item = KeyValue> + '_ {
         self.shared_attributes
             .iter()
+            .chain(self.inline_attributes.iter())
             .chain(self.attributes.iter().cloned())
     }
 
-    /// Copies the shared attributes into [`Self::attributes`] (before the others), for code
-    /// that reads that list alone.
-    pub fn resolve_shared_attributes(&mut self) {
-        if !self.shared_attributes.is_empty() {
+    /// How many attributes are held outside [`Self::attributes`].
+    #[inline]
+    fn held_attributes(&self) -> usize {
+        self.shared_attributes.len() + self.inline_attributes.len()
+    }
+
+    /// Copies the shared and inline attributes into [`Self::attributes`] (before the others),
+    /// for code that reads that list alone.
+    pub fn resolve_attributes(&mut self) {
+        if self.held_attributes() != 0 {
             let shared = std::mem::take(&mut self.shared_attributes);
-            self.attributes.insert_many(0, shared.iter());
+            let held: Attributes = shared.iter().chain(self.inline_attributes.iter()).collect();
+            self.inline_attributes.clear();
+            self.attributes.insert_many(0, held);
         }
     }
 
@@ -68,7 +83,11 @@ impl SpanData {
     /// a batch).
     #[inline]
     pub fn free(mut self: Box<Self>) {
-        if self.events.capacity() != 0 || self.links.capacity() != 0 || self.attributes.spilled() {
+        if self.events.capacity() != 0
+            || self.links.capacity() != 0
+            || self.attributes.spilled()
+            || self.inline_attributes.spilled()
+        {
             return drop(self);
         }
         if !self.attributes.is_empty() {
@@ -87,6 +106,7 @@ impl SpanData {
             end_time: _,
             attributes: _,
             shared_attributes: _,
+            inline_attributes: _,
             dropped_attributes_count: _,
             events: _,
             dropped_events_count: _,
@@ -209,12 +229,14 @@ impl Span {
         let seen = self.key_bits & bit != 0;
         self.key_bits |= bit;
         let max = core.limits.max_attributes_per_span as usize;
-        if !r.shared_attributes.is_empty()
-            && ((seen && r.shared_attributes.contains_key(key))
-                || r.attributes.len() + r.shared_attributes.len() >= max)
+        let held = r.held_attributes();
+        if held != 0
+            && ((seen
+                && (r.shared_attributes.contains_key(key) || r.inline_attributes.contains_key(key)))
+                || r.attributes.len() + held >= max)
         {
-            // Replacing a shared attribute, or at the limit: as if they had been set first.
-            r.resolve_shared_attributes();
+            // Replacing a held attribute, or at the limit: as if they had been set first.
+            r.resolve_attributes();
         }
         if let Some(existing) = seen
             .then(|| {
@@ -242,6 +264,27 @@ impl Span {
             r.shared_attributes = shared;
             self.key_bits |= SHARED_KEY_BITS;
         }
+    }
+
+    /// Keeps a `tracing` field's value inline, when it can be exported as if set last: no
+    /// other attribute set yet, a new key, under the count limit. `false`: not taken (set it
+    /// with [`Self::set_attribute`]).
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn push_inline(&mut self, key: &'static str, value: InlineValue) -> bool {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return true;
+        };
+        let bit = key_bit(key);
+        if self.key_bits & bit != 0
+            || !r.attributes.is_empty()
+            || r.held_attributes() >= core.limits.max_attributes_per_span as usize
+        {
+            return false;
+        }
+        self.key_bits |= bit;
+        r.inline_attributes.push(key, value);
+        true
     }
 
     /// Adds an attribute whose key the caller knows is not set yet (the bridge's metadata

@@ -25,6 +25,7 @@ use crate::limits::SpanLimits;
 use crate::processor::{SimpleSpanProcessor, SpanProcessor};
 use crate::resource::Resource;
 use crate::sampler::{Sampler, SamplingDecision, SamplingParameters};
+use crate::inline::InlineAttributes;
 use crate::shared::SharedAttributes;
 use crate::span::{Attributes, Span, SpanData};
 
@@ -420,6 +421,7 @@ fn new_span_data(
         addr_of_mut!((*p).end_time).write(SystemTime::UNIX_EPOCH);
         addr_of_mut!((*p).attributes).write(Attributes::new());
         addr_of_mut!((*p).shared_attributes).write(SharedAttributes::default());
+        addr_of_mut!((*p).inline_attributes).write(InlineAttributes::default());
         addr_of_mut!((*p).dropped_attributes_count).write(0);
         addr_of_mut!((*p).events).write(Vec::new());
         addr_of_mut!((*p).dropped_events_count).write(0);

@@ -416,7 +416,10 @@ where
         let mut span = self.tracer.pending_span(Cow::Borrowed(meta.name()), now());
         if span.is_recording() {
             self.span_attributes(&mut span, meta);
-            attrs.record(&mut visit::SpanFields { span: &mut span });
+            attrs.record(&mut visit::SpanFields {
+                span: &mut span,
+                inline: self.shares_attributes,
+            });
         }
         let timings = self.config.timings.then(|| {
             Box::new(Timings {

@@ -1,4 +1,5 @@
-//! The bridge's metadata attributes kept by reference ([`crate::SharedAttributes`]) export
+//! The bridge's metadata attributes kept by reference ([`crate::SharedAttributes`]) and its
+//! fields kept inline ([`crate::InlineAttributes`]) export
 //! exactly what pushing them into every span did: same attributes, same order, same counts,
 //! same OTLP bytes.
 
@@ -76,7 +77,7 @@ fn same_both_ways(limits: SpanLimits, f: fn()) -> Vec<KeyValue> {
     let pushed = spans(false, limits, f);
     assert_eq!(shared.len(), pushed.len());
     for (s, p) in shared.iter().zip(&pushed) {
-        assert!(p.shared_attributes.is_empty());
+        assert!(p.shared_attributes.is_empty() && p.inline_attributes.is_empty());
         assert_eq!(attributes(s), p.attributes.to_vec());
         assert_eq!(s.dropped_attributes_count, p.dropped_attributes_count);
     }
@@ -91,7 +92,8 @@ fn shared_attributes_are_the_metadata_attributes_in_order() {
     });
     let s = &shared[0];
     assert_eq!(s.shared_attributes.len(), 7, "{:?}", s.shared_attributes);
-    assert_eq!(s.attributes.len(), 2, "only the fields are stored per span");
+    assert_eq!(s.inline_attributes.len(), 2, "the fields, inline");
+    assert!(s.attributes.is_empty());
     let thread_id = super::THREAD.with(|t| t.0);
     assert_eq!(
         attributes(s),
@@ -110,6 +112,31 @@ fn shared_attributes_are_the_metadata_attributes_in_order() {
     same_both_ways(SpanLimits::default(), || {
         tracing::info_span!("s", user = 42i64, route = "/orders").in_scope(|| {});
     });
+}
+
+#[test]
+fn fields_kept_inline_or_not_stay_in_order() {
+    let long = "a string longer than what is kept inline";
+    let attrs = same_both_ways(SpanLimits::default(), || {
+        let long = "a string longer than what is kept inline";
+        let span = tracing::info_span!(
+            "s",
+            a = 1i64,
+            b = "short",
+            dbg = ?[1, 2],
+            c = true,
+            big = u64::MAX,
+            long,
+            later = tracing::field::Empty,
+        );
+        span.record("later", 2.5);
+        span.record("a", 3i64);
+        span.in_scope(|| {});
+    });
+    let fields: Vec<_> = attrs[7..].iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(fields, ["a", "b", "dbg", "c", "big", "long", "later"]);
+    assert_eq!(attrs[7].value, Value::I64(3), "replaced in place");
+    assert_eq!(attrs[12].value, Value::from(long));
 }
 
 #[test]
@@ -141,12 +168,14 @@ fn the_count_limit_counts_the_shared_attributes() {
 #[test]
 fn shared_attributes_encode_as_resolved_ones() {
     let shared = spans(true, SpanLimits::default(), || {
-        tracing::info_span!("s", user = 42i64).in_scope(|| {});
+        tracing::info_span!("s", user = 42i64, route = "/orders", ok = true, r = 0.5)
+            .in_scope(|| {});
     });
+    assert_eq!(shared[0].inline_attributes.len(), 4);
     let mut resolved = shared.clone();
-    resolved.iter_mut().for_each(|s| s.resolve_shared_attributes());
-    assert!(resolved[0].shared_attributes.is_empty());
-    assert_eq!(resolved[0].attributes.len(), 8);
+    resolved.iter_mut().for_each(|s| s.resolve_attributes());
+    assert!(resolved[0].shared_attributes.is_empty() && resolved[0].inline_attributes.is_empty());
+    assert_eq!(resolved[0].attributes.len(), 11);
     let resource = Resource::empty();
     // Protobuf straight from the spans (gRPC, HTTP/protobuf).
     let bytes = |spans: &[Box<SpanData>]| {

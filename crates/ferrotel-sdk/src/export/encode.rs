@@ -105,6 +105,7 @@ fn span(s: Box<SpanData>) -> pt::Span {
         attributes: s
             .shared_attributes
             .iter()
+            .chain(s.inline_attributes.iter())
             .chain(s.attributes)
             .map(owned_key_value)
             .collect(),
@@ -198,6 +199,7 @@ pub mod proto {
     use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 
     use super::{HAS_IS_REMOTE, IS_REMOTE, nanos};
+    use crate::inline::InlineValue;
     use crate::resource::Resource;
     use crate::span::SpanData;
 
@@ -354,6 +356,16 @@ pub mod proto {
         s.shared_attributes
             .iter()
             .for_each(|kv| key_value(out, 9, &kv));
+        for (k, v) in s.inline_attributes.entries() {
+            message(out, 9, 1, |out| {
+                bytes_opt(out, 1, k.as_bytes());
+                message(out, 2, 1, |out| match v {
+                    // Borrowed: no `Value` (and no string copy) to build.
+                    InlineValue::Str(st) => bytes(out, 1, st.as_str().as_bytes()),
+                    v => any_value(out, &v.to_value()),
+                });
+            });
+        }
         key_values(out, 9, s.attributes.iter());
         uint_opt(out, 10, u64::from(s.dropped_attributes_count));
         for e in &s.events {
@@ -525,6 +537,7 @@ mod tests {
             end_time: t0 + Duration::from_micros(n),
             attributes,
             shared_attributes: Default::default(),
+            inline_attributes: Default::default(),
             dropped_attributes_count: n as u32,
             events: (0..n % 3)
                 .map(|i| {

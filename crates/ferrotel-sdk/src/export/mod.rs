@@ -49,7 +49,7 @@ impl SpanExporter for InMemoryExporter {
             .unwrap_or_else(|e| e.into_inner())
             .extend(batch.into_iter().map(|mut s| {
                 // One plain list, as tests read it.
-                s.resolve_shared_attributes();
+                s.resolve_attributes();
                 *s
             }));
         Ok(())

@@ -193,3 +193,11 @@ fn shared_attributes_encode_as_resolved_ones() {
     );
 }
 
+
+/// glibc serves allocations up to 1032 bytes from its per-thread cache: a span's data must stay
+/// within (see `span::Attributes`).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn span_data_fits_the_allocator_cache() {
+    assert!(std::mem::size_of::<SpanData>() <= 1032, "{}", std::mem::size_of::<SpanData>());
+}

@@ -234,7 +234,8 @@ impl Span {
         let held = r.held_attributes();
         if held != 0
             && ((seen
-                && (r.shared_attributes.contains_key(key) || r.inline_attributes.contains_key(key)))
+                && (r.shared_attributes.contains_key(key)
+                    || r.inline_attributes.contains_key(key)))
                 || r.attributes.len() + held >= max)
         {
             // Replacing a held attribute, or at the limit: as if they had been set first.

@@ -21,11 +21,11 @@ use crate::clock;
 use crate::env;
 use crate::export::SpanExporter;
 use crate::ids;
+use crate::inline::InlineAttributes;
 use crate::limits::SpanLimits;
 use crate::processor::{SimpleSpanProcessor, SpanProcessor};
 use crate::resource::Resource;
 use crate::sampler::{Sampler, SamplingDecision, SamplingParameters};
-use crate::inline::InlineAttributes;
 use crate::shared::SharedAttributes;
 use crate::span::{Attributes, Span, SpanData};
 

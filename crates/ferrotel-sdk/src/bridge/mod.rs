@@ -355,10 +355,7 @@ where
     fn span_attributes(&self, span: &mut Span, meta: &'static tracing::Metadata<'static>) {
         let c = self.config;
         if self.shares_attributes {
-            let thread = c
-                .threads
-                .then(|| THREAD.try_with(|t| *t).ok())
-                .flatten();
+            let thread = c.threads.then(|| THREAD.try_with(|t| *t).ok()).flatten();
             span.set_shared_attributes(SharedAttributes::callsite(
                 meta,
                 thread,
@@ -607,6 +604,6 @@ where
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod shared_tests;
+#[cfg(test)]
+mod tests;

@@ -102,7 +102,10 @@ fn shared_attributes_are_the_metadata_attributes_in_order() {
             KeyValue::new("code.module.name", module_path!()),
             KeyValue::new("code.line.number", i64::from(line)),
             KeyValue::new("thread.id", thread_id),
-            KeyValue::new("thread.name", std::thread::current().name().unwrap().to_owned()),
+            KeyValue::new(
+                "thread.name",
+                std::thread::current().name().unwrap().to_owned()
+            ),
             KeyValue::new("level", "INFO"),
             KeyValue::new("target", module_path!()),
             KeyValue::new("user", 42i64),
@@ -193,11 +196,14 @@ fn shared_attributes_encode_as_resolved_ones() {
     );
 }
 
-
 /// glibc serves allocations up to 1032 bytes from its per-thread cache: a span's data must stay
 /// within (see `span::Attributes`).
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn span_data_fits_the_allocator_cache() {
-    assert!(std::mem::size_of::<SpanData>() <= 1032, "{}", std::mem::size_of::<SpanData>());
+    assert!(
+        std::mem::size_of::<SpanData>() <= 1032,
+        "{}",
+        std::mem::size_of::<SpanData>()
+    );
 }

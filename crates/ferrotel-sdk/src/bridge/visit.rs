@@ -152,7 +152,9 @@ fn u128_value(value: u128) -> Value {
 
 impl Visit for SpanFields<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.value(field.name(), InlineValue::Bool(value), || Value::Bool(value));
+        self.value(field.name(), InlineValue::Bool(value), || {
+            Value::Bool(value)
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {

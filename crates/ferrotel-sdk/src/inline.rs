@@ -101,6 +101,7 @@ impl InlineAttributes {
         self.0.iter().map(|(k, v)| KeyValue::new(*k, v.to_value()))
     }
 
+    #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn push(&mut self, key: &'static str, value: InlineValue) {
         self.0.push((key, value));

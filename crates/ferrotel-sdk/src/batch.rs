@@ -365,10 +365,11 @@ impl Worker {
     }
 
     fn export(&mut self, deadline: Instant) -> Result<(), SdkError> {
-        let batch = std::mem::replace(
+        let mut batch = std::mem::replace(
             &mut self.buf,
             Vec::with_capacity(self.config.max_export_batch_size),
         );
+        crate::export::prepare_batch(&*self.exporter, &mut batch);
         let n = batch.len();
         // A panicking exporter must not take the worker (and so every later span) down.
         let r =

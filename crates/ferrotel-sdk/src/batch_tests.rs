@@ -28,6 +28,8 @@ fn span(i: u64) -> Box<SpanData> {
         start_time: std::time::SystemTime::now(),
         end_time: std::time::SystemTime::now(),
         attributes: Attributes::new(),
+        shared_attributes: Default::default(),
+        inline_attributes: Default::default(),
         dropped_attributes_count: 0,
         events: Vec::new(),
         dropped_events_count: 0,

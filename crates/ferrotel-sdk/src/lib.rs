@@ -23,10 +23,12 @@ mod clock;
 pub mod env;
 pub mod export;
 mod ids;
+pub mod inline;
 pub mod limits;
 pub mod processor;
 pub mod resource;
 pub mod sampler;
+pub mod shared;
 pub mod span;
 pub mod tracer;
 
@@ -35,10 +37,12 @@ use std::time::Duration;
 pub use batch::{BatchConfig, BatchSpanProcessor, BatchStats, BatchStatsHandle};
 pub use export::otlp::{OtlpExporterConfig, OtlpSpanExporter};
 pub use export::{InMemoryExporter, SpanExporter};
+pub use inline::{InlineAttributes, InlineValue};
 pub use limits::SpanLimits;
 pub use processor::{NoopSpanProcessor, SimpleSpanProcessor, SpanProcessor};
 pub use resource::Resource;
 pub use sampler::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
+pub use shared::SharedAttributes;
 pub use span::{AttachedSpan, Span, SpanData};
 pub use tracer::{Tracer, TracerProvider, TracerProviderBuilder};
 

@@ -45,7 +45,9 @@ impl SpanProcessor for SimpleSpanProcessor {
             return;
         }
         let mut e = self.exporter.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(err) = e.export(vec![span], Instant::now() + self.timeout) {
+        let mut batch = vec![span];
+        crate::export::prepare_batch(&**e, &mut batch);
+        if let Err(err) = e.export(batch, Instant::now() + self.timeout) {
             tracing::warn!(error = %err, "span export failed");
         }
     }

@@ -336,6 +336,23 @@ impl Sampler {
         }
     }
 
+    /// Whether deciding may read the span's attributes (a custom sampler may).
+    pub(crate) fn reads_attributes(&self) -> bool {
+        match self {
+            Sampler::AlwaysOn | Sampler::AlwaysOff | Sampler::TraceIdRatio(_) => false,
+            Sampler::ParentBased(pb) => [
+                &pb.root,
+                &pb.remote_parent_sampled,
+                &pb.remote_parent_not_sampled,
+                &pb.local_parent_sampled,
+                &pb.local_parent_not_sampled,
+            ]
+            .iter()
+            .any(|s| s.reads_attributes()),
+            Sampler::Custom(_) => true,
+        }
+    }
+
     /// The full [`SamplingResult`], as a composing custom sampler needs it.
     pub fn should_sample(&self, p: &SamplingParameters<'_>) -> SamplingResult {
         let (decision, trace_state, attributes) = self.decide(p);

@@ -12,11 +12,17 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use smallvec::SmallVec;
 
+use crate::inline::InlineAttributes;
+#[cfg(feature = "tracing")]
+use crate::inline::InlineValue;
+use crate::shared::SharedAttributes;
 use crate::tracer::Core;
 
-/// A span's attributes: the first 12 live inline (a `tracing` span through the bridge carries 6
-/// attributes of its own besides its fields).
-pub type Attributes = SmallVec<[KeyValue; 12]>;
+/// A span's attributes: the first 10 live inline. Ten, not more: a boxed [`SpanData`] then stays
+/// under 1 KiB, which glibc's allocator serves from its per-thread cache (a larger one costs
+/// about 200 instructions more to allocate and free). A `tracing` span through the bridge keeps
+/// its metadata attributes and small fields apart ([`SharedAttributes`], [`InlineAttributes`]).
+pub type Attributes = SmallVec<[KeyValue; 10]>;
 
 /// A finished span, as processors and exporters receive it.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +35,14 @@ pub struct SpanData {
     pub name: Cow<'static, str>,
     pub start_time: SystemTime,
     pub end_time: SystemTime,
+    /// The attributes set on the span; on a `tracing` span, after its
+    /// [`Self::shared_attributes`] and [`Self::inline_attributes`].
     pub attributes: Attributes,
+    /// Attributes shared with other spans (a `tracing` span's callsite and thread), kept by
+    /// reference; exported first. [`Self::all_attributes`] gives every attribute in order.
+    pub shared_attributes: SharedAttributes,
+    /// Small values kept inline (a `tracing` span's fields); exported after the shared ones.
+    pub inline_attributes: InlineAttributes,
     pub dropped_attributes_count: u32,
     pub events: Vec<Event>,
     pub dropped_events_count: u32,
@@ -41,13 +54,42 @@ pub struct SpanData {
 }
 
 impl SpanData {
+    /// Every attribute, in order: the shared ones, the inline ones, then the others.
+    pub fn all_attributes(&self) -> impl Iterator<Item = KeyValue> + '_ {
+        self.shared_attributes
+            .iter()
+            .chain(self.inline_attributes.iter())
+            .chain(self.attributes.iter().cloned())
+    }
+
+    /// How many attributes are held outside [`Self::attributes`].
+    #[inline]
+    fn held_attributes(&self) -> usize {
+        self.shared_attributes.len() + self.inline_attributes.len()
+    }
+
+    /// Copies the shared and inline attributes into [`Self::attributes`] (before the others),
+    /// for code that reads that list alone.
+    pub fn resolve_attributes(&mut self) {
+        if self.held_attributes() != 0 {
+            let shared = std::mem::take(&mut self.shared_attributes);
+            let held: Attributes = shared.iter().chain(self.inline_attributes.iter()).collect();
+            self.inline_attributes.clear();
+            self.attributes.insert_many(0, held);
+        }
+    }
+
     /// Frees a finished span: what dropping it does, minus the out-of-line drop calls for the
     /// lists most spans leave empty or inline (no events, no links, attributes inline). The SDK
     /// frees the spans it owns this way (the no-op processor, the OTLP exporter after encoding
     /// a batch).
     #[inline]
     pub fn free(mut self: Box<Self>) {
-        if self.events.capacity() != 0 || self.links.capacity() != 0 || self.attributes.spilled() {
+        if self.events.capacity() != 0
+            || self.links.capacity() != 0
+            || self.attributes.spilled()
+            || self.inline_attributes.spilled()
+        {
             return drop(self);
         }
         if !self.attributes.is_empty() {
@@ -65,6 +107,8 @@ impl SpanData {
             start_time: _,
             end_time: _,
             attributes: _,
+            shared_attributes: _,
+            inline_attributes: _,
             dropped_attributes_count: _,
             events: _,
             dropped_events_count: _,
@@ -113,11 +157,24 @@ pub struct Span {
 /// The key's bit in `Span::key_bits` (length and last byte: keys of one span usually differ
 /// in one or the other).
 #[inline]
-fn key_bit(key: &str) -> u64 {
+const fn key_bit(key: &str) -> u64 {
     let b = key.as_bytes();
-    let h = b.len().wrapping_mul(7) ^ usize::from(b.last().copied().unwrap_or(0));
+    let last = if b.is_empty() { 0 } else { b[b.len() - 1] };
+    let h = b.len().wrapping_mul(7) ^ last as usize;
     1u64 << (h & 63)
 }
+
+/// The bits of every key a [`SharedAttributes`] may hold.
+#[cfg(feature = "tracing")]
+const SHARED_KEY_BITS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < crate::shared::KEYS.len() {
+        bits |= key_bit(crate::shared::KEYS[i]);
+        i += 1;
+    }
+    bits
+};
 
 impl Span {
     /// A span that records nothing and carries `context` (how a non-sampled span, or a parent
@@ -173,6 +230,17 @@ impl Span {
         let bit = key_bit(key);
         let seen = self.key_bits & bit != 0;
         self.key_bits |= bit;
+        let max = core.limits.max_attributes_per_span as usize;
+        let held = r.held_attributes();
+        if held != 0
+            && ((seen
+                && (r.shared_attributes.contains_key(key)
+                    || r.inline_attributes.contains_key(key)))
+                || r.attributes.len() + held >= max)
+        {
+            // Replacing a held attribute, or at the limit: as if they had been set first.
+            r.resolve_attributes();
+        }
         if let Some(existing) = seen
             .then(|| {
                 r.attributes
@@ -182,11 +250,44 @@ impl Span {
             .flatten()
         {
             existing.value = kv.value;
-        } else if r.attributes.len() < core.limits.max_attributes_per_span as usize {
+        } else if r.attributes.len() < max {
             r.attributes.push(kv);
         } else {
             r.dropped_attributes_count = r.dropped_attributes_count.saturating_add(1);
         }
+    }
+
+    /// Gives the span attributes shared with other spans (the bridge's, on a new span, with
+    /// the provider's [`Core::shares_attributes`]); their keys count as set.
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn set_shared_attributes(&mut self, shared: SharedAttributes) {
+        if let Some(r) = self.recording.as_mut() {
+            debug_assert!(r.attributes.is_empty() && r.shared_attributes.is_empty());
+            r.shared_attributes = shared;
+            self.key_bits |= SHARED_KEY_BITS;
+        }
+    }
+
+    /// Keeps a `tracing` field's value inline, when it can be exported as if set last: no
+    /// other attribute set yet, a new key, under the count limit. `false`: not taken (set it
+    /// with [`Self::set_attribute`]).
+    #[cfg(feature = "tracing")]
+    #[inline]
+    pub(crate) fn push_inline(&mut self, key: &'static str, value: InlineValue) -> bool {
+        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+            return true;
+        };
+        let bit = key_bit(key);
+        if self.key_bits & bit != 0
+            || !r.attributes.is_empty()
+            || r.held_attributes() >= core.limits.max_attributes_per_span as usize
+        {
+            return false;
+        }
+        self.key_bits |= bit;
+        r.inline_attributes.push(key, value);
+        true
     }
 
     /// Adds an attribute whose key the caller knows is not set yet (the bridge's metadata

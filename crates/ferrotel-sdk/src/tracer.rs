@@ -21,10 +21,12 @@ use crate::clock;
 use crate::env;
 use crate::export::SpanExporter;
 use crate::ids;
+use crate::inline::InlineAttributes;
 use crate::limits::SpanLimits;
 use crate::processor::{SimpleSpanProcessor, SpanProcessor};
 use crate::resource::Resource;
 use crate::sampler::{Sampler, SamplingDecision, SamplingParameters};
+use crate::shared::SharedAttributes;
 use crate::span::{Attributes, Span, SpanData};
 
 /// The W3C Trace Context level 2 "random" flag: the trace id's low 56 bits are random.
@@ -38,6 +40,9 @@ pub(crate) struct Core {
     pub(crate) sampler: Sampler,
     pub(crate) limits: SpanLimits,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+    /// Whether the bridge may keep its metadata attributes as [`crate::SharedAttributes`].
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) shares_attributes: bool,
     pub(crate) resource: Resource,
     /// `OTEL_SDK_DISABLED`: every span is non-recording, nothing is exported.
     pub(crate) disabled: bool,
@@ -257,11 +262,19 @@ impl TracerProviderBuilder {
         for p in &mut processors {
             p.set_resource(&resource);
         }
+        let sampler = self.sampler.unwrap_or_else(|| Sampler::from_lookup(lookup));
+        let limits = self
+            .limits
+            .unwrap_or_else(|| SpanLimits::from_lookup(lookup));
+        // Shared attributes are exported as they are: only when no limit would cut one, and
+        // no sampler reads the attributes they would be missing from.
+        let shares_attributes = limits.max_attribute_value_length.is_none()
+            && limits.max_attributes_per_span as usize >= crate::shared::KEYS.len()
+            && !sampler.reads_attributes();
         let core: &'static Core = Box::leak(Box::new(Core {
-            sampler: self.sampler.unwrap_or_else(|| Sampler::from_lookup(lookup)),
-            limits: self
-                .limits
-                .unwrap_or_else(|| SpanLimits::from_lookup(lookup)),
+            sampler,
+            limits,
+            shares_attributes,
             processors,
             resource,
             disabled: self
@@ -407,6 +420,8 @@ fn new_span_data(
         addr_of_mut!((*p).start_time).write(start_time);
         addr_of_mut!((*p).end_time).write(SystemTime::UNIX_EPOCH);
         addr_of_mut!((*p).attributes).write(Attributes::new());
+        addr_of_mut!((*p).shared_attributes).write(SharedAttributes::default());
+        addr_of_mut!((*p).inline_attributes).write(InlineAttributes::default());
         addr_of_mut!((*p).dropped_attributes_count).write(0);
         addr_of_mut!((*p).events).write(Vec::new());
         addr_of_mut!((*p).dropped_events_count).write(0);
@@ -595,6 +610,12 @@ impl Tracer {
             links,
             events,
         )
+    }
+
+    /// Whether the bridge may give its spans [`crate::SharedAttributes`].
+    #[cfg(feature = "tracing")]
+    pub(crate) fn shares_attributes(&self) -> bool {
+        self.core.shares_attributes
     }
 
     /// A span for the `tracing` bridge: recording, with its start time, but no ids and no

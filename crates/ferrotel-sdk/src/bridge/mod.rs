@@ -34,17 +34,18 @@ use std::marker::PhantomData;
 use std::time::{Instant, SystemTime};
 
 use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry::{Context, KeyValue};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::LookupSpan;
 
-use store::Store;
+use store::{Boxed, Store};
 
 pub use ext::{OpenTelemetrySpanExt, SetParentError};
 
+use crate::shared::SharedAttributes;
 use crate::span::Span;
 use crate::tracer::{Tracer, with_parent};
 
@@ -70,6 +71,8 @@ struct Config {
 pub struct OpenTelemetryLayer<S> {
     tracer: Tracer,
     config: Config,
+    /// The provider's [`crate::tracer::Core::shares_attributes`].
+    shares_attributes: bool,
     /// Every recorded span's state, by id (see [`store`]).
     store: Store,
     with_state: WithState,
@@ -167,7 +170,7 @@ thread_local! {
     /// Context guards of the spans entered on this thread, innermost last.
     static GUARDS: RefCell<Vec<(Id, opentelemetry::ContextGuard)>> = const { RefCell::new(Vec::new()) };
     /// `thread.id` and `thread.name`, computed once per thread.
-    static THREAD: (i64, Option<StringValue>) = thread_attributes();
+    static THREAD: (i64, Option<&'static str>) = thread_attributes();
 }
 
 struct Inside(bool);
@@ -192,7 +195,7 @@ impl Drop for Inside {
     }
 }
 
-fn thread_attributes() -> (i64, Option<StringValue>) {
+fn thread_attributes() -> (i64, Option<&'static str>) {
     let current = std::thread::current();
     // `ThreadId::as_u64` is unstable: its `Debug` form is `ThreadId(N)`.
     let id = format!("{:?}", current.id());
@@ -201,7 +204,7 @@ fn thread_attributes() -> (i64, Option<StringValue>) {
         .trim_end_matches(')')
         .parse()
         .unwrap_or(0);
-    let name = current.name().map(|n| StringValue::from(intern(n)));
+    let name = current.name().map(intern);
     (id, name)
 }
 
@@ -219,7 +222,7 @@ fn intern(name: &str) -> &'static str {
 }
 
 /// Ends a span whose state left the store: busy/idle timings, the end time of its last exit.
-fn finish(mut state: SpanState) {
+fn finish(mut state: Boxed) {
     state.activate();
     let _inside = Inside::enter();
     if let Some(t) = state.timings.take() {
@@ -249,6 +252,7 @@ where
     /// activation on; level attribute and busy/idle timings off.
     pub fn new(tracer: Tracer) -> Self {
         OpenTelemetryLayer {
+            shares_attributes: tracer.shares_attributes(),
             tracer,
             config: Config {
                 location: true,
@@ -344,9 +348,26 @@ where
             .unwrap_or_else(Context::current)
     }
 
-    /// The attributes every span gets from its metadata and thread: the first ones set on a
-    /// new span, so pushed without looking for an earlier value of their key.
+    /// The attributes every span gets from its metadata and thread: kept by reference (see
+    /// [`SharedAttributes`]) where the provider allows, else the first ones set on a new span,
+    /// so pushed without looking for an earlier value of their key.
+    #[inline]
     fn span_attributes(&self, span: &mut Span, meta: &'static tracing::Metadata<'static>) {
+        let c = self.config;
+        if self.shares_attributes {
+            let thread = c.threads.then(|| THREAD.try_with(|t| *t).ok()).flatten();
+            span.set_shared_attributes(SharedAttributes::callsite(
+                meta,
+                thread,
+                [c.location, c.level, c.target],
+            ));
+            return;
+        }
+        self.push_span_attributes(span, meta);
+    }
+
+    #[inline(never)]
+    fn push_span_attributes(&self, span: &mut Span, meta: &'static tracing::Metadata<'static>) {
         let c = self.config;
         if c.location {
             if let Some(file) = meta.file() {
@@ -362,9 +383,9 @@ where
         if c.threads {
             let _ = THREAD.try_with(|(id, name)| {
                 span.push_new_attribute(KeyValue::new("thread.id", *id));
-                if let Some(name) = name {
+                if let Some(name) = *name {
                     // A `&'static str` (interned): a copy, no reference count.
-                    span.push_new_attribute(KeyValue::new("thread.name", name.clone()));
+                    span.push_new_attribute(KeyValue::new("thread.name", name));
                 }
             });
         }
@@ -392,7 +413,10 @@ where
         let mut span = self.tracer.pending_span(Cow::Borrowed(meta.name()), now());
         if span.is_recording() {
             self.span_attributes(&mut span, meta);
-            attrs.record(&mut visit::SpanFields { span: &mut span });
+            attrs.record(&mut visit::SpanFields {
+                span: &mut span,
+                inline: self.shares_attributes,
+            });
         }
         let timings = self.config.timings.then(|| {
             Box::new(Timings {
@@ -404,13 +428,13 @@ where
         });
         self.store.insert(
             id,
-            SpanState {
+            Boxed::new(SpanState {
                 span,
                 parent_cx,
                 cx: None,
                 last_exit: None,
                 timings,
-            },
+            }),
         );
     }
 
@@ -579,5 +603,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod shared_tests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,10 @@
 //! almost always fall in different shards, so there is no lock that every thread takes, and a
 //! freed entry's room is reused by the next span (no allocation per span once warm).
 //!
+//! A state is boxed once and stays in its box until the span closes (the map moves a pointer,
+//! not the ~180-byte state); a closed span's box is kept for the next span on the closing
+//! thread ([`Boxed`]), so a warm thread allocates nothing per span for it.
+//!
 //! A shard's lock is never held while code outside the bridge runs, except the SDK's own
 //! (sampler, processors), which runs under [`super::Inside`], where the layer ignores what
 //! `tracing` calls it for (see [`Store::close`] for the one exception it must not ignore).
@@ -13,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -46,7 +51,70 @@ impl Hasher for IdHasher {
     }
 }
 
-type Map = HashMap<u64, SpanState, BuildHasherDefault<IdHasher>>;
+type Map = HashMap<u64, Boxed, BuildHasherDefault<IdHasher>>;
+
+/// Spare boxes a thread keeps (spans closed on it, for spans it creates next): enough for the
+/// spans one thread nests, bounded for threads that close more spans than they create.
+const SPARE_BOXES: usize = 32;
+
+thread_local! {
+    static SPARE: RefCell<Vec<Box<MaybeUninit<SpanState>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A span's state in its box. Dropping it drops the state and keeps the box for the thread's
+/// next span.
+pub(crate) struct Boxed(ManuallyDrop<Box<SpanState>>);
+
+impl Boxed {
+    /// `state` boxed, in a spare box of this thread when it has one.
+    #[inline]
+    pub(crate) fn new(state: SpanState) -> Boxed {
+        let spare = SPARE
+            .try_with(|s| s.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten();
+        let b = spare.unwrap_or_else(Box::new_uninit);
+        Boxed(ManuallyDrop::new(Box::write(b, state)))
+    }
+}
+
+impl std::ops::Deref for Boxed {
+    type Target = SpanState;
+    #[inline]
+    fn deref(&self) -> &SpanState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Boxed {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut SpanState {
+        &mut self.0
+    }
+}
+
+impl Drop for Boxed {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is not used again (this is its drop).
+        let b = unsafe { ManuallyDrop::take(&mut self.0) };
+        let raw = Box::into_raw(b);
+        // SAFETY: `raw` holds an initialised state, dropped exactly once here; the allocation,
+        // now uninitialised, is re-owned as a `MaybeUninit` box of the same layout (which
+        // frees it if it is not kept).
+        let spare = unsafe {
+            std::ptr::drop_in_place(raw);
+            Box::from_raw(raw.cast::<MaybeUninit<SpanState>>())
+        };
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut()
+                && s.len() < SPARE_BOXES
+            {
+                s.push(spare);
+            }
+        });
+    }
+}
 
 #[repr(align(64))]
 struct Shard(Mutex<Map>);
@@ -85,7 +153,7 @@ impl Store {
     }
 
     #[inline]
-    pub(crate) fn insert(&self, id: &Id, state: SpanState) {
+    pub(crate) fn insert(&self, id: &Id, state: Boxed) {
         let old = self.lock(id.into_u64()).insert(id.into_u64(), state);
         // An id is reused only after its span closed (and left the store): nothing to drop
         // but, should a layer miss a close, the stale state, outside the lock.
@@ -105,7 +173,7 @@ impl Store {
     /// closed from inside the SDK or a `Debug` impl on this thread), it never waits: when the
     /// shard is taken the removal is deferred until this thread releases it.
     #[inline]
-    pub(crate) fn remove(&self, id: &Id) -> Option<SpanState> {
+    pub(crate) fn remove(&self, id: &Id) -> Option<Boxed> {
         let key = id.into_u64();
         let shard = self.shard(key);
         if !super::Inside::is_set() {
@@ -124,7 +192,7 @@ impl Store {
 
     /// Removes the spans whose close was deferred (see [`Store::remove`]); their states are
     /// returned to be ended outside any lock.
-    pub(crate) fn take_deferred(&self) -> Vec<SpanState> {
+    pub(crate) fn take_deferred(&self) -> Vec<Boxed> {
         let keys = DEFERRED
             .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
             .unwrap_or_default();

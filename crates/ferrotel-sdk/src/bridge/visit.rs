@@ -10,6 +10,7 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tracing::field::{Field, Visit};
 
+use crate::inline::{InlineStr, InlineValue};
 use crate::span::Span;
 
 const NAME: &str = "otel.name";
@@ -52,9 +53,19 @@ fn source_chain(err: &(dyn std::error::Error + 'static)) -> Vec<StringValue> {
 /// Records a span's fields (at creation or through `Span::record`) on the OTel span.
 pub(crate) struct SpanFields<'a> {
     pub(crate) span: &'a mut Span,
+    /// Whether small values may be kept inline (the provider's `shares_attributes`).
+    pub(crate) inline: bool,
 }
 
 impl SpanFields<'_> {
+    /// A plain value: inline when allowed and possible, else as an attribute.
+    #[inline]
+    fn value(&mut self, name: &'static str, value: InlineValue, or: impl FnOnce() -> Value) {
+        if !(self.inline && self.span.push_inline(name, value)) {
+            self.span.set_attribute(KeyValue::new(name, or()));
+        }
+    }
+
     /// The `otel.*` conventions and `error`; `false` when `name` is an ordinary field.
     #[inline]
     fn convention(&mut self, name: &str, value: &str) -> bool {
@@ -100,9 +111,14 @@ impl SpanFields<'_> {
     /// A field whose value is (or was formatted to) a string.
     #[inline]
     fn string(&mut self, name: &'static str, value: &str) {
-        if !self.convention(name, value) {
-            self.span
-                .set_attribute(KeyValue::new(name, value.to_owned()));
+        if self.convention(name, value) {
+            return;
+        }
+        match InlineStr::new(value) {
+            Some(s) => self.value(name, InlineValue::Str(s), || Value::from(value.to_owned())),
+            None => self
+                .span
+                .set_attribute(KeyValue::new(name, value.to_owned())),
         }
     }
 
@@ -136,11 +152,13 @@ fn u128_value(value: u128) -> Value {
 
 impl Visit for SpanFields<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.span.set_attribute(KeyValue::new(field.name(), value));
+        self.value(field.name(), InlineValue::Bool(value), || {
+            Value::Bool(value)
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.span.set_attribute(KeyValue::new(field.name(), value));
+        self.value(field.name(), InlineValue::I64(value), || Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -159,7 +177,7 @@ impl Visit for SpanFields<'_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.span.set_attribute(KeyValue::new(field.name(), value));
+        self.value(field.name(), InlineValue::F64(value), || Value::F64(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -190,7 +208,10 @@ enum Op {
 
 impl Recorded {
     pub(crate) fn apply(self, span: &mut Span) {
-        let mut fields = SpanFields { span };
+        let mut fields = SpanFields {
+            span,
+            inline: false,
+        };
         for (name, op) in self.ops {
             match op {
                 Op::Value(v) => fields.span.set_attribute(KeyValue::new(name, v)),

@@ -102,7 +102,13 @@ fn span(s: Box<SpanData>) -> pt::Span {
         kind: kind(&s.kind),
         start_time_unix_nano: nanos(s.start_time),
         end_time_unix_nano: nanos(s.end_time),
-        attributes: s.attributes.into_iter().map(owned_key_value).collect(),
+        attributes: s
+            .shared_attributes
+            .iter()
+            .chain(s.inline_attributes.iter())
+            .chain(s.attributes)
+            .map(owned_key_value)
+            .collect(),
         dropped_attributes_count: s.dropped_attributes_count,
         events: s
             .events
@@ -193,6 +199,7 @@ pub mod proto {
     use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 
     use super::{HAS_IS_REMOTE, IS_REMOTE, nanos};
+    use crate::inline::InlineValue;
     use crate::resource::Resource;
     use crate::span::SpanData;
 
@@ -308,12 +315,14 @@ pub mod proto {
     }
 
     fn key_values<'a>(out: &mut Vec<u8>, field: u32, kvs: impl IntoIterator<Item = &'a KeyValue>) {
-        for kv in kvs {
-            message(out, field, 1, |out| {
-                bytes_opt(out, 1, kv.key.as_str().as_bytes());
-                message(out, 2, 1, |out| any_value(out, &kv.value));
-            });
-        }
+        kvs.into_iter().for_each(|kv| key_value(out, field, kv));
+    }
+
+    fn key_value(out: &mut Vec<u8>, field: u32, kv: &KeyValue) {
+        message(out, field, 1, |out| {
+            bytes_opt(out, 1, kv.key.as_str().as_bytes());
+            message(out, 2, 1, |out| any_value(out, &kv.value));
+        });
     }
 
     /// A `Resource` message's body, encoded once per exporter.
@@ -344,6 +353,19 @@ pub mod proto {
         uint_opt(out, 6, super::kind(&s.kind) as u64);
         fixed64(out, 7, time(s.start_time));
         fixed64(out, 8, time(s.end_time));
+        s.shared_attributes
+            .iter()
+            .for_each(|kv| key_value(out, 9, &kv));
+        for (k, v) in s.inline_attributes.entries() {
+            message(out, 9, 1, |out| {
+                bytes_opt(out, 1, k.as_bytes());
+                message(out, 2, 1, |out| match v {
+                    // Borrowed: no `Value` (and no string copy) to build.
+                    InlineValue::Str(st) => bytes(out, 1, st.as_str().as_bytes()),
+                    v => any_value(out, &v.to_value()),
+                });
+            });
+        }
         key_values(out, 9, s.attributes.iter());
         uint_opt(out, 10, u64::from(s.dropped_attributes_count));
         for e in &s.events {
@@ -514,6 +536,8 @@ mod tests {
             start_time: t0,
             end_time: t0 + Duration::from_micros(n),
             attributes,
+            shared_attributes: Default::default(),
+            inline_attributes: Default::default(),
             dropped_attributes_count: n as u32,
             events: (0..n % 3)
                 .map(|i| {

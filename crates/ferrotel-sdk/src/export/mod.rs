@@ -19,6 +19,24 @@ pub trait SpanExporter: Send + 'static {
     fn set_resource(&mut self, _resource: &Resource) {}
     /// Releases connections; later exports fail.
     fn shutdown(&mut self) {}
+    /// Whether [`Self::export`] reads [`SpanData::shared_attributes`] and
+    /// [`SpanData::inline_attributes`] itself (via [`SpanData::all_attributes`]). Exporters that
+    /// do not say so get one plain `attributes` list: the SDK's processors call
+    /// [`SpanData::resolve_attributes`] before handing them a batch, so an exporter written
+    /// against `attributes` alone never misses a `tracing` span's fields.
+    fn reads_held_attributes(&self) -> bool {
+        false
+    }
+}
+
+/// Gives exporters that read `attributes` alone one plain list (see
+/// [`SpanExporter::reads_held_attributes`]).
+pub(crate) fn prepare_batch(exporter: &dyn SpanExporter, batch: &mut [Box<SpanData>]) {
+    if !exporter.reads_held_attributes() {
+        for s in batch.iter_mut() {
+            s.resolve_attributes();
+        }
+    }
 }
 
 /// Keeps exported spans in memory (tests and examples).
@@ -32,7 +50,7 @@ impl InMemoryExporter {
         InMemoryExporter::default()
     }
 
-    /// The spans exported so far.
+    /// The spans exported so far, each with one plain `attributes` list.
     pub fn spans(&self) -> Vec<SpanData> {
         self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

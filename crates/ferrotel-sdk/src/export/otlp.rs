@@ -297,6 +297,11 @@ fn jitter(d: Duration) -> Duration {
 }
 
 impl SpanExporter for OtlpSpanExporter {
+    // The encoder writes the held attributes straight from where they are.
+    fn reads_held_attributes(&self) -> bool {
+        true
+    }
+
     fn export(&mut self, batch: Vec<Box<SpanData>>, deadline: Instant) -> Result<(), SdkError> {
         if batch.is_empty() {
             return Ok(());

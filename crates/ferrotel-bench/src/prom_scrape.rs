@@ -313,10 +313,12 @@ pub fn run(
     }
     let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("ferrotel.yaml");
+    // body_size_limit: Prometheus reads bodies of any size; ferrotel's default cap (64 MiB)
+    // would refuse the ~76 MB body of `--series 1000000`.
     std::fs::write(
         &cfg,
         format!(
-            "receivers:\n  prometheus:\n    config:\n      scrape_configs:\n        - job_name: bench\n          scrape_interval: 5s\n          scrape_timeout: 5s\n          static_configs:\n            - targets: ['{addr}']\nexporters:\n  debug:\n    verbosity: basic\nservice:\n  telemetry:\n    metrics:\n      level: none\n  pipelines:\n    metrics:\n      receivers: [prometheus]\n      exporters: [debug]\n"
+            "receivers:\n  prometheus:\n    config:\n      scrape_configs:\n        - job_name: bench\n          scrape_interval: 5s\n          scrape_timeout: 5s\n          body_size_limit: 1GiB\n          static_configs:\n            - targets: ['{addr}']\nexporters:\n  debug:\n    verbosity: basic\nservice:\n  telemetry:\n    metrics:\n      level: none\n  pipelines:\n    metrics:\n      receivers: [prometheus]\n      exporters: [debug]\n"
         ),
     )?;
     let prom_cfg = dir.path().join("prometheus.yml");

@@ -28,7 +28,7 @@ fn scrape(body: &str, target: &TargetContext, tracker: &mut SeriesTracker, n: us
     let scraped =
         convert_body(body.as_bytes(), Format::Text, target, tracker, ms).expect("convert");
     scraped
-        .into_payload(Vec::new(), Resource::default())
+        .into_payload(Vec::new(), Resource::default(), None)
         .items()
 }
 

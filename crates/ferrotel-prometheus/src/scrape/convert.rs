@@ -243,9 +243,14 @@ pub(super) fn ms_to_ns(ms: i64) -> u64 {
     u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
 }
 
+/// Seconds (a `_created` value) → ns. Whole seconds and the fraction apart: `s * 1e9` in one
+/// f64 rounds `1600000000.25` to `...249999872`.
 pub(super) fn secs_to_ns(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
-        (s * 1e9) as u64
+        let whole = s.trunc();
+        (whole as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(((s - whole) * 1e9).round() as u64)
     } else {
         0
     }
@@ -420,10 +425,16 @@ pub fn convert_reference(
                 Entry::Vacant(e) => {
                     let attrs = match labels_view {
                         Some(ls) => point_attrs(ls, target, &skip_attr),
+                        // job/instance are the resource's; one that is not the target's
+                        // (honored, or relabeled) stays for the scraper to give the series a
+                        // resource of its own (`resources::split_by_job_instance`).
                         None => scratch
                             .iter()
-                            .filter(|(k, _)| {
-                                !skip_attr(k) && !matches!(*k, "__name__" | "job" | "instance")
+                            .filter(|(k, v)| {
+                                !skip_attr(k)
+                                    && *k != "__name__"
+                                    && !(matches!(*k, "job" | "instance")
+                                        && target.labels.get(k) == Some(*v))
                             })
                             .map(|(k, v)| kv(k, v))
                             .collect(),

@@ -158,7 +158,7 @@ fn normalized(p: Payload) -> Vec<ScopeMetrics> {
 }
 
 fn payload(s: Scraped) -> Payload {
-    s.into_payload(Vec::new(), Resource::default())
+    s.into_payload(Vec::new(), Resource::default(), None)
 }
 
 fn same(a: Scraped, b: Converted) -> Result<(), TestCaseError> {

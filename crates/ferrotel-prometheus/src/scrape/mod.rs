@@ -6,6 +6,7 @@
 //! - `relabel`: Prometheus relabeling;
 //! - `target`: static/file_sd groups → targets;
 //! - `convert`: samples → OTLP with start-time, reset and staleness tracking;
+//! - `resources`: job/instance → resource attributes, a resource per job/instance pair;
 //! - `fast`: its fast path, encoding OTLP bytes from a per-target cache keyed by the series text;
 //! - `scraper`: the HTTP client, scrape loops and per-job discovery.
 
@@ -15,7 +16,10 @@ mod fast;
 #[cfg(test)]
 mod fast_tests;
 pub mod parse;
+#[cfg(test)]
+mod receiver_tests;
 pub mod relabel;
+mod resources;
 pub mod scraper;
 pub mod target;
 #[cfg(test)]

@@ -31,6 +31,8 @@ use super::convert::{Converted, ScopeKey, SeriesTracker, TargetContext, convert,
 use super::fast::{FastScrape, encode_scrape};
 use super::parse::{ACCEPT, Format, parse, parse_with};
 use super::relabel::Rule;
+pub(crate) use super::resources::resource_attrs;
+use super::resources::split_by_job_instance;
 use super::target::{JobDefaults, Target, build_targets, expand_glob, read_file_sd};
 
 /// The scope of every metric the receiver produces. The Go receiver's import path, so
@@ -54,6 +56,20 @@ pub struct Job {
     pub sample_limit: u64,
     pub metric_relabel: Vec<Rule>,
     pub next: ConsumerRef,
+}
+
+impl Job {
+    /// What the conversion needs of one of this job's targets.
+    pub(crate) fn target_context(&self, target: &Target) -> TargetContext {
+        TargetContext {
+            labels: target.labels.clone(),
+            honor_labels: self.honor_labels,
+            honor_timestamps: self.honor_timestamps,
+            trim_metric_suffixes: self.trim_metric_suffixes,
+            sample_limit: self.sample_limit,
+            metric_relabel: self.metric_relabel.clone(),
+        }
+    }
 }
 
 /// How requests authenticate; files are read per scrape so rotated secrets are picked up.
@@ -249,14 +265,7 @@ async fn scrape_loop(
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let interval = job.defaults.interval;
-    let ctx = TargetContext {
-        labels: target.labels.clone(),
-        honor_labels: job.honor_labels,
-        honor_timestamps: job.honor_timestamps,
-        trim_metric_suffixes: job.trim_metric_suffixes,
-        sample_limit: job.sample_limit,
-        metric_relabel: job.metric_relabel.clone(),
-    };
+    let ctx = job.target_context(&target);
     let resource = resource_attrs(&target);
     let mut tracker = SeriesTracker::default();
     // The last scrape's resource (with target_info), for the staleness markers at the end.
@@ -275,12 +284,14 @@ async fn scrape_loop(
                     let (mut metrics, scoped) = tracker.all_stale(now_ns);
                     metrics.extend(report_metrics(&target, None, now_ns));
                     let resource = last_resource.take().unwrap_or_default();
-                    send(&job, &target, request(resource, metrics, scoped)).await;
+                    let mut req = request(resource, metrics, scoped);
+                    split_by_job_instance(&mut req, &target);
+                    send(&job, &target, req).await;
                 }
                 return;
             }
         }
-        let (payload, res) = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
+        let (payload, res, _) = scrape_once(&job, &target, &ctx, &resource, &mut tracker).await;
         last_resource = Some(res);
         send_payload(&job, &target, payload).await;
     }
@@ -381,29 +392,6 @@ fn request(
             schema_url: String::new(),
         }],
     }
-}
-
-/// `job`/`instance` → the resource attributes the specification lists.
-fn resource_attrs(t: &Target) -> Vec<KeyValue> {
-    let mut attrs = Vec::new();
-    if let Some(job) = t.labels.get("job") {
-        attrs.push(kv("service.name", job));
-    }
-    if let Some(instance) = t.labels.get("instance") {
-        attrs.push(kv("service.instance.id", instance));
-        let (host, port) = match instance.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() => {
-                (h.trim_start_matches('[').trim_end_matches(']'), Some(p))
-            }
-            _ => (instance, None),
-        };
-        attrs.push(kv("server.address", host));
-        if let Some(p) = port {
-            attrs.push(kv("server.port", p));
-        }
-    }
-    attrs.push(kv("url.scheme", t.scheme.as_str()));
-    attrs
 }
 
 /// What a fetch returned.
@@ -531,18 +519,38 @@ impl Scraped {
     }
 
     /// The payload of these metrics plus `extra` (the receiver's own) under `resource`.
-    pub fn into_payload(self, extra: Vec<Metric>, resource: Resource) -> Payload {
-        match self {
+    /// `own_pairs`: the target whose series may carry a job/instance of their own
+    /// (`honor_labels`, metric relabeling); those go to resources of their own.
+    pub fn into_payload(
+        self,
+        extra: Vec<Metric>,
+        resource: Resource,
+        own_pairs: Option<&Target>,
+    ) -> Payload {
+        let mut req = match self {
             Scraped::Encoded(f) => {
                 let items = f.points + extra.iter().map(metric_point_count).sum::<usize>();
                 let bytes = f.finish(&extra, &resource, &receiver_scope());
-                Payload::from_encoded(ferrotel_pdata::Signal::Metrics, bytes, items)
+                let payload = Payload::from_encoded(ferrotel_pdata::Signal::Metrics, bytes, items);
+                if own_pairs.is_none() {
+                    return payload;
+                }
+                // Splitting needs the structs: decoded only for such targets. The fast path's
+                // own bytes decode; were they not to, they go on as they are.
+                match payload.to_request() {
+                    Ok(Request::Metrics(req)) => req,
+                    _ => return payload,
+                }
             }
             Scraped::Decoded(mut c) => {
                 c.metrics.extend(extra);
-                Payload::from_request(Request::Metrics(request(resource, c.metrics, c.scoped)))
+                request(resource, c.metrics, c.scoped)
             }
+        };
+        if let Some(t) = own_pairs {
+            split_by_job_instance(&mut req, t);
         }
+        Payload::from_request(Request::Metrics(req))
     }
 }
 
@@ -572,14 +580,15 @@ pub fn convert_body(
 
 /// One scrape: fetch, parse, convert, plus `up` and the `scrape_*` metrics. A failure gives
 /// `up` 0, staleness points for everything the target exposed before, and a log line naming
-/// the target (and the line, for a parse error). Returns the payload and its resource.
+/// the target (and the line, for a parse error). Returns the payload, its resource and the
+/// error of a failed scrape.
 pub(crate) async fn scrape_once(
     job: &Job,
     target: &Target,
     ctx: &TargetContext,
     resource: &[KeyValue],
     tracker: &mut SeriesTracker,
-) -> (Payload, Resource) {
+) -> (Payload, Resource, Option<String>) {
     let started = Instant::now();
     let scrape_ms = now_ms();
     let fetched = tokio::time::timeout(job.defaults.timeout, fetch(job, target))
@@ -592,8 +601,8 @@ pub(crate) async fn scrape_once(
         });
     let result = fetched.and_then(|f| convert_body(&f.body, f.format, ctx, tracker, scrape_ms));
     let now_ns = (scrape_ms.max(0) as u64).saturating_mul(1_000_000);
-    let (scraped, up) = match result {
-        Ok(s) => (s, 1.0),
+    let (scraped, up, error) = match result {
+        Ok(s) => (s, 1.0, None),
         Err(e) => {
             tracing::warn!(job = %job.defaults.job_name, target = %target.url, "scrape failed: {e}");
             let (metrics, scoped) = tracker.all_stale(now_ns);
@@ -602,7 +611,7 @@ pub(crate) async fn scrape_once(
                 scoped,
                 ..Default::default()
             };
-            (Scraped::Decoded(c), 0.0)
+            (Scraped::Decoded(c), 0.0, Some(e))
         }
     };
     let ([scraped_n, post, added], res_attrs) = scraped.counts();
@@ -622,5 +631,7 @@ pub(crate) async fn scrape_once(
         attributes,
         ..Default::default()
     };
-    (scraped.into_payload(report, resource.clone()), resource)
+    let own_pairs = (ctx.honor_labels || !ctx.metric_relabel.is_empty()).then_some(target);
+    let payload = scraped.into_payload(report, resource.clone(), own_pairs);
+    (payload, resource, error)
 }

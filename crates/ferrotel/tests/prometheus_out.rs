@@ -478,3 +478,119 @@ remote_write:
         },
     );
 }
+
+/// The remote-write exporter's client settings against a Prometheus that serves https and
+/// demands basic auth (`--web.config.file`): credentials from the `basicauth` extension or
+/// from `headers`, the server verified with `tls::ca_file`, are accepted and queryable; no
+/// credentials (401) and no trusted CA (TLS failure) are send failures. A bearer token from
+/// `bearertokenauth` and custom `headers` are checked at a recording endpoint.
+#[test]
+fn remote_write_auth_tls_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    let (otlp, own, prom) = (free_port(), free_port(), free_port());
+    let (recorder, heads) = header_recorder();
+    let p = Prometheus::start_secured(
+        dir.path(),
+        "global:\n  scrape_interval: 15s\n",
+        prom,
+        (&ca, &cert, &key),
+    );
+    let ca = ca.display();
+    let url = format!("https://127.0.0.1:{prom}/api/v1/write");
+    let collector = Collector::start(
+        "rw-auth",
+        dir.path(),
+        &format!(
+            r#"
+extensions:
+  basicauth/client:
+    client_auth: {{username: {WEB_USER}, password: {WEB_PASSWORD}}}
+  bearertokenauth/client:
+    token: s3cr3t-token
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp}
+exporters:
+  prometheusremotewrite/extension:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    auth: {{authenticator: basicauth/client}}
+    external_labels: {{via: extension}}
+  prometheusremotewrite/headers:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    # base64("writer:ferrotel-pw")
+    headers: {{Authorization: "Basic d3JpdGVyOmZlcnJvdGVsLXB3"}}
+    external_labels: {{via: headers}}
+  prometheusremotewrite/anonymous:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    external_labels: {{via: anonymous}}
+    retry_on_failure: {{enabled: false}}
+  prometheusremotewrite/untrusted:
+    endpoint: {url}
+    auth: {{authenticator: basicauth/client}}
+    external_labels: {{via: untrusted}}
+    retry_on_failure: {{enabled: false}}
+  prometheusremotewrite/bearer:
+    endpoint: http://127.0.0.1:{recorder}/api/v1/write
+    auth: {{authenticator: bearertokenauth/client}}
+    headers: {{X-Scope-OrgID: tenant-1}}
+service:
+  extensions: [basicauth/client, bearertokenauth/client]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{own}
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheusremotewrite/extension, prometheusremotewrite/headers,
+                  prometheusremotewrite/anonymous, prometheusremotewrite/untrusted,
+                  prometheusremotewrite/bearer]
+"#
+        ),
+        Some(own),
+    );
+    let body = otlp_metrics(now_ns()).encode_to_vec();
+    assert_eq!(post_otlp(otlp, "/v1/metrics", &body).unwrap(), 200);
+    for via in ["extension", "headers"] {
+        assert_eq!(
+            p.value(&format!(r#"test_temperature_celsius{{via="{via}"}}"#)),
+            21.5,
+            "{via}"
+        );
+    }
+    let failed = |exporter: &str| {
+        collector.metric(
+            "otelcol_exporter_send_failed_metric_points_total",
+            &[("exporter", exporter)],
+        )
+    };
+    wait_for(Duration::from_secs(30), "the two refused exporters to fail", || {
+        failed("prometheusremotewrite/anonymous") > 0.0
+            && failed("prometheusremotewrite/untrusted") > 0.0
+    });
+    assert!(
+        p.query(r#"{via=~"anonymous|untrusted"}"#, None).is_empty(),
+        "nothing got in without credentials or trust"
+    );
+    let log = collector.log();
+    assert!(log.contains("401"), "the 401 is logged: {log}");
+    assert_eq!(failed("prometheusremotewrite/extension"), 0.0);
+    // Bearer token and custom headers, with the protocol's own headers beside them.
+    wait_for(Duration::from_secs(30), "a request at the recorder", || {
+        !heads.lock().unwrap().is_empty()
+    });
+    let head = heads.lock().unwrap()[0].clone();
+    for h in [
+        "authorization: Bearer s3cr3t-token\r\n",
+        "x-scope-orgid: tenant-1\r\n",
+        "content-encoding: snappy\r\n",
+        "x-prometheus-remote-write-version: 0.1.0\r\n",
+    ] {
+        assert!(head.contains(h), "{h:?} in {head}");
+    }
+}

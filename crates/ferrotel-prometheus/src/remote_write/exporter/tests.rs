@@ -319,6 +319,18 @@ fn config_defaults_and_validation() {
     assert!(c.validate().unwrap_err().to_string().contains("wal"));
     let c: RemoteWriteExporterConfig = serde_json::from_str(r#"{"endpoint": "p:9090"}"#).unwrap();
     assert!(c.validate().is_err());
+    let c: RemoteWriteExporterConfig = serde_json::from_str(
+        r#"{"endpoint": "http://p/api/v1/write", "protobuf_message": "io.prometheus.write.v2.Request"}"#,
+    )
+    .unwrap();
+    assert!(c.validate().unwrap_err().to_string().contains("1.0"));
+    // Go keys accepted without effect.
+    let c: RemoteWriteExporterConfig = serde_json::from_str(
+        r#"{"endpoint": "http://p/api/v1/write", "send_metadata": true,
+            "export_created_metric": {"enabled": true}, "max_batch_request_parallelism": 4}"#,
+    )
+    .unwrap();
+    assert!(c.validate().is_ok());
 }
 
 fn build(json: &str) -> Arc<dyn Exporter> {

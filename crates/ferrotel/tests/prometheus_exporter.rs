@@ -14,7 +14,8 @@ use prometheus_support::*;
 use prost::Message;
 use serde_json::Value;
 
-const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+const OPENMETRICS: &str =
+    "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
 
 /// One collector, one exporter per setting under test (`const_labels: {exporter: …}` keeps
 /// their series apart in the one Prometheus that scrapes four of them):
@@ -79,12 +80,13 @@ service:
     // Ten seconds old, so a sent timestamp is told from a scrape's.
     let t = now_ns() - 10_000_000_000;
     let mut req = otlp_metrics(t);
-    req.resource_metrics[0].scope_metrics[0].metrics[0].data.as_mut().map(|d| match d {
-        ferrotel_pdata::proto::metrics::v1::metric::Data::Sum(s) => {
+    // `http.method` rather than `method`: a label name the strategies treat differently.
+    match &mut req.resource_metrics[0].scope_metrics[0].metrics[0].data {
+        Some(ferrotel_pdata::proto::metrics::v1::metric::Data::Sum(s)) => {
             s.data_points[0].attributes = vec![kv("http.method", "GET")]
         }
         _ => unreachable!("otlp_metrics starts with the counter"),
-    });
+    }
     let sent = Instant::now();
     assert_eq!(
         post_otlp(otlp, "/v1/metrics", &req.encode_to_vec()).unwrap(),
@@ -99,13 +101,18 @@ service:
     assert!(body.contains("test_temperature_celsius{"), "{body}");
     // enable_open_metrics off: OpenMetrics asked for, the text format served.
     let (_, ct, body) = scrape(e, OPENMETRICS);
-    assert!(ct.starts_with("text/plain; version=0.0.4") && !body.contains("# EOF"), "{ct}");
+    assert!(
+        ct.starts_with("text/plain; version=0.0.4") && !body.contains("# EOF"),
+        "{ct}"
+    );
     // enable_open_metrics on: `# UNIT`, `# EOF`, timestamps in seconds (send_timestamps).
     let (_, ct, body) = scrape(a, OPENMETRICS);
     assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
     assert!(body.ends_with("# EOF\n"), "{body}");
     assert!(
-        body.contains("# TYPE app_test_latency_seconds histogram\n# UNIT app_test_latency_seconds seconds\n"),
+        body.contains(
+            "# TYPE app_test_latency_seconds histogram\n# UNIT app_test_latency_seconds seconds\n"
+        ),
         "{body}"
     );
     let t_ms = t / 1_000_000;
@@ -148,12 +155,19 @@ scrape_configs:
         r#"{sel},exporter="a",env="prod",host_name="h1",service_name="svc",service_instance_id="inst1""#
     );
     assert_eq!(
-        p.value(&format!(r#"app_test_requests_total{{{a_sel},http_method="GET"}}"#)),
+        p.value(&format!(
+            r#"app_test_requests_total{{{a_sel},http_method="GET"}}"#
+        )),
         42.0
     );
-    assert_eq!(p.value(&format!("app_test_temperature_celsius{{{a_sel}}}")), 21.5);
     assert_eq!(
-        p.value(&format!(r#"app_test_latency_seconds_bucket{{{a_sel},le="1"}}"#)),
+        p.value(&format!("app_test_temperature_celsius{{{a_sel}}}")),
+        21.5
+    );
+    assert_eq!(
+        p.value(&format!(
+            r#"app_test_latency_seconds_bucket{{{a_sel},le="1"}}"#
+        )),
         3.0
     );
     assert_eq!(
@@ -162,28 +176,48 @@ scrape_configs:
     );
     // send_timestamps: Prometheus stored the point's own time; b's is the scrape's.
     let stored = p.value(r#"timestamp(app_test_temperature_celsius{exporter="a"})"#);
-    assert!((stored - t_ms as f64 / 1000.0).abs() < 1e-3, "{stored} vs {t_ms} ms");
+    assert!(
+        (stored - t_ms as f64 / 1000.0).abs() < 1e-3,
+        "{stored} vs {t_ms} ms"
+    );
     let scraped = p.value(r#"timestamp(test_temperature_celsius{exporter="b"})"#);
-    assert!(scraped > t_ms as f64 / 1000.0 + 5.0, "{scraped} vs {t_ms} ms");
+    assert!(
+        scraped > t_ms as f64 / 1000.0 + 5.0,
+        "{scraped} vs {t_ms} ms"
+    );
     // b: NoUTF8EscapingWithSuffixes, read by a scraper without UTF-8: escaped names, suffixes.
     assert_eq!(
-        p.value(&format!(r#"test_requests_total{{{sel},exporter="b",http_method="GET",host_name="h1"}}"#)),
+        p.value(&format!(
+            r#"test_requests_total{{{sel},exporter="b",http_method="GET",host_name="h1"}}"#
+        )),
         42.0
     );
     // c: NoTranslation: no suffixes at all; d: escaped, no suffixes.
     for x in ["c", "d"] {
         assert_eq!(
-            p.value(&format!(r#"test_requests{{{sel},exporter="{x}",http_method="GET"}}"#)),
+            p.value(&format!(
+                r#"test_requests{{{sel},exporter="{x}",http_method="GET"}}"#
+            )),
             42.0
         );
-        assert_eq!(p.value(&format!(r#"test_temperature{{{sel},exporter="{x}"}}"#)), 21.5);
         assert_eq!(
-            p.value(&format!(r#"test_latency_bucket{{{sel},exporter="{x}",le="+Inf"}}"#)),
+            p.value(&format!(r#"test_temperature{{{sel},exporter="{x}"}}"#)),
+            21.5
+        );
+        assert_eq!(
+            p.value(&format!(
+                r#"test_latency_bucket{{{sel},exporter="{x}",le="+Inf"}}"#
+            )),
             6.0
         );
         assert!(
-            p.query(&format!(r#"{{__name__=~"test_requests_total|test_temperature_celsius",exporter="{x}"}}"#), None)
-                .is_empty()
+            p.query(
+                &format!(
+                    r#"{{__name__=~"test_requests_total|test_temperature_celsius",exporter="{x}"}}"#
+                ),
+                None
+            )
+            .is_empty()
         );
     }
     for job in ["a", "b", "c", "d"] {
@@ -195,10 +229,19 @@ scrape_configs:
 
     // metric_expiration: gone from e once 3 s passed without an update, still on a (5 m).
     wait_for(Duration::from_secs(20), "e to expire its series", || {
-        !scrape(e, "text/plain").2.contains("test_temperature_celsius{")
+        !scrape(e, "text/plain")
+            .2
+            .contains("test_temperature_celsius{")
     });
-    assert!(sent.elapsed() >= Duration::from_millis(2900), "expired early");
-    assert!(scrape(a, "text/plain").2.contains("app_test_temperature_celsius{"));
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2900),
+        "expired early"
+    );
+    assert!(
+        scrape(a, "text/plain")
+            .2
+            .contains("app_test_temperature_celsius{")
+    );
 }
 
 /// The unit Prometheus holds for `metric` of job `job` (`/api/v1/targets/metadata`).
@@ -208,18 +251,22 @@ fn unit(p: &Prometheus, job: &str, metric: &str) -> String {
         urlencode(&format!(r#"{{job="{job}"}}"#))
     );
     let mut got = String::new();
-    wait_for(Duration::from_secs(20), &format!("metadata of {metric}"), || {
-        let Some((200, body)) = p.api(&path) else {
-            return false;
-        };
-        let v: Value = serde_json::from_str(&body).unwrap();
-        match v["data"].as_array().and_then(|a| a.first()) {
-            Some(m) => {
-                got = m["unit"].as_str().unwrap_or_default().to_owned();
-                true
+    wait_for(
+        Duration::from_secs(20),
+        &format!("metadata of {metric}"),
+        || {
+            let Some((200, body)) = p.api(&path) else {
+                return false;
+            };
+            let v: Value = serde_json::from_str(&body).unwrap();
+            match v["data"].as_array().and_then(|a| a.first()) {
+                Some(m) => {
+                    got = m["unit"].as_str().unwrap_or_default().to_owned();
+                    true
+                }
+                None => false,
             }
-            None => false,
-        }
-    });
+        },
+    );
     got
 }

@@ -569,10 +569,14 @@ service:
             &[("exporter", exporter)],
         )
     };
-    wait_for(Duration::from_secs(30), "the two refused exporters to fail", || {
-        failed("prometheusremotewrite/anonymous") > 0.0
-            && failed("prometheusremotewrite/untrusted") > 0.0
-    });
+    wait_for(
+        Duration::from_secs(30),
+        "the two refused exporters to fail",
+        || {
+            failed("prometheusremotewrite/anonymous") > 0.0
+                && failed("prometheusremotewrite/untrusted") > 0.0
+        },
+    );
     assert!(
         p.query(r#"{via=~"anonymous|untrusted"}"#, None).is_empty(),
         "nothing got in without credentials or trust"

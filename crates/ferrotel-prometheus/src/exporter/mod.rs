@@ -135,7 +135,13 @@ impl PrometheusExporter {
         Serving {
             open_metrics: self.config.enable_open_metrics,
             timestamps: self.config.send_timestamps,
-            strategy: self.state.lock().unwrap_or_else(|e| e.into_inner()).settings.namer.strategy,
+            strategy: self
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .settings
+                .namer
+                .strategy,
         }
     }
 }

@@ -350,9 +350,11 @@ fn utf8_names_escaped_unless_the_scraper_takes_them() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
     assert!(
-        text.lines()
-            .filter(|l| !l.starts_with("# HELP"))
-            .all(|l| !l.split(' ').next().unwrap().contains('.')),
+        text.lines().filter(|l| !l.starts_with("# HELP")).all(|l| !l
+            .split(' ')
+            .next()
+            .unwrap()
+            .contains('.')),
         "{text}"
     );
     let accept = "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,*/*;q=0.1";
@@ -368,7 +370,8 @@ fn utf8_names_escaped_unless_the_scraper_takes_them() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
     // OpenMetrics: the counter family without `_total`, its sample with it, inside the quotes.
-    let (ct, body) = e.scrape_for("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8");
+    let (ct, body) =
+        e.scrape_for("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8");
     let om = String::from_utf8(body).unwrap();
     assert_eq!(ct, render::OPENMETRICS_UTF8_CONTENT_TYPE);
     assert!(
@@ -379,11 +382,23 @@ fn utf8_names_escaped_unless_the_scraper_takes_them() {
     let plain = exporter(r#"{"without_scope_info": true}"#);
     plain.ingest(&request(
         resource(),
-        vec![metric("http.requests", "", sum(vec![number(vec![kv("http.method", "GET")], 5.0, T0)], 2, true))],
+        vec![metric(
+            "http.requests",
+            "",
+            sum(
+                vec![number(vec![kv("http.method", "GET")], 5.0, T0)],
+                2,
+                true,
+            ),
+        )],
     ));
     let (ct, body) = plain.scrape_for(accept);
     assert_eq!(ct, render::TEXT_CONTENT_TYPE);
-    assert!(String::from_utf8(body).unwrap().contains("http_requests_total{http_method=\"GET\""));
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("http_requests_total{http_method=\"GET\"")
+    );
 }
 
 #[test]
@@ -401,7 +416,9 @@ fn no_translation_keeps_names_and_escapes_them_for_old_scrapers() {
     ));
     let text = e.scrape(false);
     assert!(
-        text.contains("http_server_duration_bucket{instance=\"i1\",job=\"api\",url_path=\"/\",le=\"1\"} 1\n"),
+        text.contains(
+            "http_server_duration_bucket{instance=\"i1\",job=\"api\",url_path=\"/\",le=\"1\"} 1\n"
+        ),
         "{text}"
     );
     let (_, body) = e.scrape_for("text/plain;version=1.0.0;escaping=allow-utf-8");
@@ -413,7 +430,8 @@ fn no_translation_keeps_names_and_escapes_them_for_old_scrapers() {
     // Protobuf: the same choice.
     let pb = e.scrape_protobuf();
     assert!(
-        !pb.windows(4).any(|w| w == b"http.") && pb.windows(20).any(|w| w == b"http_server_duration"),
+        !pb.windows(4).any(|w| w == b"http.")
+            && pb.windows(20).any(|w| w == b"http_server_duration"),
         "protobuf names escaped"
     );
 }

@@ -204,7 +204,8 @@ pub fn get_accept(addr: SocketAddr, path: &str, accept: &str) -> Option<(u16, St
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type").then(|| v.trim().to_owned())
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_owned())
         })
         .unwrap_or_default();
     Some((status, content_type, body.to_owned()))
@@ -226,7 +227,6 @@ pub fn now_ns() -> u64 {
         .unwrap()
         .as_nanos() as u64
 }
-
 
 /// A counter, a gauge and a histogram of service `svc`, instance `inst1`, at `t`.
 pub fn otlp_metrics(t: u64) -> ExportMetricsServiceRequest {

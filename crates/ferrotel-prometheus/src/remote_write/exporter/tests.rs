@@ -380,7 +380,9 @@ async fn remote_write_queue_sizes_the_sending_queue() {
     e.start().await.unwrap();
     // One at a time: each leaves the one-request queue once a consumer has taken it.
     for in_flight in 1..=2 {
-        e.consume(gauge_payload(), Context::default()).await.unwrap();
+        e.consume(gauge_payload(), Context::default())
+            .await
+            .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while conns.load(Ordering::SeqCst) < in_flight {
             assert!(
@@ -418,14 +420,18 @@ async fn remote_write_queue_disabled_sends_synchronously() {
         !err.is_retryable() && err.to_string().contains("HTTP 400"),
         "{err}"
     );
-    e.consume(gauge_payload(), Context::default()).await.unwrap();
+    e.consume(gauge_payload(), Context::default())
+        .await
+        .unwrap();
     // Sent before consume returned, not later by a queue consumer.
     assert_eq!(got.lock().unwrap().len(), 2);
     // The same peer behind the default queue: accepted at once, the 400 only logged.
     let (_server, url, got) = mock(vec![400]).await;
     let e = build(&format!(r#"{{"endpoint": "{url}"}}"#));
     e.start().await.unwrap();
-    e.consume(gauge_payload(), Context::default()).await.unwrap();
+    e.consume(gauge_payload(), Context::default())
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while got.lock().unwrap().is_empty() {
         assert!(std::time::Instant::now() < deadline);

@@ -116,14 +116,19 @@ impl PrometheusExporter {
         self.scrape_for(protobuf::CONTENT_TYPE).1
     }
 
-    /// What a scrape gets (text 0.0.4, or OpenMetrics if asked for and enabled).
+    /// What a scrape that names no escaping gets: text 0.0.4, or OpenMetrics if asked for and
+    /// enabled.
     pub fn scrape(&self, open_metrics: bool) -> String {
-        let accept = if open_metrics {
-            render::OPENMETRICS_CONTENT_TYPE
-        } else {
-            render::TEXT_CONTENT_TYPE
-        };
-        String::from_utf8(self.scrape_for(accept).1).unwrap_or_default()
+        let serving = self.serving();
+        let names = render::Names::for_scrape(serving.strategy, "");
+        let mut acc = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        acc.expire(Instant::now());
+        render::render(
+            &acc,
+            open_metrics && serving.open_metrics,
+            serving.timestamps,
+            names,
+        )
     }
 
     /// What a scrape with this `Accept` header gets: (content type, body).
@@ -135,13 +140,10 @@ impl PrometheusExporter {
         Serving {
             open_metrics: self.config.enable_open_metrics,
             timestamps: self.config.send_timestamps,
-            strategy: self
-                .state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .settings
-                .namer
-                .strategy,
+            strategy: TranslationStrategy::resolve(
+                self.config.translation_strategy,
+                self.config.add_metric_suffixes,
+            ),
         }
     }
 }

@@ -153,7 +153,6 @@ impl Ctx {
     }
 
     /// `name{labels[,extra]} value`, or `{"name",labels[,extra]} value` for a quoted name.
-    #[allow(clippy::too_many_arguments)]
     fn sample(
         &mut self,
         out: &mut String,

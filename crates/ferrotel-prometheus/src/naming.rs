@@ -409,6 +409,19 @@ pub fn is_valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A name under the `underscores` escaping scheme (what a scraper that did not ask for UTF-8
+/// names gets): every character outside the legacy set becomes `_`, one per character, and
+/// so does a leading digit. Label names lose `:` as well, which they may not hold.
+pub fn push_underscore_escaped(out: &mut String, name: &str, label: bool) {
+    for (i, c) in name.chars().enumerate() {
+        let ok = c.is_ascii_alphabetic()
+            || c == '_'
+            || (c == ':' && !label)
+            || (c.is_ascii_digit() && i > 0);
+        out.push(if ok { c } else { '_' });
+    }
+}
+
 /// The receiver's `trim_metric_suffixes`: drops `_total` of counters and the trailing unit
 /// words (`prometheus_unit` is the Prometheus unit: `seconds`, `bytes_per_second`, from
 /// `# UNIT` or metadata) — what the Go receiver does. A name that would become empty stays.

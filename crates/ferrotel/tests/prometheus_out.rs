@@ -7,235 +7,15 @@
 //! `PROMETHEUS=/path/to/prometheus`.
 
 mod interop_support;
+mod prometheus_support;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use ferrotel_pdata::proto::common::v1::{KeyValue, any_value};
 use ferrotel_pdata::proto::metrics::v1::*;
-use ferrotel_pdata::proto::resource::v1::Resource;
 use interop_support::*;
+use prometheus_support::*;
 use prost::Message;
-use serde_json::Value;
-
-/// A Prometheus server; killed when dropped.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Prometheus {
-    fn start(dir: &Path, config: &str, port: u16) -> Prometheus {
-        Self::start_with(dir, config, port, &[])
-    }
-
-    fn start_with(dir: &Path, config: &str, port: u16, flags: &[&str]) -> Prometheus {
-        let bin = std::env::var_os("PROMETHEUS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
-        assert!(
-            bin.exists(),
-            "{} is missing: apt-get install -y prometheus (or set PROMETHEUS)",
-            bin.display()
-        );
-        let cfg = dir.join("prometheus.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-remote-write-receiver")
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn prometheus");
-        let p = Prometheus { child, addr };
-        wait_for(Duration::from_secs(30), "Prometheus ready", || {
-            get(addr, "/-/ready").is_some_and(|(s, _)| s == 200)
-        });
-        p
-    }
-
-    /// `/api/v1/query` → (labels, value) per series.
-    fn query(&self, expr: &str, time: Option<f64>) -> Vec<(BTreeMap<String, String>, f64)> {
-        let mut path = format!("/api/v1/query?query={}", urlencode(expr));
-        if let Some(t) = time {
-            path.push_str(&format!("&time={t:.3}"));
-        }
-        let (status, body) = get(self.addr, &path).expect("query Prometheus");
-        assert_eq!(status, 200, "{expr}: {body}");
-        let v: Value = serde_json::from_str(&body).unwrap();
-        v["data"]["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let labels = r["metric"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                    .collect();
-                (labels, r["value"][1].as_str().unwrap().parse().unwrap())
-            })
-            .collect()
-    }
-
-    /// The single value of `expr`, waiting up to 30 s for it to exist.
-    fn value(&self, expr: &str) -> f64 {
-        let mut got = Vec::new();
-        wait_for(
-            Duration::from_secs(30),
-            &format!("Prometheus to have {expr}"),
-            || {
-                got = self.query(expr, None);
-                !got.is_empty()
-            },
-        );
-        assert_eq!(got.len(), 1, "{expr}: {got:?}");
-        got[0].1
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A plain HTTP/1.0 GET: (status, body).
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default(),
-    ))
-}
-
-fn kv(k: &str, v: &str) -> KeyValue {
-    KeyValue {
-        key: k.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(v.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-/// A counter, a gauge and a histogram of service `svc`, instance `inst1`, at `t`.
-fn otlp_metrics(t: u64) -> ExportMetricsServiceRequest {
-    let start = t - 60_000_000_000;
-    let number = |v: f64, attrs: Vec<KeyValue>| NumberDataPoint {
-        attributes: attrs,
-        start_time_unix_nano: start,
-        time_unix_nano: t,
-        value: Some(number_data_point::Value::AsDouble(v)),
-        ..Default::default()
-    };
-    let metric = |name: &str, unit: &str, data| Metric {
-        name: name.into(),
-        description: format!("{name} for the test"),
-        unit: unit.into(),
-        data: Some(data),
-        ..Default::default()
-    };
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", "svc"),
-                    kv("service.instance.id", "inst1"),
-                    kv("host.name", "h1"),
-                ],
-                ..Default::default()
-            }),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(InstrumentationScope {
-                    name: "prom-test".into(),
-                    ..Default::default()
-                }),
-                metrics: vec![
-                    metric(
-                        "test.requests",
-                        "",
-                        metric::Data::Sum(Sum {
-                            data_points: vec![number(42.0, vec![kv("method", "GET")])],
-                            aggregation_temporality: 2,
-                            is_monotonic: true,
-                        }),
-                    ),
-                    metric(
-                        "test.temperature",
-                        "Cel",
-                        metric::Data::Gauge(Gauge {
-                            data_points: vec![number(21.5, vec![])],
-                        }),
-                    ),
-                    metric(
-                        "test.latency",
-                        "s",
-                        metric::Data::Histogram(Histogram {
-                            data_points: vec![HistogramDataPoint {
-                                start_time_unix_nano: start,
-                                time_unix_nano: t,
-                                count: 6,
-                                sum: Some(7.5),
-                                bucket_counts: vec![1, 2, 3],
-                                explicit_bounds: vec![0.1, 1.0],
-                                ..Default::default()
-                            }],
-                            aggregation_temporality: 2,
-                        }),
-                    ),
-                ],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 /// What Prometheus must hold for [`otlp_metrics`], queried by series selector.
 fn check_sent_values(p: &Prometheus) {
@@ -591,30 +371,6 @@ remote_write:
     );
 }
 
-/// A CA and a server certificate for 127.0.0.1, written to `dir`: (ca, cert, key).
-fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "ferrotel test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.crt"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 /// TLS on both of ferrotel's servers, with Prometheus as the client verifying the test CA:
 /// it scrapes the exporter over https and remote-writes into the receiver over https; a
 /// plain-HTTP scrape of the TLS endpoint fails.
@@ -721,4 +477,124 @@ remote_write:
                 })
         },
     );
+}
+
+/// The remote-write exporter's client settings against a Prometheus that serves https and
+/// demands basic auth (`--web.config.file`): credentials from the `basicauth` extension or
+/// from `headers`, the server verified with `tls::ca_file`, are accepted and queryable; no
+/// credentials (401) and no trusted CA (TLS failure) are send failures. A bearer token from
+/// `bearertokenauth` and custom `headers` are checked at a recording endpoint.
+#[test]
+fn remote_write_auth_tls_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    let (otlp, own, prom) = (free_port(), free_port(), free_port());
+    let (recorder, heads) = header_recorder();
+    let p = Prometheus::start_secured(
+        dir.path(),
+        "global:\n  scrape_interval: 15s\n",
+        prom,
+        (&ca, &cert, &key),
+    );
+    let ca = ca.display();
+    let url = format!("https://127.0.0.1:{prom}/api/v1/write");
+    let collector = Collector::start(
+        "rw-auth",
+        dir.path(),
+        &format!(
+            r#"
+extensions:
+  basicauth/client:
+    client_auth: {{username: {WEB_USER}, password: {WEB_PASSWORD}}}
+  bearertokenauth/client:
+    token: s3cr3t-token
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{otlp}
+exporters:
+  prometheusremotewrite/extension:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    auth: {{authenticator: basicauth/client}}
+    external_labels: {{via: extension}}
+  prometheusremotewrite/headers:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    # base64("writer:ferrotel-pw")
+    headers: {{Authorization: "Basic d3JpdGVyOmZlcnJvdGVsLXB3"}}
+    external_labels: {{via: headers}}
+  prometheusremotewrite/anonymous:
+    endpoint: {url}
+    tls: {{ca_file: {ca}}}
+    external_labels: {{via: anonymous}}
+    retry_on_failure: {{enabled: false}}
+  prometheusremotewrite/untrusted:
+    endpoint: {url}
+    auth: {{authenticator: basicauth/client}}
+    external_labels: {{via: untrusted}}
+    retry_on_failure: {{enabled: false}}
+  prometheusremotewrite/bearer:
+    endpoint: http://127.0.0.1:{recorder}/api/v1/write
+    auth: {{authenticator: bearertokenauth/client}}
+    headers: {{X-Scope-OrgID: tenant-1}}
+service:
+  extensions: [basicauth/client, bearertokenauth/client]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:{own}
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheusremotewrite/extension, prometheusremotewrite/headers,
+                  prometheusremotewrite/anonymous, prometheusremotewrite/untrusted,
+                  prometheusremotewrite/bearer]
+"#
+        ),
+        Some(own),
+    );
+    let body = otlp_metrics(now_ns()).encode_to_vec();
+    assert_eq!(post_otlp(otlp, "/v1/metrics", &body).unwrap(), 200);
+    for via in ["extension", "headers"] {
+        assert_eq!(
+            p.value(&format!(r#"test_temperature_celsius{{via="{via}"}}"#)),
+            21.5,
+            "{via}"
+        );
+    }
+    let failed = |exporter: &str| {
+        collector.metric(
+            "otelcol_exporter_send_failed_metric_points_total",
+            &[("exporter", exporter)],
+        )
+    };
+    wait_for(
+        Duration::from_secs(30),
+        "the two refused exporters to fail",
+        || {
+            failed("prometheusremotewrite/anonymous") > 0.0
+                && failed("prometheusremotewrite/untrusted") > 0.0
+        },
+    );
+    assert!(
+        p.query(r#"{via=~"anonymous|untrusted"}"#, None).is_empty(),
+        "nothing got in without credentials or trust"
+    );
+    let log = collector.log();
+    assert!(log.contains("401"), "the 401 is logged: {log}");
+    assert_eq!(failed("prometheusremotewrite/extension"), 0.0);
+    // Bearer token and custom headers, with the protocol's own headers beside them.
+    wait_for(Duration::from_secs(30), "a request at the recorder", || {
+        !heads.lock().unwrap().is_empty()
+    });
+    let head = heads.lock().unwrap()[0].clone();
+    for h in [
+        "authorization: Bearer s3cr3t-token\r\n",
+        "x-scope-orgid: tenant-1\r\n",
+        "content-encoding: snappy\r\n",
+        "x-prometheus-remote-write-version: 0.1.0\r\n",
+    ] {
+        assert!(head.contains(h), "{h:?} in {head}");
+    }
 }

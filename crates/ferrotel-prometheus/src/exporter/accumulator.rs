@@ -205,14 +205,16 @@ pub struct Accumulator {
 const DELTA: i32 = 1;
 const NO_RECORDED_VALUE: u32 = 1;
 
-/// Label text `a="b",c="d"` with the exposition formats' escaping.
+/// Label text `a="b",c="d"` with the exposition formats' escaping. Names are escaped as values
+/// are: under the UTF-8 strategies they may hold any character, and escaped they never contain
+/// `="`, so [`label_parts`] can split the text again.
 pub fn label_text(labels: &Labels) -> String {
     let mut s = String::with_capacity(labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(k);
+        escape_into(&mut s, k);
         s.push_str("=\"");
         escape_into(&mut s, v);
         s.push('"');
@@ -220,7 +222,47 @@ pub fn label_text(labels: &Labels) -> String {
     s
 }
 
-fn escape_into(out: &mut String, v: &str) {
+/// The (name, value) pairs of a [`label_text`], both still escaped.
+pub fn label_parts(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let (name, after) = rest.split_once("=\"")?;
+        let mut end = after.len();
+        let mut chars = after.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = after.get(end + 1..).unwrap_or("");
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+        Some((name, &after[..end]))
+    })
+}
+
+/// The reverse of the exposition escaping (`\\`, `\"`, `\n`), appended to `out`.
+pub fn unescape_into(out: &mut String, s: &str) {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(c) => out.push(c),
+                None => {}
+            },
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn escape_into(out: &mut String, v: &str) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -113,25 +113,73 @@ impl PrometheusExporter {
 
     /// The protobuf exposition (what a scraper preferring it gets).
     pub fn scrape_protobuf(&self) -> Vec<u8> {
-        let mut acc = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        acc.expire(Instant::now());
-        protobuf::render(&acc, self.config.send_timestamps)
+        self.scrape_for(protobuf::CONTENT_TYPE).1
     }
 
-    /// What a scrape gets.
+    /// What a scrape that names no escaping gets: text 0.0.4, or OpenMetrics if asked for and
+    /// enabled.
     pub fn scrape(&self, open_metrics: bool) -> String {
-        scrape(
-            &self.state,
-            open_metrics && self.config.enable_open_metrics,
-            self.config.send_timestamps,
+        let serving = self.serving();
+        let names = render::Names::for_scrape(serving.strategy, "");
+        let mut acc = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        acc.expire(Instant::now());
+        render::render(
+            &acc,
+            open_metrics && serving.open_metrics,
+            serving.timestamps,
+            names,
         )
+    }
+
+    /// What a scrape with this `Accept` header gets: (content type, body).
+    pub fn scrape_for(&self, accept: &str) -> (&'static str, Vec<u8>) {
+        self.serving().respond(&self.state, accept)
+    }
+
+    fn serving(&self) -> Serving {
+        Serving {
+            open_metrics: self.config.enable_open_metrics,
+            timestamps: self.config.send_timestamps,
+            strategy: TranslationStrategy::resolve(
+                self.config.translation_strategy,
+                self.config.add_metric_suffixes,
+            ),
+        }
     }
 }
 
-fn scrape(state: &Mutex<Accumulator>, open_metrics: bool, timestamps: bool) -> String {
-    let mut acc = state.lock().unwrap_or_else(|e| e.into_inner());
-    acc.expire(Instant::now());
-    render::render(&acc, open_metrics, timestamps)
+/// What decides the answer to a scrape besides the `Accept` header.
+#[derive(Debug, Clone, Copy)]
+struct Serving {
+    open_metrics: bool,
+    timestamps: bool,
+    strategy: TranslationStrategy,
+}
+
+impl Serving {
+    /// Negotiates the format (protobuf if preferred, OpenMetrics if asked for and enabled,
+    /// else text 0.0.4) and the names' escaping, and renders.
+    fn respond(self, state: &Mutex<Accumulator>, accept: &str) -> (&'static str, Vec<u8>) {
+        let names = render::Names::for_scrape(self.strategy, accept);
+        let mut acc = state.lock().unwrap_or_else(|e| e.into_inner());
+        acc.expire(Instant::now());
+        if protobuf::preferred(accept) {
+            let utf8 = names != render::Names::Underscores;
+            return (
+                protobuf::CONTENT_TYPE,
+                protobuf::render(&acc, self.timestamps, utf8),
+            );
+        }
+        let om = self.open_metrics && wants_open_metrics(accept);
+        let body = render::render(&acc, om, self.timestamps, names).into_bytes();
+        let content_type = match (om, names == render::Names::Quoted) {
+            (true, false) => render::OPENMETRICS_CONTENT_TYPE,
+            (true, true) => render::OPENMETRICS_UTF8_CONTENT_TYPE,
+            (false, false) => render::TEXT_CONTENT_TYPE,
+            (false, true) => render::TEXT_UTF8_CONTENT_TYPE,
+        };
+        (content_type, body)
+    }
 }
 
 /// Whether the scraper's `Accept` asks for OpenMetrics (Prometheus sends it first when it
@@ -165,8 +213,7 @@ impl Lifecycle for PrometheusExporter {
             let addr = parse_endpoint(&self.config.endpoint)
                 .map_err(|e| ComponentError::new(format!("exporter {}: {e}", self.id)))?;
             let state = self.state.clone();
-            let open_metrics = self.config.enable_open_metrics;
-            let timestamps = self.config.send_timestamps;
+            let serving = self.serving();
             let handler = move |req: PlainRequest| {
                 let state = state.clone();
                 Box::pin(async move {
@@ -180,22 +227,14 @@ impl Lifecycle for PrometheusExporter {
                         .headers()
                         .get(header::ACCEPT)
                         .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    let pb = protobuf::preferred(accept);
-                    let om = !pb && open_metrics && wants_open_metrics(accept);
+                        .unwrap_or("")
+                        .to_owned();
                     let head = req.method() == Method::HEAD;
                     // Rendering 100 k series takes tens of milliseconds: off the async workers.
-                    let body = tokio::task::spawn_blocking(move || {
-                        if pb {
-                            let mut acc = state.lock().unwrap_or_else(|e| e.into_inner());
-                            acc.expire(Instant::now());
-                            protobuf::render(&acc, timestamps)
-                        } else {
-                            scrape(&state, om, timestamps).into_bytes()
-                        }
-                    })
-                    .await
-                    .unwrap_or_default();
+                    let (content_type, body) =
+                        tokio::task::spawn_blocking(move || serving.respond(&state, &accept))
+                            .await
+                            .unwrap_or((render::TEXT_CONTENT_TYPE, Vec::new()));
                     let mut r = http::Response::new(Full::new(if head {
                         Bytes::new()
                     } else {
@@ -203,13 +242,7 @@ impl Lifecycle for PrometheusExporter {
                     }));
                     r.headers_mut().insert(
                         header::CONTENT_TYPE,
-                        http::HeaderValue::from_static(if pb {
-                            protobuf::CONTENT_TYPE
-                        } else if om {
-                            render::OPENMETRICS_CONTENT_TYPE
-                        } else {
-                            render::TEXT_CONTENT_TYPE
-                        }),
+                        http::HeaderValue::from_static(content_type),
                     );
                     r
                 })

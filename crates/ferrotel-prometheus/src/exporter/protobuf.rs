@@ -6,7 +6,10 @@
 
 use prost::Message;
 
-use super::accumulator::{Accumulator, Family, FamilyKind, Native, Value};
+use super::accumulator::{
+    Accumulator, Family, FamilyKind, Native, Value, label_parts, unescape_into,
+};
+use crate::naming::{is_valid_label_name, is_valid_metric_name, push_underscore_escaped};
 
 pub const CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
@@ -145,35 +148,25 @@ pub fn preferred(accept: &str) -> bool {
     }
 }
 
-/// `a="b",c="d"` (the accumulator's escaped label text) back into pairs.
-fn label_pairs(text: &str) -> Vec<LabelPair> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some((name, after)) = rest.split_once("=\"") {
-        let mut value = String::new();
-        let mut chars = after.char_indices();
-        let mut end = after.len();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => {}
-                },
-                '"' => {
-                    end = i + 1;
-                    break;
-                }
-                c => value.push(c),
+/// `a="b",c="d"` (the accumulator's escaped label text) back into pairs; names under the
+/// `underscores` scheme unless the scraper takes UTF-8 names.
+fn label_pairs(text: &str, utf8: bool) -> Vec<LabelPair> {
+    label_parts(text)
+        .map(|(name, value)| {
+            let mut n = String::with_capacity(name.len());
+            unescape_into(&mut n, name);
+            if !utf8 && !is_valid_label_name(&n) {
+                let raw = std::mem::take(&mut n);
+                push_underscore_escaped(&mut n, &raw, true);
             }
-        }
-        out.push(LabelPair {
-            name: Some(name.trim_start_matches(',').to_owned()),
-            value: Some(value),
-        });
-        rest = &after[end..];
-    }
-    out
+            let mut v = String::with_capacity(value.len());
+            unescape_into(&mut v, value);
+            LabelPair {
+                name: Some(n),
+                value: Some(v),
+            }
+        })
+        .collect()
 }
 
 /// Dense OTLP buckets (offset, counts) as one span and delta-encoded counts. Prometheus's
@@ -228,7 +221,7 @@ fn native_histogram(n: &Native, count: u64, sum: f64) -> PbHistogram {
     }
 }
 
-fn family(name: &str, f: &Family, timestamps: bool, out: &mut Vec<u8>) {
+fn family(name: &str, f: &Family, timestamps: bool, utf8: bool, out: &mut Vec<u8>) {
     if f.series.is_empty() {
         return;
     }
@@ -244,7 +237,7 @@ fn family(name: &str, f: &Family, timestamps: bool, out: &mut Vec<u8>) {
         .into_iter()
         .map(|s| {
             let mut m = PbMetric {
-                label: label_pairs(&s.labels),
+                label: label_pairs(&s.labels, utf8),
                 timestamp_ms: (timestamps && s.time_ms != 0).then_some(s.time_ms),
                 ..Default::default()
             };
@@ -305,8 +298,15 @@ fn family(name: &str, f: &Family, timestamps: bool, out: &mut Vec<u8>) {
             m
         })
         .collect();
+    let name = if utf8 || is_valid_metric_name(name) {
+        name.to_owned()
+    } else {
+        let mut n = String::with_capacity(name.len());
+        push_underscore_escaped(&mut n, name, false);
+        n
+    };
     let mf = MetricFamily {
-        name: Some(name.to_owned()),
+        name: Some(name),
         help: (!f.help.is_empty()).then(|| f.help.clone()),
         r#type: Some(kind),
         metric,
@@ -315,13 +315,15 @@ fn family(name: &str, f: &Family, timestamps: bool, out: &mut Vec<u8>) {
     let _ = mf.encode_length_delimited(out);
 }
 
-/// The delimited protobuf exposition of everything held, families in name order.
-pub fn render(acc: &Accumulator, timestamps: bool) -> Vec<u8> {
+/// The delimited protobuf exposition of everything held, families in name order. `utf8`:
+/// names may leave as they are (the scraper asked for `escaping=allow-utf-8`, or the
+/// strategy made them valid legacy names already).
+pub fn render(acc: &Accumulator, timestamps: bool, utf8: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(acc.len() * 64 + 256);
     let mut names: Vec<&String> = acc.families.keys().collect();
     names.sort_unstable();
     for name in names {
-        family(name, &acc.families[name], timestamps, &mut out);
+        family(name, &acc.families[name], timestamps, utf8, &mut out);
     }
     out
 }
@@ -345,7 +347,7 @@ mod tests {
 
     #[test]
     fn label_text_round_trips() {
-        let pairs = label_pairs(r#"a="x",b="q\"uo\\te\nnl",c="""#);
+        let pairs = label_pairs(r#"a="x",b="q\"uo\\te\nnl",c="",d\"x.y="z""#, true);
         let got: Vec<_> = pairs
             .iter()
             .map(|p| (p.name.clone().unwrap(), p.value.clone().unwrap()))
@@ -355,9 +357,13 @@ mod tests {
             vec![
                 ("a".into(), "x".into()),
                 ("b".into(), "q\"uo\\te\nnl".into()),
-                ("c".into(), String::new())
+                ("c".into(), String::new()),
+                ("d\"x.y".into(), "z".into()),
             ]
         );
+        let escaped = label_pairs(r#"http.method="GET",2xx="1",ok="y""#, false);
+        let names: Vec<_> = escaped.iter().map(|p| p.name.clone().unwrap()).collect();
+        assert_eq!(names, ["http_method", "_xx", "ok"]);
     }
 
     #[test]

@@ -3,11 +3,51 @@
 
 use std::fmt::Write;
 
-use super::accumulator::{Accumulator, Ex, Family, FamilyKind, Series, Value};
+use super::accumulator::{
+    Accumulator, Ex, Family, FamilyKind, Series, Value, escape_into, label_parts, unescape_into,
+};
+use crate::naming::{
+    TranslationStrategy, is_valid_label_name, is_valid_metric_name, push_underscore_escaped,
+};
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The text formats with quoted UTF-8 names (text 1.0.0 and OpenMetrics, `allow-utf-8`).
+pub const TEXT_UTF8_CONTENT_TYPE: &str =
+    "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8";
+pub const OPENMETRICS_UTF8_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8";
+
+/// How metric and label names are written for one scrape (Prometheus's escaping schemes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// As they are: the escaping strategies made them valid legacy names already.
+    AsIs,
+    /// The scraper did not ask for UTF-8 names: characters outside the legacy set become `_`
+    /// (`underscores`, the scheme to assume when the scraper names none — what Prometheus
+    /// before 3.0 gets).
+    Underscores,
+    /// The scraper sent `escaping=allow-utf-8`: names the legacy syntax cannot hold are
+    /// quoted (`{"http.server.duration_seconds","http.method"="GET"} 1`).
+    Quoted,
+}
+
+impl Names {
+    /// The scheme for a scrape with this `Accept` of an exporter with this strategy.
+    pub fn for_scrape(strategy: TranslationStrategy, accept: &str) -> Names {
+        if strategy.escapes() {
+            Names::AsIs
+        } else if accept
+            .split([',', ';'])
+            .any(|p| p.trim() == "escaping=allow-utf-8")
+        {
+            Names::Quoted
+        } else {
+            Names::Underscores
+        }
+    }
+}
 
 /// Writes a float as Go's exposition does: `+Inf`, `-Inf`, `NaN`, else the shortest form.
 pub fn write_float(out: &mut String, v: f64) {
@@ -35,9 +75,53 @@ fn escape_help(out: &mut String, help: &str) {
 struct Ctx {
     open_metrics: bool,
     timestamps: bool,
+    names: Names,
+    /// A name being escaped (reused: no allocation per series).
+    scratch: String,
 }
 
 impl Ctx {
+    /// A metric name outside label braces (`# HELP`, `# TYPE`, `# UNIT`, or a sample's name).
+    fn name(&mut self, out: &mut String, name: &str) {
+        if self.names == Names::AsIs || is_valid_metric_name(name) {
+            out.push_str(name);
+        } else if self.names == Names::Underscores {
+            push_underscore_escaped(out, name, false);
+        } else {
+            out.push('"');
+            escape_into(out, name);
+            out.push('"');
+        }
+    }
+
+    /// A label text (`a="b",c="d"`, names escaped as values are) under the scrape's scheme.
+    fn labels(&mut self, out: &mut String, labels: &str) {
+        if self.names == Names::AsIs {
+            out.push_str(labels);
+            return;
+        }
+        for (i, (name, value)) in label_parts(labels).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // A valid name has nothing escaped in it.
+            if is_valid_label_name(name) {
+                out.push_str(name);
+            } else if self.names == Names::Underscores {
+                self.scratch.clear();
+                unescape_into(&mut self.scratch, name);
+                push_underscore_escaped(out, &self.scratch, true);
+            } else {
+                out.push('"');
+                out.push_str(name);
+                out.push('"');
+            }
+            out.push_str("=\"");
+            out.push_str(value);
+            out.push('"');
+        }
+    }
+
     /// ` <timestamp>`: milliseconds in text 0.0.4, seconds in OpenMetrics.
     fn time(&self, out: &mut String, s: &Series) {
         if !self.timestamps || s.time_ms == 0 {
@@ -55,12 +139,12 @@ impl Ctx {
         }
     }
 
-    fn exemplar(&self, out: &mut String, e: &Option<Ex>) {
+    fn exemplar(&mut self, out: &mut String, e: &Option<Ex>) {
         let Some(e) = e.as_ref().filter(|_| self.open_metrics) else {
             return;
         };
         out.push_str(" # {");
-        out.push_str(&e.labels);
+        self.labels(out, &e.labels);
         out.push_str("} ");
         write_float(out, e.value);
         if let Some(t) = e.time {
@@ -68,9 +152,9 @@ impl Ctx {
         }
     }
 
-    /// `name{labels[,extra]} value`.
+    /// `name{labels[,extra]} value`, or `{"name",labels[,extra]} value` for a quoted name.
     fn sample(
-        &self,
+        &mut self,
         out: &mut String,
         name: &str,
         suffix: &str,
@@ -78,11 +162,19 @@ impl Ctx {
         extra: Option<(&str, &str)>,
         value: f64,
     ) {
-        out.push_str(name);
-        out.push_str(suffix);
+        let quoted = self.names == Names::Quoted && !is_valid_metric_name(name);
+        if quoted {
+            out.push_str("{\"");
+            escape_into(out, name);
+            out.push_str(suffix);
+            out.push('"');
+        } else {
+            self.name(out, name);
+            out.push_str(suffix);
+        }
         if !labels.is_empty() || extra.is_some() {
-            out.push('{');
-            out.push_str(labels);
+            out.push(if quoted { ',' } else { '{' });
+            self.labels(out, labels);
             if let Some((k, v)) = extra {
                 if !labels.is_empty() {
                     out.push(',');
@@ -93,6 +185,8 @@ impl Ctx {
                 out.push('"');
             }
             out.push('}');
+        } else if quoted {
+            out.push('}');
         }
         out.push(' ');
         write_float(out, value);
@@ -100,16 +194,18 @@ impl Ctx {
 }
 
 /// The exposition of everything held.
-pub fn render(acc: &Accumulator, open_metrics: bool, timestamps: bool) -> String {
-    let ctx = Ctx {
+pub fn render(acc: &Accumulator, open_metrics: bool, timestamps: bool, names: Names) -> String {
+    let mut ctx = Ctx {
         open_metrics,
         timestamps,
+        names,
+        scratch: String::new(),
     };
     let mut out = String::with_capacity(acc.len() * 96 + 256);
     let mut names: Vec<&String> = acc.families.keys().collect();
     names.sort_unstable();
     for name in names {
-        family(&ctx, &mut out, name, &acc.families[name]);
+        family(&mut ctx, &mut out, name, &acc.families[name]);
     }
     if open_metrics {
         out.push_str("# EOF\n");
@@ -117,7 +213,7 @@ pub fn render(acc: &Accumulator, open_metrics: bool, timestamps: bool) -> String
     out
 }
 
-fn family(ctx: &Ctx, out: &mut String, name: &str, f: &Family) {
+fn family(ctx: &mut Ctx, out: &mut String, name: &str, f: &Family) {
     if f.series.is_empty() {
         return;
     }
@@ -135,7 +231,9 @@ fn family(ctx: &Ctx, out: &mut String, name: &str, f: &Family) {
         _ => (name, name, ""),
     };
     if !f.help.is_empty() {
-        let _ = write!(out, "# HELP {family_name} ");
+        out.push_str("# HELP ");
+        ctx.name(out, family_name);
+        out.push(' ');
         escape_help(out, &f.help);
         out.push('\n');
     }
@@ -147,9 +245,13 @@ fn family(ctx: &Ctx, out: &mut String, name: &str, f: &Family) {
         (FamilyKind::Info, true) => "info",
         (FamilyKind::Info, false) => "gauge",
     };
-    let _ = writeln!(out, "# TYPE {family_name} {type_word}");
+    out.push_str("# TYPE ");
+    ctx.name(out, family_name);
+    let _ = writeln!(out, " {type_word}");
     if ctx.open_metrics && !f.unit.is_empty() && family_name.ends_with(&format!("_{}", f.unit)) {
-        let _ = writeln!(out, "# UNIT {family_name} {}", f.unit);
+        out.push_str("# UNIT ");
+        ctx.name(out, family_name);
+        let _ = writeln!(out, " {}", f.unit);
     }
     let mut series: Vec<&Series> = f.series.values().collect();
     series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));

@@ -313,3 +313,125 @@ fn exponential_buckets_past_the_float_range_fold_into_neighbours() {
         (counts.len(), Some(4))
     );
 }
+
+/// The UTF-8 strategies keep `.` in names; a scraper that did not send
+/// `escaping=allow-utf-8` (Prometheus before 3.0) gets them under the `underscores` scheme,
+/// one that did gets them quoted (text 1.0.0 / OpenMetrics syntax).
+#[test]
+fn utf8_names_escaped_unless_the_scraper_takes_them() {
+    let e = exporter(
+        r#"{"translation_strategy": "NoUTF8EscapingWithSuffixes", "without_scope_info": true,
+            "enable_open_metrics": true, "resource_to_telemetry_conversion": {"enabled": true}}"#,
+    );
+    e.ingest(&request(
+        resource(),
+        vec![
+            metric(
+                "http.requests",
+                "",
+                sum(
+                    vec![number(vec![kv("http.method", "GET")], 5.0, T0)],
+                    2,
+                    true,
+                ),
+            ),
+            metric("2xx.rate", "1", gauge(vec![number(vec![], 0.5, T0)])),
+        ],
+    ));
+    let (ct, body) = e.scrape_for("text/plain;version=0.0.4");
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(ct, render::TEXT_CONTENT_TYPE);
+    for line in [
+        "# TYPE http_requests_total counter\n",
+        "http_requests_total{host_name=\"h\",http_method=\"GET\",instance=\"i1\",job=\"api\",service_instance_id=\"i1\",service_name=\"api\"} 5\n",
+        "# TYPE _xx_rate_ratio gauge\n",
+        "_xx_rate_ratio{host_name=\"h\",instance=\"i1\",job=\"api\",service_instance_id=\"i1\",service_name=\"api\"} 0.5\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        text.lines().filter(|l| !l.starts_with("# HELP")).all(|l| !l
+            .split(' ')
+            .next()
+            .unwrap()
+            .contains('.')),
+        "{text}"
+    );
+    let accept = "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,*/*;q=0.1";
+    let (ct, body) = e.scrape_for(accept);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(ct, render::TEXT_UTF8_CONTENT_TYPE);
+    for line in [
+        "# HELP \"http.requests_total\" http.requests help\n",
+        "# TYPE \"http.requests_total\" counter\n",
+        "{\"http.requests_total\",\"host.name\"=\"h\",\"http.method\"=\"GET\",instance=\"i1\",job=\"api\",\"service.instance.id\"=\"i1\",\"service.name\"=\"api\"} 5\n",
+        "# TYPE \"2xx.rate_ratio\" gauge\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    // OpenMetrics: the counter family without `_total`, its sample with it, inside the quotes.
+    let (ct, body) =
+        e.scrape_for("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8");
+    let om = String::from_utf8(body).unwrap();
+    assert_eq!(ct, render::OPENMETRICS_UTF8_CONTENT_TYPE);
+    assert!(
+        om.contains("# TYPE \"http.requests\" counter\n{\"http.requests_total\",\"host.name\""),
+        "{om}"
+    );
+    // Names the escaping strategies produce never need either.
+    let plain = exporter(r#"{"without_scope_info": true}"#);
+    plain.ingest(&request(
+        resource(),
+        vec![metric(
+            "http.requests",
+            "",
+            sum(
+                vec![number(vec![kv("http.method", "GET")], 5.0, T0)],
+                2,
+                true,
+            ),
+        )],
+    ));
+    let (ct, body) = plain.scrape_for(accept);
+    assert_eq!(ct, render::TEXT_CONTENT_TYPE);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("http_requests_total{http_method=\"GET\"")
+    );
+}
+
+#[test]
+fn no_translation_keeps_names_and_escapes_them_for_old_scrapers() {
+    let e = exporter(
+        r#"{"translation_strategy": "NoTranslation", "without_scope_info": true, "target_info": {"enabled": false}}"#,
+    );
+    e.ingest(&request(
+        resource(),
+        vec![metric(
+            "http.server.duration",
+            "s",
+            histogram(vec![kv("url.path", "/")], vec![1.0], vec![1, 0], 0.5, T0),
+        )],
+    ));
+    let text = e.scrape(false);
+    assert!(
+        text.contains(
+            "http_server_duration_bucket{instance=\"i1\",job=\"api\",url_path=\"/\",le=\"1\"} 1\n"
+        ),
+        "{text}"
+    );
+    let (_, body) = e.scrape_for("text/plain;version=1.0.0;escaping=allow-utf-8");
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("{\"http.server.duration_bucket\",instance=\"i1\",job=\"api\",\"url.path\"=\"/\",le=\"1\"} 1\n"),
+        "{text}"
+    );
+    // Protobuf: the same choice.
+    let pb = e.scrape_protobuf();
+    assert!(
+        !pb.windows(4).any(|w| w == b"http.")
+            && pb.windows(20).any(|w| w == b"http_server_duration"),
+        "protobuf names escaped"
+    );
+}

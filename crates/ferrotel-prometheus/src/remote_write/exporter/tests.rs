@@ -319,4 +319,122 @@ fn config_defaults_and_validation() {
     assert!(c.validate().unwrap_err().to_string().contains("wal"));
     let c: RemoteWriteExporterConfig = serde_json::from_str(r#"{"endpoint": "p:9090"}"#).unwrap();
     assert!(c.validate().is_err());
+    let c: RemoteWriteExporterConfig = serde_json::from_str(
+        r#"{"endpoint": "http://p/api/v1/write", "protobuf_message": "io.prometheus.write.v2.Request"}"#,
+    )
+    .unwrap();
+    assert!(c.validate().unwrap_err().to_string().contains("1.0"));
+    // Go keys accepted without effect.
+    let c: RemoteWriteExporterConfig = serde_json::from_str(
+        r#"{"endpoint": "http://p/api/v1/write", "send_metadata": true,
+            "export_created_metric": {"enabled": true}, "max_batch_request_parallelism": 4}"#,
+    )
+    .unwrap();
+    assert!(c.validate().is_ok());
+}
+
+fn build(json: &str) -> Arc<dyn Exporter> {
+    let c: RemoteWriteExporterConfig = serde_json::from_str(json).unwrap();
+    ferrotel_runtime::ComponentConfig::validate(&c).unwrap();
+    let ctx = CreateContext {
+        id: "prometheusremotewrite".parse().unwrap(),
+        kind: Kind::Exporter,
+        pipeline: None,
+        telemetry: Telemetry::default(),
+        extensions: Arc::new(Vec::new()),
+    };
+    RemoteWriteExporterFactory
+        .create(ctx, c, &[Signal::Metrics])
+        .unwrap()
+}
+
+fn gauge_payload() -> Payload {
+    Payload::from_request(Request::Metrics(request(
+        resource(),
+        vec![metric("g", "", gauge(vec![number(vec![], 1.0, T0)]))],
+    )))
+}
+
+/// Go's `remote_write_queue` on the shared sending queue, built through the factory:
+/// `num_consumers` requests in flight at once, `queue_size` more waiting, the next refused.
+/// The peer accepts connections and never answers, so every send stays in flight.
+#[tokio::test]
+async fn remote_write_queue_sizes_the_sending_queue() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            open.push(s);
+        }
+    });
+    let e = build(&format!(
+        r#"{{"endpoint": "http://{addr}/api/v1/write", "timeout": "60s",
+            "retry_on_failure": {{"enabled": false}},
+            "remote_write_queue": {{"queue_size": 1, "num_consumers": 2}}}}"#
+    ));
+    e.start().await.unwrap();
+    // One at a time: each leaves the one-request queue once a consumer has taken it.
+    for in_flight in 1..=2 {
+        e.consume(gauge_payload(), Context::default())
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while conns.load(Ordering::SeqCst) < in_flight {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{in_flight} consumers should each have a request in flight"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    e.consume(gauge_payload(), Context::default())
+        .await
+        .expect("one request fits the queue");
+    let full = e
+        .consume(gauge_payload(), Context::default())
+        .await
+        .unwrap_err();
+    assert!(full.to_string().contains("full"), "{full}");
+    // Still two in flight: the third waits in the queue.
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+/// `remote_write_queue: {enabled: false}`: no queue, the caller gets the peer's verdict.
+#[tokio::test]
+async fn remote_write_queue_disabled_sends_synchronously() {
+    let (_server, url, got) = mock(vec![400]).await;
+    let e = build(&format!(
+        r#"{{"endpoint": "{url}", "remote_write_queue": {{"enabled": false}}}}"#
+    ));
+    e.start().await.unwrap();
+    let err = e
+        .consume(gauge_payload(), Context::default())
+        .await
+        .unwrap_err();
+    assert!(
+        !err.is_retryable() && err.to_string().contains("HTTP 400"),
+        "{err}"
+    );
+    e.consume(gauge_payload(), Context::default())
+        .await
+        .unwrap();
+    // Sent before consume returned, not later by a queue consumer.
+    assert_eq!(got.lock().unwrap().len(), 2);
+    // The same peer behind the default queue: accepted at once, the 400 only logged.
+    let (_server, url, got) = mock(vec![400]).await;
+    let e = build(&format!(r#"{{"endpoint": "{url}"}}"#));
+    e.start().await.unwrap();
+    e.consume(gauge_payload(), Context::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while got.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -15,6 +15,7 @@ mod entry;
 mod expr;
 mod field;
 mod json;
+mod map;
 mod ops;
 mod pipeline;
 mod severity;

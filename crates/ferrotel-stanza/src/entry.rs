@@ -31,7 +31,8 @@ pub struct Entry {
     pub attributes: Map,
     pub resource: Map,
     pub severity_number: i32,
-    pub severity_text: String,
+    /// Shared text: severity parsers hand out the same few texts line after line.
+    pub severity_text: Key,
     /// 16 bytes or empty.
     pub trace_id: Vec<u8>,
     /// 8 bytes or empty.

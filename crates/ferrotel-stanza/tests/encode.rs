@@ -74,7 +74,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 attributes,
                 resource,
                 severity_number: sev,
-                severity_text: text,
+                severity_text: text.into(),
                 trace_id: tid,
                 span_id: sid,
                 trace_flags: flags,

@@ -1,20 +1,18 @@
 //! Records → OTLP logs → the next stage: batching, the stanza operators when configured, and
 //! `retry_on_failure`.
 //!
-//! Without operators, records become `LogRecord`s directly (no stanza `Entry` and its maps in
-//! between: that is the hot path). With operators (or a header), each record is an `Entry` run
-//! through `ferrotel_stanza::Pipeline`, and the output is encoded straight to protobuf bytes by
-//! `ferrotel_stanza::LogsEncoder` as it comes out.
+//! Records are encoded straight to the protobuf bytes of the export request by
+//! `ferrotel_stanza::LogsEncoder`. Without operators, from the read buffer and the file's
+//! attributes as they are (`push_line`: no entry, no copy, nothing allocated per line). With
+//! operators (or a header), each record is an `Entry` run through `ferrotel_stanza::Pipeline`
+//! and encoded as it comes out; the line's buffer is reused for the next entry's body.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
-use ferrotel_pdata::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_pdata::proto::resource::v1::Resource;
-use ferrotel_pdata::{Payload, Request, Signal};
+use ferrotel_pdata::{Payload, Signal};
 use ferrotel_runtime::{ConsumerRef, Context};
-use ferrotel_stanza::{Entry, Key, LogsEncoder, Map, Pipeline, Value};
+use ferrotel_stanza::{Entry, Key, LineValue, LogsEncoder, Map, Pipeline, Value};
 
 use crate::config::RetryOnFailure;
 
@@ -22,10 +20,10 @@ use crate::config::RetryOnFailure;
 /// cost less per record downstream).
 pub const MAX_BATCH: usize = 1024;
 
-/// A record's body as read.
-pub enum Body {
-    Text(String),
-    Bytes(Vec<u8>),
+/// A record's body as read (borrowed from the read buffer when it needed no decoding).
+pub enum Body<'a> {
+    Text(Cow<'a, str>),
+    Bytes(&'a [u8]),
 }
 
 /// File attributes shared by all records of one file (computed once per file, not per line).
@@ -40,18 +38,18 @@ pub struct Emitter {
     next: ConsumerRef,
     runtime: tokio::runtime::Handle,
     retry: RetryOnFailure,
-    /// Static `attributes:` and `resource:`.
+    /// Static `attributes:`.
     attributes: Vec<(String, String)>,
-    resource: Vec<(String, String)>,
     pipeline: Option<Pipeline>,
     /// The entry-map keys of file attributes, record number/offset and `attributes:`, made
     /// once: keys are shared text, so per line they cost a reference count, not a copy.
     keys: Vec<(&'static str, Key)>,
     attribute_keys: Vec<Key>,
     resource_map: Map,
-    records: Vec<LogRecord>,
     encoder: LogsEncoder,
     out: Vec<Entry>,
+    /// The last entry's body buffer, for the next line's text.
+    spare: String,
     pending: usize,
     stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -79,11 +77,10 @@ impl Emitter {
             runtime,
             retry,
             attributes,
-            resource,
             pipeline,
-            records: Vec::with_capacity(MAX_BATCH),
             encoder: LogsEncoder::default(),
             out: Vec::new(),
+            spare: String::new(),
             pending: 0,
             stopping,
         }
@@ -92,7 +89,7 @@ impl Emitter {
     /// Adds one record; sends when the batch is full.
     pub fn record(
         &mut self,
-        body: Body,
+        body: Body<'_>,
         file: &FileAttrs,
         record_number: Option<u64>,
         record_offset: Option<u64>,
@@ -102,8 +99,13 @@ impl Emitter {
             let mut e = Entry {
                 observed_time_unix_nano: observed,
                 body: match body {
-                    Body::Text(s) => Value::Str(s),
-                    Body::Bytes(b) => Value::Bytes(b),
+                    Body::Text(t) => {
+                        let mut s = std::mem::take(&mut self.spare);
+                        s.clear();
+                        s.push_str(&t);
+                        Value::Str(s)
+                    }
+                    Body::Bytes(b) => Value::Bytes(b.to_vec()),
                 },
                 ..Entry::default()
             };
@@ -131,40 +133,23 @@ impl Emitter {
             p.process(e, &mut self.out);
             self.encode_out();
         } else {
-            let n = file.attrs.len() + self.attributes.len() + 2;
-            let mut attributes = Vec::with_capacity(n);
-            for (k, v) in &file.attrs {
-                attributes.push(kv(
-                    (*k).to_owned(),
-                    any_value::Value::StringValue(v.clone()),
-                ));
-            }
-            if let Some(n) = record_number {
-                attributes.push(kv(
-                    "log.file.record_number".into(),
-                    any_value::Value::IntValue(n as i64),
-                ));
-            }
-            if let Some(o) = record_offset {
-                attributes.push(kv(
-                    "log.file.record_offset".into(),
-                    any_value::Value::IntValue(o as i64),
-                ));
-            }
-            for (k, v) in &self.attributes {
-                attributes.push(kv(k.clone(), any_value::Value::StringValue(v.clone())));
-            }
-            self.records.push(LogRecord {
-                observed_time_unix_nano: observed,
-                body: Some(AnyValue {
-                    value: Some(match body {
-                        Body::Text(s) => any_value::Value::StringValue(s),
-                        Body::Bytes(b) => any_value::Value::BytesValue(b.into()),
-                    }),
-                }),
-                attributes,
-                ..Default::default()
-            });
+            let attributes = file
+                .attrs
+                .iter()
+                .map(|(k, v)| (*k, LineValue::Str(v)))
+                .chain(record_number.map(|n| ("log.file.record_number", LineValue::Int(n as i64))))
+                .chain(record_offset.map(|o| ("log.file.record_offset", LineValue::Int(o as i64))))
+                .chain(
+                    self.attributes
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), LineValue::Str(v))),
+                );
+            let body = match &body {
+                Body::Text(t) => LineValue::Str(t),
+                Body::Bytes(b) => LineValue::Bytes(b),
+            };
+            self.encoder
+                .push_line(&self.resource_map, observed, body, attributes);
         }
         self.pending += 1;
         if self.pending >= MAX_BATCH {
@@ -189,46 +174,25 @@ impl Emitter {
         self.send();
     }
 
-    /// Encodes what the operators let out (each entry dropped as soon as it is written).
+    /// Encodes what the operators let out (each entry dropped as soon as it is written, its
+    /// body's buffer kept for the next line).
     fn encode_out(&mut self) {
-        for e in self.out.drain(..) {
-            self.encoder.push(e);
+        for mut e in self.out.drain(..) {
+            self.encoder.encode(&mut e);
+            if let Value::Str(s) = e.body {
+                self.spare = s;
+            }
         }
     }
 
     fn send(&mut self) {
         self.pending = 0;
-        if self.pipeline.is_some() {
-            if self.encoder.is_empty() {
-                return;
-            }
-            let (bytes, items) = self.encoder.finish();
-            // LogsEncoder writes what prost would (its tests compare the bytes): no validation.
-            self.deliver(Payload::from_encoded(Signal::Logs, bytes, items));
+        if self.encoder.is_empty() {
             return;
         }
-        if self.records.is_empty() {
-            return;
-        }
-        let records = std::mem::replace(&mut self.records, Vec::with_capacity(MAX_BATCH));
-        let resource_logs = vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: self
-                    .resource
-                    .iter()
-                    .map(|(k, v)| kv(k.clone(), any_value::Value::StringValue(v.clone())))
-                    .collect(),
-                ..Default::default()
-            }),
-            scope_logs: vec![ScopeLogs {
-                scope: Some(InstrumentationScope::default()),
-                log_records: records,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }];
-        let request = Request::Logs(ExportLogsServiceRequest { resource_logs });
-        self.deliver(Payload::from_request(request));
+        let (bytes, items) = self.encoder.finish();
+        // LogsEncoder writes what prost would (its tests compare the bytes): no validation.
+        self.deliver(Payload::from_encoded(Signal::Logs, bytes, items));
     }
 
     /// Hands the batch on, retrying per `retry_on_failure`; a batch refused for good is dropped
@@ -278,12 +242,4 @@ fn key(keys: &mut Vec<(&'static str, Key)>, name: &'static str) -> Key {
     let k: Key = name.into();
     keys.push((name, k.clone()));
     k
-}
-
-fn kv(key: String, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key,
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
 }

@@ -9,6 +9,7 @@
 //! again by (device, inode) or through the fingerprint index (`index`), never by comparing it
 //! with every known file. Reading uses one buffer reused for every file, split with memchr.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -543,7 +544,7 @@ impl ReadCtx<'_> {
                 if raw.is_empty() {
                     return;
                 }
-                Body::Bytes(raw.to_vec())
+                Body::Bytes(raw)
             }
             Encoding::Utf8 => {
                 let t = self.splitter.trim(raw);
@@ -557,7 +558,7 @@ impl ReadCtx<'_> {
                 if s.is_empty() {
                     return;
                 }
-                Body::Text(s)
+                Body::Text(Cow::Owned(s))
             }
         };
         if f.in_header {

@@ -3,6 +3,7 @@
 //! decoding to text. Mirrors the Go stanza split functions' contract: a function looks at the
 //! unread bytes and either returns the next record and how far to advance, or asks for more.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use memchr::memmem;
@@ -190,7 +191,7 @@ impl Splitter {
     /// Text of a non-ASCII-compatible record, decoded then trimmed.
     pub fn decode_other(&self, t: &[u8]) -> String {
         let Encoding::Other(enc) = self.encoding else {
-            return decode_utf8(t);
+            return decode_utf8(t).into_owned();
         };
         let (text, _) = enc.decode_without_bom_handling(t);
         let mut s: &str = &text;
@@ -263,12 +264,12 @@ fn line_end(re: &Regex, omit: bool, data: &[u8], flush: bool) -> Option<Token> {
 /// UTF-8 text with each invalid byte replaced by U+FFFD, except that an incomplete multi-byte
 /// sequence (`e2 82` then not a continuation) is one U+FFFD: exactly what the Go Collector's
 /// decoder does (checked by the equivalence test), and what `from_utf8_lossy` does.
-pub fn decode_utf8(bytes: &[u8]) -> String {
+pub fn decode_utf8(bytes: &[u8]) -> Cow<'_, str> {
     // Valid text is the common case, and `from_utf8` validates it word by word; the lossy
     // path (chunk by chunk) only for lines with invalid bytes.
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
     }
 }
 
@@ -279,7 +280,7 @@ mod tests {
     fn all(s: &Splitter, mut data: &[u8], flush: bool) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(t) = s.next(data, flush) {
-            out.push(decode_utf8(s.trim(&data[t.token.clone()])));
+            out.push(decode_utf8(s.trim(&data[t.token.clone()])).into_owned());
             data = &data[t.advance..];
         }
         out

@@ -330,7 +330,10 @@ fn binary_file_is_read_whole_with_replacements() {
         crate::split::Splitter::new(crate::split::Encoding::Utf8, None, 1 << 20, false, false);
     let want: Vec<String> = bytes
         .split(|b| *b == b'\n')
-        .map(|l| crate::split::decode_utf8(splitter.trim(l.strip_suffix(b"\r").unwrap_or(l))))
+        .map(|l| {
+            crate::split::decode_utf8(splitter.trim(l.strip_suffix(b"\r").unwrap_or(l)))
+                .into_owned()
+        })
         .filter(|s| !s.is_empty())
         .collect();
     assert_eq!(h.bodies(), want);

@@ -57,7 +57,7 @@ fn log_record(entry: Entry) -> LogRecord {
         time_unix_nano: entry.time_unix_nano,
         observed_time_unix_nano: entry.observed_time_unix_nano,
         severity_number: entry.severity_number,
-        severity_text: entry.severity_text,
+        severity_text: entry.severity_text.to_string(),
         body: Some(into_any_value(entry.body)),
         attributes: into_key_values(entry.attributes),
         flags: entry.trace_flags,

@@ -33,34 +33,97 @@ pub struct LogsEncoder {
     items: usize,
 }
 
+/// A value of a record written without an [`Entry`] ([`LogsEncoder::push_line`]).
+#[derive(Debug, Clone, Copy)]
+pub enum LineValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
 impl LogsEncoder {
     /// Encodes the entry's record into its group (and drops the entry).
     pub fn push(&mut self, mut e: Entry) {
-        let hit = self
-            .groups
-            .get(self.last)
-            .is_some_and(|g| g.resource == e.resource && g.scope_name == e.scope_name);
-        if !hit {
-            self.last = match self
-                .groups
-                .iter()
-                .position(|g| g.resource == e.resource && g.scope_name == e.scope_name)
-            {
+        self.encode(&mut e);
+    }
+
+    /// Encodes the entry's record into its group; the entry may lose its resource and scope
+    /// name (taken for a new group), the rest is left for reuse (its body's buffer).
+    pub fn encode(&mut self, e: &mut Entry) {
+        let records = self.group(&mut e.resource, &mut e.scope_name);
+        // ScopeLogs.log_records = 2; records of log lines mostly take 128 B to 16 KiB.
+        nested_sized(records, 2, 2, |b| log_record(b, e));
+        self.items += 1;
+    }
+
+    /// Encodes the record of a line read without operators, from borrowed parts (no entry,
+    /// nothing allocated): the body, then the attributes in the order given; scope name empty.
+    pub fn push_line<'a>(
+        &mut self,
+        resource: &Map,
+        observed_time_unix_nano: u64,
+        body: LineValue<'_>,
+        attributes: impl IntoIterator<Item = (&'a str, LineValue<'a>)>,
+    ) {
+        let records = self.group_of(resource, "");
+        nested_sized(records, 2, 2, |b| {
+            nested_sized(b, 5, varint_len(line_len(body) as u64 + 3), |b| {
+                line_value(b, body)
+            });
+            for (k, v) in attributes {
+                // LogRecord.attributes = 6
+                nested(b, 6, |b| {
+                    string(b, 1, k);
+                    nested(b, 2, |b| line_value(b, v));
+                });
+            }
+            fixed64(b, 11, observed_time_unix_nano);
+        });
+        self.items += 1;
+    }
+
+    /// The records of the (resource, scope name) group, taking them for a new group.
+    fn group(&mut self, resource: &mut Map, scope_name: &mut String) -> &mut Vec<u8> {
+        if !self.is_last(resource, scope_name) {
+            self.last = match self.find(resource, scope_name) {
                 Some(i) => i,
-                None => {
-                    self.groups.push(Group {
-                        resource: std::mem::take(&mut e.resource),
-                        scope_name: std::mem::take(&mut e.scope_name),
-                        records: Vec::with_capacity(64 * 1024),
-                    });
-                    self.groups.len() - 1
-                }
+                None => self.add(std::mem::take(resource), std::mem::take(scope_name)),
             };
         }
-        let records = &mut self.groups[self.last].records;
-        // ScopeLogs.log_records = 2; records of log lines mostly take 128 B to 16 KiB.
-        nested_sized(records, 2, 2, |b| log_record(b, &e));
-        self.items += 1;
+        &mut self.groups[self.last].records
+    }
+
+    /// As [`LogsEncoder::group`], copying the resource for a new group.
+    fn group_of(&mut self, resource: &Map, scope_name: &str) -> &mut Vec<u8> {
+        if !self.is_last(resource, scope_name) {
+            self.last = match self.find(resource, scope_name) {
+                Some(i) => i,
+                None => self.add(resource.clone(), scope_name.into()),
+            };
+        }
+        &mut self.groups[self.last].records
+    }
+
+    /// Consecutive entries nearly always go to the group of the one before.
+    fn is_last(&self, resource: &Map, scope_name: &str) -> bool {
+        self.groups
+            .get(self.last)
+            .is_some_and(|g| g.resource == *resource && g.scope_name == scope_name)
+    }
+
+    fn find(&self, resource: &Map, scope_name: &str) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.resource == *resource && g.scope_name == scope_name)
+    }
+
+    fn add(&mut self, resource: Map, scope_name: String) -> usize {
+        self.groups.push(Group {
+            resource,
+            scope_name,
+            records: Vec::with_capacity(64 * 1024),
+        });
+        self.groups.len() - 1
     }
 
     /// Records pushed since the last [`LogsEncoder::finish`].
@@ -130,6 +193,23 @@ fn log_record(b: &mut Vec<u8>, e: &Entry) {
     bytes_field(b, 9, &e.trace_id);
     bytes_field(b, 10, &e.span_id);
     fixed64(b, 11, e.observed_time_unix_nano);
+}
+
+fn line_len(v: LineValue<'_>) -> usize {
+    match v {
+        LineValue::Str(s) => s.len(),
+        LineValue::Bytes(x) => x.len(),
+        LineValue::Int(_) => 0,
+    }
+}
+
+/// The contents of an `AnyValue` holding a [`LineValue`] (as [`any_value`] writes the same).
+fn line_value(b: &mut Vec<u8>, v: LineValue<'_>) {
+    match v {
+        LineValue::Str(s) => len_field(b, 1, s.as_bytes()),
+        LineValue::Int(i) => varint_field(b, 3, i as u64),
+        LineValue::Bytes(x) => len_field(b, 7, x),
+    }
 }
 
 /// A repeated `KeyValue` field.

@@ -1,13 +1,10 @@
 //! The entry an operator sees (stanza's `entry.Entry`).
 
-use std::collections::BTreeMap;
-
 /// A map key: shared text, so that keys repeating on every line (a log format's field names)
 /// are handed out again by the parsers (see `json::Keys`) instead of allocated per line.
 pub type Key = std::sync::Arc<str>;
 
-/// A map of values: attributes, resource, a structured body.
-pub type Map = BTreeMap<Key, Value>;
+pub use crate::map::Map;
 
 /// A dynamic value, as stanza's `any` (JSON numbers become doubles, `null` is [`Value::Null`]).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,7 +31,8 @@ pub struct Entry {
     pub attributes: Map,
     pub resource: Map,
     pub severity_number: i32,
-    pub severity_text: String,
+    /// Shared text: severity parsers hand out the same few texts line after line.
+    pub severity_text: Key,
     /// 16 bytes or empty.
     pub trace_id: Vec<u8>,
     /// 8 bytes or empty.

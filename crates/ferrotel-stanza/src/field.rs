@@ -181,14 +181,10 @@ impl Field {
                         // does not have, rather than inserting each parsed key.
                         if target.len() < m.len() {
                             let old = std::mem::replace(target, m);
-                            for (k, v) in old {
-                                target.entry(k).or_insert(v);
-                            }
+                            target.extend_missing(old);
                             return Ok(());
                         }
-                        for (k, v) in m {
-                            target.insert(k, v);
-                        }
+                        target.extend(m);
                         Ok(())
                     }
                     v => {
@@ -264,7 +260,7 @@ fn get_in_map<'m>(m: &'m Map, keys: &[Key]) -> Option<Cow<'m, Value>> {
 /// The map at `keys` under `m`, created (replacing non-map values) as needed.
 fn nested_map<'m>(mut m: &'m mut Map, keys: &[Key]) -> &'m mut Map {
     for k in keys {
-        let slot = m.entry(k.clone()).or_insert_with(|| Value::Map(Map::new()));
+        let slot = m.get_or_insert_with(k.clone(), || Value::Map(Map::new()));
         if !matches!(slot, Value::Map(_)) {
             *slot = Value::Map(Map::new());
         }

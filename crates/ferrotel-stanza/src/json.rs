@@ -205,9 +205,8 @@ impl Cursor<'_> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    // Bulk-built: sorts once instead of searching per key, and keeps the last
-                    // of duplicate keys as Go's decoder does.
-                    return Ok(Value::Map(Map::from_iter(pairs)));
+                    // The pair list is the map (the last of duplicate keys wins, as Go's).
+                    return Ok(Value::Map(Map::from_pairs(pairs)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }

@@ -15,6 +15,7 @@ mod entry;
 mod expr;
 mod field;
 mod json;
+mod map;
 mod ops;
 mod pipeline;
 mod severity;
@@ -24,7 +25,7 @@ mod time;
 mod tests;
 
 pub use convert::into_resource_logs;
-pub use encode::LogsEncoder;
+pub use encode::{LineValue, LogsEncoder};
 pub use entry::{Entry, Key, Map, Value, text_from_bytes};
 pub use pipeline::{BuildError, OperatorsConfig, Pipeline};
 pub use severity::severity_name;

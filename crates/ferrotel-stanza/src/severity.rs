@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::field::Field;
-use crate::{Entry, Value};
+use crate::{Entry, Key, Value};
+
+/// Distinct severity texts remembered per parser (a log format has a handful).
+const MAX_CACHED: usize = 64;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +74,9 @@ pub struct SeverityParser {
     pub parse_from: Field,
     mapping: HashMap<String, i32>,
     overwrite_text: bool,
+    /// Text values seen → their number and the entry's severity text: per line one scan of
+    /// a few short strings and a reference count, not lower-casing, hashing and a copy.
+    seen: Vec<(String, i32, Key)>,
 }
 
 fn expand(v: &serde_json::Value, out: &mut Vec<String>) -> Result<(), String> {
@@ -139,10 +145,12 @@ impl SeverityParser {
             parse_from,
             mapping,
             overwrite_text: c.overwrite_text,
+            seen: Vec::new(),
         })
     }
 
-    fn find(&self, v: &Value) -> Result<(i32, String), String> {
+    /// The number and the text (as read, or the number's name with `overwrite_text`).
+    fn find(&mut self, v: &Value) -> Result<(i32, Key), String> {
         let text = match v {
             Value::Int(i) => i.to_string(),
             Value::Double(d) => {
@@ -154,8 +162,14 @@ impl SeverityParser {
                 (*d as i64).to_string()
             }
             Value::Str(s) => {
-                let n = self.lookup(s);
-                return Ok((n, s.clone()));
+                if let Some((_, n, text)) = self.seen.iter().find(|(t, _, _)| t == s) {
+                    return Ok((*n, text.clone()));
+                }
+                let found = self.resolve(s);
+                if self.seen.len() < MAX_CACHED {
+                    self.seen.push((s.clone(), found.0, found.1.clone()));
+                }
+                return Ok(found);
             }
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             o => {
@@ -165,7 +179,15 @@ impl SeverityParser {
                 ));
             }
         };
-        Ok((self.lookup(&text), text))
+        Ok(self.resolve(&text))
+    }
+
+    fn resolve(&self, text: &str) -> (i32, Key) {
+        let n = self.lookup(text);
+        if self.overwrite_text && n != 0 {
+            return (n, severity_name(n).into());
+        }
+        (n, text.into())
     }
 
     /// Case-insensitive lookup; short ASCII keys are lower-cased on the stack.
@@ -181,17 +203,14 @@ impl SeverityParser {
         self.mapping.get(&s.to_lowercase()).copied().unwrap_or(0)
     }
 
-    pub fn parse(&self, e: &mut Entry) -> Result<(), String> {
+    pub fn parse(&mut self, e: &mut Entry) -> Result<(), String> {
         let Some(v) = self.parse_from.get_ref(e) else {
             return Err(format!(
                 "log entry does not have the expected parse_from field {}",
                 self.parse_from
             ));
         };
-        let (n, mut text) = self.find(v).map_err(|m| format!("parse: {m}"))?;
-        if self.overwrite_text && n != 0 {
-            text = severity_name(n);
-        }
+        let (n, text) = self.find(v).map_err(|m| format!("parse: {m}"))?;
         e.severity_number = n;
         e.severity_text = text;
         Ok(())

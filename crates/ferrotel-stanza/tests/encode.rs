@@ -1,10 +1,11 @@
 //! `LogsEncoder` writes the same bytes prost writes for `into_resource_logs`' output, for any
 //! entries: every value type, nesting, long records (multi-byte lengths), several resources
-//! and scopes, and across batches.
+//! and scopes, and across batches; and `push_line` (a line without operators) the bytes of the
+//! equivalent entry.
 
 use ferrotel_pdata::Request;
 use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
-use ferrotel_stanza::{Entry, LogsEncoder, Map, Value, into_resource_logs};
+use ferrotel_stanza::{Entry, LineValue, LogsEncoder, Map, Value, into_resource_logs};
 use proptest::prelude::*;
 
 fn prost_bytes(entries: Vec<Entry>) -> Vec<u8> {
@@ -74,7 +75,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 attributes,
                 resource,
                 severity_number: sev,
-                severity_text: text,
+                severity_text: text.into(),
                 trace_id: tid,
                 span_id: sid,
                 trace_flags: flags,
@@ -92,6 +93,62 @@ proptest! {
             let want = prost_bytes(entries.clone());
             prop_assert_eq!(encoder_bytes(&mut enc, entries), want);
         }
+    }
+}
+
+/// A line's parts as `push_line` takes them, owned: observed time, body, attributes.
+type Line = (u64, Value, Vec<(String, Value)>);
+
+fn line_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        "\\PC{0,140}".prop_map(Value::Str),
+        any::<i64>().prop_map(Value::Int),
+        proptest::collection::vec(any::<u8>(), 0..140).prop_map(Value::Bytes),
+    ]
+}
+
+fn line() -> impl Strategy<Value = Line> {
+    (
+        any::<u64>(),
+        prop_oneof![
+            "\\PC{0,300}".prop_map(Value::Str),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(Value::Bytes),
+        ],
+        // Distinct keys, as the receiver's attributes are.
+        proptest::collection::btree_map("[a-z._]{1,12}", line_value(), 0..5)
+            .prop_map(|m| m.into_iter().collect()),
+    )
+}
+
+fn as_line_value(v: &Value) -> LineValue<'_> {
+    match v {
+        Value::Str(s) => LineValue::Str(s),
+        Value::Int(i) => LineValue::Int(*i),
+        Value::Bytes(b) => LineValue::Bytes(b),
+        other => panic!("not a line value: {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #[test]
+    fn push_line_writes_what_prost_writes_for_the_same_entry(resource in prop_oneof![Just(Map::new()), map()], lines in proptest::collection::vec(line(), 0..12)) {
+        let mut enc = LogsEncoder::default();
+        for (observed, body, attributes) in &lines {
+            let attrs = attributes.iter().map(|(k, v)| (k.as_str(), as_line_value(v)));
+            enc.push_line(&resource, *observed, as_line_value(body), attrs);
+        }
+        let entries: Vec<Entry> = lines
+            .into_iter()
+            .map(|(observed, body, attributes)| Entry {
+                observed_time_unix_nano: observed,
+                body,
+                attributes: attributes.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+                resource: resource.clone(),
+                ..Entry::default()
+            })
+            .collect();
+        prop_assert_eq!(enc.finish().0.to_vec(), prost_bytes(entries));
     }
 }
 

@@ -63,7 +63,7 @@ fn json_parser_with_embedded_time_and_severity() {
     );
     let e = &out[0];
     assert_eq!(e.time_unix_nano, ts("2024-01-02T03:04:05.123Z"));
-    assert_eq!((e.severity_number, e.severity_text.as_str()), (13, "WARN"));
+    assert_eq!((e.severity_number, e.severity_text.as_ref()), (13, "WARN"));
     assert_eq!(e.attributes.get("msg"), Some(&s("hi")));
 }
 
@@ -272,7 +272,7 @@ fn syslog_rfc5424() {
         ])
     );
     assert_eq!(e.time_unix_nano, ts("2015-08-05T21:58:59.693Z"));
-    assert_eq!((e.severity_number, e.severity_text.as_str()), (9, "info"));
+    assert_eq!((e.severity_number, e.severity_text.as_ref()), (9, "info"));
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn syslog_rfc5424_octet_counting_and_nil_values() {
     );
     assert_eq!(out[0].attributes.get("proc_id"), None);
     assert_eq!(
-        (out[0].severity_number, out[0].severity_text.as_str()),
+        (out[0].severity_number, out[0].severity_text.as_ref()),
         (18, "crit")
     );
 }
@@ -543,7 +543,7 @@ fn severity_parser_presets_mappings_and_ranges() {
         e.attributes.insert("s".into(), v.clone());
         let out = run(ops.clone(), vec![e]);
         assert_eq!(
-            (out[0].severity_number, out[0].severity_text.as_str()),
+            (out[0].severity_number, out[0].severity_text.as_ref()),
             (*n, *t),
             "{v:?}"
         );
@@ -560,7 +560,7 @@ fn severity_parser_presets_mappings_and_ranges() {
         vec![e],
     );
     assert_eq!(
-        (out[0].severity_number, out[0].severity_text.as_str()),
+        (out[0].severity_number, out[0].severity_text.as_ref()),
         (14, "WARN2")
     );
     assert!(
@@ -621,14 +621,14 @@ fn syslog_go_cases_skip_pri_and_framing() {
         json!([{"type": "syslog_parser", "protocol": "rfc5424", "allow_skip_pri_header": true}]);
     let out = run(skip.clone(), vec![line(sd_line)]);
     assert_eq!(
-        (out[0].severity_number, out[0].severity_text.as_str()),
+        (out[0].severity_number, out[0].severity_text.as_ref()),
         (0, "")
     );
     assert!(!out[0].attributes.contains_key("priority"));
     assert_eq!(out[0].time_unix_nano, ts("2015-08-05T21:58:59.693Z"));
     let out = run(skip, vec![line(&format!("<123>{sd_line}"))]);
     assert_eq!(
-        (out[0].severity_number, out[0].severity_text.as_str()),
+        (out[0].severity_number, out[0].severity_text.as_ref()),
         (17, "err")
     );
     assert_eq!(out[0].attributes.get("facility"), Some(&Value::Int(15)));

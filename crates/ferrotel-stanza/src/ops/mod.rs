@@ -522,6 +522,17 @@ impl ParserCore {
 
     /// Reads `parse_from`, parses it, writes `parse_to`, then the embedded parsers.
     pub fn run(
+        &mut self,
+        e: Entry,
+        parse: impl FnOnce(&Value) -> Result<Value, String>,
+    ) -> Result<Entry, Failure> {
+        let e = self.apply(e, parse)?;
+        self.after(e)
+    }
+
+    /// [`ParserCore::run`] without the embedded parsers (for parsers whose `parse` borrows
+    /// the operator).
+    pub fn apply(
         &self,
         mut e: Entry,
         parse: impl FnOnce(&Value) -> Result<Value, String>,
@@ -548,13 +559,13 @@ impl ParserCore {
         {
             e.body = v.into_owned();
         }
-        self.after(e)
+        Ok(e)
     }
 
     /// The embedded parsers, all attempted before the first error is reported (as Go does).
-    pub fn after(&self, mut e: Entry) -> Result<Entry, Failure> {
+    pub fn after(&mut self, mut e: Entry) -> Result<Entry, Failure> {
         let t = self.time.as_ref().map(|t| t.parse(&mut e)).transpose();
-        let s = self.severity.as_ref().map(|s| s.parse(&mut e)).transpose();
+        let s = self.severity.as_mut().map(|s| s.parse(&mut e)).transpose();
         let tr = self.trace.as_ref().map(|t| t.parse(&mut e)).transpose();
         let sc = self
             .scope_name

@@ -303,7 +303,7 @@ impl Operator for Syslog {
         let mut time = None;
         let mut pri = None;
         let this = &*self;
-        let e = this.core.run(e, |v| {
+        let e = this.core.apply(e, |v| {
             let Value::Str(s) = v else {
                 return Err(format!(
                     "type {} cannot be parsed as syslog",
@@ -335,13 +335,13 @@ impl Operator for Syslog {
             pri = p;
             Ok(Value::Map(m))
         });
-        let mut e = e?;
+        let mut e = self.core.after(e?)?;
         if let Some(t) = time {
             e.time_unix_nano = u64::try_from(t).unwrap_or(0);
         }
         if let Some((n, t)) = pri.and_then(|p| SEVERITY.get((p % 8) as usize)) {
             e.severity_number = *n;
-            e.severity_text = (*t).to_string();
+            e.severity_text = (*t).into();
         }
         out.push((0, e));
         Ok(())

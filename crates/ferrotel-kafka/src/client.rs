@@ -120,10 +120,7 @@ impl ClientSettings<'_> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.brokers.join(","))
             .set("client.id", self.client_id);
-        let tls = self
-            .tls
-            .or(self.auth.tls.as_ref())
-            .filter(|t| !t.insecure);
+        let tls = self.tls.or(self.auth.tls.as_ref()).filter(|t| !t.insecure);
         let sasl = self
             .auth
             .sasl

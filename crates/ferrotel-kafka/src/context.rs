@@ -24,12 +24,18 @@ impl ClientContext for KafkaContext {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(component = %id, "librdkafka {fac}: {message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(component = %id, "librdkafka {fac}: {message}"),
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(component = %id, "librdkafka {fac}: {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(component = %id, "librdkafka {fac}: {message}")
+            }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
                 tracing::info!(component = %id, "librdkafka {fac}: {message}")
             }
-            RDKafkaLogLevel::Debug => tracing::debug!(component = %id, "librdkafka {fac}: {message}"),
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(component = %id, "librdkafka {fac}: {message}")
+            }
         }
     }
 

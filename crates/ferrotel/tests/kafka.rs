@@ -153,7 +153,8 @@ service:
     let traces: Vec<Vec<u8>> = (0..3)
         .map(|r| spans_request("svc", &names("span", r * 100, 100)))
         .collect();
-    let metrics: Vec<ExportMetricsServiceRequest> = (1..=3).map(|n| metrics_request(n * 7)).collect();
+    let metrics: Vec<ExportMetricsServiceRequest> =
+        (1..=3).map(|n| metrics_request(n * 7)).collect();
     let logs: Vec<ExportLogsServiceRequest> = (1..=3).map(|n| logs_request(n * 11)).collect();
     for (i, body) in traces.iter().enumerate() {
         assert_eq!(post_otlp(http, "/v1/traces", body).unwrap(), 200);
@@ -163,20 +164,26 @@ service:
         assert_eq!(post_otlp(http, "/v1/logs", &l).unwrap(), 200);
     }
     let d = dir.path();
-    wait_for(Duration::from_secs(60), "the three signals back from Kafka", || {
-        interop_support::traces(&d.join("traces.bin")).len() == 3
-            && interop_support::metrics(&d.join("metrics.bin")).len() == 3
-            && interop_support::logs(&d.join("logs.bin")).len() == 3
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "the three signals back from Kafka",
+        || {
+            interop_support::traces(&d.join("traces.bin")).len() == 3
+                && interop_support::metrics(&d.join("metrics.bin")).len() == 3
+                && interop_support::logs(&d.join("logs.bin")).len() == 3
+        },
+    );
     let sent_traces: Vec<_> = traces
         .iter()
-        .map(|b| match Payload::from_proto(Signal::Traces, b.clone().into())
-            .unwrap()
-            .into_request()
-            .unwrap()
-        {
-            Request::Traces(t) => t,
-            _ => unreachable!(),
+        .map(|b| {
+            match Payload::from_proto(Signal::Traces, b.clone().into())
+                .unwrap()
+                .into_request()
+                .unwrap()
+            {
+                Request::Traces(t) => t,
+                _ => unreachable!(),
+            }
         })
         .collect();
     assert_eq!(interop_support::traces(&d.join("traces.bin")), sent_traces);
@@ -185,8 +192,14 @@ service:
     std::thread::sleep(Duration::from_millis(300));
     let rcv = [("receiver", "kafka")];
     assert_eq!(c.metric("otelcol_receiver_accepted_spans", &rcv), 300.0);
-    assert_eq!(c.metric("otelcol_receiver_accepted_metric_points", &rcv), 42.0);
-    assert_eq!(c.metric("otelcol_receiver_accepted_log_records", &rcv), 66.0);
+    assert_eq!(
+        c.metric("otelcol_receiver_accepted_metric_points", &rcv),
+        42.0
+    );
+    assert_eq!(
+        c.metric("otelcol_receiver_accepted_log_records", &rcv),
+        66.0
+    );
     assert_eq!(c.metric("otelcol_kafka_receiver_messages", &rcv), 9.0);
     assert_eq!(
         c.metric("otelcol_exporter_sent_spans", &[("exporter", "kafka")]),
@@ -272,8 +285,17 @@ service:
         else {
             unreachable!()
         };
-        for s in t.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
-            assert_eq!(hex(&s.trace_id), key, "every span of the message is of its key's trace");
+        for s in t
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+        {
+            assert_eq!(
+                hex(&s.trace_id),
+                key,
+                "every span of the message is of its key's trace"
+            );
             spans += 1;
         }
         assert_eq!(*partition_of.entry(key).or_insert(*partition), *partition);
@@ -281,7 +303,11 @@ service:
     assert_eq!(spans, 100);
     assert_eq!(partition_of.len(), 20);
     assert!(
-        partition_of.values().collect::<std::collections::BTreeSet<_>>().len() > 1,
+        partition_of
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
         "20 keys over 3 partitions use more than one"
     );
     // Logs: two resources alike (attribute order aside) and one different.
@@ -367,12 +393,19 @@ service:
     });
     assert_eq!(span_names(&file), names("good", 0, 30));
     let rcv = [("receiver", "kafka")];
-    assert_eq!(c.metric("ferrotel_kafka_receiver_undecodable_records", &rcv), 4.0);
+    assert_eq!(
+        c.metric("ferrotel_kafka_receiver_undecodable_records", &rcv),
+        4.0
+    );
     assert_eq!(c.metric("otelcol_kafka_receiver_messages", &rcv), 7.0);
     let log = c.log();
     assert!(log.contains("has no value (null)"), "{log}");
     assert!(log.contains("value is empty"), "{log}");
-    assert_eq!(log.matches("invalid OTLP protobuf traces").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("invalid OTLP protobuf traces").count(),
+        2,
+        "{log}"
+    );
 }
 
 /// The gateway tier: kafka receiver → OTLP (no queue: the pipeline accepts a record only once
@@ -482,18 +515,35 @@ fn gateway_kill9_loses_nothing() {
         Some(sink_m),
     );
     let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
-    let _agent = Collector::start("agent", dir.path(), &agent_config(&b, http, agent_m), Some(agent_m));
-    let mut gw = Collector::start("gateway", dir.path(), &gateway_config(&b, sink_grpc, gw_m), Some(gw_m));
+    let _agent = Collector::start(
+        "agent",
+        dir.path(),
+        &agent_config(&b, http, agent_m),
+        Some(agent_m),
+    );
+    let mut gw = Collector::start(
+        "gateway",
+        dir.path(),
+        &gateway_config(&b, sink_grpc, gw_m),
+        Some(gw_m),
+    );
     let sent = Arc::new(AtomicUsize::new(0));
     let load = load(http, sent.clone(), Duration::from_millis(20));
     let file = sink_dir.join("traces.bin");
-    wait_for(Duration::from_secs(120), "a third of the spans at the sink", || {
-        span_names(&file).len() >= REQUESTS * PER_REQUEST / 3
-    });
+    wait_for(
+        Duration::from_secs(120),
+        "a third of the spans at the sink",
+        || span_names(&file).len() >= REQUESTS * PER_REQUEST / 3,
+    );
     gw.kill9();
     let at_kill = span_names(&file).len();
     std::thread::sleep(Duration::from_millis(500));
-    let _gw = Collector::start("gateway2", dir.path(), &gateway_config(&b, sink_grpc, gw_m), Some(gw_m));
+    let _gw = Collector::start(
+        "gateway2",
+        dir.path(),
+        &gateway_config(&b, sink_grpc, gw_m),
+        Some(gw_m),
+    );
     load.join().unwrap();
     let dups = all_delivered(&file);
     eprintln!(
@@ -502,7 +552,10 @@ fn gateway_kill9_loses_nothing() {
     );
     // Redelivered: what the gateway forwarded after its group's last commit (autocommit
     // every 1 s), far below the run; a lost commit would show as the whole first third.
-    assert!(dups < at_kill, "{dups} duplicates of {at_kill} forwarded before the kill");
+    assert!(
+        dups < at_kill,
+        "{dups} duplicates of {at_kill} forwarded before the kill"
+    );
 }
 
 /// The broker stops under load and comes back: the agent keeps acknowledging (its queue holds
@@ -524,18 +577,33 @@ fn broker_restart_under_load_loses_nothing() {
         Some(sink_m),
     );
     let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
-    let agent = Collector::start("agent", dir.path(), &agent_config(&b, http, agent_m), Some(agent_m));
-    let _gw = Collector::start("gateway", dir.path(), &gateway_config(&b, sink_grpc, gw_m), Some(gw_m));
+    let agent = Collector::start(
+        "agent",
+        dir.path(),
+        &agent_config(&b, http, agent_m),
+        Some(agent_m),
+    );
+    let _gw = Collector::start(
+        "gateway",
+        dir.path(),
+        &gateway_config(&b, sink_grpc, gw_m),
+        Some(gw_m),
+    );
     let sent = Arc::new(AtomicUsize::new(0));
     let load = load(http, sent.clone(), Duration::from_millis(30));
-    wait_for(Duration::from_secs(60), "a fifth of the requests acknowledged", || {
-        sent.load(Ordering::SeqCst) >= REQUESTS / 5
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "a fifth of the requests acknowledged",
+        || sent.load(Ordering::SeqCst) >= REQUESTS / 5,
+    );
     broker.stop();
     let before = sent.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
     let during = sent.load(Ordering::SeqCst) - before;
-    assert!(during > 10, "the agent acknowledged {during} requests while the broker was down");
+    assert!(
+        during > 10,
+        "the agent acknowledged {during} requests while the broker was down"
+    );
     let queued = agent.metric("otelcol_exporter_queue_size", &[("exporter", "kafka")]);
     broker.restart();
     load.join().unwrap();
@@ -578,10 +646,15 @@ service:
     );
     let _c = Collector::start("py", dir.path(), &config, None);
     let sent = names("to-py", 0, 5);
-    assert_eq!(post_otlp(http, "/v1/traces", &spans_request("ferrotel", &sent)).unwrap(), 200);
+    assert_eq!(
+        post_otlp(http, "/v1/traces", &spans_request("ferrotel", &sent)).unwrap(),
+        200
+    );
     let script = repo_root().join("tests/interop/kafka_client.py");
     let got = run_client(
-        Command::new("python3").arg(&script).args(["consume", &b, "to_python", "1"]),
+        Command::new("python3")
+            .arg(&script)
+            .args(["consume", &b, "to_python", "1"]),
         PIP_HINT,
     );
     assert_eq!(got[0]["key"], "07".repeat(16));

@@ -263,10 +263,7 @@ fn encode(signal: Signal, encoding: Encoding, unit: Bytes) -> Result<Bytes, Stri
 
 /// Calls `f` with the body of each log record of a logs request: strings as UTF-8, bytes as
 /// they are, other values as OTLP/JSON AnyValue (as Go's raw log encoding does).
-fn raw_bodies(
-    unit: &Bytes,
-    mut f: impl FnMut(Bytes) -> Result<(), String>,
-) -> Result<(), String> {
+fn raw_bodies(unit: &Bytes, mut f: impl FnMut(Bytes) -> Result<(), String>) -> Result<(), String> {
     use ferrotel_pdata::proto::common::v1::any_value::Value;
     let Request::Logs(logs) = Payload::from_proto(Signal::Logs, unit.clone())
         .and_then(Payload::into_request)
@@ -296,7 +293,9 @@ fn raw_bodies(
 fn any_value_json(v: &ferrotel_pdata::proto::common::v1::any_value::Value) -> serde_json::Value {
     use ferrotel_pdata::proto::common::v1::any_value::Value;
     let inner = |a: &ferrotel_pdata::proto::common::v1::AnyValue| {
-        a.value.as_ref().map_or(serde_json::Value::Null, any_value_json)
+        a.value
+            .as_ref()
+            .map_or(serde_json::Value::Null, any_value_json)
     };
     match v {
         Value::StringValue(s) => s.clone().into(),
@@ -308,7 +307,12 @@ fn any_value_json(v: &ferrotel_pdata::proto::common::v1::any_value::Value) -> se
         Value::KvlistValue(kv) => kv
             .values
             .iter()
-            .map(|k| (k.key.clone(), k.value.as_ref().map_or(serde_json::Value::Null, inner)))
+            .map(|k| {
+                (
+                    k.key.clone(),
+                    k.value.as_ref().map_or(serde_json::Value::Null, inner),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into(),
         Value::StringValueStrindex(i) => (*i).into(),
@@ -421,8 +425,8 @@ impl Sender for KafkaSender {
             let producer = self.producer.clone();
             let timeout = self.timeout;
             // Every send was awaited, so this only waits for librdkafka's own bookkeeping.
-            let _ = tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout)))
-                .await;
+            let _ =
+                tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout))).await;
             Ok(())
         })
     }

@@ -95,7 +95,10 @@ fn config_testdata() {
 #[test]
 fn one_message_per_trace_keyed_by_hex_trace_id() {
     let s = KafkaSender::new(&load("partition_traces_by_id: true\n")).unwrap();
-    let p = traces(&[("a", &[(1, "a1"), (2, "a2"), (1, "a3")]), ("b", &[(2, "b1")])]);
+    let p = traces(&[
+        ("a", &[(1, "a1"), (2, "a2"), (1, "a3")]),
+        ("b", &[(2, "b1")]),
+    ]);
     let m = s.messages(&p).unwrap();
     assert_eq!(m.len(), 2);
     assert_eq!(m[0].key.as_deref(), Some("01".repeat(16).as_str()));
@@ -144,7 +147,9 @@ fn resource_keys_ignore_attribute_order() {
 
 #[test]
 fn too_large_messages_are_split_or_refused() {
-    let names: Vec<String> = (0..200).map(|i| format!("span-{i:04}-{}", "x".repeat(40))).collect();
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("span-{i:04}-{}", "x".repeat(40)))
+        .collect();
     let spans: Vec<(u8, &str)> = names.iter().map(|n| (9, n.as_str())).collect();
     let p = traces(&[("svc", &spans)]);
     assert!(p.to_proto().len() > 10_000);
@@ -161,10 +166,16 @@ fn too_large_messages_are_split_or_refused() {
             got.extend(if enc == "otlp_proto" {
                 span_names(Signal::Traces, &x.value)
             } else {
-                let Request::Traces(t) = ferrotel_pdata::json::decode(Signal::Traces, &x.value).unwrap() else {
+                let Request::Traces(t) =
+                    ferrotel_pdata::json::decode(Signal::Traces, &x.value).unwrap()
+                else {
                     unreachable!()
                 };
-                t.resource_spans[0].scope_spans[0].spans.iter().map(|s| s.name.clone()).collect()
+                t.resource_spans[0].scope_spans[0]
+                    .spans
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect()
             });
         }
         assert_eq!(got, names, "{enc}: every span once, in order");
@@ -176,16 +187,17 @@ fn too_large_messages_are_split_or_refused() {
         .messages(&traces(&[("svc", &[(1, "small"), (1, big.as_str())])]))
         .unwrap_err();
     assert!(!e.retryable);
-    assert!(e.message.contains("over producer::max_message_bytes (2000)"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("over producer::max_message_bytes (2000)"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn raw_log_bodies() {
-    let body = |v| {
-        Some(AnyValue {
-            value: Some(v),
-        })
-    };
+    let body = |v| Some(AnyValue { value: Some(v) });
     let p = Payload::from_request(Request::Logs(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             scope_logs: vec![ScopeLogs {

@@ -297,8 +297,14 @@ impl ComponentConfig for KafkaReceiverConfig {
                 "must be positive when autocommit is enabled",
             ));
         }
-        self.error_backoff
-            .validate()
-            .map_err(|e| ConfigError::field(&format!("error_backoff::{}", e.path.trim_start_matches("retry_on_failure::")), e.message))
+        self.error_backoff.validate().map_err(|e| {
+            ConfigError::field(
+                &format!(
+                    "error_backoff::{}",
+                    e.path.trim_start_matches("retry_on_failure::")
+                ),
+                e.message,
+            )
+        })
     }
 }

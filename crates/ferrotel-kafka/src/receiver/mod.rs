@@ -39,10 +39,13 @@ impl ReceiverFactory for KafkaReceiverFactory {
     type Config = KafkaReceiverConfig;
 
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("kafka", "Receives traces, metrics and logs from Kafka topics")
-            .signal(Signal::Traces, Stability::Beta)
-            .signal(Signal::Metrics, Stability::Beta)
-            .signal(Signal::Logs, Stability::Beta)
+        FactoryInfo::new(
+            "kafka",
+            "Receives traces, metrics and logs from Kafka topics",
+        )
+        .signal(Signal::Traces, Stability::Beta)
+        .signal(Signal::Metrics, Stability::Beta)
+        .signal(Signal::Logs, Stability::Beta)
     }
 
     fn create(
@@ -54,8 +57,14 @@ impl ReceiverFactory for KafkaReceiverFactory {
         let id = ctx.id.to_string();
         let routes = routes(&config, outputs)
             .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
-        let counter = |name, help| ctx.telemetry.counter(name, help, &[("receiver", id.as_str())]);
-        let gauge = |name, help| ctx.telemetry.gauge(name, help, &[("receiver", id.as_str())]);
+        let counter = |name, help| {
+            ctx.telemetry
+                .counter(name, help, &[("receiver", id.as_str())])
+        };
+        let gauge = |name, help| {
+            ctx.telemetry
+                .gauge(name, help, &[("receiver", id.as_str())])
+        };
         let stats = Stats {
             messages: counter(
                 "otelcol_kafka_receiver_messages",
@@ -214,14 +223,27 @@ fn add_headers(payload: &mut Payload, msg: &BorrowedMessage<'_>, names: &[String
     }
     let _ = payload.modify(|r| {
         let resources: Vec<&mut Option<ferrotel_pdata::proto::resource::v1::Resource>> = match r {
-            Request::Traces(t) => t.resource_spans.iter_mut().map(|x| &mut x.resource).collect(),
-            Request::Metrics(m) => m.resource_metrics.iter_mut().map(|x| &mut x.resource).collect(),
-            Request::Logs(l) => l.resource_logs.iter_mut().map(|x| &mut x.resource).collect(),
+            Request::Traces(t) => t
+                .resource_spans
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
+            Request::Metrics(m) => m
+                .resource_metrics
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
+            Request::Logs(l) => l
+                .resource_logs
+                .iter_mut()
+                .map(|x| &mut x.resource)
+                .collect(),
             Request::Profiles(_) => Vec::new(),
         };
         for res in resources {
             let res = res.get_or_insert_with(Default::default);
-            res.attributes.retain(|a| !attrs.iter().any(|n| n.key == a.key));
+            res.attributes
+                .retain(|a| !attrs.iter().any(|n| n.key == a.key));
             res.attributes.extend(attrs.iter().cloned());
         }
     });
@@ -232,15 +254,14 @@ fn backoff(b: &RetrySettings, attempt: u32) -> Duration {
     if !b.enabled {
         return Duration::from_millis(100);
     }
-    let d = b.initial_interval.mul_f64(b.multiplier.powi(attempt as i32));
+    let d = b
+        .initial_interval
+        .mul_f64(b.multiplier.powi(attempt as i32));
     d.min(b.max_interval)
 }
 
 impl Inner {
-    fn consumer(
-        &self,
-        context: KafkaContext,
-    ) -> Result<StreamConsumer<KafkaContext>, String> {
+    fn consumer(&self, context: KafkaContext) -> Result<StreamConsumer<KafkaContext>, String> {
         let c = &self.config;
         let mut props = c.client().client_config();
         props
@@ -252,7 +273,10 @@ impl Inner {
                 "auto.commit.interval.ms",
                 c.autocommit.interval.as_millis().max(1).to_string(),
             )
-            .set("session.timeout.ms", c.session_timeout.as_millis().to_string())
+            .set(
+                "session.timeout.ms",
+                c.session_timeout.as_millis().to_string(),
+            )
             .set(
                 "heartbeat.interval.ms",
                 c.heartbeat_interval.as_millis().to_string(),
@@ -264,7 +288,11 @@ impl Inner {
         if let Some(s) = &c.group_rebalance_strategy {
             props.set(
                 "partition.assignment.strategy",
-                if s == "sticky" { "cooperative-sticky" } else { s },
+                if s == "sticky" {
+                    "cooperative-sticky"
+                } else {
+                    s
+                },
             );
         }
         let consumer: StreamConsumer<KafkaContext> = props
@@ -331,7 +359,11 @@ impl Inner {
         }
         let mut attempt = 0;
         loop {
-            match route.next.consume(payload.clone(), Context::default()).await {
+            match route
+                .next
+                .consume(payload.clone(), Context::default())
+                .await
+            {
                 Ok(()) => {
                     self.obs.accepted(signal, items);
                     if marking.after {
@@ -417,7 +449,12 @@ impl Lifecycle for KafkaReceiver {
     fn start(&self) -> BoxFuture<'_, Result<(), ComponentError>> {
         Box::pin(async move {
             let id = &self.inner.id;
-            let Some(context) = self.context.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            let Some(context) = self
+                .context
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+            else {
                 return Err(ComponentError::new(format!("receiver {id}: started twice")));
             };
             let consumer = self

@@ -13,7 +13,8 @@ fn config_testdata() {
     assert_eq!(c.topics(Signal::Traces), ["otlp_spans"]);
     assert_eq!(c.topics(Signal::Logs), ["otlp_logs"]);
     // The old keys: defaults for every signal; zipkin applies to traces only.
-    let c: KafkaReceiverConfig = testdata::load("topic: t\nencoding: zipkin_json\nlogs: {topic: l}\n").unwrap();
+    let c: KafkaReceiverConfig =
+        testdata::load("topic: t\nencoding: zipkin_json\nlogs: {topic: l}\n").unwrap();
     assert_eq!(c.encoding(Signal::Traces).unwrap(), Encoding::ZipkinJson);
     assert_eq!(c.encoding(Signal::Logs).unwrap(), Encoding::OtlpProto);
     assert_eq!(c.topics(Signal::Logs), ["l"]);
@@ -26,11 +27,18 @@ fn config_testdata() {
     }
     let c: KafkaReceiverConfig = testdata::load("topic: x\n").unwrap();
     let out = |s: &[Signal]| -> SignalOutputs {
-        s.iter().map(|s| (*s, Arc::new(Nothing) as ConsumerRef)).collect()
+        s.iter()
+            .map(|s| (*s, Arc::new(Nothing) as ConsumerRef))
+            .collect()
     };
     assert!(routes(&c, out(&[Signal::Traces])).is_ok());
-    let e = routes(&c, out(&[Signal::Traces, Signal::Metrics])).err().unwrap();
-    assert!(e.contains("is both the traces and the metrics topic"), "{e}");
+    let e = routes(&c, out(&[Signal::Traces, Signal::Metrics]))
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("is both the traces and the metrics topic"),
+        "{e}"
+    );
 }
 
 /// What a record holds when it does not decode: each named, none a panic.
@@ -39,10 +47,26 @@ fn undecodable_records_are_named() {
     let cases: &[(Encoding, Option<&[u8]>, &str)] = &[
         (Encoding::OtlpProto, None, "null"),
         (Encoding::OtlpProto, Some(b""), "empty"),
-        (Encoding::OtlpProto, Some(b"\xff\xff\xff"), "invalid OTLP protobuf traces"),
-        (Encoding::OtlpProto, Some(b"\x0a\x10\x12\x05"), "invalid OTLP protobuf traces"),
-        (Encoding::OtlpJson, Some(b"{\"resourceSpans\":["), "invalid OTLP/JSON traces"),
-        (Encoding::OtlpJson, Some(b"garbage"), "invalid OTLP/JSON traces"),
+        (
+            Encoding::OtlpProto,
+            Some(b"\xff\xff\xff"),
+            "invalid OTLP protobuf traces",
+        ),
+        (
+            Encoding::OtlpProto,
+            Some(b"\x0a\x10\x12\x05"),
+            "invalid OTLP protobuf traces",
+        ),
+        (
+            Encoding::OtlpJson,
+            Some(b"{\"resourceSpans\":["),
+            "invalid OTLP/JSON traces",
+        ),
+        (
+            Encoding::OtlpJson,
+            Some(b"garbage"),
+            "invalid OTLP/JSON traces",
+        ),
         (Encoding::ZipkinJson, Some(b"[{"), "invalid Zipkin JSON"),
     ];
     for (enc, value, want) in cases {

@@ -673,3 +673,69 @@ service:
         span_names(&file) == from_py
     });
 }
+
+/// CPU seconds (user + system) a process used so far, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+/// The benchmark (docs/benchmarks.md): spans per CPU-second of the agent (OTLP/HTTP in, kafka
+/// exporter out) and of the gateway (kafka receiver in, OTLP/gRPC out), 400 requests of 500
+/// spans. Run on a release build:
+/// `cargo test --release -p ferrotel --test kafka -- --ignored --nocapture kafka_bench`.
+#[test]
+#[ignore]
+fn kafka_bench_spans_per_cpu_second() {
+    let Some(bin) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&bin, dir.path());
+    broker.create_topics(&[("tier", 3)]);
+    let b = broker.addr();
+    let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
+    let sink_dir = dir.path().join("sink");
+    std::fs::create_dir_all(&sink_dir).unwrap();
+    let sink = Collector::start(
+        "sink",
+        &sink_dir,
+        &file_sink_config(&sink_dir, sink_grpc, sink_http, sink_m),
+        Some(sink_m),
+    );
+    let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
+    let agent = Collector::start(
+        "agent",
+        dir.path(),
+        &agent_config(&b, http, agent_m),
+        Some(agent_m),
+    );
+    let gw = Collector::start(
+        "gateway",
+        dir.path(),
+        &gateway_config(&b, sink_grpc, gw_m),
+        Some(gw_m),
+    );
+    let (requests, per) = (400, 500);
+    let bodies: Vec<Vec<u8>> = (0..requests)
+        .map(|r| spans_request("bench", &names("b", r * per, per)))
+        .collect();
+    let (a0, g0) = (cpu_seconds(agent.pid()), cpu_seconds(gw.pid()));
+    let start = std::time::Instant::now();
+    for body in &bodies {
+        assert_eq!(post_otlp(http, "/v1/traces", body).unwrap(), 200);
+    }
+    let total = (requests * per) as f64;
+    wait_for(Duration::from_secs(600), "every span at the sink", || {
+        sink.metric("otelcol_receiver_accepted_spans", &[]) >= total
+    });
+    let (a, g) = (cpu_seconds(agent.pid()) - a0, cpu_seconds(gw.pid()) - g0);
+    eprintln!(
+        "kafka bench: {total} spans in {:.1} s; agent (otlp → kafka exporter) {a:.2} CPU-s = {:.0} spans/CPU-s; gateway (kafka receiver → otlp) {g:.2} CPU-s = {:.0} spans/CPU-s",
+        start.elapsed().as_secs_f64(),
+        total / a,
+        total / g
+    );
+}

@@ -40,6 +40,9 @@ pub fn tansu() -> Option<PathBuf> {
     on_path
 }
 
+/// A record to produce: key and value (`None` value: a null record).
+pub type Record<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// A tansu broker with the sqlite engine (it keeps data and offsets across restarts) in
 /// `dir`. Killed when dropped.
 pub struct Broker {
@@ -156,7 +159,7 @@ impl Broker {
     }
 
     /// Produces records (key, value; `None` value is a null record) and waits for delivery.
-    pub fn produce(&self, topic: &str, records: &[(Option<&[u8]>, Option<&[u8]>)]) {
+    pub fn produce(&self, topic: &str, records: &[Record<'_>]) {
         let p: ThreadedProducer<DefaultProducerContext> = self.client().create().unwrap();
         for (k, v) in records {
             let mut r = BaseRecord::<[u8], [u8]>::to(topic);

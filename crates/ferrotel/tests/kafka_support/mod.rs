@@ -29,6 +29,12 @@ pub fn tansu() -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if on_path.is_none() {
+        // By hand only: librdkafka's in-process mock cluster (`cargo build -p ferrotel-kafka
+        // --example mock_broker`) speaks the protocol but neither persists nor restarts.
+        if let Some(p) = std::env::var_os("FERROTEL_KAFKA_MOCK") {
+            eprintln!("\n*** tansu missing: running against librdkafka's mock cluster ***\n");
+            return Some(PathBuf::from(p));
+        }
         let msg = "tansu (the Kafka-protocol broker these tests run) is missing: set FERROTEL_TANSU \
                    or put tansu on PATH (.ci/run installs it: cargo install tansu --version 0.6.0 \
                    --locked --features libsql,dynostore)";
@@ -50,6 +56,8 @@ pub struct Broker {
     dir: PathBuf,
     pub port: u16,
     child: Option<Child>,
+    /// The mock's control lines (stdout).
+    mock_out: Option<std::io::BufReader<std::process::ChildStdout>>,
 }
 
 impl Broker {
@@ -61,6 +69,7 @@ impl Broker {
             dir,
             port: free_port(),
             child: None,
+            mock_out: None,
         };
         b.spawn();
         b
@@ -70,7 +79,27 @@ impl Broker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// librdkafka's mock cluster rather than tansu (FERROTEL_KAFKA_MOCK).
+    pub fn is_mock(&self) -> bool {
+        self.bin.ends_with("mock_broker")
+    }
+
     fn spawn(&mut self) {
+        if self.is_mock() {
+            let mut child = Command::new(&self.bin)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            self.port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+            self.child = Some(child);
+            self.mock_out = Some(out);
+            return;
+        }
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -138,7 +167,18 @@ impl Broker {
     }
 
     /// Creates topics (name, partitions); tansu does not create them on first use.
-    pub fn create_topics(&self, topics: &[(&str, i32)]) {
+    pub fn create_topics(&mut self, topics: &[(&str, i32)]) {
+        if self.is_mock() {
+            use std::io::{BufRead, Write};
+            let stdin = self.child.as_mut().unwrap().stdin.as_mut().unwrap();
+            for (t, p) in topics {
+                writeln!(stdin, "{t}:{p}").unwrap();
+                let mut ok = String::new();
+                self.mock_out.as_mut().unwrap().read_line(&mut ok).unwrap();
+                assert_eq!(ok.trim(), "ok");
+            }
+            return;
+        }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

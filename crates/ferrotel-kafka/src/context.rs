@@ -65,4 +65,17 @@ impl ClientContext for KafkaContext {
     }
 }
 
-impl ConsumerContext for KafkaContext {}
+impl ConsumerContext for KafkaContext {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &rdkafka::TopicPartitionList,
+    ) {
+        match result {
+            // Nothing stored since the last commit.
+            Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset))
+            | Ok(()) => {}
+            Err(e) => tracing::warn!(component = %self.id, "committing offsets: {e}"),
+        }
+    }
+}

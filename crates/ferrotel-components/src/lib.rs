@@ -81,6 +81,11 @@ pub fn registry() -> Registry {
     }
     #[cfg(feature = "jaeger")]
     r.receiver(ferrotel_jaeger::JaegerReceiverFactory);
+    #[cfg(feature = "kafka")]
+    {
+        r.receiver(ferrotel_kafka::KafkaReceiverFactory);
+        r.exporter(ferrotel_kafka::KafkaExporterFactory);
+    }
     r.connector(connectors::count::CountConnectorFactory);
     r.connector(connectors::failover::FailoverConnectorFactory);
     r.connector(connectors::forward::ForwardConnectorFactory);

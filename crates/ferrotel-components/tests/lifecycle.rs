@@ -45,6 +45,8 @@ fn minimal_config(kind: Kind, type_name: &str, dir: &std::path::Path) -> Option<
         (Kind::Receiver, "hostmetrics") => "scrapers: {cpu: {}, memory: {}}".into(),
         (Kind::Receiver, "filelog") => format!("include: ['{d}/*.log']"),
         (Kind::Receiver, "zipkin") => "endpoint: 127.0.0.1:0".into(),
+        // librdkafka connects in the background: nothing listens on port 1.
+        (Kind::Receiver | Kind::Exporter, "kafka") => "brokers: ['127.0.0.1:1']".into(),
         (Kind::Exporter, "zipkin") => "endpoint: http://127.0.0.1:1/api/v2/spans".into(),
         (Kind::Receiver, "jaeger") => "protocols: {grpc: {endpoint: '127.0.0.1:0'}, thrift_http: {endpoint: '127.0.0.1:0'}, thrift_compact: {endpoint: '127.0.0.1:0'}, thrift_binary: {endpoint: '127.0.0.1:0'}}".into(),
         (Kind::Extension, "health_check" | "zpages" | "pprof") => "endpoint: 127.0.0.1:0".into(),

@@ -1,0 +1,83 @@
+use super::*;
+use ferrotel_runtime::config::testdata;
+
+#[test]
+fn config_testdata() {
+    testdata::check::<KafkaReceiverConfig>(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/receiver/testdata"),
+    );
+    let c: KafkaReceiverConfig = testdata::load("{}\n").unwrap();
+    assert_eq!(c.group_id, "otel-collector");
+    assert_eq!(c.initial_offset, "latest");
+    assert!(c.message_marking.after, "at least once by default");
+    assert_eq!(c.topics(Signal::Traces), ["otlp_spans"]);
+    assert_eq!(c.topics(Signal::Logs), ["otlp_logs"]);
+    // The old keys: defaults for every signal; zipkin applies to traces only.
+    let c: KafkaReceiverConfig =
+        testdata::load("topic: t\nencoding: zipkin_json\nlogs: {topic: l}\n").unwrap();
+    assert_eq!(c.encoding(Signal::Traces).unwrap(), Encoding::ZipkinJson);
+    assert_eq!(c.encoding(Signal::Logs).unwrap(), Encoding::OtlpProto);
+    assert_eq!(c.topics(Signal::Logs), ["l"]);
+    // One topic for two signals fails once both pipelines use the receiver.
+    struct Nothing;
+    impl ferrotel_runtime::Consumer for Nothing {
+        fn consume(&self, _: Payload, _: Context) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let c: KafkaReceiverConfig = testdata::load("topic: x\n").unwrap();
+    let out = |s: &[Signal]| -> SignalOutputs {
+        s.iter()
+            .map(|s| (*s, Arc::new(Nothing) as ConsumerRef))
+            .collect()
+    };
+    assert!(routes(&c, out(&[Signal::Traces])).is_ok());
+    let e = routes(&c, out(&[Signal::Traces, Signal::Metrics]))
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("is both the traces and the metrics topic"),
+        "{e}"
+    );
+}
+
+/// What a record holds when it does not decode: each named, none a panic.
+#[test]
+fn undecodable_records_are_named() {
+    let cases: &[(Encoding, Option<&[u8]>, &str)] = &[
+        (Encoding::OtlpProto, None, "null"),
+        (Encoding::OtlpProto, Some(b""), "empty"),
+        (
+            Encoding::OtlpProto,
+            Some(b"\xff\xff\xff"),
+            "invalid OTLP protobuf traces",
+        ),
+        (
+            Encoding::OtlpProto,
+            Some(b"\x0a\x10\x12\x05"),
+            "invalid OTLP protobuf traces",
+        ),
+        (
+            Encoding::OtlpJson,
+            Some(b"{\"resourceSpans\":["),
+            "invalid OTLP/JSON traces",
+        ),
+        (
+            Encoding::OtlpJson,
+            Some(b"garbage"),
+            "invalid OTLP/JSON traces",
+        ),
+        (Encoding::ZipkinJson, Some(b"[{"), "invalid Zipkin JSON"),
+    ];
+    for (enc, value, want) in cases {
+        let e = decode(Signal::Traces, *enc, *value).unwrap_err();
+        assert!(e.contains(want), "{enc:?} {value:?}: {e}");
+    }
+    let p = decode(
+        Signal::Traces,
+        Encoding::OtlpJson,
+        Some(br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"s"}]}]}]}"#),
+    )
+    .unwrap();
+    assert_eq!(p.items(), 1);
+}

@@ -186,8 +186,6 @@ pub(crate) struct Index {
     pub mem: u64,
 }
 
-/// Memory an entry of the trace table costs (entry, id map slot, hash overhead).
-const TRACE_COST: u64 = (size_of::<TraceEntry>() + size_of::<TraceId>() + 24) as u64;
 /// Per span: its record and its two posting entries.
 const SPAN_COST: u64 = (size_of::<SpanRec>() + 16) as u64;
 
@@ -222,8 +220,9 @@ impl<'a> KeySet<'a> {
 }
 
 impl Index {
-    /// What the store holds: chunks and records as counted at ingest, the interner, and the
-    /// record queues' and postings' spare capacity (allocated, so resident once the ring wraps).
+    /// What the store holds: chunks and records as counted at ingest, the interner, the
+    /// record queues' and postings' spare capacity (allocated, so resident once the ring wraps),
+    /// and the trace table and id map as allocated (they keep their high-water size).
     pub fn bytes(&self) -> u64 {
         let spare = |cap: usize, len: usize, size: usize| ((cap - len) * size) as u64;
         let postings: u64 = self
@@ -232,7 +231,11 @@ impl Index {
             .chain(self.by_op.values())
             .map(|l| spare(l.capacity(), l.len(), 8))
             .sum();
+        let traces = (self.traces.capacity() * size_of::<TraceEntry>()
+            + self.free_traces.capacity() * size_of::<u32>()) as u64
+            + map_bytes(&self.trace_ids);
         self.mem
+            + traces
             + self.strings.bytes
             + spare(
                 self.spans.capacity(),
@@ -302,8 +305,8 @@ impl Index {
             Signal::Metrics => self.ingest_metrics(&mut chunk, seq, &bytes),
             Signal::Profiles => Ok(0),
         };
-        let new_traces = match res {
-            Ok(n) => n,
+        match res {
+            Ok(_) => {}
             Err(e) => {
                 // Undo the partial records (trace links and postings were not touched: they
                 // are only written once the whole chunk parsed).
@@ -312,7 +315,7 @@ impl Index {
                 self.metrics.truncate(metrics0);
                 return Err(e);
             }
-        };
+        }
         // Nothing to serve (a metric without points is still listed, so it counts as one).
         if chunk.items == 0 {
             return Ok(false);
@@ -324,7 +327,6 @@ impl Index {
         };
         chunk.mem = bytes.len() as u64
             + chunk.items * rec_cost
-            + new_traces * TRACE_COST
             + chunk.origins.iter().map(Self::origin_cost).sum::<u64>()
             + (chunk.span_keys.len() * 4) as u64
             + chunk.span_values.bytes()
@@ -475,7 +477,7 @@ impl Index {
                             slot
                         }
                         None => {
-                            self.traces.push(e);
+                            push_grown(&mut self.traces, e, 1024);
                             (self.traces.len() - 1) as u32
                         }
                     };
@@ -762,12 +764,24 @@ fn grow<T>(q: &mut VecDeque<T>) {
     }
 }
 
-/// Appends to a posting list, growing it as [`grow`] does.
-fn post(l: &mut Vec<u64>, s: u64) {
-    if l.len() == l.capacity() {
-        l.reserve_exact((l.len() / 8).max(16));
+/// Appends to a vector, growing it as [`grow`] does (at least `min` at a time).
+fn push_grown<T>(v: &mut Vec<T>, x: T, min: usize) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 8).max(min));
     }
-    l.push(s);
+    v.push(x);
+}
+
+/// Appends to a posting list.
+fn post(l: &mut Vec<u64>, s: u64) {
+    push_grown(l, s, 16);
+}
+
+/// What a hash map's table occupies: std's map (hashbrown) keeps a power-of-two number of
+/// buckets at most 7/8 full, each an entry plus a control byte.
+fn map_bytes<K, V>(m: &HashMap<K, V>) -> u64 {
+    let buckets = (m.capacity() * 8 / 7).next_power_of_two();
+    (buckets * (size_of::<(K, V)>() + 1)) as u64
 }
 
 /// Drops pruned sequence numbers from the front of a posting list; false when empty.

@@ -79,6 +79,7 @@ impl Store {
             unsynced: Vec::new(),
             closed: false,
         };
+        map_large_allocations();
         let mut index = Index::default();
         if let Some(path) = &config.directory {
             let dir = DataDir::open(path)?;
@@ -98,7 +99,7 @@ impl Store {
         let background_sync = store.config.directory.is_some();
         {
             let mut disk = store.lock_disk();
-            let pruned = store.prune(&mut store.write(), now_nanos());
+            let pruned = store.prune(&mut store.write(), now_nanos(), 0);
             store.delete_segments(&mut disk, &pruned);
         }
         let store = Arc::new(store);
@@ -122,9 +123,9 @@ impl Store {
 
     /// Prunes the oldest segments past `max_bytes` and those past retention; returns their
     /// ids.
-    fn prune(&self, ix: &mut Index, now: u64) -> Vec<u64> {
+    fn prune(&self, ix: &mut Index, now: u64, incoming: u64) -> Vec<u64> {
         let mut pruned = Vec::new();
-        while ix.bytes() > self.config.max_bytes {
+        while ix.bytes() + incoming > self.config.max_bytes {
             match ix.prune_oldest() {
                 Some(id) => pruned.push(id),
                 None => break,
@@ -179,7 +180,7 @@ impl Store {
             return;
         }
         if let Ok(mut disk) = self.disk.try_lock() {
-            let pruned = self.prune(&mut self.write(), now);
+            let pruned = self.prune(&mut self.write(), now, 0);
             self.delete_segments(&mut disk, &pruned);
         }
     }
@@ -190,6 +191,10 @@ impl Store {
             return Err(StoreError::Io("the store is closed".into()));
         }
         let arrival = now_nanos();
+        // Room for the request first, so the store stays under its cap while it holds it
+        // (before the segment is chosen: this may prune the current one).
+        let pre = self.prune(&mut self.write(), arrival, bytes.len() as u64);
+        self.delete_segments(&mut disk, &pre);
         let rotate = disk.current.is_none_or(|(_, len, first)| {
             len >= self.segment_bytes || arrival.saturating_sub(first) >= self.segment_age
         });
@@ -211,11 +216,11 @@ impl Store {
             if let Some(c) = disk.current.as_mut() {
                 c.1 += added;
             }
-            (stored, self.prune(&mut ix, arrival))
+            (stored, self.prune(&mut ix, arrival, 0))
         };
         let kept = stored && !pruned.contains(&seg);
         self.delete_segments(&mut disk, &pruned);
-        if !pruned.is_empty() {
+        if !pruned.is_empty() || !pre.is_empty() {
             release_freed();
         }
         if kept {
@@ -258,6 +263,19 @@ fn release_freed() {
     // SAFETY: malloc_trim only returns free heap pages to the kernel; no pointer is involved.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Has glibc serve allocations of 128 KiB and more (stored requests: a batch is a few MiB;
+/// received requests) with their own mappings, returned to the OS when freed. Its default
+/// threshold rises to the largest block freed, after which pruned requests leave holes in the
+/// heap arenas that new ones only partly refill: 5–7 MiB more peak RSS at a 256 MiB cap
+/// (docs/benchmarks.md). Process-wide; fixing the threshold stops glibc's adjusting it.
+fn map_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator parameter; no pointer is involved.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
     }
 }
 

@@ -156,7 +156,12 @@ impl Inner {
         // (Cloning the parts costs reference counts, not data.)
         let mut merged_one = true;
         let merged = match Payload::merge(self.signal, parts.clone()) {
-            Ok(m) => vec![m],
+            // The parts go now, not after the downstream consumer returns: a slow exporter
+            // would otherwise hold each batch twice (parts and merged copy) while it works.
+            Ok(m) => {
+                drop(parts);
+                vec![m]
+            }
             Err(e) => {
                 tracing::debug!(processor = %self.id, items, reason = %e, "sending the batch's parts unmerged");
                 merged_one = false;

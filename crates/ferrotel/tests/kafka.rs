@@ -437,7 +437,11 @@ service:
 }
 
 /// The gateway tier: kafka receiver → OTLP (no queue: the pipeline accepts a record only once
-/// the sink has it) → a sink collector writing a file.
+/// the sink has it) → a sink collector writing a file. A static group member
+/// (`group_instance_id`, as gateways run in a StatefulSet): a restarted gateway takes its old
+/// assignment at once. A dynamic member would wait for the dead one to leave the group, which
+/// tansu 0.6 holds until the rebalance timeout (librdkafka's max.poll.interval.ms, 300 s)
+/// where Kafka evicts it at the session timeout.
 fn gateway_config(b: &str, sink_grpc: u16, m: u16) -> String {
     format!(
         r#"
@@ -445,6 +449,7 @@ receivers:
   kafka:
     brokers: [{b}]
     group_id: gateways
+    group_instance_id: gateway-0
     initial_offset: earliest
     traces: {{topic: tier}}
     autocommit: {{enable: true, interval: 1s}}
@@ -631,7 +636,8 @@ fn broker_restart_under_load_loses_nothing() {
         Some(gw_m),
     );
     let sent = Arc::new(AtomicUsize::new(0));
-    let load = load(http, sent.clone(), Duration::from_millis(30));
+    // About 10 s of load, so that it goes on through the 3 s outage.
+    let load = load(http, sent.clone(), Duration::from_millis(100));
     wait_for(
         Duration::from_secs(60),
         "a fifth of the requests acknowledged",
@@ -639,6 +645,10 @@ fn broker_restart_under_load_loses_nothing() {
     );
     broker.stop();
     let before = sent.load(Ordering::SeqCst);
+    assert!(
+        before + 20 < REQUESTS,
+        "the load was nearly over ({before} requests) when the broker stopped: lengthen it"
+    );
     std::thread::sleep(Duration::from_secs(3));
     let during = sent.load(Ordering::SeqCst) - before;
     assert!(

@@ -139,7 +139,7 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         "unknown component type",
         "receivers: {otlpx: }\nexporters: {debug: }\nservice: {pipelines: {traces: {receivers: [otlpx], exporters: [debug]}}}\n",
         &[
-            "receivers::otlpx: unknown receiver type \"otlpx\" (known: filelog, hostmetrics, jaeger, otlp, prometheus, prometheusremotewrite, zipkin) (bad.yaml:1)",
+            "receivers::otlpx: unknown receiver type \"otlpx\" (known: filelog, hostmetrics, jaeger, kafka, otlp, prometheus, prometheusremotewrite, zipkin) (bad.yaml:1)",
         ],
     ),
     (

@@ -367,13 +367,11 @@ pub fn convert_reference(
                 }
                 continue;
             }
-            // GaugeHistogram samples have no OTLP counterpart with the same meaning: each
-            // becomes a gauge under its own name.
-            let (fam_name, kind) = if kind == MetricType::GaugeHistogram {
-                (name.clone(), MetricType::Gauge)
-            } else {
-                (fam_name, kind)
-            };
+            // The spec's "Dropped Types" (Stable): GaugeHistograms MUST be dropped. Their
+            // samples still count as scraped and against `sample_limit`, as in Prometheus.
+            if kind == MetricType::GaugeHistogram {
+                continue;
+            }
             let suffix = name.strip_prefix(fam_name.as_ref()).unwrap_or("");
             let role = role(kind, suffix);
             let skip = |n: &str| {

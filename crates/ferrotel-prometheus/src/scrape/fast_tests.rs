@@ -16,7 +16,14 @@ use super::parse::{Format, parse};
 use super::relabel::Labels;
 use super::scraper::{Scraped, convert_body};
 
-const KINDS: [&str; 5] = ["counter", "gauge", "histogram", "summary", "untyped"];
+const KINDS: [&str; 6] = [
+    "counter",
+    "gauge",
+    "histogram",
+    "summary",
+    "untyped",
+    "gaugehistogram",
+];
 const LABELS: [(&str, &str); 5] = [
     ("a", "1"),
     ("b", "x\\\"y"),
@@ -58,6 +65,8 @@ fn body(fams: &[Fam], om: bool) -> String {
         let name = format!("fam_{f}");
         let kind = match KINDS[*k] {
             "untyped" if om => "unknown",
+            // The text format has no gaugehistogram type.
+            "gaugehistogram" if !om => "gauge",
             k => k,
         };
         let _ = writeln!(s, "# HELP {name} family {f}\n# TYPE {name} {kind}");
@@ -86,6 +95,19 @@ fn body(fams: &[Fam], om: bool) -> String {
                         l(None),
                         l(None),
                         v + 2
+                    );
+                }
+                "gaugehistogram" if om => {
+                    for (i, le) in ["1", "+Inf"].iter().enumerate() {
+                        let _ =
+                            writeln!(s, "{name}_bucket{} {}", l(Some(("le", le))), v + i as u16);
+                    }
+                    let _ = writeln!(
+                        s,
+                        "{name}_gsum{} {v}\n{name}_gcount{} {}",
+                        l(None),
+                        l(None),
+                        v + 1
                     );
                 }
                 "summary" => {
@@ -180,7 +202,7 @@ fn arb_scrape() -> impl Strategy<Value = Vec<Fam>> {
     proptest::collection::vec(
         (
             0usize..4,
-            0usize..5,
+            0usize..KINDS.len(),
             proptest::collection::vec((0u8..32, any::<bool>(), 0u16..20), 0..4),
         ),
         0..5,

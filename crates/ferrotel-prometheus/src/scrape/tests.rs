@@ -551,3 +551,28 @@ fn trim_metric_suffixes_naming_table() {
         assert_eq!(crate::naming::ucum_unit(word), ucum);
     }
 }
+
+/// The spec's "Dropped Types" (Stable): a GaugeHistogram gives no OTLP metric at all, while
+/// its samples count as scraped and against `sample_limit`.
+#[test]
+fn gauge_histograms_are_dropped() {
+    let body = b"# TYPE q gaugehistogram\n\
+q_bucket{le=\"1\"} 3\n\
+q_bucket{le=\"+Inf\"} 5\n\
+q_gsum 7\n\
+q_gcount 5\n\
+# TYPE g gauge\n\
+g 1\n\
+# EOF\n";
+    let exp = parse(body, Format::OpenMetrics).unwrap();
+    let mut tracker = SeriesTracker::default();
+    let out = convert(&exp, &target(), &mut tracker, 1_000).unwrap();
+    let names: Vec<_> = out.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["g"]);
+    assert_eq!(out.samples_post_relabel, 5);
+    let limited = TargetContext {
+        sample_limit: 4,
+        ..target()
+    };
+    assert!(convert(&exp, &limited, &mut SeriesTracker::default(), 1_000).is_err());
+}

@@ -274,11 +274,7 @@ impl SeriesCache {
         s: &Sample<'_>,
         target: &TargetContext,
     ) -> u32 {
-        let (fam_name, kind) = if fam.kind == MetricType::GaugeHistogram {
-            (s.name, MetricType::Gauge)
-        } else {
-            (fam.name, fam.kind)
-        };
+        let (fam_name, kind) = (fam.name, fam.kind);
         let role = role(kind, s.name.strip_prefix(fam_name).unwrap_or(""));
         let skip = |n: &str| {
             (role == Role::Bucket && n == "le") || (role == Role::Quantile && n == "quantile")
@@ -526,6 +522,10 @@ pub fn encode_scrape(
                 return Err(ConvertError::SampleLimit {
                     limit: target.sample_limit,
                 });
+            }
+            // Dropped, as the reference does (the spec's "Dropped Types").
+            if fam.kind == MetricType::GaugeHistogram {
+                continue;
             }
             let hit = s
                 .known

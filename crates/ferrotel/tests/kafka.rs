@@ -490,6 +490,76 @@ service:
     )
 }
 
+/// agent (OTLP/HTTP → kafka exporter) → broker topic `tier` (3 partitions) → gateway (kafka
+/// receiver) → sink (a collector writing `sink/traces.bin`), each on loopback.
+struct Tier {
+    dir: tempfile::TempDir,
+    broker: Broker,
+    sink: Collector,
+    agent: Collector,
+    gateway: Collector,
+    /// The agent's OTLP/HTTP port.
+    http: u16,
+    sink_grpc: u16,
+    gateway_metrics: u16,
+}
+
+impl Tier {
+    fn start(bin: &Path) -> Tier {
+        let dir = tempfile::tempdir().unwrap();
+        let mut broker = Broker::start(bin, dir.path());
+        broker.create_topics(&[("tier", 3)]);
+        let b = broker.addr();
+        let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
+        let sink_dir = dir.path().join("sink");
+        std::fs::create_dir_all(&sink_dir).unwrap();
+        let sink = Collector::start(
+            "sink",
+            &sink_dir,
+            &file_sink_config(&sink_dir, sink_grpc, sink_http, sink_m),
+            Some(sink_m),
+        );
+        let (http, agent_m, gateway_metrics) = (free_port(), free_port(), free_port());
+        let agent = Collector::start(
+            "agent",
+            dir.path(),
+            &agent_config(&b, http, agent_m),
+            Some(agent_m),
+        );
+        let gateway = Tier::start_gateway(dir.path(), &b, sink_grpc, gateway_metrics, "gateway");
+        Tier {
+            dir,
+            broker,
+            sink,
+            agent,
+            gateway,
+            http,
+            sink_grpc,
+            gateway_metrics,
+        }
+    }
+
+    fn start_gateway(dir: &Path, b: &str, sink_grpc: u16, m: u16, name: &str) -> Collector {
+        Collector::start(name, dir, &gateway_config(b, sink_grpc, m), Some(m))
+    }
+
+    /// A gateway in the same group as the first (after that one was killed).
+    fn restart_gateway(&self) -> Collector {
+        let b = self.broker.addr();
+        Tier::start_gateway(
+            self.dir.path(),
+            &b,
+            self.sink_grpc,
+            self.gateway_metrics,
+            "gateway2",
+        )
+    }
+
+    fn sink_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("sink").join("traces.bin")
+    }
+}
+
 const REQUESTS: usize = 100;
 const PER_REQUEST: usize = 500;
 
@@ -534,37 +604,12 @@ fn all_delivered(file: &Path) -> usize {
 #[test]
 fn gateway_kill9_loses_nothing() {
     let Some(bin) = tansu() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    broker.create_topics(&[("tier", 3)]);
-    let b = broker.addr();
-    let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
-    let sink_dir = dir.path().join("sink");
-    std::fs::create_dir_all(&sink_dir).unwrap();
-    let sink = Collector::start(
-        "sink",
-        &sink_dir,
-        &file_sink_config(&sink_dir, sink_grpc, sink_http, sink_m),
-        Some(sink_m),
-    );
-    let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
-    let _agent = Collector::start(
-        "agent",
-        dir.path(),
-        &agent_config(&b, http, agent_m),
-        Some(agent_m),
-    );
-    let mut gw = Collector::start(
-        "gateway",
-        dir.path(),
-        &gateway_config(&b, sink_grpc, gw_m),
-        Some(gw_m),
-    );
+    let mut t = Tier::start(&bin);
     let sent = Arc::new(AtomicUsize::new(0));
     // About 10 s of load.
-    let load = load(http, sent.clone(), Duration::from_millis(100));
-    let file = sink_dir.join("traces.bin");
-    let at_sink = || sink.metric("otelcol_receiver_accepted_spans_total", &[]) as usize;
+    let load = load(t.http, sent.clone(), Duration::from_millis(100));
+    let file = t.sink_file();
+    let at_sink = || t.sink.metric("otelcol_receiver_accepted_spans_total", &[]) as usize;
     wait_for(Duration::from_secs(120), "a third at the sink", || {
         at_sink() >= REQUESTS * PER_REQUEST / 3
     });
@@ -572,19 +617,14 @@ fn gateway_kill9_loses_nothing() {
     // past one autocommit interval (1 s), so what had arrived by `committed` is committed.
     let committed = at_sink();
     std::thread::sleep(Duration::from_millis(1500));
-    gw.kill9();
+    t.gateway.kill9();
     let at_kill = span_names(&file).len();
     assert!(
         sent.load(Ordering::SeqCst) < REQUESTS,
         "the load had ended before the kill: lengthen it"
     );
     std::thread::sleep(Duration::from_millis(500));
-    let _gw = Collector::start(
-        "gateway2",
-        dir.path(),
-        &gateway_config(&b, sink_grpc, gw_m),
-        Some(gw_m),
-    );
+    let _gateway2 = t.restart_gateway();
     load.join().unwrap();
     let dups = all_delivered(&file);
     eprintln!(
@@ -605,45 +645,20 @@ fn gateway_kill9_loses_nothing() {
 #[test]
 fn broker_restart_under_load_loses_nothing() {
     let Some(bin) = tansu() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    if broker.is_mock() {
+    let mut t = Tier::start(&bin);
+    if t.broker.is_mock() {
         eprintln!("*** SKIPPED: librdkafka's mock cluster cannot restart ***");
         return;
     }
-    broker.create_topics(&[("tier", 3)]);
-    let b = broker.addr();
-    let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
-    let sink_dir = dir.path().join("sink");
-    std::fs::create_dir_all(&sink_dir).unwrap();
-    let _sink = Collector::start(
-        "sink",
-        &sink_dir,
-        &file_sink_config(&sink_dir, sink_grpc, sink_http, sink_m),
-        Some(sink_m),
-    );
-    let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
-    let agent = Collector::start(
-        "agent",
-        dir.path(),
-        &agent_config(&b, http, agent_m),
-        Some(agent_m),
-    );
-    let _gw = Collector::start(
-        "gateway",
-        dir.path(),
-        &gateway_config(&b, sink_grpc, gw_m),
-        Some(gw_m),
-    );
     let sent = Arc::new(AtomicUsize::new(0));
     // About 10 s of load, so that it goes on through the 3 s outage.
-    let load = load(http, sent.clone(), Duration::from_millis(100));
+    let load = load(t.http, sent.clone(), Duration::from_millis(100));
     wait_for(
         Duration::from_secs(60),
         "a fifth of the requests acknowledged",
         || sent.load(Ordering::SeqCst) >= REQUESTS / 5,
     );
-    broker.stop();
+    t.broker.stop();
     let before = sent.load(Ordering::SeqCst);
     assert!(
         before + 20 < REQUESTS,
@@ -655,10 +670,12 @@ fn broker_restart_under_load_loses_nothing() {
         during > 10,
         "the agent acknowledged {during} requests while the broker was down"
     );
-    let queued = agent.metric("otelcol_exporter_queue_size", &[("exporter", "kafka")]);
-    broker.restart();
+    let queued = t
+        .agent
+        .metric("otelcol_exporter_queue_size", &[("exporter", "kafka")]);
+    t.broker.restart();
     load.join().unwrap();
-    let dups = all_delivered(&sink_dir.join("traces.bin"));
+    let dups = all_delivered(&t.sink_file());
     eprintln!(
         "broker down 3 s: the agent acknowledged {during} requests meanwhile (queue {queued}); {dups} duplicates"
     );
@@ -743,32 +760,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 #[ignore]
 fn kafka_bench_spans_per_cpu_second() {
     let Some(bin) = tansu() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    broker.create_topics(&[("tier", 3)]);
-    let b = broker.addr();
-    let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
-    let sink_dir = dir.path().join("sink");
-    std::fs::create_dir_all(&sink_dir).unwrap();
-    let sink = Collector::start(
-        "sink",
-        &sink_dir,
-        &file_sink_config(&sink_dir, sink_grpc, sink_http, sink_m),
-        Some(sink_m),
-    );
-    let (http, agent_m, gw_m) = (free_port(), free_port(), free_port());
-    let agent = Collector::start(
-        "agent",
-        dir.path(),
-        &agent_config(&b, http, agent_m),
-        Some(agent_m),
-    );
-    let gw = Collector::start(
-        "gateway",
-        dir.path(),
-        &gateway_config(&b, sink_grpc, gw_m),
-        Some(gw_m),
-    );
+    let t = Tier::start(&bin);
+    let (agent, gw, sink, http) = (&t.agent, &t.gateway, &t.sink, t.http);
     let (requests, per) = (400, 500);
     let bodies: Vec<Vec<u8>> = (0..requests)
         .map(|r| spans_request("bench", &names("b", r * per, per)))

@@ -249,8 +249,7 @@ fn round_trip_otlp_json_each_signal() {
 fn partition_keys_seen_by_a_plain_client() {
     let Some(bin) = tansu() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    broker.create_topics(&[("by_trace", 3), ("by_resource", 3)]);
+    let broker = Broker::with_topics(&bin, dir.path(), &[("by_trace", 3), ("by_resource", 3)]);
     let http = free_port();
     let b = broker.addr();
     let config = format!(
@@ -394,8 +393,7 @@ service:
 fn undecodable_records_are_skipped_and_counted() {
     let Some(bin) = tansu() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    broker.create_topics(&[("dirty", 1)]);
+    let broker = Broker::with_topics(&bin, dir.path(), &[("dirty", 1)]);
     let m = free_port();
     let b = broker.addr();
     let config = format!(
@@ -525,8 +523,7 @@ struct Tier {
 impl Tier {
     fn start(bin: &Path) -> Tier {
         let dir = tempfile::tempdir().unwrap();
-        let mut broker = Broker::start(bin, dir.path());
-        broker.create_topics(&[("tier", 3)]);
+        let broker = Broker::with_topics(bin, dir.path(), &[("tier", 3)]);
         let b = broker.addr();
         let (sink_grpc, sink_http, sink_m) = (free_port(), free_port(), free_port());
         let sink_dir = dir.path().join("sink");
@@ -705,8 +702,7 @@ fn broker_restart_under_load_loses_nothing() {
 fn python_confluent_kafka_both_ways() {
     let Some(bin) = tansu() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let mut broker = Broker::start(&bin, dir.path());
-    broker.create_topics(&[("to_python", 1), ("from_python", 1)]);
+    let broker = Broker::with_topics(&bin, dir.path(), &[("to_python", 1), ("from_python", 1)]);
     let http = free_port();
     let b = broker.addr();
     let config = format!(

@@ -75,6 +75,13 @@ impl Broker {
         b
     }
 
+    /// [`Broker::start`], then the topics (name, partitions) created.
+    pub fn with_topics(bin: &Path, dir: &Path, topics: &[(&str, i32)]) -> Broker {
+        let mut b = Broker::start(bin, dir);
+        b.create_topics(topics);
+        b
+    }
+
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

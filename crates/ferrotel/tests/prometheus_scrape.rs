@@ -255,7 +255,7 @@ fn sample_key(
     attrs.join(",")
 }
 
-/// Counter values of an exposition: (family, label key) → value.
+/// Counter values of an exposition: (sample name, label key) → value.
 fn counters(body: &[u8], content_type: &str) -> BTreeMap<(String, String), f64> {
     let exp = parse(body, Format::from_content_type(Some(content_type))).unwrap();
     let mut out = BTreeMap::new();
@@ -265,9 +265,10 @@ fn counters(body: &[u8], content_type: &str) -> BTreeMap<(String, String), f64> 
         .filter(|f| f.kind == MetricType::Counter)
     {
         for s in &exp.samples[f.samples.clone()] {
-            // The value sample: the family's name (text) or with `_total` (OpenMetrics).
+            // The value sample: the family's name (text) or with `_total` (OpenMetrics); the
+            // OTLP metric is named as that sample.
             if s.name == f.name || s.name.strip_suffix("_total") == Some(f.name) {
-                out.insert((f.name.to_string(), sample_key(&exp, s)), s.value);
+                out.insert((s.name.to_string(), sample_key(&exp, s)), s.value);
             }
         }
     }
@@ -346,15 +347,23 @@ fn counters_bracketed(
     checked
 }
 
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4";
+const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Serves `body` as text 0.0.4 on every request, from a thread.
 fn serve_text(listener: TcpListener, body: &'static str) {
+    serve_as(listener, body, TEXT_FORMAT);
+}
+
+/// Serves `body` with `content_type` on every request, from a thread.
+fn serve_as(listener: TcpListener, body: &'static str, content_type: &'static str) {
     std::thread::spawn(move || {
         for mut s in listener.incoming().map_while(Result::ok) {
             let mut buf = [0u8; 2048];
             let _ = s.read(&mut buf);
             let _ = write!(
                 s,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -638,6 +647,34 @@ gc_seconds_count 412
 untyped_thing{x="1"} 12345678901234
 "#;
 
+/// STATIC as OpenMetrics: counter families without `_total` (their samples carry it), an
+/// info family; Prometheus stores the sample names.
+const STATIC_OPENMETRICS: &str = r#"# HELP http_requests Requests.
+# TYPE http_requests counter
+http_requests_total{method="post",code="200"} 1027
+http_requests_total{method="get",code="400"} 3
+# TYPE big counter
+big_total 1.5e+300
+# TYPE temperature_celsius gauge
+# UNIT temperature_celsius celsius
+temperature_celsius{room="a \"quoted\" \\ back\nslash"} -3.25
+temperature_celsius{room="b"} 1e-07
+# TYPE rpc_duration_seconds histogram
+rpc_duration_seconds_bucket{le="0.05",svc="x"} 24
+rpc_duration_seconds_bucket{le="0.5",svc="x"} 129
+rpc_duration_seconds_bucket{le="+Inf",svc="x"} 144
+rpc_duration_seconds_sum{svc="x"} 53.4
+rpc_duration_seconds_count{svc="x"} 144
+# TYPE gc_seconds summary
+gc_seconds{quantile="0.5"} 0.0002
+gc_seconds{quantile="0.99"} 0.0151
+gc_seconds_sum 1.75
+gc_seconds_count 412
+# TYPE untyped_thing unknown
+untyped_thing{x="1"} 12345678901234
+# EOF
+"#;
+
 /// (sample name, sorted `name=value` labels) → value.
 type Samples = BTreeMap<(String, String), f64>;
 
@@ -778,13 +815,23 @@ fn prometheus_samples(port: u16, job: &str) -> Samples {
 /// `scrape_series_added` (which differ by nature) are left out.
 #[test]
 fn static_target_same_samples_as_prometheus() {
+    same_samples_as_prometheus(STATIC, TEXT_FORMAT);
+}
+
+/// The same in OpenMetrics: counters keep their exposed `_total` names.
+#[test]
+fn openmetrics_target_same_samples_as_prometheus() {
+    same_samples_as_prometheus(STATIC_OPENMETRICS, OPENMETRICS_FORMAT);
+}
+
+fn same_samples_as_prometheus(body: &'static str, content_type: &'static str) {
     if !have_binaries() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let target = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = target.local_addr().unwrap();
-    serve_text(target, STATIC);
+    serve_as(target, body, content_type);
     let (prom, metrics_port) = (free_port(), free_port());
     let job = format!(
         "- job_name: static\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  static_configs: [{{targets: [\"{addr}\"], labels: {{env: test}}}}]\n"

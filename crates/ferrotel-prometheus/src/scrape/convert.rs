@@ -383,11 +383,22 @@ pub fn convert_reference(
                 Some(ls) => scope_of(ls.iter().map(|l| (l.name, l.value.as_ref())), &mut scopes),
                 None => scope_of(scratch.iter(), &mut scopes),
             };
+            let total = kind == MetricType::Counter
+                && (suffix == "_total" || (fam.total && fam_name == fam.name));
             let mi = match by_name.entry((fam_name.clone(), kind, scope)) {
-                Entry::Occupied(e) => *e.get(),
+                Entry::Occupied(e) => {
+                    let mi = *e.get();
+                    if total && metrics[mi].name == fam_name {
+                        metrics[mi].name = Cow::Owned(counter_name(&fam_name, true));
+                    }
+                    mi
+                }
                 Entry::Vacant(e) => {
                     metrics.push(MetricAcc {
-                        name: fam_name.clone(),
+                        name: match total {
+                            true => Cow::Owned(counter_name(&fam_name, true)),
+                            false => fam_name.clone(),
+                        },
                         kind,
                         scope,
                         help: fam.help.as_deref(),
@@ -509,10 +520,12 @@ pub(super) fn finish(
         for p in m.points {
             let time_ns = ms_to_ns(p.ts_ms);
             let observed = match m.kind {
-                MetricType::Histogram | MetricType::Summary => p
-                    .count
-                    .or_else(|| p.buckets.iter().find(|b| b.0 == f64::INFINITY).map(|b| b.1))
-                    .unwrap_or(0.0),
+                // "If `_count` is not present, the metric MUST be dropped" (the spec's
+                // Prometheus histograms and summaries), as the Go receiver drops the point.
+                MetricType::Histogram | MetricType::Summary => match p.count {
+                    Some(c) => c,
+                    None => continue,
+                },
                 _ => p.value,
             };
             let start_ns = match tracker.points.entry(p.key) {
@@ -566,6 +579,9 @@ pub(super) fn finish(
                     value: Some(number_data_point::Value::AsDouble(p.value)),
                 }),
             }
+        }
+        if numbers.is_empty() && hists.is_empty() && sums.is_empty() {
+            continue;
         }
         metric.data = Some(data_for(m.kind, numbers, hists, sums));
         match m.scope {
@@ -726,15 +742,8 @@ impl MetricsOut {
 fn histogram_point(mut p: PointAcc, start_ns: u64, time_ns: u64) -> HistogramDataPoint {
     p.buckets
         .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let count = p
-        .count
-        .or_else(|| {
-            p.buckets
-                .last()
-                .filter(|b| b.0 == f64::INFINITY)
-                .map(|b| b.1)
-        })
-        .unwrap_or(0.0);
+    // Points without `_count` were dropped before.
+    let count = p.count.unwrap_or(0.0);
     let mut bounds = Vec::with_capacity(p.buckets.len());
     let mut counts = Vec::with_capacity(p.buckets.len() + 1);
     let mut prev = 0.0;
@@ -848,6 +857,16 @@ fn merged_labels(s: &Sample<'_>, ls: &[Label<'_>], target: &TargetContext) -> La
 
 /// The family a relabeled sample belongs to: a renamed `foo_bucket` → `bar_bucket` keeps its
 /// histogram under `bar`; a name that no longer fits becomes untyped.
+/// The OTLP name of a counter family: with `_total` when its samples carry it (see
+/// [`Family::total`]), as exposed.
+pub(super) fn counter_name(fam_name: &str, total: bool) -> String {
+    if total {
+        format!("{fam_name}_total")
+    } else {
+        fam_name.to_owned()
+    }
+}
+
 fn renamed_family(fam: &Family<'_>, old: &str, new: &str) -> (String, MetricType) {
     if old == new {
         return (fam.name.to_string(), fam.kind);

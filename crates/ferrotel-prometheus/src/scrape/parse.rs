@@ -107,6 +107,9 @@ pub struct Family<'a> {
     pub help: Option<Cow<'a, str>>,
     pub unit: Option<&'a str>,
     pub samples: Range<usize>,
+    /// A counter whose samples carry `_total` (OpenMetrics' always do): its OTLP metric is
+    /// named with the suffix, the name Prometheus stores and the Go receiver keeps.
+    pub total: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -328,6 +331,7 @@ impl<'a> Parser<'a, '_> {
             help: None,
             unit: None,
             samples: n..n,
+            total: false,
         });
         let f = self.exp.families.len() - 1;
         self.cur = Some(f);
@@ -447,6 +451,14 @@ impl<'a> Parser<'a, '_> {
         if !self.belongs(name) {
             // A sample without metadata: its own untyped/unknown family.
             self.new_family(name, MetricType::Unknown);
+        } else if let Some(f) = self.cur {
+            let fam = &mut self.exp.families[f];
+            if fam.kind == MetricType::Counter
+                && name.len() > fam.name.len()
+                && name.ends_with("_total")
+            {
+                fam.total = true;
+            }
         }
         self.exp.samples.push(Sample {
             name,

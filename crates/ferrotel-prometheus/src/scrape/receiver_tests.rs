@@ -759,7 +759,7 @@ target_info{region=\"eu\"} 1\n\
         assert_eq!(s.up(), 1.0, "{:?}", s.error);
         let meta = |m: &Metric| attr(&m.metadata, "prometheus.type").map(str::to_owned);
 
-        let rpc = s.metric("rpc_seconds");
+        let rpc = s.metric("rpc_seconds_total");
         assert_eq!(
             (rpc.unit.as_str(), rpc.description.as_str()),
             ("s", "Time spent serving.")
@@ -812,6 +812,8 @@ target_info{region=\"eu\"} 1\n\
 
         assert_eq!(s.metric("mem_bytes").unit, "By");
 
+        // The info family `build` (sample `build_info`) is named `build`, as the Go receiver
+        // names it (its metadata lookup trims `_info`).
         for (name, kind, want) in [
             ("build", "info", vec![("version", "1.2.3", 1.0)]),
             (

@@ -8,7 +8,7 @@ use ferrotel_runtime::config::{ConfigError, decode, node::parse_yaml};
 use proptest::prelude::*;
 
 use super::config::PrometheusReceiverConfig;
-use super::convert::{SeriesTracker, TargetContext, convert};
+use super::convert::{SeriesTracker, TargetContext, convert, kv};
 use super::parse::{Format, MetricType, parse, render};
 use super::relabel::{Labels, RelabelConfig};
 
@@ -288,7 +288,9 @@ fn created_gives_the_start_time() {
     let body = "# TYPE c counter\nc_total 5 100.0\nc_created 50.5\n# EOF\n";
     let exp = parse(body.as_bytes(), Format::OpenMetrics).unwrap();
     let m = convert(&exp, &t, &mut tr, 200_000).unwrap().metrics;
-    let p = &points(&m, "c")[0];
+    // The OpenMetrics family is `c`; its metric keeps the exposed `c_total`, as the Go
+    // receiver names it (the spec: the name is not altered by default).
+    let p = &points(&m, "c_total")[0];
     assert_eq!(p.start_time_unix_nano, 50_500_000_000);
     assert_eq!(p.time_unix_nano, 100 * S);
 }
@@ -575,4 +577,68 @@ g 1\n\
         ..target()
     };
     assert!(convert(&exp, &limited, &mut SeriesTracker::default(), 1_000).is_err());
+}
+
+/// "If `_count` is not present, the metric MUST be dropped" (the spec's Prometheus histograms
+/// and summaries): per point, as the Go receiver does; a point that loses its `_count` later
+/// ends with a staleness point, as if it had gone.
+#[test]
+fn histograms_and_summaries_without_count_are_dropped() {
+    let body = |with_count: bool| {
+        let (h_count, s_count) = if with_count {
+            ("h_count{a=\"1\"} 5\n", "s_count 2\n")
+        } else {
+            ("", "")
+        };
+        format!(
+            "# TYPE h histogram\n\
+h_bucket{{a=\"1\",le=\"1\"}} 3\nh_bucket{{a=\"1\",le=\"+Inf\"}} 5\nh_sum{{a=\"1\"}} 7\n{h_count}\
+h_bucket{{a=\"2\",le=\"1\"}} 1\nh_bucket{{a=\"2\",le=\"+Inf\"}} 1\nh_sum{{a=\"2\"}} 1\nh_count{{a=\"2\"}} 1\n\
+# TYPE s summary\ns{{quantile=\"0.5\"}} 1\ns_sum 3\n{s_count}"
+        )
+    };
+    let mut tracker = SeriesTracker::default();
+    let exp_text = body(false);
+    let exp = parse(exp_text.as_bytes(), Format::Text).unwrap();
+    let out = convert(&exp, &target(), &mut tracker, 1_000).unwrap();
+    // Only h{a="2"} has its `_count`; the summary has none, so no metric `s` at all.
+    let names: Vec<_> = out.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["h"]);
+    let Some(metric::Data::Histogram(h)) = &out.metrics[0].data else {
+        panic!("not a histogram: {:?}", out.metrics[0]);
+    };
+    assert_eq!(h.data_points.len(), 1);
+    assert_eq!(h.data_points[0].attributes[0], kv("a", "2"));
+    // The samples still count as scraped.
+    assert_eq!(out.samples_post_relabel, 9);
+
+    // With their counts, all three points; then without again: staleness points for the two.
+    let with = body(true);
+    let exp = parse(with.as_bytes(), Format::Text).unwrap();
+    let out = convert(&exp, &target(), &mut tracker, 2_000).unwrap();
+    assert_eq!(
+        flags_by_metric(&out.metrics),
+        [("h", vec![0, 0]), ("s", vec![0])]
+    );
+    let exp = parse(exp_text.as_bytes(), Format::Text).unwrap();
+    let out = convert(&exp, &target(), &mut tracker, 3_000).unwrap();
+    let mut got = flags_by_metric(&out.metrics);
+    got[1..].sort();
+    // h{a="2"} live; h{a="1"} and s stale (flag 1 = no recorded value).
+    assert_eq!(got, [("h", vec![0]), ("h", vec![1]), ("s", vec![1])]);
+}
+
+/// Each metric's name and its points' flags.
+fn flags_by_metric(metrics: &[Metric]) -> Vec<(&str, Vec<u32>)> {
+    metrics
+        .iter()
+        .map(|m| {
+            let flags = match &m.data {
+                Some(metric::Data::Histogram(h)) => h.data_points.iter().map(|p| p.flags).collect(),
+                Some(metric::Data::Summary(s)) => s.data_points.iter().map(|p| p.flags).collect(),
+                other => panic!("unexpected data {other:?}"),
+            };
+            (m.name.as_str(), flags)
+        })
+        .collect()
 }

@@ -29,8 +29,9 @@ use wire::{
 };
 
 use crate::scrape::convert::{
-    ConvertError, Role, ScopeKey, TargetContext, bound_of, is_scope_label, is_target_info, kv,
-    label_hash, ms_to_ns, point_attrs, role, scope_of, secs_to_ns, to_exemplar, trimmed_name,
+    ConvertError, Role, ScopeKey, TargetContext, bound_of, counter_name, is_scope_label,
+    is_target_info, kv, label_hash, ms_to_ns, point_attrs, role, scope_of, secs_to_ns, to_exemplar,
+    trimmed_name,
 };
 use crate::scrape::parse::{Exposition, Family, Label, MetricType, Sample, series_labels};
 
@@ -110,6 +111,8 @@ struct CachedMetric {
     scope: Option<ScopeKey>,
     /// Output name (suffixes trimmed if configured), of the last help/unit seen.
     name: String,
+    /// The family's [`Family::total`] when the name was made.
+    total: bool,
     help: Option<String>,
     unit: Option<String>,
     /// Encoded Metric fields name, description, unit and metadata.
@@ -291,6 +294,7 @@ impl SeriesCache {
                     kind,
                     scope: metric_key.2.clone(),
                     name: String::new(),
+                    total: false,
                     help: None,
                     unit: None,
                     head: Vec::new(),
@@ -574,8 +578,9 @@ pub fn encode_scrape(
                     if m.head.is_empty()
                         || m.help.as_deref() != help
                         || m.unit.as_deref() != fam.unit
+                        || m.total != fam.total
                     {
-                        set_head(m, help, fam.unit, target);
+                        set_head(m, fam, target);
                     }
                 }
                 m.points.push(pi as u32);
@@ -613,11 +618,14 @@ pub fn encode_scrape(
 }
 
 /// The metric's encoded name/description/unit/metadata for this help and unit.
-fn set_head(m: &mut CachedMetric, help: Option<&str>, unit: Option<&str>, target: &TargetContext) {
+fn set_head(m: &mut CachedMetric, fam: &Family<'_>, target: &TargetContext) {
+    let (help, unit) = (fam.help.as_deref(), fam.unit);
+    m.total = fam.total;
+    let name = counter_name(&m.fam_name, m.kind == MetricType::Counter && fam.total);
     m.name = if target.trim_metric_suffixes {
-        trimmed_name(&m.fam_name, m.kind, unit).to_owned()
+        trimmed_name(&name, m.kind, unit).to_owned()
     } else {
-        m.fam_name.clone()
+        name
     };
     m.help = help.map(str::to_owned);
     m.unit = unit.map(str::to_owned);
@@ -651,8 +659,9 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
         tmp,
         ..
     } = cache;
+    stale_order.clear();
     for &mi in order.iter() {
-        let m = &metrics[mi as usize];
+        let m = &mut metrics[mi as usize];
         let cumulative = matches!(
             m.kind,
             MetricType::Counter | MetricType::Histogram | MetricType::Summary
@@ -663,11 +672,24 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
             let mut extra = (p.extra != NONE).then(|| &mut extras[p.extra as usize]);
             let time_ns = ms_to_ns(p.ts_ms);
             let observed = match (m.kind, &extra) {
-                (MetricType::Histogram | MetricType::Summary, Some(e)) => e
-                    .count
-                    .or_else(|| e.buckets.iter().find(|b| b.0 == f64::INFINITY).map(|b| b.1))
-                    .unwrap_or(0.0),
-                (MetricType::Histogram | MetricType::Summary, None) => 0.0,
+                (MetricType::Histogram | MetricType::Summary, e) => {
+                    match e.as_ref().and_then(|e| e.count) {
+                        Some(c) => c,
+                        None => {
+                            // No `_count`: the spec drops the point, so it is absent from this
+                            // scrape as the reference sees it: a point written before owes a
+                            // staleness point and is forgotten (fresh again).
+                            if !p.fresh {
+                                p.fresh = true;
+                                if m.stale.is_empty() {
+                                    stale_order.push(mi);
+                                }
+                                m.stale.push(pi);
+                            }
+                            continue;
+                        }
+                    }
+                }
                 _ => p.value,
             };
             let created = extra
@@ -713,6 +735,10 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
             );
             out.points += 1;
         }
+        if scratch.is_empty() {
+            // Every point was dropped (histograms and summaries without `_count`).
+            continue;
+        }
         let dst = match &m.scope {
             None => &mut out.buf,
             Some(sk) => scoped_buf(&mut out.scoped, sk),
@@ -720,7 +746,6 @@ fn write_metrics(cache: &mut SeriesCache, out: &mut FastScrape, generation: u32,
         write_metric(dst, &m.head, m.kind, scratch);
     }
     // Staleness: points seen before but not in this scrape.
-    stale_order.clear();
     for (pi, p) in points.iter().enumerate() {
         if p.generation == generation || p.fresh {
             continue;

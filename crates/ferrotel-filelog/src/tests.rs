@@ -366,19 +366,22 @@ fn deleted_files_are_finished_and_delete_after_read_deletes() {
 }
 
 #[test]
-fn two_thousand_files_every_line_once() {
+fn ten_thousand_files_every_line_once() {
+    // The issue's figure: more files than `max_concurrent_files` (1024) and than a default
+    // open-files limit, appended to between polls.
+    const FILES: usize = 10_000;
     let h = Harness::new();
-    for f in 0..2000 {
+    for f in 0..FILES {
         h.append(
-            &format!("f{f:04}.log"),
+            &format!("f{f:05}.log"),
             &numbered(&format!("file {f}"), 0..3),
         );
     }
     let mut t = h.tracker("include: [DIR/*.log]\nstart_at: beginning", false);
     t.poll();
-    for f in (0..2000).step_by(7) {
+    for f in (0..FILES).step_by(7) {
         h.append(
-            &format!("f{f:04}.log"),
+            &format!("f{f:05}.log"),
             &numbered(&format!("file {f}"), 3..4),
         );
     }
@@ -387,7 +390,7 @@ fn two_thousand_files_every_line_once() {
     let mut got = h.bodies();
     got.sort();
     let mut want = Vec::new();
-    for f in 0..2000 {
+    for f in 0..FILES {
         want.extend(expect(
             &format!("file {f}"),
             0..if f % 7 == 0 { 4 } else { 3 },

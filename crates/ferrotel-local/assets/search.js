@@ -61,8 +61,22 @@ export async function renderSearch(ctx) {
     // The date once when both ends fall on the same day, so the form stays on one line.
     if (from.slice(0, 11) === to.slice(0, 11)) to = to.slice(11);
     lookbacks.unshift(['custom', `${from} – ${to}`]);
+  } else {
+    lookbacks.push(['custom', 'custom range…']);
   }
   const lookSel = select('lookback', lookbacks, custom ? 'custom' : q.lookback);
+  // The custom window's date pickers (local time, to the millisecond), shown for "custom".
+  const picker = (name, us) =>
+    h('input', { type: 'datetime-local', step: '0.001', name, id: `f-${name}`, value: us ? toLocalInput(Number(us)) : '' });
+  const startIn = picker('start', q.start);
+  const endIn = picker('end', q.end);
+  const startField = field('From', startIn);
+  const endField = field('To', endIn);
+  const showPickers = () => {
+    startField.hidden = endField.hidden = lookSel.value !== 'custom';
+  };
+  lookSel.addEventListener('change', showPickers);
+  showPickers();
   const limitIn = h('input', { name: 'limit', id: 'f-limit', type: 'number', min: 1, max: 1000, value: q.limit, size: 5 });
   const liveBox = h('input', { type: 'checkbox', name: 'live', id: 'f-live', checked: q.live });
 
@@ -96,6 +110,8 @@ export async function renderSearch(ctx) {
     field('Min duration', minIn),
     field('Max duration', maxIn),
     field('Time range', lookSel),
+    startField,
+    endField,
     field('Limit', limitIn),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Find traces'), h('label', { class: 'check' }, liveBox, ' Live')),
   );
@@ -115,8 +131,12 @@ export async function renderSearch(ctx) {
     set('minDuration', minIn.value.trim());
     set('maxDuration', maxIn.value.trim());
     if (lookSel.value === 'custom') {
-      set('start', q.start);
-      set('end', q.end);
+      const start = fromLocalInput(startIn, 'From');
+      const end = fromLocalInput(endIn, 'To');
+      if (start && end && start > end) throw new Error('Time range: "From" is after "To"');
+      set('start', start && String(start));
+      set('end', end && String(end));
+      if (!start && !end) out.set('lookback', 'all');
     } else if (lookSel.value !== '1h') set('lookback', lookSel.value);
     if (limitIn.value && limitIn.value !== '20') set('limit', limitIn.value);
     if (liveBox.checked) out.set('live', '1');
@@ -255,4 +275,20 @@ function safeTags(s) {
   } catch {
     return s;
   }
+}
+
+/** A time in µs as a `datetime-local` value: local time, to the millisecond. */
+function toLocalInput(us) {
+  const d = new Date(us / 1000);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** A `datetime-local` input's value in µs since the epoch; 0 when empty. */
+function fromLocalInput(input, label) {
+  if (!input.value) return 0;
+  // Without an offset, the date-time form is local time.
+  const ms = new Date(input.value).getTime();
+  if (Number.isNaN(ms)) throw new Error(`${label}: not a date and time: ${input.value}`);
+  return ms * 1000;
 }

@@ -27,7 +27,7 @@ use ferrotel_pdata::proto::metrics::v1::{
 use ferrotel_pdata::proto::resource::v1::Resource;
 use ferrotel_pdata::{Payload, Request, Signal};
 use interop_support::*;
-use kafka_support::{Broker, tansu};
+use kafka_support::{Broker, file_exporters, names, tansu};
 
 fn service(name: &str) -> Option<Resource> {
     Some(Resource {
@@ -86,21 +86,6 @@ fn logs_request(n: usize) -> ExportLogsServiceRequest {
             ..Default::default()
         }],
     }
-}
-
-fn names(prefix: &str, from: usize, n: usize) -> Vec<String> {
-    (from..from + n).map(|i| format!("{prefix}-{i}")).collect()
-}
-
-/// `file/<signal>` exporters writing `format: proto` under `dir`.
-fn file_exporters(dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        r#"
-  file/traces: {{path: {d}/traces.bin, format: proto, flush_interval: 50ms}}
-  file/metrics: {{path: {d}/metrics.bin, format: proto, flush_interval: 50ms}}
-  file/logs: {{path: {d}/logs.bin, format: proto, flush_interval: 50ms}}"#
-    )
 }
 
 /// OTLP/HTTP in → kafka exporter → broker → kafka receiver → file, for the three signals in

@@ -170,3 +170,34 @@ impl ConsumerContext for KafkaContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_line_is_logged_once_per_interval() {
+        let c = KafkaContext::new("kafka".into());
+        let line = |ms: u32| {
+            format!(
+                "b/bootstrap: SASL authentication error: invalid-proof (after {ms}ms in state AUTH_REQ)"
+            )
+        };
+        assert!(c.first_in_a_while(&line(45)));
+        assert!(
+            !c.first_in_a_while(&line(12)),
+            "timings aside, the same line"
+        );
+        assert!(c.first_in_a_while("b/bootstrap: Connection refused"));
+        c.error(
+            KafkaError::Global(rdkafka::types::RDKafkaErrorCode::Authentication),
+            &line(3),
+        );
+        c.error(
+            KafkaError::Global(rdkafka::types::RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        let (_, why) = c.last_error.recent(Duration::from_secs(60)).unwrap();
+        assert!(why.contains("invalid-proof"), "the cause is kept: {why}");
+    }
+}

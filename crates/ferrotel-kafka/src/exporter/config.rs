@@ -114,8 +114,15 @@ pub struct KafkaExporterConfig {
     pub traces: SignalConfig,
     pub metrics: SignalConfig,
     pub logs: SignalConfig,
-    /// A request's client metadata value under this key, when present, is its topic.
+    /// A request's client metadata value under this key, when present, is its topic (over
+    /// `topic_from_attribute` and the configured topic, as Go documents).
     pub topic_from_metadata_key: Option<String>,
+    /// The first resource's value of this attribute, when a string, is the request's topic
+    /// (over the configured topic).
+    pub topic_from_attribute: Option<String>,
+    /// These client metadata keys' values (`include_metadata` on the receiver) become
+    /// record headers, one header per value, as Go.
+    pub include_metadata_keys: Vec<String>,
     pub partition_traces_by_id: bool,
     pub partition_metrics_by_resource_attributes: bool,
     pub partition_logs_by_resource_attributes: bool,
@@ -143,6 +150,8 @@ impl Default for KafkaExporterConfig {
             metrics: SignalConfig::default(),
             logs: SignalConfig::default(),
             topic_from_metadata_key: None,
+            topic_from_attribute: None,
+            include_metadata_keys: Vec::new(),
             partition_traces_by_id: false,
             partition_metrics_by_resource_attributes: false,
             partition_logs_by_resource_attributes: false,
@@ -252,14 +261,22 @@ impl ComponentConfig for KafkaExporterConfig {
         if self.timeout.is_zero() {
             return Err(ConfigError::field("timeout", "must be positive"));
         }
+        for (key, value) in [
+            ("topic_from_metadata_key", &self.topic_from_metadata_key),
+            ("topic_from_attribute", &self.topic_from_attribute),
+        ] {
+            if value.as_ref().is_some_and(|k| k.trim().is_empty()) {
+                return Err(ConfigError::field(key, "must not be empty when set"));
+            }
+        }
         if self
-            .topic_from_metadata_key
-            .as_ref()
-            .is_some_and(|k| k.trim().is_empty())
+            .include_metadata_keys
+            .iter()
+            .any(|k| k.trim().is_empty())
         {
             return Err(ConfigError::field(
-                "topic_from_metadata_key",
-                "must not be empty when set",
+                "include_metadata_keys",
+                "a key must not be empty",
             ));
         }
         self.sending_queue.validate()?;

@@ -21,8 +21,11 @@ use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::exporter_helper::{QueuedExporter, SendFailure, Sender};
 use ferrotel_runtime::*;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+
+use crate::context::{KafkaContext, LastError};
 
 pub use self::config::{Encoding, KafkaExporterConfig};
 
@@ -45,16 +48,16 @@ impl ExporterFactory for KafkaExporterFactory {
         c: Self::Config,
         _signals: &[Signal],
     ) -> Result<Arc<dyn Exporter>, ComponentError> {
-        let sender = KafkaSender::new(&c)
+        let sender = KafkaSender::with_id(&c, ctx.id.to_string())
             .map_err(|e| ComponentError::new(format!("exporter {}: {e}", ctx.id)))?;
         Ok(Arc::new(QueuedExporter::new(
             &ctx,
             Arc::new(sender),
             &c.sending_queue,
             c.retry_on_failure,
-            // librdkafka gives up on a message after `message.timeout.ms` (= timeout); the
-            // helper's own deadline only backs that up.
-            c.timeout + Duration::from_secs(1),
+            // librdkafka gives up on a message after `message.timeout.ms` (= timeout), checked
+            // once a second; the helper's own deadline only backs that up.
+            c.timeout + Duration::from_secs(3),
         )?))
     }
 }
@@ -75,16 +78,25 @@ pub struct Message {
 }
 
 pub struct KafkaSender {
-    producer: FutureProducer,
+    producer: FutureProducer<KafkaContext>,
     /// Traces, metrics, logs.
     routes: [Route; 3],
     topic_from_metadata_key: Option<String>,
+    topic_from_attribute: Option<String>,
+    include_metadata_keys: Vec<String>,
+    /// The producer's last client error, for the message of a failed send.
+    last_error: Arc<LastError>,
     max_message_bytes: usize,
     timeout: Duration,
 }
 
 impl KafkaSender {
     pub fn new(c: &KafkaExporterConfig) -> Result<Self, String> {
+        Self::with_id(c, "kafka".into())
+    }
+
+    /// `id`: the component id, on the client's log lines.
+    pub fn with_id(c: &KafkaExporterConfig, id: String) -> Result<Self, String> {
         let route = |signal, partition| -> Result<Route, String> {
             Ok(Route {
                 topic: c.topic(signal),
@@ -125,8 +137,10 @@ impl KafkaSender {
                 c.producer.flush_max_messages.to_string(),
             );
         }
-        let producer: FutureProducer = props
-            .create()
+        let context = KafkaContext::new(id);
+        let last_error = context.last_error.clone();
+        let producer: FutureProducer<KafkaContext> = props
+            .create_with_context(context)
             .map_err(|e| format!("creating the Kafka producer: {e}"))?;
         Ok(KafkaSender {
             producer,
@@ -136,6 +150,9 @@ impl KafkaSender {
                 route(Signal::Logs, c.partition_logs_by_resource_attributes)?,
             ],
             topic_from_metadata_key: c.topic_from_metadata_key.clone(),
+            topic_from_attribute: c.topic_from_attribute.clone(),
+            include_metadata_keys: c.include_metadata_keys.clone(),
+            last_error,
             max_message_bytes: c.producer.max_message_bytes,
             timeout: c.timeout,
         })
@@ -360,6 +377,25 @@ fn resource_key(r: wire::ResourceView<'_>) -> String {
     hex(&h.to_be_bytes())
 }
 
+impl KafkaSender {
+    /// `topic_from_attribute`: the first resource's string value of that attribute.
+    fn topic_from_attribute(&self, payload: &Payload) -> Option<String> {
+        let key = self.topic_from_attribute.as_deref()?;
+        let bytes = payload.to_proto();
+        let mut topic = None;
+        // Undecodable data is refused by `messages` with its reason.
+        let _ = wire::for_each_resource(payload.signal(), &bytes, |r| {
+            if topic.is_none() {
+                topic = r.attributes().find_map(|(k, v)| match v {
+                    AnyValueView::Str(s) if k == key && !s.is_empty() => Some(s.to_string()),
+                    _ => None,
+                });
+            }
+        });
+        topic
+    }
+}
+
 /// Whether a delivery error can go away by itself.
 fn retryable(e: &KafkaError) -> bool {
     !matches!(
@@ -380,16 +416,38 @@ impl Sender for KafkaSender {
         Box::pin(async move {
             let signal = payload.signal();
             let route = self.route(signal)?;
-            let topic = self
+            let client = ctx.client.as_ref();
+            let attribute_topic;
+            let topic = match self
                 .topic_from_metadata_key
                 .as_deref()
-                .and_then(|k| ctx.client.as_ref()?.metadata_values(k).next())
-                .unwrap_or(&route.topic);
+                .and_then(|k| client?.metadata_values(k).next())
+            {
+                Some(t) => t,
+                None => {
+                    attribute_topic = self.topic_from_attribute(&payload);
+                    attribute_topic.as_deref().unwrap_or(&route.topic)
+                }
+            };
             let messages = self.messages(&payload)?;
+            // `include_metadata_keys`: the request's metadata values as headers of each of its
+            // records (built once per request, copied into each record by librdkafka).
+            let mut headers = None::<OwnedHeaders>;
+            for key in &self.include_metadata_keys {
+                for value in client.into_iter().flat_map(|c| c.metadata_values(key)) {
+                    headers = Some(headers.unwrap_or_default().insert(Header {
+                        key: key.as_str(),
+                        value: Some(value),
+                    }));
+                }
+            }
             let sends = messages.iter().map(|m| {
                 let mut record = FutureRecord::<str, [u8]>::to(topic).payload(&m.value[..]);
                 if let Some(k) = &m.key {
                     record = record.key(k.as_str());
+                }
+                if let Some(h) = &headers {
+                    record = record.headers(h.clone());
                 }
                 self.producer.send(record, Timeout::After(self.timeout))
             });
@@ -406,10 +464,18 @@ impl Sender for KafkaSender {
                 None => Ok(()),
                 Some(e) => {
                     // Some messages may be delivered: a retry sends them again (at least once).
-                    let message = format!(
+                    let mut message = format!(
                         "{failed} of {} messages to topic {topic:?} failed: {e}",
                         messages.len()
                     );
+                    // A timeout says nothing of why: refused credentials or an untrusted
+                    // certificate show only as the client's own errors.
+                    if let Some((age, why)) = self.last_error.recent(Duration::from_secs(300)) {
+                        message.push_str(&format!(
+                            " (the Kafka client's last error, {} s ago: {why})",
+                            age.as_secs()
+                        ));
+                    }
                     Err(if retryable(&e) {
                         SendFailure::retryable(message)
                     } else {

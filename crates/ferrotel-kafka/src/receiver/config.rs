@@ -257,11 +257,14 @@ impl ComponentConfig for KafkaReceiverConfig {
                     "needs at least one topic, and none may be empty",
                 ));
             }
-            if let Some(t) = topics.iter().find(|t| t.starts_with('^')) {
-                return Err(ConfigError::field(
-                    &format!("{signal}::topics"),
-                    format!("{t:?}: topic patterns are not supported yet; list the topics"),
-                ));
+            // `^…`: a regular expression over topic names, as Go documents.
+            for t in topics.iter().filter(|t| t.starts_with('^')) {
+                regex::Regex::new(t).map_err(|e| {
+                    ConfigError::field(
+                        &format!("{signal}::topics"),
+                        format!("{t:?} is not a valid topic pattern: {e}"),
+                    )
+                })?;
             }
             self.encoding(signal)?;
         }

@@ -83,17 +83,17 @@ impl ReceiverFactory for KafkaReceiverFactory {
                 "Errors the Kafka consumer reported (the receiver backs off and consumes on).",
             ),
         };
-        let context = KafkaContext {
-            id: id.clone(),
-            lag: Some(gauge(
-                "otelcol_kafka_receiver_offset_lag",
-                "Records on the broker after the group's committed offsets, over the assigned partitions (from librdkafka's statistics, every 5 s).",
-            )),
-            partitions: Some(gauge(
-                "ferrotel_kafka_receiver_partitions",
-                "Partitions assigned to this receiver.",
-            )),
-        };
+        let mut context = KafkaContext::new(id.clone());
+        context.lag = Some(gauge(
+            "otelcol_kafka_receiver_offset_lag",
+            "Records on the broker after the group's committed offsets, over the assigned partitions (from librdkafka's statistics, every 5 s).",
+        ));
+        context.partitions = Some(gauge(
+            "ferrotel_kafka_receiver_partitions",
+            "Partitions assigned to this receiver.",
+        ));
+        // Refused credentials or certificates surface as client errors, not as records.
+        context.errors = Some(stats.errors.clone());
         Ok(Arc::new(KafkaReceiver {
             inner: Arc::new(Inner {
                 obs: ReceiverObs::new(&ctx.telemetry, &id, "kafka"),
@@ -111,35 +111,68 @@ impl ReceiverFactory for KafkaReceiverFactory {
 
 /// Each topic's signal, encoding and pipeline, for the signals whose pipelines list the
 /// receiver. One topic carries one signal.
-fn routes(
-    config: &KafkaReceiverConfig,
-    outputs: SignalOutputs,
-) -> Result<HashMap<String, Route>, String> {
-    let mut routes: HashMap<String, Route> = HashMap::new();
+fn routes(config: &KafkaReceiverConfig, outputs: SignalOutputs) -> Result<Routes, String> {
+    let mut routes = Routes {
+        by_topic: HashMap::new(),
+        patterns: Vec::new(),
+    };
     for (signal, next) in outputs {
         if signal == Signal::Profiles {
             return Err("the kafka receiver does not read profiles".into());
         }
         let encoding = config.encoding(signal).map_err(|e| e.to_string())?;
         for topic in config.topics(signal) {
-            if let Some(other) = routes.get(&topic) {
+            let route = Route {
+                signal,
+                encoding,
+                next: next.clone(),
+            };
+            if topic.starts_with('^') {
+                // Validated with the config.
+                let re = regex::Regex::new(&topic).map_err(|e| format!("{topic:?}: {e}"))?;
+                routes.patterns.push((topic, re, route));
+                continue;
+            }
+            if let Some(other) = routes.by_topic.get(&topic) {
                 return Err(format!(
                     "topic {topic:?} is both the {} and the {signal} topic: one topic carries \
                      one signal (set {signal}::topic)",
                     other.signal
                 ));
             }
-            routes.insert(
-                topic,
-                Route {
-                    signal,
-                    encoding,
-                    next: next.clone(),
-                },
-            );
+            routes.by_topic.insert(topic, route);
         }
     }
     Ok(routes)
+}
+
+/// Where each topic's records go.
+struct Routes {
+    by_topic: HashMap<String, Route>,
+    /// `topics` entries starting with `^`, as Go: regular expressions, subscribed to as such
+    /// (librdkafka matches them against the cluster's topics and follows new ones at its
+    /// metadata refresh); a topic named outright wins over a pattern, then the first
+    /// matching pattern (traces, metrics, logs order of the pipelines).
+    patterns: Vec<(String, regex::Regex, Route)>,
+}
+
+impl Routes {
+    fn get(&self, topic: &str) -> Option<&Route> {
+        self.by_topic.get(topic).or_else(|| {
+            self.patterns
+                .iter()
+                .find(|(_, re, _)| re.is_match(topic))
+                .map(|(_, _, r)| r)
+        })
+    }
+
+    /// What to subscribe to: the topics and the patterns, sorted.
+    fn subscription(&self) -> Vec<&str> {
+        let mut s: Vec<&str> = self.by_topic.keys().map(String::as_str).collect();
+        s.extend(self.patterns.iter().map(|(p, _, _)| p.as_str()));
+        s.sort_unstable();
+        s
+    }
 }
 
 struct Route {
@@ -158,8 +191,7 @@ struct Stats {
 struct Inner {
     id: String,
     config: KafkaReceiverConfig,
-    /// By topic.
-    routes: HashMap<String, Route>,
+    routes: Routes,
     stats: Stats,
     obs: ReceiverObs,
 }
@@ -298,7 +330,7 @@ impl Inner {
         let consumer: StreamConsumer<KafkaContext> = props
             .create_with_context(context)
             .map_err(|e| format!("creating the Kafka consumer: {e}"))?;
-        let topics: Vec<&str> = self.routes.keys().map(String::as_str).collect();
+        let topics = self.routes.subscription();
         consumer
             .subscribe(&topics)
             .map_err(|e| format!("subscribing to {topics:?}: {e}"))?;
@@ -461,8 +493,7 @@ impl Lifecycle for KafkaReceiver {
                 .inner
                 .consumer(context)
                 .map_err(|e| ComponentError::new(format!("receiver {id}: {e}")))?;
-            let mut topics: Vec<&String> = self.inner.routes.keys().collect();
-            topics.sort();
+            let topics = self.inner.routes.subscription();
             tracing::info!(receiver = %id, group = %self.inner.config.group_id, "consuming Kafka topics {topics:?}");
             let task = tokio::spawn(self.inner.clone().run(consumer, self.stop.subscribe()));
             *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);

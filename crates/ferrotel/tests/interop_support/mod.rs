@@ -599,14 +599,28 @@ pub fn spans_request(service: &str, names: &[String]) -> Vec<u8> {
 /// POSTs an OTLP/HTTP protobuf body; returns the HTTP status (an `Err` if the connection
 /// failed before a status arrived: the data must be treated as not acknowledged).
 pub fn post_otlp(port: u16, path: &str, body: &[u8]) -> std::io::Result<u16> {
+    post_otlp_with(port, path, body, &[])
+}
+
+/// [`post_otlp`] with extra request headers (name, value).
+pub fn post_otlp_with(
+    port: u16,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> std::io::Result<u16> {
     let mut s = TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_secs(2),
     )?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     )?;
     s.write_all(body)?;
@@ -660,4 +674,28 @@ pub fn settled(path: &Path, quiet: Duration, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("{} did not settle within {timeout:?}", path.display());
+}
+
+/// A CA and a server certificate for 127.0.0.1, written to `dir`: (ca, cert, key).
+pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "ferrotel test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
 }

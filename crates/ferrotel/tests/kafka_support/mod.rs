@@ -13,6 +13,7 @@ use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 use super::interop_support::free_port;
@@ -58,7 +59,16 @@ pub struct Broker {
     child: Option<Child>,
     /// The mock's control lines (stdout).
     mock_out: Option<std::io::BufReader<std::process::ChildStdout>>,
+    /// `--authentication`: SASL (SCRAM) required of every client.
+    authentication: bool,
+    /// The port the broker advertises when not its own (a TLS proxy in front of it).
+    advertised_port: Option<u16>,
+    /// The SASL user (mechanism, name, password) of this helper's own client.
+    user: Option<(String, String, String)>,
 }
+
+/// A SASL user of the broker: (mechanism `SCRAM-SHA-256` or `SCRAM-SHA-512`, name, password).
+pub type User<'a> = (&'a str, &'a str, &'a str);
 
 impl Broker {
     pub fn start(bin: &Path, dir: &Path) -> Broker {
@@ -70,7 +80,47 @@ impl Broker {
             port: free_port(),
             child: None,
             mock_out: None,
+            authentication: false,
+            advertised_port: None,
+            user: None,
         };
+        b.spawn();
+        b
+    }
+
+    /// A broker with its topics and SCRAM users that then requires SASL of every client
+    /// (`--authentication`), and advertises `advertised_port` when set (a TLS proxy's). tansu
+    /// refuses user creation from unauthenticated clients once authentication is on, so the
+    /// users and topics are made first and the broker restarted on the same sqlite file.
+    /// This helper's own client authenticates as the first user.
+    pub fn secured(
+        bin: &Path,
+        dir: &Path,
+        topics: &[(&str, i32)],
+        users: &[User<'_>],
+        advertised_port: Option<u16>,
+    ) -> Broker {
+        let mut b = Broker::with_topics(bin, dir, topics);
+        for (mechanism, name, password) in users {
+            let mechanism = match *mechanism {
+                "SCRAM-SHA-256" => "scram256",
+                "SCRAM-SHA-512" => "scram512",
+                other => panic!("tansu 0.6 offers SCRAM-SHA-256 and -512 only, not {other}"),
+            };
+            let out = Command::new(&b.bin)
+                .args(["user", "create", "--broker", &format!("tcp://{}", b.addr())])
+                .args([*name, *password, "--mechanism", mechanism])
+                .current_dir(&b.dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "tansu user create {name}: {out:?}");
+        }
+        b.stop();
+        b.authentication = !users.is_empty();
+        b.advertised_port = advertised_port;
+        b.user = users
+            .first()
+            .map(|(m, n, p)| (m.to_string(), n.to_string(), p.to_string()));
         b.spawn();
         b
     }
@@ -108,6 +158,10 @@ impl Broker {
             return;
         }
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!(
+            "tcp://127.0.0.1:{}",
+            self.advertised_port.unwrap_or(self.port)
+        );
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -119,9 +173,10 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(self.authentication.then_some("--authentication"))
             .current_dir(&self.dir)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdin(Stdio::null())
@@ -170,6 +225,12 @@ impl Broker {
     fn client(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.addr());
+        if let Some((mechanism, name, password)) = &self.user {
+            c.set("security.protocol", "sasl_plaintext")
+                .set("sasl.mechanism", mechanism)
+                .set("sasl.username", name)
+                .set("sasl.password", password);
+        }
         c
     }
 
@@ -207,9 +268,26 @@ impl Broker {
 
     /// Produces records (key, value; `None` value is a null record) and waits for delivery.
     pub fn produce(&self, topic: &str, records: &[Record<'_>]) {
+        self.produce_with_headers(topic, records, &[]);
+    }
+
+    /// [`Broker::produce`], each record with these headers (name, value).
+    pub fn produce_with_headers(
+        &self,
+        topic: &str,
+        records: &[Record<'_>],
+        headers: &[(&str, &str)],
+    ) {
         let p: ThreadedProducer<DefaultProducerContext> = self.client().create().unwrap();
+        let mut h = OwnedHeaders::new();
+        for (k, v) in headers {
+            h = h.insert(Header {
+                key: k,
+                value: Some(*v),
+            });
+        }
         for (k, v) in records {
-            let mut r = BaseRecord::<[u8], [u8]>::to(topic);
+            let mut r = BaseRecord::<[u8], [u8]>::to(topic).headers(h.clone());
             if let Some(k) = k {
                 r = r.key(*k);
             }
@@ -223,6 +301,14 @@ impl Broker {
 
     /// Reads `n` records of `topic` from the start (a fresh group): (partition, key, value).
     pub fn read(&self, topic: &str, n: usize) -> Vec<(i32, Option<Vec<u8>>, Vec<u8>)> {
+        self.read_records(topic, n)
+            .into_iter()
+            .map(|r| (r.partition, r.key, r.value))
+            .collect()
+    }
+
+    /// Reads `n` records of `topic` from the start (a fresh group), headers too.
+    pub fn read_records(&self, topic: &str, n: usize) -> Vec<ReadRecord> {
         let c: BaseConsumer = self
             .client()
             .set("group.id", format!("reader-{}", free_port()))
@@ -241,15 +327,36 @@ impl Broker {
             );
             if let Some(m) = c.poll(Duration::from_millis(100)) {
                 let m = m.unwrap();
-                out.push((
-                    m.partition(),
-                    m.key().map(<[u8]>::to_vec),
-                    m.payload().unwrap_or_default().to_vec(),
-                ));
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let v = String::from_utf8_lossy(h.value.unwrap_or_default());
+                                (h.key.to_string(), v.into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(ReadRecord {
+                    partition: m.partition(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
             }
         }
         out
     }
+}
+
+/// A record read back by [`Broker::read_records`].
+pub struct ReadRecord {
+    pub partition: i32,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    /// (name, value as UTF-8), in record order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Drop for Broker {
@@ -259,4 +366,73 @@ impl Drop for Broker {
             let _ = c.wait();
         }
     }
+}
+
+/// A TLS-terminating proxy on `port` in front of the broker's plaintext `upstream` port, with
+/// the server certificate `cert`/`key` (PEM): tansu 0.6 accepts `--cert`/`--key` but never
+/// uses them (its acceptor is built and dropped), so TLS between the collector and Kafka is
+/// shown through this proxy, as a TLS load balancer in front of brokers would run. Serves
+/// until the test process ends.
+pub fn tls_proxy(port: u16, upstream: u16, cert: &Path, key: &Path) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((conn, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate hangs up here.
+                    let Ok(mut tls) = acceptor.accept(conn).await else {
+                        return;
+                    };
+                    let Ok(mut plain) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+}
+
+/// `<prefix>-<i>` for i in from..from + n.
+pub fn names(prefix: &str, from: usize, n: usize) -> Vec<String> {
+    (from..from + n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// `file/<signal>` exporters writing `format: proto` under `dir`.
+pub fn file_exporters(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"
+  file/traces: {{path: {d}/traces.bin, format: proto, flush_interval: 50ms}}
+  file/metrics: {{path: {d}/metrics.bin, format: proto, flush_interval: 50ms}}
+  file/logs: {{path: {d}/logs.bin, format: proto, flush_interval: 50ms}}"#
+    )
 }

@@ -301,30 +301,6 @@ pub fn otlp_metrics(t: u64) -> ExportMetricsServiceRequest {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1, written to `dir`: (ca, cert, key).
-pub fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "ferrotel test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.crt"),
-        dir.join("server.crt"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
-
 /// An HTTP endpoint that answers every request 204 and keeps each request's head (request
 /// line and headers, names lower-cased): what a client sent, for headers no real peer checks.
 pub fn header_recorder() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {

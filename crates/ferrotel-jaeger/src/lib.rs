@@ -7,8 +7,14 @@
 //! - `proto`: Jaeger protobuf (`jaeger.api_v2`) for the gRPC `PostSpans` call.
 //! - `receiver`: the `jaeger` receiver and its config.
 //! - `to_otlp`: the translation (docs/migration.md, "Jaeger", lists each rule and its test).
+//! - `from_otlp`: the way back, OTLP → Jaeger protobuf (for the kafka exporter's
+//!   `jaeger_proto`/`jaeger_json`), and `jsonpb`: a span as protobuf JSON.
 
+pub mod from_otlp;
+#[cfg(test)]
+mod from_otlp_tests;
 mod http_body;
+pub mod jsonpb;
 pub mod model;
 pub mod proto;
 pub mod receiver;

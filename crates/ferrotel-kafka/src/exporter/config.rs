@@ -32,7 +32,8 @@ pub enum Encoding {
 }
 
 /// The trace-only encodings, which the old top-level `encoding` applies to traces alone.
-pub const TRACE_ENCODINGS: [&str; 4] = ["zipkin_proto", "zipkin_json", "jaeger_proto", "jaeger_json"];
+pub const TRACE_ENCODINGS: [&str; 4] =
+    ["zipkin_proto", "zipkin_json", "jaeger_proto", "jaeger_json"];
 
 impl Encoding {
     /// The encoding named `name` for `signal`, or why not.

@@ -246,8 +246,7 @@ fn jaeger_encodings_one_message_per_span() {
     let mut p = traces(&[("a", &[(1, "a1"), (2, "a2")]), ("b", &[(1, "b1")])]);
     // A 64-bit trace id (high half zero) for b1.
     if let Request::Traces(mut t) = p.clone().into_request().unwrap() {
-        t.resource_spans[1].scope_spans[0].spans[0].trace_id =
-            [[0; 8], [7; 8]].concat().into();
+        t.resource_spans[1].scope_spans[0].spans[0].trace_id = [[0; 8], [7; 8]].concat().into();
         p = Payload::from_request(Request::Traces(t));
     }
     for enc in ["jaeger_proto", "jaeger_json"] {

@@ -76,7 +76,11 @@ fn undecodable_records_are_named() {
             Some(b"\x0a\x03abc"),
             "invalid Jaeger span: span.trace_id has 3 bytes, not 16",
         ),
-        (Encoding::JaegerJson, Some(b"{\"spanId\":1}"), "invalid Jaeger span"),
+        (
+            Encoding::JaegerJson,
+            Some(b"{\"spanId\":1}"),
+            "invalid Jaeger span",
+        ),
     ];
     for (enc, value, want) in cases {
         let e = decode(Signal::Traces, *enc, *value).unwrap_err();

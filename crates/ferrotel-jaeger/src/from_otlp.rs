@@ -1,7 +1,7 @@
 //! OTLP → Jaeger (the `jaeger.api_v2` shape: one batch per resource, the parent as the first
 //! CHILD_OF reference), per the OpenTelemetry specification's Jaeger mapping and the Go
 //! Collector's `traces_to_jaegerproto.go` where the specification leaves room. Each rule and
-//! its test are in docs/migration.md, "Jaeger → OTLP and back"; where we differ from Go it is
+//! its test are in docs/migration.md, "OTLP → Jaeger"; where we differ from Go it is
 //! said there and below. The output reads back through [`crate::to_otlp`] to the same OTLP
 //! for everything Jaeger carries (`from_otlp_tests.rs`, the round-trip properties).
 

@@ -1,4 +1,4 @@
-//! OTLP → Jaeger: one test per rule (docs/migration.md, "Jaeger → OTLP and back", names
+//! OTLP → Jaeger: one test per rule (docs/migration.md, "OTLP → Jaeger", names
 //! each), the protobuf JSON form, and round trips both ways as properties.
 
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
@@ -466,8 +466,11 @@ fn sorted(mut tags: Vec<Tag>) -> Vec<(String, String)> {
     out
 }
 
+/// A process's name and sorted tags; a batch's spans, each written out with sorted tags.
+type NormalBatch = (Option<(String, Vec<(String, String)>)>, Vec<String>);
+
 /// A Jaeger batch with order-free parts (tags, fields, spans) sorted, for comparison.
-fn normal(batches: Vec<Batch>) -> Vec<(Option<(String, Vec<(String, String)>)>, Vec<String>)> {
+fn normal(batches: Vec<Batch>) -> Vec<NormalBatch> {
     batches
         .into_iter()
         .map(|b| {
@@ -723,4 +726,39 @@ proptest! {
         let back = to_otlp(from_otlp(&req));
         prop_assert_eq!(sort_attrs(back), sort_attrs(req));
     }
+}
+
+/// Protobuf has no parent field: a Thrift `parentSpanId` not among the references becomes the
+/// first CHILD_OF one; one already listed is not repeated.
+#[test]
+fn thrift_parent_becomes_first_reference() {
+    let mut s = one(otlp_span());
+    s.parent_span_id = 9;
+    s.references = vec![SpanRef {
+        ref_type: FOLLOWS_FROM,
+        trace_id_high: 1,
+        trace_id_low: 2,
+        span_id: 3,
+    }];
+    let refs = |s: &Span| -> Vec<(i32, Vec<u8>)> {
+        proto::span_to_proto(s, None)
+            .references
+            .into_iter()
+            .map(|r| (r.ref_type, r.span_id))
+            .collect()
+    };
+    assert_eq!(
+        refs(&s),
+        vec![
+            (CHILD_OF, 9u64.to_be_bytes().to_vec()),
+            (FOLLOWS_FROM, 3u64.to_be_bytes().to_vec())
+        ]
+    );
+    s.references[0] = SpanRef {
+        ref_type: CHILD_OF,
+        trace_id_high: HIGH,
+        trace_id_low: LOW,
+        span_id: 9,
+    };
+    assert_eq!(refs(&s).len(), 1);
 }

@@ -721,6 +721,15 @@ proptest! {
         }
     }
 
+    /// A Kafka record's JSON with one byte changed: an error naming the field, or a span.
+    #[test]
+    fn mutated_json_records_never_panic(seed in jaeger_span(1), at in any::<usize>(), byte in any::<u8>()) {
+        let mut json = jsonpb::encode_span(&proto::span_to_proto(&seed, None)).into_bytes();
+        let at = at % json.len();
+        json[at] = byte;
+        crate::fuzz_decode(&json);
+    }
+
     #[test]
     fn otlp_to_jaeger_to_otlp(req in otlp_request()) {
         let back = to_otlp(from_otlp(&req));

@@ -399,7 +399,7 @@ fn jaeger_request() -> ExportTraceServiceRequest {
     };
     let spans = (0..6u8)
         .map(|i| Span {
-            trace_id: if i % 2 == 0 {
+            trace_id: if i.is_multiple_of(2) {
                 vec![0xab; 16]
             } else {
                 [[0; 8], [0x0c; 8]].concat()
@@ -505,7 +505,7 @@ service:
     let body = Request::Traces(sent.clone()).encode_proto();
     assert_eq!(post_otlp(http, "/v1/traces", &body).unwrap(), 200);
     let key = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             "ab".repeat(16)
         } else {
             "0c".repeat(8)
@@ -557,7 +557,7 @@ service:
             (&j["startTime"], &j["duration"]),
             (&start.into(), &duration.into())
         );
-        let tid = if i % 2 == 0 {
+        let tid = if i.is_multiple_of(2) {
             "q6urq6urq6urq6urq6urqw=="
         } else {
             "AAAAAAAAAAAMDAwMDAwMDA=="

@@ -97,6 +97,27 @@ fn udp_packet_to_proto(packet: &[u8]) -> Vec<u8> {
     to_otlp(vec![b]).encode_to_vec()
 }
 
+/// The kafka exporter's jaeger encodings: OTLP → Jaeger, then one protobuf (or protobuf JSON)
+/// message per span with its process.
+fn otlp_to_jaeger_messages(
+    otlp: &ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest,
+    json: bool,
+) -> usize {
+    use ferrotel_jaeger::{from_otlp::from_otlp, jsonpb, proto::span_to_proto};
+    let mut bytes = 0;
+    for b in from_otlp(otlp) {
+        for s in &b.spans {
+            let p = span_to_proto(s, b.process.as_ref());
+            bytes += if json {
+                jsonpb::encode_span(&p).len()
+            } else {
+                p.encode_to_vec().len()
+            };
+        }
+    }
+    bytes
+}
+
 /// This thread's CPU time, in ns: unlike wall time, not inflated when the machine is shared.
 fn thread_cpu_ns() -> u128 {
     let mut ts = libc::timespec {
@@ -148,6 +169,13 @@ fn bench(c: &mut Criterion) {
     });
     per_span("udp compact decode+translate+encode OTLP", || {
         udp_packet_to_proto(black_box(&packet)).len()
+    });
+    let otlp = to_otlp(vec![b.clone()]);
+    per_span("OTLP to jaeger_proto messages", || {
+        otlp_to_jaeger_messages(black_box(&otlp), false)
+    });
+    per_span("OTLP to jaeger_json messages", || {
+        otlp_to_jaeger_messages(black_box(&otlp), true)
     });
 
     let mut g = c.benchmark_group("jaeger_thrift_100_spans");

@@ -7,8 +7,14 @@
 //! - `proto`: Jaeger protobuf (`jaeger.api_v2`) for the gRPC `PostSpans` call.
 //! - `receiver`: the `jaeger` receiver and its config.
 //! - `to_otlp`: the translation (docs/migration.md, "Jaeger", lists each rule and its test).
+//! - `from_otlp`: the way back, OTLP → Jaeger protobuf (for the kafka exporter's
+//!   `jaeger_proto`/`jaeger_json`), and `jsonpb`: a span as protobuf JSON.
 
+pub mod from_otlp;
+#[cfg(test)]
+mod from_otlp_tests;
 mod http_body;
+pub mod jsonpb;
 pub mod model;
 pub mod proto;
 pub mod receiver;
@@ -20,22 +26,32 @@ mod translation_tests;
 pub use receiver::JaegerReceiverFactory;
 
 /// Entry point for the fuzz target (`fuzz/fuzz_targets/jaeger_thrift.rs`), not an API: any
-/// bytes, as a bare `Batch` or an agent message in either protocol, or as a gRPC
-/// `PostSpansRequest`, decode to an error or translate to OTLP, never panic.
+/// bytes, as a bare `Batch` or an agent message in either protocol, as a gRPC
+/// `PostSpansRequest`, or as one Kafka span record (protobuf or protobuf JSON), decode to an
+/// error or translate to OTLP and back to Jaeger's protobuf and JSON, never panic.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     use thrift::Protocol::{Binary, Compact};
+    let mut batches = Vec::new();
     for p in [Binary, Compact] {
         if let Ok(b) = thrift::jaeger::decode_batch(data, p) {
-            let _ = to_otlp::to_otlp(vec![b]);
+            batches.push(b);
         }
         if let Ok(thrift::jaeger::AgentMessage::EmitBatch(b)) =
             thrift::jaeger::decode_agent_message(data, p)
         {
-            let _ = to_otlp::to_otlp(vec![b]);
+            batches.push(b);
         }
     }
-    if let Ok(b) = proto::decode_post_spans(data) {
-        let _ = to_otlp::to_otlp(vec![b]);
+    batches.extend(proto::decode_post_spans(data));
+    batches.extend(proto::decode_span(data));
+    batches.extend(jsonpb::decode_span(data).and_then(proto::span_batch));
+    for b in batches {
+        let otlp = to_otlp::to_otlp(vec![b]);
+        for back in from_otlp::from_otlp(&otlp) {
+            for s in &back.spans {
+                let _ = jsonpb::encode_span(&proto::span_to_proto(s, back.process.as_ref()));
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use prost::Message;
 
-use crate::model::{Batch, Log, Process, Span, SpanRef, Tag, TagValue};
+use crate::model::{Batch, CHILD_OF, Log, Process, Span, SpanRef, Tag, TagValue};
 
 #[derive(Clone, PartialEq, Message)]
 pub struct PostSpansRequest {
@@ -160,45 +160,161 @@ pub fn decode_post_spans(body: &[u8]) -> Result<Batch, String> {
     let b = req.batch.unwrap_or_default();
     let mut spans = Vec::with_capacity(b.spans.len());
     for (i, s) in b.spans.into_iter().enumerate() {
-        let at = |f: &str| format!("batch.spans[{i}].{f}");
-        let (trace_id_high, trace_id_low) = trace_id(&s.trace_id, &at("trace_id"))?;
-        let mut references = Vec::with_capacity(s.references.len());
-        for (j, r) in s.references.into_iter().enumerate() {
-            let (high, low) = trace_id(&r.trace_id, &at(&format!("references[{j}].trace_id")))?;
-            references.push(SpanRef {
-                ref_type: r.ref_type,
-                trace_id_high: high,
-                trace_id_low: low,
-                span_id: span_id(&r.span_id, &at(&format!("references[{j}].span_id")))?,
-            });
-        }
-        let start = nanos(&s.start_time);
-        spans.push(Span {
-            trace_id_high,
-            trace_id_low,
-            span_id: span_id(&s.span_id, &at("span_id"))?,
-            parent_span_id: 0,
-            operation_name: s.operation_name,
-            references,
-            flags: s.flags,
-            start_unix_nano: start as u64,
-            end_unix_nano: start.wrapping_add(nanos(&s.duration)) as u64,
-            tags: tags(s.tags),
-            logs: s
-                .logs
-                .into_iter()
-                .map(|l| Log {
-                    timestamp_unix_nano: nanos(&l.timestamp) as u64,
-                    fields: tags(l.fields),
-                })
-                .collect(),
-            process: s.process.map(process),
-        });
+        spans.push(span_from_proto(s, &format!("batch.spans[{i}]."))?);
     }
     Ok(Batch {
         process: b.process.map(process),
         spans,
     })
+}
+
+/// One `jaeger.api_v2.Span` (what the Go kafka exporter writes per message) as a batch of
+/// that span under its own process, as the Go kafka receiver reads it.
+pub fn decode_span(body: &[u8]) -> Result<Batch, String> {
+    let s = PSpan::decode(body).map_err(|e| format!("invalid Jaeger Span: {e}"))?;
+    span_batch(s)
+}
+
+/// A single decoded span as a batch under its own process.
+pub fn span_batch(s: PSpan) -> Result<Batch, String> {
+    let mut span = span_from_proto(s, "span.")?;
+    Ok(Batch {
+        process: span.process.take(),
+        spans: vec![span],
+    })
+}
+
+/// A protobuf span in the model; `at` prefixes the field named in an error.
+pub fn span_from_proto(s: PSpan, at: &str) -> Result<Span, String> {
+    let at = |f: &str| format!("{at}{f}");
+    let (trace_id_high, trace_id_low) = trace_id(&s.trace_id, &at("trace_id"))?;
+    let mut references = Vec::with_capacity(s.references.len());
+    for (j, r) in s.references.into_iter().enumerate() {
+        let (high, low) = trace_id(&r.trace_id, &at(&format!("references[{j}].trace_id")))?;
+        references.push(SpanRef {
+            ref_type: r.ref_type,
+            trace_id_high: high,
+            trace_id_low: low,
+            span_id: span_id(&r.span_id, &at(&format!("references[{j}].span_id")))?,
+        });
+    }
+    let start = nanos(&s.start_time);
+    Ok(Span {
+        trace_id_high,
+        trace_id_low,
+        span_id: span_id(&s.span_id, &at("span_id"))?,
+        parent_span_id: 0,
+        operation_name: s.operation_name,
+        references,
+        flags: s.flags,
+        start_unix_nano: start as u64,
+        end_unix_nano: start.wrapping_add(nanos(&s.duration)) as u64,
+        tags: tags(s.tags),
+        logs: s
+            .logs
+            .into_iter()
+            .map(|l| Log {
+                timestamp_unix_nano: nanos(&l.timestamp) as u64,
+                fields: tags(l.fields),
+            })
+            .collect(),
+        process: s.process.map(process),
+    })
+}
+
+/// Epoch nanoseconds as a Timestamp (nanos never negative, as protobuf requires).
+pub fn timestamp(ns: i64) -> Timestamp {
+    Timestamp {
+        seconds: ns.div_euclid(1_000_000_000),
+        nanos: ns.rem_euclid(1_000_000_000) as i32,
+    }
+}
+
+/// Signed nanoseconds as a Duration (seconds and nanos of one sign, as protobuf requires).
+pub fn duration(ns: i64) -> Timestamp {
+    Timestamp {
+        seconds: ns / 1_000_000_000,
+        nanos: (ns % 1_000_000_000) as i32,
+    }
+}
+
+fn kvs_to_proto(tags: &[Tag]) -> Vec<PKeyValue> {
+    tags.iter()
+        .map(|t| {
+            let mut kv = PKeyValue {
+                key: t.key.clone(),
+                ..Default::default()
+            };
+            match &t.value {
+                TagValue::Str(s) => kv.v_str = s.clone(),
+                TagValue::Bool(b) => (kv.v_type, kv.v_bool) = (1, *b),
+                TagValue::Long(i) => (kv.v_type, kv.v_int64) = (2, *i),
+                TagValue::Double(d) => (kv.v_type, kv.v_float64) = (3, *d),
+                TagValue::Binary(b) => (kv.v_type, kv.v_binary) = (4, b.clone()),
+                TagValue::Unknown(t) => kv.v_str = format!("<Unknown Jaeger TagType \"{t}\">"),
+            }
+            kv
+        })
+        .collect()
+}
+
+fn process_to_proto(p: &Process) -> PProcess {
+    PProcess {
+        service_name: p.service_name.clone(),
+        tags: kvs_to_proto(&p.tags),
+    }
+}
+
+fn trace_id_bytes(high: u64, low: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(16);
+    b.extend_from_slice(&high.to_be_bytes());
+    b.extend_from_slice(&low.to_be_bytes());
+    b
+}
+
+/// A model span as protobuf, with `process` (the batch's) when the span has none of its own.
+/// A Thrift `parentSpanId` without a matching CHILD_OF reference becomes the first one, as
+/// protobuf has no parent field.
+pub fn span_to_proto(s: &Span, process: Option<&Process>) -> PSpan {
+    let mut references = Vec::with_capacity(s.references.len() + 1);
+    let parent_listed = s
+        .references
+        .iter()
+        .any(|r| r.ref_type == CHILD_OF && r.span_id == s.parent_span_id);
+    if s.parent_span_id != 0 && !parent_listed {
+        references.push(PSpanRef {
+            trace_id: trace_id_bytes(s.trace_id_high, s.trace_id_low),
+            span_id: s.parent_span_id.to_be_bytes().to_vec(),
+            ref_type: CHILD_OF,
+        });
+    }
+    references.extend(s.references.iter().map(|r| PSpanRef {
+        trace_id: trace_id_bytes(r.trace_id_high, r.trace_id_low),
+        span_id: r.span_id.to_be_bytes().to_vec(),
+        ref_type: r.ref_type,
+    }));
+    let start = s.start_unix_nano as i64;
+    PSpan {
+        trace_id: trace_id_bytes(s.trace_id_high, s.trace_id_low),
+        span_id: s.span_id.to_be_bytes().to_vec(),
+        operation_name: s.operation_name.clone(),
+        references,
+        flags: s.flags,
+        start_time: Some(timestamp(start)),
+        duration: Some(duration((s.end_unix_nano as i64).wrapping_sub(start))),
+        tags: kvs_to_proto(&s.tags),
+        logs: s
+            .logs
+            .iter()
+            .map(|l| PLog {
+                timestamp: Some(timestamp(l.timestamp_unix_nano as i64)),
+                fields: kvs_to_proto(&l.fields),
+            })
+            .collect(),
+        process: s.process.as_ref().or(process).map(process_to_proto),
+        process_id: String::new(),
+        warnings: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - [`wire`]: operations on encoded protobuf requests without decoding them: validate and
 //!   count in one pass, split, merge, read resource attributes and trace ids.
 //! - [`json`]: OTLP/JSON exactly as the OTLP specification defines it.
+//! - [`text`]: attribute values as the Go Collector writes them into text/JSON tags.
 //!
 //! This crate knows nothing of transports or runtimes.
 
@@ -15,6 +16,7 @@ pub mod json;
 pub mod payload;
 pub mod proto;
 pub mod signal;
+pub mod text;
 pub mod wire;
 
 pub use error::DecodeError;

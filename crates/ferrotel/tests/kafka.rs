@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_pdata::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{AnyValue, KeyValue, any_value};
 use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_pdata::proto::metrics::v1::{
@@ -256,7 +257,6 @@ service:
     );
     let _c = Collector::start("parts", dir.path(), &config, None);
     // 20 traces of 5 spans, interleaved over 4 requests.
-    use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
     use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
     for r in 0..4u8 {
         let spans = (0..25u8)
@@ -370,6 +370,205 @@ service:
     );
     let keys: std::collections::BTreeSet<_> = key_of_host.values().flatten().collect();
     assert_eq!(keys.len(), 2, "the two hosts are keyed apart");
+}
+
+/// Spans of two traces (one with a 64-bit id), with kind, status, attributes, an event and a
+/// parent: what the jaeger encodings carry.
+fn jaeger_request() -> ExportTraceServiceRequest {
+    use ferrotel_pdata::proto::common::v1::InstrumentationScope;
+    use ferrotel_pdata::proto::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+    let attr = |k: &str, v: any_value::Value| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
+    let spans = (0..6u8)
+        .map(|i| Span {
+            trace_id: if i.is_multiple_of(2) {
+                vec![0xab; 16]
+            } else {
+                [[0; 8], [0x0c; 8]].concat()
+            }
+            .into(),
+            span_id: vec![i + 1; 8].into(),
+            parent_span_id: if i > 1 {
+                vec![i - 1; 8].into()
+            } else {
+                Default::default()
+            },
+            name: format!("op-{i}"),
+            kind: span::SpanKind::Server as i32,
+            start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(i),
+            end_time_unix_nano: 1_700_000_000_250_000_000,
+            attributes: vec![
+                attr("http.route", any_value::Value::StringValue("/a".into())),
+                attr("n", any_value::Value::IntValue(i64::from(i))),
+            ],
+            events: vec![span::Event {
+                time_unix_nano: 1_700_000_000_100_000_000,
+                name: "retry".into(),
+                attributes: vec![attr("attempt", any_value::Value::IntValue(2))],
+                ..Default::default()
+            }],
+            status: Some(Status {
+                code: 2,
+                message: "boom".into(),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: service("jsvc"),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "lib".into(),
+                    version: "1.0".into(),
+                    ..Default::default()
+                }),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Each span of a request in its own one-span request, attributes sorted (the translation
+/// does not keep their order), for comparing what came back with what was sent.
+fn one_span_requests(reqs: &[ExportTraceServiceRequest]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for req in reqs {
+        for rs in &req.resource_spans {
+            for ss in &rs.scope_spans {
+                for s in &ss.spans {
+                    let mut s = s.clone();
+                    s.attributes.sort_by(|a, b| a.key.cmp(&b.key));
+                    let mut one = rs.clone();
+                    one.scope_spans = vec![ss.clone()];
+                    one.scope_spans[0].spans = vec![s];
+                    out.push(prost::Message::encode_to_vec(&one));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// jaeger_proto and jaeger_json as the Go exporter writes them: one record per span, keyed by
+/// the trace id as Jaeger prints it, read by a plain consumer and decoded with the IDL's
+/// messages (protobuf) or as plain JSON; and read back by ferrotel's receiver, which gets
+/// every span as it was sent.
+#[test]
+fn jaeger_encodings_seen_by_a_plain_client_and_read_back() {
+    let Some(bin) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::with_topics(&bin, dir.path(), &[("jaeger_p", 1), ("jaeger_j", 1)]);
+    let http = free_port();
+    let (b, d) = (broker.addr(), dir.path().display());
+    let config = format!(
+        r#"
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{http}}}}}}}
+  kafka/p: {{brokers: [{b}], group_id: jp, initial_offset: earliest, traces: {{topic: jaeger_p, encoding: jaeger_proto}}}}
+  kafka/j: {{brokers: [{b}], group_id: jj, initial_offset: earliest, traces: {{topic: jaeger_j, encoding: jaeger_json}}}}
+exporters:
+  kafka/p: {{brokers: [{b}], traces: {{topic: jaeger_p, encoding: jaeger_proto}}}}
+  kafka/j: {{brokers: [{b}], traces: {{topic: jaeger_j, encoding: jaeger_json}}}}
+  file/p: {{path: {d}/p.bin, format: proto, flush_interval: 50ms}}
+  file/j: {{path: {d}/j.bin, format: proto, flush_interval: 50ms}}
+service:
+  pipelines:
+    traces/in: {{receivers: [otlp], exporters: [kafka/p, kafka/j]}}
+    traces/p: {{receivers: [kafka/p], exporters: [file/p]}}
+    traces/j: {{receivers: [kafka/j], exporters: [file/j]}}
+"#
+    );
+    let _c = Collector::start("jaeger", dir.path(), &config, None);
+    let sent = jaeger_request();
+    let body = Request::Traces(sent.clone()).encode_proto();
+    assert_eq!(post_otlp(http, "/v1/traces", &body).unwrap(), 200);
+    let key = |i: usize| {
+        if i.is_multiple_of(2) {
+            "ab".repeat(16)
+        } else {
+            "0c".repeat(8)
+        }
+    };
+    // A plain consumer: protobuf records decode as jaeger.api_v2.Span with the process.
+    let records = broker.read("jaeger_p", 6);
+    assert_eq!(records.len(), 6);
+    for (_, k, value) in &records {
+        let s = <ferrotel_jaeger::proto::PSpan as prost::Message>::decode(&value[..]).unwrap();
+        let i: usize = s
+            .operation_name
+            .strip_prefix("op-")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(String::from_utf8(k.clone().unwrap()).unwrap(), key(i));
+        assert_eq!(s.span_id, vec![i as u8 + 1; 8]);
+        assert_eq!(s.process.as_ref().unwrap().service_name, "jsvc");
+        let tag = |key: &str| s.tags.iter().find(|t| t.key == key).cloned().unwrap();
+        assert_eq!(tag("span.kind").v_str, "server");
+        assert_eq!(tag("otel.scope.name").v_str, "lib");
+        assert!(tag("error").v_bool);
+        assert_eq!(tag("n").v_int64, i as i64);
+        assert_eq!(s.logs[0].fields[0].v_str, "retry");
+        // The parent: the first reference, CHILD_OF (0).
+        if i > 1 {
+            assert_eq!(s.references[0].span_id, vec![i as u8 - 1; 8]);
+            assert_eq!(s.references[0].ref_type, 0);
+        }
+    }
+    // JSON records are protobuf JSON: camelCase, base64 ids, RFC 3339 times, 64-bit as text.
+    let records = broker.read("jaeger_j", 6);
+    assert_eq!(records.len(), 6);
+    for (_, k, value) in &records {
+        let j: serde_json::Value = serde_json::from_slice(value).unwrap();
+        let i: usize = j["operationName"].as_str().unwrap()[3..].parse().unwrap();
+        assert_eq!(String::from_utf8(k.clone().unwrap()).unwrap(), key(i));
+        assert_eq!(j["process"]["serviceName"], "jsvc");
+        // 0, 3, 6 or 9 fraction digits, as protobuf JSON writes them.
+        let (start, duration) = match i {
+            0 => ("2023-11-14T22:13:20Z".to_string(), "0.250s".to_string()),
+            i => (
+                format!("2023-11-14T22:13:20.00000000{i}Z"),
+                format!("0.{}s", 250_000_000 - i),
+            ),
+        };
+        assert_eq!(
+            (&j["startTime"], &j["duration"]),
+            (&start.into(), &duration.into())
+        );
+        let tid = if i.is_multiple_of(2) {
+            "q6urq6urq6urq6urq6urqw=="
+        } else {
+            "AAAAAAAAAAAMDAwMDAwMDA=="
+        };
+        assert_eq!(j["traceId"], tid);
+        let n = j["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "n")
+            .unwrap();
+        if i > 0 {
+            assert_eq!(n["vInt64"], i.to_string());
+        }
+    }
+    // ferrotel's receiver: every span back as sent.
+    let (p, jf) = (dir.path().join("p.bin"), dir.path().join("j.bin"));
+    let spans = |f: &Path| one_span_requests(&interop_support::traces(f)).len();
+    wait_for(
+        Duration::from_secs(60),
+        "six spans back per encoding",
+        || spans(&p) == 6 && spans(&jf) == 6,
+    );
+    let want = one_span_requests(std::slice::from_ref(&sent));
+    assert_eq!(one_span_requests(&interop_support::traces(&p)), want);
+    assert_eq!(one_span_requests(&interop_support::traces(&jf)), want);
 }
 
 /// Garbage, truncated, empty and null records are logged, counted and skipped; the receiver

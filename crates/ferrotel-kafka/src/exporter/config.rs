@@ -25,7 +25,15 @@ pub enum Encoding {
     /// Traces: a Zipkin v2 span list, protobuf or JSON.
     ZipkinProto,
     ZipkinJson,
+    /// Traces: one message per span, a `jaeger.api_v2.Span` (with its process) in protobuf
+    /// or protobuf JSON, keyed by its trace id as Jaeger writes it.
+    JaegerProto,
+    JaegerJson,
 }
+
+/// The trace-only encodings, which the old top-level `encoding` applies to traces alone.
+pub const TRACE_ENCODINGS: [&str; 4] =
+    ["zipkin_proto", "zipkin_json", "jaeger_proto", "jaeger_json"];
 
 impl Encoding {
     /// The encoding named `name` for `signal`, or why not.
@@ -36,14 +44,16 @@ impl Encoding {
             "raw" if signal == Signal::Logs => Encoding::Raw,
             "zipkin_proto" if signal == Signal::Traces => Encoding::ZipkinProto,
             "zipkin_json" if signal == Signal::Traces => Encoding::ZipkinJson,
+            "jaeger_proto" if signal == Signal::Traces => Encoding::JaegerProto,
+            "jaeger_json" if signal == Signal::Traces => Encoding::JaegerJson,
             "raw" | "zipkin_proto" | "zipkin_json" | "jaeger_proto" | "jaeger_json" => {
                 return Err(format!("{name:?} is not an encoding of {signal}"));
             }
             _ => {
                 return Err(format!(
                     "{name:?}: expected otlp_proto or otlp_json (traces also zipkin_proto, \
-                     zipkin_json; logs also raw); jaeger_* and encoding extensions are not \
-                     supported yet"
+                     zipkin_json, jaeger_proto, jaeger_json; logs also raw); encoding \
+                     extensions are not supported yet"
                 ));
             }
         };
@@ -208,7 +218,7 @@ impl KafkaExporterConfig {
                 // The old key names one encoding for all signals: Go applies it to the
                 // signals that have it (e.g. `raw` to logs only).
                 Some(e) if Encoding::parse(e, signal).is_ok() => (e, "encoding".into()),
-                Some(e) if ["raw", "zipkin_proto", "zipkin_json"].contains(&e) => {
+                Some(e) if e == "raw" || TRACE_ENCODINGS.contains(&e) => {
                     ("otlp_proto", "encoding".into())
                 }
                 Some(e) => (e, "encoding".into()),

@@ -4,7 +4,8 @@
 //! A request becomes one message, or with `partition_traces_by_id` one message per trace
 //! (key: the trace id in lowercase hex, as the Go exporter writes it), or with
 //! `partition_{metrics,logs}_by_resource_attributes` one per resource (key: a hash of its
-//! attributes). A message over `producer::max_message_bytes` (before compression) is split
+//! attributes); `jaeger_proto`/`jaeger_json` always one message per span, keyed by its trace
+//! id (the Go exporter's jaeger marshaler). A message over `producer::max_message_bytes` (before compression) is split
 //! by items; when one item alone is over, the request is refused before anything is sent —
 //! logged and counted in `otelcol_exporter_send_failed_*` by the exporter helper.
 
@@ -174,6 +175,11 @@ impl KafkaSender {
         let signal = payload.signal();
         let route = self.route(signal)?;
         let bytes = payload.to_proto();
+        if let Encoding::JaegerProto | Encoding::JaegerJson = route.encoding {
+            return self
+                .jaeger_messages(signal, route.encoding, bytes)
+                .map_err(SendFailure::permanent);
+        }
         let bad = |e: ferrotel_pdata::DecodeError| {
             SendFailure::permanent(format!("undecodable {signal}: {e}"))
         };
@@ -202,6 +208,45 @@ impl KafkaSender {
         for (key, unit) in units {
             self.fit(signal, route.encoding, key, unit, &mut out)
                 .map_err(SendFailure::permanent)?;
+        }
+        Ok(out)
+    }
+
+    /// Go's jaeger marshaler: one message per span, carrying its batch's process, keyed by
+    /// the trace id as Jaeger's `TraceID.String()` writes it (whatever the partitioning
+    /// settings). A span over `max_message_bytes` refuses the request.
+    fn jaeger_messages(
+        &self,
+        signal: Signal,
+        encoding: Encoding,
+        request: Bytes,
+    ) -> Result<Vec<Message>, String> {
+        use ferrotel_jaeger::{from_otlp::from_otlp, jsonpb, proto};
+        let Request::Traces(t) = decode_request(signal, request)? else {
+            return Err("jaeger encodings carry traces only".into());
+        };
+        let batches = from_otlp(&t);
+        let mut out = Vec::with_capacity(batches.iter().map(|b| b.spans.len()).sum());
+        for b in &batches {
+            for s in &b.spans {
+                let p = proto::span_to_proto(s, b.process.as_ref());
+                let value: Bytes = if encoding == Encoding::JaegerProto {
+                    prost::Message::encode_to_vec(&p).into()
+                } else {
+                    jsonpb::encode_span(&p).into()
+                };
+                if value.len() > self.max_message_bytes {
+                    return Err(format!(
+                        "one span encodes to {} bytes, over producer::max_message_bytes ({})",
+                        value.len(),
+                        self.max_message_bytes
+                    ));
+                }
+                out.push(Message {
+                    key: Some(jaeger_trace_id(s.trace_id_high, s.trace_id_low)),
+                    value,
+                });
+            }
         }
         Ok(out)
     }
@@ -252,13 +297,24 @@ impl KafkaSender {
     }
 }
 
+fn decode_request(signal: Signal, unit: Bytes) -> Result<Request, String> {
+    Payload::from_proto(signal, unit)
+        .and_then(Payload::into_request)
+        .map_err(|e| e.to_string())
+}
+
+/// A trace id as Jaeger's `TraceID.String()`: 16 hex digits when the high half is zero, else 32.
+pub fn jaeger_trace_id(high: u64, low: u64) -> String {
+    if high == 0 {
+        hex(&low.to_be_bytes())
+    } else {
+        hex(&[high.to_be_bytes(), low.to_be_bytes()].concat())
+    }
+}
+
 /// The message value of a request holding one unit's items.
 fn encode(signal: Signal, encoding: Encoding, unit: Bytes) -> Result<Bytes, String> {
-    let decode = || {
-        Payload::from_proto(signal, unit.clone())
-            .and_then(Payload::into_request)
-            .map_err(|e| e.to_string())
-    };
+    let decode = || decode_request(signal, unit.clone());
     Ok(match encoding {
         // TracesData/MetricsData/LogsData have the export requests' field numbers: the
         // request's bytes are the message.
@@ -274,6 +330,9 @@ fn encode(signal: Signal, encoding: Encoding, unit: Bytes) -> Result<Bytes, Stri
             } else {
                 ferrotel_zipkin::json::encode(&spans).into()
             }
+        }
+        Encoding::JaegerProto | Encoding::JaegerJson => {
+            return Err("jaeger encodings write one message per span".into());
         }
     })
 }

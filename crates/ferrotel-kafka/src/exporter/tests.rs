@@ -236,3 +236,68 @@ fn zipkin_encodings() {
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name, "op");
 }
+
+/// Go's jaeger marshaler: one message per span with its process, keyed by the trace id as
+/// Jaeger writes it (16 hex digits for a zero high half), whatever the partitioning setting;
+/// the receiver's decoding of the same encoding gives the spans back.
+#[test]
+fn jaeger_encodings_one_message_per_span() {
+    use ferrotel_jaeger::{jsonpb, proto};
+    let mut p = traces(&[("a", &[(1, "a1"), (2, "a2")]), ("b", &[(1, "b1")])]);
+    // A 64-bit trace id (high half zero) for b1.
+    if let Request::Traces(mut t) = p.clone().into_request().unwrap() {
+        t.resource_spans[1].scope_spans[0].spans[0].trace_id = [[0; 8], [7; 8]].concat().into();
+        p = Payload::from_request(Request::Traces(t));
+    }
+    for enc in ["jaeger_proto", "jaeger_json"] {
+        let c = load(&format!(
+            "partition_traces_by_id: true\ntraces: {{encoding: {enc}}}\n"
+        ));
+        let m = KafkaSender::new(&c).unwrap().messages(&p).unwrap();
+        let keys: Vec<&str> = m.iter().map(|m| m.key.as_deref().unwrap()).collect();
+        assert_eq!(
+            keys,
+            ["01".repeat(16), "02".repeat(16), "07".repeat(8)],
+            "{enc}"
+        );
+        let got: Vec<(String, String)> = m
+            .iter()
+            .map(|m| {
+                let b = if enc == "jaeger_proto" {
+                    proto::decode_span(&m.value).unwrap()
+                } else {
+                    jsonpb::decode_span(&m.value)
+                        .and_then(proto::span_batch)
+                        .unwrap()
+                };
+                (
+                    b.process.unwrap().service_name,
+                    b.spans[0].operation_name.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [("a", "a1"), ("a", "a2"), ("b", "b1")].map(|(s, n)| (s.into(), n.into()))
+        );
+        // What the receiver makes of each message is that span under its resource.
+        let rc = crate::receiver::Encoding::parse(enc, Signal::Traces).unwrap();
+        let back = crate::receiver::decode(Signal::Traces, rc, Some(&m[2].value)).unwrap();
+        assert_eq!(span_names(Signal::Traces, &back.to_proto()), ["b1"]);
+    }
+    // One span over the limit refuses the request.
+    let big = "y".repeat(3000);
+    let c = load("producer: {max_message_bytes: 2000}\ntraces: {encoding: jaeger_json}\n");
+    let e = KafkaSender::new(&c)
+        .unwrap()
+        .messages(&traces(&[("svc", &[(1, big.as_str())])]))
+        .unwrap_err();
+    assert!(!e.retryable);
+    assert!(e.message.contains("one span encodes to"), "{}", e.message);
+    // Traces only; the old top-level key applies them to traces alone.
+    let e = testdata::load::<KafkaExporterConfig>("logs: {encoding: jaeger_proto}\n").unwrap_err();
+    assert!(e.message.contains("not an encoding of logs"), "{e}");
+    let c = load("encoding: jaeger_json\n");
+    assert_eq!(c.encoding(Signal::Traces).unwrap(), Encoding::JaegerJson);
+    assert_eq!(c.encoding(Signal::Metrics).unwrap(), Encoding::OtlpProto);
+}

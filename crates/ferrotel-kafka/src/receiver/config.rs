@@ -16,7 +16,7 @@ use ferrotel_runtime::exporter_helper::RetrySettings;
 use serde::Deserialize;
 
 use crate::client::{AuthConfig, ClientSettings, ClientTlsConfig, default_brokers};
-use crate::exporter::config::default_topic;
+use crate::exporter::config::{TRACE_ENCODINGS, default_topic};
 
 /// How a record's value is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub enum Encoding {
     /// Traces: a Zipkin v2 span list.
     ZipkinProto,
     ZipkinJson,
+    /// Traces: one `jaeger.api_v2.Span` per record, protobuf or protobuf JSON (what the
+    /// exporter's encodings of these names write).
+    JaegerProto,
+    JaegerJson,
 }
 
 impl Encoding {
@@ -37,13 +41,16 @@ impl Encoding {
             "otlp_json" => Encoding::OtlpJson,
             "zipkin_proto" if signal == Signal::Traces => Encoding::ZipkinProto,
             "zipkin_json" if signal == Signal::Traces => Encoding::ZipkinJson,
-            "zipkin_proto" | "zipkin_json" => {
+            "jaeger_proto" if signal == Signal::Traces => Encoding::JaegerProto,
+            "jaeger_json" if signal == Signal::Traces => Encoding::JaegerJson,
+            "zipkin_proto" | "zipkin_json" | "jaeger_proto" | "jaeger_json" => {
                 return Err(format!("{name:?} is not an encoding of {signal}"));
             }
             _ => {
                 return Err(format!(
                     "{name:?}: expected otlp_proto or otlp_json (traces also zipkin_proto, \
-                     zipkin_json); raw, jaeger_* and encoding extensions are not supported yet"
+                     zipkin_json, jaeger_proto, jaeger_json); raw and encoding extensions are \
+                     not supported yet"
                 ));
             }
         })
@@ -231,7 +238,7 @@ impl KafkaReceiverConfig {
         match self.encoding.as_deref() {
             None => Ok(Encoding::OtlpProto),
             // The old key names one encoding for all signals: Go applies it where it fits.
-            Some("zipkin_proto" | "zipkin_json") if signal != Signal::Traces => {
+            Some(e) if signal != Signal::Traces && TRACE_ENCODINGS.contains(&e) => {
                 Ok(Encoding::OtlpProto)
             }
             Some(e) => Encoding::parse(e, signal).map_err(|m| ConfigError::field("encoding", m)),

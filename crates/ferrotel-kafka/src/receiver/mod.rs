@@ -226,6 +226,17 @@ pub fn decode(signal: Signal, encoding: Encoding, value: Option<&[u8]>) -> Resul
             };
             decode_payload(format, value, &Default::default())?
         }
+        // One span per record under its own process, as the Go receiver reads them.
+        Encoding::JaegerProto | Encoding::JaegerJson => {
+            use ferrotel_jaeger::{jsonpb, proto, to_otlp};
+            let batch = if encoding == Encoding::JaegerProto {
+                proto::decode_span(value)
+            } else {
+                jsonpb::decode_span(value).and_then(proto::span_batch)
+            }
+            .map_err(|e| format!("invalid Jaeger span: {e}"))?;
+            Payload::from_request(Request::Traces(to_otlp::to_otlp(vec![batch])))
+        }
     };
     Ok(payload)
 }

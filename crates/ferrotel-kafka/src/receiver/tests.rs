@@ -18,6 +18,9 @@ fn config_testdata() {
     assert_eq!(c.encoding(Signal::Traces).unwrap(), Encoding::ZipkinJson);
     assert_eq!(c.encoding(Signal::Logs).unwrap(), Encoding::OtlpProto);
     assert_eq!(c.topics(Signal::Logs), ["l"]);
+    let c: KafkaReceiverConfig = testdata::load("encoding: jaeger_proto\n").unwrap();
+    assert_eq!(c.encoding(Signal::Traces).unwrap(), Encoding::JaegerProto);
+    assert_eq!(c.encoding(Signal::Metrics).unwrap(), Encoding::OtlpProto);
     // One topic for two signals fails once both pipelines use the receiver.
     struct Nothing;
     impl ferrotel_runtime::Consumer for Nothing {
@@ -68,6 +71,16 @@ fn undecodable_records_are_named() {
             "invalid OTLP/JSON traces",
         ),
         (Encoding::ZipkinJson, Some(b"[{"), "invalid Zipkin JSON"),
+        (
+            Encoding::JaegerProto,
+            Some(b"\x0a\x03abc"),
+            "invalid Jaeger span: span.trace_id has 3 bytes, not 16",
+        ),
+        (
+            Encoding::JaegerJson,
+            Some(b"{\"spanId\":1}"),
+            "invalid Jaeger span",
+        ),
     ];
     for (enc, value, want) in cases {
         let e = decode(Signal::Traces, *enc, *value).unwrap_err();

@@ -1,8 +1,8 @@
 use proptest::prelude::*;
 
+use super::Protocol;
 use super::encode;
 use super::jaeger::{AgentMessage, decode_agent_message, decode_batch};
-use super::Protocol;
 use crate::model::*;
 
 pub(crate) fn sample_batch() -> Batch {

@@ -17,6 +17,14 @@ use std::fmt;
 /// Deepest nesting of structs and containers accepted (Jaeger's own is 4, Zipkin's 3).
 const MAX_DEPTH: u32 = 64;
 
+/// How many elements to reserve for a list that declares `n`: `n` is checked only against the
+/// bytes left (an element takes at least one), while a decoded element takes far more memory
+/// than that, so a 20 MiB body declaring 20 M elements must not reserve gigabytes up front.
+/// Beyond this the vector grows as elements actually decode.
+pub fn reserve_for(n: usize) -> usize {
+    n.min(1024)
+}
+
 /// Why a Thrift payload could not be decoded, with the path of the field that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {

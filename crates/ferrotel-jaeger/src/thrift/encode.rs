@@ -4,7 +4,7 @@
 
 use super::Protocol;
 use super::write::Writer;
-use crate::model::{Batch, Log, Process, Span, SpanRef, Tag, TagValue};
+use crate::model::{Batch, CHILD_OF, Log, Process, Span, SpanRef, Tag, TagValue};
 use ferrotel_thrift::Type;
 
 fn batch_fields(w: &mut Writer, b: &Batch) {
@@ -105,4 +105,67 @@ pub fn emit_batch(b: &Batch, protocol: Protocol) -> Vec<u8> {
     w.struct_end();
     w.struct_end();
     w.out
+}
+
+/// `n` spans shaped like a Jaeger client's (8 tags of mixed types, a log with 2 fields, a
+/// CHILD_OF reference), in trace `seed`: what the ingest benchmark (`benches/thrift_ingest.rs`)
+/// and the load sender (`examples/udp_load.rs`) send.
+#[doc(hidden)]
+pub fn client_like_batch(n: usize, seed: u64) -> Batch {
+    let spans = (0..n as u64)
+        .map(|i| Span {
+            trace_id_high: 0x5af7183fb1d4cf5f,
+            trace_id_low: 0x0102030405060708 ^ seed,
+            span_id: 1000 + i,
+            parent_span_id: 999,
+            operation_name: format!("GET /api/items/{i}"),
+            references: vec![SpanRef {
+                ref_type: CHILD_OF,
+                trace_id_high: 0x5af7183fb1d4cf5f,
+                trace_id_low: 0x0102030405060708 ^ seed,
+                span_id: 999,
+            }],
+            flags: 1,
+            start_unix_nano: 1_700_000_000_000_000_000 + i * 1000,
+            end_unix_nano: 1_700_000_000_000_500_000 + i * 1000,
+            tags: vec![
+                Tag::str("span.kind", "server"),
+                Tag::str("http.method", "GET"),
+                Tag::str("http.url", "http://items.internal:8080/api/items"),
+                Tag {
+                    key: "http.status_code".into(),
+                    value: TagValue::Long(200),
+                },
+                Tag::str("component", "tornado"),
+                Tag {
+                    key: "sampler.param".into(),
+                    value: TagValue::Bool(true),
+                },
+                Tag {
+                    key: "db.rows".into(),
+                    value: TagValue::Long(42),
+                },
+                Tag {
+                    key: "ratio".into(),
+                    value: TagValue::Double(0.25),
+                },
+            ],
+            logs: vec![Log {
+                timestamp_unix_nano: 1_700_000_000_000_100_000 + i * 1000,
+                fields: vec![Tag::str("event", "cache miss"), Tag::str("key", "items:42")],
+            }],
+            process: None,
+        })
+        .collect();
+    Batch {
+        process: Some(Process {
+            service_name: "items".into(),
+            tags: vec![
+                Tag::str("hostname", "items-7f9c"),
+                Tag::str("ip", "10.0.3.7"),
+                Tag::str("jaeger.version", "Python-4.8.0"),
+            ],
+        }),
+        spans,
+    }
 }

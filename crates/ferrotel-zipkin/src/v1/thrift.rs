@@ -27,9 +27,7 @@ pub fn decode(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
             "a list of {t:?}, not of Span structs"
         )));
     }
-    // `n` was checked against the bytes left (a span takes at least its stop byte), and a v1
-    // span becomes at most four v2 spans.
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(ferrotel_thrift::reserve_for(n));
     for i in 0..n {
         let v = span(&mut r)
             .map_err(|e| DecodeError::Thrift(e.at(format!("span[{i}]")).to_string()))?;
@@ -60,7 +58,7 @@ fn list<T>(
     let (et, n) = r.list_begin().map_err(|e| e.at(name.to_owned()))?;
     let mut out = Vec::new();
     if et == Type::Struct {
-        out.reserve(n);
+        out.reserve(ferrotel_thrift::reserve_for(n));
         for i in 0..n {
             out.push(item(r).map_err(|e| e.at(format!("[{i}]")).at(name.to_owned()))?);
         }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Sends a small trace with py_zipkin (Yelp's Zipkin client) in one of its encodings.
 
-Usage: send_py_zipkin.py --encoding V1_JSON|V2_JSON|V2_PROTO3 --url http://HOST:PORT/api/v1/spans
+Usage: send_py_zipkin.py --encoding V1_JSON|V1_THRIFT|V2_JSON|V2_PROTO3 --url http://HOST:PORT/api/v1/spans
+
+V1_THRIFT needs py_zipkin 1.2.5 (1.2.7 dropped Thrift), which .ci/run installs in a venv of its
+own, tests/interop/.venv-py-zipkin-thrift.
 
 py_zipkin posts nothing itself: its transport handler gets the encoded payload, which this
 script POSTs to --url with the encoding's content type (a non-2xx answer exits 1). Times are
@@ -28,6 +31,7 @@ T0 = 1_700_000_000.0  # seconds; py_zipkin sends microseconds
 
 CONTENT_TYPES = {
     "V1_JSON": "application/json",
+    "V1_THRIFT": "application/x-thrift",
     "V2_JSON": "application/json",
     "V2_PROTO3": "application/x-protobuf",
 }
@@ -90,6 +94,7 @@ def main():
         duration=0.050,
         binary_annotations=dict(root_tags),
         annotations=dict(root_notes),
+        # 64-bit ids in v1 JSON, 128-bit elsewhere (Thrift sends the high half as trace_id_high).
         use_128bit_trace_id=a.encoding != "V1_JSON",
     ) as root:
         child_tags = {"db.system": "postgresql"}

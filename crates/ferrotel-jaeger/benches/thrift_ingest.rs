@@ -12,72 +12,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ferrotel_jaeger::model::*;
+use ferrotel_jaeger::thrift::encode::client_like_batch;
 use ferrotel_jaeger::thrift::jaeger::{AgentMessage, decode_agent_message, decode_batch};
 use ferrotel_jaeger::thrift::{Protocol, encode};
 use ferrotel_jaeger::to_otlp::to_otlp;
 use prost::Message;
 
 const SPANS: usize = 100;
-
-fn batch() -> Batch {
-    let spans = (0..SPANS as u64)
-        .map(|i| Span {
-            trace_id_high: 0x5af7183fb1d4cf5f,
-            trace_id_low: 0x0102030405060708,
-            span_id: 1000 + i,
-            parent_span_id: 999,
-            operation_name: format!("GET /api/items/{i}"),
-            references: vec![SpanRef {
-                ref_type: CHILD_OF,
-                trace_id_high: 0x5af7183fb1d4cf5f,
-                trace_id_low: 0x0102030405060708,
-                span_id: 999,
-            }],
-            flags: 1,
-            start_unix_nano: 1_700_000_000_000_000_000 + i * 1000,
-            end_unix_nano: 1_700_000_000_000_500_000 + i * 1000,
-            tags: vec![
-                Tag::str("span.kind", "server"),
-                Tag::str("http.method", "GET"),
-                Tag::str("http.url", "http://items.internal:8080/api/items"),
-                Tag {
-                    key: "http.status_code".into(),
-                    value: TagValue::Long(200),
-                },
-                Tag::str("component", "tornado"),
-                Tag {
-                    key: "sampler.param".into(),
-                    value: TagValue::Bool(true),
-                },
-                Tag {
-                    key: "db.rows".into(),
-                    value: TagValue::Long(42),
-                },
-                Tag {
-                    key: "ratio".into(),
-                    value: TagValue::Double(0.25),
-                },
-            ],
-            logs: vec![Log {
-                timestamp_unix_nano: 1_700_000_000_000_100_000 + i * 1000,
-                fields: vec![Tag::str("event", "cache miss"), Tag::str("key", "items:42")],
-            }],
-            process: None,
-        })
-        .collect();
-    Batch {
-        process: Some(Process {
-            service_name: "items".into(),
-            tags: vec![
-                Tag::str("hostname", "items-7f9c"),
-                Tag::str("ip", "10.0.3.7"),
-                Tag::str("jaeger.version", "Python-4.8.0"),
-            ],
-        }),
-        spans,
-    }
-}
 
 fn udp_packet(packet: &[u8]) -> usize {
     let Ok(AgentMessage::EmitBatch(b)) = decode_agent_message(packet, Protocol::Compact) else {
@@ -147,7 +88,7 @@ fn per_span(name: &str, f: impl Fn() -> usize) {
 }
 
 fn bench(c: &mut Criterion) {
-    let b = batch();
+    let b = client_like_batch(SPANS, 0);
     let packet = encode::emit_batch(&b, Protocol::Compact);
     let body = encode::batch(&b, Protocol::Binary);
     println!(

@@ -15,6 +15,8 @@ pub enum DecodeError {
     Syntax(String),
     #[error("span[{0}]: {1}")]
     Span(usize, String),
+    #[error("invalid Zipkin Thrift: {0}")]
+    Thrift(String),
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! The `zipkin` receiver and exporter in the real `ferrotel` binary: the Python OpenTelemetry
-//! Zipkin exporters (JSON and protobuf) and py_zipkin (v1 JSON, v2 JSON and protobuf) checked
+//! Zipkin exporters (JSON and protobuf) and py_zipkin (v1 JSON and Thrift, v2 JSON and protobuf) checked
 //! field by field at a file exporter; a round
 //! trip OTLP → zipkin exporter → zipkin receiver → OTLP; malformed and compressed bodies on
 //! the wire (a bad body is a 400 naming what was wrong and the receiver keeps serving).
@@ -228,14 +228,23 @@ fn py_zipkin(encoding: &str, path: &str) {
         &config(dir.path(), zp, op, None),
         None,
     );
-    let mut cmd = Command::new("python3");
+    // py_zipkin 1.2.7 dropped Thrift: .ci/run gives 1.2.5 a venv of its own.
+    let (python, hint) = if encoding == "V1_THRIFT" {
+        (
+            repo_root().join("tests/interop/.venv-py-zipkin-thrift/bin/python"),
+            "run .ci/run's pip step for py_zipkin 1.2.5 (venv tests/interop/.venv-py-zipkin-thrift)",
+        )
+    } else {
+        (
+            "python3".into(),
+            "run .ci/run's pip step (tests/interop/requirements.txt)",
+        )
+    };
+    let mut cmd = Command::new(python);
     cmd.arg(repo_root().join("tests/interop/send_py_zipkin.py"))
         .args(["--encoding", encoding, "--url"])
         .arg(format!("http://127.0.0.1:{zp}{path}"));
-    let sent = run_client(
-        &mut cmd,
-        "run .ci/run's pip step (tests/interop/requirements.txt)",
-    );
+    let sent = run_client(&mut cmd, hint);
     let sent = sent.as_array().unwrap();
     let file = dir.path().join("traces.bin");
     wait_for(
@@ -302,7 +311,7 @@ fn py_zipkin(encoding: &str, path: &str) {
             );
         }
         // py_zipkin's v1 local spans carry no annotation, so no endpoint: no service, no address.
-        let endpoint = !(encoding == "V1_JSON" && want["kind"] == "LOCAL");
+        let endpoint = !(encoding.starts_with("V1_") && want["kind"] == "LOCAL");
         let (address, service) = if endpoint {
             (json!("127.0.0.1"), want["service"].clone())
         } else {
@@ -335,6 +344,11 @@ fn py_zipkin(encoding: &str, path: &str) {
 #[test]
 fn py_zipkin_v1_json() {
     py_zipkin("V1_JSON", "/api/v1/spans");
+}
+
+#[test]
+fn py_zipkin_v1_thrift() {
+    py_zipkin("V1_THRIFT", "/api/v1/spans");
 }
 
 #[test]
@@ -594,8 +608,29 @@ fn bad_and_compressed_bodies_on_the_wire() {
             "/api/v1/spans",
             "Content-Type: application/x-thrift\r\n",
             b"x",
+            400,
+            "invalid Zipkin Thrift: unknown binary type 120",
+        ),
+        (
+            "/api/v1/spans",
+            "Content-Type: application/x-thrift\r\n",
+            b"\x0c\x7f\xff\xff\xff\x0a",
+            400,
+            "declared list size 2147483647 is past the end",
+        ),
+        (
+            "/api/v1/spans",
+            "Content-Type: application/x-thrift\r\n",
+            b"\x0c\x00\x00\x00\x01\x0a\x00\x01\x00\x00",
+            400,
+            "span[0]: truncated",
+        ),
+        (
+            "/api/v2/spans",
+            "Content-Type: application/x-thrift\r\n",
+            b"x",
             415,
-            "Thrift is not supported",
+            "Zipkin v2 has no Thrift encoding",
         ),
         ("/api/v3/spans", json, b"[]", 404, "served on /api/v2/spans"),
     ];

@@ -1,300 +1,171 @@
-//! The writing side of the two protocols, for Jaeger `Batch`es and `emitBatch` messages: what
-//! the tests, the benchmark and the fuzz seeds feed the decoder (real clients' bytes are checked
-//! in crates/ferrotel/tests/jaeger.rs). Not used by the receiver.
+//! Jaeger `Batch`es and `emitBatch` messages written with the shared Thrift writer: what the
+//! tests, the benchmark and the fuzz seeds feed the decoder (real clients' bytes are checked in
+//! crates/ferrotel/tests/jaeger.rs). Not used by the receiver.
 
 use super::Protocol;
-use crate::model::{Batch, Log, Process, Span, SpanRef, Tag, TagValue};
+use super::write::Writer;
+use crate::model::{Batch, CHILD_OF, Log, Process, Span, SpanRef, Tag, TagValue};
+use ferrotel_thrift::Type;
 
-/// Wire type codes: (binary, compact).
-#[derive(Clone, Copy)]
-enum T {
-    Bool,
-    I32,
-    I64,
-    Double,
-    Binary,
-    Struct,
-    List,
+fn batch_fields(w: &mut Writer, b: &Batch) {
+    if let Some(p) = &b.process {
+        w.field(Type::Struct, 1);
+        w.struct_begin();
+        process(w, p);
+        w.struct_end();
+    }
+    w.struct_list_field(2, &b.spans, span);
 }
 
-impl T {
-    fn binary(self) -> u8 {
-        match self {
-            T::Bool => 2,
-            T::Double => 4,
-            T::I32 => 8,
-            T::I64 => 10,
-            T::Binary => 11,
-            T::Struct => 12,
-            T::List => 15,
-        }
-    }
-    fn compact(self) -> u8 {
-        match self {
-            T::Bool => 1,
-            T::I32 => 5,
-            T::I64 => 6,
-            T::Double => 7,
-            T::Binary => 8,
-            T::List => 9,
-            T::Struct => 12,
-        }
+fn process(w: &mut Writer, p: &Process) {
+    w.bytes_field(1, p.service_name.as_bytes());
+    if !p.tags.is_empty() {
+        w.struct_list_field(2, &p.tags, tag);
     }
 }
 
-pub struct Writer {
-    pub out: Vec<u8>,
-    protocol: Protocol,
-    last_field: Vec<i16>,
+fn span(w: &mut Writer, s: &Span) {
+    w.i64_field(1, s.trace_id_low as i64);
+    w.i64_field(2, s.trace_id_high as i64);
+    w.i64_field(3, s.span_id as i64);
+    w.i64_field(4, s.parent_span_id as i64);
+    w.bytes_field(5, s.operation_name.as_bytes());
+    if !s.references.is_empty() {
+        w.struct_list_field(6, &s.references, span_ref);
+    }
+    w.i32_field(7, s.flags as i32);
+    let start = (s.start_unix_nano / 1000) as i64;
+    w.i64_field(8, start);
+    w.i64_field(9, (s.end_unix_nano / 1000) as i64 - start);
+    if !s.tags.is_empty() {
+        w.struct_list_field(10, &s.tags, tag);
+    }
+    if !s.logs.is_empty() {
+        w.struct_list_field(11, &s.logs, log);
+    }
 }
 
-impl Writer {
-    pub fn new(protocol: Protocol) -> Self {
-        Writer {
-            out: Vec::new(),
-            protocol,
-            last_field: Vec::new(),
+fn span_ref(w: &mut Writer, r: &SpanRef) {
+    w.i32_field(1, r.ref_type);
+    w.i64_field(2, r.trace_id_low as i64);
+    w.i64_field(3, r.trace_id_high as i64);
+    w.i64_field(4, r.span_id as i64);
+}
+
+fn log(w: &mut Writer, l: &Log) {
+    w.i64_field(1, (l.timestamp_unix_nano / 1000) as i64);
+    w.struct_list_field(2, &l.fields, tag);
+}
+
+fn tag(w: &mut Writer, t: &Tag) {
+    w.bytes_field(1, t.key.as_bytes());
+    match &t.value {
+        TagValue::Str(s) => {
+            w.i32_field(2, 0);
+            w.bytes_field(3, s.as_bytes());
         }
-    }
-
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.out.push((v as u8) | 0x80);
-            v >>= 7;
+        TagValue::Double(d) => {
+            w.i32_field(2, 1);
+            w.double_field(4, *d);
         }
-        self.out.push(v as u8);
-    }
-
-    fn zigzag(&mut self, v: i64) {
-        self.varint(((v << 1) ^ (v >> 63)) as u64);
-    }
-
-    fn field(&mut self, t: T, id: i16, bool_value: Option<bool>) {
-        match self.protocol {
-            Protocol::Binary => {
-                self.out.push(t.binary());
-                self.out.extend_from_slice(&id.to_be_bytes());
-                if let Some(b) = bool_value {
-                    self.out.push(u8::from(b));
-                }
-            }
-            Protocol::Compact => {
-                let code = match bool_value {
-                    Some(true) => 1,
-                    Some(false) => 2,
-                    None => t.compact(),
-                };
-                let last = self.last_field.last().copied().unwrap_or(0);
-                let delta = id - last;
-                if (1..=15).contains(&delta) {
-                    self.out.push(((delta as u8) << 4) | code);
-                } else {
-                    self.out.push(code);
-                    self.zigzag(i64::from(id));
-                }
-                if let Some(l) = self.last_field.last_mut() {
-                    *l = id;
-                }
-            }
+        TagValue::Bool(b) => {
+            w.i32_field(2, 2);
+            w.bool_field(5, *b);
         }
-    }
-
-    fn begin(&mut self) {
-        self.last_field.push(0);
-    }
-
-    fn end(&mut self) {
-        self.out.push(0);
-        self.last_field.pop();
-    }
-
-    fn i32_value(&mut self, v: i32) {
-        match self.protocol {
-            Protocol::Binary => self.out.extend_from_slice(&v.to_be_bytes()),
-            Protocol::Compact => self.zigzag(i64::from(v)),
+        TagValue::Long(v) => {
+            w.i32_field(2, 3);
+            w.i64_field(6, *v);
         }
-    }
-
-    fn i64_value(&mut self, v: i64) {
-        match self.protocol {
-            Protocol::Binary => self.out.extend_from_slice(&v.to_be_bytes()),
-            Protocol::Compact => self.zigzag(v),
+        TagValue::Binary(b) => {
+            w.i32_field(2, 4);
+            w.bytes_field(7, b);
         }
-    }
-
-    fn bytes_value(&mut self, b: &[u8]) {
-        match self.protocol {
-            Protocol::Binary => self.out.extend_from_slice(&(b.len() as i32).to_be_bytes()),
-            Protocol::Compact => self.varint(b.len() as u64),
-        }
-        self.out.extend_from_slice(b);
-    }
-
-    fn list_header(&mut self, t: T, n: usize) {
-        match self.protocol {
-            Protocol::Binary => {
-                self.out.push(t.binary());
-                self.out.extend_from_slice(&(n as i32).to_be_bytes());
-            }
-            Protocol::Compact => {
-                if n < 15 {
-                    self.out.push(((n as u8) << 4) | t.compact());
-                } else {
-                    self.out.push(0xf0 | t.compact());
-                    self.varint(n as u64);
-                }
-            }
-        }
-    }
-
-    fn i32_field(&mut self, id: i16, v: i32) {
-        self.field(T::I32, id, None);
-        self.i32_value(v);
-    }
-
-    fn i64_field(&mut self, id: i16, v: i64) {
-        self.field(T::I64, id, None);
-        self.i64_value(v);
-    }
-
-    fn bytes_field(&mut self, id: i16, b: &[u8]) {
-        self.field(T::Binary, id, None);
-        self.bytes_value(b);
-    }
-
-    fn list_field<I>(&mut self, id: i16, items: &[I], each: fn(&mut Writer, &I)) {
-        self.field(T::List, id, None);
-        self.list_header(T::Struct, items.len());
-        for i in items {
-            each(self, i);
-        }
-    }
-
-    pub fn batch(&mut self, b: &Batch) {
-        self.begin();
-        if let Some(p) = &b.process {
-            self.field(T::Struct, 1, None);
-            self.process(p);
-        }
-        self.list_field(2, &b.spans, Writer::span);
-        self.end();
-    }
-
-    fn process(&mut self, p: &Process) {
-        self.begin();
-        self.bytes_field(1, p.service_name.as_bytes());
-        if !p.tags.is_empty() {
-            self.list_field(2, &p.tags, Writer::tag);
-        }
-        self.end();
-    }
-
-    fn span(&mut self, s: &Span) {
-        self.begin();
-        self.i64_field(1, s.trace_id_low as i64);
-        self.i64_field(2, s.trace_id_high as i64);
-        self.i64_field(3, s.span_id as i64);
-        self.i64_field(4, s.parent_span_id as i64);
-        self.bytes_field(5, s.operation_name.as_bytes());
-        if !s.references.is_empty() {
-            self.list_field(6, &s.references, Writer::span_ref);
-        }
-        self.i32_field(7, s.flags as i32);
-        let start = (s.start_unix_nano / 1000) as i64;
-        self.i64_field(8, start);
-        self.i64_field(9, (s.end_unix_nano / 1000) as i64 - start);
-        if !s.tags.is_empty() {
-            self.list_field(10, &s.tags, Writer::tag);
-        }
-        if !s.logs.is_empty() {
-            self.list_field(11, &s.logs, Writer::log);
-        }
-        self.end();
-    }
-
-    fn span_ref(&mut self, r: &SpanRef) {
-        self.begin();
-        self.i32_field(1, r.ref_type);
-        self.i64_field(2, r.trace_id_low as i64);
-        self.i64_field(3, r.trace_id_high as i64);
-        self.i64_field(4, r.span_id as i64);
-        self.end();
-    }
-
-    fn log(&mut self, l: &Log) {
-        self.begin();
-        self.i64_field(1, (l.timestamp_unix_nano / 1000) as i64);
-        self.list_field(2, &l.fields, Writer::tag);
-        self.end();
-    }
-
-    fn tag(&mut self, t: &Tag) {
-        self.begin();
-        self.bytes_field(1, t.key.as_bytes());
-        match &t.value {
-            TagValue::Str(s) => {
-                self.i32_field(2, 0);
-                self.bytes_field(3, s.as_bytes());
-            }
-            TagValue::Double(d) => {
-                self.i32_field(2, 1);
-                self.field(T::Double, 4, None);
-                match self.protocol {
-                    Protocol::Binary => self.out.extend_from_slice(&d.to_be_bytes()),
-                    Protocol::Compact => self.out.extend_from_slice(&d.to_le_bytes()),
-                }
-            }
-            TagValue::Bool(b) => {
-                self.i32_field(2, 2);
-                self.field(T::Bool, 5, Some(*b));
-            }
-            TagValue::Long(v) => {
-                self.i32_field(2, 3);
-                self.i64_field(6, *v);
-            }
-            TagValue::Binary(b) => {
-                self.i32_field(2, 4);
-                self.bytes_field(7, b);
-            }
-            TagValue::Unknown(_) => self.i32_field(2, 99),
-        }
-        self.end();
-    }
-
-    /// agent.thrift's `emitBatch` as a oneway message with the batch as argument 1.
-    pub fn emit_batch(&mut self, b: &Batch) {
-        let name = b"emitBatch";
-        match self.protocol {
-            Protocol::Binary => {
-                self.out
-                    .extend_from_slice(&(0x8001_0000u32 as i32 | 4).to_be_bytes());
-                self.bytes_value(name);
-                self.out.extend_from_slice(&1i32.to_be_bytes());
-            }
-            Protocol::Compact => {
-                self.out.push(0x82);
-                self.out.push((4 << 5) | 1);
-                self.varint(1);
-                self.bytes_value(name);
-            }
-        }
-        self.begin();
-        self.field(T::Struct, 1, None);
-        self.batch(b);
-        self.end();
+        TagValue::Unknown(_) => w.i32_field(2, 99),
     }
 }
 
 /// A batch as a bare struct (thrift_http's body).
 pub fn batch(b: &Batch, protocol: Protocol) -> Vec<u8> {
     let mut w = Writer::new(protocol);
-    w.batch(b);
+    w.struct_begin();
+    batch_fields(&mut w, b);
+    w.struct_end();
     w.out
 }
 
-/// A batch as an agent `emitBatch` message (a UDP packet's payload).
+/// A batch as an agent `emitBatch` message (a UDP packet's payload): a oneway call whose
+/// argument 1 is the batch.
 pub fn emit_batch(b: &Batch, protocol: Protocol) -> Vec<u8> {
     let mut w = Writer::new(protocol);
-    w.emit_batch(b);
+    w.message_begin("emitBatch", 4, 1);
+    w.struct_begin();
+    w.field(Type::Struct, 1);
+    w.struct_begin();
+    batch_fields(&mut w, b);
+    w.struct_end();
+    w.struct_end();
     w.out
+}
+
+/// `n` spans shaped like a Jaeger client's (8 tags of mixed types, a log with 2 fields, a
+/// CHILD_OF reference), in trace `seed`: what the ingest benchmark (`benches/thrift_ingest.rs`)
+/// and the load sender (`examples/udp_load.rs`) send.
+#[doc(hidden)]
+pub fn client_like_batch(n: usize, seed: u64) -> Batch {
+    let spans = (0..n as u64)
+        .map(|i| Span {
+            trace_id_high: 0x5af7183fb1d4cf5f,
+            trace_id_low: 0x0102030405060708 ^ seed,
+            span_id: 1000 + i,
+            parent_span_id: 999,
+            operation_name: format!("GET /api/items/{i}"),
+            references: vec![SpanRef {
+                ref_type: CHILD_OF,
+                trace_id_high: 0x5af7183fb1d4cf5f,
+                trace_id_low: 0x0102030405060708 ^ seed,
+                span_id: 999,
+            }],
+            flags: 1,
+            start_unix_nano: 1_700_000_000_000_000_000 + i * 1000,
+            end_unix_nano: 1_700_000_000_000_500_000 + i * 1000,
+            tags: vec![
+                Tag::str("span.kind", "server"),
+                Tag::str("http.method", "GET"),
+                Tag::str("http.url", "http://items.internal:8080/api/items"),
+                Tag {
+                    key: "http.status_code".into(),
+                    value: TagValue::Long(200),
+                },
+                Tag::str("component", "tornado"),
+                Tag {
+                    key: "sampler.param".into(),
+                    value: TagValue::Bool(true),
+                },
+                Tag {
+                    key: "db.rows".into(),
+                    value: TagValue::Long(42),
+                },
+                Tag {
+                    key: "ratio".into(),
+                    value: TagValue::Double(0.25),
+                },
+            ],
+            logs: vec![Log {
+                timestamp_unix_nano: 1_700_000_000_000_100_000 + i * 1000,
+                fields: vec![Tag::str("event", "cache miss"), Tag::str("key", "items:42")],
+            }],
+            process: None,
+        })
+        .collect();
+    Batch {
+        process: Some(Process {
+            service_name: "items".into(),
+            tags: vec![
+                Tag::str("hostname", "items-7f9c"),
+                Tag::str("ip", "10.0.3.7"),
+                Tag::str("jaeger.version", "Python-4.8.0"),
+            ],
+        }),
+        spans,
+    }
 }

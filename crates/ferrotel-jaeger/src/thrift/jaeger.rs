@@ -77,8 +77,7 @@ fn list<T>(
         r.list_end();
         return Ok(Vec::new());
     }
-    // `n` was checked against the bytes left; a struct takes at least one byte.
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(super::reserve_for(n));
     for i in 0..n {
         out.push(item(r).map_err(|e| e.at(format!("[{i}]")).at(name.to_owned()))?);
     }

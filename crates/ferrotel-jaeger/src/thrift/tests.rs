@@ -1,8 +1,8 @@
 use proptest::prelude::*;
 
+use super::Protocol;
 use super::encode;
 use super::jaeger::{AgentMessage, decode_agent_message, decode_batch};
-use super::{Protocol, Reader};
 use crate::model::*;
 
 pub(crate) fn sample_batch() -> Batch {
@@ -188,24 +188,6 @@ fn unknown_fields_and_mistyped_fields_are_skipped() {
     let got = decode_batch(&b, Protocol::Binary).unwrap();
     assert_eq!(got.process.unwrap().service_name, "s");
     assert!(got.spans.is_empty());
-}
-
-#[test]
-fn compact_varints_and_doubles() {
-    let mut r = Reader::new(
-        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
-        Protocol::Compact,
-    );
-    assert_eq!(r.i64().unwrap(), i64::MIN);
-    let mut r = Reader::new(&[0xff; 11], Protocol::Compact);
-    assert!(r.i64().is_err());
-    let mut r = Reader::new(&[0x80, 0x80, 0x80, 0x80, 0x10], Protocol::Compact);
-    assert!(
-        r.i32()
-            .unwrap_err()
-            .to_string()
-            .contains("i32 out of range")
-    );
 }
 
 proptest! {

@@ -45,7 +45,7 @@ pub fn translate(format: Format, body: &[u8], opts: &Options) -> Option<(Vec<u8>
     match format {
         Format::V2Json => json::decode(body, &mut b)?,
         Format::V2Proto => proto::decode(body, &mut b)?,
-        Format::V1Json => return None,
+        Format::V1Json | Format::V1Thrift => return None,
     }
     Some(b.finish())
 }

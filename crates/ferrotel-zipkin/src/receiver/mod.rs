@@ -1,5 +1,6 @@
 //! `zipkin` receiver: `POST /api/v2/spans` (JSON, or protobuf when `Content-Type` says
-//! `application/x-protobuf`) and `POST /api/v1/spans` (JSON), bodies plain or compressed
+//! `application/x-protobuf`) and `POST /api/v1/spans` (JSON, or Thrift when it says
+//! `application/x-thrift`), bodies plain or compressed
 //! (gzip, zstd, deflate, … through the OTLP receiver's size-limited decompression), answered
 //! 202 as Zipkin does. A malformed body is a 400 naming what was wrong; a pipeline that
 //! refuses for now is a 503, which senders retry.
@@ -34,7 +35,7 @@ impl ReceiverFactory for ZipkinReceiverFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "zipkin",
-            "Receives Zipkin spans (v2 JSON and protobuf, v1 JSON) on /api/v2/spans and /api/v1/spans",
+            "Receives Zipkin spans (v2 JSON and protobuf, v1 JSON and Thrift) on /api/v2/spans and /api/v1/spans",
         )
         .signal(Signal::Traces, Stability::Beta)
     }
@@ -90,6 +91,7 @@ pub enum Format {
     V2Json,
     V2Proto,
     V1Json,
+    V1Thrift,
 }
 
 impl Format {
@@ -103,10 +105,11 @@ impl Format {
         let thrift = media.eq_ignore_ascii_case("application/x-thrift");
         match path {
             "/api/v2/spans" if proto => Ok(Format::V2Proto),
-            "/api/v2/spans" => Ok(Format::V2Json),
-            "/api/v1/spans" if thrift => {
-                Err("Zipkin v1 Thrift is not supported yet; send v1 or v2 JSON".into())
+            "/api/v2/spans" if thrift => {
+                Err("Zipkin v2 has no Thrift encoding; send Thrift to /api/v1/spans".into())
             }
+            "/api/v2/spans" => Ok(Format::V2Json),
+            "/api/v1/spans" if thrift => Ok(Format::V1Thrift),
             "/api/v1/spans" if proto => {
                 Err("Zipkin v1 has no protobuf encoding; send it to /api/v2/spans".into())
             }
@@ -144,6 +147,7 @@ pub fn decode(
         Format::V2Json => json::decode(body).map_err(|e| e.to_string())?,
         Format::V2Proto => proto::decode(body).map_err(|e| e.to_string())?,
         Format::V1Json => v1::decode(body).map_err(|e| e.to_string())?,
+        Format::V1Thrift => v1::thrift::decode(body).map_err(|e| e.to_string())?,
     };
     Ok(to_otlp::to_otlp(spans, opts))
 }

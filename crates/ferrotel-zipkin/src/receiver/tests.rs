@@ -25,6 +25,8 @@ fn bad_input_is_named() {
         (Format::V2Proto, b"\x0a\x16\x0a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x1a\x08\x01\x02\x03\x04\x05\x06\x07\x08\x20\x09", "kind 9 is not a Zipkin span kind"),
         (Format::V1Json, br#"[{"traceId":"5af7183fb1d4cf5f","id":"1"}]"#, "span[0]: id \"1\" must be 16 hex characters"),
         (Format::V1Json, br#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","annotations":[{"timestamp":1,"value":"cs","endpoint":{"ipv6":"nope"}}]}]"#, "annotations[0].endpoint.ipv6 \"nope\""),
+        (Format::V1Thrift, b"\x0c\x7f\xff\xff\xff", "invalid Zipkin Thrift: declared list size 2147483647"),
+        (Format::V1Thrift, b"\x0c\x00\x00\x00\x01\x0b\x00\x03\x00\x00\x00\x09ab", "span[0]: declared length 9 is past the end"),
     ];
     for (format, body, want) in cases {
         let err = decode(*format, body, &Options::default()).expect_err(want);
@@ -52,10 +54,14 @@ fn format_from_path_and_content_type() {
         Format::of("/api/v1/spans", Some("application/json")),
         Ok(Format::V1Json)
     );
+    assert_eq!(
+        Format::of("/api/v1/spans", Some("application/x-thrift")),
+        Ok(Format::V1Thrift)
+    );
     assert!(
-        Format::of("/api/v1/spans", Some("application/x-thrift"))
+        Format::of("/api/v2/spans", Some("application/x-thrift"))
             .unwrap_err()
-            .contains("Thrift")
+            .contains("Zipkin v2 has no Thrift encoding")
     );
     assert!(
         Format::of("/v1/traces", None)

@@ -1,8 +1,11 @@
-//! Zipkin v1 JSON (`/api/v1/spans`, zipkin-api.yaml): spans whose kind, times and endpoints
-//! live in "core" annotations (`cs`, `sr`, `ss`, `cr`, `ms`, `mr`) and address binary
-//! annotations (`ca`, `sa`, `ma`). Converted to the v2 model as Zipkin's `V1SpanConverter`
-//! does: a span carrying both client and server annotations (one id shared by both sides)
-//! becomes a client span and a `shared` server span.
+//! Zipkin v1 (`/api/v1/spans`, zipkin-api.yaml and zipkincore.thrift), in JSON and in Thrift
+//! ([`thrift`]): spans whose kind, times and endpoints live in "core" annotations (`cs`, `sr`,
+//! `ss`, `cr`, `ms`, `mr`) and address binary annotations (`ca`, `sa`, `ma`). Both formats read
+//! into one [`V1Span`], converted to the v2 model as Zipkin's `V1SpanConverter` does: a span
+//! carrying both client and server annotations (one id shared by both sides) becomes a client
+//! span and a `shared` server span.
+
+pub mod thrift;
 
 use serde::Deserialize;
 
@@ -13,7 +16,7 @@ pub use crate::json::DecodeError;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct V1Span {
+struct JsonSpan {
     trace_id: String,
     id: String,
     #[serde(default)]
@@ -25,15 +28,15 @@ struct V1Span {
     #[serde(default)]
     duration: Option<u64>,
     #[serde(default)]
-    annotations: Option<Vec<V1Annotation>>,
+    annotations: Option<Vec<JsonAnnotation>>,
     #[serde(default)]
-    binary_annotations: Option<Vec<V1Binary>>,
+    binary_annotations: Option<Vec<JsonBinary>>,
     #[serde(default)]
     debug: Option<bool>,
 }
 
 #[derive(Deserialize)]
-struct V1Annotation {
+struct JsonAnnotation {
     timestamp: u64,
     value: String,
     #[serde(default)]
@@ -41,11 +44,83 @@ struct V1Annotation {
 }
 
 #[derive(Deserialize)]
-struct V1Binary {
+struct JsonBinary {
     key: String,
     value: TagValue,
     #[serde(default)]
     endpoint: Option<WireEndpoint>,
+}
+
+/// A v1 span as either wire format gives it: ids and endpoints checked, annotations (core ones
+/// included) and binary annotations (values as text) in the order sent.
+#[derive(Debug, Clone, Default)]
+pub struct V1Span {
+    pub trace_id: [u8; 16],
+    pub id: [u8; 8],
+    pub parent_id: Option<[u8; 8]>,
+    pub name: String,
+    pub timestamp: Option<u64>,
+    pub duration: Option<u64>,
+    pub annotations: Vec<(Annotation, Option<Endpoint>)>,
+    /// Key, value, endpoint.
+    pub binary_annotations: Vec<(String, String, Option<Endpoint>)>,
+    pub debug: bool,
+}
+
+fn from_json(v: JsonSpan) -> Result<V1Span, String> {
+    if !matches!(v.trace_id.len(), 16 | 32) {
+        return Err(format!(
+            "traceId {:?} must be 16 or 32 hex characters",
+            v.trace_id
+        ));
+    }
+    let trace_id = parse_hex::<16>(&v.trace_id, "traceId")?;
+    if v.id.len() != 16 {
+        return Err(format!("id {:?} must be 16 hex characters", v.id));
+    }
+    let id = parse_hex::<8>(&v.id, "id")?;
+    let parent_id = match v.parent_id.as_deref() {
+        None | Some("") => None,
+        Some(p) if p.len() != 16 => {
+            return Err(format!("parentId {p:?} must be 16 hex characters"));
+        }
+        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
+    };
+    let annotations = v
+        .annotations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let ep = endpoint(a.endpoint, &format!("annotations[{i}].endpoint"))?;
+            let note = Annotation {
+                timestamp: a.timestamp,
+                value: a.value,
+            };
+            Ok((note, ep))
+        })
+        .collect::<Result<_, String>>()?;
+    let binary_annotations = v
+        .binary_annotations
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let ep = endpoint(b.endpoint, &format!("binaryAnnotations[{i}].endpoint"))?;
+            Ok((b.key, b.value.into_string(), ep))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(V1Span {
+        trace_id,
+        id,
+        parent_id,
+        name: v.name.unwrap_or_default(),
+        timestamp: v.timestamp,
+        duration: v.duration,
+        annotations,
+        binary_annotations,
+        debug: v.debug.unwrap_or(false),
+    })
 }
 
 /// The start and end annotations of one side of an RPC or message.
@@ -78,30 +153,12 @@ impl Side {
     }
 }
 
-fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
-    if !matches!(v.trace_id.len(), 16 | 32) {
-        return Err(format!(
-            "traceId {:?} must be 16 or 32 hex characters",
-            v.trace_id
-        ));
-    }
-    let trace_id = parse_hex::<16>(&v.trace_id, "traceId")?;
-    if v.id.len() != 16 {
-        return Err(format!("id {:?} must be 16 hex characters", v.id));
-    }
-    let id = parse_hex::<8>(&v.id, "id")?;
-    let parent_id = match v.parent_id.as_deref() {
-        None | Some("") => None,
-        Some(p) if p.len() != 16 => {
-            return Err(format!("parentId {p:?} must be 16 hex characters"));
-        }
-        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
-    };
+/// One v1 span as one or more v2 spans (V1SpanConverter's rules), appended to `out`.
+pub(crate) fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
     let (mut client, mut server, mut producer, mut consumer) = Default::default();
     let mut annotations = Vec::new();
     let mut first_endpoint: Option<Endpoint> = None;
-    for (i, a) in v.annotations.unwrap_or_default().into_iter().enumerate() {
-        let ep = endpoint(a.endpoint, &format!("annotations[{i}].endpoint"))?;
+    for (a, ep) in v.annotations {
         if first_endpoint.is_none() {
             first_endpoint.clone_from(&ep);
         }
@@ -113,10 +170,7 @@ fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
             "ms" => (&mut producer, true),
             "mr" => (&mut consumer, true),
             _ => {
-                annotations.push(Annotation {
-                    timestamp: a.timestamp,
-                    value: a.value,
-                });
+                annotations.push(a);
                 continue;
             }
         };
@@ -129,14 +183,8 @@ fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
     }
     let (mut ca, mut sa, mut ma) = (None, None, None);
     let mut tags = Vec::new();
-    for (i, b) in v
-        .binary_annotations
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        let ep = endpoint(b.endpoint, &format!("binaryAnnotations[{i}].endpoint"))?;
-        match b.key.as_str() {
+    for (key, value, ep) in v.binary_annotations {
+        match key.as_str() {
             "ca" => ca = ep,
             "sa" => sa = ep,
             "ma" => ma = ep,
@@ -144,16 +192,16 @@ fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
                 if first_endpoint.is_none() {
                     first_endpoint.clone_from(&ep);
                 }
-                tags.push((b.key, b.value.into_string()));
+                tags.push((key, value));
             }
         }
     }
     let base = Span {
-        trace_id,
-        id,
-        parent_id,
-        name: v.name.unwrap_or_default(),
-        debug: v.debug.unwrap_or(false),
+        trace_id: v.trace_id,
+        id: v.id,
+        parent_id: v.parent_id,
+        name: v.name,
+        debug: v.debug,
         ..Span::default()
     };
     check_ids(&base)?;
@@ -213,11 +261,16 @@ fn convert(v: V1Span, out: &mut Vec<Span>) -> Result<(), String> {
 
 /// Decodes a v1 JSON body (a list of v1 spans).
 pub fn decode(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
-    let wire: Vec<V1Span> =
+    let wire: Vec<JsonSpan> =
         serde_json::from_slice(body).map_err(|e| DecodeError::Syntax(e.to_string()))?;
     let mut out = Vec::with_capacity(wire.len());
     for (i, w) in wire.into_iter().enumerate() {
-        convert(w, &mut out).map_err(|m| DecodeError::Span(i, m))?;
+        from_json(w)
+            .and_then(|v| convert(v, &mut out))
+            .map_err(|m| DecodeError::Span(i, m))?;
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,7 @@
 
 mod ext;
 mod store;
+mod table;
 mod visit;
 
 use std::any::TypeId;

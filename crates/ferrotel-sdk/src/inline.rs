@@ -48,16 +48,15 @@ impl InlineStr {
         // Two overlapping copies of a fixed size rather than one of `n` bytes: moves, where a
         // variable length is a `memcpy` call.
         if n >= 16 {
-            bytes[..16].copy_from_slice(&b[..16]);
-            bytes[n - 16..n].copy_from_slice(&b[n - 16..]);
+            copy_ends::<16>(&mut bytes, b);
         } else if n >= 8 {
-            bytes[..8].copy_from_slice(&b[..8]);
-            bytes[n - 8..n].copy_from_slice(&b[n - 8..]);
+            copy_ends::<8>(&mut bytes, b);
         } else if n >= 4 {
-            bytes[..4].copy_from_slice(&b[..4]);
-            bytes[n - 4..n].copy_from_slice(&b[n - 4..]);
+            copy_ends::<4>(&mut bytes, b);
         } else {
-            bytes[..n].copy_from_slice(b);
+            for (d, s) in bytes.iter_mut().zip(b) {
+                *d = *s;
+            }
         }
         Some(InlineStr {
             len: n as u8,
@@ -69,6 +68,19 @@ impl InlineStr {
     pub fn as_str(&self) -> &str {
         // Copied whole from a `&str` (`new`), never changed: valid UTF-8.
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+/// `src`'s first and last `K` bytes to the same places in `dst` (`K <= src.len() <= dst.len()`,
+/// so the two cover `src`).
+#[inline(always)]
+fn copy_ends<const K: usize>(dst: &mut [u8; INLINE_STR], src: &[u8]) {
+    let n = src.len();
+    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<K>(), src.first_chunk::<K>()) {
+        *d = *s;
+    }
+    if let (Some(d), Some(s)) = (dst[..n].last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+        *d = *s;
     }
 }
 

@@ -189,6 +189,21 @@ impl InlineAttributes {
         false
     }
 
+    /// Makes `*p` empty by writing its counts only: the entries stay uninitialised (a span's
+    /// data is written field by field, see `tracer::new_span_data`).
+    ///
+    /// # Safety
+    /// `p` is valid for writes and aligned.
+    #[inline]
+    pub(crate) unsafe fn write_empty(p: *mut InlineAttributes) {
+        // SAFETY: the caller's; `len` and `room` are plain bytes, and uninitialised
+        // `MaybeUninit` entries are a valid value.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).len).write(0);
+            std::ptr::addr_of_mut!((*p).room).write(0);
+        }
+    }
+
     /// Removes them all; none may be added again.
     pub(crate) fn clear(&mut self) {
         self.len = 0;

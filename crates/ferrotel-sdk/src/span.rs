@@ -85,10 +85,7 @@ impl SpanData {
     /// a batch).
     #[inline]
     pub fn free(mut self: Box<Self>) {
-        if self.events.capacity() != 0
-            || self.links.capacity() != 0
-            || self.attributes.spilled()
-        {
+        if self.events.capacity() != 0 || self.links.capacity() != 0 || self.attributes.spilled() {
             return drop(self);
         }
         if !self.attributes.is_empty() {

@@ -144,7 +144,11 @@ fn fields_kept_inline_or_not_stay_in_order() {
 
 #[test]
 fn small_fields_past_the_inline_array_follow_in_order() {
-    assert_eq!(crate::inline::INLINE_ATTRIBUTES, 4, "the spans below have 2 more");
+    assert_eq!(
+        crate::inline::INLINE_ATTRIBUTES,
+        4,
+        "the spans below have 2 more"
+    );
     let shared = spans(true, SpanLimits::default(), || {
         tracing::info_span!("s", a = 1i64, b = "b", c = true, d = 0.5, e = 5i64, f = "f")
             .in_scope(|| {});

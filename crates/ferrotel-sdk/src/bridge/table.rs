@@ -126,7 +126,10 @@ impl<V> Table<V> {
             let home = self.home(k);
             if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
                 let moved = self.slots[j].value.take();
-                self.slots[hole] = Slot { key: k, value: moved };
+                self.slots[hole] = Slot {
+                    key: k,
+                    value: moved,
+                };
                 hole = j;
             }
         }
@@ -144,7 +147,12 @@ impl<V> Table<V> {
         let slots = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = std::mem::replace(
             &mut self.slots,
-            (0..slots).map(|_| Slot { key: 0, value: None }).collect(),
+            (0..slots)
+                .map(|_| Slot {
+                    key: 0,
+                    value: None,
+                })
+                .collect(),
         );
         self.shift = 64 - slots.trailing_zeros();
         self.len = 0;
@@ -178,7 +186,11 @@ mod tests {
             if next() % 3 == 0 {
                 assert_eq!(table.remove(key), model.remove(&key), "remove {key}");
             } else {
-                assert_eq!(table.insert(key, round), model.insert(key, round), "insert {key}");
+                assert_eq!(
+                    table.insert(key, round),
+                    model.insert(key, round),
+                    "insert {key}"
+                );
             }
             let probe = next() % 512 + 1;
             assert_eq!(table.get_mut(probe).copied(), model.get(&probe).copied());
@@ -195,7 +207,7 @@ mod tests {
         assert_eq!(table.get_mut(1), None);
         assert_eq!(table.remove(1), None);
         // The registry's ids: slab indices with generation bits above them.
-        let ids: Vec<u64> = (0..1000u64).map(|i| (i << 40) | (i % 37) + 1).collect();
+        let ids: Vec<u64> = (0..1000u64).map(|i| (i << 40) | ((i % 37) + 1)).collect();
         for (n, id) in ids.iter().enumerate() {
             assert_eq!(table.insert(*id, n as u64), None);
         }

@@ -14,7 +14,7 @@
 //! (sampler, processors), which runs under [`super::Inside`], where the layer ignores what
 //! `tracing` calls it for (see [`Store::close`] for the one exception it must not ignore).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::mem::{ManuallyDrop, MaybeUninit};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -105,6 +105,9 @@ thread_local! {
     /// Spans closed while this thread held a shard (a `Debug` impl or a processor dropping
     /// the last handle of another span): removed once the lock is released.
     static DEFERRED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Whether `DEFERRED` may hold keys: what every exit and close tests, a plain flag (the
+    /// list's thread-local has a destructor, so each access checks its registration).
+    static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Default for Store {
@@ -162,6 +165,7 @@ impl Store {
                 // Held by this thread (it is inside the bridge) or, for a moment, by another:
                 // either way removed later by this thread, once it is out of the bridge.
                 let _ = DEFERRED.try_with(|d| d.borrow_mut().push(key));
+                let _ = HAS_DEFERRED.try_with(|f| f.set(true));
                 None
             }
         }
@@ -170,6 +174,7 @@ impl Store {
     /// Removes the spans whose close was deferred (see [`Store::remove`]); their states are
     /// returned to be ended outside any lock.
     pub(crate) fn take_deferred(&self) -> Vec<Boxed> {
+        let _ = HAS_DEFERRED.try_with(|f| f.set(false));
         let keys = DEFERRED
             .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
             .unwrap_or_default();
@@ -181,9 +186,7 @@ impl Store {
     /// Whether this thread has closes to finish.
     #[inline]
     pub(crate) fn has_deferred() -> bool {
-        DEFERRED
-            .try_with(|d| !d.borrow().is_empty())
-            .unwrap_or(false)
+        HAS_DEFERRED.try_with(Cell::get).unwrap_or(false)
     }
 
     #[cfg(test)]

@@ -156,7 +156,7 @@ fn ratio_uses_rv_and_keeps_other_ot_members() {
 fn ratio_is_consistent_across_ratios() {
     // Sampled at a probability implies sampled at every higher probability.
     for i in 0..2000u64 {
-        let t = crate::ids::new_trace_id();
+        let t = crate::ids::new_ids(None).0;
         let mut prev = false;
         for p in [0.01, 0.1, 0.25, 0.5, 0.9, 1.0] {
             let now = decision(&Sampler::trace_id_ratio(p), None, t) == RecordAndSample;

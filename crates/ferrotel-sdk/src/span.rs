@@ -1,7 +1,7 @@
 //! Spans: the recording handle ([`Span`]) and what processors receive when it ends
 //! ([`SpanData`]).
 //!
-//! A recording span keeps everything inline — up to 12 attributes in the span itself, no
+//! A recording span keeps everything inline — up to 10 attributes in the span itself, no
 //! allocation — and holds plain `&'static` references to its provider's core and its scope, so
 //! creating and ending a span touches no reference count and no lock shared with other threads.
 
@@ -85,11 +85,7 @@ impl SpanData {
     /// a batch).
     #[inline]
     pub fn free(mut self: Box<Self>) {
-        if self.events.capacity() != 0
-            || self.links.capacity() != 0
-            || self.attributes.spilled()
-            || self.inline_attributes.spilled()
-        {
+        if self.events.capacity() != 0 || self.links.capacity() != 0 || self.attributes.spilled() {
             return drop(self);
         }
         if !self.attributes.is_empty() {
@@ -258,35 +254,44 @@ impl Span {
     }
 
     /// Gives the span attributes shared with other spans (the bridge's, on a new span, with
-    /// the provider's [`Core::shares_attributes`]); their keys count as set.
+    /// the provider's [`Core::shares_attributes`]); their keys count as set. Fields may then
+    /// be kept inline up to the count limit ([`Self::push_inline`]).
     #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn set_shared_attributes(&mut self, shared: SharedAttributes) {
-        if let Some(r) = self.recording.as_mut() {
+        if let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) {
             debug_assert!(r.attributes.is_empty() && r.shared_attributes.is_empty());
+            let max = core.limits.max_attributes_per_span as usize;
+            // Counting the shared ones only matters when the limit could stop the inline ones.
+            let room = if max >= crate::shared::KEYS.len() + crate::inline::INLINE_ATTRIBUTES {
+                crate::inline::INLINE_ATTRIBUTES
+            } else {
+                max.saturating_sub(shared.len())
+            };
+            r.inline_attributes.allow(room);
             r.shared_attributes = shared;
             self.key_bits |= SHARED_KEY_BITS;
         }
     }
 
     /// Keeps a `tracing` field's value inline, when it can be exported as if set last: no
-    /// other attribute set yet, a new key, under the count limit. `false`: not taken (set it
-    /// with [`Self::set_attribute`]).
+    /// other attribute set yet, a new key, room left (the array's and the count limit's, see
+    /// [`Self::set_shared_attributes`]). `false`: not taken (set it with
+    /// [`Self::set_attribute`]).
     #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn push_inline(&mut self, key: &'static str, value: InlineValue) -> bool {
-        let (Some(r), Some(core)) = (self.recording.as_mut(), self.core) else {
+        let Some(r) = self.recording.as_mut() else {
             return true;
         };
         let bit = key_bit(key);
         if self.key_bits & bit != 0
             || !r.attributes.is_empty()
-            || r.held_attributes() >= core.limits.max_attributes_per_span as usize
+            || !r.inline_attributes.push(key, value)
         {
             return false;
         }
         self.key_bits |= bit;
-        r.inline_attributes.push(key, value);
         true
     }
 
@@ -519,6 +524,8 @@ impl std::fmt::Debug for AttachedSpan {
 }
 
 impl Drop for Span {
+    // Inlined: most spans are dropped after they ended, when this is one test.
+    #[inline]
     fn drop(&mut self) {
         self.end();
     }

@@ -421,7 +421,7 @@ fn new_span_data(
         addr_of_mut!((*p).end_time).write(SystemTime::UNIX_EPOCH);
         addr_of_mut!((*p).attributes).write(Attributes::new());
         addr_of_mut!((*p).shared_attributes).write(SharedAttributes::default());
-        addr_of_mut!((*p).inline_attributes).write(InlineAttributes::default());
+        InlineAttributes::write_empty(addr_of_mut!((*p).inline_attributes));
         addr_of_mut!((*p).dropped_attributes_count).write(0);
         addr_of_mut!((*p).events).write(Vec::new());
         addr_of_mut!((*p).dropped_events_count).write(0);
@@ -444,12 +444,18 @@ pub(crate) fn decide(
     attributes: &[KeyValue],
     links: &[Link],
 ) -> (SpanContext, SamplingDecision, Vec<KeyValue>) {
-    let (trace_id, random_flag) = match parent {
-        Some(p) => (
-            p.trace_id(),
-            p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8(),
-        ),
-        None => (ids::new_trace_id(), RANDOM_TRACE_ID_FLAG.to_u8()),
+    // The span id is drawn with the trace id: one access to the generator (the sampler does
+    // not see it).
+    let (trace_id, span_id, random_flag) = match parent {
+        Some(p) => {
+            let (trace_id, span_id) = ids::new_ids(Some(p.trace_id()));
+            let flag = p.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG.to_u8();
+            (trace_id, span_id, flag)
+        }
+        None => {
+            let (trace_id, span_id) = ids::new_ids(None);
+            (trace_id, span_id, RANDOM_TRACE_ID_FLAG.to_u8())
+        }
     };
     let (decision, trace_state, extra) = core.sampler.decide(&SamplingParameters {
         parent,
@@ -461,7 +467,7 @@ pub(crate) fn decide(
     });
     let sampled = decision == SamplingDecision::RecordAndSample;
     let flags = TraceFlags::new(random_flag | u8::from(sampled));
-    let context = SpanContext::new(trace_id, ids::new_span_id(), flags, false, trace_state);
+    let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
     (context, decision, extra)
 }
 

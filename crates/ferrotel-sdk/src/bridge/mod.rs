@@ -25,6 +25,7 @@
 
 mod ext;
 mod store;
+mod table;
 mod visit;
 
 use std::any::TypeId;
@@ -176,6 +177,7 @@ thread_local! {
 struct Inside(bool);
 
 impl Inside {
+    #[inline]
     fn enter() -> Inside {
         // `try_with`: spans may close in thread-local destructors, after ours are gone.
         Inside(INSIDE.try_with(|i| i.replace(true)).unwrap_or(true))
@@ -190,6 +192,7 @@ impl Inside {
 }
 
 impl Drop for Inside {
+    #[inline]
     fn drop(&mut self) {
         let _ = INSIDE.try_with(|i| i.set(self.0));
     }
@@ -428,7 +431,7 @@ where
         });
         self.store.insert(
             id,
-            Boxed::new(SpanState {
+            Boxed::new(|| SpanState {
                 span,
                 parent_cx,
                 cx: None,

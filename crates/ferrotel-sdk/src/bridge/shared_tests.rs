@@ -143,6 +143,28 @@ fn fields_kept_inline_or_not_stay_in_order() {
 }
 
 #[test]
+fn small_fields_past_the_inline_array_follow_in_order() {
+    assert_eq!(
+        crate::inline::INLINE_ATTRIBUTES,
+        4,
+        "the spans below have 2 more"
+    );
+    let shared = spans(true, SpanLimits::default(), || {
+        tracing::info_span!("s", a = 1i64, b = "b", c = true, d = 0.5, e = 5i64, f = "f")
+            .in_scope(|| {});
+    });
+    assert_eq!(shared[0].inline_attributes.len(), 4);
+    assert_eq!(shared[0].attributes.len(), 2);
+    let attrs = same_both_ways(SpanLimits::default(), || {
+        tracing::info_span!("s", a = 1i64, b = "b", c = true, d = 0.5, e = 5i64, f = "f")
+            .in_scope(|| {});
+    });
+    let fields: Vec<_> = attrs[7..].iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(fields, ["a", "b", "c", "d", "e", "f"]);
+    assert_eq!(attrs[12].value, Value::from("f"));
+}
+
+#[test]
 fn a_field_with_a_metadata_key_replaces_it_in_place() {
     let attrs = same_both_ways(SpanLimits::default(), || {
         let span = tracing::info_span!("s", a = 1i64, target = "mine", b = tracing::field::Empty);

@@ -2,9 +2,9 @@
 //!
 //! Rather than `tracing_subscriber`'s per-span extensions (a registry look-up, a lock and a
 //! type-map per access, and a boxed value per span), the layer keeps its spans in a table split
-//! into shards by id. A shard is a plain map under its own mutex: spans on different threads
-//! almost always fall in different shards, so there is no lock that every thread takes, and a
-//! freed entry's room is reused by the next span (no allocation per span once warm).
+//! into shards by id. A shard is a plain map ([`Table`]) under its own mutex: spans on different
+//! threads almost always fall in different shards, so there is no lock that every thread takes,
+//! and a freed entry's room is reused by the next span (no allocation per span once warm).
 //!
 //! A state is boxed once and stays in its box until the span closes (the map moves a pointer,
 //! not the ~180-byte state); a closed span's box is kept for the next span on the closing
@@ -14,9 +14,7 @@
 //! (sampler, processors), which runs under [`super::Inside`], where the layer ignores what
 //! `tracing` calls it for (see [`Store::close`] for the one exception it must not ignore).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::cell::{Cell, RefCell};
 use std::mem::{ManuallyDrop, MaybeUninit};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -24,34 +22,12 @@ use parking_lot::{Mutex, MutexGuard};
 use tracing::span::Id;
 
 use super::SpanState;
+use super::table::{SHARD_BITS, Table, hash};
 
-/// Shards (a power of two): enough that threads rarely meet in one.
-const SHARDS: usize = 64;
+/// Shards: enough that threads rarely meet in one.
+const SHARDS: usize = 1 << SHARD_BITS;
 
-/// `tracing` ids are already unique integers: a multiplicative hash spreads them over the
-/// buckets (the registry's ids are mostly small and dense).
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, id: u64) {
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Map = HashMap<u64, Boxed, BuildHasherDefault<IdHasher>>;
+type Map = Table<Boxed>;
 
 /// Spare boxes a thread keeps (spans closed on it, for spans it creates next): enough for the
 /// spans one thread nests, bounded for threads that close more spans than they create.
@@ -66,15 +42,17 @@ thread_local! {
 pub(crate) struct Boxed(ManuallyDrop<Box<SpanState>>);
 
 impl Boxed {
-    /// `state` boxed, in a spare box of this thread when it has one.
-    #[inline]
-    pub(crate) fn new(state: SpanState) -> Boxed {
+    /// The state `make` returns, boxed, in a spare box of this thread when it has one. A
+    /// closure, called once the box is there, so the state is written straight into it (not
+    /// built on the stack and copied, a `memcpy` call for its ~180 bytes).
+    #[inline(always)]
+    pub(crate) fn new(make: impl FnOnce() -> SpanState) -> Boxed {
         let spare = SPARE
             .try_with(|s| s.try_borrow_mut().ok()?.pop())
             .ok()
             .flatten();
         let b = spare.unwrap_or_else(Box::new_uninit);
-        Boxed(ManuallyDrop::new(Box::write(b, state)))
+        Boxed(ManuallyDrop::new(Box::write(b, make())))
     }
 }
 
@@ -127,6 +105,9 @@ thread_local! {
     /// Spans closed while this thread held a shard (a `Debug` impl or a processor dropping
     /// the last handle of another span): removed once the lock is released.
     static DEFERRED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Whether `DEFERRED` may hold keys: what every exit and close tests, a plain flag (the
+    /// list's thread-local has a destructor, so each access checks its registration).
+    static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Default for Store {
@@ -140,9 +121,8 @@ impl Default for Store {
 impl Store {
     #[inline]
     fn shard(&self, id: u64) -> &Mutex<Map> {
-        // The high bits of the same multiplicative hash: independent of the buckets' low bits.
-        let h = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        &self.shards[(h >> 58) as usize & (SHARDS - 1)].0
+        // The hash's top bits; the shard's table indexes by the bits below them.
+        &self.shards[(hash(id) >> (64 - SHARD_BITS)) as usize].0
     }
 
     #[inline]
@@ -164,7 +144,7 @@ impl Store {
     #[inline]
     pub(crate) fn with<T>(&self, id: &Id, f: impl FnOnce(&mut SpanState) -> T) -> Option<T> {
         let mut map = self.lock(id.into_u64());
-        let state = map.get_mut(&id.into_u64())?;
+        let state = map.get_mut(id.into_u64())?;
         let _inside = super::Inside::enter();
         Some(f(state))
     }
@@ -177,14 +157,15 @@ impl Store {
         let key = id.into_u64();
         let shard = self.shard(key);
         if !super::Inside::is_set() {
-            return shard.lock().remove(&key);
+            return shard.lock().remove(key);
         }
         match shard.try_lock() {
-            Some(mut map) => map.remove(&key),
+            Some(mut map) => map.remove(key),
             None => {
                 // Held by this thread (it is inside the bridge) or, for a moment, by another:
                 // either way removed later by this thread, once it is out of the bridge.
                 let _ = DEFERRED.try_with(|d| d.borrow_mut().push(key));
+                let _ = HAS_DEFERRED.try_with(|f| f.set(true));
                 None
             }
         }
@@ -193,20 +174,19 @@ impl Store {
     /// Removes the spans whose close was deferred (see [`Store::remove`]); their states are
     /// returned to be ended outside any lock.
     pub(crate) fn take_deferred(&self) -> Vec<Boxed> {
+        let _ = HAS_DEFERRED.try_with(|f| f.set(false));
         let keys = DEFERRED
             .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
             .unwrap_or_default();
         keys.into_iter()
-            .filter_map(|k| self.lock(k).remove(&k))
+            .filter_map(|k| self.lock(k).remove(k))
             .collect()
     }
 
     /// Whether this thread has closes to finish.
     #[inline]
     pub(crate) fn has_deferred() -> bool {
-        DEFERRED
-            .try_with(|d| !d.borrow().is_empty())
-            .unwrap_or(false)
+        HAS_DEFERRED.try_with(Cell::get).unwrap_or(false)
     }
 
     #[cfg(test)]

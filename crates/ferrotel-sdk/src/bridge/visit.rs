@@ -62,8 +62,14 @@ impl SpanFields<'_> {
     #[inline]
     fn value(&mut self, name: &'static str, value: InlineValue, or: impl FnOnce() -> Value) {
         if !(self.inline && self.span.push_inline(name, value)) {
-            self.span.set_attribute(KeyValue::new(name, or()));
+            self.set(name, or());
         }
+    }
+
+    /// Out of line: the inline path's callers stay small (no registers to save for this).
+    #[inline(never)]
+    fn set(&mut self, name: &'static str, value: Value) {
+        self.span.set_attribute(KeyValue::new(name, value));
     }
 
     /// The `otel.*` conventions and `error`; `false` when `name` is an ordinary field.
@@ -116,9 +122,7 @@ impl SpanFields<'_> {
         }
         match InlineStr::new(value) {
             Some(s) => self.value(name, InlineValue::Str(s), || Value::from(value.to_owned())),
-            None => self
-                .span
-                .set_attribute(KeyValue::new(name, value.to_owned())),
+            None => self.set(name, Value::from(value.to_owned())),
         }
     }
 

@@ -287,11 +287,7 @@ impl Aggregator {
                 // scope never is). Unlike Go, the scope is part of the series key too, so spans
                 // of other scopes do not share (and mislabel) its series.
                 let scope = ss.scope.as_ref().filter(|sc| {
-                    !sc.name.is_empty()
-                        && config
-                            .include_instrumentation_scope
-                            .iter()
-                            .any(|n| *n == sc.name)
+                    !sc.name.is_empty() && config.include_instrumentation_scope.contains(&sc.name)
                 });
                 for span in &ss.spans {
                     let mut base = KeyBuilder::default();

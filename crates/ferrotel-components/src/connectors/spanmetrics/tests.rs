@@ -602,7 +602,10 @@ fn include_instrumentation_scope_adds_scope_dimensions() {
         scope(
             "io.http",
             "1.2.0",
-            vec![sp("GET", 2, 0, MS, 1, vec![]), sp("GET", 2, 0, 3 * MS, 2, vec![])],
+            vec![
+                sp("GET", 2, 0, MS, 1, vec![]),
+                sp("GET", 2, 0, 3 * MS, 2, vec![]),
+            ],
         ),
         scope("lib.db", "0.1", vec![sp("GET", 2, 0, 5 * MS, 3, vec![])]),
         scope("io.grpc", "", vec![sp("GET", 2, 0, 7 * MS, 4, vec![])]),
@@ -622,7 +625,10 @@ fn include_instrumentation_scope_adds_scope_dimensions() {
     let grpc = with(&[("span.instrumentation.scope.name", "io.grpc")]);
     let mut want = vec![(base.clone(), 1), (http.clone(), 2), (grpc.clone(), 1)];
     want.sort();
-    assert_eq!(sum_points(metric(&out, "traces.span.metrics.calls")[0]), want);
+    assert_eq!(
+        sum_points(metric(&out, "traces.span.metrics.calls")[0]),
+        want
+    );
     let Some(Data::Histogram(h)) = &metric(&out, "traces.span.metrics.duration")[0].data else {
         panic!("explicit histogram")
     };

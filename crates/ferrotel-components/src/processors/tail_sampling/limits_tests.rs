@@ -101,8 +101,11 @@ async fn block_on_overflow_holds_the_request_until_room() {
     h.send(vec![span(tid(2), 0, 1)]).await;
     let p = h.p.clone();
     let third = tokio::spawn(async move {
-        p.consume(payload(vec![], vec![span(tid(3), 0, 1)]), Context::default())
-            .await
+        p.consume(
+            payload(vec![], vec![span(tid(3), 0, 1)]),
+            Context::default(),
+        )
+        .await
     });
     sleep(Duration::from_millis(1900)).await;
     assert!(!third.is_finished(), "held while both traces are pending");
@@ -124,8 +127,11 @@ async fn block_on_overflow_holds_the_request_until_room() {
     h.send(vec![span(tid(6), 0, 1)]).await;
     let p = h.p.clone();
     let held = tokio::spawn(async move {
-        p.consume(payload(vec![], vec![span(tid(7), 0, 1)]), Context::default())
-            .await
+        p.consume(
+            payload(vec![], vec![span(tid(7), 0, 1)]),
+            Context::default(),
+        )
+        .await
     });
     sleep(Duration::from_millis(100)).await;
     assert!(!held.is_finished());
@@ -161,9 +167,21 @@ fn newer_go_keys() {
     assert_eq!(defaults.num_shards, 1);
     assert!(!defaults.block_on_overflow && !defaults.record_policy);
     for (yaml, path, msg) in [
-        ("sampling_strategy: span-ingest", "sampling_strategy", "span-ingest is not supported"),
-        ("sampling_strategy: fast", "sampling_strategy", "unknown variant `fast`"),
-        ("tail_storage: pebble_tail_storage", "tail_storage", "not supported by ferrotel"),
+        (
+            "sampling_strategy: span-ingest",
+            "sampling_strategy",
+            "span-ingest is not supported",
+        ),
+        (
+            "sampling_strategy: fast",
+            "sampling_strategy",
+            "unknown variant `fast`",
+        ),
+        (
+            "tail_storage: pebble_tail_storage",
+            "tail_storage",
+            "not supported by ferrotel",
+        ),
         ("num_shards: 0", "num_shards", "greater than 0"),
         (
             "policies: [{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 5, burst_capacity: -1}}]",
@@ -209,24 +227,48 @@ policies:
     let vote = |policy, decision| [("policy", policy), ("decision", decision)];
     // The drop policy runs first, and its drop vote ends the evaluation of trace 3.
     assert_eq!(m("count_traces_sampled", &vote("no-health", "dropped")), 1);
-    assert_eq!(m("count_traces_sampled", &vote("no-health", "not_sampled")), 2);
+    assert_eq!(
+        m("count_traces_sampled", &vote("no-health", "not_sampled")),
+        2
+    );
     assert_eq!(m("count_traces_sampled", &vote("two-spans", "sampled")), 1);
-    assert_eq!(m("count_traces_sampled", &vote("two-spans", "not_sampled")), 1);
+    assert_eq!(
+        m("count_traces_sampled", &vote("two-spans", "not_sampled")),
+        1
+    );
     assert_eq!(m("count_spans_sampled", &vote("no-health", "dropped")), 3);
     assert_eq!(m("count_spans_sampled", &vote("two-spans", "sampled")), 2);
-    assert_eq!(m("count_spans_sampled", &vote("two-spans", "not_sampled")), 1);
     assert_eq!(
-        m("count_spans_sampled", &[("policy", "two-spans"), ("sampled", "true")]),
+        m("count_spans_sampled", &vote("two-spans", "not_sampled")),
+        1
+    );
+    assert_eq!(
+        m(
+            "count_spans_sampled",
+            &[("policy", "two-spans"), ("sampled", "true")]
+        ),
         2
     );
-    assert_eq!(m("sampling_policy_execution_count", &[("policy", "no-health")]), 3);
-    assert_eq!(m("sampling_policy_execution_count", &[("policy", "two-spans")]), 2);
+    assert_eq!(
+        m(
+            "sampling_policy_execution_count",
+            &[("policy", "no-health")]
+        ),
+        3
+    );
+    assert_eq!(
+        m(
+            "sampling_policy_execution_count",
+            &[("policy", "two-spans")]
+        ),
+        2
+    );
     let final_ = |d| m("global_count_traces_sampled", &[("decision", d)]);
-    assert_eq!((final_("sampled"), final_("not_sampled"), final_("dropped")), (1, 1, 1));
     assert_eq!(
-        m("global_count_traces_sampled", &[("sampled", "false")]),
-        2
+        (final_("sampled"), final_("not_sampled"), final_("dropped")),
+        (1, 1, 1)
     );
+    assert_eq!(m("global_count_traces_sampled", &[("sampled", "false")]), 2);
     h.p.shutdown().await.unwrap();
 }
 

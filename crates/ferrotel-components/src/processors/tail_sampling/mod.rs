@@ -573,7 +573,11 @@ impl Inner {
                     self.obs.dropped.add(d.spans);
                 } else if let (true, Some(i)) = (self.config.record_policy, by) {
                     let (name, policy) = &policies[i];
-                    out.push(record::sampled(trace.request, name, policy.composite_choice()));
+                    out.push(record::sampled(
+                        trace.request,
+                        name,
+                        policy.composite_choice(),
+                    ));
                 } else {
                     out.push(bytes);
                 }

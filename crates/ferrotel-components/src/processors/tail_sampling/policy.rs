@@ -381,7 +381,11 @@ impl Policy {
                     max_total: max,
                     spent: vec![0; subs.len()],
                     subs,
-                    names: c.composite_sub_policy.iter().map(|p| p.name.clone()).collect(),
+                    names: c
+                        .composite_sub_policy
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect(),
                     second: 0,
                     last_sampled: None,
                 })

@@ -9,7 +9,10 @@ use ferrotel_pdata::{Request, Signal};
 /// The decoded trace with `tailsampling.policy` (and `tailsampling.composite_policy` when a
 /// composite sub-policy sampled it), encoded.
 pub fn sampled(mut request: Request, policy: &str, composite: Option<&str>) -> Bytes {
-    let mut set = vec![("tailsampling.policy", any_value::Value::StringValue(policy.into()))];
+    let mut set = vec![(
+        "tailsampling.policy",
+        any_value::Value::StringValue(policy.into()),
+    )];
     if let Some(sub) = composite {
         set.push((
             "tailsampling.composite_policy",

@@ -267,6 +267,26 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The coalescing step alone: the 5 pieces of each of 100 traces (one span each, cut from
+    // 5 requests) into one request per trace, as `Trace::add` does once they outweigh the first.
+    let pieces: Vec<Vec<bytes::Bytes>> = {
+        let mut by_trace: std::collections::BTreeMap<[u8; 16], Vec<bytes::Bytes>> =
+            Default::default();
+        for round in 0..5 {
+            let r = request(0..100, round, 1).to_proto();
+            for (id, piece) in ferrotel_pdata::wire::split_by_trace_id(&r).unwrap() {
+                by_trace.entry(id).or_default().push(piece);
+            }
+        }
+        by_trace.into_values().collect()
+    };
+    g.bench_function("coalesce_100_traces_of_5_pieces", |b| {
+        b.iter(|| {
+            for p in &pieces {
+                std::hint::black_box(ferrotel_pdata::wire::coalesce_traces(p).unwrap());
+            }
+        })
+    });
     g.throughput(Throughput::Elements(10_000));
     g.bench_function("buffer_and_decide_10000_spans", |b| {
         b.iter_batched(

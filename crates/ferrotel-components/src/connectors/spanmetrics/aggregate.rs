@@ -283,6 +283,12 @@ impl Aggregator {
             };
             let entry = self.resource_entry(rs.resource.as_ref(), now);
             for ss in &rs.scope_spans {
+                // include_instrumentation_scope: a named scope listed there (as Go, an unnamed
+                // scope never is). Unlike Go, the scope is part of the series key too, so spans
+                // of other scopes do not share (and mislabel) its series.
+                let scope = ss.scope.as_ref().filter(|sc| {
+                    !sc.name.is_empty() && config.include_instrumentation_scope.contains(&sc.name)
+                });
                 for span in &ss.spans {
                     let mut base = KeyBuilder::default();
                     if !no_service {
@@ -302,6 +308,12 @@ impl Aggregator {
                         base.push(STATUS_CODE, s(status_code_str(code)));
                     }
                     base.dims(&config.dimensions, &[&span.attributes, res_attrs]);
+                    if let Some(sc) = scope {
+                        base.push(SCOPE_NAME, s(&sc.name));
+                        if !sc.version.is_empty() {
+                            base.push(SCOPE_VERSION, s(&sc.version));
+                        }
+                    }
                     let nanos = span
                         .end_time_unix_nano
                         .saturating_sub(span.start_time_unix_nano);

@@ -12,6 +12,9 @@ pub const SERVICE_NAME: &str = "service.name";
 pub const SPAN_NAME: &str = "span.name";
 pub const SPAN_KIND: &str = "span.kind";
 pub const STATUS_CODE: &str = "status.code";
+/// Attributes of `include_instrumentation_scope`, named as the Go connector names them.
+pub const SCOPE_NAME: &str = "span.instrumentation.scope.name";
+pub const SCOPE_VERSION: &str = "span.instrumentation.scope.version";
 const RESERVED: [&str; 4] = [SERVICE_NAME, SPAN_NAME, SPAN_KIND, STATUS_CODE];
 
 /// Explicit bucket bounds in milliseconds when none are configured (as Go).
@@ -163,6 +166,9 @@ pub struct SpanMetricsConfig {
     /// Series per metric and resource; past it new series go into one series with the single
     /// attribute `otel.metric.overflow: true` (0: no limit).
     pub aggregation_cardinality_limit: i64,
+    /// Instrumentation scope names whose spans get the scope's name (and version, when set) as
+    /// the dimensions `span.instrumentation.scope.name` / `.version`, after `dimensions`.
+    pub include_instrumentation_scope: Vec<String>,
 }
 
 impl Default for SpanMetricsConfig {
@@ -183,6 +189,7 @@ impl Default for SpanMetricsConfig {
             exemplars: ExemplarsConfig::default(),
             events: EventsConfig::default(),
             aggregation_cardinality_limit: 0,
+            include_instrumentation_scope: Vec::new(),
         }
     }
 }

@@ -580,3 +580,68 @@ async fn the_timer_flushes_and_shutdown_flushes_the_rest() {
         1
     );
 }
+
+/// `include_instrumentation_scope`: spans of a listed scope get its name (and version, when
+/// set) as dimensions; spans of other scopes, with the same name, kind and status, stay in the
+/// series without them. Counts and buckets worked out by hand.
+#[test]
+fn include_instrumentation_scope_adds_scope_dimensions() {
+    use ferrotel_pdata::proto::common::v1::InstrumentationScope;
+    let mut agg = aggregator("include_instrumentation_scope: [io.http, io.grpc]");
+    let scope = |name: &str, version: &str, spans| ScopeSpans {
+        scope: Some(InstrumentationScope {
+            name: name.into(),
+            version: version.into(),
+            ..Default::default()
+        }),
+        spans,
+        ..Default::default()
+    };
+    let mut r = req(vec![(svc("shop"), vec![])]);
+    r.resource_spans[0].scope_spans = vec![
+        scope(
+            "io.http",
+            "1.2.0",
+            vec![
+                sp("GET", 2, 0, MS, 1, vec![]),
+                sp("GET", 2, 0, 3 * MS, 2, vec![]),
+            ],
+        ),
+        scope("lib.db", "0.1", vec![sp("GET", 2, 0, 5 * MS, 3, vec![])]),
+        scope("io.grpc", "", vec![sp("GET", 2, 0, 7 * MS, 4, vec![])]),
+    ];
+    agg.add(&r, T0);
+    let out = agg.flush(T0 + 1).unwrap();
+    let base = base_attrs("shop", "GET", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET");
+    let with = |extra: &[(&str, &str)]| {
+        let mut v = base.clone();
+        v.extend(a(extra));
+        v
+    };
+    let http = with(&[
+        ("span.instrumentation.scope.name", "io.http"),
+        ("span.instrumentation.scope.version", "1.2.0"),
+    ]);
+    let grpc = with(&[("span.instrumentation.scope.name", "io.grpc")]);
+    let mut want = vec![(base.clone(), 1), (http.clone(), 2), (grpc.clone(), 1)];
+    want.sort();
+    assert_eq!(
+        sum_points(metric(&out, "traces.span.metrics.calls")[0]),
+        want
+    );
+    let Some(Data::Histogram(h)) = &metric(&out, "traces.span.metrics.duration")[0].data else {
+        panic!("explicit histogram")
+    };
+    let point = |attrs: &Vec<(String, String)>| {
+        let p = h
+            .data_points
+            .iter()
+            .find(|p| attrs_map(&p.attributes) == *attrs)
+            .unwrap();
+        (p.count, p.sum, p.bucket_counts[..5].to_vec())
+    };
+    //                                    ≤2 ≤4 ≤6 ≤8 ≤10 (ms)
+    assert_eq!(point(&http), (2, Some(4.0), vec![1, 1, 0, 0, 0]));
+    assert_eq!(point(&base), (1, Some(5.0), vec![0, 0, 1, 0, 0]));
+    assert_eq!(point(&grpc), (1, Some(7.0), vec![0, 0, 0, 1, 0]));
+}

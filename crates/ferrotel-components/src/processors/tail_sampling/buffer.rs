@@ -64,6 +64,10 @@ pub struct TraceTable {
     /// Traces brought forward by their root span (`decision_wait_after_root_received`), by
     /// deadline: that wait too is the same for all. Their entry in `pending` goes stale.
     early: VecDeque<(Instant, TraceId, u64)>,
+    /// Decided traces in decision order, kept with `block_on_overflow` only (which evicts
+    /// only these).
+    decided: VecDeque<(TraceId, u64)>,
+    block: bool,
     capacity: usize,
     next_generation: u64,
 }
@@ -83,12 +87,14 @@ pub enum Evicted {
 }
 
 impl TraceTable {
-    pub fn new(capacity: usize, expected: usize) -> Self {
+    pub fn new(capacity: usize, expected: usize, block: bool) -> Self {
         TraceTable {
             traces: HashMap::with_capacity(expected.min(capacity)),
             order: VecDeque::new(),
             pending: VecDeque::new(),
             early: VecDeque::new(),
+            decided: VecDeque::new(),
+            block,
             capacity,
             next_generation: 0,
         }
@@ -100,6 +106,38 @@ impl TraceTable {
 
     pub fn is_empty(&self) -> bool {
         self.traces.is_empty()
+    }
+
+    /// Whether a new trace would push one out.
+    pub fn is_full(&self) -> bool {
+        self.traces.len() >= self.capacity
+    }
+
+    /// Removes the decided trace decided first (`block_on_overflow` makes room only so);
+    /// returns its arrival, or `None` when every trace in memory is pending.
+    pub fn evict_decided(&mut self) -> Option<Instant> {
+        while let Some((id, generation)) = self.decided.pop_front() {
+            if self
+                .traces
+                .get(&id)
+                .is_some_and(|t| t.generation == generation && t.decision.is_some())
+            {
+                return self.traces.remove(&id).map(|t| t.arrived);
+            }
+        }
+        None
+    }
+
+    /// Drops a pending trace grown past `maximum_trace_size_bytes`: it becomes decided, not
+    /// sampled, so its later spans are late ones. Returns its buffered spans (dropped).
+    pub fn drop_oversized(&mut self, id: &TraceId, at: Instant) -> u64 {
+        let Some(t) = self.traces.get_mut(id) else {
+            return 0;
+        };
+        let generation = t.generation;
+        let spans = t.spans;
+        self.decided(id, generation, false, at);
+        spans
     }
 
     /// Adds a new trace, first removing the oldest one when the table is full.
@@ -150,6 +188,14 @@ impl TraceTable {
             let traces = &self.traces;
             self.order
                 .retain(|(id, g)| traces.get(id).is_some_and(|t| t.generation == *g));
+        }
+        if self.decided.len() > 2 * self.capacity + 64 {
+            let traces = &self.traces;
+            self.decided.retain(|(id, g)| {
+                traces
+                    .get(id)
+                    .is_some_and(|t| t.generation == *g && t.decision.is_some())
+            });
         }
         for queue in [&mut self.pending, &mut self.early] {
             if queue.len() > 2 * self.capacity + 64 {
@@ -255,6 +301,9 @@ impl TraceTable {
             Some(t) if t.generation == generation => {
                 t.decision = Some(sampled);
                 t.due = at;
+                if self.block {
+                    self.decided.push_back((*id, generation));
+                }
                 std::mem::take(&mut t.chunks)
             }
             _ => Vec::new(),

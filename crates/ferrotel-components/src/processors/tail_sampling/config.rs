@@ -27,7 +27,38 @@ pub struct TailSamplingConfig {
     pub sample_on_first_match: bool,
     /// On shutdown drop the traces still waiting instead of deciding on what arrived.
     pub drop_pending_traces_on_shutdown: bool,
+    /// A pending trace whose buffered spans grow past this many encoded bytes is dropped at
+    /// once (counted in `traces_dropped_too_large`; its later spans are late, not sampled).
+    /// 0 (the default): no limit.
+    pub maximum_trace_size_bytes: u64,
+    /// When `num_traces` are in memory and all are pending, a new trace waits (its request is
+    /// held: back-pressure) until a decision frees room, instead of pushing out the oldest.
+    pub block_on_overflow: bool,
+    pub sampling_strategy: SamplingStrategy,
+    /// Go (v0.159+) splits the table into this many shards, each with its own goroutine.
+    /// Accepted; ferrotel keeps one table (cutting requests by trace id runs outside its lock
+    /// on the receiving tasks), so the value has no effect.
+    pub num_shards: u32,
+    /// Go's `tail_storage` (an extension holding pending spans, behind a feature gate):
+    /// refused by [`ComponentConfig::validate`], ferrotel has no such extension.
+    pub tail_storage: Option<serde::de::IgnoredAny>,
+    /// Go's `processor.tailsamplingprocessor.recordpolicy` feature gate as a key (ferrotel has
+    /// no feature gates): sampled spans get `tailsampling.policy` (the policy that sampled),
+    /// `tailsampling.composite_policy` (its composite sub-policy) and, when released by the
+    /// sampled decision cache, `tailsampling.cached_decision: true`.
+    pub record_policy: bool,
     pub policies: Vec<PolicyConfig>,
+}
+
+/// `sampling_strategy`: when decisions are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplingStrategy {
+    /// Decide on the whole trace after `decision_wait` (Go's default).
+    #[default]
+    TraceComplete,
+    /// Go: evaluate each received batch on its own at once. Refused by ferrotel for now.
+    SpanIngest,
 }
 
 impl Default for TailSamplingConfig {
@@ -40,6 +71,12 @@ impl Default for TailSamplingConfig {
             decision_cache: DecisionCacheConfig::default(),
             sample_on_first_match: false,
             drop_pending_traces_on_shutdown: false,
+            maximum_trace_size_bytes: 0,
+            block_on_overflow: false,
+            sampling_strategy: SamplingStrategy::TraceComplete,
+            num_shards: 1,
+            tail_storage: None,
+            record_policy: false,
             policies: Vec::new(),
         }
     }
@@ -121,6 +158,8 @@ pub struct StringAttributeConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitingConfig {
     pub spans_per_second: i64,
+    /// Default: twice `spans_per_second` (Go's token bucket).
+    pub burst_capacity: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -335,11 +374,20 @@ impl PolicyConfig {
                     }
                 }
             }
-            "rate_limiting" if self.rate_limiting.spans_per_second <= 0 => {
-                return Err(ConfigError::field(
-                    &field("rate_limiting::spans_per_second"),
-                    "spans_per_second must be greater than 0",
-                ));
+            "rate_limiting" => {
+                let r = &self.rate_limiting;
+                if r.spans_per_second <= 0 {
+                    return Err(ConfigError::field(
+                        &field("rate_limiting::spans_per_second"),
+                        "spans_per_second must be greater than 0",
+                    ));
+                }
+                if r.burst_capacity < 0 {
+                    return Err(ConfigError::field(
+                        &field("rate_limiting::burst_capacity"),
+                        "burst_capacity must not be negative",
+                    ));
+                }
             }
             "bytes_limiting" => {
                 let b = &self.bytes_limiting;
@@ -497,6 +545,25 @@ impl ComponentConfig for TailSamplingConfig {
             return Err(ConfigError::field(
                 "num_traces",
                 "num_traces must be greater than 0",
+            ));
+        }
+        if self.num_shards == 0 {
+            return Err(ConfigError::field(
+                "num_shards",
+                "num_shards must be greater than 0",
+            ));
+        }
+        if self.sampling_strategy == SamplingStrategy::SpanIngest {
+            return Err(ConfigError::field(
+                "sampling_strategy",
+                "span-ingest is not supported by ferrotel (yet): use trace-complete, the default",
+            ));
+        }
+        if self.tail_storage.is_some() {
+            // Go refuses it too unless its feature gate is on; ferrotel has no tail storage.
+            return Err(ConfigError::field(
+                "tail_storage",
+                "tail storage extensions are not supported by ferrotel: pending spans are held in memory (remove tail_storage)",
             ));
         }
         let mut names = std::collections::HashSet::new();

@@ -20,8 +20,10 @@
 pub mod buffer;
 pub mod config;
 pub mod policy;
+mod record;
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -32,7 +34,7 @@ use ferrotel_runtime::*;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use buffer::{DecisionCache, DueTrace, Evicted, TraceTable};
+use buffer::{DecisionCache, DueTrace, Evicted, TraceId, TraceTable};
 pub use config::TailSamplingConfig;
 use policy::{Clock, Decision, Policy, TraceData};
 
@@ -57,12 +59,14 @@ impl ProcessorFactory for TailSamplingFactory {
         signal: Signal,
         next: ConsumerRef,
     ) -> Result<Arc<dyn Processor>, ComponentError> {
-        let policies = config
+        let mut policies = config
             .policies
             .iter()
             .map(|p| Ok((p.name.clone(), Policy::new(p)?)))
             .collect::<Result<Vec<_>, String>>()
             .map_err(ComponentError::new)?;
+        // As Go: drop policies first (a drop vote ends the evaluation), the rest in order.
+        policies.sort_by_key(|(_, p)| !matches!(p, Policy::Drop(_)));
         let id = ctx.id.to_string();
         let pipeline = ctx
             .pipeline
@@ -76,7 +80,7 @@ impl ProcessorFactory for TailSamplingFactory {
         Ok(Arc::new(TailSampling {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    table: TraceTable::new(capacity, expected),
+                    table: TraceTable::new(capacity, expected, config.block_on_overflow),
                     sampled: DecisionCache::new(config.decision_cache.sampled_cache_size),
                     not_sampled: DecisionCache::new(config.decision_cache.non_sampled_cache_size),
                     stopped: false,
@@ -88,6 +92,7 @@ impl ProcessorFactory for TailSamplingFactory {
                 next,
                 metrics,
                 wake: Notify::new(),
+                space: Notify::new(),
                 base: Instant::now(),
             }),
             timer: Mutex::new(None),
@@ -95,33 +100,49 @@ impl ProcessorFactory for TailSamplingFactory {
     }
 }
 
+/// Per top-level policy metrics, named and labelled as the Go processor's.
+struct PolicyMetrics {
+    /// `count_traces_sampled{policy, sampled, decision}`, by [`Decision::outcome`].
+    traces: [Counter; 3],
+    /// `count_spans_sampled{policy, sampled, decision}` (behind a feature gate in Go).
+    spans: [Counter; 3],
+    /// `sampling_policy_execution_count{policy}`.
+    executions: Counter,
+    /// `sampling_policy_execution_time_sum{policy}` (µs).
+    execution_time: Counter,
+    /// `sampling_decision_latency{policy}` (µs): Go's histogram before v0.151, kept.
+    latency: Histogram,
+}
+
 /// The processor's own metrics, named as the Go processor's.
 struct Metrics {
-    /// `count_traces_sampled{policy, decision, sampled}`, per top-level policy.
-    per_policy: Vec<HashMap<Decision, Counter>>,
-    /// `sampling_decision_latency{policy}` (µs), per top-level policy.
-    policy_latency: Vec<Histogram>,
+    policies: Vec<PolicyMetrics>,
+    /// `global_count_traces_sampled{sampled, decision}`: final decisions by outcome.
+    global: [Counter; 3],
     /// `sampling_decision_timer_latency` (ms): one run of the decision task.
     timer_latency: Histogram,
     /// `sampling_late_span_age` (s): from the decision to a late span.
     late_span_age: Histogram,
     /// `sampling_trace_removal_age` (s): from a trace's arrival to its leaving memory.
     removal_age: Histogram,
-    global_sampled: Counter,
-    global_not_sampled: Counter,
     dropped_too_early: Counter,
+    /// `traces_dropped_too_large`: pending traces past `maximum_trace_size_bytes`.
+    too_large: Counter,
     late_sampled: Counter,
     late_not_sampled: Counter,
     cache_sampled: Counter,
     cache_not_sampled: Counter,
     new_traces: Counter,
     evaluation_errors: Counter,
-    spans_sampled: Counter,
-    spans_not_sampled: Counter,
     traces_on_memory: Gauge,
 }
 
-const PREFIX_COUNT: &str = "otelcol_processor_tail_sampling_count_traces_sampled";
+/// A metric's full name from the part after the Go processor's prefix.
+macro_rules! name {
+    ($n:literal) => {
+        concat!("otelcol_processor_tail_sampling_", $n)
+    };
+}
 
 /// The Go processor's buckets for its latency histograms.
 const LATENCY_BOUNDS: &[u64] = &[
@@ -129,128 +150,128 @@ const LATENCY_BOUNDS: &[u64] = &[
     10000, 20000, 30000, 50000,
 ];
 
+/// The final decisions, indexes of [`Decision::OUTCOMES`].
+const SAMPLED: usize = 0;
+const NOT_SAMPLED: usize = 1;
+const DROPPED: usize = 2;
+
 impl Metrics {
     fn new(t: &Telemetry, id: &str, policies: &[(String, Policy)]) -> Self {
         let p = ("processor", id);
-        let per_policy = policies
+        // One counter per outcome, labelled `sampled` and `decision` as Go does.
+        let outcomes = |metric: &'static str, help, policy: Option<&str>| -> [Counter; 3] {
+            std::array::from_fn(|o| {
+                let d = Decision::OUTCOMES[o];
+                let sampled = if o == SAMPLED { "true" } else { "false" };
+                let mut labels = vec![p, ("sampled", sampled), ("decision", d)];
+                if let Some(policy) = policy {
+                    labels.push(("policy", policy));
+                }
+                t.counter(metric, help, &labels)
+            })
+        };
+        let policies = policies
             .iter()
-            .map(|(name, _)| {
-                Decision::ALL
-                    .iter()
-                    .map(|d| {
-                        let sampled = matches!(d, Decision::Sampled | Decision::InvertSampled);
-                        let c = t.counter(
-                            PREFIX_COUNT,
-                            "Traces per policy and decision (a vote, not the final decision).",
-                            &[
-                                p,
-                                ("policy", name.as_str()),
-                                ("decision", d.label()),
-                                ("sampled", if sampled { "true" } else { "false" }),
-                            ],
-                        );
-                        (*d, c)
-                    })
-                    .collect()
+            .map(|(policy, _)| {
+                let with_policy = [p, ("policy", policy.as_str())];
+                PolicyMetrics {
+                    traces: outcomes(
+                        name!("count_traces_sampled"),
+                        "Traces per policy and vote (a vote, not the final decision).",
+                        Some(policy),
+                    ),
+                    spans: outcomes(
+                        name!("count_spans_sampled"),
+                        "Spans per policy and vote (a vote, not the final decision).",
+                        Some(policy),
+                    ),
+                    executions: t.counter(
+                        name!("sampling_policy_execution_count"),
+                        "Evaluations of a policy.",
+                        &with_policy,
+                    ),
+                    execution_time: t.counter(
+                        name!("sampling_policy_execution_time_sum"),
+                        "Time (in microseconds) spent evaluating a policy.",
+                        &with_policy,
+                    ),
+                    latency: t.histogram(
+                        name!("sampling_decision_latency"),
+                        "Latency (in microseconds) of a given sampling policy.",
+                        "us",
+                        LATENCY_BOUNDS,
+                        &with_policy,
+                    ),
+                }
             })
             .collect();
-        let policy_latency = policies
-            .iter()
-            .map(|(name, _)| {
-                t.histogram(
-                    "otelcol_processor_tail_sampling_sampling_decision_latency",
-                    "Latency (in microseconds) of a given sampling policy.",
-                    "us",
-                    LATENCY_BOUNDS,
-                    &[p, ("policy", name.as_str())],
-                )
-            })
-            .collect();
-        let with = |name, help, k: &'static str, v: &str| t.counter(name, help, &[p, (k, v)]);
-        let seconds = |name, help| t.histogram(name, help, "s", DEFAULT_BOUNDS, &[p]);
+        let with = |n, help, k, v: &str| t.counter(n, help, &[p, (k, v)]);
+        let plain = |n, help| t.counter(n, help, &[p]);
+        let seconds = |n, help| t.histogram(n, help, "s", DEFAULT_BOUNDS, &[p]);
         Metrics {
-            per_policy,
-            policy_latency,
+            policies,
+            global: outcomes(
+                name!("global_count_traces_sampled"),
+                "Final decisions: traces sampled, not sampled or dropped.",
+                None,
+            ),
             timer_latency: t.histogram(
-                "otelcol_processor_tail_sampling_sampling_decision_timer_latency",
+                name!("sampling_decision_timer_latency"),
                 "Latency (in milliseconds) of each run of the sampling decision timer.",
                 "ms",
                 LATENCY_BOUNDS,
                 &[p],
             ),
             late_span_age: seconds(
-                "otelcol_processor_tail_sampling_sampling_late_span_age",
+                name!("sampling_late_span_age"),
                 "Time (in seconds) from the sampling decision to the arrival of a late span.",
             ),
             removal_age: seconds(
-                "otelcol_processor_tail_sampling_sampling_trace_removal_age",
+                name!("sampling_trace_removal_age"),
                 "Time (in seconds) from the arrival of a new trace to its removal from memory.",
             ),
-            global_sampled: with(
-                "otelcol_processor_tail_sampling_global_count_traces_sampled",
-                "Final decisions: traces sampled or not.",
-                "sampled",
-                "true",
-            ),
-            global_not_sampled: with(
-                "otelcol_processor_tail_sampling_global_count_traces_sampled",
-                "Final decisions: traces sampled or not.",
-                "sampled",
-                "false",
-            ),
-            spans_sampled: with(
-                "otelcol_processor_tail_sampling_count_spans_sampled",
-                "Spans of the traces decided, by final decision.",
-                "sampled",
-                "true",
-            ),
-            spans_not_sampled: with(
-                "otelcol_processor_tail_sampling_count_spans_sampled",
-                "Spans of the traces decided, by final decision.",
-                "sampled",
-                "false",
-            ),
             late_sampled: with(
-                "otelcol_processor_tail_sampling_sampling_late_spans",
+                name!("sampling_late_spans"),
                 "Spans that arrived after their trace's decision, by that decision.",
                 "sampled",
                 "true",
             ),
             late_not_sampled: with(
-                "otelcol_processor_tail_sampling_sampling_late_spans",
+                name!("sampling_late_spans"),
                 "Spans that arrived after their trace's decision, by that decision.",
                 "sampled",
                 "false",
             ),
             cache_sampled: with(
-                "otelcol_processor_tail_sampling_early_releases_from_cache_decision",
+                name!("early_releases_from_cache_decision"),
                 "Spans released at once by a decision cache hit.",
                 "sampled",
                 "true",
             ),
             cache_not_sampled: with(
-                "otelcol_processor_tail_sampling_early_releases_from_cache_decision",
+                name!("early_releases_from_cache_decision"),
                 "Spans released at once by a decision cache hit.",
                 "sampled",
                 "false",
             ),
-            dropped_too_early: t.counter(
-                "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early",
+            dropped_too_early: plain(
+                name!("sampling_trace_dropped_too_early"),
                 "Traces pushed out of memory (num_traces) before their decision.",
-                &[p],
             ),
-            new_traces: t.counter(
-                "otelcol_processor_tail_sampling_new_trace_id_received",
+            too_large: plain(
+                name!("traces_dropped_too_large"),
+                "Traces dropped before their decision for growing past maximum_trace_size_bytes.",
+            ),
+            new_traces: plain(
+                name!("new_trace_id_received"),
                 "Traces seen for the first time (or again after leaving memory).",
-                &[p],
             ),
-            evaluation_errors: t.counter(
-                "otelcol_processor_tail_sampling_sampling_policy_evaluation_error",
+            evaluation_errors: plain(
+                name!("sampling_policy_evaluation_error"),
                 "Policy evaluations that failed.",
-                &[p],
             ),
             traces_on_memory: t.gauge(
-                "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+                name!("sampling_traces_on_memory"),
                 "Traces in memory, pending and decided.",
                 &[p],
             ),
@@ -273,50 +294,69 @@ struct Inner {
     metrics: Metrics,
     state: Mutex<State>,
     /// Only the decision task (and the shutdown after it) evaluates: stateful policies (rate
-    /// limits) need the one lock.
+    /// limits) need the one lock. Drop policies first.
     policies: Mutex<Vec<(String, Policy)>>,
     /// Wakes the decision task when the first pending trace arrives.
     wake: Notify,
+    /// Wakes requests held by `block_on_overflow` after decisions (or the shutdown).
+    space: Notify,
     /// Origin of the per-second counters of rate-limiting policies.
     base: Instant,
 }
 
-/// The final decision from the policies' votes (Go's precedence).
+/// The final decision from the policies' votes (Go's precedence), as an index of
+/// [`Decision::OUTCOMES`], and the policy that sampled. As in Go, a drop vote ends the
+/// evaluation (drop policies come first), and so does a sample vote with `first_match`.
 fn decide(
     policies: &mut [(String, Policy)],
     trace: &mut TraceData,
     clock: Clock,
     first_match: bool,
     metrics: &Metrics,
-) -> bool {
-    let mut seen: HashMap<Decision, bool> = HashMap::new();
+) -> (usize, Option<usize>) {
+    // The first policy that voted each way, by `Decision as usize`.
+    let mut first = [None; Decision::COUNT];
     for (i, (_, p)) in policies.iter_mut().enumerate() {
         // Wall time even on tokio's paused test clock: this measures work, not waiting.
         let started = std::time::Instant::now();
         let d = p.evaluate(trace, clock);
-        if let Some(h) = metrics.policy_latency.get(i) {
-            h.record(started.elapsed().as_micros() as u64);
-        }
-        if let Some(c) = metrics.per_policy.get(i).and_then(|m| m.get(&d)) {
-            c.add(1);
+        if let Some(m) = metrics.policies.get(i) {
+            let us = started.elapsed().as_micros() as u64;
+            m.latency.record(us);
+            m.executions.add(1);
+            m.execution_time.add(us);
+            if let Some(o) = d.outcome() {
+                m.traces[o].add(1);
+                m.spans[o].add(trace.span_count);
+            }
         }
         if d == Decision::Error {
             metrics.evaluation_errors.add(1);
             continue;
         }
-        seen.insert(d, true);
-        if first_match && d == Decision::Sampled {
+        first[d as usize].get_or_insert(i);
+        if d == Decision::Dropped || (first_match && d == Decision::Sampled) {
             break;
         }
     }
-    let has = |d| seen.contains_key(&d);
-    if has(Decision::Dropped) || has(Decision::InvertNotSampled) {
-        false
-    } else if has(Decision::Sampled) {
-        true
+    let got = |d: Decision| first[d as usize];
+    if got(Decision::Dropped).is_some() {
+        (DROPPED, None)
+    } else if got(Decision::InvertNotSampled).is_some() {
+        (NOT_SAMPLED, None)
+    } else if let Some(i) = got(Decision::Sampled) {
+        (SAMPLED, Some(i))
+    } else if let (Some(i), None) = (got(Decision::InvertSampled), got(Decision::NotSampled)) {
+        (SAMPLED, Some(i))
     } else {
-        has(Decision::InvertSampled) && !has(Decision::NotSampled)
+        (NOT_SAMPLED, None)
     }
+}
+
+/// What [`Inner::buffer`] left: nothing, or pieces waiting for room (`block_on_overflow`).
+enum Buffered<'a> {
+    Done,
+    Full(Pin<Box<tokio::sync::futures::Notified<'a>>>),
 }
 
 impl Inner {
@@ -332,15 +372,19 @@ impl Inner {
         }
     }
 
-    /// Buffers the spans of a request by trace; returns the late spans of sampled traces,
-    /// to pass on at once.
-    fn buffer(&self, bytes: &Bytes) -> Result<Vec<Bytes>, ConsumeError> {
-        let groups = wire::split_by_trace_id(bytes)
-            .map_err(|e| ConsumeError::permanent(format!("tail_sampling: {e}")))?;
+    /// Buffers the pieces of a request (one per trace, taken from the front of `groups`);
+    /// late spans of sampled traces go to `forward`, to pass on at once. With
+    /// `block_on_overflow`, stops at a new trace that finds memory full of pending traces and
+    /// returns what to wait for before calling again.
+    fn buffer(
+        &self,
+        groups: &mut VecDeque<(TraceId, Bytes)>,
+        forward: &mut Vec<Bytes>,
+    ) -> Result<Buffered<'_>, ConsumeError> {
         let now = Instant::now();
         let deadline = now + self.config.decision_wait;
         let m = &self.metrics;
-        let mut forward = Vec::new();
+        let max_size = self.config.maximum_trace_size_bytes;
         let mut st = self.lock();
         if st.stopped {
             return Err(ConsumeError::retryable(
@@ -352,7 +396,8 @@ impl Inner {
         // Wakes the decision task only when a deadline sooner than its next one appears.
         let mut earliest = st.table.next_deadline();
         let mut wake = false;
-        for (id, chunk) in groups {
+        let mut blocked = None;
+        while let Some((id, chunk)) = groups.pop_front() {
             let spans = wire::count(Signal::Traces, &chunk).unwrap_or(0) as u64;
             let st = &mut *st;
             if let Some(t) = st.table.traces.get_mut(&id) {
@@ -360,6 +405,10 @@ impl Inner {
                     None => {
                         t.spans += spans;
                         t.bytes += chunk.len() as u64;
+                        if max_size > 0 && t.bytes > max_size {
+                            self.drop_oversized(st, &id, now);
+                            continue;
+                        }
                         if !after_root.is_zero() {
                             wake |= expedite_on_root(
                                 &mut st.table,
@@ -389,13 +438,25 @@ impl Inner {
             }
             if st.sampled.get(&id) {
                 m.cache_sampled.add(spans);
-                forward.push(chunk);
+                forward.push(if self.config.record_policy {
+                    record::cached(&chunk)
+                } else {
+                    chunk
+                });
                 continue;
             }
             if st.not_sampled.get(&id) {
                 m.cache_not_sampled.add(spans);
                 self.obs.dropped.add(spans);
                 continue;
+            }
+            if self.config.block_on_overflow && !self.make_room(st, now) {
+                // Registered before the lock is released: a decision cannot slip between.
+                let mut wait = Box::pin(self.space.notified());
+                wait.as_mut().enable();
+                groups.push_front((id, chunk));
+                blocked = Some(wait);
+                break;
             }
             if earliest.is_none_or(|e| deadline < e) {
                 earliest = Some(deadline);
@@ -418,6 +479,13 @@ impl Inner {
                 Evicted::Nothing => {}
             }
             m.new_traces.add(1);
+            if max_size > 0 && chunk.len() as u64 > max_size {
+                if let Some(t) = st.table.traces.get_mut(&id) {
+                    t.spans = spans;
+                }
+                self.drop_oversized(st, &id, now);
+                continue;
+            }
             if !after_root.is_zero() {
                 wake |=
                     expedite_on_root(&mut st.table, id, &chunk, now + after_root, &mut earliest);
@@ -433,7 +501,31 @@ impl Inner {
         if wake {
             self.wake.notify_one();
         }
-        Ok(forward)
+        Ok(blocked.map_or(Buffered::Done, Buffered::Full))
+    }
+
+    /// `maximum_trace_size_bytes`: the pending trace `id` (with the `spans` just received)
+    /// is dropped and remembered as not sampled, as Go does.
+    fn drop_oversized(&self, st: &mut State, id: &TraceId, now: Instant) {
+        let lost = st.table.drop_oversized(id, now);
+        st.not_sampled.put(*id);
+        self.metrics.too_large.add(1);
+        self.obs.dropped.add(lost);
+    }
+
+    /// `block_on_overflow`: makes room for a new trace by forgetting decided traces only;
+    /// false when every trace in memory is pending.
+    fn make_room(&self, st: &mut State, now: Instant) -> bool {
+        while st.table.is_full() {
+            match st.table.evict_decided() {
+                Some(arrived) => self
+                    .metrics
+                    .removal_age
+                    .record(now.saturating_duration_since(arrived).as_secs()),
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Decides on the due traces and passes the sampled ones on, as one request.
@@ -468,21 +560,26 @@ impl Inner {
                     bytes: d.bytes,
                     trace_id: d.id,
                 };
-                let sampled = decide(
+                let (outcome, by) = decide(
                     &mut policies,
                     &mut trace,
                     clock,
                     self.config.sample_on_first_match,
                     m,
                 );
-                if sampled {
-                    m.global_sampled.add(1);
-                    m.spans_sampled.add(d.spans);
-                    out.push(bytes);
-                } else {
-                    m.global_not_sampled.add(1);
-                    m.spans_not_sampled.add(d.spans);
+                m.global[outcome].add(1);
+                let sampled = outcome == SAMPLED;
+                if !sampled {
                     self.obs.dropped.add(d.spans);
+                } else if let (true, Some(i)) = (self.config.record_policy, by) {
+                    let (name, policy) = &policies[i];
+                    out.push(record::sampled(
+                        trace.request,
+                        name,
+                        policy.composite_choice(),
+                    ));
+                } else {
+                    out.push(bytes);
                 }
                 decisions.push((d.id, d.generation, sampled));
             }
@@ -504,6 +601,9 @@ impl Inner {
                     st.not_sampled.put(id);
                 }
             }
+        }
+        if self.config.block_on_overflow {
+            self.space.notify_waiters();
         }
         m.timer_latency.record(run.elapsed().as_millis() as u64);
         // The senders were answered when the spans were buffered: errors can only be counted.
@@ -583,7 +683,14 @@ impl Consumer for TailSampling {
             // Encoded as received (free), or encoded once if a processor before decoded it.
             let bytes = payload.to_proto();
             drop(payload);
-            let late = self.inner.buffer(&bytes)?;
+            let mut groups: VecDeque<_> = wire::split_by_trace_id(&bytes)
+                .map_err(|e| ConsumeError::permanent(format!("tail_sampling: {e}")))?
+                .into();
+            let mut late = Vec::new();
+            while let Buffered::Full(room) = self.inner.buffer(&mut groups, &mut late)? {
+                // block_on_overflow: held until a decision frees room (back-pressure).
+                room.await;
+            }
             // Late spans of sampled traces go on now: their sender still hears of a refusal.
             self.inner.send(late).await
         })
@@ -633,6 +740,8 @@ impl Lifecycle for TailSampling {
         Box::pin(async move {
             self.inner.lock().stopped = true;
             self.inner.wake.notify_one();
+            // Requests held by block_on_overflow are refused, retryably.
+            self.inner.space.notify_waiters();
             let timer = self.timer.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(t) = timer {
                 let _ = t.await;
@@ -652,6 +761,8 @@ impl Lifecycle for TailSampling {
 
 impl Processor for TailSampling {}
 
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

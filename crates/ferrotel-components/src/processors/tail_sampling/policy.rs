@@ -28,24 +28,20 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub const ALL: [Decision; 6] = [
-        Decision::Sampled,
-        Decision::NotSampled,
-        Decision::InvertSampled,
-        Decision::InvertNotSampled,
-        Decision::Dropped,
-        Decision::Error,
-    ];
+    /// Number of variants, for tables indexed by `decision as usize`.
+    pub const COUNT: usize = 6;
 
-    /// The `decision` label of `count_traces_sampled`.
-    pub fn label(self) -> &'static str {
+    /// The `decision` labels of Go's metrics, in [`Decision::outcome`] order.
+    pub const OUTCOMES: [&'static str; 3] = ["sampled", "not_sampled", "dropped"];
+
+    /// Index into [`Decision::OUTCOMES`] as Go reports a vote: inverted votes count as the
+    /// plain ones, errors are not counted.
+    pub fn outcome(self) -> Option<usize> {
         match self {
-            Decision::Sampled => "sampled",
-            Decision::NotSampled => "not_sampled",
-            Decision::InvertSampled => "inverted_sampled",
-            Decision::InvertNotSampled => "inverted_not_sampled",
-            Decision::Dropped => "dropped",
-            Decision::Error => "error",
+            Decision::Sampled | Decision::InvertSampled => Some(0),
+            Decision::NotSampled | Decision::InvertNotSampled => Some(1),
+            Decision::Dropped => Some(2),
+            Decision::Error => None,
         }
     }
 
@@ -132,11 +128,8 @@ pub enum Policy {
     },
     StatusCode(Vec<i32>),
     StringAttr(StringMatcher),
-    RateLimiting {
-        per_second: i64,
-        second: u64,
-        spent: i64,
-    },
+    /// Spans per second, token bucket (Go's `rate_limiting`).
+    RateLimiting(TokenBucket),
     BytesLimiting(TokenBucket),
     SpanCount {
         min: i64,
@@ -209,6 +202,13 @@ impl TokenBucket {
         }
     }
 
+    /// `rate` per second with `burst` tokens, or twice `rate` when `burst` is 0 (Go's default
+    /// for both `rate_limiting` and `bytes_limiting`).
+    fn with_default_burst(rate: i64, burst: i64) -> Self {
+        let burst = if burst > 0 { burst } else { 2 * rate };
+        TokenBucket::new(rate as f64, burst as f64)
+    }
+
     fn take(&mut self, n: f64, now: Instant) -> bool {
         if let Some(last) = self.last {
             let dt = now.saturating_duration_since(last).as_secs_f64();
@@ -228,8 +228,11 @@ impl TokenBucket {
 pub struct Composite {
     max_total: i64,
     subs: Vec<(Policy, i64)>,
+    names: Vec<String>,
     second: u64,
     spent: Vec<i64>,
+    /// The sub-policy that sampled the last trace evaluated (`record_policy`).
+    last_sampled: Option<usize>,
 }
 
 /// Default salt of the `probabilistic` policy, as in Go.
@@ -300,19 +303,19 @@ impl Policy {
                     },
                 })
             }
-            "rate_limiting" => Policy::RateLimiting {
-                per_second: cfg.rate_limiting.spans_per_second,
-                second: 0,
-                spent: 0,
-            },
+            "rate_limiting" => {
+                let r = &cfg.rate_limiting;
+                Policy::RateLimiting(TokenBucket::with_default_burst(
+                    r.spans_per_second,
+                    r.burst_capacity,
+                ))
+            }
             "bytes_limiting" => {
                 let b = &cfg.bytes_limiting;
-                let burst = if b.burst_capacity > 0 {
-                    b.burst_capacity
-                } else {
-                    2 * b.bytes_per_second
-                };
-                Policy::BytesLimiting(TokenBucket::new(b.bytes_per_second as f64, burst as f64))
+                Policy::BytesLimiting(TokenBucket::with_default_burst(
+                    b.bytes_per_second,
+                    b.burst_capacity,
+                ))
             }
             "span_count" => Policy::SpanCount {
                 min: cfg.span_count.min_spans.into(),
@@ -378,11 +381,25 @@ impl Policy {
                     max_total: max,
                     spent: vec![0; subs.len()],
                     subs,
+                    names: c
+                        .composite_sub_policy
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect(),
                     second: 0,
+                    last_sampled: None,
                 })
             }
             other => return Err(format!("unknown sampling policy type {other}")),
         })
+    }
+
+    /// For a composite policy that just sampled a trace: the sub-policy that did.
+    pub fn composite_choice(&self) -> Option<&str> {
+        match self {
+            Policy::Composite(c) => c.last_sampled.map(|i| c.names[i].as_str()),
+            _ => None,
+        }
     }
 
     /// The vote on one trace.
@@ -453,23 +470,7 @@ impl Policy {
                     yes(found)
                 }
             }
-            Policy::RateLimiting {
-                per_second,
-                second,
-                spent,
-            } => {
-                if *second != clock.second {
-                    *second = clock.second;
-                    *spent = 0;
-                }
-                let after = *spent + t.span_count as i64;
-                if after <= *per_second {
-                    *spent = after;
-                    Decision::Sampled
-                } else {
-                    Decision::NotSampled
-                }
-            }
+            Policy::RateLimiting(bucket) => yes(bucket.take(t.span_count as f64, clock.now)),
             Policy::BytesLimiting(bucket) => yes(bucket.take(t.bytes as f64, clock.now)),
             Policy::SpanCount { min, max } => {
                 let n = t.span_count as i64;
@@ -526,6 +527,7 @@ impl Policy {
                 Decision::Dropped
             }
             Policy::Composite(c) => {
+                c.last_sampled = None;
                 if c.second != clock.second {
                     c.second = clock.second;
                     c.spent.iter_mut().for_each(|s| *s = 0);
@@ -541,6 +543,7 @@ impl Policy {
                         // may still fit this second).
                         if after <= *allocated && after <= c.max_total {
                             c.spent[i] = after;
+                            c.last_sampled = Some(i);
                             return Decision::Sampled;
                         }
                         return Decision::NotSampled;

@@ -46,7 +46,7 @@ pub(super) fn span(trace: [u8; 16], n: u8, ms: u64) -> Span {
     }
 }
 
-fn payload(resource: Vec<KeyValue>, spans: Vec<Span>) -> Payload {
+pub(super) fn payload(resource: Vec<KeyValue>, spans: Vec<Span>) -> Payload {
     let req = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -65,7 +65,7 @@ fn payload(resource: Vec<KeyValue>, spans: Vec<Span>) -> Payload {
 
 pub(super) struct Harness {
     pub(super) p: Arc<dyn Processor>,
-    rec: Arc<Recorder>,
+    pub(super) rec: Arc<Recorder>,
     pub(super) tel: Telemetry,
     wait: Duration,
 }
@@ -89,7 +89,7 @@ impl Harness {
         self.send_with(Vec::new(), spans).await
     }
 
-    async fn send_with(&self, resource: Vec<KeyValue>, spans: Vec<Span>) {
+    pub(super) async fn send_with(&self, resource: Vec<KeyValue>, spans: Vec<Span>) {
         self.p
             .consume(payload(resource, spans), Context::default())
             .await
@@ -97,7 +97,7 @@ impl Harness {
     }
 
     /// Lets the decision wait pass (tokio's paused clock jumps).
-    async fn pass_wait(&self) {
+    pub(super) async fn pass_wait(&self) {
         tokio::time::sleep(self.wait + Duration::from_millis(10)).await;
     }
 
@@ -345,23 +345,36 @@ async fn string_attribute_regex_and_invert() {
     assert_eq!(got, ids(&[3, 4, 6]));
 }
 
+/// Go's token bucket (`golang.org/x/time/rate`): spans_per_second refill, burst_capacity
+/// (default twice the rate) spans at most.
 #[tokio::test(start_paused = true)]
-async fn rate_limiting_per_second() {
+async fn rate_limiting_token_bucket() {
     let h =
-        Harness::new("decision_wait: 1s\npolicies: [{name: test-policy-8, type: rate_limiting, rate_limiting: {spans_per_second: 35}}]")
+        Harness::new("decision_wait: 1s\npolicies: [{name: test-policy-8, type: rate_limiting, rate_limiting: {spans_per_second: 35, burst_capacity: 35}}]")
             .await;
     let trace = |t: u8, n: u8| (0..n).map(|i| span(tid(t), i, 1)).collect::<Vec<_>>();
-    // Decided in the same second: 20 fit, 20 more would make 40 > 35, 15 more make 35.
+    // Decided at the same instant: 20 fit, 20 more would need 40 > 35, 15 more make 35.
     h.send(trace(1, 20)).await;
     h.send(trace(2, 20)).await;
     h.send(trace(3, 15)).await;
     h.pass_wait().await;
     assert_eq!(h.sampled_ids(), ids(&[1, 3]));
-    // A new second, a new budget.
+    // A second later the bucket holds 35 again (not more: the burst).
     tokio::time::sleep(Duration::from_secs(1)).await;
     h.send(trace(4, 30)).await;
+    h.send(trace(5, 6)).await;
     h.pass_wait().await;
     assert_eq!(h.sampled_ids(), ids(&[1, 3, 4]));
+    h.p.shutdown().await.unwrap();
+
+    // Without burst_capacity the bucket holds twice the rate.
+    let h =
+        Harness::new("decision_wait: 1s\npolicies: [{name: r, type: rate_limiting, rate_limiting: {spans_per_second: 35}}]")
+            .await;
+    h.send(trace(1, 70)).await;
+    h.send(trace(2, 1)).await;
+    h.pass_wait().await;
+    assert_eq!(h.sampled_ids(), ids(&[1]));
     h.p.shutdown().await.unwrap();
 }
 
@@ -522,12 +535,17 @@ policies:
         "otelcol_processor_tail_sampling_sampling_policy_evaluation_error",
         &[],
     );
-    let by_policy = h.metric(
+    // As Go: an error is no vote, but an execution.
+    let votes = h.metric(
         "otelcol_processor_tail_sampling_count_traces_sampled",
-        &[("policy", "bad"), ("decision", "error")],
+        &[("policy", "bad")],
+    );
+    let runs = h.metric(
+        "otelcol_processor_tail_sampling_sampling_policy_execution_count",
+        &[("policy", "bad")],
     );
     h.p.shutdown().await.unwrap();
-    assert_eq!((errors, by_policy), (1, 1));
+    assert_eq!((errors, votes, runs), (1, 0, 1));
 }
 
 #[tokio::test(start_paused = true)]

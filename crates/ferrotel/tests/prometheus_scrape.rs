@@ -647,8 +647,9 @@ gc_seconds_count 412
 untyped_thing{x="1"} 12345678901234
 "#;
 
-/// STATIC as OpenMetrics: counter families without `_total` (their samples carry it), an
-/// info family; Prometheus stores the sample names.
+/// STATIC as OpenMetrics: counter families without `_total` (their samples carry it), a
+/// `# UNIT`; Prometheus stores the sample names. (No info family: Prometheus stores `x_info`
+/// where the Go receiver, and ferrotel, name the metric `x`.)
 const STATIC_OPENMETRICS: &str = r#"# HELP http_requests Requests.
 # TYPE http_requests counter
 http_requests_total{method="post",code="200"} 1027

@@ -28,6 +28,8 @@ pub enum Encoding {
     /// Traces: a Zipkin v2 span list.
     ZipkinProto,
     ZipkinJson,
+    /// Traces: a Zipkin v1 Thrift span list (what `/api/v1/spans` takes as `application/x-thrift`).
+    ZipkinThrift,
     /// Traces: one `jaeger.api_v2.Span` per record, protobuf or protobuf JSON (what the
     /// exporter's encodings of these names write).
     JaegerProto,
@@ -41,15 +43,16 @@ impl Encoding {
             "otlp_json" => Encoding::OtlpJson,
             "zipkin_proto" if signal == Signal::Traces => Encoding::ZipkinProto,
             "zipkin_json" if signal == Signal::Traces => Encoding::ZipkinJson,
+            "zipkin_thrift" if signal == Signal::Traces => Encoding::ZipkinThrift,
             "jaeger_proto" if signal == Signal::Traces => Encoding::JaegerProto,
             "jaeger_json" if signal == Signal::Traces => Encoding::JaegerJson,
-            "zipkin_proto" | "zipkin_json" | "jaeger_proto" | "jaeger_json" => {
+            "zipkin_proto" | "zipkin_json" | "zipkin_thrift" | "jaeger_proto" | "jaeger_json" => {
                 return Err(format!("{name:?} is not an encoding of {signal}"));
             }
             _ => {
                 return Err(format!(
                     "{name:?}: expected otlp_proto or otlp_json (traces also zipkin_proto, \
-                     zipkin_json, jaeger_proto, jaeger_json); raw and encoding extensions are \
+                     zipkin_json, zipkin_thrift, jaeger_proto, jaeger_json); raw and encoding extensions are \
                      not supported yet"
                 ));
             }

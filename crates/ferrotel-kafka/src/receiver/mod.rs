@@ -217,12 +217,12 @@ pub fn decode(signal: Signal, encoding: Encoding, value: Option<&[u8]>) -> Resul
         Encoding::OtlpJson => ferrotel_pdata::json::transcode(signal, value)
             .and_then(|b| Payload::from_proto(signal, b))
             .map_err(|e| format!("invalid OTLP/JSON {signal}: {e}"))?,
-        Encoding::ZipkinProto | Encoding::ZipkinJson => {
+        Encoding::ZipkinProto | Encoding::ZipkinJson | Encoding::ZipkinThrift => {
             use ferrotel_zipkin::receiver::{Format, decode_payload};
-            let format = if encoding == Encoding::ZipkinProto {
-                Format::V2Proto
-            } else {
-                Format::V2Json
+            let format = match encoding {
+                Encoding::ZipkinProto => Format::V2Proto,
+                Encoding::ZipkinThrift => Format::V1Thrift,
+                _ => Format::V2Json,
             };
             decode_payload(format, value, &Default::default())?
         }

@@ -72,6 +72,11 @@ fn undecodable_records_are_named() {
         ),
         (Encoding::ZipkinJson, Some(b"[{"), "invalid Zipkin JSON"),
         (
+            Encoding::ZipkinThrift,
+            Some(b"\x0c\x00\x00\x00\x05"),
+            "Thrift",
+        ),
+        (
             Encoding::JaegerProto,
             Some(b"\x0a\x03abc"),
             "invalid Jaeger span: span.trace_id has 3 bytes, not 16",
@@ -93,4 +98,40 @@ fn undecodable_records_are_named() {
     )
     .unwrap();
     assert_eq!(p.items(), 1);
+}
+
+/// `zipkin_thrift` (Go's kafka receiver reads it): a v1 Thrift span list per record, translated
+/// as the zipkin receiver's `/api/v1/spans` does.
+#[test]
+fn zipkin_thrift_records_decode() {
+    use ferrotel_zipkin::v1::{V1Span, thrift};
+    let span = V1Span {
+        trace_id: [1; 16],
+        id: [2; 8],
+        name: "get".into(),
+        timestamp: Some(1_700_000_000_000_000),
+        duration: Some(1500),
+        binary_annotations: vec![("http.path".into(), "/a".into(), None)],
+        ..Default::default()
+    };
+    let body = thrift::encode(&[span.clone(), V1Span { id: [3; 8], ..span }]);
+    let p = super::decode(Signal::Traces, Encoding::ZipkinThrift, Some(&body)).unwrap();
+    let Ok(ferrotel_pdata::Request::Traces(r)) = p.into_request() else {
+        panic!("not traces");
+    };
+    let spans: Vec<_> = r
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .collect();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].trace_id.as_ref(), [1; 16]);
+    assert_eq!(spans[0].name, "get");
+    assert_eq!(spans[0].start_time_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(
+        spans[0].end_time_unix_nano - spans[0].start_time_unix_nano,
+        1_500_000
+    );
+    assert!(spans[0].attributes.iter().any(|a| a.key == "http.path"));
 }

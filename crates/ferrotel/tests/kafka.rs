@@ -571,6 +571,51 @@ service:
     assert_eq!(one_span_requests(&interop_support::traces(&jf)), want);
 }
 
+/// `zipkin_thrift` through the broker: records holding Zipkin v1 Thrift span lists (the body
+/// py_zipkin's Thrift encoding posts to `/api/v1/spans`, tests/zipkin.rs) reach the pipeline
+/// span by span.
+#[test]
+fn zipkin_thrift_records_through_the_broker() {
+    use ferrotel_zipkin::v1::{V1Span, thrift};
+    let Some(bin) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::with_topics(&bin, dir.path(), &[("zipkin_t", 1)]);
+    let b = broker.addr();
+    let config = format!(
+        r#"
+receivers:
+  kafka: {{brokers: [{b}], initial_offset: earliest, traces: {{topic: zipkin_t, encoding: zipkin_thrift}}}}
+exporters:
+{files}
+service:
+  pipelines:
+    traces: {{receivers: [kafka], exporters: [file/traces]}}
+"#,
+        files = file_exporters(dir.path())
+    );
+    let span = |i: u8| V1Span {
+        trace_id: [7; 16],
+        id: [i + 1; 8],
+        name: format!("z{i}"),
+        timestamp: Some(1_700_000_000_000_000 + u64::from(i)),
+        duration: Some(100),
+        ..Default::default()
+    };
+    let (two, one) = (
+        thrift::encode(&[span(0), span(1)]),
+        thrift::encode(&[span(2)]),
+    );
+    broker.produce("zipkin_t", &[(None, Some(&two)), (None, Some(&one))]);
+    let _c = Collector::start("zipkin_thrift", dir.path(), &config, None);
+    let file = dir.path().join("traces.bin");
+    wait_for(Duration::from_secs(60), "three spans", || {
+        span_names(&file).len() == 3
+    });
+    let mut got = span_names(&file);
+    got.sort();
+    assert_eq!(got, ["z0", "z1", "z2"]);
+}
+
 /// Garbage, truncated, empty and null records are logged, counted and skipped; the receiver
 /// consumes on to the good records around them.
 #[test]

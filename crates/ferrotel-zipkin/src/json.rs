@@ -124,17 +124,7 @@ fn convert(w: WireSpan) -> Result<Span, String> {
             w.trace_id
         ));
     }
-    if w.id.len() != 16 {
-        return Err(format!("id {:?} must be 16 hex characters", w.id));
-    }
-    let id = parse_hex::<8>(&w.id, "id")?;
-    let parent_id = match w.parent_id.as_deref() {
-        None | Some("") => None,
-        Some(p) if p.len() != 16 => {
-            return Err(format!("parentId {p:?} must be 16 hex characters"));
-        }
-        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
-    };
+    let (id, parent_id) = span_ids(&w.id, w.parent_id.as_deref())?;
     let kind = match w.kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
@@ -262,4 +252,24 @@ pub fn encode(spans: &[Span]) -> Vec<u8> {
         .collect();
     // Serializing plain structs of strings and integers cannot fail.
     serde_json::to_vec(&out).unwrap_or_default()
+}
+
+/// A span's `id` and `parentId` (absent or empty: none), each exactly 16 hex characters, as
+/// v2 JSON and v1 (JSON and Thrift's model) both require.
+pub(crate) fn span_ids(
+    id: &str,
+    parent_id: Option<&str>,
+) -> Result<([u8; 8], Option<[u8; 8]>), String> {
+    if id.len() != 16 {
+        return Err(format!("id {id:?} must be 16 hex characters"));
+    }
+    let id = parse_hex::<8>(id, "id")?;
+    let parent_id = match parent_id {
+        None | Some("") => None,
+        Some(p) if p.len() != 16 => {
+            return Err(format!("parentId {p:?} must be 16 hex characters"));
+        }
+        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
+    };
+    Ok((id, parent_id))
 }

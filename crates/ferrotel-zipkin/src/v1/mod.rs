@@ -75,17 +75,7 @@ fn from_json(v: JsonSpan) -> Result<V1Span, String> {
         ));
     }
     let trace_id = parse_hex::<16>(&v.trace_id, "traceId")?;
-    if v.id.len() != 16 {
-        return Err(format!("id {:?} must be 16 hex characters", v.id));
-    }
-    let id = parse_hex::<8>(&v.id, "id")?;
-    let parent_id = match v.parent_id.as_deref() {
-        None | Some("") => None,
-        Some(p) if p.len() != 16 => {
-            return Err(format!("parentId {p:?} must be 16 hex characters"));
-        }
-        Some(p) => Some(parse_hex::<8>(p, "parentId")?),
-    };
+    let (id, parent_id) = crate::json::span_ids(&v.id, v.parent_id.as_deref())?;
     let annotations = v
         .annotations
         .unwrap_or_default()

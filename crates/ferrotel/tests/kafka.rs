@@ -830,25 +830,69 @@ fn load(
     })
 }
 
-/// Every one of `total` spans at the sink at least once; returns the duplicates.
-fn all_delivered(sink: &Collector, file: &Path, total: usize) -> usize {
+/// Every one of `total` spans at the sink at least once; returns the duplicates. On a timeout
+/// the panic carries each tier's counters and log tail (CI shows nothing else).
+fn all_delivered(t: &Tier, gateway: &Collector, total: usize) -> usize {
+    let file = t.sink_file();
     // The sink's count first (cheap), then the file (which duplicates also grow).
     let deadline = Duration::from_secs(180 + total as u64 / 2000);
-    wait_for(deadline, "as many spans at the sink as sent", || {
-        sink.metric("otelcol_receiver_accepted_spans_total", &[]) as usize >= total
+    wait_or_explain(deadline, "as many spans at the sink as sent", t, gateway, || {
+        t.sink.metric("otelcol_receiver_accepted_spans_total", &[]) as usize >= total
     });
-    wait_for(deadline, "every span at the sink", || {
-        span_names(file)
+    wait_or_explain(deadline, "every span at the sink", t, gateway, || {
+        span_names(&file)
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
             .len()
             == total
     });
-    settled(file, Duration::from_secs(2), Duration::from_secs(60));
-    let got = span_names(file);
+    settled(&file, Duration::from_secs(2), Duration::from_secs(60));
+    let got = span_names(&file);
     let unique: std::collections::BTreeSet<_> = got.iter().collect();
     assert_eq!(unique.len(), total);
     got.len() - total
+}
+
+/// [`wait_for`], but a timeout panics with what each tier reports.
+fn wait_or_explain(
+    timeout: Duration,
+    what: &str,
+    t: &Tier,
+    gateway: &Collector,
+    mut f: impl FnMut() -> bool,
+) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let counters = |c: &Collector| -> String {
+        c.metrics_text()
+            .lines()
+            .filter(|l| {
+                !l.starts_with('#')
+                    && (l.contains("_spans") || l.contains("queue_size") || l.contains("kafka"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let tail = |log: String| -> String {
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    panic!(
+        "timed out after {timeout:?} waiting for {what}\n\
+         --- agent counters\n{}\n--- gateway counters\n{}\n--- sink counters\n{}\n\
+         --- agent log\n{}\n--- gateway log\n{}\n--- tansu log\n{}",
+        counters(&t.agent),
+        counters(gateway),
+        counters(&t.sink),
+        tail(t.agent.log()),
+        tail(gateway.log()),
+        tail(t.broker.log()),
+    );
 }
 
 /// agent → Kafka → gateway with `requests` requests of PER_REQUEST spans, `pause` apart;
@@ -862,7 +906,6 @@ fn kill9_run(requests: usize, pause: Duration) -> usize {
     let sent = Arc::new(AtomicUsize::new(0));
     let started = std::time::Instant::now();
     let load = load(t.http, sent.clone(), pause, requests);
-    let file = t.sink_file();
     let at_sink = || t.sink.metric("otelcol_receiver_accepted_spans_total", &[]) as usize;
     wait_for(
         Duration::from_secs(120 + total as u64 / 2000),
@@ -881,9 +924,9 @@ fn kill9_run(requests: usize, pause: Duration) -> usize {
         "the gateway had forwarded everything before the kill"
     );
     std::thread::sleep(Duration::from_millis(500));
-    let _gateway2 = t.restart_gateway();
+    let gateway2 = t.restart_gateway();
     load.join().unwrap();
-    let dups = all_delivered(&t.sink, &file, total);
+    let dups = all_delivered(&t, &gateway2, total);
     eprintln!(
         "kill -9 of the gateway after {at_kill} spans at the sink ({committed} 1.5 s before, \
          {sent_at_kill} of {requests} requests acknowledged): {total} spans delivered in {:.0} s, \
@@ -954,7 +997,7 @@ fn broker_restart_under_load_loses_nothing() {
         .metric("otelcol_exporter_queue_size", &[("exporter", "kafka")]);
     t.broker.restart();
     load.join().unwrap();
-    let dups = all_delivered(&t.sink, &t.sink_file(), REQUESTS * PER_REQUEST);
+    let dups = all_delivered(&t, &t.gateway, REQUESTS * PER_REQUEST);
     eprintln!(
         "broker down 3 s: the agent acknowledged {during} requests meanwhile (queue {queued}); {dups} duplicates"
     );

@@ -1,6 +1,7 @@
 //! CPU per span of Jaeger Thrift ingest: an agent UDP packet (compact, `emitBatch`) or a
 //! thrift_http body (binary `Batch`) decoded and translated to OTLP, then encoded to OTLP
-//! protobuf as the pipeline carries it. The spans look like a Jaeger client's: 8 tags of mixed
+//! protobuf as the pipeline carries it; and the receiver's direct path (Thrift straight to
+//! OTLP bytes, `ferrotel_jaeger::direct`). The spans look like a Jaeger client's: 8 tags of mixed
 //! types, a log with 2 fields, a CHILD_OF reference; 100 spans per packet (≈ 25 KB compact,
 //! under max_packet_size).
 //!
@@ -12,6 +13,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ferrotel_jaeger::direct;
 use ferrotel_jaeger::thrift::encode::client_like_batch;
 use ferrotel_jaeger::thrift::jaeger::{AgentMessage, decode_agent_message, decode_batch};
 use ferrotel_jaeger::thrift::{Protocol, encode};
@@ -111,6 +113,17 @@ fn bench(c: &mut Criterion) {
     per_span("udp compact decode+translate+encode OTLP", || {
         udp_packet_to_proto(black_box(&packet)).len()
     });
+    // What the receiver runs: the direct path, the same bytes as the row above.
+    per_span("udp compact direct to OTLP bytes", || {
+        direct::translate_agent(black_box(&packet), Protocol::Compact)
+            .expect("direct")
+            .1
+    });
+    per_span("http binary direct to OTLP bytes", || {
+        direct::translate_batch(black_box(&body), Protocol::Binary)
+            .expect("direct")
+            .1
+    });
     let otlp = to_otlp(vec![b.clone()]);
     per_span("OTLP to jaeger_proto messages", || {
         otlp_to_jaeger_messages(black_box(&otlp), false)
@@ -129,6 +142,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("udp_compact_to_otlp_proto", |bn| {
         bn.iter(|| udp_packet_to_proto(black_box(&packet)))
+    });
+    g.bench_function("udp_compact_direct", |bn| {
+        bn.iter(|| direct::translate_agent(black_box(&packet), Protocol::Compact))
     });
     g.finish();
 }

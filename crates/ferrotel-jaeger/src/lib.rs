@@ -3,6 +3,8 @@
 //!
 //! - `thrift`: our own Thrift decoder (binary and compact protocols) for jaeger.thrift and the
 //!   agent's `emitBatch`, bounded against hostile input.
+//! - `direct`: Thrift straight to OTLP bytes, the receiver's fast path (the reference is
+//!   `thrift` + `to_otlp`, which it falls back to).
 //! - `model`: the span model Thrift and protobuf decode into.
 //! - `proto`: Jaeger protobuf (`jaeger.api_v2`) for the gRPC `PostSpans` call.
 //! - `receiver`: the `jaeger` receiver and its config.
@@ -10,6 +12,9 @@
 //! - `from_otlp`: the way back, OTLP → Jaeger protobuf (for the kafka exporter's
 //!   `jaeger_proto`/`jaeger_json`), and `jsonpb`: a span as protobuf JSON.
 
+pub mod direct;
+#[cfg(test)]
+mod direct_tests;
 pub mod from_otlp;
 #[cfg(test)]
 mod from_otlp_tests;
@@ -28,12 +33,19 @@ pub use receiver::JaegerReceiverFactory;
 /// Entry point for the fuzz target (`fuzz/fuzz_targets/jaeger_thrift.rs`), not an API: any
 /// bytes, as a bare `Batch` or an agent message in either protocol, as a gRPC
 /// `PostSpansRequest`, or as one Kafka span record (protobuf or protobuf JSON), decode to an
-/// error or translate to OTLP and back to Jaeger's protobuf and JSON, never panic.
+/// error or translate to OTLP and back to Jaeger's protobuf and JSON, never panic; and the
+/// Thrift direct path (`direct`) agrees with the reference wherever it answers.
 #[doc(hidden)]
 pub fn fuzz_decode(data: &[u8]) {
     use thrift::Protocol::{Binary, Compact};
     let mut batches = Vec::new();
     for p in [Binary, Compact] {
+        for agent in [true, false] {
+            // The receiver's direct path answers only with the reference's bytes.
+            if let Err(e) = direct::check_agrees(data, p, agent) {
+                panic!("{p:?} agent={agent}: {e}");
+            }
+        }
         if let Ok(b) = thrift::jaeger::decode_batch(data, p) {
             batches.push(b);
         }

@@ -106,7 +106,7 @@ fn resource_spans(process: Option<Process>, spans: Vec<Span>) -> ResourceSpans {
     }
 }
 
-fn resource_attributes(p: Process) -> Vec<KeyValue> {
+pub(crate) fn resource_attributes(p: Process) -> Vec<KeyValue> {
     if p.service_name == NO_SERVICE_NAME {
         return Vec::new();
     }
@@ -165,22 +165,42 @@ fn trace_id(high: u64, low: u64) -> Vec<u8> {
 /// The parent: Thrift's `parentSpanId`, else the first CHILD_OF reference within the trace,
 /// else the first FOLLOWS_FROM one (Jaeger's own `Span.ParentSpanID`).
 fn parent_of(s: &Span) -> u64 {
-    if s.parent_span_id != 0 {
-        return s.parent_span_id;
+    parent_rule(
+        s.parent_span_id,
+        s.trace_id_high,
+        s.trace_id_low,
+        &s.references,
+    )
+}
+
+/// [`parent_of`] on a span's parts (the direct path has no [`Span`]).
+pub(crate) fn parent_rule(parent_span_id: u64, high: u64, low: u64, refs: &[SpanRef]) -> u64 {
+    if parent_span_id != 0 {
+        return parent_span_id;
     }
-    let same_trace =
-        |r: &&SpanRef| r.trace_id_high == s.trace_id_high && r.trace_id_low == s.trace_id_low;
-    s.references
-        .iter()
+    let same_trace = |r: &&SpanRef| r.trace_id_high == high && r.trace_id_low == low;
+    refs.iter()
         .filter(same_trace)
         .find(|r| r.ref_type == CHILD_OF)
         .or_else(|| {
-            s.references
-                .iter()
+            refs.iter()
                 .filter(same_trace)
                 .find(|r| r.ref_type == FOLLOWS_FROM)
         })
         .map_or(0, |r| r.span_id)
+}
+
+/// Whether reference `r` becomes a link (every one but the CHILD_OF that became the parent),
+/// and the `opentracing.ref_type` value it then carries.
+pub(crate) fn link_ref_type(r: &SpanRef, parent: u64) -> Option<&'static str> {
+    if r.span_id == parent && r.ref_type == CHILD_OF {
+        return None;
+    }
+    Some(if r.ref_type == CHILD_OF {
+        "child_of"
+    } else {
+        "follows_from"
+    })
 }
 
 fn span_to_otlp(s: Span) -> OtlpSpan {
@@ -201,21 +221,21 @@ fn span_to_otlp(s: Span) -> OtlpSpan {
     if let Some(kind) = attrs.remove(SPAN_KIND) {
         out.kind = kind_of(str_of(&kind)) as i32;
     }
-    out.status = status(&mut attrs, out.kind);
+    out.status = status(&mut attrs, out.kind).map(|(code, message)| Status { code, message });
     if let Some(ts) = attrs.remove(TRACE_STATE) {
         out.trace_state = str_of(&ts).to_owned();
     }
     // Beyond Go: the SDKs' dropped-count tags become the OTLP counts.
-    out.dropped_attributes_count = attrs.take_count(DROPPED_ATTRIBUTES);
-    out.dropped_events_count = attrs.take_count(DROPPED_EVENTS);
-    out.dropped_links_count = attrs.take_count(DROPPED_LINKS);
+    out.dropped_attributes_count = take_count(&mut attrs, DROPPED_ATTRIBUTES);
+    out.dropped_events_count = take_count(&mut attrs, DROPPED_EVENTS);
+    out.dropped_links_count = take_count(&mut attrs, DROPPED_LINKS);
     out.attributes = attrs.0;
     out.events = s.logs.into_iter().map(event).collect();
     out.links = links(s.references, parent);
     out
 }
 
-fn kind_of(k: &str) -> span::SpanKind {
+pub(crate) fn kind_of(k: &str) -> span::SpanKind {
     use span::SpanKind::*;
     match k {
         "client" => Client,
@@ -227,41 +247,85 @@ fn kind_of(k: &str) -> span::SpanKind {
     }
 }
 
+/// What the status and count rules read of an attribute value: the same rules then serve the
+/// prost attributes here and the direct path's borrowed ones.
+pub(crate) enum Seen<'v> {
+    Str(&'v str),
+    Int(i64),
+    Bool(bool),
+    Other,
+}
+
+impl<'v> Seen<'v> {
+    /// As pdata's `Str()` reads it: the string, or empty for any other type.
+    fn str(&self) -> &'v str {
+        match self {
+            Seen::Str(s) => s,
+            _ => "",
+        }
+    }
+}
+
+/// An attribute list with pdata's semantics (see [`Attrs`]) as the rules use it.
+pub(crate) trait RuleAttrs {
+    fn seen(&self, key: &str) -> Option<Seen<'_>>;
+    /// Removes `key` (swapping the last entry in, as pdata does).
+    fn remove_key(&mut self, key: &str);
+}
+
+impl RuleAttrs for Attrs {
+    fn seen(&self, key: &str) -> Option<Seen<'_>> {
+        Some(match self.get(key)? {
+            any_value::Value::StringValue(s) => Seen::Str(s),
+            any_value::Value::IntValue(i) => Seen::Int(*i),
+            any_value::Value::BoolValue(b) => Seen::Bool(*b),
+            _ => Seen::Other,
+        })
+    }
+
+    fn remove_key(&mut self, key: &str) {
+        self.remove(key);
+    }
+}
+
 /// Status, as Go decides it: a boolean `error` tag that is true wins (description from
 /// `otel.status_description`, else `http.status_message`); else `otel.status_code` (OK or
 /// ERROR, any case); else an `http.status_code` of 400 and up (4xx only for client spans) is
 /// ERROR. The tags used are removed (`error` only when true, `otel.status_code` always).
-fn status(attrs: &mut Attrs, kind: i32) -> Option<Status> {
+/// Returns the code and message.
+pub(crate) fn status(attrs: &mut impl RuleAttrs, kind: i32) -> Option<(i32, String)> {
     let mut code = StatusCode::Unset;
     let mut message = String::new();
     let mut exists = false;
-    if let Some(any_value::Value::BoolValue(true)) = attrs.get(ERROR) {
-        attrs.remove(ERROR);
+    if let Some(Seen::Bool(true)) = attrs.seen(ERROR) {
+        attrs.remove_key(ERROR);
         code = StatusCode::Error;
         exists = true;
-        if let Some(d) = attrs.remove(STATUS_DESCRIPTION) {
-            message = str_of(&d).to_owned();
-        } else if let Some(m) = attrs.get(HTTP_STATUS_MESSAGE) {
-            message = str_of(m).to_owned();
+        if let Some(d) = attrs.seen(STATUS_DESCRIPTION) {
+            message = d.str().to_owned();
+            attrs.remove_key(STATUS_DESCRIPTION);
+        } else if let Some(m) = attrs.seen(HTTP_STATUS_MESSAGE) {
+            message = m.str().to_owned();
         }
     }
-    if let Some(c) = attrs.get(STATUS_CODE).cloned() {
+    if let Some(c) = attrs.seen(STATUS_CODE) {
         if !exists {
             exists = true;
-            match str_of(&c).to_ascii_uppercase().as_str() {
+            match c.str().to_ascii_uppercase().as_str() {
                 "OK" => code = StatusCode::Ok,
                 "ERROR" => code = StatusCode::Error,
                 _ => {}
             }
-            if let Some(d) = attrs.remove(STATUS_DESCRIPTION) {
-                message = str_of(&d).to_owned();
+            if let Some(d) = attrs.seen(STATUS_DESCRIPTION) {
+                message = d.str().to_owned();
+                attrs.remove_key(STATUS_DESCRIPTION);
             }
         }
-        attrs.remove(STATUS_CODE);
-    } else if !exists && let Some(h) = attrs.get(HTTP_STATUS_CODE) {
+        attrs.remove_key(STATUS_CODE);
+    } else if !exists && let Some(h) = attrs.seen(HTTP_STATUS_CODE) {
         let parsed = match h {
-            any_value::Value::IntValue(i) => Some(*i),
-            any_value::Value::StringValue(s) => s.parse::<i64>().ok(),
+            Seen::Int(i) => Some(i),
+            Seen::Str(s) => s.parse::<i64>().ok(),
             _ => None,
         };
         if let Some(http) = parsed {
@@ -277,15 +341,25 @@ fn status(attrs: &mut Attrs, kind: i32) -> Option<Status> {
                 exists = true;
                 code = c;
             }
-            if let Some(m) = attrs.get(HTTP_STATUS_MESSAGE) {
-                message = str_of(m).to_owned();
+            if let Some(m) = attrs.seen(HTTP_STATUS_MESSAGE) {
+                message = m.str().to_owned();
             }
         }
     }
-    exists.then_some(Status {
-        code: code as i32,
-        message,
-    })
+    exists.then_some((code as i32, message))
+}
+
+/// A dropped-count tag (integer, or a string of one) as a count, removed; anything else stays.
+pub(crate) fn take_count(attrs: &mut impl RuleAttrs, key: &str) -> u32 {
+    let n = match attrs.seen(key) {
+        Some(Seen::Int(i)) => u32::try_from(i).ok(),
+        Some(Seen::Str(s)) => s.parse::<u32>().ok(),
+        _ => None,
+    };
+    if n.is_some() {
+        attrs.remove_key(key);
+    }
+    n.unwrap_or(0)
 }
 
 /// A log as an event: the `event` field is the name (Go). Beyond Go: without one, the
@@ -299,7 +373,7 @@ fn event(l: Log) -> span::Event {
         .or_else(|| attrs.remove(EVENT_MESSAGE))
         .map(|v| str_of(&v).to_owned())
         .unwrap_or_default();
-    let dropped = attrs.take_count(DROPPED_ATTRIBUTES);
+    let dropped = take_count(&mut attrs, DROPPED_ATTRIBUTES);
     span::Event {
         time_unix_nano: l.timestamp_unix_nano,
         name,
@@ -312,22 +386,14 @@ fn event(l: Log) -> span::Event {
 /// `opentracing.ref_type`.
 fn links(refs: Vec<SpanRef>, parent: u64) -> Vec<span::Link> {
     refs.into_iter()
-        .filter(|r| !(r.span_id == parent && r.ref_type == CHILD_OF))
-        .map(|r| span::Link {
-            trace_id: trace_id(r.trace_id_high, r.trace_id_low).into(),
-            span_id: r.span_id.to_be_bytes().to_vec().into(),
-            attributes: vec![kv(
-                REF_TYPE,
-                any_value::Value::StringValue(
-                    if r.ref_type == CHILD_OF {
-                        "child_of"
-                    } else {
-                        "follows_from"
-                    }
-                    .into(),
-                ),
-            )],
-            ..Default::default()
+        .filter_map(|r| {
+            let ref_type = link_ref_type(&r, parent)?;
+            Some(span::Link {
+                trace_id: trace_id(r.trace_id_high, r.trace_id_low).into(),
+                span_id: r.span_id.to_be_bytes().to_vec().into(),
+                attributes: vec![kv(REF_TYPE, any_value::Value::StringValue(ref_type.into()))],
+                ..Default::default()
+            })
         })
         .collect()
 }
@@ -425,18 +491,5 @@ impl Attrs {
                 }
             }
         }
-    }
-
-    /// A dropped-count tag (integer, or a string of one) as a count; anything else stays.
-    fn take_count(&mut self, key: &str) -> u32 {
-        let n = match self.get(key) {
-            Some(any_value::Value::IntValue(i)) => u32::try_from(*i).ok(),
-            Some(any_value::Value::StringValue(s)) => s.parse::<u32>().ok(),
-            _ => None,
-        };
-        if n.is_some() {
-            self.remove(key);
-        }
-        n.unwrap_or(0)
     }
 }

@@ -5,7 +5,17 @@ use ferrotel_pdata::proto::common::v1::any_value::Value;
 use ferrotel_pdata::proto::trace::v1::{Span as OtlpSpan, span::SpanKind, status::StatusCode};
 
 use crate::model::*;
-use crate::to_otlp::to_otlp;
+
+/// The reference translation, after checking that the direct path (`crate::direct`) agrees
+/// on the batches Thrift can carry (a process, no span-level one).
+fn to_otlp(batches: Vec<Batch>) -> ExportTraceServiceRequest {
+    for b in &batches {
+        if b.process.is_some() && b.spans.iter().all(|s| s.process.is_none()) {
+            crate::direct_tests::agrees_everywhere(b);
+        }
+    }
+    crate::to_otlp::to_otlp(batches)
+}
 
 const HIGH: u64 = 0x5af7183fb1d4cf5f;
 const LOW: u64 = 0x0102030405060708;

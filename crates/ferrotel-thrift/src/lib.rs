@@ -26,40 +26,48 @@ pub fn reserve_for(n: usize) -> usize {
 }
 
 /// Why a Thrift payload could not be decoded, with the path of the field that failed.
+///
+/// Boxed: every read returns a `Result`, and a one-pointer error keeps those in registers
+/// (measured: the Jaeger direct path's decode, 2026-12-07).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
+pub struct DecodeError(Box<ErrorInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorInner {
     path: Vec<String>,
     message: String,
 }
 
 impl DecodeError {
+    #[cold]
     pub fn new(message: impl Into<String>) -> Self {
-        DecodeError {
+        DecodeError(Box::new(ErrorInner {
             path: Vec::new(),
             message: message.into(),
-        }
+        }))
     }
 
     /// Adds the enclosing field's name (errors bubble up from the innermost field).
+    #[cold]
     pub fn at(mut self, segment: impl Into<String>) -> Self {
-        self.path.push(segment.into());
+        self.0.path.push(segment.into());
         self
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            return f.write_str(&self.message);
+        if self.0.path.is_empty() {
+            return f.write_str(&self.0.message);
         }
         let mut path = String::new();
-        for seg in self.path.iter().rev() {
+        for seg in self.0.path.iter().rev() {
             if !path.is_empty() && !seg.starts_with('[') {
                 path.push('.');
             }
             path.push_str(seg);
         }
-        write!(f, "{path}: {}", self.message)
+        write!(f, "{path}: {}", self.0.message)
     }
 }
 
@@ -105,8 +113,10 @@ pub struct Reader<'a> {
     pos: usize,
     protocol: Protocol,
     depth: u32,
-    /// Compact only: the last field id of each open struct (ids are sent as deltas).
-    last_field: Vec<i16>,
+    /// Compact only: how many structs are open, and the last field id of each (ids are sent
+    /// as deltas), at `last_field[1..=structs]`.
+    structs: usize,
+    last_field: [i16; MAX_DEPTH as usize + 1],
     /// Compact only: a boolean field's value travels in its header.
     pending_bool: Option<bool>,
 }
@@ -118,7 +128,8 @@ impl<'a> Reader<'a> {
             pos: 0,
             protocol,
             depth: 0,
-            last_field: Vec::new(),
+            structs: 0,
+            last_field: [0; MAX_DEPTH as usize + 1],
             pending_bool: None,
         }
     }
@@ -127,21 +138,35 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(DecodeError::new(format!(
-                "truncated: {n} bytes needed at offset {}, {} left",
-                self.pos,
-                self.remaining()
-            )));
+        match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.truncated(n)),
         }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
     }
 
+    #[cold]
+    fn truncated(&self, n: usize) -> DecodeError {
+        DecodeError::new(format!(
+            "truncated: {n} bytes needed at offset {}, {} left",
+            self.pos,
+            self.remaining()
+        ))
+    }
+
+    #[inline]
     fn byte(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.truncated(1)),
+        }
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
@@ -150,7 +175,19 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64> {
+        // One byte: field deltas aside, most lengths and small numbers.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64> {
         let mut v: u64 = 0;
         for shift in (0..70).step_by(7) {
             let b = self.byte()?;
@@ -171,20 +208,33 @@ impl<'a> Reader<'a> {
     }
 
     fn compact_type(nibble: u8) -> Result<Type> {
-        Ok(match nibble {
-            1 | 2 => Type::Bool,
-            3 => Type::Byte,
-            4 => Type::I16,
-            5 => Type::I32,
-            6 => Type::I64,
-            7 => Type::Double,
-            8 => Type::Binary,
-            9 => Type::List,
-            10 => Type::Set,
-            11 => Type::Map,
-            12 => Type::Struct,
-            t => return Err(DecodeError::new(format!("unknown compact type {t}"))),
-        })
+        // A table rather than a match: the match compiles to a jump table whose indirect
+        // branch mispredicts on every field (perf, the Jaeger direct path, 2026-12-07).
+        const TYPES: [Option<Type>; 16] = {
+            use Type::*;
+            [
+                None,
+                Some(Bool),
+                Some(Bool),
+                Some(Byte),
+                Some(I16),
+                Some(I32),
+                Some(I64),
+                Some(Double),
+                Some(Binary),
+                Some(List),
+                Some(Set),
+                Some(Map),
+                Some(Struct),
+                None,
+                None,
+                None,
+            ]
+        };
+        match TYPES[usize::from(nibble & 0x0f)] {
+            Some(t) => Ok(t),
+            None => Err(DecodeError::new(format!("unknown compact type {nibble}"))),
+        }
     }
 
     fn binary_type(b: u8) -> Result<Type> {
@@ -217,7 +267,9 @@ impl<'a> Reader<'a> {
     pub fn struct_begin(&mut self) -> Result<()> {
         self.enter()?;
         if self.protocol == Protocol::Compact {
-            self.last_field.push(0);
+            // structs <= depth <= MAX_DEPTH: in bounds.
+            self.structs += 1;
+            self.last_field[self.structs] = 0;
         }
         Ok(())
     }
@@ -225,7 +277,7 @@ impl<'a> Reader<'a> {
     pub fn struct_end(&mut self) {
         self.depth = self.depth.saturating_sub(1);
         if self.protocol == Protocol::Compact {
-            self.last_field.pop();
+            self.structs = self.structs.saturating_sub(1);
         }
     }
 
@@ -249,15 +301,16 @@ impl<'a> Reader<'a> {
                 let nibble = h & 0x0f;
                 let t = Self::compact_type(nibble)?;
                 let delta = h >> 4;
-                let last = self.last_field.last().copied().unwrap_or(0);
+                // Outside any struct the previous id reads as 0 and is not kept.
+                let last = self.last_field[self.structs];
                 let id = if delta == 0 {
                     i16::try_from(self.zigzag()?)
                         .map_err(|_| DecodeError::new("field id out of range"))?
                 } else {
                     last.wrapping_add(i16::from(delta))
                 };
-                if let Some(l) = self.last_field.last_mut() {
-                    *l = id;
+                if self.structs > 0 {
+                    self.last_field[self.structs] = id;
                 }
                 if t == Type::Bool {
                     self.pending_bool = Some(nibble == 1);

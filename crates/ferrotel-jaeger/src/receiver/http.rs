@@ -12,7 +12,6 @@ use http_body_util::{BodyExt, Limited};
 use super::Shared;
 use crate::http_body::{Body, Request, Response, text};
 use crate::thrift::Protocol;
-use crate::thrift::jaeger::decode_batch;
 use crate::to_otlp::to_otlp;
 
 pub const TRACES_PATH: &str = "/api/traces";
@@ -87,8 +86,12 @@ impl ThriftHttp {
                 );
             }
         };
-        let request = match decode_batch(&body, Protocol::Binary) {
-            Ok(b) => to_otlp(vec![b]),
+        let delivered = self
+            .shared
+            .deliver_thrift(&body, Protocol::Binary, false, &self.shared.obs_http)
+            .await;
+        let delivered = match delivered {
+            Ok(d) => d,
             Err(e) => {
                 return bad(
                     id,
@@ -97,7 +100,7 @@ impl ThriftHttp {
                 );
             }
         };
-        match self.shared.deliver(request, &self.shared.obs_http).await {
+        match delivered {
             Ok(()) => {
                 let mut r = http::Response::new(Body::default());
                 *r.status_mut() = StatusCode::ACCEPTED;

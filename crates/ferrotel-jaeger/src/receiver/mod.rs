@@ -94,7 +94,45 @@ impl Shared {
         request: ExportTraceServiceRequest,
         obs: &ReceiverObs,
     ) -> Result<(), ConsumeError> {
-        let payload = Payload::from_request(Request::Traces(request));
+        self.deliver_payload(Payload::from_request(Request::Traces(request)), obs)
+            .await
+    }
+
+    /// Thrift through the direct path (OTLP bytes and span count) when it answers, else
+    /// through the reference decoder and `to_otlp`, whose error stands.
+    async fn deliver_thrift(
+        &self,
+        input: &[u8],
+        protocol: Protocol,
+        agent: bool,
+        obs: &ReceiverObs,
+    ) -> Result<Result<(), ConsumeError>, crate::thrift::DecodeError> {
+        use crate::thrift::jaeger::{AgentMessage, decode_agent_message, decode_batch};
+        let direct = if agent {
+            crate::direct::translate_agent(input, protocol)
+        } else {
+            crate::direct::translate_batch(input, protocol)
+        };
+        let payload = match direct {
+            Some((bytes, spans)) => Payload::from_encoded(Signal::Traces, bytes.into(), spans),
+            None => {
+                let batch = if agent {
+                    decode_agent_message(input, protocol).map(|AgentMessage::EmitBatch(b)| b)?
+                } else {
+                    decode_batch(input, protocol)?
+                };
+                let request = crate::to_otlp::to_otlp(vec![batch]);
+                Payload::from_request(Request::Traces(request))
+            }
+        };
+        Ok(self.deliver_payload(payload, obs).await)
+    }
+
+    async fn deliver_payload(
+        &self,
+        payload: Payload,
+        obs: &ReceiverObs,
+    ) -> Result<(), ConsumeError> {
         let items = payload.items();
         if items == 0 {
             return Ok(());

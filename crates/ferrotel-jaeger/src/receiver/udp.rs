@@ -13,8 +13,6 @@ use tokio::sync::mpsc;
 use super::config::UdpConfig;
 use super::{Shared, count_drop};
 use crate::thrift::Protocol;
-use crate::thrift::jaeger::{AgentMessage, decode_agent_message};
-use crate::to_otlp::to_otlp;
 
 fn bind(addr: SocketAddr, buffer: usize) -> Result<UdpSocket, String> {
     let socket = socket2::Socket::new(
@@ -88,20 +86,17 @@ pub(super) fn start(
                 let Some(packet) = rx.lock().await.recv().await else {
                     return;
                 };
-                let batch = match decode_agent_message(&packet, protocol) {
-                    Ok(AgentMessage::EmitBatch(b)) => b,
-                    Err(e) => {
-                        count_drop(&shared.id, &shared.drops.undecodable, &e.to_string());
-                        continue;
-                    }
-                };
-                let request = to_otlp(vec![batch]);
-                if let Err(e) = shared.deliver(request, &shared.obs_udp).await {
-                    count_drop(
+                match shared
+                    .deliver_thrift(&packet, protocol, true, &shared.obs_udp)
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => count_drop(
                         &shared.id,
                         &shared.drops.refused,
                         &format!("the pipeline refused it: {e}"),
-                    );
+                    ),
+                    Err(e) => count_drop(&shared.id, &shared.drops.undecodable, &e.to_string()),
                 }
             }
         }));

@@ -103,7 +103,7 @@ fn batch(r: &mut Reader<'_>) -> Result<Batch> {
     })
 }
 
-fn process(r: &mut Reader<'_>) -> Result<Process> {
+pub(crate) fn process(r: &mut Reader<'_>) -> Result<Process> {
     let mut service_name = None;
     let mut tags = Vec::new();
     r.struct_begin()?;

@@ -24,6 +24,7 @@ mod schema;
 mod split;
 mod validate;
 mod view;
+pub mod write;
 
 use bytes::Bytes;
 

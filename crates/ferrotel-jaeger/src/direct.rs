@@ -467,7 +467,7 @@ impl<'a> Builder<'a> {
             id[..8].copy_from_slice(&r.trace_id_high.to_be_bytes());
             id[8..].copy_from_slice(&r.trace_id_low.to_be_bytes());
             let attr_len = {
-                let v = Val::Str(ref_type).len();
+                let v = Val::Str(ref_type).encoded_len();
                 field_len(field_len(REF_TYPE.len()) + field_len(v))
             };
             put_len(b, 13, field_len(16) + field_len(8) + attr_len);

@@ -66,7 +66,7 @@ pub enum Val<'a> {
 
 impl Val<'_> {
     /// The encoded `AnyValue` body's length.
-    pub fn len(self) -> usize {
+    pub fn encoded_len(self) -> usize {
         match self {
             Val::Str(s) => field_len(s.len()),
             Val::Bytes(b) => field_len(b.len()),
@@ -80,7 +80,7 @@ impl Val<'_> {
 /// A `KeyValue` as field `field` of its parent (attributes are field 9 of a span, 1 of a
 /// resource). A oneof member is written even when it holds its type's default, as prost does.
 pub fn put_kv(buf: &mut Vec<u8>, field: u8, k: &str, v: Val<'_>) {
-    let any = v.len();
+    let any = v.encoded_len();
     // An empty key is proto3's default: left out, as prost does.
     let key_len = if k.is_empty() { 0 } else { field_len(k.len()) };
     put_len(buf, field, key_len + field_len(any));

@@ -227,7 +227,14 @@ struct Builder<'a> {
 }
 
 fn str<'a>(r: &mut Reader<'a>) -> Res<&'a str> {
-    std::str::from_utf8(r.bytes()?).map_err(|_| Refused)
+    let b = r.bytes()?;
+    // Tag keys and values are short and nearly always ASCII: a plain scan costs less than
+    // `from_utf8`'s set-up on short inputs (callgrind, 2026-12-07).
+    if b.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(b) });
+    }
+    std::str::from_utf8(b).map_err(|_| Refused)
 }
 
 /// A list header whose elements must be structs.

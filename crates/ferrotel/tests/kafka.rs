@@ -1121,3 +1121,70 @@ fn kafka_bench_spans_per_cpu_second() {
         total / g
     );
 }
+
+/// Go's log encodings beside OTLP's: records a plain client produced read as `raw` (bytes
+/// body), `text_utf-16le` (decoded text) and `json` (a map body), one receiver each.
+#[test]
+fn raw_text_and_json_log_records_through_the_broker() {
+    use ferrotel_pdata::proto::common::v1::any_value::Value as V;
+    let Some(bin) = tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::with_topics(&bin, dir.path(), &[("raw", 1), ("text", 1), ("json", 1)]);
+    let b = broker.addr();
+    let config = format!(
+        r#"
+receivers:
+  kafka/raw: {{brokers: [{b}], initial_offset: earliest, group_id: r, logs: {{topic: raw, encoding: raw}}}}
+  kafka/text: {{brokers: [{b}], initial_offset: earliest, group_id: t, logs: {{topic: text, encoding: text_utf-16le}}}}
+  kafka/json: {{brokers: [{b}], initial_offset: earliest, group_id: j, logs: {{topic: json, encoding: json}}}}
+exporters:
+{files}
+service:
+  pipelines:
+    logs: {{receivers: [kafka/raw, kafka/text, kafka/json], exporters: [file/logs]}}
+"#,
+        files = file_exporters(dir.path())
+    );
+    let utf16: Vec<u8> = "état: ok"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    broker.produce("raw", &[(None, Some(b"\x00raw\xff"))]);
+    broker.produce("text", &[(None, Some(&utf16))]);
+    broker.produce(
+        "json",
+        &[
+            (None, Some(br#"{"level":"warn","n":7}"#)),
+            // Not an object: skipped and counted, as Go refuses it.
+            (None, Some(b"[1]")),
+        ],
+    );
+    let _c = Collector::start("logs", dir.path(), &config, None);
+    let file = dir.path().join("logs.bin");
+    let bodies = || -> Vec<V> {
+        logs(&file)
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .filter_map(|l| l.body.clone()?.value)
+            .collect()
+    };
+    wait_for(Duration::from_secs(60), "three log records", || {
+        bodies().len() >= 3
+    });
+    settled(&file, Duration::from_secs(1), Duration::from_secs(30));
+    let got = bodies();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.contains(&V::BytesValue(bytes::Bytes::from_static(b"\x00raw\xff"))));
+    assert!(got.contains(&V::StringValue("état: ok".into())));
+    let map = got
+        .iter()
+        .find_map(|v| match v {
+            V::KvlistValue(m) => Some(m),
+            _ => None,
+        })
+        .expect("the json record's map");
+    let n = map.values.iter().find(|kv| kv.key == "n").unwrap();
+    assert_eq!(n.value.as_ref().unwrap().value, Some(V::DoubleValue(7.0)));
+}

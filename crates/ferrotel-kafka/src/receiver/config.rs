@@ -34,10 +34,41 @@ pub enum Encoding {
     /// exporter's encodings of these names write).
     JaegerProto,
     JaegerJson,
+    /// Logs: the value's bytes as a log record's body.
+    Raw,
+    /// Logs: the value as text in this encoding (`text` is UTF-8, `text_<label>` any WHATWG
+    /// label such as `text_utf-16le` or `text_shift_jis`) as the body; invalid sequences become
+    /// U+FFFD, as Go's decoders do.
+    Text(&'static encoding_rs::Encoding),
+    /// Logs: a JSON object as the body (a map), numbers as doubles, as Go reads them.
+    Json,
 }
+
+/// The log encodings beside OTLP's.
+pub const LOG_ENCODINGS: &[&str] = &["raw", "text", "json"];
 
 impl Encoding {
     pub fn parse(name: &str, signal: Signal) -> Result<Encoding, String> {
+        if signal == Signal::Logs {
+            match name {
+                "raw" => return Ok(Encoding::Raw),
+                "json" => return Ok(Encoding::Json),
+                "text" => return Ok(Encoding::Text(encoding_rs::UTF_8)),
+                _ => {}
+            }
+            if let Some(label) = name.strip_prefix("text_") {
+                return encoding_rs::Encoding::for_label(label.as_bytes())
+                    .map(Encoding::Text)
+                    .ok_or_else(|| {
+                        format!(
+                            "{name:?}: unknown text encoding {label:?} (a WHATWG label: utf-8, \
+                             utf-16le, utf-16be, iso-8859-1, shift_jis, ...)"
+                        )
+                    });
+            }
+        } else if LOG_ENCODINGS.contains(&name) || name.starts_with("text_") {
+            return Err(format!("{name:?} is not an encoding of {signal}"));
+        }
         Ok(match name {
             "otlp_proto" => Encoding::OtlpProto,
             "otlp_json" => Encoding::OtlpJson,
@@ -52,8 +83,8 @@ impl Encoding {
             _ => {
                 return Err(format!(
                     "{name:?}: expected otlp_proto or otlp_json (traces also zipkin_proto, \
-                     zipkin_json, zipkin_thrift, jaeger_proto, jaeger_json); raw and encoding extensions are \
-                     not supported yet"
+                     zipkin_json, zipkin_thrift, jaeger_proto, jaeger_json; logs also raw, text, \
+                     text_<encoding>, json); encoding extensions are not supported yet"
                 ));
             }
         })
@@ -242,6 +273,12 @@ impl KafkaReceiverConfig {
             None => Ok(Encoding::OtlpProto),
             // The old key names one encoding for all signals: Go applies it where it fits.
             Some(e) if signal != Signal::Traces && TRACE_ENCODINGS.contains(&e) => {
+                Ok(Encoding::OtlpProto)
+            }
+            Some(e)
+                if signal != Signal::Logs
+                    && (LOG_ENCODINGS.contains(&e) || e.starts_with("text_")) =>
+            {
                 Ok(Encoding::OtlpProto)
             }
             Some(e) => Encoding::parse(e, signal).map_err(|m| ConfigError::field("encoding", m)),

@@ -208,7 +208,10 @@ pub struct KafkaReceiver {
 pub fn decode(signal: Signal, encoding: Encoding, value: Option<&[u8]>) -> Result<Payload, String> {
     let value = match value {
         None => return Err("the record has no value (null)".into()),
-        Some([]) => return Err("the record's value is empty".into()),
+        // An empty line is still a log line.
+        Some([]) if !matches!(encoding, Encoding::Raw | Encoding::Text(_)) => {
+            return Err("the record's value is empty".into());
+        }
         Some(v) => v,
     };
     let payload = match encoding {
@@ -237,8 +240,104 @@ pub fn decode(signal: Signal, encoding: Encoding, value: Option<&[u8]>) -> Resul
             .map_err(|e| format!("invalid Jaeger span: {e}"))?;
             Payload::from_request(Request::Traces(to_otlp::to_otlp(vec![batch])))
         }
+        Encoding::Raw => one_log(
+            any_value::Value::BytesValue(Bytes::copy_from_slice(value)),
+            false,
+        ),
+        Encoding::Text(e) => {
+            let (text, _) = e.decode_without_bom_handling(value);
+            one_log(any_value::Value::StringValue(text.into_owned()), true)
+        }
+        Encoding::Json => match serde_json::from_slice::<serde_json::Value>(value) {
+            Ok(serde_json::Value::Object(map)) => one_log(json_map(map), true),
+            Ok(other) => {
+                return Err(format!(
+                    "invalid JSON log: a JSON object is expected, not {}",
+                    json_kind(&other)
+                ));
+            }
+            Err(e) => return Err(format!("invalid JSON log: {e}")),
+        },
     };
     Ok(payload)
+}
+
+/// One log record whose body is `body` (the raw, text and json encodings), in an empty
+/// resource and scope as Go's unmarshalers make it; text and json stamp the observed time.
+fn one_log(body: any_value::Value, observed_now: bool) -> Payload {
+    use ferrotel_pdata::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use ferrotel_pdata::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let observed_time_unix_nano = if observed_now {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    } else {
+        0
+    };
+    Payload::from_request(Request::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Default::default()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(Default::default()),
+                log_records: vec![LogRecord {
+                    observed_time_unix_nano,
+                    body: Some(AnyValue { value: Some(body) }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }))
+}
+
+/// JSON as Go's `map[string]any` reads it into pdata: numbers are doubles, `null` an empty
+/// value, arrays and objects nested.
+fn json_value(v: serde_json::Value) -> Option<any_value::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        J::Null => return None,
+        J::Bool(b) => any_value::Value::BoolValue(b),
+        J::Number(n) => any_value::Value::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
+        J::String(s) => any_value::Value::StringValue(s),
+        J::Array(a) => {
+            any_value::Value::ArrayValue(ferrotel_pdata::proto::common::v1::ArrayValue {
+                values: a
+                    .into_iter()
+                    .map(|v| AnyValue {
+                        value: json_value(v),
+                    })
+                    .collect(),
+            })
+        }
+        J::Object(m) => json_map(m),
+    })
+}
+
+fn json_map(m: serde_json::Map<String, serde_json::Value>) -> any_value::Value {
+    any_value::Value::KvlistValue(ferrotel_pdata::proto::common::v1::KeyValueList {
+        values: m
+            .into_iter()
+            .map(|(key, v)| KeyValue {
+                key,
+                value: Some(AnyValue {
+                    value: json_value(v),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+    })
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// `header_extraction`: the listed headers as resource attributes `kafka.header.<name>`.

@@ -32,7 +32,7 @@ use crate::{DecodeError, Signal};
 
 pub use edit::{
     AttrTarget, EncodedAttr, ItemDecision, ItemOut, ItemView, KeyFilter, KeySet, Unsupported,
-    WireAttrs, edit_attributes, edit_attributes_of, edit_items,
+    WireAttrs, edit_attributes, edit_attributes_of, edit_items, for_each_item,
 };
 pub use reader::{put_varint, varint_len};
 pub use view::{AnyValueView, Attributes, ResourceView};

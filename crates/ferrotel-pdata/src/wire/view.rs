@@ -32,6 +32,7 @@ impl<'a> ResourceView<'a> {
         Attributes {
             outer: Reader::new(self.raw),
             inner: Reader::new(&[]),
+            field: 1,
         }
     }
 
@@ -55,6 +56,19 @@ pub struct Attributes<'a> {
     outer: Reader<'a>,
     /// Over the current Resource: finds each `attributes` field.
     inner: Reader<'a>,
+    /// The attributes' field number in the message `inner` reads.
+    field: u32,
+}
+
+impl<'a> Attributes<'a> {
+    /// The attributes (field `field`) of one encoded message: an item's.
+    pub(crate) fn of_message(raw: &'a [u8], field: u32) -> Self {
+        Attributes {
+            outer: Reader::new(&[]),
+            inner: Reader::new(raw),
+            field,
+        }
+    }
 }
 
 impl<'a> Iterator for Attributes<'a> {
@@ -62,7 +76,7 @@ impl<'a> Iterator for Attributes<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            match next_len_field(&mut self.inner, 1, RECURSION_LIMIT) {
+            match next_len_field(&mut self.inner, self.field, RECURSION_LIMIT) {
                 Ok(Some(kv)) => {
                     if let Some(attr) = parse_key_value(kv) {
                         return Some(attr);

@@ -541,25 +541,19 @@ impl Inner {
         {
             let mut policies = self.policies.lock().unwrap_or_else(|e| e.into_inner());
             for d in due {
-                let merged = match wire::merge(Signal::Traces, &d.chunks)
-                    .and_then(|b| Ok((Request::decode_proto(Signal::Traces, b.clone())?, b)))
-                {
-                    Ok(x) => x,
+                // No decode here: the policies read what they need on the wire, and the
+                // sampled spans go on as these bytes.
+                let bytes = match wire::merge(Signal::Traces, &d.chunks) {
+                    Ok(b) => b,
                     Err(e) => {
                         // Cannot happen for pieces cut by split_by_trace_id; never silent.
-                        tracing::error!(processor = %self.id, error = %e, "tail_sampling: trace dropped, its spans do not decode");
+                        tracing::error!(processor = %self.id, error = %e, "tail_sampling: trace dropped, its spans do not merge");
                         self.obs.dropped.add(d.spans);
                         decisions.push((d.id, d.generation, false));
                         continue;
                     }
                 };
-                let (request, bytes) = merged;
-                let mut trace = TraceData {
-                    request,
-                    span_count: d.spans,
-                    bytes: d.bytes,
-                    trace_id: d.id,
-                };
+                let mut trace = TraceData::new(bytes, d.spans, d.bytes, d.id);
                 let (outcome, by) = decide(
                     &mut policies,
                     &mut trace,
@@ -573,13 +567,21 @@ impl Inner {
                     self.obs.dropped.add(d.spans);
                 } else if let (true, Some(i)) = (self.config.record_policy, by) {
                     let (name, policy) = &policies[i];
-                    out.push(record::sampled(
-                        trace.request,
-                        name,
-                        policy.composite_choice(),
-                    ));
+                    let choice = policy.composite_choice();
+                    match trace.request() {
+                        Ok(r) => out.push(record::sampled(
+                            std::mem::replace(r, Request::empty(Signal::Traces)),
+                            name,
+                            choice,
+                        )),
+                        Err(e) => {
+                            // Validated when buffered, so not expected: sent unannotated.
+                            tracing::error!(processor = %self.id, error = %e, "tail_sampling: record_policy could not decode a sampled trace");
+                            out.push(trace.encoded().clone());
+                        }
+                    }
                 } else {
-                    out.push(bytes);
+                    out.push(trace.encoded().clone());
                 }
                 decisions.push((d.id, d.generation, sampled));
             }
@@ -767,3 +769,5 @@ mod limits_tests;
 mod tests;
 #[cfg(test)]
 mod timing_tests;
+#[cfg(test)]
+mod wire_tests;

@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use ferrotel_ottl::{Condition, Ctx};
-use ferrotel_pdata::Request;
 use ferrotel_pdata::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_pdata::proto::common::v1::{KeyValue, any_value};
 use ferrotel_pdata::proto::trace::v1::{Span, status};
+use ferrotel_pdata::wire::{self, AnyValueView, ItemView};
+use ferrotel_pdata::{DecodeError, Request, Signal};
 use tokio::time::Instant;
 
 use super::config::{ErrorMode, PolicyConfig};
@@ -50,55 +52,166 @@ impl Decision {
     }
 }
 
-/// What a policy sees of a trace.
+/// What a policy sees of a trace: its buffered spans as one encoded request, read on the wire
+/// by the policies that need a few fields (latency, status, attributes, trace state and
+/// flags), and decoded once, on first need, for the ones that need the whole (OTTL) or when
+/// the decision is recorded on the spans (`record_policy`). The decoded form, once there, is
+/// what every later policy reads; the tests compare the two ways policy by policy.
 pub struct TraceData {
-    /// All spans received so far, decoded (mutable: OTTL walks need it).
-    pub request: Request,
+    encoded: Bytes,
+    decoded: Option<Request>,
     pub span_count: u64,
     /// Encoded size of the buffered spans (`bytes_limiting`).
     pub bytes: u64,
     pub trace_id: [u8; 16],
 }
 
+/// What the span policies read of one span, decoded or on the wire.
+trait SpanRead {
+    fn start(&self) -> u64;
+    fn end(&self) -> u64;
+    fn status_code(&self) -> i32;
+    fn trace_state(&self) -> &str;
+    fn flags(&self) -> u32;
+}
+
+impl SpanRead for Span {
+    fn start(&self) -> u64 {
+        self.start_time_unix_nano
+    }
+    fn end(&self) -> u64 {
+        self.end_time_unix_nano
+    }
+    fn status_code(&self) -> i32 {
+        self.status.as_ref().map_or(0, |st| st.code)
+    }
+    fn trace_state(&self) -> &str {
+        &self.trace_state
+    }
+    fn flags(&self) -> u32 {
+        self.flags
+    }
+}
+
+// Span fields by number (opentelemetry/proto/trace/v1/trace.proto); each read keeps the last
+// occurrence, as prost's decode does.
+impl SpanRead for ItemView<'_> {
+    fn start(&self) -> u64 {
+        self.fixed64_field(7).unwrap_or(0)
+    }
+    fn end(&self) -> u64 {
+        self.fixed64_field(8).unwrap_or(0)
+    }
+    fn status_code(&self) -> i32 {
+        // An int32 enum: prost truncates the varint the same way.
+        self.message_varint_field(15, 3).map_or(0, |c| c as i32)
+    }
+    fn trace_state(&self) -> &str {
+        self.bytes_field(3)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+    fn flags(&self) -> u32 {
+        self.fixed32_field(16).unwrap_or(0)
+    }
+}
+
+/// A decoded attribute value as the wire view reads it (arrays and maps, which no policy
+/// matches, as `Other`).
+fn view_of(v: &any_value::Value) -> AnyValueView<'_> {
+    use any_value::Value as V;
+    match v {
+        V::StringValue(s) => AnyValueView::Str(s),
+        V::BoolValue(b) => AnyValueView::Bool(*b),
+        V::IntValue(i) => AnyValueView::Int(*i),
+        V::DoubleValue(d) => AnyValueView::Double(*d),
+        V::BytesValue(b) => AnyValueView::Bytes(b),
+        _ => AnyValueView::Other(&[]),
+    }
+}
+
 impl TraceData {
-    fn traces(&self) -> &ExportTraceServiceRequest {
-        match &self.request {
-            Request::Traces(r) => r,
-            _ => unreachable!("tail_sampling buffers traces only"),
+    /// A trace as buffered: `encoded` is one traces request (the pieces merged).
+    pub fn new(encoded: Bytes, span_count: u64, bytes: u64, trace_id: [u8; 16]) -> Self {
+        TraceData {
+            encoded,
+            decoded: None,
+            span_count,
+            bytes,
+            trace_id,
         }
     }
 
-    fn spans(&self) -> impl Iterator<Item = &Span> {
-        self.traces()
-            .resource_spans
-            .iter()
-            .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| ss.spans.iter()))
+    /// The decoded spans, decoding once.
+    pub fn request(&mut self) -> Result<&mut Request, DecodeError> {
+        if self.decoded.is_none() {
+            self.decoded = Some(Request::decode_proto(Signal::Traces, self.encoded.clone())?);
+        }
+        Ok(self.decoded.as_mut().expect("decoded just above"))
     }
 
-    /// Whether a resource's or a span's attribute `key` satisfies `f`.
-    fn any_attr(&self, key: &str, mut f: impl FnMut(&any_value::Value) -> bool) -> bool {
-        let mut check = |attrs: &[KeyValue]| {
-            attrs
+    /// The encoded spans, as buffered.
+    pub fn encoded(&self) -> &Bytes {
+        &self.encoded
+    }
+
+    fn traces(&self) -> Option<&ExportTraceServiceRequest> {
+        match &self.decoded {
+            Some(Request::Traces(r)) => Some(r),
+            Some(_) => unreachable!("tail_sampling buffers traces only"),
+            None => None,
+        }
+    }
+
+    /// Whether `f` holds for any span (in order, stopping at the first).
+    fn any_span(&self, mut f: impl FnMut(&dyn SpanRead) -> bool) -> bool {
+        if let Some(r) = self.traces() {
+            return r
+                .resource_spans
                 .iter()
-                .filter(|a| a.key == key)
-                .filter_map(|a| a.value.as_ref()?.value.as_ref())
-                .any(&mut f)
-        };
-        for rs in &self.traces().resource_spans {
-            if let Some(r) = &rs.resource
-                && check(&r.attributes)
-            {
-                return true;
-            }
-            for ss in &rs.scope_spans {
-                for s in &ss.spans {
-                    if check(&s.attributes) {
-                        return true;
-                    }
-                }
-            }
+                .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| ss.spans.iter()))
+                .any(|s| f(s));
         }
-        false
+        let mut found = false;
+        let _ = wire::for_each_item(Signal::Traces, &self.encoded, |v| {
+            found = f(v);
+            !found
+        });
+        found
+    }
+
+    /// Whether a resource's or a span's attribute `key` satisfies `f` (every attribute of
+    /// that name, repeated keys included).
+    fn any_attr(&self, key: &str, mut f: impl FnMut(AnyValueView<'_>) -> bool) -> bool {
+        if let Some(r) = self.traces() {
+            let mut check = |attrs: &[KeyValue]| {
+                attrs
+                    .iter()
+                    .filter(|a| a.key == key)
+                    .filter_map(|a| a.value.as_ref()?.value.as_ref())
+                    .any(|v| f(view_of(v)))
+            };
+            return r.resource_spans.iter().any(|rs| {
+                rs.resource.as_ref().is_some_and(|r| check(&r.attributes))
+                    || rs
+                        .scope_spans
+                        .iter()
+                        .flat_map(|ss| &ss.spans)
+                        .any(|s| check(&s.attributes))
+            });
+        }
+        let mut found = false;
+        let _ = wire::for_each_resource(Signal::Traces, &self.encoded, |r| {
+            found = found || r.attributes().any(|(k, v)| k == key && f(v));
+        });
+        if found {
+            return true;
+        }
+        let _ = wire::for_each_item(Signal::Traces, &self.encoded, |s| {
+            found = s.attributes().any(|(k, v)| k == key && f(v));
+            !found
+        });
+        found
     }
 }
 
@@ -424,20 +537,16 @@ impl Policy {
                 // Duration from the earliest start to the latest end, checked as spans are
                 // added (Go's order: a trace can match before all its spans are looked at).
                 let (mut first, mut last) = (u64::MAX, 0u64);
-                for s in t.spans() {
-                    first = first.min(s.start_time_unix_nano);
-                    last = last.max(s.end_time_unix_nano);
+                yes(t.any_span(|s| {
+                    first = first.min(s.start());
+                    last = last.max(s.end());
                     let ms = (last.saturating_sub(first) / 1_000_000) as i64;
-                    let hit = if *upper_ms == 0 {
+                    if *upper_ms == 0 {
                         ms >= *lower_ms
                     } else {
                         *lower_ms <= ms && ms <= *upper_ms
-                    };
-                    if hit {
-                        return Decision::Sampled;
                     }
-                }
-                Decision::NotSampled
+                }))
             }
             Policy::Numeric {
                 key,
@@ -447,21 +556,18 @@ impl Policy {
             } => {
                 let found = t.any_attr(
                     key,
-                    |v| matches!(v, any_value::Value::IntValue(i) if *min <= *i && *i <= *max),
+                    |v| matches!(v, AnyValueView::Int(i) if *min <= i && i <= *max),
                 );
                 if *invert { inverted(found) } else { yes(found) }
             }
             Policy::Probabilistic { salt, threshold } => {
                 yes(hash_trace_id(salt.as_bytes(), &t.trace_id) <= *threshold)
             }
-            Policy::StatusCode(codes) => yes(t.spans().any(|s| {
-                let code = s.status.as_ref().map_or(0, |st| st.code);
-                codes.contains(&code)
-            })),
+            Policy::StatusCode(codes) => yes(t.any_span(|s| codes.contains(&s.status_code()))),
             Policy::StringAttr(m) => {
                 let key = m.key.clone();
                 let found = t.any_attr(&key, |v| match v {
-                    any_value::Value::StringValue(s) => m.matches(s),
+                    AnyValueView::Str(s) => m.matches(s),
                     _ => false,
                 });
                 if m.invert {
@@ -476,8 +582,8 @@ impl Policy {
                 let n = t.span_count as i64;
                 yes(*min <= n && n <= *max)
             }
-            Policy::TraceState { key, values } => yes(t.spans().any(|s| {
-                s.trace_state.split(',').any(|member| {
+            Policy::TraceState { key, values } => yes(t.any_span(|s| {
+                s.trace_state().split(',').any(|member| {
                     member
                         .trim()
                         .split_once('=')
@@ -485,19 +591,20 @@ impl Policy {
                 })
             })),
             // W3C sampled flag, in the low byte of the span's flags.
-            Policy::TraceFlags => yes(t.spans().any(|s| s.flags & 0x1 != 0)),
+            Policy::TraceFlags => yes(t.any_span(|s| s.flags() & 0x1 != 0)),
             Policy::Boolean { key, value, invert } => {
-                let found = t.any_attr(
-                    key,
-                    |v| matches!(v, any_value::Value::BoolValue(b) if b == value),
-                );
+                let found = t.any_attr(key, |v| matches!(v, AnyValueView::Bool(b) if b == *value));
                 if *invert { inverted(found) } else { yes(found) }
             }
             Policy::Ottl {
                 span,
                 spanevent,
                 error_mode,
-            } => match ottl_any(&mut t.request, span, spanevent, *error_mode) {
+            } => match t
+                .request()
+                .map_err(|e| e.to_string())
+                .and_then(|r| ottl_any(r, span, spanevent, *error_mode))
+            {
                 Ok(found) => yes(found),
                 Err(e) => {
                     tracing::debug!(error = %e, "tail_sampling: ottl_condition failed");

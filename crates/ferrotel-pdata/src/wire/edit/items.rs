@@ -4,8 +4,10 @@ use super::keys::{same_bytes, usual_key};
 use super::rewriter::{Leaf, Unsupported};
 use super::scan::skip_small_field;
 use super::writer::{ItemField, Writer};
-use crate::wire::reader::{FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, len_key, put_varint};
-use crate::wire::view::{AnyValueView, ResourceView};
+use crate::wire::reader::{
+    FIXED32, FIXED64, LEN, RECURSION_LIMIT, Reader, VARINT, len_key, put_varint,
+};
+use crate::wire::view::{AnyValueView, Attributes, ResourceView};
 
 /// What [`edit_items`] does with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,27 @@ impl<'a> ItemView<'a> {
             }
         }
         last
+    }
+
+    /// The last occurrence of fixed32 field `field` (a span's `flags`), if any.
+    pub fn fixed32_field(&self, field: u32) -> Option<u32> {
+        let mut r = Reader::new(self.raw);
+        let mut last = None;
+        while !r.is_empty() {
+            let (f, wt) = r.key().ok()?;
+            if f == field && wt == FIXED32 {
+                last = Some(u32::from_le_bytes(r.fixed::<4>().ok()?));
+            } else {
+                r.skip(f, wt, RECURSION_LIMIT).ok()?;
+            }
+        }
+        last
+    }
+
+    /// Every attribute of the item in encoding order, repeated keys included (as the decoded
+    /// list holds them).
+    pub fn attributes(&self) -> Attributes<'a> {
+        Attributes::of_message(self.raw, self.attributes_field)
     }
 
     /// Varint field `inner` of message field `field` (a span's `status.code`): the last

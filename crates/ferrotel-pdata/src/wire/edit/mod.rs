@@ -116,6 +116,24 @@ pub fn edit_attributes_of(
         .map(|(bytes, _)| bytes))
 }
 
+/// Reads each span (traces) or log record (logs) of an encoded request lazily, in order, until
+/// `f` returns false: policies and conditions that need a few fields of each item, without a
+/// decode.
+pub fn for_each_item(
+    signal: Signal,
+    input: &[u8],
+    mut f: impl FnMut(&ItemView<'_>) -> bool,
+) -> Result<(), Unsupported> {
+    let mut more = true;
+    edit_items(signal, input, |view, _| {
+        if more {
+            more = f(view);
+        }
+        ItemDecision::Keep
+    })
+    .map(drop)
+}
+
 /// Keeps or drops each span (traces) or log record (logs) of an encoded request, and may
 /// replace one string field of a kept item (e.g. a span's `trace_state`). Scopes and resources
 /// left without items are removed, as pdata's `RemoveIf` leaves them.

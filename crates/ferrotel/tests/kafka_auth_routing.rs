@@ -7,7 +7,8 @@
 //! - SASL PLAIN: its SASL library is built without the PLAIN mechanism (the handshake is
 //!   refused, "broker's supported mechanisms: (n/a)"), so only SCRAM-SHA-256/512 are shown;
 //! - TLS: `--cert`/`--key` are accepted and ignored (it serves plaintext), so TLS is shown
-//!   through a TLS-terminating proxy in front of it (kafka_support::tls_proxy);
+//!   through a TLS-terminating proxy in front of it (kafka_support::tls_proxy), with and
+//!   without client certificates (mutual TLS);
 //! - with `--authentication` on, users cannot be created; they are created first and the
 //!   broker restarted (Broker::secured).
 
@@ -238,7 +239,7 @@ fn tls_with_and_without_the_ca() {
     let (ca, cert, key) = test_pki(dir.path());
     let tls_port = free_port();
     let broker = Broker::secured(&bin, dir.path(), &[("tls", 1)], &[], Some(tls_port));
-    tls_proxy(tls_port, broker.port, &cert, &key);
+    tls_proxy(tls_port, broker.port, &cert, &key, None);
     let (http, m) = (free_port(), free_port());
     let b = format!("127.0.0.1:{tls_port}");
     let ca = ca.display();
@@ -301,6 +302,80 @@ service:
         .find(|l| l.contains("kafka/noca") && l.contains("dropping data"))
         .unwrap_or_else(|| panic!("no dropped send logged:\n{log}"));
     assert!(dropped.contains("certificate verify failed"), "{dropped}");
+}
+
+/// Mutual TLS: a terminator that requires a client certificate signed by the test CA (the
+/// test PKI's one certificate serves as the client's too). With `cert_file`/`key_file`,
+/// delivered both ways; without, the exporter's sends fail, counted and logged, and the
+/// receiver counts its errors.
+#[test]
+fn mutual_tls_with_and_without_a_client_certificate() {
+    let Some(bin) = real_tansu() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    let tls_port = free_port();
+    let broker = Broker::secured(&bin, dir.path(), &[("mtls", 1)], &[], Some(tls_port));
+    tls_proxy(tls_port, broker.port, &cert, &key, Some(&ca));
+    let (http, m) = (free_port(), free_port());
+    let b = format!("127.0.0.1:{tls_port}");
+    let (ca, cert, key) = (ca.display(), cert.display(), key.display());
+    let config = format!(
+        r#"
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: 127.0.0.1:{http}}}}}}}
+  kafka: {{brokers: [{b}], initial_offset: earliest, traces: {{topic: mtls}}, tls: {{ca_file: {ca}, cert_file: {cert}, key_file: {key}}}}}
+  kafka/nocert: {{brokers: [{b}], group_id: nocert, initial_offset: earliest, traces: {{topic: mtls}}, tls: {{ca_file: {ca}}}}}
+exporters:
+  kafka: {{brokers: [{b}], traces: {{topic: mtls}}, auth: {{tls: {{ca_file: {ca}, cert_file: {cert}, key_file: {key}}}}}}}
+  kafka/nocert:
+    brokers: [{b}]
+    traces: {{topic: mtls}}
+    tls: {{ca_file: {ca}}}
+    timeout: 2s
+    retry_on_failure: {{enabled: false}}
+{files}
+service:
+  telemetry: {{metrics: {{address: 127.0.0.1:{m}}}}}
+  pipelines:
+    traces/in: {{receivers: [otlp], exporters: [kafka, kafka/nocert]}}
+    traces/out: {{receivers: [kafka, kafka/nocert], exporters: [file/traces]}}
+"#,
+        files = file_exporters(dir.path())
+    );
+    let c = Collector::start("mtls", dir.path(), &config, Some(m));
+    let sent = names("mtls", 0, 8);
+    assert_eq!(
+        post_otlp(http, "/v1/traces", &spans_request("svc", &sent)).unwrap(),
+        200
+    );
+    let file = dir.path().join("traces.bin");
+    wait_for(Duration::from_secs(60), "the spans over mutual TLS", || {
+        span_names(&file).len() >= 8
+    });
+    let nocert = [("exporter", "kafka/nocert")];
+    wait_for(
+        Duration::from_secs(30),
+        "the sends without a client certificate counted",
+        || c.metric("otelcol_exporter_send_failed_spans_total", &nocert) == 8.0,
+    );
+    assert_eq!(
+        sorted_names(&file),
+        sent,
+        "once, through the pair with a certificate"
+    );
+    assert!(
+        c.metric(
+            "ferrotel_kafka_receiver_consumer_errors_total",
+            &[("receiver", "kafka/nocert")]
+        ) > 0.0
+    );
+    let log = c.log();
+    let dropped = log
+        .lines()
+        .find(|l| l.contains("kafka/nocert") && l.contains("dropping data"))
+        .unwrap_or_else(|| panic!("no dropped send logged:\n{log}"));
+    // librdkafka: "… tlsv13 alert certificate required …", the server's alert.
+    assert!(dropped.contains("certificate required"), "{dropped}");
 }
 
 /// `header_extraction`: the listed record headers become resource attributes

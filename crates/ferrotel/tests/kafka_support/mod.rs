@@ -372,8 +372,9 @@ impl Drop for Broker {
 /// the server certificate `cert`/`key` (PEM): tansu 0.6 accepts `--cert`/`--key` but never
 /// uses them (its acceptor is built and dropped), so TLS between the collector and Kafka is
 /// shown through this proxy, as a TLS load balancer in front of brokers would run. Serves
-/// until the test process ends.
-pub fn tls_proxy(port: u16, upstream: u16, cert: &Path, key: &Path) {
+/// until the test process ends. With `client_ca`, it requires a client certificate signed by
+/// that CA (mutual TLS), as brokers with `ssl.client.auth=required` do.
+pub fn tls_proxy(port: u16, upstream: u16, cert: &Path, key: &Path, client_ca: Option<&Path>) {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -381,14 +382,27 @@ pub fn tls_proxy(port: u16, upstream: u16, cert: &Path, key: &Path) {
         .collect::<Result<_, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                std::sync::Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -67,7 +67,13 @@ const RESOURCE_PREFIXES: &[&str] = &[
 ];
 
 pub fn is_resource_tag(key: &str) -> bool {
-    RESOURCE_PREFIXES.iter().any(|p| key.starts_with(p))
+    // The first byte first: most keys match no prefix's, and no prefix compare runs.
+    let Some(&first) = key.as_bytes().first() else {
+        return false;
+    };
+    RESOURCE_PREFIXES
+        .iter()
+        .any(|p| p.as_bytes()[0] == first && key.starts_with(p))
 }
 
 #[derive(Debug, Clone, Default)]

@@ -109,12 +109,35 @@ pub(crate) struct Builder {
     /// The group the previous span went to: where the next one most likely goes too.
     last: (usize, usize),
     // Per-span scratch, reused.
+    /// [`special_bit`]s of the span's tag keys.
+    present: u32,
     used: Vec<bool>,
     resource: Vec<u32>,
     links: Vec<span::Link>,
     span: Vec<u8>,
     scratch: Vec<u8>,
     text: String,
+}
+
+/// A bit per tag key the rules take (one `match`, no search), 0 for any other key: which of
+/// them a span has is known from one pass over its tags.
+fn special_bit(key: &str) -> u32 {
+    use rules::*;
+    1 << match key {
+        SCOPE_NAME => 0,
+        SCOPE_VERSION => 1,
+        LIBRARY_NAME => 2,
+        LIBRARY_VERSION => 3,
+        STATUS_CODE => 4,
+        STATUS_DESCRIPTION => 5,
+        ERROR => 6,
+        TRACE_STATE => 7,
+        SPAN_KIND => 8,
+        DROPPED_ATTRIBUTES => 9,
+        DROPPED_EVENTS => 10,
+        DROPPED_LINKS => 11,
+        _ => return 0,
+    }
 }
 
 /// Index of `key` in tags sorted by key.
@@ -130,6 +153,7 @@ impl Builder {
             groups: 0,
             spans: 0,
             last: (0, 0),
+            present: 0,
             used: Vec::new(),
             resource: Vec::new(),
             links: Vec::new(),
@@ -141,6 +165,11 @@ impl Builder {
 
     /// Takes the tag `key` if present and not taken: its index.
     fn take<A: AsRef<str>>(&mut self, tags: &[(A, A)], key: &str) -> Option<usize> {
+        // Most spans carry few of the keys the rules read: skip the search for the absent.
+        let bit = special_bit(key);
+        if bit != 0 && self.present & bit == 0 {
+            return None;
+        }
         let i = find(tags, key).filter(|&i| !self.used[i])?;
         self.used[i] = true;
         Some(i)
@@ -160,6 +189,7 @@ impl Builder {
         }
         self.used.clear();
         self.used.resize(tags.len(), false);
+        self.present = tags.iter().fold(0, |m, (k, _)| m | special_bit(k.as_ref()));
         let val = |i: Option<usize>| i.map(|i| tags[i].1.as_ref());
         // Scope: the current names win over the older ones.
         let scope_name = self.take(tags, rules::SCOPE_NAME);

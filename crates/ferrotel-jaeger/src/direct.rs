@@ -287,27 +287,6 @@ fn tags<'a>(r: &mut Reader<'a>, out: &mut Vec<Tag<'a>>) -> Res<()> {
     Ok(())
 }
 
-fn span_ref(r: &mut Reader<'_>) -> Res<SpanRef> {
-    let (mut ref_type, mut low, mut high, mut span_id) = (None, None, None, None);
-    r.struct_begin()?;
-    while let Some((t, id)) = r.field_begin()? {
-        match (id, t) {
-            (1, Type::I32) => ref_type = Some(r.i32()?),
-            (2, Type::I64) => low = Some(r.i64()?),
-            (3, Type::I64) => high = Some(r.i64()?),
-            (4, Type::I64) => span_id = Some(r.i64()?),
-            _ => r.skip(t)?,
-        }
-    }
-    r.struct_end();
-    Ok(SpanRef {
-        ref_type: ref_type.ok_or(Refused)?,
-        trace_id_low: low.ok_or(Refused)? as u64,
-        trace_id_high: high.ok_or(Refused)? as u64,
-        span_id: span_id.ok_or(Refused)? as u64,
-    })
-}
-
 impl<'a> Builder<'a> {
     /// Reads the `spans` list, translating each span into its scope group.
     fn spans(&mut self, r: &mut Reader<'a>) -> Res<()> {
@@ -371,8 +350,8 @@ impl<'a> Builder<'a> {
                 (5, Type::Binary) => s.operation_name = Some(str(r)?),
                 (6, Type::List) if once(0) => {
                     for _ in 0..struct_list(r)? {
-                        let sr = span_ref(r)?;
-                        self.refs.push(sr);
+                        // No strings in a reference: the reference decoder's read serves.
+                        self.refs.push(crate::thrift::jaeger::span_ref(r)?);
                     }
                     r.list_end();
                 }

@@ -16,6 +16,7 @@ mod interop_support;
 mod kafka_support;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use ferrotel_pdata::Request;
@@ -267,22 +268,37 @@ service:
         files = file_exporters(dir.path())
     );
     let c = Collector::start("tls", dir.path(), &config, Some(m));
-    let sent = names("tls", 0, 8);
+    let dropped = one_pair_delivers_the_other_fails(&c, dir.path(), http, "tls", "noca");
+    assert!(dropped.contains("certificate verify failed"), "{dropped}");
+}
+
+/// Both TLS tests: 8 spans posted to the agent side reach the file once, through `kafka`;
+/// `kafka/<bad>` (exporter and receiver) fails: the sends counted, the receiver's errors
+/// counted. Returns the log line of the dropped send.
+fn one_pair_delivers_the_other_fails(
+    c: &Collector,
+    dir: &Path,
+    http: u16,
+    prefix: &str,
+    bad: &str,
+) -> String {
+    let sent = names(prefix, 0, 8);
     assert_eq!(
         post_otlp(http, "/v1/traces", &spans_request("svc", &sent)).unwrap(),
         200
     );
-    let file = dir.path().join("traces.bin");
-    wait_for(Duration::from_secs(60), "the spans over TLS", || {
-        span_names(&file).len() >= 8
-    });
-    let noca = [("exporter", "kafka/noca")];
+    let file = dir.join("traces.bin");
     wait_for(
-        Duration::from_secs(30),
-        "the untrusted sends counted",
-        || c.metric("otelcol_exporter_send_failed_spans_total", &noca) == 8.0,
+        Duration::from_secs(60),
+        "the spans through the good pair",
+        || span_names(&file).len() >= 8,
     );
-    assert_eq!(sorted_names(&file), sent, "once, through the trusting pair");
+    let exporter = format!("kafka/{bad}");
+    let failed = [("exporter", exporter.as_str())];
+    wait_for(Duration::from_secs(30), "the failed sends counted", || {
+        c.metric("otelcol_exporter_send_failed_spans_total", &failed) == 8.0
+    });
+    assert_eq!(sorted_names(&file), sent, "once, through the good pair");
     assert_eq!(
         c.metric(
             "otelcol_exporter_sent_spans_total",
@@ -293,15 +309,14 @@ service:
     assert!(
         c.metric(
             "ferrotel_kafka_receiver_consumer_errors_total",
-            &[("receiver", "kafka/noca")]
+            &[("receiver", exporter.as_str())]
         ) > 0.0
     );
     let log = c.log();
-    let dropped = log
-        .lines()
-        .find(|l| l.contains("kafka/noca") && l.contains("dropping data"))
-        .unwrap_or_else(|| panic!("no dropped send logged:\n{log}"));
-    assert!(dropped.contains("certificate verify failed"), "{dropped}");
+    log.lines()
+        .find(|l| l.contains(&exporter) && l.contains("dropping data"))
+        .unwrap_or_else(|| panic!("no dropped send logged:\n{log}"))
+        .to_string()
 }
 
 /// Mutual TLS: a terminator that requires a client certificate signed by the test CA (the
@@ -343,37 +358,7 @@ service:
         files = file_exporters(dir.path())
     );
     let c = Collector::start("mtls", dir.path(), &config, Some(m));
-    let sent = names("mtls", 0, 8);
-    assert_eq!(
-        post_otlp(http, "/v1/traces", &spans_request("svc", &sent)).unwrap(),
-        200
-    );
-    let file = dir.path().join("traces.bin");
-    wait_for(Duration::from_secs(60), "the spans over mutual TLS", || {
-        span_names(&file).len() >= 8
-    });
-    let nocert = [("exporter", "kafka/nocert")];
-    wait_for(
-        Duration::from_secs(30),
-        "the sends without a client certificate counted",
-        || c.metric("otelcol_exporter_send_failed_spans_total", &nocert) == 8.0,
-    );
-    assert_eq!(
-        sorted_names(&file),
-        sent,
-        "once, through the pair with a certificate"
-    );
-    assert!(
-        c.metric(
-            "ferrotel_kafka_receiver_consumer_errors_total",
-            &[("receiver", "kafka/nocert")]
-        ) > 0.0
-    );
-    let log = c.log();
-    let dropped = log
-        .lines()
-        .find(|l| l.contains("kafka/nocert") && l.contains("dropping data"))
-        .unwrap_or_else(|| panic!("no dropped send logged:\n{log}"));
+    let dropped = one_pair_delivers_the_other_fails(&c, dir.path(), http, "mtls", "nocert");
     // librdkafka: "… tlsv13 alert certificate required …", the server's alert.
     assert!(dropped.contains("certificate required"), "{dropped}");
 }

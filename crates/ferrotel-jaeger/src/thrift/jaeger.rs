@@ -169,7 +169,7 @@ fn span(r: &mut Reader<'_>) -> Result<Span> {
     })
 }
 
-fn span_ref(r: &mut Reader<'_>) -> Result<SpanRef> {
+pub(crate) fn span_ref(r: &mut Reader<'_>) -> Result<SpanRef> {
     let mut ref_type = None;
     let mut low = None;
     let mut high = None;

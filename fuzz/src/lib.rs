@@ -41,6 +41,19 @@ pub fn proto(signal: Signal, data: &[u8]) {
             .map(|(_, g)| wire::count(signal, g).unwrap())
             .sum();
         assert_eq!(regrouped, n);
+        // The same cut with shared envelopes: each trace's runs written as a request validate
+        // with its span count and the size encoded_len says.
+        let pieces = wire::split_trace_runs(data).expect("runs of a valid request");
+        assert_eq!(pieces.len(), groups.len());
+        let mut runs = Vec::new();
+        for p in &pieces {
+            let one = wire::encode_runs(&p.runs);
+            assert_eq!(one.len(), wire::encoded_len(&p.runs));
+            assert_eq!(wire::validate(signal, &one), Ok(p.spans));
+            assert_eq!(wire::runs_span_count(&p.runs), p.spans);
+            runs.extend(p.runs.iter().cloned());
+        }
+        assert_eq!(wire::validate(signal, &wire::encode_runs(&runs)), Ok(n));
     }
     if signal != Signal::Profiles {
         attribute_edits(signal, data, n);

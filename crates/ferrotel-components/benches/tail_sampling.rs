@@ -267,23 +267,25 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    // The coalescing step alone: the 5 pieces of each of 100 traces (one span each, cut from
-    // 5 requests) into one request per trace, as `Trace::add` does once they outweigh the first.
-    let pieces: Vec<Vec<bytes::Bytes>> = {
-        let mut by_trace: std::collections::BTreeMap<[u8; 16], Vec<bytes::Bytes>> =
-            Default::default();
+    // Writing a trace again at its decision, alone: each of 100 traces has 5 runs of one
+    // span, cut from 5 requests, written as one request with the resource and scope once.
+    let traces: Vec<Vec<ferrotel_pdata::wire::TraceRun>> = {
+        let mut by_trace: std::collections::BTreeMap<[u8; 16], Vec<_>> = Default::default();
         for round in 0..5 {
             let r = request(0..100, round, 1).to_proto();
-            for (id, piece) in ferrotel_pdata::wire::split_by_trace_id(&r).unwrap() {
-                by_trace.entry(id).or_default().push(piece);
+            for piece in ferrotel_pdata::wire::split_trace_runs(&r).unwrap() {
+                by_trace
+                    .entry(piece.trace_id)
+                    .or_default()
+                    .extend(piece.runs);
             }
         }
         by_trace.into_values().collect()
     };
-    g.bench_function("coalesce_100_traces_of_5_pieces", |b| {
+    g.bench_function("encode_100_traces_of_5_runs", |b| {
         b.iter(|| {
-            for p in &pieces {
-                std::hint::black_box(ferrotel_pdata::wire::coalesce_traces(p).unwrap());
+            for runs in &traces {
+                std::hint::black_box(ferrotel_pdata::wire::encode_runs(runs));
             }
         })
     });

@@ -403,6 +403,34 @@ proptest! {
                 .collect();
             prop_assert_eq!(contextual_items(&d), want);
         }
+
+        // The same cut with shared envelopes: each trace's runs written as a request hold
+        // what its split_by_trace_id piece holds, span counts and root flags agree, and all
+        // runs together write what coalescing the pieces writes.
+        let pieces = wire::split_trace_runs(&bytes).unwrap();
+        prop_assert_eq!(pieces.len(), groups.len());
+        let mut every_run = Vec::new();
+        for (p, (tid, part)) in pieces.iter().zip(&groups) {
+            prop_assert_eq!(&p.trace_id, tid);
+            let encoded = wire::encode_runs(&p.runs);
+            prop_assert_eq!(wire::encoded_len(&p.runs), encoded.len());
+            prop_assert_eq!(wire::count(Signal::Traces, &encoded), Ok(p.spans));
+            let mut got = contextual_items(&decode(Signal::Traces, &encoded));
+            let mut want = contextual_items(&decode(Signal::Traces, part));
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(wire::runs_have_root_span(&p.runs), wire::has_root_span(part).unwrap());
+            every_run.extend(p.runs.iter().cloned());
+        }
+        if !groups.is_empty() {
+            let parts: Vec<Bytes> = groups.iter().map(|g| g.1.clone()).collect();
+            let coalesced = wire::coalesce_traces(&parts).unwrap();
+            prop_assert_eq!(
+                decode(Signal::Traces, &wire::encode_runs(&every_run)),
+                decode(Signal::Traces, &coalesced)
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 mod edit;
 mod fast;
 mod reader;
+mod runs;
 mod schema;
 mod split;
 mod validate;
@@ -35,6 +36,10 @@ pub use edit::{
     WireAttrs, edit_attributes, edit_attributes_of, edit_items, for_each_item,
 };
 pub use reader::{put_varint, varint_len};
+pub use runs::{
+    TraceEnvelope, TracePiece, TraceRun, encode_runs, encoded_len, runs_have_root_span,
+    runs_span_count,
+};
 pub use view::{AnyValueView, Attributes, ResourceView};
 
 /// Deepest AnyValue nesting (arrays and kvlists) that [`validate`] accepts.
@@ -157,6 +162,14 @@ pub fn coalesce_traces(parts: &[Bytes]) -> Result<Bytes, DecodeError> {
 /// `tail_sampling`'s `decision_wait_after_root_received`. Stops at the first root.
 pub fn has_root_span(buf: &[u8]) -> Result<bool, DecodeError> {
     view::has_root_span(buf).map_err(|e| validate::explain(Signal::Traces, buf, e))
+}
+
+/// Regroups a traces request by trace id as [`split_by_trace_id`] does, but keeps each
+/// trace's spans apart from the resource and scope around them, which every trace of the
+/// request shares ([`TraceRun`]): `tail_sampling` buffers traces so. [`encode_runs`] writes
+/// them as a request again.
+pub fn split_trace_runs(buf: &[u8]) -> Result<Vec<TracePiece>, DecodeError> {
+    split::split_trace_runs(buf).map_err(|e| validate::explain(Signal::Traces, buf, e))
 }
 
 /// Regroups a traces request by trace id: for each trace id, in order of first appearance, an

@@ -7,10 +7,12 @@
 //! copies of its containers' headers. Items are copied verbatim, never re-encoded.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::reader::{LEN, RECURSION_LIMIT, Reader, WireErr, len_key, put_varint, varint_len};
+use super::runs::{TraceEnvelope, TracePiece, TraceRun};
 use super::validate::is_metric_data;
 use crate::Signal;
 
@@ -494,11 +496,14 @@ pub(crate) fn span_trace_id(span: &[u8]) -> Result<[u8; 16], WireErr> {
     Ok(id)
 }
 
-/// Regroups spans by trace id, in order of first appearance.
-pub(crate) fn split_by_trace_id(buf: &Bytes) -> Result<Vec<([u8; 16], Bytes)>, WireErr> {
-    let ix = Index::build(Signal::Traces, buf)?;
+/// (trace id, first item) per trace, and each item's successor in its trace.
+type TraceGroups = (Vec<([u8; 16], u32)>, Vec<u32>);
+
+/// Spans grouped by trace id, in order of first appearance: (id, first item) per group and
+/// each item's successor in its group, as linked lists over ascending items (no per-trace
+/// allocation).
+fn group_by_trace_id(ix: &Index<'_>) -> Result<TraceGroups, WireErr> {
     let n = ix.item_count();
-    // Groups as linked lists over items (ascending), so no per-trace allocation.
     let mut by_id: HashMap<[u8; 16], u32> = HashMap::new();
     let mut groups: Vec<([u8; 16], u32, u32)> = Vec::new(); // (id, first, last)
     let mut next = vec![NONE; n];
@@ -516,10 +521,23 @@ pub(crate) fn split_by_trace_id(buf: &Bytes) -> Result<Vec<([u8; 16], Bytes)>, W
             }
         }
     }
+    Ok((
+        groups
+            .into_iter()
+            .map(|(id, first, _)| (id, first))
+            .collect(),
+        next,
+    ))
+}
+
+/// Regroups spans by trace id, in order of first appearance.
+pub(crate) fn split_by_trace_id(buf: &Bytes) -> Result<Vec<([u8; 16], Bytes)>, WireErr> {
+    let ix = Index::build(Signal::Traces, buf)?;
+    let (groups, next) = group_by_trace_id(&ix)?;
     let mut sizes = Vec::new();
     Ok(groups
         .iter()
-        .map(|&(id, first, _)| {
+        .map(|&(id, first)| {
             let seq = Chain {
                 next: &next,
                 at: first,
@@ -527,6 +545,83 @@ pub(crate) fn split_by_trace_id(buf: &Bytes) -> Result<Vec<([u8; 16], Bytes)>, W
             (id, ix.emit(seq, &mut sizes))
         })
         .collect())
+}
+
+/// Regroups spans by trace id as [`split_by_trace_id`] does, but each trace's spans are runs
+/// under envelopes shared by every trace of the request: the resource and scope are not
+/// copied per trace.
+pub(crate) fn split_trace_runs(buf: &[u8]) -> Result<Vec<TracePiece>, WireErr> {
+    let ix = Index::build(Signal::Traces, buf)?;
+    let (groups, next) = group_by_trace_id(&ix)?;
+    let header = |c: u32| -> Vec<u8> {
+        let cont = &ix.containers[c as usize];
+        let mut h = Vec::with_capacity(cont.hdr_len);
+        for &(s, e) in &ix.hdrs[cont.hdr_from as usize..cont.hdr_to as usize] {
+            h.extend_from_slice(&buf[s..e]);
+        }
+        h
+    };
+    let request: Vec<u8> = ix
+        .req_hdrs
+        .iter()
+        .flat_map(|&(s, e)| buf[s..e].iter().copied())
+        .collect();
+    // One envelope per scope-level container, made when a trace first needs it.
+    let mut envelopes: Vec<Option<Arc<TraceEnvelope>>> = vec![None; ix.containers.len()];
+    let mut pieces = Vec::with_capacity(groups.len());
+    let mut items = Vec::new();
+    for (trace_id, first) in groups {
+        let mut runs = Vec::new();
+        let mut spans = 0;
+        let mut chain = Chain {
+            next: &next,
+            at: first,
+        }
+        .peekable();
+        while let Some(i) = chain.next() {
+            let leaf = ix.items[i].leaf;
+            // Items are ascending and a scope's items are contiguous in the request, so a
+            // run is the chain's items up to the next change of scope.
+            items.clear();
+            items.push(i);
+            while let Some(&j) = chain.peek() {
+                if ix.items[j].leaf != leaf {
+                    break;
+                }
+                items.push(j);
+                chain.next();
+            }
+            spans += items.len();
+            let len = items
+                .iter()
+                .map(|&j| ix.items[j].end - ix.items[j].start)
+                .sum();
+            let mut bytes = Vec::with_capacity(len);
+            for &j in &items {
+                bytes.extend_from_slice(&buf[ix.items[j].start..ix.items[j].end]);
+            }
+            let envelope = envelopes[leaf as usize]
+                .get_or_insert_with(|| {
+                    let resource = ix.containers[leaf as usize].parent;
+                    Arc::new(TraceEnvelope::new(
+                        &request,
+                        &header(resource),
+                        &header(leaf),
+                    ))
+                })
+                .clone();
+            runs.push(TraceRun {
+                envelope,
+                spans: bytes.into(),
+            });
+        }
+        pieces.push(TracePiece {
+            trace_id,
+            runs,
+            spans,
+        });
+    }
+    Ok(pieces)
 }
 
 /// The spans of a traces request (usually several merged ones) with every resource-level and

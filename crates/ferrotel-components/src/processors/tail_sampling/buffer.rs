@@ -1,28 +1,67 @@
 //! The traces in memory and the decision caches.
 //!
-//! A buffered trace is the list of the encoded `ExportTraceServiceRequest`s that
-//! [`ferrotel_pdata::wire::split_by_trace_id`] cut from the received requests: the span bytes
-//! as received plus, per request, one copy of the resource and scope. Nothing is decoded until
-//! the decision is due. Memory per buffered span: its encoded size, plus the resource and scope
-//! once per received request that carried spans of the trace, plus a `Bytes` handle per piece
-//! and a table entry per trace. Pieces of one trace from several requests are coalesced
-//! ([`Trace::add`]) so that a resource and scope repeated by every request are held about
-//! once. Measured figures: `docs/benchmarks.md`, "tail_sampling".
+//! A buffered trace is its span bytes as received, cut from the received requests by
+//! [`ferrotel_pdata::wire::split_trace_runs`]: runs of spans, each with a handle to the
+//! resource and scope around it, which all traces of a request share. Nothing is decoded or
+//! re-encoded until the decision is due ([`wire::encode_runs`] then writes the request).
+//! Memory per buffered span: its encoded size, a share of its trace's run handles (40 bytes
+//! per run) and table entry, and of the request's resource and scope while a trace of it is
+//! held. Measured figures: `docs/benchmarks.md`, "tail_sampling".
 
 use std::collections::{HashMap, VecDeque};
 
-use bytes::Bytes;
-use ferrotel_pdata::wire;
+use ferrotel_pdata::wire::TraceRun;
 use tokio::time::Instant;
 
 pub type TraceId = [u8; 16];
+
+/// A trace's runs: one inline (a trace from one request and scope, the common case), or more
+/// in a vector.
+pub enum Runs {
+    One(TraceRun),
+    Many(Vec<TraceRun>),
+}
+
+impl Default for Runs {
+    fn default() -> Self {
+        Runs::Many(Vec::new())
+    }
+}
+
+impl Runs {
+    pub fn add(&mut self, mut new: Vec<TraceRun>) {
+        match self {
+            Runs::Many(v) if v.is_empty() && new.len() == 1 => {
+                *self = Runs::One(new.pop().expect("one run"));
+            }
+            Runs::Many(v) => v.append(&mut new),
+            Runs::One(_) => {
+                let Runs::One(first) = std::mem::take(self) else {
+                    unreachable!("matched One")
+                };
+                let mut v = Vec::with_capacity(1 + new.len());
+                v.push(first);
+                v.append(&mut new);
+                *self = Runs::Many(v);
+            }
+        }
+    }
+
+    /// Takes the runs out, leaving none.
+    pub fn take(&mut self) -> Vec<TraceRun> {
+        match std::mem::take(self) {
+            Runs::One(r) => vec![r],
+            Runs::Many(v) => v,
+        }
+    }
+}
 
 /// One trace in memory: pending (spans buffered) or decided (spans released, the decision kept
 /// for late spans until the trace leaves the table).
 pub struct Trace {
     /// Identifies this entry among entries of the same trace id over time.
     pub generation: u64,
-    pub chunks: Vec<Bytes>,
+    pub runs: Runs,
     pub spans: u64,
     pub bytes: u64,
     pub arrived: Instant,
@@ -30,28 +69,6 @@ pub struct Trace {
     /// root). Decided: when it was decided, for the late spans' age.
     pub due: Instant,
     pub decision: Option<bool>,
-}
-
-impl Trace {
-    /// Buffers a piece of the trace. Pieces from several requests each carry the resource and
-    /// scope: once the pieces after the first weigh as much as the first, all are coalesced
-    /// into one request holding each distinct resource and scope once. Amortised, each span
-    /// is copied a bounded number of times, as in a doubling vector.
-    pub fn add(&mut self, chunk: Bytes) {
-        self.chunks.push(chunk);
-        let Some((first, rest)) = self.chunks.split_first() else {
-            return;
-        };
-        let later: usize = rest.iter().map(Bytes::len).sum();
-        if rest.is_empty() || later < first.len() {
-            return;
-        }
-        // Pieces cut by split_by_trace_id always coalesce; if not, they stay as they are.
-        if let Ok(one) = wire::coalesce_traces(&self.chunks) {
-            self.chunks.clear();
-            self.chunks.push(one);
-        }
-    }
 }
 
 /// The traces in memory, bounded by `num_traces`: a new trace pushes the oldest out.
@@ -168,7 +185,7 @@ impl TraceTable {
             id,
             Trace {
                 generation,
-                chunks: Vec::new(),
+                runs: Runs::default(),
                 spans: 0,
                 bytes: 0,
                 arrived: now,
@@ -278,7 +295,7 @@ impl TraceTable {
                     due.push(DueTrace {
                         id,
                         generation: g,
-                        chunks: std::mem::take(&mut t.chunks),
+                        runs: t.runs.take(),
                         spans: t.spans,
                         bytes: t.bytes,
                     });
@@ -296,7 +313,7 @@ impl TraceTable {
         generation: u64,
         sampled: bool,
         at: Instant,
-    ) -> Vec<Bytes> {
+    ) -> Vec<TraceRun> {
         match self.traces.get_mut(id) {
             Some(t) if t.generation == generation => {
                 t.decision = Some(sampled);
@@ -304,7 +321,7 @@ impl TraceTable {
                 if self.block {
                     self.decided.push_back((*id, generation));
                 }
-                std::mem::take(&mut t.chunks)
+                t.runs.take()
             }
             _ => Vec::new(),
         }
@@ -315,7 +332,7 @@ impl TraceTable {
 pub struct DueTrace {
     pub id: TraceId,
     pub generation: u64,
-    pub chunks: Vec<Bytes>,
+    pub runs: Vec<TraceRun>,
     pub spans: u64,
     pub bytes: u64,
 }

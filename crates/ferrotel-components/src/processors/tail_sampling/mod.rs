@@ -3,9 +3,10 @@
 //! Collector's `tailsamplingprocessor` (same config, policy types, decision precedence, own
 //! metrics `otelcol_processor_tail_sampling_*`).
 //!
-//! - Received requests are cut by trace id on the wire ([`wire::split_by_trace_id`]); a trace
-//!   is buffered as those encoded pieces and decoded once, when its decision is due; a sampled
-//!   trace goes on as its encoded bytes (no re-encode). See [`buffer`] for memory per span.
+//! - Received requests are cut by trace id on the wire ([`wire::split_trace_runs`]); a trace
+//!   is buffered as its span bytes, with the resource and scope shared by the request's
+//!   traces, and written as a request again when its decision is due; the policies read it on
+//!   the wire, and a sampled trace goes on as those bytes. See [`buffer`] for memory per span.
 //! - At most `num_traces` traces (pending and decided) are in memory; a new trace pushes out
 //!   the oldest, counted in `sampling_trace_dropped_too_early` when it was still pending.
 //! - `decision_wait_after_root_received`: when a piece holding the trace's root span (no
@@ -27,6 +28,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use ferrotel_pdata::wire::{TracePiece, TraceRun};
 use ferrotel_pdata::{Payload, Request, Signal, wire};
 use ferrotel_runtime::telemetry::obs::ProcessorObs;
 use ferrotel_runtime::telemetry::{Counter, DEFAULT_BOUNDS, Gauge, Histogram};
@@ -378,7 +380,7 @@ impl Inner {
     /// returns what to wait for before calling again.
     fn buffer(
         &self,
-        groups: &mut VecDeque<(TraceId, Bytes)>,
+        groups: &mut VecDeque<TracePiece>,
         forward: &mut Vec<Bytes>,
     ) -> Result<Buffered<'_>, ConsumeError> {
         let now = Instant::now();
@@ -397,14 +399,18 @@ impl Inner {
         let mut earliest = st.table.next_deadline();
         let mut wake = false;
         let mut blocked = None;
-        while let Some((id, chunk)) = groups.pop_front() {
-            let spans = wire::count(Signal::Traces, &chunk).unwrap_or(0) as u64;
+        while let Some(piece) = groups.pop_front() {
+            let id = piece.trace_id;
+            let spans = piece.spans as u64;
+            // As the piece would weigh cut as a request of its own (`bytes_limiting`,
+            // `maximum_trace_size_bytes`).
+            let piece_len = wire::encoded_len(&piece.runs) as u64;
             let st = &mut *st;
             if let Some(t) = st.table.traces.get_mut(&id) {
                 match t.decision {
                     None => {
                         t.spans += spans;
-                        t.bytes += chunk.len() as u64;
+                        t.bytes += piece_len;
                         if max_size > 0 && t.bytes > max_size {
                             self.drop_oversized(st, &id, now);
                             continue;
@@ -413,13 +419,13 @@ impl Inner {
                             wake |= expedite_on_root(
                                 &mut st.table,
                                 id,
-                                &chunk,
+                                &piece.runs,
                                 now + after_root,
                                 &mut earliest,
                             );
                         }
                         if let Some(t) = st.table.traces.get_mut(&id) {
-                            t.add(chunk);
+                            t.runs.add(piece.runs);
                         }
                     }
                     Some(sampled) => {
@@ -427,7 +433,7 @@ impl Inner {
                             .record(now.saturating_duration_since(t.due).as_secs());
                         if sampled {
                             m.late_sampled.add(spans);
-                            forward.push(chunk);
+                            forward.push(wire::encode_runs(&piece.runs));
                         } else {
                             m.late_not_sampled.add(spans);
                             self.obs.dropped.add(spans);
@@ -438,6 +444,7 @@ impl Inner {
             }
             if st.sampled.get(&id) {
                 m.cache_sampled.add(spans);
+                let chunk = wire::encode_runs(&piece.runs);
                 forward.push(if self.config.record_policy {
                     record::cached(&chunk)
                 } else {
@@ -454,7 +461,7 @@ impl Inner {
                 // Registered before the lock is released: a decision cannot slip between.
                 let mut wait = Box::pin(self.space.notified());
                 wait.as_mut().enable();
-                groups.push_front((id, chunk));
+                groups.push_front(piece);
                 blocked = Some(wait);
                 break;
             }
@@ -479,7 +486,7 @@ impl Inner {
                 Evicted::Nothing => {}
             }
             m.new_traces.add(1);
-            if max_size > 0 && chunk.len() as u64 > max_size {
+            if max_size > 0 && piece_len > max_size {
                 if let Some(t) = st.table.traces.get_mut(&id) {
                     t.spans = spans;
                 }
@@ -487,13 +494,18 @@ impl Inner {
                 continue;
             }
             if !after_root.is_zero() {
-                wake |=
-                    expedite_on_root(&mut st.table, id, &chunk, now + after_root, &mut earliest);
+                wake |= expedite_on_root(
+                    &mut st.table,
+                    id,
+                    &piece.runs,
+                    now + after_root,
+                    &mut earliest,
+                );
             }
             if let Some(t) = st.table.traces.get_mut(&id) {
                 t.spans = spans;
-                t.bytes = chunk.len() as u64;
-                t.add(chunk);
+                t.bytes = piece_len;
+                t.runs.add(piece.runs);
             }
         }
         m.traces_on_memory.set(st.table.len() as u64);
@@ -543,16 +555,8 @@ impl Inner {
             for d in due {
                 // No decode here: the policies read what they need on the wire, and the
                 // sampled spans go on as these bytes.
-                let bytes = match wire::merge(Signal::Traces, &d.chunks) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        // Cannot happen for pieces cut by split_by_trace_id; never silent.
-                        tracing::error!(processor = %self.id, error = %e, "tail_sampling: trace dropped, its spans do not merge");
-                        self.obs.dropped.add(d.spans);
-                        decisions.push((d.id, d.generation, false));
-                        continue;
-                    }
-                };
+                let bytes = wire::encode_runs(&d.runs);
+                drop(d.runs);
                 let mut trace = TraceData::new(bytes, d.spans, d.bytes, d.id);
                 let (outcome, by) = decide(
                     &mut policies,
@@ -592,14 +596,12 @@ impl Inner {
                 // Spans that came while the policies ran follow the decision.
                 let rest = st.table.decided(&id, generation, sampled, clock.now);
                 if sampled {
-                    out.extend(rest);
+                    if !rest.is_empty() {
+                        out.push(wire::encode_runs(&rest));
+                    }
                     st.sampled.put(id);
                 } else {
-                    let n: usize = rest
-                        .iter()
-                        .map(|c| wire::count(Signal::Traces, c).unwrap_or(0))
-                        .sum();
-                    self.obs.dropped.add(n as u64);
+                    self.obs.dropped.add(wire::runs_span_count(&rest) as u64);
                     st.not_sampled.put(id);
                 }
             }
@@ -646,12 +648,11 @@ impl Inner {
 fn expedite_on_root(
     table: &mut TraceTable,
     id: buffer::TraceId,
-    chunk: &[u8],
+    runs: &[TraceRun],
     deadline: Instant,
     earliest: &mut Option<Instant>,
 ) -> bool {
-    // A piece cut by split_by_trace_id walks; a failure cannot happen and only skips this.
-    if !wire::has_root_span(chunk).unwrap_or(false) || !table.expedite(&id, deadline) {
+    if !wire::runs_have_root_span(runs) || !table.expedite(&id, deadline) {
         return false;
     }
     if earliest.is_some_and(|e| e <= deadline) {
@@ -685,7 +686,7 @@ impl Consumer for TailSampling {
             // Encoded as received (free), or encoded once if a processor before decoded it.
             let bytes = payload.to_proto();
             drop(payload);
-            let mut groups: VecDeque<_> = wire::split_by_trace_id(&bytes)
+            let mut groups: VecDeque<_> = wire::split_trace_runs(&bytes)
                 .map_err(|e| ConsumeError::permanent(format!("tail_sampling: {e}")))?
                 .into();
             let mut late = Vec::new();

@@ -272,6 +272,26 @@ policies:
     h.p.shutdown().await.unwrap();
 }
 
+/// A named processor's policies are labelled `<name>.<policy>`, as Go's `uniquePolicyName`.
+#[tokio::test(start_paused = true)]
+async fn a_named_processor_prefixes_its_policy_labels() {
+    let h = Harness::named(
+        "tail_sampling/edge",
+        "decision_wait: 1s\npolicies:\n  - {name: all, type: always_sample}",
+    )
+    .await;
+    h.send(vec![span(tid(1), 0, 1)]).await;
+    h.pass_wait().await;
+    let m = |policy| {
+        h.metric(
+            "otelcol_processor_tail_sampling_count_traces_sampled",
+            &[("policy", policy), ("decision", "sampled")],
+        )
+    };
+    assert_eq!((m("edge.all"), m("all")), (1, 0));
+    h.p.shutdown().await.unwrap();
+}
+
 /// With `sample_on_first_match`, a drop policy listed after a sampling one still wins: Go
 /// evaluates drop policies first.
 #[tokio::test(start_paused = true)]

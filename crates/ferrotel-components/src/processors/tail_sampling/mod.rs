@@ -172,9 +172,17 @@ impl Metrics {
                 t.counter(metric, help, &labels)
             })
         };
+        // Go labels a named processor's policies `<name>.<policy>` (`tail_sampling/a`: `a.x`).
+        let name = id.split_once('/').map_or("", |(_, n)| n);
         let policies = policies
             .iter()
             .map(|(policy, _)| {
+                let label = if name.is_empty() {
+                    policy.clone()
+                } else {
+                    format!("{name}.{policy}")
+                };
+                let policy = &label;
                 let with_policy = [p, ("policy", policy.as_str())];
                 PolicyMetrics {
                     traces: outcomes(
@@ -355,6 +363,20 @@ fn decide(
     }
 }
 
+/// Sampled spans to pass on as one request: encoded parts and their span count.
+#[derive(Default)]
+struct Outgoing {
+    parts: Vec<Bytes>,
+    spans: usize,
+}
+
+impl Outgoing {
+    fn push(&mut self, part: Bytes, spans: usize) {
+        self.parts.push(part);
+        self.spans += spans;
+    }
+}
+
 /// What [`Inner::buffer`] left: nothing, or pieces waiting for room (`block_on_overflow`).
 enum Buffered<'a> {
     Done,
@@ -381,7 +403,7 @@ impl Inner {
     fn buffer(
         &self,
         groups: &mut VecDeque<TracePiece>,
-        forward: &mut Vec<Bytes>,
+        forward: &mut Outgoing,
     ) -> Result<Buffered<'_>, ConsumeError> {
         let now = Instant::now();
         let deadline = now + self.config.decision_wait;
@@ -433,7 +455,7 @@ impl Inner {
                             .record(now.saturating_duration_since(t.due).as_secs());
                         if sampled {
                             m.late_sampled.add(spans);
-                            forward.push(wire::encode_runs(&piece.runs));
+                            forward.push(wire::encode_runs(&piece.runs), piece.spans);
                         } else {
                             m.late_not_sampled.add(spans);
                             self.obs.dropped.add(spans);
@@ -445,11 +467,12 @@ impl Inner {
             if st.sampled.get(&id) {
                 m.cache_sampled.add(spans);
                 let chunk = wire::encode_runs(&piece.runs);
-                forward.push(if self.config.record_policy {
+                let chunk = if self.config.record_policy {
                     record::cached(&chunk)
                 } else {
                     chunk
-                });
+                };
+                forward.push(chunk, piece.spans);
                 continue;
             }
             if st.not_sampled.get(&id) {
@@ -549,7 +572,7 @@ impl Inner {
         let clock = self.clock();
         let m = &self.metrics;
         let mut decisions = Vec::with_capacity(due.len());
-        let mut out = Vec::new();
+        let mut out = Outgoing::default();
         {
             let mut policies = self.policies.lock().unwrap_or_else(|e| e.into_inner());
             for d in due {
@@ -573,19 +596,22 @@ impl Inner {
                     let (name, policy) = &policies[i];
                     let choice = policy.composite_choice();
                     match trace.request() {
-                        Ok(r) => out.push(record::sampled(
-                            std::mem::replace(r, Request::empty(Signal::Traces)),
-                            name,
-                            choice,
-                        )),
+                        Ok(r) => out.push(
+                            record::sampled(
+                                std::mem::replace(r, Request::empty(Signal::Traces)),
+                                name,
+                                choice,
+                            ),
+                            d.spans as usize,
+                        ),
                         Err(e) => {
                             // Validated when buffered, so not expected: sent unannotated.
                             tracing::error!(processor = %self.id, error = %e, "tail_sampling: record_policy could not decode a sampled trace");
-                            out.push(trace.encoded().clone());
+                            out.push(trace.encoded().clone(), d.spans as usize);
                         }
                     }
                 } else {
-                    out.push(trace.encoded().clone());
+                    out.push(trace.encoded().clone(), d.spans as usize);
                 }
                 decisions.push((d.id, d.generation, sampled));
             }
@@ -597,7 +623,7 @@ impl Inner {
                 let rest = st.table.decided(&id, generation, sampled, clock.now);
                 if sampled {
                     if !rest.is_empty() {
-                        out.push(wire::encode_runs(&rest));
+                        out.push(wire::encode_runs(&rest), wire::runs_span_count(&rest));
                     }
                     st.sampled.put(id);
                 } else {
@@ -615,12 +641,13 @@ impl Inner {
     }
 
     /// Passes spans on as one request; a refusal is counted, logged and returned.
-    async fn send(&self, parts: Vec<Bytes>) -> Result<(), ConsumeError> {
-        if parts.is_empty() {
+    async fn send(&self, out: Outgoing) -> Result<(), ConsumeError> {
+        if out.parts.is_empty() {
             return Ok(());
         }
-        let payload = wire::merge(Signal::Traces, &parts)
-            .and_then(|b| Payload::from_proto(Signal::Traces, b));
+        // The parts were written from validated requests: no second validation pass.
+        let payload = wire::merge(Signal::Traces, &out.parts)
+            .map(|b| Payload::from_encoded(Signal::Traces, b, out.spans));
         let payload = match payload {
             Ok(p) => p,
             Err(e) => {
@@ -689,7 +716,7 @@ impl Consumer for TailSampling {
             let mut groups: VecDeque<_> = wire::split_trace_runs(&bytes)
                 .map_err(|e| ConsumeError::permanent(format!("tail_sampling: {e}")))?
                 .into();
-            let mut late = Vec::new();
+            let mut late = Outgoing::default();
             while let Buffered::Full(room) = self.inner.buffer(&mut groups, &mut late)? {
                 // block_on_overflow: held until a decision frees room (back-pressure).
                 room.await;

@@ -72,10 +72,15 @@ pub(super) struct Harness {
 
 impl Harness {
     pub(super) async fn new(yaml: &str) -> Harness {
+        Self::named("tail_sampling", yaml).await
+    }
+
+    /// A processor with component id `id` (`tail_sampling/<name>`).
+    pub(super) async fn named(id: &str, yaml: &str) -> Harness {
         let cfg: TailSamplingConfig = config(yaml);
         cfg.validate().unwrap();
         let wait = cfg.decision_wait;
-        let c = ctx("tail_sampling", Kind::Processor);
+        let c = ctx(id, Kind::Processor);
         let tel = c.telemetry.clone();
         let rec = Recorder::new();
         let p = TailSamplingFactory

@@ -175,13 +175,14 @@ fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
     Ok(out)
 }
 
-/// zstd: one pass when the frame states its size (every bulk encoder writes it), else a
-/// stream; both refuse past `limit`.
+/// zstd: one pass when every frame states its size (every bulk encoder writes it; several
+/// frames are what a pass-through of merged zstd requests sends), else a stream; both refuse
+/// past `limit`.
 fn unzstd(data: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
-    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(data) {
+    if let Some(size) = stated_size(data) {
         if size > limit as u64 {
-            // The decoder checks the stated size, so a frame that says more than the limit
-            // either is too large or is corrupt.
+            // The decoder checks the stated sizes, so frames that say more than the limit
+            // either are too large or are corrupt.
             return Err(DecompressError::TooLarge);
         }
         let mut out: Vec<u8> = Vec::with_capacity(size as usize);
@@ -190,18 +191,48 @@ fn unzstd(data: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
             if d.is_none() {
                 *d = zstd::bulk::Decompressor::new().ok();
             }
-            d.as_mut()
-                .map(|d| d.decompress_to_buffer(data, &mut out).is_ok())
-                .unwrap_or(false)
+            let Some(d) = d.as_mut() else {
+                return false;
+            };
+            let mut rest = data;
+            while !rest.is_empty() {
+                let Ok(n) = zstd::zstd_safe::find_frame_compressed_size(rest) else {
+                    return false;
+                };
+                let (frame, tail) = rest.split_at(n.min(rest.len()));
+                let mut at = std::io::Cursor::new(&mut out);
+                at.set_position(at.get_ref().len() as u64);
+                if d.decompress_to_buffer(frame, &mut at).is_err() {
+                    return false;
+                }
+                rest = tail;
+            }
+            out.len() as u64 == size
         });
         if done {
             return Ok(out);
         }
-        // More frames than the first stated, or corrupt: the stream decoder says which.
+        // Sizes that lie, or corrupt data: the stream decoder says which.
     }
     let d = zstd::stream::read::Decoder::with_buffer(data)
         .map_err(|e| DecompressError::Corrupt(e.to_string()))?;
     read_limited(d, data.len(), limit).map(Vec::from)
+}
+
+/// The decompressed size of a zstd stream when every frame states it; `None` otherwise.
+fn stated_size(data: &[u8]) -> Option<u64> {
+    let mut total = 0u64;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let size = zstd::zstd_safe::get_frame_content_size(rest).ok()??;
+        let n = zstd::zstd_safe::find_frame_compressed_size(rest).ok()?;
+        total = total.checked_add(size)?;
+        rest = rest.get(n..)?;
+        if n == 0 {
+            return None;
+        }
+    }
+    Some(total)
 }
 
 /// A zlib stream starts with CMF/FLG: compression method 8 and a header checksum.
@@ -386,7 +417,19 @@ mod proptests {
             if cut > 0 {
                 let r = decompress(Encoding::Zstd, Bytes::copy_from_slice(&one[..cut]), 1 << 20);
                 prop_assert!(matches!(r, Err(DecompressError::Corrupt(_))), "{:?}", r.map(|b| b.len()));
+                // Cut inside a later frame of several (a pass-through of merged requests).
+                let many = one.repeat(frames + 1);
+                let r = decompress(Encoding::Zstd, Bytes::copy_from_slice(&many[..many.len() - cut]), 1 << 20);
+                prop_assert!(matches!(r, Err(DecompressError::Corrupt(_))), "{:?}", r.map(|b| b.len()));
             }
+            // Sized and unsized frames mixed, and after ours.
+            let streamed = {
+                let mut e = zstd::stream::write::Encoder::new(Vec::new(), level).unwrap();
+                e.write_all(&d).unwrap();
+                e.finish().unwrap()
+            };
+            let mixed = [ours.clone(), streamed, zstd::bulk::compress(&d, level).unwrap()].concat();
+            check_limits(Encoding::Zstd, &mixed, &d.repeat(3))?;
         }
     }
 }

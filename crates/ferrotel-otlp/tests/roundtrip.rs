@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use ferrotel_otlp::client::{ClientSettings, ClientTls, Compression, OtlpClient, Protocol};
 use ferrotel_otlp::server::{PartialSuccess, Transport};
-use ferrotel_pdata::Signal;
+use ferrotel_pdata::{Payload, Signal};
 
 fn client(protocol: Protocol, endpoint: String, compression: Compression) -> OtlpClient {
     OtlpClient::new(ClientSettings {
@@ -254,5 +254,81 @@ async fn connection_refused_is_retryable() {
             .await
             .unwrap_err();
         assert!(e.retryable, "{protocol:?}: {e:?}");
+    }
+}
+
+/// A server started for `protocol` and the endpoint a client uses for it.
+async fn server_for(
+    protocol: Protocol,
+    rec: std::sync::Arc<Recorder>,
+) -> (ferrotel_otlp::server::ServerHandle, String) {
+    match protocol {
+        Protocol::Grpc => {
+            let s = grpc_server(rec, |_| {}).await;
+            let ep = s.local_addr().to_string();
+            (s, ep)
+        }
+        _ => {
+            let s = http_server(rec, |_| {}).await;
+            let ep = format!("http://{}", s.local_addr());
+            (s, ep)
+        }
+    }
+}
+
+/// zstd in, zstd out: a payload received as zstd keeps the stream, merged payloads keep the
+/// concatenated streams, and a zstd client sends that stream unchanged (no compression
+/// again); a modified payload is compressed afresh, so the change is what arrives.
+#[tokio::test]
+async fn zstd_streams_pass_through_unchanged() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let (rec_a, rec_b) = (Recorder::new(), Recorder::new());
+        let (a, ep_a) = server_for(protocol, rec_a.clone()).await;
+        let (b, ep_b) = server_for(protocol, rec_b.clone()).await;
+        let to_a = client(protocol, ep_a, Compression::Zstd);
+        let sent = [payload(Signal::Traces, 3), payload(Signal::Traces, 5)];
+        for p in &sent {
+            to_a.export(p).await.unwrap();
+        }
+        let got: Vec<_> = rec_a.take().into_iter().map(|r| r.payload).collect();
+        for (g, s) in got.iter().zip(&sent) {
+            let stream = g
+                .zstd_source()
+                .expect("received as zstd: the stream is kept");
+            assert_eq!(zstd::decode_all(&stream[..]).unwrap(), s.to_proto());
+        }
+        let merged = Payload::merge(Signal::Traces, got).unwrap();
+        let streams = merged
+            .zstd_source()
+            .expect("merged zstd payloads keep theirs")
+            .clone();
+        assert_eq!(zstd::decode_all(&streams[..]).unwrap(), merged.to_proto());
+
+        let to_b = client(protocol, ep_b, Compression::Zstd);
+        to_b.export(&merged).await.unwrap();
+        let at_b = rec_b.take().remove(0).payload;
+        assert_eq!(
+            at_b.zstd_source(),
+            Some(&streams),
+            "{protocol:?}: sent as received"
+        );
+        assert_eq!(at_b.to_proto(), merged.to_proto());
+
+        let mut changed = merged.clone();
+        changed
+            .modify(|r| {
+                let ferrotel_pdata::Request::Traces(t) = r else {
+                    unreachable!()
+                };
+                t.resource_spans.truncate(1);
+            })
+            .unwrap();
+        assert!(changed.zstd_source().is_none());
+        to_b.export(&changed).await.unwrap();
+        let at_b = rec_b.take().remove(0).payload;
+        assert_eq!(at_b.items(), 3, "{protocol:?}: the change arrives");
+        assert_eq!(at_b.to_proto(), changed.to_proto());
+        a.shutdown(Duration::from_secs(1)).await;
+        b.shutdown(Duration::from_secs(1)).await;
     }
 }

@@ -132,6 +132,12 @@ pub struct Payload {
     signal: Signal,
     items: usize,
     repr: Repr,
+    /// The zstd stream the encoded bytes were decompressed from, kept while they are unchanged
+    /// and undecoded: an exporter that compresses with zstd sends it instead of compressing
+    /// again. zstd frames concatenate into a valid stream (RFC 8878), which is how merged
+    /// payloads keep theirs; gzip members concatenate too, but common single-member readers
+    /// (flate2's `GzDecoder`, so tonic) would stop after the first, so gzip is not kept.
+    zstd: Option<Bytes>,
 }
 
 impl Payload {
@@ -143,6 +149,7 @@ impl Payload {
             signal,
             items,
             repr: Repr::Encoded(bytes),
+            zstd: None,
         })
     }
 
@@ -156,6 +163,7 @@ impl Payload {
             signal,
             items,
             repr: Repr::Encoded(bytes),
+            zstd: None,
         }
     }
 
@@ -165,6 +173,7 @@ impl Payload {
             signal: request.signal(),
             items: request.item_count(),
             repr: Repr::Decoded(Arc::new(request)),
+            zstd: None,
         }
     }
 
@@ -174,6 +183,7 @@ impl Payload {
             signal,
             items: 0,
             repr: Repr::Encoded(Bytes::new()),
+            zstd: None,
         }
     }
 
@@ -201,6 +211,22 @@ impl Payload {
             Repr::Encoded(b) => b.clone(),
             Repr::Decoded(r) => r.encode_proto(),
         }
+    }
+
+    /// Remembers `stream`, the zstd stream these encoded bytes were decompressed from (a
+    /// receiver's input), for [`Payload::zstd_source`]. Ignored on a decoded payload.
+    pub fn with_zstd_source(mut self, stream: Bytes) -> Self {
+        if matches!(self.repr, Repr::Encoded(_)) {
+            self.zstd = Some(stream);
+        }
+        self
+    }
+
+    /// A zstd stream that decompresses to exactly [`Payload::to_proto`]'s bytes: what the
+    /// receiver got, or the concatenation of what it got for merged payloads. `None` once
+    /// anything decoded, edited or split the payload.
+    pub fn zstd_source(&self) -> Option<&Bytes> {
+        self.zstd.as_ref()
     }
 
     /// The encoded bytes, if the payload was never decoded.
@@ -259,6 +285,7 @@ impl Payload {
             Ok(Some(new)) => {
                 // Attribute edits never add or remove items, so the count stands.
                 self.repr = Repr::Encoded(new);
+                self.zstd = None;
                 true
             }
             Ok(None) => true,
@@ -280,6 +307,7 @@ impl Payload {
             Ok(Some((new, kept))) => {
                 self.repr = Repr::Encoded(new);
                 self.items = kept;
+                self.zstd = None;
                 true
             }
             Ok(None) => true,
@@ -299,6 +327,9 @@ impl Payload {
         if let Repr::Encoded(b) = &self.repr {
             let request = Request::decode_proto(self.signal, b.clone())?;
             self.repr = Repr::Decoded(Arc::new(request));
+            // Encoded again, the bytes may differ (unknown fields, field order): the source
+            // no longer matches them.
+            self.zstd = None;
         }
         Ok(())
     }
@@ -318,6 +349,7 @@ impl Payload {
                     signal,
                     items,
                     repr: Repr::Encoded(b),
+                    zstd: None,
                 })
             })
             .collect()
@@ -338,10 +370,22 @@ impl Payload {
         let items = parts.iter().map(|p| p.items).sum();
         let encoded: Vec<Bytes> = parts.iter().map(Payload::to_proto).collect();
         let bytes = wire::merge(signal, &encoded)?;
+        // The requests concatenate (profiles excepted), and so do their zstd streams.
+        let zstd = if signal != Signal::Profiles && parts.iter().all(|p| p.zstd.is_some()) {
+            let mut all =
+                Vec::with_capacity(parts.iter().flat_map(|p| &p.zstd).map(Bytes::len).sum());
+            for z in parts.iter().flat_map(|p| &p.zstd) {
+                all.extend_from_slice(z);
+            }
+            Some(Bytes::from(all))
+        } else {
+            None
+        };
         Ok(Payload {
             signal,
             items,
             repr: Repr::Encoded(bytes),
+            zstd,
         })
     }
 }

@@ -112,12 +112,18 @@ impl GrpcClient {
     }
 
     pub(super) async fn export(&self, payload: &Payload) -> Result<PartialSuccess, SendError> {
-        let message = payload.to_proto();
-        let body = if self.encoding == Encoding::Identity {
+        let body = if let (Encoding::Zstd, Some(stream)) = (self.encoding, payload.zstd_source()) {
+            // Received as zstd and unchanged since: sent as it came, not compressed again.
+            let mut prefix = [1u8, 0, 0, 0, 0];
+            prefix[1..].copy_from_slice(&(stream.len() as u32).to_be_bytes());
+            GrpcBody::new(Bytes::copy_from_slice(&prefix), stream.clone())
+        } else if self.encoding == Encoding::Identity {
+            let message = payload.to_proto();
             let mut prefix = [0u8; 5];
             prefix[1..].copy_from_slice(&(message.len() as u32).to_be_bytes());
             GrpcBody::new(Bytes::copy_from_slice(&prefix), message)
         } else {
+            let message = payload.to_proto();
             // Compressed straight after a reserved prefix: one buffer, one DATA stream.
             let mut framed = Vec::with_capacity(5 + message.len() / 4);
             framed.extend_from_slice(&[1, 0, 0, 0, 0]);

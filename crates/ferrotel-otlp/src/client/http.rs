@@ -102,6 +102,11 @@ impl HttpClient {
         };
         let body: Bytes = if self.encoding == Encoding::Identity {
             body
+        } else if let (Encoding::Zstd, false, Some(stream)) =
+            (self.encoding, self.json, payload.zstd_source())
+        {
+            // Received as zstd and unchanged since: sent as it came, not compressed again.
+            stream.clone()
         } else {
             compress(self.encoding, &body)
                 .map_err(|e| SendError::permanent("encode", format!("compressing: {e}")))?

@@ -271,6 +271,8 @@ async fn export(
         .and_then(|v| parse_grpc_timeout(v.as_bytes()));
 
     let (compressed, message) = read_message(body, state.max_recv).await?;
+    // Kept for an exporter compressing with zstd: it sends this instead of compressing again.
+    let zstd_source = (compressed && encoding == Encoding::Zstd).then(|| message.clone());
     let message = if compressed {
         if encoding == Encoding::Identity {
             return Err(Fail::new(
@@ -296,8 +298,11 @@ async fn export(
     } else {
         message
     };
-    let payload = guard(|| Payload::from_proto(signal, message))?
+    let mut payload = guard(|| Payload::from_proto(signal, message))?
         .map_err(|e| Fail::new(code::INVALID_ARGUMENT, e.to_string()))?;
+    if let Some(z) = zstd_source {
+        payload = payload.with_zstd_source(z);
+    }
     let client = ClientInfo {
         addr: peer,
         metadata: if state.include_metadata {

@@ -244,6 +244,9 @@ async fn handle_export(
         }
         Ok(Ok(c)) => c.to_bytes(),
     };
+    // Kept for an exporter compressing with zstd: it sends this instead of compressing again.
+    let zstd_source =
+        (encoding == Encoding::Zstd && format == Format::Protobuf).then(|| raw.clone());
     let data = match decompress(encoding, raw, state.max_body) {
         Ok(d) => d,
         Err(DecompressError::TooLarge) => return too_large(),
@@ -258,7 +261,10 @@ async fn handle_export(
         }
     };
     let payload = match decode(format, signal, data) {
-        Ok(p) => p,
+        Ok(p) => match zstd_source {
+            Some(z) => p.with_zstd_source(z),
+            None => p,
+        },
         Err(e) => return error_response(format, &e),
     };
     let client = ClientInfo {

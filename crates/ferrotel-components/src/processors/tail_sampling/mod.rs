@@ -437,18 +437,8 @@ impl Inner {
                             self.drop_oversized(st, &id, now);
                             continue;
                         }
-                        if !after_root.is_zero() {
-                            wake |= expedite_on_root(
-                                &mut st.table,
-                                id,
-                                &piece.runs,
-                                now + after_root,
-                                &mut earliest,
-                            );
-                        }
-                        if let Some(t) = st.table.traces.get_mut(&id) {
-                            t.runs.add(piece.runs);
-                        }
+                        let root = (!after_root.is_zero()).then(|| now + after_root);
+                        wake |= hold(&mut st.table, id, piece.runs, root, &mut earliest);
                     }
                     Some(sampled) => {
                         m.late_span_age
@@ -516,20 +506,12 @@ impl Inner {
                 self.drop_oversized(st, &id, now);
                 continue;
             }
-            if !after_root.is_zero() {
-                wake |= expedite_on_root(
-                    &mut st.table,
-                    id,
-                    &piece.runs,
-                    now + after_root,
-                    &mut earliest,
-                );
-            }
             if let Some(t) = st.table.traces.get_mut(&id) {
                 t.spans = spans;
                 t.bytes = piece_len;
-                t.runs.add(piece.runs);
             }
+            let root = (!after_root.is_zero()).then(|| now + after_root);
+            wake |= hold(&mut st.table, id, piece.runs, root, &mut earliest);
         }
         m.traces_on_memory.set(st.table.len() as u64);
         drop(st);
@@ -670,23 +652,29 @@ impl Inner {
     }
 }
 
-/// `decision_wait_after_root_received`: a piece holding the trace's root span brings its
-/// decision forward to `deadline` (never later). Returns whether the decision task must wake.
-fn expedite_on_root(
+/// Adds a piece's runs to its pending trace. With `decision_wait_after_root_received`
+/// (`root_deadline`), a piece holding the trace's root span brings its decision forward to
+/// that deadline (never later). Returns whether the decision task must wake.
+fn hold(
     table: &mut TraceTable,
     id: buffer::TraceId,
-    runs: &[TraceRun],
-    deadline: Instant,
+    runs: Vec<TraceRun>,
+    root_deadline: Option<Instant>,
     earliest: &mut Option<Instant>,
 ) -> bool {
-    if !wire::runs_have_root_span(runs) || !table.expedite(&id, deadline) {
-        return false;
+    let mut wake = false;
+    if let Some(deadline) = root_deadline
+        && wire::runs_have_root_span(&runs)
+        && table.expedite(&id, deadline)
+        && earliest.is_none_or(|e| deadline < e)
+    {
+        *earliest = Some(deadline);
+        wake = true;
     }
-    if earliest.is_some_and(|e| e <= deadline) {
-        return false;
+    if let Some(t) = table.traces.get_mut(&id) {
+        t.runs.add(runs);
     }
-    *earliest = Some(deadline);
-    true
+    wake
 }
 
 /// The `tail_sampling` processor of one pipeline.

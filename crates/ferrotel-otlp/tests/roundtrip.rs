@@ -304,7 +304,7 @@ async fn zstd_streams_pass_through_unchanged() {
             .clone();
         assert_eq!(zstd::decode_all(&streams[..]).unwrap(), merged.to_proto());
 
-        let to_b = client(protocol, ep_b, Compression::Zstd);
+        let to_b = client(protocol, ep_b.clone(), Compression::Zstd);
         to_b.export(&merged).await.unwrap();
         let at_b = rec_b.take().remove(0).payload;
         assert_eq!(
@@ -313,6 +313,23 @@ async fn zstd_streams_pass_through_unchanged() {
             "{protocol:?}: sent as received"
         );
         assert_eq!(at_b.to_proto(), merged.to_proto());
+        if protocol == Protocol::HttpProtobuf {
+            // A configured level (`compression_params`) is honoured: compressed afresh.
+            let leveled = OtlpClient::new(ClientSettings {
+                protocol,
+                endpoint: ep_b.clone(),
+                compression: Compression::Zstd,
+                compression_level: Some(19),
+                timeout: Duration::from_secs(5),
+                ..Default::default()
+            })
+            .unwrap();
+            leveled.export(&merged).await.unwrap();
+            let at_b = rec_b.take().remove(0).payload;
+            let sent = at_b.zstd_source().expect("zstd on the wire");
+            assert_ne!(sent, &streams, "a configured level compresses again");
+            assert_eq!(at_b.to_proto(), merged.to_proto());
+        }
 
         let mut changed = merged.clone();
         changed

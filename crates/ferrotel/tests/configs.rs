@@ -171,6 +171,20 @@ const INVALID: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "compression level out of range",
+        "receivers: {otlp: {protocols: {http: }}}\nexporters: {otlphttp: {endpoint: \"http://x:4318\", compression: gzip, compression_params: {level: 12}}}\nservice: {pipelines: {logs: {receivers: [otlp], exporters: [otlphttp]}}}\n",
+        &[
+            "exporters::otlphttp::compression_params::level: unsupported level 12 for compression \"gzip\" (gzip, zlib, deflate: -2 to 9; zstd: any; the others take no level) (bad.yaml:2)",
+        ],
+    ),
+    (
+        "compression level for a coding without levels",
+        "receivers: {otlp: {protocols: {http: }}}\nexporters: {zipkin: {endpoint: \"http://x:9411/api/v2/spans\", compression: snappy, compression_params: {level: 3}}}\nservice: {pipelines: {traces: {receivers: [otlp], exporters: [zipkin]}}}\n",
+        &[
+            "exporters::zipkin::compression_params::level: unsupported level 3 for compression \"snappy\" (gzip, zlib, deflate: -2 to 9; zstd: any; the others take no level) (bad.yaml:2)",
+        ],
+    ),
+    (
         "component validate()",
         "receivers: {otlp: {protocols: {}}}\nexporters: {debug: }\nservice: {pipelines: {traces: {receivers: [otlp], exporters: [debug]}}}\n",
         &[

@@ -17,7 +17,7 @@ use super::{
     ClientAuth, ClientSettings, PartialSuccess, Protocol, SendError, error_chain, header_map,
 };
 use crate::TransportError;
-use crate::compression::{Encoding, compress};
+use crate::compression::{Encoding, compress_into_level};
 use crate::grpc_status::{decode_response_json, decode_response_proto, status_message_from_body};
 
 /// Response bodies are small; this only bounds a misbehaving server.
@@ -28,6 +28,8 @@ pub(super) struct HttpClient {
     urls: [Uri; 4],
     json: bool,
     encoding: Encoding,
+    /// `compression_params::level`; `None`: the default.
+    level: Option<i32>,
     headers: HeaderMap,
     auth: Option<Arc<dyn ClientAuth>>,
     timeout: Duration,
@@ -82,6 +84,7 @@ impl HttpClient {
             urls,
             json: s.protocol == Protocol::HttpJson,
             encoding: s.compression.encoding(),
+            level: s.compression_level,
             headers: header_map(&s.headers)?,
             auth: s.auth.clone(),
             timeout: s.timeout,
@@ -102,15 +105,17 @@ impl HttpClient {
         };
         let body: Bytes = if self.encoding == Encoding::Identity {
             body
-        } else if let (Encoding::Zstd, false, Some(stream)) =
-            (self.encoding, self.json, payload.zstd_source())
+        } else if let (Encoding::Zstd, false, None, Some(stream)) =
+            (self.encoding, self.json, self.level, payload.zstd_source())
         {
-            // Received as zstd and unchanged since: sent as it came, not compressed again.
+            // Received as zstd and unchanged since: sent as it came, not compressed again
+            // (unless a level was configured: then the data is compressed at that level).
             stream.clone()
         } else {
-            compress(self.encoding, &body)
-                .map_err(|e| SendError::permanent("encode", format!("compressing: {e}")))?
-                .into()
+            let mut out = Vec::new();
+            compress_into_level(self.encoding, self.level, &body, &mut out)
+                .map_err(|e| SendError::permanent("encode", format!("compressing: {e}")))?;
+            out.into()
         };
         let mut req = Request::post(self.urls[signal_index(signal)].clone())
             .body(Full::new(body))

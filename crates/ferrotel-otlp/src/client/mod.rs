@@ -83,6 +83,8 @@ pub struct ClientSettings {
     /// Full per-signal URLs (HTTP), used as-is.
     pub signal_endpoints: HashMap<Signal, String>,
     pub compression: Compression,
+    /// `compression_params::level` (HTTP only, as in Go); `None`: our default level.
+    pub compression_level: Option<i32>,
     /// Extra request headers (gRPC metadata).
     pub headers: Vec<(String, String)>,
     /// Limit for one export call, connecting included.
@@ -98,6 +100,7 @@ impl Default for ClientSettings {
             endpoint: String::new(),
             signal_endpoints: HashMap::new(),
             compression: Compression::None,
+            compression_level: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(5),
             tls: ClientTls::default(),

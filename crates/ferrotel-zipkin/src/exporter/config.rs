@@ -9,7 +9,7 @@ use ferrotel_runtime::config::{ConfigError, duration};
 use ferrotel_runtime::exporter_helper::{QueueSettings, RetrySettings};
 use serde::Deserialize;
 
-pub use ferrotel_runtime::config::client::{ClientAuthConfig, ClientTlsConfig};
+pub use ferrotel_runtime::config::client::{ClientAuthConfig, ClientTlsConfig, CompressionParams};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +36,7 @@ pub struct ZipkinExporterConfig {
     pub timeout: Duration,
     /// Body coding: none (default, as Go's), `gzip`, `zstd`, `deflate`, `snappy`, `lz4`.
     pub compression: String,
+    pub compression_params: CompressionParams,
     pub sending_queue: QueueSettings,
     pub retry_on_failure: RetrySettings,
     /// confighttp connection-pool keys, accepted for compatibility.
@@ -56,6 +57,7 @@ impl Default for ZipkinExporterConfig {
             auth: None,
             timeout: Duration::from_secs(5),
             compression: String::new(),
+            compression_params: CompressionParams::default(),
             sending_queue: QueueSettings::default(),
             retry_on_failure: RetrySettings::default(),
             read_buffer_size: None,
@@ -89,6 +91,7 @@ impl ComponentConfig for ZipkinExporterConfig {
                 format!("{c:?}: expected none, gzip, zstd, deflate, snappy or lz4"),
             ));
         }
+        self.compression_params.validate(c)?;
         self.sending_queue.validate()?;
         self.retry_on_failure.validate()
     }

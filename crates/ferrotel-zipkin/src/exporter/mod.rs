@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrotel_otlp::client::{ClientAuth, ClientTls, PostClient, PostSettings};
-use ferrotel_otlp::compression::{Encoding, compress};
+use ferrotel_otlp::compression::{Encoding, compress_into_level};
 use ferrotel_pdata::{Payload, Request, Signal};
 use ferrotel_runtime::exporter_helper::{QueuedExporter, SendFailure, Sender};
 use ferrotel_runtime::*;
@@ -80,6 +80,8 @@ pub struct ZipkinSender {
     format: ZipkinFormat,
     default_service_name: String,
     encoding: Encoding,
+    /// `compression_params::level`; `None`: the default.
+    level: Option<i32>,
     headers: Vec<(HeaderName, HeaderValue)>,
     client: PostClient,
 }
@@ -106,6 +108,7 @@ impl ZipkinSender {
             format: c.format,
             default_service_name: c.default_service_name.clone(),
             encoding,
+            level: c.compression_params.level(),
             headers,
             client,
         }
@@ -135,9 +138,10 @@ impl ZipkinSender {
         if self.encoding == Encoding::Identity {
             return Ok(Some(raw.into()));
         }
-        compress(self.encoding, &raw)
-            .map(|b| Some(b.into()))
-            .map_err(|e| permanent(format!("compressing: {e}")))
+        let mut out = Vec::new();
+        compress_into_level(self.encoding, self.level, &raw, &mut out)
+            .map_err(|e| permanent(format!("compressing: {e}")))?;
+        Ok(Some(out.into()))
     }
 }
 

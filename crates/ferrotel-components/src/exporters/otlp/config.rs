@@ -9,7 +9,7 @@ use ferrotel_runtime::config::{ConfigError, duration};
 use ferrotel_runtime::exporter_helper::{QueueSettings, RetrySettings};
 use serde::Deserialize;
 
-pub use ferrotel_runtime::config::client::{ClientAuthConfig, ClientTlsConfig};
+pub use ferrotel_runtime::config::client::{ClientAuthConfig, ClientTlsConfig, CompressionParams};
 
 /// `otlp_grpc`.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +92,7 @@ pub struct OtlpHttpConfig {
     pub logs_endpoint: String,
     pub profiles_endpoint: String,
     pub compression: String,
+    pub compression_params: CompressionParams,
     pub encoding: Encoding,
     pub headers: BTreeMap<String, String>,
     pub tls: ClientTlsConfig,
@@ -122,6 +123,7 @@ impl Default for OtlpHttpConfig {
             logs_endpoint: String::new(),
             profiles_endpoint: String::new(),
             compression: "gzip".into(),
+            compression_params: CompressionParams::default(),
             encoding: Encoding::Proto,
             headers: BTreeMap::new(),
             tls: ClientTlsConfig::default(),
@@ -185,6 +187,7 @@ impl ComponentConfig for OtlpHttpConfig {
                 ),
             ));
         }
+        self.compression_params.validate(&self.compression)?;
         self.sending_queue.validate()?;
         self.retry_on_failure.validate()
     }

@@ -7,35 +7,22 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ferrotel_otlp::client::{ClientSettings, ClientTls, Compression, OtlpClient, Protocol};
-use ferrotel_pdata::{Request, Signal};
 
 /// (span name, value of the `edge` attribute) of every span in a file exporter's output.
 fn spans_with_edge(path: &std::path::Path) -> Vec<(String, Option<String>)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let Request::Traces(r) =
-            ferrotel_pdata::json::decode(Signal::Traces, line.as_bytes()).unwrap()
-        else {
-            unreachable!()
-        };
-        for s in r
-            .resource_spans
-            .into_iter()
-            .flat_map(|rs| rs.scope_spans)
-            .flat_map(|ss| ss.spans)
-        {
+    use ferrotel_pdata::proto::common::v1::any_value::Value;
+    let mut out: Vec<_> = spans_in(path)
+        .into_iter()
+        .map(|s| {
             let edge = s.attributes.iter().find(|kv| kv.key == "edge").map(|kv| {
                 match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                    Some(ferrotel_pdata::proto::common::v1::any_value::Value::StringValue(v)) => {
-                        v.clone()
-                    }
+                    Some(Value::StringValue(v)) => v.clone(),
                     other => format!("{other:?}"),
                 }
             });
-            out.push((s.name, edge));
-        }
-    }
+            (s.name, edge)
+        })
+        .collect();
     out.sort();
     out
 }

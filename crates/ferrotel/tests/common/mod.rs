@@ -131,10 +131,10 @@ pub fn spans(prefix: &str, start: u64, n: u64) -> Payload {
     Payload::from_request(Request::Traces(req))
 }
 
-/// Span names found in a file exporter's OTLP/JSON lines.
-pub fn span_names_in(path: &Path) -> Vec<String> {
+/// Every span in a file exporter's OTLP/JSON lines, in file order.
+pub fn spans_in(path: &Path) -> Vec<Span> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut names = Vec::new();
+    let mut spans = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let Request::Traces(r) =
             ferrotel_pdata::json::decode(Signal::Traces, line.as_bytes()).unwrap()
@@ -143,9 +143,14 @@ pub fn span_names_in(path: &Path) -> Vec<String> {
         };
         for rs in r.resource_spans {
             for ss in rs.scope_spans {
-                names.extend(ss.spans.into_iter().map(|s| s.name));
+                spans.extend(ss.spans);
             }
         }
     }
-    names
+    spans
+}
+
+/// Span names found in a file exporter's OTLP/JSON lines.
+pub fn span_names_in(path: &Path) -> Vec<String> {
+    spans_in(path).into_iter().map(|s| s.name).collect()
 }

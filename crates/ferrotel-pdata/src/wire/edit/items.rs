@@ -53,32 +53,12 @@ impl<'a> ItemView<'a> {
 
     /// The last occurrence of fixed64 field `field` (as prost keeps it), if any.
     pub fn fixed64_field(&self, field: u32) -> Option<u64> {
-        let mut r = Reader::new(self.raw);
-        let mut last = None;
-        while !r.is_empty() {
-            let (f, wt) = r.key().ok()?;
-            if f == field && wt == FIXED64 {
-                last = Some(u64::from_le_bytes(r.fixed::<8>().ok()?));
-            } else {
-                r.skip(f, wt, RECURSION_LIMIT).ok()?;
-            }
-        }
-        last
+        last_fixed::<8>(self.raw, field, FIXED64).map(u64::from_le_bytes)
     }
 
     /// The last occurrence of fixed32 field `field` (a span's `flags`), if any.
     pub fn fixed32_field(&self, field: u32) -> Option<u32> {
-        let mut r = Reader::new(self.raw);
-        let mut last = None;
-        while !r.is_empty() {
-            let (f, wt) = r.key().ok()?;
-            if f == field && wt == FIXED32 {
-                last = Some(u32::from_le_bytes(r.fixed::<4>().ok()?));
-            } else {
-                r.skip(f, wt, RECURSION_LIMIT).ok()?;
-            }
-        }
-        last
+        last_fixed::<4>(self.raw, field, FIXED32).map(u32::from_le_bytes)
     }
 
     /// Every attribute of the item in encoding order, repeated keys included (as the decoded
@@ -307,4 +287,20 @@ impl<G: FnMut(&ItemView<'_>, &mut ItemOut<'_>) -> ItemDecision> Leaf for ItemLea
             *slot = body;
         }
     }
+}
+
+/// The bytes of the last occurrence of fixed-width field `field` (wire type `wt`), as prost
+/// keeps the last; `None` if absent or unreadable.
+fn last_fixed<const N: usize>(raw: &[u8], field: u32, wt: u8) -> Option<[u8; N]> {
+    let mut r = Reader::new(raw);
+    let mut last = None;
+    while !r.is_empty() {
+        let (f, w) = r.key().ok()?;
+        if f == field && w == wt {
+            last = Some(r.fixed::<N>().ok()?);
+        } else {
+            r.skip(f, w, RECURSION_LIMIT).ok()?;
+        }
+    }
+    last
 }

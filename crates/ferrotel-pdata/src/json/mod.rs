@@ -29,6 +29,11 @@ mod encode;
 mod read;
 mod transcode;
 
+/// The streaming JSON scanner under the OTLP/JSON decoders, for other JSON formats.
+pub mod scan {
+    pub use super::read::{Error, Reader, Res};
+}
+
 pub use transcode::{transcode, transcode_fast};
 
 use crate::{DecodeError, Request, Signal};

@@ -4,6 +4,9 @@
 //! `serde_json::Value` tree, no allocation for keys (unless they contain escapes), and error
 //! paths are built only when something fails (each level adds its key or index while the error
 //! propagates out), so the success path carries no path bookkeeping at all.
+//!
+//! Public as [`crate::json::scan`] for the other JSON formats a collector reads straight into
+//! OTLP bytes (Zipkin v2): the same SIMD string scan, no allocation for plain strings.
 
 use std::borrow::Cow;
 
@@ -23,13 +26,13 @@ enum Seg {
 }
 
 /// A decode error on its way out; converted to [`DecodeError`] at the top.
-pub(crate) struct Error {
+pub struct Error {
     path: Vec<Seg>,
     message: String,
 }
 
 /// Boxed so that `Result`s stay one word wide on the hot path.
-pub(crate) type Res<T> = Result<T, Box<Error>>;
+pub type Res<T> = Result<T, Box<Error>>;
 
 impl Error {
     fn boxed(message: String) -> Box<Error> {
@@ -90,13 +93,14 @@ impl Int for u64 {
     const NAME: &'static str = "uint64";
 }
 
-pub(crate) struct Reader<'a> {
+/// The scanner: a cursor over one JSON document.
+pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
+    pub fn new(buf: &'a [u8]) -> Self {
         // A UTF-8 byte order mark is not JSON, but some tools write one; skipping it costs
         // nothing and spares users a confusing error.
         let pos = if buf.starts_with(b"\xEF\xBB\xBF") {
@@ -110,7 +114,7 @@ impl<'a> Reader<'a> {
     // ---- errors -------------------------------------------------------------------------
 
     /// A semantic error at the current path (the caller's key is added as it propagates).
-    pub(crate) fn err(&self, message: impl Into<String>) -> Box<Error> {
+    pub fn err(&self, message: impl Into<String>) -> Box<Error> {
         Error::boxed(message.into())
     }
 
@@ -191,7 +195,7 @@ impl<'a> Reader<'a> {
 
     /// The next non-whitespace byte, without consuming it.
     #[inline]
-    fn peek(&mut self) -> Option<u8> {
+    pub fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.buf.get(self.pos).copied()
     }
@@ -206,7 +210,7 @@ impl<'a> Reader<'a> {
     }
 
     /// After the top-level value only whitespace may follow.
-    pub(crate) fn end(&mut self) -> Res<()> {
+    pub fn end(&mut self) -> Res<()> {
         if self.peek().is_some() {
             return Err(self.syntax("trailing characters after the top-level value"));
         }
@@ -232,7 +236,7 @@ impl<'a> Reader<'a> {
     /// Reads a JSON string (cursor at the opening quote after whitespace). Borrows from the
     /// input unless the string contains escapes.
     #[inline]
-    pub(crate) fn string(&mut self) -> Res<Cow<'a, str>> {
+    pub fn string(&mut self) -> Res<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.type_err("a string"));
         }
@@ -404,6 +408,22 @@ impl<'a> Reader<'a> {
     /// Reads an object, calling `f` with each key; `f` must consume the value. Members whose
     /// value is `null` are skipped without calling `f`: protobuf JSON treats null as absent.
     pub(crate) fn object(&mut self, mut f: impl FnMut(&mut Self, &str) -> Res<()>) -> Res<()> {
+        self.members_inner(true, |r, key| f(r, &key))
+    }
+
+    /// Reads an object, calling `f` with each key (borrowed from the input unless it holds
+    /// escapes), `null` values included: for formats where a null member is still a member,
+    /// e.g. to refuse a key given twice. `f` must consume the value.
+    pub fn members(&mut self, f: impl FnMut(&mut Self, Cow<'a, str>) -> Res<()>) -> Res<()> {
+        self.members_inner(false, f)
+    }
+
+    #[inline]
+    fn members_inner(
+        &mut self,
+        skip_null: bool,
+        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Res<()>,
+    ) -> Res<()> {
         if self.peek() != Some(b'{') {
             return Err(self.type_err("an object"));
         }
@@ -416,15 +436,17 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return Err(self.unexpected("a string key"));
             }
+            let key_at = self.pos;
             let key = self.string()?;
             if self.peek() != Some(b':') {
                 return Err(self.unexpected("':'"));
             }
             self.pos += 1;
-            if self.peek() == Some(b'n') {
+            if skip_null && self.peek() == Some(b'n') {
                 self.literal(b"null").map_err(|e| push_key(e, &key))?;
             } else {
-                f(self, &key).map_err(|e| push_key(e, &key))?;
+                // `f` takes the key; an error reads it again to name it (cold).
+                f(self, key).map_err(|e| push_key(e, &self.key_at(key_at)))?;
             }
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -437,8 +459,72 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The key whose opening quote is at `at`, read again for an error path.
+    #[cold]
+    fn key_at(&self, at: usize) -> String {
+        let mut r = Reader {
+            buf: self.buf,
+            pos: at,
+        };
+        r.string().map(Cow::into_owned).unwrap_or_default()
+    }
+
+    /// Consumes a `null` if one is next: whether it did.
+    pub fn null(&mut self) -> Res<bool> {
+        if self.peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.literal(b"null").map(|()| true)
+    }
+
+    /// An integer written as plain JSON digits, `-?(0|[1-9][0-9]*)` of at most 19 digits, as
+    /// serde_json reads integer types. Anything else, a fraction, an exponent or a string
+    /// included, is an error.
+    pub fn plain_integer(&mut self) -> Res<i64> {
+        if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            return Err(self.type_err("an integer"));
+        }
+        match plain_int(&self.buf[self.pos..]) {
+            // 19 digits fit i64 but for the top of the range; the rest is refused.
+            Some((v, len)) => {
+                let v = i64::try_from(v).map_err(|_| self.err("integer out of range"))?;
+                self.pos += len;
+                Ok(v)
+            }
+            None => Err(self.err("expected a plain integer")),
+        }
+    }
+
+    /// A `u64` written as plain JSON digits, `0|[1-9][0-9]*`, up to `u64::MAX`; anything
+    /// else (a sign, a fraction, an exponent, a string, overflow) is an error.
+    pub fn plain_u64(&mut self) -> Res<u64> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(self.type_err("an unsigned integer"));
+        }
+        let b = &self.buf[self.pos..];
+        let mut v = 0u64;
+        let mut i = 0;
+        while let Some(&d) = b.get(i) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit)))
+                .ok_or_else(|| self.err("integer out of range for uint64"))?;
+            i += 1;
+        }
+        let leading_zero = i > 1 && b[0] == b'0';
+        if leading_zero || matches!(b.get(i), Some(b'.' | b'e' | b'E' | b'+' | b'-')) {
+            return Err(self.err("expected a plain unsigned integer"));
+        }
+        self.pos += i;
+        Ok(v)
+    }
+
     /// Reads an array, calling `f` with each index; `f` must consume the element.
-    pub(crate) fn array(&mut self, mut f: impl FnMut(&mut Self, usize) -> Res<()>) -> Res<()> {
+    pub fn array(&mut self, mut f: impl FnMut(&mut Self, usize) -> Res<()>) -> Res<()> {
         if self.peek() != Some(b'[') {
             return Err(self.type_err("an array"));
         }
@@ -476,7 +562,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips any JSON value (the value of an unknown field), validating its syntax.
-    pub(crate) fn skip(&mut self) -> Res<()> {
+    pub fn skip(&mut self) -> Res<()> {
         self.skip_at(0)
     }
 
@@ -504,7 +590,7 @@ impl<'a> Reader<'a> {
         self.string().map(Cow::into_owned)
     }
 
-    pub(crate) fn bool(&mut self) -> Res<bool> {
+    pub fn bool(&mut self) -> Res<bool> {
         match self.peek() {
             Some(b't') => self.literal(b"true").map(|_| true),
             Some(b'f') => self.literal(b"false").map(|_| false),

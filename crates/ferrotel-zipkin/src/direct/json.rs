@@ -1,207 +1,192 @@
-//! Zipkin v2 JSON read for the direct path: serde_json's parser, driven span by span (a
-//! `DeserializeSeed` per span instead of a `Vec` of owned spans), strings borrowed from the
-//! body unless they hold escapes. The same checks as `crate::json`; whatever that decoder
-//! would reject, or would take in a way this one does not (tag values that are numbers or
-//! booleans, a span written as an array), is refused and left to it.
+//! Zipkin v2 JSON read for the direct path, on `ferrotel_pdata`'s streaming JSON scanner
+//! (the OTLP/JSON decoders' own: SIMD string scan, strings borrowed from the body unless they
+//! hold escapes, ASCII strings never run through a UTF-8 check). It replaced serde_json here
+//! because serde's visitor calls and serde_json's per-string UTF-8 validation were a third of
+//! the receiver's CPU at 10 k spans/s (docs/benchmarks.md, "Zipkin ingest").
+//!
+//! It accepts only what the reference decoder (`crate::json`, serde_json with derived structs)
+//! accepts, and reads it the same way; whatever that decoder would reject, or would take in a
+//! way this one does not (tag values that are numbers or booleans, a struct written as an
+//! array, integers past 19 digits, a byte order mark), is refused and left to it.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use ferrotel_pdata::json::scan::{Reader, Res};
 
 use super::{Builder, EndpointIn, SpanIn};
 use crate::model::{Kind, parse_hex};
 
 pub(super) fn decode(body: &[u8], b: &mut Builder) -> Option<()> {
-    let mut d = serde_json::Deserializer::from_slice(body);
-    d.deserialize_seq(List {
-        b,
-        tags: Vec::new(),
-        annotations: Vec::new(),
-    })
-    .ok()?;
-    d.end().ok()
-}
-
-/// A string, borrowed from the body when it has no escapes.
-struct Str<'de>(Cow<'de, str>);
-
-// `'de: 'a` so that derived structs can hold it under `#[serde(borrow)]`.
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Str<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
+    // The scanner skips a UTF-8 byte order mark; serde_json refuses it.
+    if body.starts_with(b"\xEF\xBB\xBF") {
+        return None;
     }
+    let mut r = Reader::new(body);
+    let mut tags: Tags = Vec::new();
+    let mut annotations: Annotations = Vec::new();
+    r.array(|r, _| span(r, b, &mut tags, &mut annotations))
+        .ok()?;
+    r.end().ok()
 }
 
-/// As `crate::json::WireEndpoint`, borrowing.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Endpoint<'a> {
-    #[serde(default, borrow)]
-    service_name: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    ipv4: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    ipv6: Option<Str<'a>>,
-    #[serde(default)]
-    port: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct Annotation<'a> {
-    timestamp: u64,
-    #[serde(borrow)]
-    value: Str<'a>,
-}
-
-type Tags<'de> = Vec<(Cow<'de, str>, Cow<'de, str>)>;
-type Annotations<'de> = Vec<(u64, Cow<'de, str>)>;
-
-/// The top-level list: one span at a time into the builder, scratch reused.
-struct List<'b, 'de> {
-    b: &'b mut Builder,
-    tags: Tags<'de>,
-    annotations: Annotations<'de>,
-}
-
-impl<'de> Visitor<'de> for List<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of spans")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(SpanSeed {
-                b: self.b,
-                tags: &mut self.tags,
-                annotations: &mut self.annotations,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-}
-
-struct SpanSeed<'s, 'de> {
-    b: &'s mut Builder,
-    tags: &'s mut Tags<'de>,
-    annotations: &'s mut Annotations<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for SpanSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
+type Tags<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+type Annotations<'a> = Vec<(u64, Cow<'a, str>)>;
 
 /// Any refusal; the message is never shown (the reference decoder's is).
-fn refuse<E: de::Error>() -> E {
-    E::custom("left to the reference decoder")
+fn refuse<T>(r: &Reader<'_>) -> Res<T> {
+    Err(r.err("left to the reference decoder"))
 }
 
-/// The next value into `slot`, refusing a field given twice.
-fn once<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
-    map: &mut A,
-    slot: &mut Option<T>,
-) -> Result<(), A::Error> {
+/// `value` into `slot`, refusing a field given twice (serde's derived structs do).
+fn once<T>(r: &Reader<'_>, slot: &mut Option<T>, value: T) -> Res<()> {
     if slot.is_some() {
-        return Err(refuse());
+        return refuse(r);
     }
-    *slot = Some(map.next_value()?);
+    *slot = Some(value);
     Ok(())
 }
 
-impl<'de> Visitor<'de> for SpanSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a span")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        self.tags.clear();
-        self.annotations.clear();
-        let mut trace_id: Option<Str> = None;
-        let mut id: Option<Str> = None;
-        let mut parent_id: Option<Option<Str>> = None;
-        let mut kind: Option<Option<Str>> = None;
-        let mut name: Option<Option<Str>> = None;
-        let mut timestamp: Option<Option<u64>> = None;
-        let mut duration: Option<Option<u64>> = None;
-        let mut local: Option<Option<Endpoint>> = None;
-        let mut remote: Option<Option<Endpoint>> = None;
-        let mut flags: [Option<Option<bool>>; 2] = [None, None];
-        let (mut has_tags, mut has_annotations) = (false, false);
-        while let Some(k) = map.next_key::<Str>()? {
-            match &*k.0 {
-                "traceId" => once(&mut map, &mut trace_id)?,
-                "id" => once(&mut map, &mut id)?,
-                "parentId" => once(&mut map, &mut parent_id)?,
-                "kind" => once(&mut map, &mut kind)?,
-                "name" => once(&mut map, &mut name)?,
-                "timestamp" => once(&mut map, &mut timestamp)?,
-                "duration" => once(&mut map, &mut duration)?,
-                "localEndpoint" => once(&mut map, &mut local)?,
-                "remoteEndpoint" => once(&mut map, &mut remote)?,
-                "debug" => once(&mut map, &mut flags[0])?,
-                "shared" => once(&mut map, &mut flags[1])?,
-                "tags" if !has_tags => {
-                    has_tags = true;
-                    map.next_value_seed(TagsSeed(self.tags))?;
-                }
-                "annotations" if !has_annotations => {
-                    has_annotations = true;
-                    map.next_value_seed(AnnotationsSeed(self.annotations))?;
-                }
-                "tags" | "annotations" => return Err(refuse()),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+/// `null` as `None`, anything else read by `f`: serde's `Option<T>`.
+fn nullable<'a, T>(
+    r: &mut Reader<'a>,
+    f: impl FnOnce(&mut Reader<'a>) -> Res<T>,
+) -> Res<Option<T>> {
+    if r.null()? { Ok(None) } else { f(r).map(Some) }
+}
+
+/// One span, as the reference's `WireSpan`, into the builder; scratch reused.
+fn span<'a>(
+    r: &mut Reader<'a>,
+    b: &mut Builder,
+    tags: &mut Tags<'a>,
+    annotations: &mut Annotations<'a>,
+) -> Res<()> {
+    tags.clear();
+    annotations.clear();
+    let mut trace_id: Option<Cow<str>> = None;
+    let mut id: Option<Cow<str>> = None;
+    let mut parent_id: Option<Option<Cow<str>>> = None;
+    let mut kind: Option<Option<Cow<str>>> = None;
+    let mut name: Option<Option<Cow<str>>> = None;
+    let mut timestamp: Option<Option<u64>> = None;
+    let mut duration: Option<Option<u64>> = None;
+    let mut local: Option<Option<Endpoint>> = None;
+    let mut remote: Option<Option<Endpoint>> = None;
+    // Read (a bool or null, once) and not used: the OTLP span has no debug flag.
+    let mut debug: Option<Option<bool>> = None;
+    let mut shared: Option<Option<bool>> = None;
+    let (mut has_tags, mut has_annotations) = (false, false);
+    r.members(|r, key| match &*key {
+        "traceId" => {
+            let v = r.string()?;
+            once(r, &mut trace_id, v)
         }
-        let (Some(trace_id), Some(id)) = (trace_id, id) else {
-            return Err(refuse());
-        };
-        let (trace_id, id) = ids(&trace_id.0, &id.0).ok_or_else(refuse)?;
-        let s = SpanIn {
-            trace_id,
-            id,
-            parent_id: match parent_id.flatten() {
-                None => None,
-                Some(p) if p.0.is_empty() => None,
-                Some(p) if p.0.len() != 16 => return Err(refuse()),
-                Some(p) => Some(parse_hex::<8>(&p.0, "").map_err(|_| refuse())?),
-            },
-            kind: match kind.flatten() {
-                None => None,
-                Some(k) if k.0.is_empty() => None,
-                Some(k) => Some(Kind::parse(&k.0).ok_or_else(refuse)?),
-            },
-            name: name.as_ref().and_then(|n| n.as_ref()).map_or("", |n| &n.0),
-            timestamp: timestamp.flatten().filter(|t| *t != 0),
-            duration: duration.flatten().filter(|d| *d != 0),
-            local: endpoint(local.as_ref())?,
-            remote: endpoint(remote.as_ref())?,
-            shared: flags[1].flatten().unwrap_or(false),
-        };
-        self.b
-            .add(&s, self.tags, self.annotations)
-            .map_err(|_| refuse())
-    }
+        "id" => {
+            let v = r.string()?;
+            once(r, &mut id, v)
+        }
+        "parentId" => {
+            let v = nullable(r, Reader::string)?;
+            once(r, &mut parent_id, v)
+        }
+        "kind" => {
+            let v = nullable(r, Reader::string)?;
+            once(r, &mut kind, v)
+        }
+        "name" => {
+            let v = nullable(r, Reader::string)?;
+            once(r, &mut name, v)
+        }
+        "timestamp" => {
+            let v = nullable(r, Reader::plain_u64)?;
+            once(r, &mut timestamp, v)
+        }
+        "duration" => {
+            let v = nullable(r, Reader::plain_u64)?;
+            once(r, &mut duration, v)
+        }
+        "localEndpoint" => {
+            let v = nullable(r, endpoint)?;
+            once(r, &mut local, v)
+        }
+        "remoteEndpoint" => {
+            let v = nullable(r, endpoint)?;
+            once(r, &mut remote, v)
+        }
+        "debug" => {
+            let v = nullable(r, Reader::bool)?;
+            once(r, &mut debug, v)
+        }
+        "shared" => {
+            let v = nullable(r, Reader::bool)?;
+            once(r, &mut shared, v)
+        }
+        "tags" if !has_tags => {
+            has_tags = true;
+            if r.null()? {
+                return Ok(());
+            }
+            r.members(|r, k| {
+                let v = r.string()?;
+                tags.push((k, v));
+                Ok(())
+            })
+        }
+        "annotations" if !has_annotations => {
+            has_annotations = true;
+            if r.null()? {
+                return Ok(());
+            }
+            r.array(|r, _| {
+                let a = annotation(r)?;
+                annotations.push(a);
+                Ok(())
+            })
+        }
+        "tags" | "annotations" => refuse(r),
+        _ => r.skip(),
+    })?;
+    let (Some(trace_id), Some(id)) = (trace_id, id) else {
+        return refuse(r);
+    };
+    let Some((trace_id, id)) = ids(&trace_id, &id) else {
+        return refuse(r);
+    };
+    let parent_id = match parent_id.flatten() {
+        None => None,
+        Some(p) if p.is_empty() => None,
+        Some(p) if p.len() != 16 => return refuse(r),
+        Some(p) => match parse_hex::<8>(&p, "") {
+            Ok(p) => Some(p),
+            Err(_) => return refuse(r),
+        },
+    };
+    let kind = match kind.flatten() {
+        None => None,
+        Some(k) if k.is_empty() => None,
+        Some(k) => match Kind::parse(&k) {
+            Some(k) => Some(k),
+            None => return refuse(r),
+        },
+    };
+    let (Some(local), Some(remote)) = (endpoint_in(local.as_ref()), endpoint_in(remote.as_ref()))
+    else {
+        return refuse(r);
+    };
+    let s = SpanIn {
+        trace_id,
+        id,
+        parent_id,
+        kind,
+        name: name.as_ref().and_then(|n| n.as_deref()).unwrap_or(""),
+        timestamp: timestamp.flatten().filter(|t| *t != 0),
+        duration: duration.flatten().filter(|d| *d != 0),
+        local,
+        remote,
+        shared: shared.flatten().unwrap_or(false),
+    };
+    b.add(&s, tags, annotations).or_else(|_| refuse(r))
 }
 
 /// The trace id and span id, checked as `crate::json` checks them.
@@ -215,88 +200,86 @@ fn ids(trace_id: &str, id: &str) -> Option<([u8; 16], [u8; 8])> {
     (t != [0; 16] && i != [0; 8]).then_some((t, i))
 }
 
-fn endpoint<'e, E: de::Error>(
-    e: Option<&'e Option<Endpoint<'_>>>,
-) -> Result<Option<EndpointIn<'e>>, E> {
-    let Some(Some(e)) = e else { return Ok(None) };
-    fn ip<'s>(s: &'s Option<Str<'_>>) -> Option<&'s str> {
-        s.as_ref().map(|s| &*s.0).filter(|s| !s.is_empty())
+/// As `crate::json::WireEndpoint`, borrowing.
+#[derive(Default)]
+struct Endpoint<'a> {
+    service_name: Option<Cow<'a, str>>,
+    ipv4: Option<Cow<'a, str>>,
+    ipv6: Option<Cow<'a, str>>,
+    port: Option<i64>,
+}
+
+fn endpoint<'a>(r: &mut Reader<'a>) -> Res<Endpoint<'a>> {
+    let mut e = Endpoint::default();
+    let mut seen = [false; 4];
+    r.members(|r, key| {
+        let n = match &*key {
+            "serviceName" => 0,
+            "ipv4" => 1,
+            "ipv6" => 2,
+            "port" => 3,
+            _ => return r.skip(),
+        };
+        if std::mem::replace(&mut seen[n], true) {
+            return refuse(r);
+        }
+        match n {
+            0 => e.service_name = nullable(r, Reader::string)?,
+            1 => e.ipv4 = nullable(r, Reader::string)?,
+            2 => e.ipv6 = nullable(r, Reader::string)?,
+            _ => e.port = nullable(r, Reader::plain_integer)?,
+        }
+        Ok(())
+    })?;
+    Ok(e)
+}
+
+/// As `crate::json::WireAnnotation`: both fields required, neither null.
+fn annotation<'a>(r: &mut Reader<'a>) -> Res<(u64, Cow<'a, str>)> {
+    let (mut timestamp, mut value) = (None, None);
+    r.members(|r, key| match &*key {
+        "timestamp" => {
+            let v = r.plain_u64()?;
+            once(r, &mut timestamp, v)
+        }
+        "value" => {
+            let v = r.string()?;
+            once(r, &mut value, v)
+        }
+        _ => r.skip(),
+    })?;
+    match (timestamp, value) {
+        (Some(t), Some(v)) => Ok((t, v)),
+        _ => refuse(r),
+    }
+}
+
+/// The endpoint as the builder takes it: `Some(None)` for none or an empty one, `None` for
+/// one the reference decides (an address or port it would refuse).
+fn endpoint_in<'e>(e: Option<&'e Option<Endpoint<'_>>>) -> Option<Option<EndpointIn<'e>>> {
+    let Some(Some(e)) = e else { return Some(None) };
+    fn ip<'s>(s: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+        s.as_deref().filter(|s| !s.is_empty())
     }
     let ipv4 = match ip(&e.ipv4) {
         None => None,
-        Some(s) => Some(s.parse::<Ipv4Addr>().map_err(|_| refuse())?),
+        Some(s) => Some(s.parse::<Ipv4Addr>().ok()?),
     };
     let ipv6 = match ip(&e.ipv6) {
         None => None,
-        Some(s) => Some(s.parse::<Ipv6Addr>().map_err(|_| refuse())?),
+        Some(s) => Some(s.parse::<Ipv6Addr>().ok()?),
     };
     let port = match e.port {
         None => 0,
-        Some(p) => u16::try_from(p).map_err(|_| refuse())?,
+        Some(p) => u16::try_from(p).ok()?,
     };
-    Ok(EndpointIn {
-        service_name: e.service_name.as_ref().map_or("", |s| &s.0),
-        ipv4,
-        ipv6,
-        port,
-    }
-    .non_empty())
-}
-
-/// `tags`: null or an object of string values into the scratch.
-struct TagsSeed<'s, 'de>(&'s mut Tags<'de>);
-
-impl<'de> DeserializeSeed<'de> for TagsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TagsSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("tags")
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some((k, v)) = map.next_entry::<Str, Str>()? {
-            self.0.push((k.0, v.0));
+    Some(
+        EndpointIn {
+            service_name: e.service_name.as_deref().unwrap_or(""),
+            ipv4,
+            ipv6,
+            port,
         }
-        Ok(())
-    }
-}
-
-/// `annotations`: null or a list into the scratch.
-struct AnnotationsSeed<'s, 'de>(&'s mut Annotations<'de>);
-
-impl<'de> DeserializeSeed<'de> for AnnotationsSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AnnotationsSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("annotations")
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(a) = seq.next_element::<Annotation>()? {
-            self.0.push((a.timestamp, a.value.0));
-        }
-        Ok(())
-    }
+        .non_empty(),
+    )
 }

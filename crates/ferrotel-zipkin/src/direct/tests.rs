@@ -249,3 +249,92 @@ fn errors_are_the_reference_errors() {
         }
     }
 }
+
+/// JSON where serde_json's reading (the reference) and the scanner's could part: each body is
+/// answered by the direct path only with the reference's bytes, and otherwise the receiver's
+/// answer is the reference's. `direct` says whether the direct path should answer at all.
+#[test]
+fn json_edges_agree() {
+    const IDS: &str = r#""traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2""#;
+    let cases: &[(&str, bool)] = &[
+        // Nulls are absent values, but a key given twice is refused even if one was null.
+        (
+            r#"{IDS,"parentId":null,"kind":null,"name":null,"timestamp":null}"#,
+            true,
+        ),
+        (
+            r#"{IDS,"parentId":null,"parentId":"0000000000000001"}"#,
+            false,
+        ),
+        (
+            r#"{IDS,"tags":null,"annotations":null,"localEndpoint":null}"#,
+            true,
+        ),
+        (
+            r#"{IDS,"localEndpoint":{"serviceName":null,"port":null}}"#,
+            true,
+        ),
+        (r#"{IDS,"localEndpoint":{"port":80,"port":81}}"#, false),
+        // Integers: plain digits only; the full u64 range; no sign, fraction or exponent.
+        (r#"{IDS,"timestamp":18446744073709551615}"#, true),
+        (r#"{IDS,"timestamp":18446744073709551616}"#, false),
+        (r#"{IDS,"timestamp":1e3}"#, false),
+        (r#"{IDS,"timestamp":1.0}"#, false),
+        (r#"{IDS,"timestamp":-1}"#, false),
+        (r#"{IDS,"timestamp":"5"}"#, false),
+        (r#"{IDS,"timestamp":01}"#, false),
+        (r#"{IDS,"localEndpoint":{"port":-1}}"#, false),
+        (r#"{IDS,"localEndpoint":{"port":65536}}"#, false),
+        // Structs written as arrays (serde takes them), annotations missing a field.
+        (r#"{IDS,"localEndpoint":["svc"]}"#, false),
+        (r#"{IDS,"annotations":[{"value":"x"}]}"#, false),
+        (
+            r#"{IDS,"annotations":[{"timestamp":1,"value":"x","extra":[1,{"a":null}]}]}"#,
+            true,
+        ),
+        // Escaped keys and values are the same keys and values.
+        (
+            r#"{"trace\u0049d":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","name":"a\nb\u00e9"}"#,
+            true,
+        ),
+        (r#"{IDS,"tags":{"k\"ey":"v\\al"}}"#, true),
+        // Unknown fields of any shape are skipped; non-string tag values go to the reference.
+        (r#"{IDS,"x":{"y":[true,false,null,-1.5e-3,"z"]}}"#, true),
+        (r#"{IDS,"tags":{"n":5}}"#, false),
+        (r#"{IDS,"debug":true,"shared":false}"#, true),
+        (r#"{IDS,"debug":"yes"}"#, false),
+        // Whitespace anywhere JSON allows it.
+        (
+            "\t{ \"traceId\" : \"5af7183fb1d4cf5f\" ,\r\n \"id\":\"352bff9a74ca9ad2\" } ",
+            true,
+        ),
+    ];
+    let bodies = cases
+        .iter()
+        .map(|(span, direct)| {
+            (
+                format!("[{}]", span.replace("IDS", IDS)).into_bytes(),
+                *direct,
+            )
+        })
+        .chain([
+            // A byte order mark: serde_json refuses it, the scanner alone would skip it.
+            (format!("\u{feff}[{{{IDS}}}]").into_bytes(), false),
+            (format!("[{{{IDS}}}] x").into_bytes(), false),
+            (format!("[{{{IDS}}},]").into_bytes(), false),
+            (b"null".to_vec(), false),
+            (b"[]".to_vec(), true),
+        ]);
+    for (body, direct) in bodies {
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        let opts = Options::default();
+        let answered =
+            check_agrees(Format::V2Json, &body, &opts).unwrap_or_else(|e| panic!("{shown}: {e}"));
+        assert_eq!(answered, direct, "{shown}");
+        assert_eq!(
+            decode_payload(Format::V2Json, &body, &opts).err(),
+            decode(Format::V2Json, &body, &opts).err(),
+            "{shown}"
+        );
+    }
+}

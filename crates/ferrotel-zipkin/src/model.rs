@@ -90,18 +90,49 @@ pub fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String>
     // Right-aligned: a shorter id is left-padded with zeros (64-bit trace ids, and the
     // shortened ids some v1 tracers send).
     let start = 2 * N - b.len();
-    for (i, &c) in b.iter().enumerate() {
-        let v = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return Err(format!("{what} {s:?} is not hexadecimal")),
-        };
-        let pos = start + i;
-        out[pos / 2] |= if pos.is_multiple_of(2) { v << 4 } else { v };
+    // Any non-hex character sets the high bit of `bad`; one check at the end.
+    let mut bad = 0u8;
+    if start == 0 {
+        // The usual full-length id: two digits per byte.
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= hi | lo;
+            *o = hi << 4 | (lo & 0x0F);
+        }
+    } else {
+        for (i, &c) in b.iter().enumerate() {
+            let v = HEX[c as usize];
+            bad |= v;
+            let pos = start + i;
+            out[pos / 2] |= if pos.is_multiple_of(2) {
+                v << 4
+            } else {
+                v & 0x0F
+            };
+        }
+    }
+    if bad & 0x80 != 0 {
+        return Err(format!("{what} {s:?} is not hexadecimal"));
     }
     Ok(out)
 }
+
+/// The value of each hex digit (either case); 0xFF for every other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -132,4 +163,36 @@ pub fn check_ids(s: &Span) -> Result<(), String> {
         return Err("id is all zeros".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hex;
+
+    /// Against `u64::from_str_radix`, the obvious reading: full and short ids, both cases, and
+    /// every way to be wrong.
+    #[test]
+    fn parse_hex_reads_ids_as_from_str_radix_does() {
+        for s in [
+            "0123456789abcdef",
+            "0123456789ABCDEF",
+            "fFfFfFfFfFfFfFfF",
+            "1",
+            "abc",
+            "00000000000000000",
+            "",
+            "0123456789abcdeg",
+            "12 4",
+            "+123",
+            "é1",
+        ] {
+            let want = (!s.is_empty() && s.len() <= 16 && s.bytes().all(|c| c.is_ascii_hexdigit()))
+                .then(|| u64::from_str_radix(s, 16).unwrap().to_be_bytes());
+            assert_eq!(parse_hex::<8>(s, "id").ok(), want, "{s:?}");
+        }
+        let t = parse_hex::<16>("5af7183fb1d4cf5f352bff9a74ca9ad2", "").unwrap();
+        assert_eq!(u128::from_be_bytes(t), 0x5af7183fb1d4cf5f352bff9a74ca9ad2);
+        let short = parse_hex::<16>("352bff9a74ca9ad2", "").unwrap();
+        assert_eq!(u128::from_be_bytes(short), 0x352bff9a74ca9ad2);
+    }
 }

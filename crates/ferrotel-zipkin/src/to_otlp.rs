@@ -66,14 +66,31 @@ const RESOURCE_PREFIXES: &[&str] = &[
     "webengine.",
 ];
 
+/// For each byte, a bit per [`RESOURCE_PREFIXES`] entry starting with it.
+const PREFIXES_BY_FIRST: [u16; 256] = {
+    assert!(RESOURCE_PREFIXES.len() <= 16);
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < RESOURCE_PREFIXES.len() {
+        t[RESOURCE_PREFIXES[i].as_bytes()[0] as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
+
 pub fn is_resource_tag(key: &str) -> bool {
-    // The first byte first: most keys match no prefix's, and no prefix compare runs.
+    // The first byte picks the candidates: most keys have none, and no prefix compare runs.
     let Some(&first) = key.as_bytes().first() else {
         return false;
     };
-    RESOURCE_PREFIXES
-        .iter()
-        .any(|p| p.as_bytes()[0] == first && key.starts_with(p))
+    let mut candidates = PREFIXES_BY_FIRST[first as usize];
+    while candidates != 0 {
+        if key.starts_with(RESOURCE_PREFIXES[candidates.trailing_zeros() as usize]) {
+            return true;
+        }
+        candidates &= candidates - 1;
+    }
+    false
 }
 
 #[derive(Debug, Clone, Default)]
@@ -462,4 +479,36 @@ fn convert(s: Span, opts: &Options) -> (Group, OtlpSpan) {
         ..Default::default()
     };
     (Group { resource, scope }, span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RESOURCE_PREFIXES, is_resource_tag};
+
+    /// The first-byte table picks exactly the keys a scan of every prefix would.
+    #[test]
+    fn resource_tags_by_first_byte_are_the_prefix_list() {
+        let mut keys = vec![
+            "",
+            "s",
+            "service",
+            "servicE.name",
+            "cloudy",
+            "hosts.x",
+            "x.service.",
+        ];
+        for p in RESOURCE_PREFIXES {
+            keys.push(p);
+            keys.push(&p[..p.len() - 1]);
+        }
+        let longer: Vec<String> = RESOURCE_PREFIXES
+            .iter()
+            .map(|p| format!("{p}name"))
+            .collect();
+        keys.extend(longer.iter().map(String::as_str));
+        for k in keys {
+            let want = RESOURCE_PREFIXES.iter().any(|p| k.starts_with(p));
+            assert_eq!(is_resource_tag(k), want, "{k:?}");
+        }
+    }
 }

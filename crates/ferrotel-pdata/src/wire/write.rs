@@ -83,7 +83,10 @@ pub fn put_kv(buf: &mut Vec<u8>, field: u8, k: &str, v: Val<'_>) {
     let any = v.encoded_len();
     // An empty key is proto3's default: left out, as prost does.
     let key_len = if k.is_empty() { 0 } else { field_len(k.len()) };
-    put_len(buf, field, key_len + field_len(any));
+    let body = key_len + field_len(any);
+    // Room for all of it at once: the writes below never grow the buffer one by one.
+    buf.reserve(field_len(body));
+    put_len(buf, field, body);
     put_nonempty(buf, 1, k.as_bytes());
     put_len(buf, 2, any);
     match v {

@@ -235,7 +235,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a JSON string (cursor at the opening quote after whitespace). Borrows from the
     /// input unless the string contains escapes.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Res<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return Err(self.type_err("a string"));
@@ -250,7 +250,7 @@ impl<'a> Reader<'a> {
     /// escapes or control characters, closed before the end of input and valid UTF-8, which
     /// it consumes and returns. `None`, consuming nothing, for anything else; the slow path
     /// then reads it again from the quote and decides.
-    #[inline]
+    #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a str> {
         let start = self.pos + 1;
         let (i, non_ascii) = scan_plain(self.buf, start)?;

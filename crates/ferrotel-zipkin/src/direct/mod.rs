@@ -139,9 +139,15 @@ fn special_bit(key: &str) -> u32 {
         DROPPED_ATTRIBUTES => 9,
         DROPPED_EVENTS => 10,
         DROPPED_LINKS => 11,
+        SERVICE_NAME_SOURCE => 12,
+        // Any link key: the first one (`otlp.link.0`) is looked for only when one is there.
+        k if k.starts_with(LINK_PREFIX) => 13,
         _ => return 0,
     }
 }
+
+/// The [`special_bit`] of every `otlp.link.N` key.
+const LINK_BIT: u32 = 1 << 13;
 
 /// The byte order of two keys, as `str::cmp`, deciding on their first eight bytes as one
 /// integer when those differ (most keys differ early): the sort of a span's ~20 tags then
@@ -249,7 +255,7 @@ impl Builder {
         self.links.clear();
         let mut key = String::new();
         for n in 0usize.. {
-            if n == 0 && find(tags, "otlp.link.0").is_none() {
+            if n == 0 && (self.present & LINK_BIT == 0 || find(tags, "otlp.link.0").is_none()) {
                 break; // the usual case, without building a key
             }
             key.clear();

@@ -4,6 +4,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ferrotel_pdata::json::scan::HEX_VALUES;
+
 /// Zipkin's span kinds; a span without one (Zipkin's "local" span) has `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -95,13 +97,13 @@ pub fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String>
     if start == 0 {
         // The usual full-length id: two digits per byte.
         for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            let (hi, lo) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
             bad |= hi | lo;
             *o = hi << 4 | (lo & 0x0F);
         }
     } else {
         for (i, &c) in b.iter().enumerate() {
-            let v = HEX[c as usize];
+            let v = HEX_VALUES[c as usize];
             bad |= v;
             let pos = start + i;
             out[pos / 2] |= if pos.is_multiple_of(2) {
@@ -116,23 +118,6 @@ pub fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String>
     }
     Ok(out)
 }
-
-/// The value of each hex digit (either case); 0xFF for every other byte.
-static HEX: [u8; 256] = {
-    let mut t = [0xFF; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

@@ -31,7 +31,7 @@ mod transcode;
 
 /// The streaming JSON scanner under the OTLP/JSON decoders, for other JSON formats.
 pub mod scan {
-    pub use super::read::{Error, Reader, Res};
+    pub use super::read::{Error, HEX_VALUES, Reader, Res};
 }
 
 pub use transcode::{transcode, transcode_fast};

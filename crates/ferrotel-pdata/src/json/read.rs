@@ -692,7 +692,7 @@ impl<'a> Reader<'a> {
         // Any non-hex character sets the high bit of `bad`.
         let mut bad = 0u8;
         for (out, pair) in id.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            let (hi, lo) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
             bad |= hi | lo;
             *out = hi << 4 | (lo & 0x0F);
         }
@@ -826,8 +826,9 @@ fn special_bytes(v: u64) -> u64 {
     zero(v ^ (ONES * b'"' as u64)) | zero(v ^ (ONES * b'\\' as u64)) | ctrl
 }
 
-/// The value of each hex digit (either case); 0xFF for every other byte.
-static HEX: [u8; 256] = {
+/// The value of each hex digit (either case); 0xFF for every other byte (the high bit marks
+/// a non-digit, so OR-ing the values of a run tells whether any was one).
+pub static HEX_VALUES: [u8; 256] = {
     let mut t = [0xFF; 256];
     let mut i = 0;
     while i < 10 {

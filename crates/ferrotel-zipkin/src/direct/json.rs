@@ -47,6 +47,16 @@ fn once<T>(r: &Reader<'_>, slot: &mut Option<T>, value: T) -> Res<()> {
     Ok(())
 }
 
+/// A field's value, read by `read`, into `slot`; a field given twice is refused.
+fn field<'a, T>(
+    r: &mut Reader<'a>,
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut Reader<'a>) -> Res<T>,
+) -> Res<()> {
+    let v = read(r)?;
+    once(r, slot, v)
+}
+
 /// `null` as `None`, anything else read by `f`: serde's `Option<T>`.
 fn nullable<'a, T>(
     r: &mut Reader<'a>,
@@ -78,50 +88,17 @@ fn span<'a>(
     let mut shared: Option<Option<bool>> = None;
     let (mut has_tags, mut has_annotations) = (false, false);
     r.members(|r, key| match &*key {
-        "traceId" => {
-            let v = r.string()?;
-            once(r, &mut trace_id, v)
-        }
-        "id" => {
-            let v = r.string()?;
-            once(r, &mut id, v)
-        }
-        "parentId" => {
-            let v = nullable(r, Reader::string)?;
-            once(r, &mut parent_id, v)
-        }
-        "kind" => {
-            let v = nullable(r, Reader::string)?;
-            once(r, &mut kind, v)
-        }
-        "name" => {
-            let v = nullable(r, Reader::string)?;
-            once(r, &mut name, v)
-        }
-        "timestamp" => {
-            let v = nullable(r, Reader::plain_u64)?;
-            once(r, &mut timestamp, v)
-        }
-        "duration" => {
-            let v = nullable(r, Reader::plain_u64)?;
-            once(r, &mut duration, v)
-        }
-        "localEndpoint" => {
-            let v = nullable(r, endpoint)?;
-            once(r, &mut local, v)
-        }
-        "remoteEndpoint" => {
-            let v = nullable(r, endpoint)?;
-            once(r, &mut remote, v)
-        }
-        "debug" => {
-            let v = nullable(r, Reader::bool)?;
-            once(r, &mut debug, v)
-        }
-        "shared" => {
-            let v = nullable(r, Reader::bool)?;
-            once(r, &mut shared, v)
-        }
+        "traceId" => field(r, &mut trace_id, Reader::string),
+        "id" => field(r, &mut id, Reader::string),
+        "parentId" => field(r, &mut parent_id, |r| nullable(r, Reader::string)),
+        "kind" => field(r, &mut kind, |r| nullable(r, Reader::string)),
+        "name" => field(r, &mut name, |r| nullable(r, Reader::string)),
+        "timestamp" => field(r, &mut timestamp, |r| nullable(r, Reader::plain_u64)),
+        "duration" => field(r, &mut duration, |r| nullable(r, Reader::plain_u64)),
+        "localEndpoint" => field(r, &mut local, |r| nullable(r, endpoint)),
+        "remoteEndpoint" => field(r, &mut remote, |r| nullable(r, endpoint)),
+        "debug" => field(r, &mut debug, |r| nullable(r, Reader::bool)),
+        "shared" => field(r, &mut shared, |r| nullable(r, Reader::bool)),
         "tags" if !has_tags => {
             has_tags = true;
             if r.null()? {
@@ -238,14 +215,8 @@ fn endpoint<'a>(r: &mut Reader<'a>) -> Res<Endpoint<'a>> {
 fn annotation<'a>(r: &mut Reader<'a>) -> Res<(u64, Cow<'a, str>)> {
     let (mut timestamp, mut value) = (None, None);
     r.members(|r, key| match &*key {
-        "timestamp" => {
-            let v = r.plain_u64()?;
-            once(r, &mut timestamp, v)
-        }
-        "value" => {
-            let v = r.string()?;
-            once(r, &mut value, v)
-        }
+        "timestamp" => field(r, &mut timestamp, Reader::plain_u64),
+        "value" => field(r, &mut value, Reader::string),
         _ => r.skip(),
     })?;
     match (timestamp, value) {

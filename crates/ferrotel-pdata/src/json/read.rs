@@ -195,7 +195,7 @@ impl<'a> Reader<'a> {
 
     /// The next non-whitespace byte, without consuming it.
     #[inline]
-    pub fn peek(&mut self) -> Option<u8> {
+    fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.buf.get(self.pos).copied()
     }
